@@ -1,0 +1,269 @@
+import { ConnectionExistsError, RemoteError, redact } from "../errors";
+import { RetriesExhaustedError, withRetries } from "../retry";
+import type { ApiVersion, ConnectionPayload, ExtraValue } from "../plan";
+import type { ConnectionDriver, ConnectionTarget } from "./types";
+
+export interface AirflowConnectionsOptions {
+  fetch?: typeof fetch;
+  attempts?: number;
+  baseDelayMs?: number;
+  timeoutMs?: number;
+  sleep?: (ms: number) => Promise<void>;
+}
+
+class HttpFailure extends Error {
+  constructor(
+    message: string,
+    readonly status: number | undefined,
+    readonly retryable: boolean,
+  ) {
+    super(message);
+  }
+}
+
+const MANAGED_FIELDS = ["conn_type", "description", "extra"] as const;
+
+/**
+ * Connections through the Airflow REST API: `/api/v2` on Airflow 3 (bearer token, or a JWT from
+ * `/auth/token`), `/api/v1` on Airflow 2 (bearer token, or basic auth).
+ */
+export class AirflowConnectionsDriver implements ConnectionDriver {
+  private readonly fetch: typeof fetch;
+  private readonly versions = new Map<string, Promise<ApiVersion>>();
+  private readonly jwts = new Map<string, Promise<string>>();
+  readonly calls = { requests: 0, writes: 0 };
+
+  constructor(private readonly options: AirflowConnectionsOptions = {}) {
+    this.fetch = options.fetch ?? globalThis.fetch;
+  }
+
+  apiVersion(target: ConnectionTarget): Promise<ApiVersion> {
+    if (target.apiVersion !== "detect") return Promise.resolve(target.apiVersion);
+    let detected = this.versions.get(target.url);
+    if (!detected) {
+      detected = this.detect(target);
+      this.versions.set(target.url, detected);
+      detected.catch(() => this.versions.delete(target.url));
+    }
+    return detected;
+  }
+
+  /** `/api/v2/version` exists only on Airflow 3; an auth challenge still proves the route is there. */
+  private async detect(target: ConnectionTarget): Promise<ApiVersion> {
+    for (const version of ["v2", "v1"] as const) {
+      const response = await this.send(target, "GET", `${target.url}/api/${version}/version`, {});
+      if (response.status !== 404) return version;
+    }
+    throw new RemoteError(
+      `no Airflow REST API at ${target.url}: neither /api/v2/version nor /api/v1/version exists. ` +
+        `Set connection.airflow.url to the Deployment's base URL (for Astro: https://<org>.astronomer.run/<deployment>).`,
+    );
+  }
+
+  async read(target: ConnectionTarget, connectionId: string): Promise<ConnectionPayload | undefined> {
+    const response = await this.api(target, "GET", `/connections/${encodeURIComponent(connectionId)}`);
+    if (response.status === 404) return undefined;
+    const body = (await response.json()) as { conn_type?: string; description?: string | null; extra?: string | null };
+    return {
+      conn_type: body.conn_type ?? "",
+      description: body.description ?? null,
+      extra: parseExtra(body.extra),
+    };
+  }
+
+  async create(target: ConnectionTarget, connectionId: string, payload: ConnectionPayload): Promise<void> {
+    const response = await this.api(target, "POST", "/connections", bodyOf(connectionId, payload), true);
+    if (response.status === 409) {
+      throw new ConnectionExistsError(
+        `connection ${connectionId} already exists in Airflow at ${target.url} (made by hand or by another stack). ` +
+          `To manage it with this resource, set connection.adoptExisting: true; otherwise choose another connection.connectionId.`,
+      );
+    }
+  }
+
+  async update(target: ConnectionTarget, connectionId: string, payload: ConnectionPayload): Promise<void> {
+    const version = await this.apiVersion(target);
+    // Airflow 2 reads update_mask as one comma-separated value, Airflow 3 as a repeated parameter.
+    const mask =
+      version === "v1"
+        ? `update_mask=${MANAGED_FIELDS.join(",")}`
+        : MANAGED_FIELDS.map((f) => `update_mask=${f}`).join("&");
+    const response = await this.api(
+      target,
+      "PATCH",
+      `/connections/${encodeURIComponent(connectionId)}?${mask}`,
+      bodyOf(connectionId, payload),
+      true,
+    );
+    if (response.status === 404) {
+      await this.create(target, connectionId, payload);
+    }
+  }
+
+  async remove(target: ConnectionTarget, connectionId: string): Promise<{ removed: boolean }> {
+    const response = await this.api(target, "DELETE", `/connections/${encodeURIComponent(connectionId)}`, undefined, true);
+    return { removed: response.status !== 404 };
+  }
+
+  /** One call to the connections API; 404 and 409 are answers for the caller, other failures are errors. */
+  private async api(
+    target: ConnectionTarget,
+    method: string,
+    path: string,
+    body?: unknown,
+    write = false,
+  ): Promise<Response> {
+    const version = await this.apiVersion(target);
+    const url = `${target.url}/api/${version}${path}`;
+    let response = await this.send(target, method, url, await this.authHeaders(target, version), body);
+    if (response.status === 401 && target.auth.kind === "password" && version === "v2") {
+      // The JWT expired (or the password changed): get a fresh one, once.
+      this.jwts.delete(jwtKey(target));
+      response = await this.send(target, method, url, await this.authHeaders(target, version), body);
+    }
+    if (write) this.calls.writes++;
+    if (response.ok || response.status === 404 || (response.status === 409 && method === "POST")) return response;
+    throw new RemoteError(await this.describeFailure(target, method, url, response), response.status);
+  }
+
+  private async authHeaders(target: ConnectionTarget, version: ApiVersion): Promise<Record<string, string>> {
+    if (target.auth.kind === "token") {
+      const token = target.credentials.token;
+      if (!token) throw new RemoteError(missingSecret("token", target.url));
+      return { authorization: `Bearer ${token}` };
+    }
+    const password = target.credentials.password;
+    if (!password) throw new RemoteError(missingSecret("password", target.url));
+    if (version === "v1") {
+      const basic = Buffer.from(`${target.auth.username}:${password}`).toString("base64");
+      return { authorization: `Basic ${basic}` };
+    }
+    const key = jwtKey(target);
+    let jwt = this.jwts.get(key);
+    if (!jwt) {
+      jwt = this.exchangePassword(target, target.auth.username, password);
+      this.jwts.set(key, jwt);
+      jwt.catch(() => this.jwts.delete(key));
+    }
+    return { authorization: `Bearer ${await jwt}` };
+  }
+
+  private async exchangePassword(target: ConnectionTarget, username: string, password: string): Promise<string> {
+    const url = `${target.url}/auth/token`;
+    const response = await this.send(target, "POST", url, {}, { username, password });
+    if (!response.ok) {
+      throw new RemoteError(await this.describeFailure(target, "POST", url, response), response.status);
+    }
+    const body = (await response.json()) as { access_token?: string };
+    if (!body.access_token) throw new RemoteError(`POST ${url} answered without an access_token`);
+    return body.access_token;
+  }
+
+  /** HTTP with bounded retries on 429, 5xx and dropped connections. */
+  private async send(
+    target: ConnectionTarget,
+    method: string,
+    url: string,
+    headers: Record<string, string>,
+    body?: unknown,
+  ): Promise<Response> {
+    const what = `${method} ${url}`;
+    try {
+      return await withRetries(
+        {
+          attempts: this.options.attempts ?? 5,
+          baseDelayMs: this.options.baseDelayMs ?? 250,
+          maxDelayMs: 5000,
+          retryable: (e) => e instanceof HttpFailure && e.retryable,
+          what,
+          sleep: this.options.sleep,
+        },
+        async () => {
+          this.calls.requests++;
+          let response: Response;
+          try {
+            response = await this.fetch(url, {
+              method,
+              headers: { accept: "application/json", ...headers, ...(body ? { "content-type": "application/json" } : {}) },
+              body: body === undefined ? undefined : JSON.stringify(body),
+              signal: AbortSignal.timeout(this.options.timeoutMs ?? 30_000),
+            });
+          } catch (error) {
+            const cause = (error as { cause?: { code?: string } }).cause?.code ?? (error as Error).name;
+            throw new HttpFailure(`cannot reach ${url} (${cause})`, undefined, true);
+          }
+          if (response.status === 429 || response.status >= 500) {
+            throw new HttpFailure(`${what} answered ${response.status}`, response.status, true);
+          }
+          return response;
+        },
+      );
+    } catch (error) {
+      const secrets = [target.credentials.token, target.credentials.password];
+      if (error instanceof RetriesExhaustedError) {
+        throw new RemoteError(
+          redact(`${error.message}. Check that Airflow is up at ${target.url} and run pulumi up again.`, secrets),
+          undefined,
+          true,
+        );
+      }
+      throw error;
+    }
+  }
+
+  private async describeFailure(target: ConnectionTarget, method: string, url: string, response: Response) {
+    const text = await response.text().catch(() => "");
+    let detail = text.slice(0, 500);
+    try {
+      const parsed = JSON.parse(text) as { detail?: unknown; title?: string };
+      detail = typeof parsed.detail === "string" ? parsed.detail : JSON.stringify(parsed.detail ?? parsed.title ?? parsed);
+    } catch {
+      // not JSON: keep the text
+    }
+    const hint =
+      response.status === 401
+        ? "the credentials were refused: check the token or password (stack config, environment, or the secret input)"
+        : response.status === 403
+          ? "the user or token may not edit connections: give it an Admin or Op role (Astro: a Deployment or Workspace API token with edit rights)"
+          : response.status === 422 || response.status === 400
+            ? "Airflow rejected the connection fields; check connection.extra and connection.description"
+            : "see Airflow's API server log";
+    return redact(`${method} ${url} answered ${response.status}: ${detail.slice(0, 500)}. Fix: ${hint}.`, [
+      target.credentials.token,
+      target.credentials.password,
+    ]);
+  }
+}
+
+function jwtKey(target: ConnectionTarget): string {
+  return `${target.url}\u0000${target.auth.kind === "password" ? target.auth.username : ""}`;
+}
+
+function missingSecret(kind: "token" | "password", url: string): string {
+  return kind === "token"
+    ? `no Airflow API token for ${url}: set it with pulumi config set --secret deployment-authorization:airflowToken <token>, ` +
+        `or the AIRFLOW_API_TOKEN environment variable, or the resource's connection.airflow.token input`
+    : `no Airflow password for ${url}: set it with pulumi config set --secret deployment-authorization:airflowPassword <password>, ` +
+        `or the AIRFLOW_API_PASSWORD environment variable, or the resource's connection.airflow.password input`;
+}
+
+function bodyOf(connectionId: string, payload: ConnectionPayload) {
+  return {
+    connection_id: connectionId,
+    conn_type: payload.conn_type,
+    description: payload.description,
+    // The REST API takes extra as a JSON-encoded string.
+    extra: JSON.stringify(payload.extra),
+  };
+}
+
+function parseExtra(extra: string | null | undefined): Record<string, ExtraValue> {
+  if (!extra) return {};
+  try {
+    const parsed: unknown = JSON.parse(extra);
+    if (parsed && typeof parsed === "object" && !Array.isArray(parsed)) return parsed as Record<string, ExtraValue>;
+  } catch {
+    // fall through: shown as drift
+  }
+  return { "(unparsable extra)": extra };
+}

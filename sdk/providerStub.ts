@@ -1,0 +1,36 @@
+import * as path from "node:path";
+import type * as pulumi from "@pulumi/pulumi";
+
+const PACKAGE_PROVIDER = "pulumi-deployment-authorization/provider";
+
+/**
+ * Where the provider process finds the provider code. Installed as a package, the package name, so
+ * refresh and destroy run whatever version is installed then; inside this repository (examples,
+ * tests), the compiled file itself.
+ */
+export function providerModuleId(cwd: string = process.cwd()): string {
+  try {
+    require.resolve(PACKAGE_PROVIDER, { paths: [cwd] });
+    return PACKAGE_PROVIDER;
+  } catch {
+    return path.resolve(__dirname, "..", "provider", "index.js");
+  }
+}
+
+/**
+ * The object Pulumi serializes into `__provider`. Its methods only `require()` the provider module
+ * when they run, so state holds this small stub instead of the provider and its SDKs.
+ */
+export function providerStub(moduleId: string): pulumi.dynamic.ResourceProvider {
+  // eslint-disable-next-line @typescript-eslint/no-require-imports
+  const load = () => require(moduleId).provider;
+  return {
+    configure: (req) => load().configure(req),
+    check: (olds, news) => load().check(olds, news),
+    diff: (id, olds, news) => load().diff(id, olds, news),
+    create: (inputs) => load().create(inputs),
+    read: (id, props) => load().read(id, props),
+    update: (id, olds, news) => load().update(id, olds, news),
+    delete: (id, props) => load().delete(id, props),
+  };
+}

@@ -1,0 +1,97 @@
+import { ConnectionExistsError, TargetMissingError } from "../../provider/errors";
+import type { ApiVersion, ConnectionPayload } from "../../provider/plan";
+import type { ConnectionDriver, ConnectionTarget, TrustDriver } from "../../provider/drivers/types";
+import {
+  PolicyStatement,
+  TrustPolicy,
+  findStatement,
+  sameStatement,
+  withStatement,
+  withoutStatement,
+} from "../../provider/trustPolicy";
+
+/** In-memory stand-ins with the same contract as the real drivers, for the lifecycle's unit tests. */
+export class MemoryTrust implements TrustDriver {
+  readonly roles = new Map<string, { arn: string; policy: TrustPolicy }>();
+  writes = 0;
+
+  addRole(name: string, policy: TrustPolicy, account = "123456789012") {
+    this.roles.set(name, { arn: `arn:aws:iam::${account}:role/${name}`, policy });
+  }
+
+  private role(role: string) {
+    const name = role.slice(role.lastIndexOf("/") + 1);
+    const found = this.roles.get(name);
+    if (!found) throw new TargetMissingError(`IAM role ${name} does not exist`);
+    return found;
+  }
+
+  async read(role: string, sid: string) {
+    const r = this.role(role);
+    return { roleArn: r.arn, statement: findStatement(r.policy, sid) };
+  }
+
+  async ensure(role: string, statement: PolicyStatement) {
+    const r = this.role(role);
+    if (sameStatement(findStatement(r.policy, statement.Sid!), statement)) return { roleArn: r.arn, changed: false };
+    r.policy = withStatement(r.policy, statement);
+    this.writes++;
+    return { roleArn: r.arn, changed: true };
+  }
+
+  async remove(role: string, sid: string) {
+    const r = this.role(role);
+    const next = withoutStatement(r.policy, sid);
+    if (next === r.policy) return { removed: false };
+    r.policy = next;
+    this.writes++;
+    return { removed: true };
+  }
+}
+
+export class MemoryConnections implements ConnectionDriver {
+  readonly store = new Map<string, ConnectionPayload & { password?: string }>();
+  writes = 0;
+  failNextCreate: Error | undefined;
+  seenCredentials: Array<ConnectionTarget["credentials"]> = [];
+
+  constructor(private readonly version: ApiVersion = "v2") {}
+
+  private key(target: ConnectionTarget, id: string) {
+    this.seenCredentials.push(target.credentials);
+    return `${target.url}|${id}`;
+  }
+
+  async apiVersion(target: ConnectionTarget) {
+    return target.apiVersion === "detect" ? this.version : target.apiVersion;
+  }
+
+  async read(target: ConnectionTarget, id: string) {
+    const found = this.store.get(this.key(target, id));
+    return found ? { conn_type: found.conn_type, description: found.description, extra: { ...found.extra } } : undefined;
+  }
+
+  async create(target: ConnectionTarget, id: string, payload: ConnectionPayload) {
+    if (this.failNextCreate) {
+      const error = this.failNextCreate;
+      this.failNextCreate = undefined;
+      throw error;
+    }
+    const key = this.key(target, id);
+    if (this.store.has(key)) throw new ConnectionExistsError(`connection ${id} already exists; set connection.adoptExisting`);
+    this.store.set(key, structuredClone(payload));
+    this.writes++;
+  }
+
+  async update(target: ConnectionTarget, id: string, payload: ConnectionPayload) {
+    const key = this.key(target, id);
+    this.store.set(key, { ...this.store.get(key), ...structuredClone(payload) });
+    this.writes++;
+  }
+
+  async remove(target: ConnectionTarget, id: string) {
+    const removed = this.store.delete(this.key(target, id));
+    if (removed) this.writes++;
+    return { removed };
+  }
+}

@@ -1,0 +1,116 @@
+import { describe, expect, it } from "vitest";
+import {
+  AuthorizationState,
+  diffAuthorization,
+  livePayloadInPlanTerms,
+  planAuthorization,
+  statementId,
+} from "../../provider/plan";
+import { UNKNOWN, parseInputs } from "../../provider/schema";
+import { TARGET_ROLE_ARN, WORKLOAD_IDENTITY, rawInputs } from "../support/fixtures";
+
+function plan(raw = rawInputs()) {
+  const parsed = parseInputs(raw);
+  if (!parsed.ok) throw new Error(JSON.stringify(parsed.failures));
+  return planAuthorization(parsed.value);
+}
+
+function stateOf(planned: ReturnType<typeof plan>): AuthorizationState {
+  return { ...planned, resolved: { roleArn: TARGET_ROLE_ARN, apiVersion: "v2" } };
+}
+
+describe("planning", () => {
+  it("plans the exact statement and connection payload, without secrets", () => {
+    const planned = plan(rawInputs({ credentials: { token: "s3cr3t-token" } }));
+    expect(planned.grant.statement).toEqual({
+      Sid: planned.grant.sid,
+      Effect: "Allow",
+      Principal: { AWS: WORKLOAD_IDENTITY },
+      Action: "sts:AssumeRole",
+    });
+    expect(planned.grant.sid).toMatch(/^AirflowDA[0-9a-f]{16}$/);
+    expect(planned.connection.payload).toEqual({
+      conn_type: "aws",
+      description: expect.stringContaining("demo/dev/s3-reader"),
+      extra: { role_arn: TARGET_ROLE_ARN, region_name: "us-east-1" },
+    });
+    expect(JSON.stringify({ ...planned, credentials: undefined })).not.toContain("s3cr3t");
+  });
+
+  it("derives a stable Sid from the owner and the connection, nothing else", () => {
+    expect(statementId("p/s/n", "http://a", "c")).toBe(statementId("p/s/n", "http://a", "c"));
+    expect(statementId("p/s/n", "http://a", "c")).not.toBe(statementId("p/s/n", "http://a", "d"));
+    expect(statementId("p/s/n", UNKNOWN, "c")).toBe(UNKNOWN);
+  });
+
+  it("normalizes the URL and sorts user extra before the fields it sets", () => {
+    const planned = plan(
+      rawInputs({
+        connection: {
+          connectionId: "c",
+          extra: { zeta: 1, alpha: "a" },
+          airflow: { url: "http://host:8080///", auth: { kind: "password", username: "admin" } },
+        },
+      }),
+    );
+    expect(planned.connection.airflow.url).toBe("http://host:8080");
+    expect(Object.keys(planned.connection.payload.extra)).toEqual(["alpha", "zeta", "role_arn", "region_name"]);
+  });
+
+  it("says where a role given by name gets its ARN, and reads the resolved ARN back as the plan", () => {
+    const planned = plan(rawInputs({ aws: { targetRole: "data-reader", region: "us-east-1" } }));
+    expect(planned.connection.payload.extra.role_arn).toBe("(ARN of role data-reader, resolved at apply)");
+    const live = { ...planned.connection.payload, extra: { ...planned.connection.payload.extra, role_arn: TARGET_ROLE_ARN } };
+    expect(livePayloadInPlanTerms(live, planned.connection.payload, TARGET_ROLE_ARN)).toEqual(planned.connection.payload);
+  });
+
+  it("treats masked extra values as unreadable, and anything else read as live", () => {
+    const planned = plan().connection.payload;
+    const live = { ...planned, extra: { ...planned.extra, region_name: "***", added_by_hand: "x" } };
+    const seen = livePayloadInPlanTerms(live, planned, TARGET_ROLE_ARN);
+    expect(seen.extra.region_name).toBe("us-east-1");
+    expect(seen.extra.added_by_hand).toBe("x");
+  });
+});
+
+describe("diff", () => {
+  it("reports no change for the same plan", () => {
+    const planned = plan();
+    expect(diffAuthorization(stateOf(planned), plan())).toEqual({ changes: false, replaces: [], deleteBeforeReplace: false });
+  });
+
+  it("updates in place when the identity, region, extra or description change", () => {
+    const old = stateOf(plan());
+    for (const raw of [
+      rawInputs({ workloadIdentity: "arn:aws:iam::111122223333:role/other" }),
+      rawInputs({ aws: { targetRole: TARGET_ROLE_ARN, region: "eu-west-1" } }),
+    ]) {
+      expect(diffAuthorization(old, plan(raw))).toEqual({ changes: true, replaces: [], deleteBeforeReplace: false });
+    }
+  });
+
+  it("shows drift found by a refresh as a change", () => {
+    const old = stateOf(plan());
+    expect(diffAuthorization({ ...old, grant: { ...old.grant, statement: null } }, plan()).changes).toBe(true);
+    expect(diffAuthorization({ ...old, connection: { ...old.connection, payload: null } }, plan()).changes).toBe(true);
+  });
+
+  it("replaces on another role, deleting first when the connection stays the same", () => {
+    const old = stateOf(plan());
+    const news = plan(rawInputs({ aws: { targetRole: "arn:aws:iam::123456789012:role/other", region: "us-east-1" } }));
+    expect(diffAuthorization(old, news)).toEqual({ changes: true, replaces: ["grant.role"], deleteBeforeReplace: true });
+  });
+
+  it("a role name and the ARN of that name are the same role", () => {
+    const old = stateOf(plan());
+    const news = plan(rawInputs({ aws: { targetRole: "data-reader", region: "us-east-1" } }));
+    expect(diffAuthorization(old, news).replaces).toEqual([]);
+  });
+
+  it("replaces on another connection id or Airflow, creating the new one first", () => {
+    const old = stateOf(plan());
+    const news = plan(rawInputs({ connection: { connectionId: "aws_other", airflow: { url: "http://127.0.0.1:8080", auth: { kind: "token" } } } }));
+    expect(diffAuthorization(old, news)).toEqual({ changes: true, replaces: ["connection.connectionId"], deleteBeforeReplace: false });
+    expect(news.grant.sid).not.toBe(old.grant.sid);
+  });
+});

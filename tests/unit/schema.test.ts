@@ -1,0 +1,78 @@
+import { describe, expect, it } from "vitest";
+import { UNKNOWN, parseInputs } from "../../provider/schema";
+import { rawInputs } from "../support/fixtures";
+
+function failuresOf(raw: unknown) {
+  const result = parseInputs(raw);
+  if (result.ok) throw new Error("expected failures");
+  return Object.fromEntries(result.failures.map((f) => [f.property, f.reason]));
+}
+
+describe("input schema", () => {
+  it("accepts valid inputs, with a role name or a role ARN", () => {
+    expect(parseInputs(rawInputs()).ok).toBe(true);
+    expect(parseInputs(rawInputs({ aws: { targetRole: "data-reader", region: "eu-central-1" } })).ok).toBe(true);
+  });
+
+  it("names every bad field with its path and what a valid value looks like", () => {
+    const failures = failuresOf(
+      rawInputs({
+        workloadIdentity: "astro-deployment",
+        aws: { targetRole: "arn:aws:s3:::bucket", region: "Mars" },
+        connection: {
+          connectionId: "bad id!",
+          airflow: { url: "ftp://x", auth: { kind: "token" } },
+        },
+      }),
+    );
+    expect(failures["workloadIdentity"]).toMatch(/IAM role ARN such as arn:aws:iam::123456789012:role\//);
+    expect(failures["aws.targetRole"]).toMatch(/role ARN .* or a role name/);
+    expect(failures["aws.region"]).toMatch(/such as us-east-1/);
+    expect(failures["connection.connectionId"]).toMatch(/\^\[\\w\.-\]\+\$/);
+    expect(failures["connection.airflow.url"]).toMatch(/http\(s\) URL/);
+    expect(Object.keys(failures)).toHaveLength(5);
+  });
+
+  it("limits connection ids to 200 characters", () => {
+    expect(failuresOf(rawInputs({ connection: { connectionId: "a".repeat(201), airflow: { url: "http://x", auth: { kind: "token" } } } }))).toEqual({
+      "connection.connectionId": "must be at most 200 characters",
+    });
+    expect(parseInputs(rawInputs({ connection: { connectionId: "a".repeat(200), airflow: { url: "http://x", auth: { kind: "token" } } } })).ok).toBe(true);
+  });
+
+  it("explains a missing region with both ways to set it", () => {
+    const failures = failuresOf(rawInputs({ aws: { targetRole: "r" } }));
+    expect(failures["aws.region"]).toMatch(/pass aws.region or set the stack config aws:region/);
+  });
+
+  it("refuses secrets and reserved keys in extra, and credentials in the URL", () => {
+    const failures = failuresOf(
+      rawInputs({
+        connection: {
+          connectionId: "c",
+          extra: { aws_secret_access_key: "x", role_arn: "y", endpoint_url: "http://moto" },
+          airflow: { url: "http://admin:hunter22@airflow:8080", auth: { kind: "token" } },
+        },
+      }),
+    );
+    expect(failures["connection.extra.aws_secret_access_key"]).toMatch(/looks like a secret/);
+    expect(failures["connection.extra.role_arn"]).toMatch(/set by the resource itself/);
+    expect(failures["connection.airflow.url"]).toMatch(/without credentials/);
+    expect(JSON.stringify(failures)).not.toContain("hunter22");
+  });
+
+  it("describes the two auth kinds and unknown properties", () => {
+    const failures = failuresOf(
+      rawInputs({ extraThing: 1, connection: { connectionId: "c", airflow: { url: "http://x", auth: { kind: "oauth" } } } }),
+    );
+    expect(failures["connection.airflow.auth.kind"]).toMatch(/\{kind: "token"\}.*\{kind: "password", username\}/);
+    expect(failures["(inputs)"]).toMatch(/unknown properties extraThing/);
+  });
+
+  it("lets values that are not known yet through", () => {
+    const result = parseInputs(
+      rawInputs({ workloadIdentity: UNKNOWN, aws: { targetRole: UNKNOWN, region: "us-east-1" } }),
+    );
+    expect(result.ok).toBe(true);
+  });
+});

@@ -1,0 +1,65 @@
+import { describe, expect, it } from "vitest";
+import {
+  NO_TRUST_SID,
+  canonical,
+  findStatement,
+  minify,
+  parsePolicyDocument,
+  sameStatement,
+  statementsOf,
+  withStatement,
+  withoutStatement,
+} from "../../provider/trustPolicy";
+import { foreignPolicy } from "../support/fixtures";
+
+const ours = { Sid: "AirflowDAabc", Effect: "Allow", Principal: { AWS: "arn:aws:iam::111122223333:role/x" }, Action: "sts:AssumeRole" };
+
+describe("trust policy edits", () => {
+  it("appends our statement and keeps every foreign statement, same content, same order", () => {
+    const before = foreignPolicy();
+    const snapshot = JSON.stringify(before);
+    const after = withStatement(before, ours);
+    expect(JSON.stringify(before)).toBe(snapshot);
+    expect(statementsOf(after).slice(0, 5)).toEqual(statementsOf(before));
+    expect(statementsOf(after)[5]).toEqual(ours);
+  });
+
+  it("replaces our statement in place when it changes", () => {
+    const policy = withStatement(withStatement(foreignPolicy(), ours), { Sid: "Other1", Effect: "Allow", Principal: { AWS: "*" }, Action: "sts:AssumeRole" });
+    const changed = { ...ours, Principal: { AWS: "arn:aws:iam::111122223333:role/y" } };
+    const after = withStatement(policy, changed);
+    expect(statementsOf(after).map((s) => s.Sid)).toEqual(statementsOf(policy).map((s) => s.Sid));
+    expect(findStatement(after, ours.Sid)).toEqual(changed);
+  });
+
+  it("removes only our statement and restores the foreign policy exactly", () => {
+    const before = foreignPolicy();
+    const roundTrip = withoutStatement(withStatement(before, ours), ours.Sid);
+    expect(minify(roundTrip)).toBe(minify(before));
+  });
+
+  it("returns the same object when there is nothing of ours to remove", () => {
+    const before = foreignPolicy();
+    expect(withoutStatement(before, "AirflowDAnothere")).toBe(before);
+  });
+
+  it("accepts a single statement object and never leaves an empty statement list", () => {
+    const single = { Version: "2012-10-17", Statement: ours };
+    const emptied = withoutStatement(single, ours.Sid);
+    expect(statementsOf(emptied)).toEqual([expect.objectContaining({ Sid: NO_TRUST_SID, Effect: "Deny" })]);
+    // the placeholder goes away again as soon as a real grant comes back
+    expect(statementsOf(withStatement(emptied, ours))).toEqual([ours]);
+  });
+
+  it("parses URL-encoded documents as GetRole returns them", () => {
+    const encoded = encodeURIComponent(minify(foreignPolicy()));
+    expect(parsePolicyDocument(encoded)).toEqual(foreignPolicy());
+    expect(parsePolicyDocument(minify(foreignPolicy()))).toEqual(foreignPolicy());
+  });
+
+  it("compares statements ignoring key order and one-element lists", () => {
+    expect(sameStatement(ours, { Action: ["sts:AssumeRole"], Principal: { AWS: [ours.Principal.AWS] }, Effect: "Allow", Sid: ours.Sid })).toBe(true);
+    expect(sameStatement(ours, { ...ours, Action: "sts:TagSession" })).toBe(false);
+    expect(canonical({ AWS: ["b", "a"] })).toBe(canonical({ AWS: ["a", "b"] }));
+  });
+});
