@@ -224,7 +224,7 @@ export class AirflowConnectionsDriver implements ConnectionDriver {
       response.status === 401
         ? "the credentials were refused: check the token or password (stack config, environment, or the secret input)"
         : response.status === 403
-          ? "the user or token may not edit connections: give it an Admin or Op role (Astro: a Deployment or Workspace API token with edit rights)"
+          ? "the credentials were refused (Airflow 2 answers 403 to a wrong password), or the user or token may not edit connections: check them, and give the user an Admin or Op role (Astro: a Deployment or Workspace API token with edit rights)"
           : response.status === 422 || response.status === 400
             ? "Airflow rejected the connection fields; check connection.extra and connection.description"
             : "see Airflow's API server log";

@@ -35,21 +35,28 @@ export interface AwsIamTrustOptions {
 
 const RETRYABLE_NAMES = new Set([
   "Throttling",
-  "ThrottlingException",
   "RequestLimitExceeded",
   "ServiceUnavailable",
   "ServiceFailure",
   "InternalFailure",
   "ConcurrentModification",
-  "ConcurrentModificationException",
 ]);
+
+/** The SDK names errors with or without an "Exception" suffix, depending on the service model. */
+function errorCode(error: Error): string {
+  return error.name.replace(/Exception$/, "");
+}
+
+function isNoSuchEntity(error: unknown): boolean {
+  return error instanceof Error && errorCode(error) === "NoSuchEntity";
+}
 
 export function isRetryableAwsError(error: unknown): boolean {
   if (!(error instanceof Error)) return false;
   const status = (error as { $metadata?: { httpStatusCode?: number } }).$metadata?.httpStatusCode;
-  if (RETRYABLE_NAMES.has(error.name) || (status !== undefined && status >= 500)) return true;
+  if (RETRYABLE_NAMES.has(errorCode(error)) || (status !== undefined && status >= 500)) return true;
   // IAM is eventually consistent: a principal created a moment ago is not yet "valid".
-  if (error.name === "MalformedPolicyDocument" && /invalid principal/i.test(error.message)) return true;
+  if (errorCode(error) === "MalformedPolicyDocument" && /invalid principal/i.test(error.message)) return true;
   const code = (error as { code?: string }).code;
   return code === "ECONNRESET" || code === "ETIMEDOUT" || code === "EPIPE";
 }
@@ -158,7 +165,7 @@ export class AwsIamTrustDriver implements TrustDriver {
       }
       return { arn, policy: parsePolicyDocument(response.Role?.AssumeRolePolicyDocument ?? "{}") };
     } catch (error) {
-      if (error instanceof Error && error.name === "NoSuchEntity") {
+      if (error instanceof Error && isNoSuchEntity(error)) {
         throw new TargetMissingError(
           `IAM role ${name} does not exist. This resource adds a trust statement to a role it does not own and ` +
             `never creates one: create the role (or fix aws.targetRole). If the role was deleted on purpose, ` +
@@ -186,8 +193,8 @@ export class AwsIamTrustDriver implements TrustDriver {
       if (error instanceof RetriesExhaustedError) {
         throw new RemoteError(`${error.message}. AWS is throttling or failing; run pulumi up again later.`, undefined, true);
       }
-      if (error instanceof Error && error.name !== "NoSuchEntity" && !(error instanceof TargetMissingError)) {
-        throw new RemoteError(`AWS IAM ${what} failed: ${error.name}: ${error.message}`);
+      if (error instanceof Error && !isNoSuchEntity(error) && !(error instanceof TargetMissingError)) {
+        throw new RemoteError(`AWS IAM ${what} failed: ${errorCode(error)}: ${error.message}`);
       }
       throw error;
     }

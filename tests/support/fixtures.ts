@@ -28,7 +28,7 @@ export function foreignPolicy(): TrustPolicy {
         Sid: "ListPrincipal",
         Effect: "Allow",
         Principal: { AWS: ["arn:aws:iam::444455556666:role/a", "arn:aws:iam::444455556666:role/b"] },
-        Action: ["sts:AssumeRole", "sts:TagSession"],
+        Action: ["sts:AssumeRole", "sts:AssumeRoleWithSAML"],
       },
       {
         Sid: "Federated",
@@ -37,7 +37,19 @@ export function foreignPolicy(): TrustPolicy {
         Action: "sts:AssumeRoleWithWebIdentity",
         Condition: { StringEquals: { "oidc.eks.us-west-2.amazonaws.com/id/EXAMPLE:aud": "sts.amazonaws.com" } },
       },
-      { Sid: "NotActionDeny", Effect: "Deny", Principal: { AWS: "*" }, NotAction: "sts:AssumeRole" },
     ],
   };
 }
+
+/**
+ * A NotAction statement: valid in IAM, but moto 5 refuses to store any trust policy holding one
+ * through UpdateAssumeRolePolicy (its validator reads statement["Action"]), so it is kept apart.
+ */
+export const NOT_ACTION_STATEMENT = {
+  Sid: "NotActionDeny",
+  Effect: "Deny",
+  Principal: { AWS: "*" },
+  NotAction: "sts:AssumeRoleWithWebIdentity",
+};
+
+export const FOREIGN_COUNT = 4;

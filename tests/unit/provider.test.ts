@@ -2,7 +2,7 @@ import { beforeEach, describe, expect, it } from "vitest";
 import { createProvider, ProviderMethods } from "../../provider";
 import type { AuthorizationState, PlannedAuthorization } from "../../provider/plan";
 import { MemoryConnections, MemoryTrust } from "../support/memoryDrivers";
-import { TARGET_ROLE_ARN, foreignPolicy, rawInputs } from "../support/fixtures";
+import { TARGET_ROLE_ARN, foreignPolicy, rawInputs, FOREIGN_COUNT } from "../support/fixtures";
 import { minify, statementsOf } from "../../provider/trustPolicy";
 import { RemoteError } from "../../provider/errors";
 
@@ -45,8 +45,8 @@ describe("provider methods", () => {
     expect(id).toBe(`data-reader/${planned.grant.sid}/aws_data`);
     expect(outs.resolved).toEqual({ roleArn: TARGET_ROLE_ARN, apiVersion: "v2" });
     const statements = statementsOf(trust.roles.get("data-reader")!.policy);
-    expect(statements.slice(0, 5)).toEqual(statementsOf(foreignPolicy()));
-    expect(statements[5]).toEqual(planned.grant.statement);
+    expect(statements.slice(0, FOREIGN_COUNT)).toEqual(statementsOf(foreignPolicy()));
+    expect(statements[FOREIGN_COUNT]).toEqual(planned.grant.statement);
     expect(connections.store.get(`${URL}|aws_data`)?.extra).toEqual({ role_arn: TARGET_ROLE_ARN, region_name: "us-east-1" });
   });
 

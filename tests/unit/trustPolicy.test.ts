@@ -10,7 +10,7 @@ import {
   withStatement,
   withoutStatement,
 } from "../../provider/trustPolicy";
-import { foreignPolicy } from "../support/fixtures";
+import { FOREIGN_COUNT, NOT_ACTION_STATEMENT, foreignPolicy } from "../support/fixtures";
 
 const ours = { Sid: "AirflowDAabc", Effect: "Allow", Principal: { AWS: "arn:aws:iam::111122223333:role/x" }, Action: "sts:AssumeRole" };
 
@@ -20,8 +20,15 @@ describe("trust policy edits", () => {
     const snapshot = JSON.stringify(before);
     const after = withStatement(before, ours);
     expect(JSON.stringify(before)).toBe(snapshot);
-    expect(statementsOf(after).slice(0, 5)).toEqual(statementsOf(before));
-    expect(statementsOf(after)[5]).toEqual(ours);
+    expect(statementsOf(after).slice(0, FOREIGN_COUNT)).toEqual(statementsOf(before));
+    expect(statementsOf(after)[FOREIGN_COUNT]).toEqual(ours);
+  });
+
+  it("carries a NotAction statement through add and remove unchanged", () => {
+    const before = { ...foreignPolicy(), Statement: [NOT_ACTION_STATEMENT, ...statementsOf(foreignPolicy())] };
+    const added = withStatement(before, ours);
+    expect(statementsOf(added)[0]).toEqual(NOT_ACTION_STATEMENT);
+    expect(minify(withoutStatement(added, ours.Sid))).toBe(minify(before));
   });
 
   it("replaces our statement in place when it changes", () => {

@@ -1,0 +1,112 @@
+#!/usr/bin/env bash
+# Provide the real `pulumi` CLI and `pulumi-language-nodejs`, building them from
+# Pulumi's Go modules when they are not already on PATH.
+#
+#   BIN=$(bash scripts/bootstrap/pulumi.sh | tail -1)
+#
+# The last stdout line is the absolute bin dir; everything else goes to stderr.
+# PULUMI_FORCE_BUILD=1 ignores binaries on PATH (the cached build is still reused;
+# delete its dir to rebuild). Only the Go toolchain and its module proxy are used.
+set -euo pipefail
+
+# v3.259.0 is the newest pkg/v3 whose source the module proxy serves (v3.260.0+
+# answer 403 for the .zip). Keep @pulumi/pulumi in package.json on the same version.
+VERSION="${PULUMI_VERSION:-v3.259.0}"
+# pulumi-language-nodejs has been its own module since sdk v3.69.0, and the proxy
+# refuses that module at every version; v3.68.0 is the last sdk/v3 that still
+# contains it as a package, so the language host is built from there.
+LANGHOST_SDK_VERSION="${PULUMI_LANGHOST_SDK_VERSION:-v3.68.0}"
+
+CACHE="${XDG_CACHE_HOME:-$HOME/.cache}/deployment-authorization/pulumi/$VERSION"
+BIN="$CACHE/bin"
+
+log() { echo "pulumi.sh: $*" >&2; }
+die() { echo "pulumi.sh: error: $*" >&2; exit 1; }
+
+cached_ok() {
+  [[ -x "$BIN/pulumi" && -x "$BIN/pulumi-language-nodejs" ]] &&
+    [[ "$("$BIN/pulumi" version 2>/dev/null)" == "$VERSION" ]]
+}
+
+if [[ "${PULUMI_FORCE_BUILD:-0}" != 1 ]] &&
+   command -v pulumi >/dev/null && command -v pulumi-language-nodejs >/dev/null; then
+  dir=$(cd "$(dirname "$(command -v pulumi)")" && pwd -P)
+  have=$(pulumi version 2>/dev/null || true)
+  [[ "$have" == "$VERSION" ]] || log "warning: pulumi on PATH is '$have', pinned is $VERSION"
+  log "using pulumi from PATH"
+  echo "$dir"; exit 0
+fi
+if cached_ok; then echo "$BIN"; exit 0; fi
+
+command -v go >/dev/null ||
+  die "'go' not found; install Go (v3.259.0 needs >= 1.25.11) or put pulumi + pulumi-language-nodejs on PATH"
+
+mkdir -p "$CACHE"
+# Serialise concurrent bootstraps (parallel CI jobs) on one machine, then re-check.
+if command -v flock >/dev/null; then
+  exec 9>"$CACHE/.lock"; flock 9
+  if cached_ok; then echo "$BIN"; exit 0; fi
+  rm -rf "$CACHE"/build.*   # leftovers of killed builds; nobody else is building now
+fi
+
+export GOTOOLCHAIN=local GOWORK=off CGO_ENABLED=0 GOFLAGS="${GOFLAGS:-} -mod=mod"
+WORK=$(mktemp -d "$CACHE/build.XXXXXX")   # same filesystem as $BIN: the final mv is atomic
+trap 'rm -rf "$WORK"' EXIT
+trap 'exit 130' INT TERM   # so the EXIT trap also cleans up after Ctrl-C / kill
+
+# Download MODULE@VER and print the path of its go.mod; turn proxy refusals into one line.
+fetch_gomod() {
+  local out
+  if ! out=$(go mod download -json "$1@$2" 2>&1) || grep -q '"Error"' <<<"$out"; then
+    if grep -qiE '403|404|410|not available|forbidden|not found' <<<"$out"; then
+      die "Go module proxy ($(go env GOPROXY)) refused $1@$2; use a version it serves (PULUMI_VERSION=...) or another GOPROXY"
+    fi
+    die "go mod download $1@$2 failed: $(grep -m1 -E 'Error|go:' <<<"$out")"
+  fi
+  sed -n 's/^[[:space:]]*"GoMod": "\(.*\)",\{0,1\}$/\1/p' <<<"$out"
+}
+
+# Fail early and clearly if the local Go is older than the module's `go` directive.
+require_go() {
+  local need have
+  need=$(awk '$1 == "go" { print $2; exit }' "$1")
+  have=$(go env GOVERSION); have=${have#go}
+  if [[ "$(printf '%s\n' "$need" "$have" | sort -V | head -1)" != "$need" ]]; then
+    die "Go $have is too old: $2 needs Go >= $need; install a newer Go"
+  fi
+}
+
+# Build PKG from a throwaway module requiring MODULE@VER (plus REQS). `go install pkg@v`
+# refuses modules with replace directives, so their non-local replaces are copied.
+build() {
+  local out=$1 pkg=$2 module=$3 ver=$4 gomod dir; shift 4
+  gomod=$(fetch_gomod "$module" "$ver")
+  require_go "$gomod" "$module@$ver"
+  dir="$WORK/mod-$(basename "$out")"; mkdir -p "$dir"
+  {
+    echo "module bootstrap"
+    awk '$1 == "go" { print; exit }' "$gomod"
+    echo "require $module $ver"
+    for req in "$@"; do echo "require $req"; done
+    # single-line and block replaces; skip the ones pointing into Pulumi's own tree
+    awk '/^replace \(/ { blk = 1; next } blk && /^\)/ { blk = 0; next }
+         blk || /^replace / { sub(/^replace /, ""); sub(/\/\/.*/, "")
+           for (i = 1; i < NF; i++) if ($i == "=>" && $(i + 1) !~ /^\.\.?\//) print "replace " $0 }' "$gomod"
+  } >"$dir/go.mod"
+  (cd "$dir" && go build -trimpath -o "$WORK/bin/$out" \
+     -ldflags "-s -w -X github.com/pulumi/pulumi/sdk/v3/go/common/version.Version=$ver" "$pkg") ||
+    die "building $out failed (see above)"
+}
+
+log "building pulumi $VERSION into $BIN (a cold build takes ~5 min on 2 cores)"
+start=$SECONDS
+build pulumi github.com/pulumi/pulumi/pkg/v3/cmd/pulumi \
+  github.com/pulumi/pulumi/pkg/v3 "$VERSION" "github.com/pulumi/pulumi/sdk/v3 $VERSION"
+log "pulumi built after $((SECONDS - start))s"
+build pulumi-language-nodejs github.com/pulumi/pulumi/sdk/v3/nodejs/cmd/pulumi-language-nodejs \
+  github.com/pulumi/pulumi/sdk/v3 "$LANGHOST_SDK_VERSION"
+[[ "$("$WORK/bin/pulumi" version)" == "$VERSION" ]] || die "built pulumi does not report $VERSION"
+
+rm -rf "$BIN" && mv -T "$WORK/bin" "$BIN"
+log "built pulumi + pulumi-language-nodejs in $((SECONDS - start))s"
+echo "$BIN"

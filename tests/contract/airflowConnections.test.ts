@@ -1,0 +1,125 @@
+import { describe, expect, inject, it } from "vitest";
+import { randomBytes } from "node:crypto";
+import { AirflowConnectionsDriver } from "../../provider/drivers/airflowConnections";
+import type { ConnectionTarget } from "../../provider/drivers/types";
+import { ConnectionExistsError } from "../../provider/errors";
+
+const payload = {
+  conn_type: "aws",
+  description: "made by the contract test",
+  extra: { role_arn: "arn:aws:iam::123456789012:role/reader", region_name: "us-east-1" },
+};
+
+const servers = [
+  { name: "Airflow 3", key: "airflow3", version: "v2" },
+  { name: "Airflow 2", key: "airflow2", version: "v1" },
+] as const;
+
+function connectionId() {
+  return `aws_contract_${randomBytes(4).toString("hex")}`;
+}
+
+describe.each(servers)("Airflow connections driver against real $name", ({ key, version }) => {
+  const target = (overrides: Partial<ConnectionTarget> = {}): ConnectionTarget => {
+    const server = inject("endpoints")[key];
+    return {
+      url: server.url,
+      apiVersion: "detect",
+      auth: { kind: "password", username: server.username },
+      credentials: { password: server.password },
+      ...overrides,
+    };
+  };
+
+  it(`detects /api/${version}`, async () => {
+    expect(await new AirflowConnectionsDriver().apiVersion(target())).toBe(version);
+  });
+
+  it("creates, reads, refuses a duplicate, updates and deletes", async () => {
+    const driver = new AirflowConnectionsDriver();
+    const id = connectionId();
+    expect(await driver.read(target(), id)).toBeUndefined();
+    await driver.create(target(), id, payload);
+    expect(await driver.read(target(), id)).toEqual(payload);
+    await expect(driver.create(target(), id, payload)).rejects.toThrow(ConnectionExistsError);
+    await expect(driver.create(target(), id, payload)).rejects.toThrow(/set connection.adoptExisting: true/);
+
+    const changed = { ...payload, description: null, extra: { ...payload.extra, region_name: "eu-west-1" } };
+    await driver.update(target(), id, changed);
+    expect(await driver.read(target(), id)).toEqual(changed);
+
+    expect(await driver.remove(target(), id)).toEqual({ removed: true });
+    expect(await driver.read(target(), id)).toBeUndefined();
+    expect(await driver.remove(target(), id)).toEqual({ removed: false });
+  });
+
+  it("updates only the fields it manages: a password set by hand survives and is never read back", async () => {
+    const driver = new AirflowConnectionsDriver();
+    const id = connectionId();
+    const t = target();
+    await driver.create(t, id, payload);
+    const version = await driver.apiVersion(t);
+    const auth = await authHeader(t);
+    const patched = await fetch(`${t.url}/api/${version}/connections/${id}`, {
+      method: "PATCH",
+      headers: { ...auth, "content-type": "application/json" },
+      body: JSON.stringify({ connection_id: id, conn_type: "aws", password: "set-by-hand-pw", extra: JSON.stringify({ ...payload.extra, aws_secret_access_key: "hand-secret" }) }),
+    });
+    expect(patched.status).toBe(200);
+    const raw = (await (await fetch(`${t.url}/api/${version}/connections/${id}`, { headers: auth })).json()) as Record<string, unknown>;
+    expect(JSON.stringify(raw)).not.toContain("set-by-hand-pw");
+    expect(JSON.stringify(raw)).not.toContain("hand-secret");
+
+    const seen = await driver.read(t, id);
+    expect(seen?.extra.aws_secret_access_key).toBe("***");
+
+    await driver.update(t, id, payload);
+    expect(await driver.read(t, id)).toEqual(payload);
+    await driver.remove(t, id);
+  });
+
+  it("explains refused credentials without echoing them", async () => {
+    const driver = new AirflowConnectionsDriver({ attempts: 1 });
+    const bad = target({ credentials: { password: "wrong-password-123" } });
+    const error = await driver.read(bad, "anything").then(() => undefined, (e: Error) => e);
+    expect(error?.message).toMatch(/answered 40[13].*credentials were refused/s);
+    expect(error?.message).not.toContain("wrong-password-123");
+  });
+
+  it("says where it could not connect", async () => {
+    const driver = new AirflowConnectionsDriver({ attempts: 2, baseDelayMs: 1 });
+    const error = await driver
+      .read(target({ url: "http://127.0.0.1:9", apiVersion: version, auth: { kind: "token" }, credentials: { token: "t0ken-x" } }), "x")
+      .then(() => undefined, (e: Error) => e);
+    expect(error?.message).toMatch(/http:\/\/127\.0\.0\.1:9\/api\/v\d\/connections\/x failed after 2 tries.*cannot reach/s);
+  });
+});
+
+describe("Airflow 3 with a bearer token, as on Astro", () => {
+  it("uses the token as given", async () => {
+    const server = inject("endpoints").airflow3;
+    const t: ConnectionTarget = { url: server.url, apiVersion: "v2", auth: { kind: "token" }, credentials: {} };
+    const { authorization } = await authHeader({ ...t, auth: { kind: "password", username: server.username }, credentials: { password: server.password } });
+    const token = authorization.replace("Bearer ", "");
+    const driver = new AirflowConnectionsDriver();
+    const id = connectionId();
+    await driver.create({ ...t, credentials: { token } }, id, payload);
+    expect(await driver.read({ ...t, credentials: { token } }, id)).toEqual(payload);
+    await driver.remove({ ...t, credentials: { token } }, id);
+  });
+});
+
+async function authHeader(t: ConnectionTarget): Promise<{ authorization: string }> {
+  const password = t.credentials.password!;
+  const username = t.auth.kind === "password" ? t.auth.username : "";
+  if ((await new AirflowConnectionsDriver().apiVersion(t)) === "v1") {
+    return { authorization: `Basic ${Buffer.from(`${username}:${password}`).toString("base64")}` };
+  }
+  const response = await fetch(`${t.url}/auth/token`, {
+    method: "POST",
+    headers: { "content-type": "application/json" },
+    body: JSON.stringify({ username, password }),
+  });
+  const body = (await response.json()) as { access_token: string };
+  return { authorization: `Bearer ${body.access_token}` };
+}

@@ -1,0 +1,66 @@
+import { LocalWorkspace, PulumiCommand, Stack } from "@pulumi/pulumi/automation";
+import { mkdirSync, mkdtempSync, readFileSync, readdirSync, rmSync, writeFileSync } from "node:fs";
+import path from "node:path";
+import { inject } from "vitest";
+
+export const repoRoot = path.resolve(__dirname, "..", "..");
+
+export interface ProgramStack {
+  stack: Stack;
+  workDir: string;
+  /** The stack's state file as the file backend stores it. */
+  stateText(): string;
+  dispose(): Promise<void>;
+}
+
+/**
+ * A stack of the repository's demo program (dist/examples/demo), in a throwaway project folder
+ * inside the repository so the CLI, the language host and the provider shim find node_modules.
+ */
+export async function demoProgramStack(options: {
+  stackName: string;
+  config: Record<string, { value: string; secret?: boolean }>;
+  env: Record<string, string>;
+}): Promise<ProgramStack> {
+  const base = path.join(repoRoot, ".pulumi-state");
+  mkdirSync(base, { recursive: true });
+  const workDir = mkdtempSync(path.join(base, "e2e-"));
+  const backendDir = path.join(workDir, "backend");
+  mkdirSync(backendDir);
+  writeFileSync(
+    path.join(workDir, "Pulumi.yaml"),
+    "name: deployment-authorization-demo\nruntime:\n  name: nodejs\n  options:\n    typescript: false\nmain: index.js\n",
+  );
+  writeFileSync(
+    path.join(workDir, "index.js"),
+    `module.exports = require(${JSON.stringify(path.join(repoRoot, "dist/examples/demo/index.js"))});\n`,
+  );
+  const envVars = {
+    PATH: inject("pulumiPath"),
+    PULUMI_BACKEND_URL: `file://${backendDir}`,
+    PULUMI_CONFIG_PASSPHRASE: "e2e-passphrase",
+    PULUMI_SKIP_UPDATE_CHECK: "true",
+    PULUMI_DISABLE_AUTOMATIC_PLUGIN_ACQUISITION: "true",
+    PULUMI_AUTOMATION_API_SKIP_VERSION_CHECK: "true",
+    PULUMI_HOME: path.join(workDir, ".pulumi-home"),
+    ...options.env,
+  };
+  const pulumiCommand = await PulumiCommand.get({ root: path.dirname(inject("pulumiBin")), skipVersionCheck: true });
+  const stack = await LocalWorkspace.createOrSelectStack(
+    { stackName: options.stackName, workDir },
+    { envVars, pulumiHome: envVars.PULUMI_HOME, pulumiCommand },
+  );
+  await stack.setAllConfig(options.config);
+  return {
+    stack,
+    workDir,
+    stateText() {
+      const dir = path.join(backendDir, ".pulumi", "stacks", "deployment-authorization-demo");
+      const file = readdirSync(dir).find((f) => f === `${options.stackName}.json`)!;
+      return readFileSync(path.join(dir, file), "utf8");
+    },
+    async dispose() {
+      rmSync(workDir, { recursive: true, force: true });
+    },
+  };
+}

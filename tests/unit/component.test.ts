@@ -1,0 +1,79 @@
+import * as pulumi from "@pulumi/pulumi";
+import { beforeAll, describe, expect, it } from "vitest";
+
+interface Registered {
+  type: string;
+  name: string;
+  inputs: Record<string, unknown>;
+}
+
+const registered: Registered[] = [];
+
+beforeAll(async () => {
+  await pulumi.runtime.setMocks(
+    {
+      newResource: (args) => {
+        registered.push({ type: args.type, name: args.name, inputs: args.inputs });
+        if (args.type === "aws:iam/role:Role") {
+          return { id: args.name, state: { ...args.inputs, arn: `arn:aws:iam::123456789012:role/${args.name}` } };
+        }
+        return {
+          id: `${args.name}-id`,
+          state: {
+            ...args.inputs,
+            grant: { ...(args.inputs.grant ?? {}), role: args.inputs.aws?.targetRole, sid: "AirflowDAfeedfacefeedface", statement: null },
+            connection: { ...args.inputs.connection, payload: null },
+            resolved: { roleArn: "arn:aws:iam::123456789012:role/reader", apiVersion: "v2" },
+          },
+        };
+      },
+      call: () => ({}),
+    },
+    "demo",
+    "dev",
+  );
+});
+
+function valueOf<T>(output: pulumi.Output<T>): Promise<T> {
+  return new Promise((resolve) => output.apply(resolve));
+}
+
+describe("DeploymentAuthorization component", () => {
+  it("accepts an aws.iam.Role as the target role and marks the token secret", async () => {
+    const aws = await import("@pulumi/aws");
+    const { DeploymentAuthorization } = await import("../../sdk");
+    const role = new aws.iam.Role("reader", { assumeRolePolicy: JSON.stringify({ Version: "2012-10-17", Statement: [] }) });
+    const auth = new DeploymentAuthorization("s3", {
+      workloadIdentity: "arn:aws:iam::111122223333:role/astro-ns",
+      aws: { targetRole: role, region: "us-east-1" },
+      connection: {
+        connectionId: "aws_s3",
+        airflow: { url: "http://localhost:8080", auth: { kind: "token", token: pulumi.secret("tok-123456") } },
+      },
+    });
+    const connection = await valueOf(auth.connection);
+    expect(connection.url).toBe("http://localhost:8080/api/v2/connections/aws_s3");
+
+    const dynamic = registered.find((r) => r.type.includes("dynamic"));
+    expect(dynamic?.type).toBe("pulumi-nodejs:dynamic/deploymentAuthorization:Authorization");
+    const inputs = dynamic!.inputs as {
+      owner: string;
+      aws: { targetRole: string };
+      credentials: unknown;
+      __provider: string;
+    };
+    expect(inputs.owner).toBe("demo/dev/s3");
+    expect(inputs.aws.targetRole).toBe("arn:aws:iam::123456789012:role/reader");
+    // sent to the engine as a secret value (the engine encrypts it in state)
+    expect(inputs.credentials).toEqual({
+      [pulumi.runtime.specialSigKey]: pulumi.runtime.specialSecretSig,
+      value: { token: "tok-123456" },
+    });
+
+    // The serialized provider is a stub that require()s the provider module, not the provider itself.
+    expect(inputs.__provider).toMatch(/require\(/);
+    expect(inputs.__provider).not.toMatch(/UpdateAssumeRolePolicyCommand|zod|AirflowConnectionsDriver/);
+    expect(inputs.__provider.length).toBeLessThan(4096);
+    if (process.env.SHOW_PROVIDER) console.log(inputs.__provider.length, inputs.__provider);
+  });
+});
