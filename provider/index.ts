@@ -25,10 +25,16 @@ interface ConfigureRequest {
 
 export interface ProviderMethods {
   configure(req: ConfigureRequest): Promise<void>;
-  check(olds: unknown, news: Record<string, unknown>): Promise<{ inputs?: Record<string, unknown>; failures?: CheckFailure[] }>;
+  check(
+    olds: unknown,
+    news: Record<string, unknown>,
+  ): Promise<{ inputs?: Record<string, unknown>; failures?: CheckFailure[] }>;
   diff(id: string, olds: AuthorizationState, news: PlannedAuthorization): Promise<ReturnType<typeof diffAuthorization>>;
   create(inputs: PlannedAuthorization): Promise<{ id: string; outs: AuthorizationState }>;
-  read(id: string, props: AuthorizationState): Promise<{ id: string; props: AuthorizationState; inputs: Record<string, unknown> }>;
+  read(
+    id: string,
+    props: AuthorizationState,
+  ): Promise<{ id: string; props: AuthorizationState; inputs: Record<string, unknown> }>;
   update(id: string, olds: AuthorizationState, news: PlannedAuthorization): Promise<{ outs: AuthorizationState }>;
   delete(id: string, props: AuthorizationState): Promise<void>;
 }

@@ -56,8 +56,7 @@ export class AuthorizationLifecycle {
     ]);
     const live = await this.drivers.connections.read(target, state.connection.connectionId);
     const planned = state.connection.payload;
-    const payload =
-      live === undefined ? null : livePayloadInPlanTerms(live, planned ?? live, grant.roleArn);
+    const payload = live === undefined ? null : livePayloadInPlanTerms(live, planned ?? live, grant.roleArn);
     const props: AuthorizationState = {
       ...state,
       grant: { ...state.grant, statement: grant.statement ?? null },

@@ -63,7 +63,9 @@ export const SID_PREFIX = "AirflowDA";
 /** IAM Sids allow only [A-Za-z0-9]; a hash of who owns the grant keeps it unique and recognisable. */
 export function statementId(owner: string, airflowUrl: string, connectionId: string): string {
   if ([owner, airflowUrl, connectionId].includes(UNKNOWN)) return UNKNOWN;
-  const digest = createHash("sha256").update(JSON.stringify([owner, airflowUrl, connectionId])).digest("hex");
+  const digest = createHash("sha256")
+    .update(JSON.stringify([owner, airflowUrl, connectionId]))
+    .digest("hex");
   return SID_PREFIX + digest.slice(0, 16);
 }
 

@@ -34,44 +34,40 @@ const extraValue = z.union([z.string(), z.number(), z.boolean(), z.null()], {
   error: "extra values must be strings, numbers, booleans or null",
 });
 
-const extra = z
-  .record(z.string(), extraValue)
-  .superRefine((value, ctx) => {
-    for (const key of Object.keys(value)) {
-      if (SENSITIVE_EXTRA_KEY.test(key)) {
-        ctx.addIssue({
-          code: "custom",
-          path: [key],
-          message:
-            "looks like a secret: extra is stored in plain text in Pulumi state and in the connection; keep secrets in a secrets backend",
-        });
-      }
-      if ((RESERVED_AWS_EXTRA_KEYS as readonly string[]).includes(key)) {
-        ctx.addIssue({
-          code: "custom",
-          path: [key],
-          message: `is set by the resource itself (from aws.targetRole and aws.region); remove it from extra`,
-        });
-      }
+const extra = z.record(z.string(), extraValue).superRefine((value, ctx) => {
+  for (const key of Object.keys(value)) {
+    if (SENSITIVE_EXTRA_KEY.test(key)) {
+      ctx.addIssue({
+        code: "custom",
+        path: [key],
+        message:
+          "looks like a secret: extra is stored in plain text in Pulumi state and in the connection; keep secrets in a secrets backend",
+      });
     }
-  });
+    if ((RESERVED_AWS_EXTRA_KEYS as readonly string[]).includes(key)) {
+      ctx.addIssue({
+        code: "custom",
+        path: [key],
+        message: `is set by the resource itself (from aws.targetRole and aws.region); remove it from extra`,
+      });
+    }
+  }
+});
 
-const airflowUrl = z
-  .string({ error: "must be the Airflow base URL as a string" })
-  .refine(
-    (v) => {
-      try {
-        const u = new URL(v);
-        return (u.protocol === "http:" || u.protocol === "https:") && !u.username && !u.password;
-      } catch {
-        return false;
-      }
-    },
-    {
-      error:
-        "must be an http(s) URL without credentials, such as https://myorg.astronomer.run/d1234567 or http://localhost:8080",
-    },
-  );
+const airflowUrl = z.string({ error: "must be the Airflow base URL as a string" }).refine(
+  (v) => {
+    try {
+      const u = new URL(v);
+      return (u.protocol === "http:" || u.protocol === "https:") && !u.username && !u.password;
+    } catch {
+      return false;
+    }
+  },
+  {
+    error:
+      "must be an http(s) URL without credentials, such as https://myorg.astronomer.run/d1234567 or http://localhost:8080",
+  },
+);
 
 const airflowAuth = z.discriminatedUnion(
   "kind",
@@ -98,8 +94,7 @@ export const authorizationInputsSchema = z
         region: orUnknown(
           z
             .string({
-              error:
-                "is required: pass aws.region or set the stack config aws:region (for example us-east-1)",
+              error: "is required: pass aws.region or set the stack config aws:region (for example us-east-1)",
             })
             .regex(AWS_REGION, { error: "must be an AWS region such as us-east-1 or eu-central-1" }),
         ),
@@ -146,9 +141,7 @@ export interface CheckFailure {
   reason: string;
 }
 
-export type ParseResult =
-  | { ok: true; value: AuthorizationInputs }
-  | { ok: false; failures: CheckFailure[] };
+export type ParseResult = { ok: true; value: AuthorizationInputs } | { ok: false; failures: CheckFailure[] };
 
 /** One failure per bad field, each naming its property path; secrets are never echoed. */
 export function parseInputs(raw: unknown): ParseResult {

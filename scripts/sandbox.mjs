@@ -20,7 +20,8 @@ const ROOT = path.resolve(path.dirname(fileURLToPath(import.meta.url)), '..');
 const CACHE = path.join(process.env.XDG_CACHE_HOME || path.join(os.homedir(), '.cache'), 'deployment-authorization');
 export const SERVERS = ['moto', 'airflow3', 'airflow2'];
 const USERNAME = 'admin';
-const PASSWORD = 'admin'; // Airflow 2's is baked into the template DB by the bootstrap
+const TEMPLATE_REV = 't2'; // as in python.sh
+const PASSWORD = 'sandbox-pw-4p9xk2'; // Airflow 2's is baked into the template DB by the bootstrap
 const READY_TIMEOUT_MS = 120_000;
 const STOP_TIMEOUT_MS = 10_000;
 
@@ -33,7 +34,7 @@ const defaultDir = () => path.resolve(process.env.SANDBOX_DIR || path.join(ROOT,
 function cached(name) {
   const lock = fs.readFileSync(path.join(ROOT, 'sandbox', 'requirements', `${name}.txt`));
   const key = `${name}-${createHash('sha256').update(lock).digest('hex').slice(0, 12)}`;
-  return { bin: path.join(CACHE, 'venvs', key, 'bin'), dbTemplate: path.join(CACHE, 'airflow-db', `${key}.sqlite`) };
+  return { bin: path.join(CACHE, 'venvs', key, 'bin'), dbTemplate: path.join(CACHE, 'airflow-db', `${key}-${TEMPLATE_REV}.sqlite`) };
 }
 
 function bootstrap() {
@@ -215,12 +216,38 @@ async function killGroups(pids) {
   pids.filter(groupAlive).forEach((pid) => signal(pid, 'SIGKILL'));
 }
 
+// One start/stop at a time per dir (CLI and vitest may race): otherwise both start servers
+// and the last endpoints.json written orphans the other's. Lock file = holder's pid.
+async function withLock(dir, fn) {
+  fs.mkdirSync(dir, { recursive: true });
+  const lock = path.join(dir, '.lock');
+  for (const deadline = performance.now() + READY_TIMEOUT_MS + STOP_TIMEOUT_MS; ; await sleep(200)) {
+    try {
+      fs.writeFileSync(lock, `${process.pid}`, { flag: 'wx' });
+      break;
+    } catch (e) {
+      if (e.code !== 'EEXIST') throw e;
+      const holder = Number(fs.readFileSync(lock, 'utf8'));
+      if (!(holder > 0 && alive(holder))) fs.rmSync(lock, { force: true }); // holder died
+      else if (performance.now() > deadline) throw new Error(`${lock} held by pid ${holder}`);
+    }
+  }
+  try {
+    return await fn();
+  } finally {
+    fs.rmSync(lock, { force: true });
+  }
+}
+
 /** Starts (or reuses, when recorded and answering) the servers; returns endpoints.json's content. */
 export async function startSandbox({ only = SERVERS, dir = defaultDir() } = {}) {
-  const t0 = performance.now();
   const unknown = only.filter((n) => !SERVERS.includes(n));
   if (unknown.length) throw new Error(`unknown sandbox server(s): ${unknown.join(', ')}`);
-  fs.mkdirSync(dir, { recursive: true });
+  return withLock(dir, () => start(only, dir));
+}
+
+async function start(only, dir) {
+  const t0 = performance.now();
   const endpoints = readEndpoints(dir);
   // Keep recorded servers that are alive and answering; forget (and kill) the rest.
   const stale = [];
@@ -254,6 +281,11 @@ export async function startSandbox({ only = SERVERS, dir = defaultDir() } = {}) 
 
 /** Stops exactly the recorded process groups and removes endpoints.json. */
 export async function stopSandbox({ dir = defaultDir() } = {}) {
+  if (!fs.existsSync(dir)) return log('stopped nothing (no sandbox dir)');
+  return withLock(dir, () => stop(dir));
+}
+
+async function stop(dir) {
   const t0 = performance.now();
   const endpoints = readEndpoints(dir);
   await killGroups(Object.values(endpoints).map((e) => e.pid));

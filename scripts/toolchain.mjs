@@ -1,5 +1,7 @@
 // The Pulumi CLI environment shared by the demo, the tests and the benchmark.
 import { execFileSync } from "node:child_process";
+import { copyFileSync, existsSync, readFileSync } from "node:fs";
+import os from "node:os";
 import { fileURLToPath } from "node:url";
 import path from "node:path";
 
@@ -12,17 +14,34 @@ export function pulumiEnv(base = process.env) {
     stdio: ["ignore", "pipe", "inherit"],
   });
   const binDir = out.trim().split("\n").at(-1);
-  // The dynamic-provider shim ships inside the @pulumi/pulumi package, not with the CLI.
-  const shimDir = path.join(repoRoot, "node_modules/@pulumi/pulumi");
   return {
     ...base,
-    PATH: [binDir, shimDir, base.PATH].join(path.delimiter),
+    PATH: [binDir, ...shimDirs(binDir), base.PATH].join(path.delimiter),
     PULUMI_SKIP_UPDATE_CHECK: "true",
     PULUMI_DISABLE_AUTOMATIC_PLUGIN_ACQUISITION: "true",
     PULUMI_AUTOMATION_API_SKIP_VERSION_CHECK: "true",
     PULUMI_CLI_PATH: binDir,
     binDir,
   };
+}
+
+/**
+ * The dynamic-provider shim ships inside the @pulumi/pulumi package, not with a CLI built from
+ * source. Beside a CLI we built, a copy of it is found like a bundled plugin; the shim itself
+ * finds @pulumi/pulumi from the program's directory, so one copy serves every clone. A CLI from
+ * elsewhere is left alone and the shim goes on PATH instead.
+ */
+function shimDirs(binDir) {
+  const shimDir = path.join(repoRoot, "node_modules/@pulumi/pulumi");
+  const shim = path.join(shimDir, "pulumi-resource-pulumi-nodejs");
+  const cacheRoot = path.join(
+    process.env.XDG_CACHE_HOME || path.join(os.homedir(), ".cache"),
+    "deployment-authorization",
+  );
+  if (!binDir.startsWith(cacheRoot)) return [shimDir];
+  const beside = path.join(binDir, "pulumi-resource-pulumi-nodejs");
+  if (!existsSync(beside) || !readFileSync(beside).equals(readFileSync(shim))) copyFileSync(shim, beside);
+  return [];
 }
 
 /** AWS SDK settings that point IAM and STS at the local moto server. */

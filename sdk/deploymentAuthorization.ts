@@ -107,7 +107,14 @@ class Authorization extends pulumi.dynamic.Resource {
   declare readonly resolved: pulumi.Output<{ roleArn: string; apiVersion: "v1" | "v2" }>;
 
   constructor(name: string, props: pulumi.Inputs, opts: pulumi.CustomResourceOptions) {
-    super(providerStub(providerModuleId()), name, { grant: undefined, connection: undefined, resolved: undefined, ...props }, opts, "deploymentAuthorization", "Authorization");
+    super(
+      providerStub(providerModuleId()),
+      name,
+      { grant: undefined, connection: undefined, resolved: undefined, ...props },
+      opts,
+      "deploymentAuthorization",
+      "Authorization",
+    );
   }
 }
 
@@ -126,7 +133,9 @@ export class DeploymentAuthorization extends pulumi.ComponentResource {
     const auth = args.connection.airflow.auth;
     const secretValue = auth.kind === "token" ? auth.token : auth.password;
     const credentials =
-      secretValue === undefined ? undefined : pulumi.secret(auth.kind === "token" ? { token: secretValue } : { password: secretValue });
+      secretValue === undefined
+        ? undefined
+        : pulumi.secret(auth.kind === "token" ? { token: secretValue } : { password: secretValue });
 
     const resource = new Authorization(
       name,

@@ -1,7 +1,8 @@
+import { existsSync } from "node:fs";
 import * as path from "node:path";
 import type * as pulumi from "@pulumi/pulumi";
 
-const PACKAGE_PROVIDER = "pulumi-deployment-authorization/provider";
+const PACKAGE = "pulumi-deployment-authorization";
 
 /**
  * Where the provider process finds the provider code. Installed as a package, the package name, so
@@ -9,11 +10,11 @@ const PACKAGE_PROVIDER = "pulumi-deployment-authorization/provider";
  * tests), the compiled file itself.
  */
 export function providerModuleId(cwd: string = process.cwd()): string {
-  try {
-    require.resolve(PACKAGE_PROVIDER, { paths: [cwd] });
-    return PACKAGE_PROVIDER;
-  } catch {
-    return path.resolve(__dirname, "..", "provider", "index.js");
+  // The provider process resolves from its working directory through node_modules only (no
+  // self-reference by package name), so look exactly where it will look.
+  for (let dir = path.resolve(cwd); ; dir = path.dirname(dir)) {
+    if (existsSync(path.join(dir, "node_modules", PACKAGE, "package.json"))) return `${PACKAGE}/provider`;
+    if (path.dirname(dir) === dir) return path.resolve(__dirname, "..", "provider", "index.js");
   }
 }
 

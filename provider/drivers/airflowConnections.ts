@@ -101,7 +101,13 @@ export class AirflowConnectionsDriver implements ConnectionDriver {
   }
 
   async remove(target: ConnectionTarget, connectionId: string): Promise<{ removed: boolean }> {
-    const response = await this.api(target, "DELETE", `/connections/${encodeURIComponent(connectionId)}`, undefined, true);
+    const response = await this.api(
+      target,
+      "DELETE",
+      `/connections/${encodeURIComponent(connectionId)}`,
+      undefined,
+      true,
+    );
     return { removed: response.status !== 404 };
   }
 
@@ -184,7 +190,11 @@ export class AirflowConnectionsDriver implements ConnectionDriver {
           try {
             response = await this.fetch(url, {
               method,
-              headers: { accept: "application/json", ...headers, ...(body ? { "content-type": "application/json" } : {}) },
+              headers: {
+                accept: "application/json",
+                ...headers,
+                ...(body ? { "content-type": "application/json" } : {}),
+              },
               body: body === undefined ? undefined : JSON.stringify(body),
               signal: AbortSignal.timeout(this.options.timeoutMs ?? 30_000),
             });
@@ -216,7 +226,8 @@ export class AirflowConnectionsDriver implements ConnectionDriver {
     let detail = text.slice(0, 500);
     try {
       const parsed = JSON.parse(text) as { detail?: unknown; title?: string };
-      detail = typeof parsed.detail === "string" ? parsed.detail : JSON.stringify(parsed.detail ?? parsed.title ?? parsed);
+      detail =
+        typeof parsed.detail === "string" ? parsed.detail : JSON.stringify(parsed.detail ?? parsed.title ?? parsed);
     } catch {
       // not JSON: keep the text
     }

@@ -68,8 +68,7 @@ export class AwsIamTrustDriver implements TrustDriver {
   readonly calls = { getRole: 0, updateAssumeRolePolicy: 0, getAccountSummary: 0 };
 
   constructor(private readonly options: AwsIamTrustOptions = {}) {
-    this.client =
-      options.client ?? new IAMClient({ region: process.env.AWS_REGION ?? "us-east-1", maxAttempts: 1 });
+    this.client = options.client ?? new IAMClient({ region: process.env.AWS_REGION ?? "us-east-1", maxAttempts: 1 });
     if (options.policySizeQuota !== undefined) this.quota = Promise.resolve(options.policySizeQuota);
   }
 
@@ -79,8 +78,11 @@ export class AwsIamTrustDriver implements TrustDriver {
   }
 
   ensure(role: string, statement: PolicyStatement) {
-    return this.converge(role, `add statement ${statement.Sid}`, (policy) => withStatement(policy, statement), (policy) =>
-      sameStatement(findStatement(policy, statement.Sid!), statement),
+    return this.converge(
+      role,
+      `add statement ${statement.Sid}`,
+      (policy) => withStatement(policy, statement),
+      (policy) => sameStatement(findStatement(policy, statement.Sid!), statement),
     ).then(({ arn, changed }) => ({ roleArn: arn, changed }));
   }
 
@@ -191,7 +193,11 @@ export class AwsIamTrustDriver implements TrustDriver {
       );
     } catch (error) {
       if (error instanceof RetriesExhaustedError) {
-        throw new RemoteError(`${error.message}. AWS is throttling or failing; run pulumi up again later.`, undefined, true);
+        throw new RemoteError(
+          `${error.message}. AWS is throttling or failing; run pulumi up again later.`,
+          undefined,
+          true,
+        );
       }
       if (error instanceof Error && !isNoSuchEntity(error) && !(error instanceof TargetMissingError)) {
         throw new RemoteError(`AWS IAM ${what} failed: ${errorCode(error)}: ${error.message}`);

@@ -17,6 +17,10 @@ PY=${PYTHON:-python3}
 UV_VERSION=0.13.9
 export UV_PYTHON_DOWNLOADS=never   # use $PY; never fetch a Python build (no GitHub here)
 NAMES=(moto airflow3 airflow2)
+# The sandbox admin's password: distinctive, so tests can prove it never reaches state or logs.
+# Baked into Airflow 2's template DB; bump TEMPLATE_REV whenever the template step changes.
+SANDBOX_PASSWORD=sandbox-pw-4p9xk2
+TEMPLATE_REV=t2
 T0=$EPOCHREALTIME
 
 log() { printf '[bootstrap] %s\n' "$*" >&2; }
@@ -101,7 +105,7 @@ done
 # --- Airflow DB templates: migrated once per lock so sandbox start-up only copies a file -
 unset $(compgen -e | grep '^AIRFLOW') # the caller's own Airflow config must not leak in
 for name in airflow3 airflow2; do
-  h=$(lock_hash "$name"); venv=$CACHE/venvs/$name-$h; db=$CACHE/airflow-db/$name-$h.sqlite
+  h=$(lock_hash "$name"); venv=$CACHE/venvs/$name-$h; db=$CACHE/airflow-db/$name-$h-$TEMPLATE_REV.sqlite
   [[ -f $db ]] && continue
   t=$EPOCHREALTIME; log "migrating $name template DB"
   rm -rf "$CACHE/airflow-db/.$name-"*   # leftovers of a failed run (we hold the lock)
@@ -116,7 +120,7 @@ for name in airflow3 airflow2; do
     # sandbox start-up fast (it runs with update_fab_perms=False). Without sync-perm the
     # Admin role lacks the API permissions and every /api/v1 call answers 403.
     run "$CACHE/logs/perm-$name.log" "$venv/bin/airflow" sync-perm
-    run "$CACHE/logs/user-$name.log" "$venv/bin/airflow" users create --username admin --password admin \
+    run "$CACHE/logs/user-$name.log" "$venv/bin/airflow" users create --username admin --password "$SANDBOX_PASSWORD" \
       --role Admin --email admin@example.com --firstname Sandbox --lastname Admin
   fi
   mv "$home/airflow.db" "$db"   # rename = atomic publish

@@ -63,10 +63,18 @@ describe.each(servers)("Airflow connections driver against real $name", ({ key, 
     const patched = await fetch(`${t.url}/api/${version}/connections/${id}`, {
       method: "PATCH",
       headers: { ...auth, "content-type": "application/json" },
-      body: JSON.stringify({ connection_id: id, conn_type: "aws", password: "set-by-hand-pw", extra: JSON.stringify({ ...payload.extra, aws_secret_access_key: "hand-secret" }) }),
+      body: JSON.stringify({
+        connection_id: id,
+        conn_type: "aws",
+        password: "set-by-hand-pw",
+        extra: JSON.stringify({ ...payload.extra, aws_secret_access_key: "hand-secret" }),
+      }),
     });
     expect(patched.status).toBe(200);
-    const raw = (await (await fetch(`${t.url}/api/${version}/connections/${id}`, { headers: auth })).json()) as Record<string, unknown>;
+    const raw = (await (await fetch(`${t.url}/api/${version}/connections/${id}`, { headers: auth })).json()) as Record<
+      string,
+      unknown
+    >;
     expect(JSON.stringify(raw)).not.toContain("set-by-hand-pw");
     expect(JSON.stringify(raw)).not.toContain("hand-secret");
 
@@ -81,7 +89,10 @@ describe.each(servers)("Airflow connections driver against real $name", ({ key, 
   it("explains refused credentials without echoing them", async () => {
     const driver = new AirflowConnectionsDriver({ attempts: 1 });
     const bad = target({ credentials: { password: "wrong-password-123" } });
-    const error = await driver.read(bad, "anything").then(() => undefined, (e: Error) => e);
+    const error = await driver.read(bad, "anything").then(
+      () => undefined,
+      (e: Error) => e,
+    );
     expect(error?.message).toMatch(/answered 40[13].*credentials were refused/s);
     expect(error?.message).not.toContain("wrong-password-123");
   });
@@ -89,9 +100,22 @@ describe.each(servers)("Airflow connections driver against real $name", ({ key, 
   it("says where it could not connect", async () => {
     const driver = new AirflowConnectionsDriver({ attempts: 2, baseDelayMs: 1 });
     const error = await driver
-      .read(target({ url: "http://127.0.0.1:9", apiVersion: version, auth: { kind: "token" }, credentials: { token: "t0ken-x" } }), "x")
-      .then(() => undefined, (e: Error) => e);
-    expect(error?.message).toMatch(/http:\/\/127\.0\.0\.1:9\/api\/v\d\/connections\/x failed after 2 tries.*cannot reach/s);
+      .read(
+        target({
+          url: "http://127.0.0.1:9",
+          apiVersion: version,
+          auth: { kind: "token" },
+          credentials: { token: "t0ken-x" },
+        }),
+        "x",
+      )
+      .then(
+        () => undefined,
+        (e: Error) => e,
+      );
+    expect(error?.message).toMatch(
+      /http:\/\/127\.0\.0\.1:9\/api\/v\d\/connections\/x failed after 2 tries.*cannot reach/s,
+    );
   });
 });
 
@@ -99,7 +123,11 @@ describe("Airflow 3 with a bearer token, as on Astro", () => {
   it("uses the token as given", async () => {
     const server = inject("endpoints").airflow3;
     const t: ConnectionTarget = { url: server.url, apiVersion: "v2", auth: { kind: "token" }, credentials: {} };
-    const { authorization } = await authHeader({ ...t, auth: { kind: "password", username: server.username }, credentials: { password: server.password } });
+    const { authorization } = await authHeader({
+      ...t,
+      auth: { kind: "password", username: server.username },
+      credentials: { password: server.password },
+    });
     const token = authorization.replace("Bearer ", "");
     const driver = new AirflowConnectionsDriver();
     const id = connectionId();

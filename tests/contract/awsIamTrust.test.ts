@@ -61,7 +61,11 @@ describe("AWS IAM trust driver against moto", () => {
     const arn = await createRole(client, name, foreignPolicy());
     await client.send(new DeleteRoleCommand({ RoleName: name }));
     const driver = new AwsIamTrustDriver({ client });
-    for (const attempt of [() => driver.read(arn, "X"), () => driver.ensure(arn, statement("AirflowDAcccc")), () => driver.remove(arn, "X")]) {
+    for (const attempt of [
+      () => driver.read(arn, "X"),
+      () => driver.ensure(arn, statement("AirflowDAcccc")),
+      () => driver.remove(arn, "X"),
+    ]) {
       await expect(attempt()).rejects.toThrow(TargetMissingError);
     }
     await expect(driver.read(name, "X")).rejects.toThrow(/IAM role gone-[0-9a-f]+ does not exist.*never creates one/);
@@ -82,7 +86,9 @@ describe("AWS IAM trust driver against moto", () => {
     const before = minify(await trustPolicyOf(client, name));
     const driver = new AwsIamTrustDriver({ client, policySizeQuota: before.length + 20 });
     await expect(driver.ensure(arn, statement("AirflowDAdddd"))).rejects.toThrow(
-      new RegExp(`would be \\d+ characters \\(now ${before.length}\\), over this account's quota of ${before.length + 20}.*raise`),
+      new RegExp(
+        `would be \\d+ characters \\(now ${before.length}\\), over this account's quota of ${before.length + 20}.*raise`,
+      ),
     );
     expect(minify(await trustPolicyOf(client, name))).toBe(before);
     expect(driver.calls.updateAssumeRolePolicy).toBe(0);
@@ -94,10 +100,17 @@ describe("AWS IAM trust driver against moto", () => {
     const arn = await createRole(client, name, foreignPolicy());
     const driver = new AwsIamTrustDriver({ client });
     const sids = Array.from({ length: 8 }, (_, i) => `AirflowDApar${i}`);
-    await Promise.all(sids.map((sid, i) => driver.ensure(arn, statement(sid, `arn:aws:iam::111122223333:role/astro-ns${i}`))));
+    await Promise.all(
+      sids.map((sid, i) => driver.ensure(arn, statement(sid, `arn:aws:iam::111122223333:role/astro-ns${i}`))),
+    );
     const live = statementsOf(await trustPolicyOf(client, name));
     expect(live.slice(0, FOREIGN_COUNT)).toEqual(statementsOf(foreignPolicy()));
-    expect(live.slice(FOREIGN_COUNT).map((s) => s.Sid).sort()).toEqual([...sids].sort());
+    expect(
+      live
+        .slice(FOREIGN_COUNT)
+        .map((s) => s.Sid)
+        .sort(),
+    ).toEqual([...sids].sort());
     await Promise.all(sids.map((sid) => driver.remove(arn, sid)));
     expect(minify(await trustPolicyOf(client, name))).toBe(minify(foreignPolicy()));
   });

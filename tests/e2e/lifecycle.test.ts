@@ -13,10 +13,20 @@ const IDENTITY = "arn:aws:iam::111122223333:role/astro-e2e-deployment";
 
 function airflowTarget(): ConnectionTarget {
   const server = inject("endpoints").airflow3;
-  return { url: server.url, apiVersion: "v2", auth: { kind: "password", username: server.username }, credentials: { password: server.password } };
+  return {
+    url: server.url,
+    apiVersion: "v2",
+    auth: { kind: "password", username: server.username },
+    credentials: { password: server.password },
+  };
 }
 
-function demoConfig(role: string, connectionId: string, airflowUrl = inject("endpoints").airflow3.url, identity = IDENTITY) {
+function demoConfig(
+  role: string,
+  connectionId: string,
+  airflowUrl = inject("endpoints").airflow3.url,
+  identity = IDENTITY,
+) {
   const server = inject("endpoints").airflow3;
   return {
     "aws:region": { value: "us-east-1" },
@@ -69,15 +79,17 @@ describe("DeploymentAuthorization with the real pulumi CLI", () => {
     const live = await new AirflowConnectionsDriver().read(airflowTarget(), connectionId);
     expect(live?.conn_type).toBe("aws");
     expect(live?.extra).toEqual({ role_arn: roleArn, region_name: "us-east-1" });
-    expect(result.outputs.connection!.value.url).toBe(`${inject("endpoints").airflow3.url}/api/v2/connections/${connectionId}`);
+    expect(result.outputs.connection!.value.url).toBe(
+      `${inject("endpoints").airflow3.url}/api/v2/connections/${connectionId}`,
+    );
   });
 
   it("keeps the password out of state and stores a small provider reference", () => {
     const state = program.stateText();
     expect(state).not.toContain(inject("endpoints").airflow3.password);
-    const resource = (JSON.parse(state).checkpoint.latest.resources as Array<{ type: string; inputs: Record<string, unknown> }>).find((r) =>
-      r.type.startsWith("pulumi-nodejs:dynamic"),
-    )!;
+    const resource = (
+      JSON.parse(state).checkpoint.latest.resources as Array<{ type: string; inputs: Record<string, unknown> }>
+    ).find((r) => r.type.startsWith("pulumi-nodejs:dynamic"))!;
     const providerBytes = Buffer.byteLength(String(resource.inputs.__provider));
     console.log(`__provider: ${providerBytes} bytes per resource; state file: ${Buffer.byteLength(state)} bytes`);
     expect(providerBytes).toBeLessThan(4096);
@@ -133,7 +145,9 @@ describe("a preview with bad input", () => {
       expect(failure?.message).toMatch(/connection\.connectionId.*\^\[\\w\.-\]\+\$/);
       expect(awsProxy.requests).toEqual([]);
       expect(airflowProxy.requests).toEqual([]);
-      expect(minify(await trustPolicyOf(iamClient(inject("endpoints").moto.url), roleName))).toBe(minify(foreignPolicy()));
+      expect(minify(await trustPolicyOf(iamClient(inject("endpoints").moto.url), roleName))).toBe(
+        minify(foreignPolicy()),
+      );
     } finally {
       await program.dispose();
       await awsProxy.close();

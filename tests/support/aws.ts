@@ -16,7 +16,9 @@ export function uniqueName(prefix: string): string {
 }
 
 export async function createRole(client: IAMClient, name: string, policy: TrustPolicy): Promise<string> {
-  const created = await client.send(new CreateRoleCommand({ RoleName: name, AssumeRolePolicyDocument: minify(policy) }));
+  const created = await client.send(
+    new CreateRoleCommand({ RoleName: name, AssumeRolePolicyDocument: minify(policy) }),
+  );
   return created.Role!.Arn!;
 }
 

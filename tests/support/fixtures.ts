@@ -23,7 +23,12 @@ export function foreignPolicy(): TrustPolicy {
     Version: "2012-10-17",
     Statement: [
       { Effect: "Allow", Principal: { Service: "ec2.amazonaws.com" }, Action: "sts:AssumeRole" },
-      { Sid: "StringPrincipal", Effect: "Allow", Principal: { AWS: "arn:aws:iam::444455556666:root" }, Action: "sts:AssumeRole" },
+      {
+        Sid: "StringPrincipal",
+        Effect: "Allow",
+        Principal: { AWS: "arn:aws:iam::444455556666:root" },
+        Action: "sts:AssumeRole",
+      },
       {
         Sid: "ListPrincipal",
         Effect: "Allow",

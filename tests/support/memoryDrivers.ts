@@ -68,7 +68,9 @@ export class MemoryConnections implements ConnectionDriver {
 
   async read(target: ConnectionTarget, id: string) {
     const found = this.store.get(this.key(target, id));
-    return found ? { conn_type: found.conn_type, description: found.description, extra: { ...found.extra } } : undefined;
+    return found
+      ? { conn_type: found.conn_type, description: found.description, extra: { ...found.extra } }
+      : undefined;
   }
 
   async create(target: ConnectionTarget, id: string, payload: ConnectionPayload) {
@@ -78,7 +80,8 @@ export class MemoryConnections implements ConnectionDriver {
       throw error;
     }
     const key = this.key(target, id);
-    if (this.store.has(key)) throw new ConnectionExistsError(`connection ${id} already exists; set connection.adoptExisting`);
+    if (this.store.has(key))
+      throw new ConnectionExistsError(`connection ${id} already exists; set connection.adoptExisting`);
     this.store.set(key, structuredClone(payload));
     this.writes++;
   }

@@ -12,7 +12,13 @@ export async function startRecordingProxy(target: string) {
       const body = Buffer.concat(chunks);
       requests.push({ method: req.method ?? "", url: req.url ?? "", body: body.toString("utf8") });
       const forward = http.request(
-        { host: upstream.hostname, port: upstream.port, method: req.method, path: req.url, headers: { ...req.headers, host: upstream.host } },
+        {
+          host: upstream.hostname,
+          port: upstream.port,
+          method: req.method,
+          path: req.url,
+          headers: { ...req.headers, host: upstream.host },
+        },
         (answer) => {
           res.writeHead(answer.statusCode ?? 502, answer.headers);
           answer.pipe(res);

@@ -21,7 +21,12 @@ beforeAll(async () => {
           id: `${args.name}-id`,
           state: {
             ...args.inputs,
-            grant: { ...(args.inputs.grant ?? {}), role: args.inputs.aws?.targetRole, sid: "AirflowDAfeedfacefeedface", statement: null },
+            grant: {
+              ...(args.inputs.grant ?? {}),
+              role: args.inputs.aws?.targetRole,
+              sid: "AirflowDAfeedfacefeedface",
+              statement: null,
+            },
             connection: { ...args.inputs.connection, payload: null },
             resolved: { roleArn: "arn:aws:iam::123456789012:role/reader", apiVersion: "v2" },
           },
@@ -42,7 +47,9 @@ describe("DeploymentAuthorization component", () => {
   it("accepts an aws.iam.Role as the target role and marks the token secret", async () => {
     const aws = await import("@pulumi/aws");
     const { DeploymentAuthorization } = await import("../../sdk");
-    const role = new aws.iam.Role("reader", { assumeRolePolicy: JSON.stringify({ Version: "2012-10-17", Statement: [] }) });
+    const role = new aws.iam.Role("reader", {
+      assumeRolePolicy: JSON.stringify({ Version: "2012-10-17", Statement: [] }),
+    });
     const auth = new DeploymentAuthorization("s3", {
       workloadIdentity: "arn:aws:iam::111122223333:role/astro-ns",
       aws: { targetRole: role, region: "us-east-1" },

@@ -60,8 +60,13 @@ describe("planning", () => {
   it("says where a role given by name gets its ARN, and reads the resolved ARN back as the plan", () => {
     const planned = plan(rawInputs({ aws: { targetRole: "data-reader", region: "us-east-1" } }));
     expect(planned.connection.payload.extra.role_arn).toBe("(ARN of role data-reader, resolved at apply)");
-    const live = { ...planned.connection.payload, extra: { ...planned.connection.payload.extra, role_arn: TARGET_ROLE_ARN } };
-    expect(livePayloadInPlanTerms(live, planned.connection.payload, TARGET_ROLE_ARN)).toEqual(planned.connection.payload);
+    const live = {
+      ...planned.connection.payload,
+      extra: { ...planned.connection.payload.extra, role_arn: TARGET_ROLE_ARN },
+    };
+    expect(livePayloadInPlanTerms(live, planned.connection.payload, TARGET_ROLE_ARN)).toEqual(
+      planned.connection.payload,
+    );
   });
 
   it("treats masked extra values as unreadable, and anything else read as live", () => {
@@ -76,7 +81,11 @@ describe("planning", () => {
 describe("diff", () => {
   it("reports no change for the same plan", () => {
     const planned = plan();
-    expect(diffAuthorization(stateOf(planned), plan())).toEqual({ changes: false, replaces: [], deleteBeforeReplace: false });
+    expect(diffAuthorization(stateOf(planned), plan())).toEqual({
+      changes: false,
+      replaces: [],
+      deleteBeforeReplace: false,
+    });
   });
 
   it("updates in place when the identity, region, extra or description change", () => {
@@ -98,7 +107,11 @@ describe("diff", () => {
   it("replaces on another role, deleting first when the connection stays the same", () => {
     const old = stateOf(plan());
     const news = plan(rawInputs({ aws: { targetRole: "arn:aws:iam::123456789012:role/other", region: "us-east-1" } }));
-    expect(diffAuthorization(old, news)).toEqual({ changes: true, replaces: ["grant.role"], deleteBeforeReplace: true });
+    expect(diffAuthorization(old, news)).toEqual({
+      changes: true,
+      replaces: ["grant.role"],
+      deleteBeforeReplace: true,
+    });
   });
 
   it("a role name and the ARN of that name are the same role", () => {
@@ -109,8 +122,16 @@ describe("diff", () => {
 
   it("replaces on another connection id or Airflow, creating the new one first", () => {
     const old = stateOf(plan());
-    const news = plan(rawInputs({ connection: { connectionId: "aws_other", airflow: { url: "http://127.0.0.1:8080", auth: { kind: "token" } } } }));
-    expect(diffAuthorization(old, news)).toEqual({ changes: true, replaces: ["connection.connectionId"], deleteBeforeReplace: false });
+    const news = plan(
+      rawInputs({
+        connection: { connectionId: "aws_other", airflow: { url: "http://127.0.0.1:8080", auth: { kind: "token" } } },
+      }),
+    );
+    expect(diffAuthorization(old, news)).toEqual({
+      changes: true,
+      replaces: ["connection.connectionId"],
+      deleteBeforeReplace: false,
+    });
     expect(news.grant.sid).not.toBe(old.grant.sid);
   });
 });

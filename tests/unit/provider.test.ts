@@ -47,11 +47,16 @@ describe("provider methods", () => {
     const statements = statementsOf(trust.roles.get("data-reader")!.policy);
     expect(statements.slice(0, FOREIGN_COUNT)).toEqual(statementsOf(foreignPolicy()));
     expect(statements[FOREIGN_COUNT]).toEqual(planned.grant.statement);
-    expect(connections.store.get(`${URL}|aws_data`)?.extra).toEqual({ role_arn: TARGET_ROLE_ARN, region_name: "us-east-1" });
+    expect(connections.store.get(`${URL}|aws_data`)?.extra).toEqual({
+      role_arn: TARGET_ROLE_ARN,
+      region_name: "us-east-1",
+    });
   });
 
   it("fills in the ARN of a role given by name", async () => {
-    const planned = await checked(rawInputs({ aws: { targetRole: "data-reader", region: "us-east-1" }, credentials: { token: "t0ken" } }));
+    const planned = await checked(
+      rawInputs({ aws: { targetRole: "data-reader", region: "us-east-1" }, credentials: { token: "t0ken" } }),
+    );
     await provider.create(planned);
     expect(connections.store.get(`${URL}|aws_data`)?.extra.role_arn).toBe(TARGET_ROLE_ARN);
   });
@@ -71,7 +76,10 @@ describe("provider methods", () => {
       connection: { connectionId: "aws_data", adoptExisting: true, airflow: { url: URL, auth: { kind: "token" } } },
     });
     await provider.create(await checked(adopting));
-    expect(connections.store.get(`${URL}|aws_data`)?.extra).toEqual({ role_arn: TARGET_ROLE_ARN, region_name: "us-east-1" });
+    expect(connections.store.get(`${URL}|aws_data`)?.extra).toEqual({
+      role_arn: TARGET_ROLE_ARN,
+      region_name: "us-east-1",
+    });
   });
 
   it("takes back the grant when the connection cannot be created", async () => {
@@ -129,7 +137,9 @@ describe("provider methods", () => {
   it("prefers current config over the token stored in state on refresh and delete", async () => {
     const { id, outs } = await provider.create(await checked());
     expect(connections.seenCredentials.at(-1)?.token).toBe("tok-from-input");
-    await provider.configure({ config: { get: (k: string) => (k === "deployment-authorization:airflowToken" ? "rotated" : undefined) } });
+    await provider.configure({
+      config: { get: (k: string) => (k === "deployment-authorization:airflowToken" ? "rotated" : undefined) },
+    });
     connections.seenCredentials = [];
     await provider.read(id, outs);
     await provider.delete(id, outs);

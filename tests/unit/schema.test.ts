@@ -34,10 +34,22 @@ describe("input schema", () => {
   });
 
   it("limits connection ids to 200 characters", () => {
-    expect(failuresOf(rawInputs({ connection: { connectionId: "a".repeat(201), airflow: { url: "http://x", auth: { kind: "token" } } } }))).toEqual({
+    expect(
+      failuresOf(
+        rawInputs({
+          connection: { connectionId: "a".repeat(201), airflow: { url: "http://x", auth: { kind: "token" } } },
+        }),
+      ),
+    ).toEqual({
       "connection.connectionId": "must be at most 200 characters",
     });
-    expect(parseInputs(rawInputs({ connection: { connectionId: "a".repeat(200), airflow: { url: "http://x", auth: { kind: "token" } } } })).ok).toBe(true);
+    expect(
+      parseInputs(
+        rawInputs({
+          connection: { connectionId: "a".repeat(200), airflow: { url: "http://x", auth: { kind: "token" } } },
+        }),
+      ).ok,
+    ).toBe(true);
   });
 
   it("explains a missing region with both ways to set it", () => {
@@ -63,7 +75,10 @@ describe("input schema", () => {
 
   it("describes the two auth kinds and unknown properties", () => {
     const failures = failuresOf(
-      rawInputs({ extraThing: 1, connection: { connectionId: "c", airflow: { url: "http://x", auth: { kind: "oauth" } } } }),
+      rawInputs({
+        extraThing: 1,
+        connection: { connectionId: "c", airflow: { url: "http://x", auth: { kind: "oauth" } } },
+      }),
     );
     expect(failures["connection.airflow.auth.kind"]).toMatch(/\{kind: "token"\}.*\{kind: "password", username\}/);
     expect(failures["(inputs)"]).toMatch(/unknown properties extraThing/);

@@ -12,7 +12,12 @@ import {
 } from "../../provider/trustPolicy";
 import { FOREIGN_COUNT, NOT_ACTION_STATEMENT, foreignPolicy } from "../support/fixtures";
 
-const ours = { Sid: "AirflowDAabc", Effect: "Allow", Principal: { AWS: "arn:aws:iam::111122223333:role/x" }, Action: "sts:AssumeRole" };
+const ours = {
+  Sid: "AirflowDAabc",
+  Effect: "Allow",
+  Principal: { AWS: "arn:aws:iam::111122223333:role/x" },
+  Action: "sts:AssumeRole",
+};
 
 describe("trust policy edits", () => {
   it("appends our statement and keeps every foreign statement, same content, same order", () => {
@@ -32,7 +37,12 @@ describe("trust policy edits", () => {
   });
 
   it("replaces our statement in place when it changes", () => {
-    const policy = withStatement(withStatement(foreignPolicy(), ours), { Sid: "Other1", Effect: "Allow", Principal: { AWS: "*" }, Action: "sts:AssumeRole" });
+    const policy = withStatement(withStatement(foreignPolicy(), ours), {
+      Sid: "Other1",
+      Effect: "Allow",
+      Principal: { AWS: "*" },
+      Action: "sts:AssumeRole",
+    });
     const changed = { ...ours, Principal: { AWS: "arn:aws:iam::111122223333:role/y" } };
     const after = withStatement(policy, changed);
     expect(statementsOf(after).map((s) => s.Sid)).toEqual(statementsOf(policy).map((s) => s.Sid));
@@ -65,7 +75,14 @@ describe("trust policy edits", () => {
   });
 
   it("compares statements ignoring key order and one-element lists", () => {
-    expect(sameStatement(ours, { Action: ["sts:AssumeRole"], Principal: { AWS: [ours.Principal.AWS] }, Effect: "Allow", Sid: ours.Sid })).toBe(true);
+    expect(
+      sameStatement(ours, {
+        Action: ["sts:AssumeRole"],
+        Principal: { AWS: [ours.Principal.AWS] },
+        Effect: "Allow",
+        Sid: ours.Sid,
+      }),
+    ).toBe(true);
     expect(sameStatement(ours, { ...ours, Action: "sts:TagSession" })).toBe(false);
     expect(canonical({ AWS: ["b", "a"] })).toBe(canonical({ AWS: ["a", "b"] }));
   });
