@@ -8,47 +8,52 @@
 //
 // State lives in <dir> (default <repo>/.sandbox, env SANDBOX_DIR): endpoints.json, one log
 // and one AIRFLOW_HOME per server. Only Node built-ins, so it runs before `npm install`.
-import { spawn } from 'node:child_process';
-import { createHash } from 'node:crypto';
-import fs from 'node:fs';
-import net from 'node:net';
-import os from 'node:os';
-import path from 'node:path';
-import { fileURLToPath } from 'node:url';
+import { spawn } from "node:child_process";
+import { createHash } from "node:crypto";
+import fs from "node:fs";
+import net from "node:net";
+import os from "node:os";
+import path from "node:path";
+import { fileURLToPath } from "node:url";
 
-const ROOT = path.resolve(path.dirname(fileURLToPath(import.meta.url)), '..');
-const CACHE = path.join(process.env.XDG_CACHE_HOME || path.join(os.homedir(), '.cache'), 'deployment-authorization');
-export const SERVERS = ['moto', 'airflow3', 'airflow2'];
-const USERNAME = 'admin';
-const TEMPLATE_REV = 't2'; // as in python.sh
-const PASSWORD = 'sandbox-pw-4p9xk2'; // Airflow 2's is baked into the template DB by the bootstrap
+const ROOT = path.resolve(path.dirname(fileURLToPath(import.meta.url)), "..");
+const CACHE = path.join(process.env.XDG_CACHE_HOME || path.join(os.homedir(), ".cache"), "deployment-authorization");
+export const SERVERS = ["moto", "airflow3", "airflow2"];
+const USERNAME = "admin";
+const TEMPLATE_REV = "t2"; // as in python.sh
+const PASSWORD = "sandbox-pw-4p9xk2"; // Airflow 2's is baked into the template DB by the bootstrap
 const READY_TIMEOUT_MS = 120_000;
 const STOP_TIMEOUT_MS = 10_000;
 
 const log = (msg) => process.stderr.write(`[sandbox] ${msg}\n`);
 const secs = (t0) => `${((performance.now() - t0) / 1000).toFixed(1)}s`;
 const sleep = (ms) => new Promise((r) => setTimeout(r, ms));
-const defaultDir = () => path.resolve(process.env.SANDBOX_DIR || path.join(ROOT, '.sandbox'));
+const defaultDir = () => path.resolve(process.env.SANDBOX_DIR || path.join(ROOT, ".sandbox"));
 
 // Venvs and DB templates are keyed by the lock file's hash, exactly as python.sh does.
 function cached(name) {
-  const lock = fs.readFileSync(path.join(ROOT, 'sandbox', 'requirements', `${name}.txt`));
-  const key = `${name}-${createHash('sha256').update(lock).digest('hex').slice(0, 12)}`;
-  return { bin: path.join(CACHE, 'venvs', key, 'bin'), dbTemplate: path.join(CACHE, 'airflow-db', `${key}-${TEMPLATE_REV}.sqlite`) };
+  const lock = fs.readFileSync(path.join(ROOT, "sandbox", "requirements", `${name}.txt`));
+  const key = `${name}-${createHash("sha256").update(lock).digest("hex").slice(0, 12)}`;
+  return {
+    bin: path.join(CACHE, "venvs", key, "bin"),
+    dbTemplate: path.join(CACHE, "airflow-db", `${key}-${TEMPLATE_REV}.sqlite`),
+  };
 }
 
 function bootstrap() {
   return new Promise((resolve, reject) => {
-    const child = spawn('bash', [path.join(ROOT, 'scripts', 'bootstrap', 'python.sh')], { stdio: ['ignore', 'inherit', 'inherit'] });
-    child.on('error', reject);
-    child.on('exit', (code) => (code === 0 ? resolve() : reject(new Error(`python bootstrap failed (exit ${code})`))));
+    const child = spawn("bash", [path.join(ROOT, "scripts", "bootstrap", "python.sh")], {
+      stdio: ["ignore", "inherit", "inherit"],
+    });
+    child.on("error", reject);
+    child.on("exit", (code) => (code === 0 ? resolve() : reject(new Error(`python bootstrap failed (exit ${code})`))));
   });
 }
 
 function freePort() {
   return new Promise((resolve, reject) => {
-    const srv = net.createServer().once('error', reject);
-    srv.listen(0, '127.0.0.1', () => {
+    const srv = net.createServer().once("error", reject);
+    srv.listen(0, "127.0.0.1", () => {
       const { port } = srv.address();
       srv.close(() => resolve(port));
     });
@@ -57,71 +62,75 @@ function freePort() {
 
 // Settings shared by both Airflows; everything is env so AIRFLOW_HOME needs no airflow.cfg.
 function airflowEnv(home) {
-  fs.mkdirSync(path.join(home, 'dags'), { recursive: true });
+  fs.mkdirSync(path.join(home, "dags"), { recursive: true });
   return {
     AIRFLOW_HOME: home,
-    AIRFLOW__DATABASE__SQL_ALCHEMY_CONN: `sqlite:///${path.join(home, 'airflow.db')}`,
-    AIRFLOW__CORE__DAGS_FOLDER: path.join(home, 'dags'),
-    AIRFLOW__CORE__LOAD_EXAMPLES: 'False',
-    AIRFLOW__DATABASE__LOAD_DEFAULT_CONNECTIONS: 'False',
+    AIRFLOW__DATABASE__SQL_ALCHEMY_CONN: `sqlite:///${path.join(home, "airflow.db")}`,
+    AIRFLOW__CORE__DAGS_FOLDER: path.join(home, "dags"),
+    AIRFLOW__CORE__LOAD_EXAMPLES: "False",
+    AIRFLOW__DATABASE__LOAD_DEFAULT_CONNECTIONS: "False",
     // Fixed, so connection secrets stay readable across restarts of the same DB.
-    AIRFLOW__CORE__FERNET_KEY: 'c2FuZGJveC1mZXJuZXQta2V5LTMyLWJ5dGVzLWxvbmc=',
+    AIRFLOW__CORE__FERNET_KEY: "c2FuZGJveC1mZXJuZXQta2V5LTMyLWJ5dGVzLWxvbmc=",
   };
 }
 
 // How to launch each server on `port`, with `home` as its private directory.
 const SPECS = {
   moto: {
-    health: '/moto-api/',
-    launch: (bin, port) => ({ cmd: path.join(bin, 'moto_server'), args: ['-H', '127.0.0.1', '-p', `${port}`], env: {} }),
+    health: "/moto-api/",
+    launch: (bin, port) => ({
+      cmd: path.join(bin, "moto_server"),
+      args: ["-H", "127.0.0.1", "-p", `${port}`],
+      env: {},
+    }),
     endpoint: (url) => ({ url }),
   },
   airflow3: {
-    health: '/api/v2/monitor/health',
+    health: "/api/v2/monitor/health",
     launch(bin, port, home) {
-      const passwords = path.join(home, 'simple_auth_manager_passwords.json');
+      const passwords = path.join(home, "simple_auth_manager_passwords.json");
       fs.writeFileSync(passwords, JSON.stringify({ [USERNAME]: PASSWORD }));
       return {
-        cmd: path.join(bin, 'airflow'),
-        args: ['api-server', '--port', `${port}`, '--host', '127.0.0.1', '--workers', '1'],
+        cmd: path.join(bin, "airflow"),
+        args: ["api-server", "--port", `${port}`, "--host", "127.0.0.1", "--workers", "1"],
         env: {
           ...airflowEnv(home),
-          AIRFLOW__CORE__AUTH_MANAGER: 'airflow.api_fastapi.auth.managers.simple.simple_auth_manager.SimpleAuthManager',
+          AIRFLOW__CORE__AUTH_MANAGER: "airflow.api_fastapi.auth.managers.simple.simple_auth_manager.SimpleAuthManager",
           AIRFLOW__CORE__SIMPLE_AUTH_MANAGER_USERS: `${USERNAME}:ADMIN`,
           AIRFLOW__CORE__SIMPLE_AUTH_MANAGER_PASSWORDS_FILE: passwords,
           // Fixed, so tokens survive restarts; >= 64 bytes, else PyJWT warns about HS512.
-          AIRFLOW__API_AUTH__JWT_SECRET: 'sandbox-jwt-secret-not-for-production-'.padEnd(64, '0'),
-          AIRFLOW__API__SECRET_KEY: 'sandbox-secret-key',
+          AIRFLOW__API_AUTH__JWT_SECRET: "sandbox-jwt-secret-not-for-production-".padEnd(64, "0"),
+          AIRFLOW__API__SECRET_KEY: "sandbox-secret-key",
           // Mirrors the CLI flags: SimpleAuthManager reads [api] host to decide whether to
           // warn that the deployment "looks like production".
-          AIRFLOW__API__HOST: '127.0.0.1',
+          AIRFLOW__API__HOST: "127.0.0.1",
           AIRFLOW__API__PORT: `${port}`,
           AIRFLOW__API__BASE_URL: `http://127.0.0.1:${port}`,
           // One worker: SQLite and one process are enough, and start-up stays fast.
-          AIRFLOW__API__WORKERS: '1',
+          AIRFLOW__API__WORKERS: "1",
         },
       };
     },
-    endpoint: (url) => ({ url, apiVersion: 'v2', username: USERNAME, password: PASSWORD }),
+    endpoint: (url) => ({ url, apiVersion: "v2", username: USERNAME, password: PASSWORD }),
   },
   airflow2: {
-    health: '/health',
+    health: "/health",
     launch: (bin, port, home) => ({
-      cmd: path.join(bin, 'airflow'),
-      args: ['webserver', '--port', `${port}`, '--hostname', '127.0.0.1', '--workers', '1'],
+      cmd: path.join(bin, "airflow"),
+      args: ["webserver", "--port", `${port}`, "--hostname", "127.0.0.1", "--workers", "1"],
       env: {
         ...airflowEnv(home),
-        AIRFLOW__API__AUTH_BACKENDS: 'airflow.api.auth.backend.basic_auth',
-        AIRFLOW__WEBSERVER__SECRET_KEY: 'sandbox-secret-key',
-        AIRFLOW__WEBSERVER__WORKERS: '1',
+        AIRFLOW__API__AUTH_BACKENDS: "airflow.api.auth.backend.basic_auth",
+        AIRFLOW__WEBSERVER__SECRET_KEY: "sandbox-secret-key",
+        AIRFLOW__WEBSERVER__WORKERS: "1",
         // No rolling gunicorn worker restarts: with one worker they cause brief outages.
-        AIRFLOW__WEBSERVER__WORKER_REFRESH_BATCH_SIZE: '0',
+        AIRFLOW__WEBSERVER__WORKER_REFRESH_BATCH_SIZE: "0",
         // Permissions were synced when the template's admin user was created.
-        AIRFLOW__FAB__UPDATE_FAB_PERMS: 'False',
-        AIRFLOW__WEBSERVER__UPDATE_FAB_PERMS: 'False',
+        AIRFLOW__FAB__UPDATE_FAB_PERMS: "False",
+        AIRFLOW__WEBSERVER__UPDATE_FAB_PERMS: "False",
       },
     }),
-    endpoint: (url) => ({ url, apiVersion: 'v1', username: USERNAME, password: PASSWORD }),
+    endpoint: (url) => ({ url, apiVersion: "v1", username: USERNAME, password: PASSWORD }),
   },
 };
 
@@ -139,11 +148,12 @@ function alive(pid) {
     process.kill(pid, 0);
     return true;
   } catch (e) {
-    return e.code === 'EPERM';
+    return e.code === "EPERM";
   }
 }
 
-const tail = (file, n = 30) => (fs.existsSync(file) ? fs.readFileSync(file, 'utf8').trimEnd().split('\n').slice(-n).join('\n') : '(no log)');
+const tail = (file, n = 30) =>
+  fs.existsSync(file) ? fs.readFileSync(file, "utf8").trimEnd().split("\n").slice(-n).join("\n") : "(no log)";
 
 async function startOne(name, dir) {
   const t0 = performance.now();
@@ -152,19 +162,24 @@ async function startOne(name, dir) {
   const home = path.join(dir, name);
   fs.rmSync(home, { recursive: true, force: true }); // each start gets a clean state
   fs.mkdirSync(home, { recursive: true });
-  if (name !== 'moto') fs.copyFileSync(dbTemplate, path.join(home, 'airflow.db'));
+  if (name !== "moto") fs.copyFileSync(dbTemplate, path.join(home, "airflow.db"));
   const port = await freePort();
   const { cmd, args, env } = spec.launch(bin, port, home);
   const logFile = path.join(dir, `${name}.log`);
-  const out = fs.openSync(logFile, 'w');
+  const out = fs.openSync(logFile, "w");
   // Our own process group (detached), so stop can signal the server and all its workers.
-  const inherited = Object.fromEntries(Object.entries(process.env).filter(([k]) => !k.startsWith('AIRFLOW')));
-  const child = spawn(cmd, args, { cwd: home, detached: true, stdio: ['ignore', out, out], env: { ...inherited, ...env } });
+  const inherited = Object.fromEntries(Object.entries(process.env).filter(([k]) => !k.startsWith("AIRFLOW")));
+  const child = spawn(cmd, args, {
+    cwd: home,
+    detached: true,
+    stdio: ["ignore", out, out],
+    env: { ...inherited, ...env },
+  });
   fs.closeSync(out);
   child.unref();
   let exited = null;
-  child.on('exit', (code, signal) => (exited = signal ?? `exit ${code}`));
-  child.on('error', (e) => (exited = e.message)); // e.g. the venv's binary is missing
+  child.on("exit", (code, signal) => (exited = signal ?? `exit ${code}`));
+  child.on("error", (e) => (exited = e.message)); // e.g. the venv's binary is missing
   const url = `http://127.0.0.1:${port}`;
   const entry = { ...spec.endpoint(url), pid: child.pid };
   while (!(await answers(url, spec.health))) {
@@ -180,10 +195,10 @@ async function startOne(name, dir) {
   return entry;
 }
 
-const endpointsFile = (dir) => path.join(dir, 'endpoints.json');
+const endpointsFile = (dir) => path.join(dir, "endpoints.json");
 function readEndpoints(dir) {
   try {
-    return JSON.parse(fs.readFileSync(endpointsFile(dir), 'utf8'));
+    return JSON.parse(fs.readFileSync(endpointsFile(dir), "utf8"));
   } catch {
     return {};
   }
@@ -207,28 +222,29 @@ async function killGroups(pids) {
       process.kill(-pid, 0);
       return true;
     } catch (e) {
-      return e.code === 'EPERM';
+      return e.code === "EPERM";
     }
   };
-  pids.forEach((pid) => signal(pid, 'SIGTERM'));
+  pids.forEach((pid) => signal(pid, "SIGTERM"));
   const deadline = performance.now() + STOP_TIMEOUT_MS;
   while (pids.some(groupAlive) && performance.now() < deadline) await sleep(100);
-  pids.filter(groupAlive).forEach((pid) => signal(pid, 'SIGKILL'));
+  pids.filter(groupAlive).forEach((pid) => signal(pid, "SIGKILL"));
 }
 
 // One start/stop at a time per dir (CLI and vitest may race): otherwise both start servers
 // and the last endpoints.json written orphans the other's. Lock file = holder's pid.
 async function withLock(dir, fn) {
   fs.mkdirSync(dir, { recursive: true });
-  const lock = path.join(dir, '.lock');
+  const lock = path.join(dir, ".lock");
   for (const deadline = performance.now() + READY_TIMEOUT_MS + STOP_TIMEOUT_MS; ; await sleep(200)) {
     try {
-      fs.writeFileSync(lock, `${process.pid}`, { flag: 'wx' });
+      fs.writeFileSync(lock, `${process.pid}`, { flag: "wx" });
       break;
     } catch (e) {
-      if (e.code !== 'EEXIST') throw e;
-      const holder = Number(fs.readFileSync(lock, 'utf8'));
-      if (!(holder > 0 && alive(holder))) fs.rmSync(lock, { force: true }); // holder died
+      if (e.code !== "EEXIST") throw e;
+      const holder = Number(fs.readFileSync(lock, "utf8"));
+      if (!(holder > 0 && alive(holder)))
+        fs.rmSync(lock, { force: true }); // holder died
       else if (performance.now() > deadline) throw new Error(`${lock} held by pid ${holder}`);
     }
   }
@@ -242,7 +258,7 @@ async function withLock(dir, fn) {
 /** Starts (or reuses, when recorded and answering) the servers; returns endpoints.json's content. */
 export async function startSandbox({ only = SERVERS, dir = defaultDir() } = {}) {
   const unknown = only.filter((n) => !SERVERS.includes(n));
-  if (unknown.length) throw new Error(`unknown sandbox server(s): ${unknown.join(', ')}`);
+  if (unknown.length) throw new Error(`unknown sandbox server(s): ${unknown.join(", ")}`);
   return withLock(dir, () => start(only, dir));
 }
 
@@ -266,12 +282,12 @@ async function start(only, dir) {
   }
   await bootstrap();
   const results = await Promise.allSettled(missing.map((name) => startOne(name, dir)));
-  const failed = results.filter((r) => r.status === 'rejected');
+  const failed = results.filter((r) => r.status === "rejected");
   if (failed.length) {
     // Don't leave half a sandbox behind: stop whatever this call started.
-    const ours = results.map((r) => (r.status === 'fulfilled' ? r.value.pid : r.reason.entry?.pid)).filter(Boolean);
+    const ours = results.map((r) => (r.status === "fulfilled" ? r.value.pid : r.reason.entry?.pid)).filter(Boolean);
     await killGroups(ours);
-    throw new Error(failed.map((r) => r.reason.message).join('\n\n'));
+    throw new Error(failed.map((r) => r.reason.message).join("\n\n"));
   }
   missing.forEach((name, i) => (endpoints[name] = results[i].value));
   writeEndpoints(dir, endpoints);
@@ -281,7 +297,7 @@ async function start(only, dir) {
 
 /** Stops exactly the recorded process groups and removes endpoints.json. */
 export async function stopSandbox({ dir = defaultDir() } = {}) {
-  if (!fs.existsSync(dir)) return log('stopped nothing (no sandbox dir)');
+  if (!fs.existsSync(dir)) return log("stopped nothing (no sandbox dir)");
   return withLock(dir, () => stop(dir));
 }
 
@@ -290,7 +306,7 @@ async function stop(dir) {
   const endpoints = readEndpoints(dir);
   await killGroups(Object.values(endpoints).map((e) => e.pid));
   fs.rmSync(endpointsFile(dir), { force: true });
-  log(`stopped ${Object.keys(endpoints).join(', ') || 'nothing'} in ${secs(t0)}`);
+  log(`stopped ${Object.keys(endpoints).join(", ") || "nothing"} in ${secs(t0)}`);
 }
 
 async function status(dir = defaultDir()) {
@@ -299,20 +315,20 @@ async function status(dir = defaultDir()) {
   for (const [name, e] of Object.entries(endpoints)) {
     const up = alive(e.pid) && (await answers(e.url, SPECS[name].health));
     ok &&= up;
-    console.log(`${name.padEnd(9)} ${up ? 'up  ' : 'DOWN'} ${e.url} pid ${e.pid}`);
+    console.log(`${name.padEnd(9)} ${up ? "up  " : "DOWN"} ${e.url} pid ${e.pid}`);
   }
-  if (!Object.keys(endpoints).length) console.log('no sandbox recorded');
+  if (!Object.keys(endpoints).length) console.log("no sandbox recorded");
   return ok && Object.keys(endpoints).length > 0;
 }
 
 if (process.argv[1] && path.resolve(process.argv[1]) === fileURLToPath(import.meta.url)) {
   const [command, ...names] = process.argv.slice(2);
   try {
-    if (command === 'up') console.log(JSON.stringify(await startSandbox(names.length ? { only: names } : {}), null, 2));
-    else if (command === 'down') await stopSandbox();
-    else if (command === 'status') process.exitCode = (await status()) ? 0 : 1;
+    if (command === "up") console.log(JSON.stringify(await startSandbox(names.length ? { only: names } : {}), null, 2));
+    else if (command === "down") await stopSandbox();
+    else if (command === "status") process.exitCode = (await status()) ? 0 : 1;
     else {
-      console.error('usage: node scripts/sandbox.mjs up [moto|airflow3|airflow2 ...] | down | status');
+      console.error("usage: node scripts/sandbox.mjs up [moto|airflow3|airflow2 ...] | down | status");
       process.exitCode = 2;
     }
   } catch (e) {
