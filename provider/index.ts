@@ -40,16 +40,27 @@ export interface ProviderMethods {
 }
 
 /** Provider methods over the given drivers; the real provider below uses the real ones. */
-export function createProvider(makeDrivers: () => Drivers, env: NodeJS.ProcessEnv = process.env): ProviderMethods {
+export interface ProviderSettings {
+  /** Overrides the account's trust policy length quota (stack config awsTrustPolicySizeQuota). */
+  policySizeQuota?: number;
+}
+
+export function createProvider(
+  makeDrivers: (settings: ProviderSettings) => Drivers,
+  env: NodeJS.ProcessEnv = process.env,
+): ProviderMethods {
   let ambient: AmbientCredentials = fromEnvironment(env);
+  let settings: ProviderSettings = {};
   let drivers: Drivers | undefined;
-  const lifecycle = () => new AuthorizationLifecycle((drivers ??= makeDrivers()), ambient);
+  const lifecycle = () => new AuthorizationLifecycle((drivers ??= makeDrivers(settings)), ambient);
 
   return {
     async configure(req) {
       const get = (key: string) => req.config.get(`${CONFIG_NAMESPACE}:${key}`) || undefined;
       const fromEnv = fromEnvironment(env);
       ambient = { token: get("airflowToken") ?? fromEnv.token, password: get("airflowPassword") ?? fromEnv.password };
+      const quota = Number(get("awsTrustPolicySizeQuota") ?? env.AWS_TRUST_POLICY_SIZE_QUOTA ?? Number.NaN);
+      settings = Number.isInteger(quota) && quota > 0 ? { policySizeQuota: quota } : {};
     },
 
     async check(_olds, news) {
@@ -83,7 +94,7 @@ function withoutProvider<T>(value: T): T {
 }
 
 /** The provider the SDK's serialized stub loads with require(): one per provider process. */
-export const provider: ProviderMethods = createProvider(() => ({
-  trust: new AwsIamTrustDriver(),
+export const provider: ProviderMethods = createProvider((settings) => ({
+  trust: new AwsIamTrustDriver({ policySizeQuota: settings.policySizeQuota }),
   connections: new AirflowConnectionsDriver(),
 }));

@@ -1,6 +1,10 @@
 import { ConnectionExistsError } from "./errors";
+import { staleShare } from "./trustPolicy";
 import {
   AirflowTarget,
+  ApiVersion,
+  PlannedGrant,
+  ownedGrantOf,
   AuthorizationState,
   Credentials,
   PlannedAuthorization,
@@ -28,7 +32,7 @@ export class AuthorizationLifecycle {
 
   async create(planned: PlannedAuthorization): Promise<{ id: string; outs: AuthorizationState }> {
     const target = this.target(planned, "program");
-    const { roleArn, changed } = await this.drivers.trust.ensure(planned.grant.role, planned.grant.statement);
+    const { roleArn, changed, oidcProviderCreated } = await this.drivers.trust.ensure(planned.grant);
     try {
       const apiVersion = await this.drivers.connections.apiVersion(target);
       const payload = payloadForApply(planned.connection.payload, roleArn);
@@ -38,20 +42,19 @@ export class AuthorizationLifecycle {
         if (!(error instanceof ConnectionExistsError && planned.connection.adoptExisting)) throw error;
         await this.drivers.connections.update(target, planned.connection.connectionId, payload);
       }
-      return { id: idOf(planned), outs: { ...planned, resolved: { roleArn, apiVersion } } };
+      return { id: idOf(planned), outs: { ...planned, resolved: resolved(roleArn, apiVersion, oidcProviderCreated) } };
     } catch (error) {
       // Created together or not at all: take back the grant this call added.
-      if (changed) await this.drivers.trust.remove(planned.grant.role, planned.grant.sid);
+      if (changed) await this.drivers.trust.remove(planned.grant);
       throw error;
     }
   }
 
   /** What is live, in the plan's terms, so that a refresh shows drift in either half as a diff. */
   async read(id: string, state: AuthorizationState) {
-    const sid = sidOf(state);
     const target = this.target(state, "stored");
     const [grant, apiVersion] = await Promise.all([
-      this.drivers.trust.read(state.grant.role, sid),
+      this.drivers.trust.read(plannedGrantOf(state)),
       this.drivers.connections.apiVersion(target),
     ]);
     const live = await this.drivers.connections.read(target, state.connection.connectionId);
@@ -61,7 +64,7 @@ export class AuthorizationLifecycle {
       ...state,
       grant: { ...state.grant, statement: grant.statement ?? null },
       connection: { ...state.connection, payload },
-      resolved: { roleArn: grant.roleArn, apiVersion },
+      resolved: { ...state.resolved, roleArn: grant.roleArn, apiVersion },
     };
     const { resolved: _resolved, ...inputs } = props;
     return { id, props, inputs };
@@ -73,20 +76,21 @@ export class AuthorizationLifecycle {
     news: PlannedAuthorization,
   ): Promise<{ outs: AuthorizationState }> {
     const target = this.target(news, "program");
-    const { roleArn } = await this.drivers.trust.ensure(news.grant.role, news.grant.statement);
-    const oldSid = sidOf(olds);
-    if (oldSid !== news.grant.sid) await this.drivers.trust.remove(olds.grant.role, oldSid);
+    const { roleArn, oidcProviderCreated } = await this.drivers.trust.ensure(news.grant);
+    const stale = staleShare(plannedGrantOf(olds), news.grant);
+    if (stale) await this.drivers.trust.remove({ ...plannedGrantOf(olds), ...stale });
     const apiVersion = await this.drivers.connections.apiVersion(target);
     await this.drivers.connections.update(
       target,
       news.connection.connectionId,
       payloadForApply(news.connection.payload, roleArn),
     );
-    return { outs: { ...news, resolved: { roleArn, apiVersion } } };
+    const created = oidcProviderCreated || olds.resolved?.oidcProviderCreated;
+    return { outs: { ...news, resolved: resolved(roleArn, apiVersion, created) } };
   }
 
   async delete(id: string, state: AuthorizationState): Promise<void> {
-    await this.drivers.trust.remove(state.grant.role, sidOf(state));
+    await this.drivers.trust.remove(plannedGrantOf(state));
     await this.drivers.connections.remove(this.target(state, "stored"), state.connection.connectionId);
   }
 
@@ -107,9 +111,12 @@ export class AuthorizationLifecycle {
   }
 }
 
-/** Kept apart from the statement: after a refresh found the statement gone, the Sid is still known. */
-function sidOf(state: AuthorizationState): string {
-  return state.grant.sid;
+function plannedGrantOf(state: AuthorizationState): PlannedGrant {
+  return ownedGrantOf(state.grant);
+}
+
+function resolved(roleArn: string, apiVersion: ApiVersion, oidcProviderCreated: boolean | undefined) {
+  return { roleArn, apiVersion, ...(oidcProviderCreated ? { oidcProviderCreated } : {}) };
 }
 
 export function idOf(planned: PlannedAuthorization): string {

@@ -28,7 +28,90 @@ const targetRole = z
 /** Keys Airflow masks in `extra`: anything secret belongs in a secrets backend, never in plain inputs. */
 export const SENSITIVE_EXTRA_KEY =
   /(access_token|api_key|apikey|authorization|passphrase|passwd|password|private_key|secret|token|keyfile_dict|credential)/i;
-export const RESERVED_AWS_EXTRA_KEYS = ["role_arn", "region_name"] as const;
+export const RESERVED_AWS_EXTRA_KEYS = ["role_arn", "region_name", "assume_role_method"] as const;
+
+/** Kubernetes service accounts of an Astro Deployment in namespace <ns>, by component. */
+export const SERVICE_ACCOUNT_COMPONENTS = [
+  "scheduler",
+  "worker",
+  "triggerer",
+  "dag-processor",
+  "webserver",
+  "api-server",
+  "kpo",
+] as const;
+export const DEFAULT_SERVICE_ACCOUNTS = ["scheduler", "worker", "triggerer", "dag-processor", "kpo"] as const;
+const K8S_NAME = /^[a-z0-9]([-a-z0-9]{0,61}[a-z0-9])?$/;
+
+const issuerUrl = z.string({ error: "must be the cluster's OIDC issuer URL as a string" }).refine(
+  (v) => {
+    try {
+      const u = new URL(v);
+      return u.protocol === "https:" && !u.search && !u.hash && !u.username;
+    } catch {
+      return false;
+    }
+  },
+  { error: "must be an https URL such as https://oidc.eks.us-west-2.amazonaws.com/id/EXAMPLED539D4633E53DE1B71" },
+);
+
+const trust = z.discriminatedUnion(
+  "kind",
+  [
+    z.object({ kind: z.literal("deploymentRole") }).strict(),
+    z
+      .object({
+        kind: z.literal("clusterRole"),
+        clusterRoleArn: orUnknown(roleArn("aws.trust.clusterRoleArn")).optional(),
+        dataPlaneAccountId: orUnknown(
+          z.string().regex(/^\d{12}$/, { error: "must be a 12-digit AWS account id" }),
+        ).optional(),
+        clusterId: orUnknown(
+          z
+            .string()
+            .regex(/^[\w-]{1,64}$/, { error: "must be the Astro cluster id, such as clv1a2b3c000008l7abcd1234" }),
+        ).optional(),
+      })
+      .strict()
+      .refine(
+        (t) => t.clusterRoleArn !== undefined || (t.dataPlaneAccountId !== undefined && t.clusterId !== undefined),
+        {
+          error: "give clusterRoleArn, or dataPlaneAccountId and clusterId (the role is AirflowS3Logs-<clusterId>)",
+        },
+      ),
+    z
+      .object({
+        kind: z.literal("webIdentity"),
+        issuerUrl: orUnknown(issuerUrl),
+        namespace: orUnknown(
+          z.string({ error: "must be the Deployment's Kubernetes namespace" }).regex(K8S_NAME, {
+            error: "must be a Kubernetes namespace name such as astronomer-celestial-galaxy-1234",
+          }),
+        ),
+        serviceAccounts: z
+          .array(
+            z.enum(SERVICE_ACCOUNT_COMPONENTS, { error: `must be one of ${SERVICE_ACCOUNT_COMPONENTS.join(", ")}` }),
+          )
+          .min(1, { error: "must name at least one component" })
+          .optional(),
+        serviceAccountNames: z
+          .array(orUnknown(z.string().regex(K8S_NAME, { error: "must be a Kubernetes service account name" })))
+          .min(1)
+          .optional(),
+        namespaceWide: z.boolean().optional(),
+        connectionAssumesRole: z.boolean().optional(),
+      })
+      .strict()
+      .refine((t) => !(t.namespaceWide && (t.serviceAccounts || t.serviceAccountNames)), {
+        error:
+          "namespaceWide trusts every service account of the namespace: drop serviceAccounts and serviceAccountNames",
+      }),
+  ],
+  {
+    error:
+      'must be {kind: "deploymentRole"}, {kind: "clusterRole", ...} or {kind: "webIdentity", issuerUrl, namespace}',
+  },
+);
 
 const extraValue = z.union([z.string(), z.number(), z.boolean(), z.null()], {
   error: "extra values must be strings, numbers, booleans or null",
@@ -87,10 +170,11 @@ const airflowAuth = z.discriminatedUnion(
 export const authorizationInputsSchema = z
   .object({
     owner: z.string().min(1, { error: "must name the owning resource (project/stack/name)" }),
-    workloadIdentity: orUnknown(roleArn("workloadIdentity")),
+    workloadIdentity: orUnknown(roleArn("workloadIdentity")).optional(),
     aws: z
       .object({
         targetRole: orUnknown(targetRole),
+        trust: trust.optional(),
         region: orUnknown(
           z
             .string({
@@ -132,7 +216,33 @@ export const authorizationInputsSchema = z
       .strict()
       .optional(),
   })
-  .strict();
+  .strict()
+  .superRefine((inputs, ctx) => {
+    const kind = inputs.aws.trust?.kind ?? "deploymentRole";
+    if (kind === "deploymentRole" && inputs.workloadIdentity === undefined) {
+      ctx.addIssue({
+        code: "custom",
+        path: ["workloadIdentity"],
+        message:
+          "is required for the deploymentRole trust: the Deployment's workload identity, an IAM role ARN such as arn:aws:iam::123456789012:role/astro-my-namespace",
+      });
+    }
+    if (kind !== "deploymentRole" && inputs.workloadIdentity !== undefined) {
+      ctx.addIssue({
+        code: "custom",
+        path: ["workloadIdentity"],
+        message: `is only for the deploymentRole trust; the ${kind} trust names whom it trusts in aws.trust`,
+      });
+    }
+    if (kind === "webIdentity" && inputs.aws.targetRole !== UNKNOWN && !ROLE_ARN.test(inputs.aws.targetRole)) {
+      ctx.addIssue({
+        code: "custom",
+        path: ["aws", "targetRole"],
+        message:
+          "must be a role ARN for the webIdentity trust (the OIDC provider lives in the role's account), such as arn:aws:iam::123456789012:role/my-role",
+      });
+    }
+  });
 
 export type AuthorizationInputs = z.infer<typeof authorizationInputsSchema>;
 

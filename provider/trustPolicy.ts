@@ -36,6 +36,96 @@ export function findStatement(policy: TrustPolicy, sid: string): PolicyStatement
   return statementsOf(policy).find((s) => s.Sid === sid);
 }
 
+/**
+ * One resource's part of a shared statement. Resources whose grants differ only in who is trusted
+ * share one statement (same Sid); each owns its entries in the list at `entryPath` (the principal
+ * list, or the `sub` list of a condition) and removes only those.
+ */
+export interface OwnedGrant {
+  sid: string;
+  /** Where the shared list lives, e.g. ["Principal", "AWS"] or ["Condition", "StringEquals", "<issuer>:sub"]. */
+  entryPath: string[];
+  /** The statement with only this resource's entries in that list. */
+  statement: PolicyStatement;
+}
+
+export function entriesAt(statement: PolicyStatement, entryPath: string[]): string[] {
+  let node: PolicyValue | PolicyStatement | undefined = statement;
+  for (const key of entryPath) {
+    if (node === null || typeof node !== "object" || Array.isArray(node)) return [];
+    node = (node as { [key: string]: PolicyValue })[key];
+  }
+  if (typeof node === "string") return [node];
+  return Array.isArray(node) ? node.filter((v): v is string => typeof v === "string") : [];
+}
+
+/** The statement with the list at `entryPath` set to `entries` (a lone entry as a plain string). */
+export function withEntriesAt(statement: PolicyStatement, entryPath: string[], entries: string[]): PolicyStatement {
+  const set = (node: PolicyValue | undefined, path: string[]): PolicyValue => {
+    const [key, ...rest] = path;
+    const object = node !== null && typeof node === "object" && !Array.isArray(node) ? node : {};
+    if (key === undefined) return entries.length === 1 ? entries[0]! : entries;
+    return { ...object, [key]: set(object[key], rest) };
+  };
+  return set(statement as PolicyValue, entryPath) as PolicyStatement;
+}
+
+function sameTemplate(a: PolicyStatement, b: PolicyStatement, entryPath: string[]): boolean {
+  return sameStatement(withEntriesAt(a, entryPath, []), withEntriesAt(b, entryPath, []));
+}
+
+/** What of this grant is live: the shared statement narrowed to our entries; undefined when none is. */
+export function liveShare(policy: TrustPolicy, grant: OwnedGrant): PolicyStatement | undefined {
+  const live = findStatement(policy, grant.sid);
+  if (!live) return undefined;
+  const ours = new Set(entriesAt(grant.statement, grant.entryPath));
+  const present = entriesAt(live, grant.entryPath).filter((e) => ours.has(e));
+  if (present.length === 0) return undefined;
+  return withEntriesAt(live, grant.entryPath, present);
+}
+
+export function grantHolds(policy: TrustPolicy, grant: OwnedGrant): boolean {
+  return sameStatement(liveShare(policy, grant), grant.statement);
+}
+
+/**
+ * Adds our entries to the shared statement (appending the statement if there is none yet). The
+ * entries of others stay, in their order; the rest of the statement is set to ours.
+ */
+export function withGrant(policy: TrustPolicy, grant: OwnedGrant): TrustPolicy {
+  const live = findStatement(policy, grant.sid);
+  if (!live) return withStatement(policy, grant.statement);
+  const existing = entriesAt(live, grant.entryPath);
+  const added = entriesAt(grant.statement, grant.entryPath).filter((e) => !existing.includes(e));
+  if (added.length === 0 && sameTemplate(live, grant.statement, grant.entryPath)) return policy;
+  return withStatement(policy, withEntriesAt(grant.statement, grant.entryPath, [...existing, ...added]));
+}
+
+/** Removes our entries only; the shared statement goes when no entry is left in it. */
+export function withoutGrant(policy: TrustPolicy, grant: OwnedGrant): TrustPolicy {
+  const live = findStatement(policy, grant.sid);
+  if (!live) return policy;
+  const ours = new Set(entriesAt(grant.statement, grant.entryPath));
+  const existing = entriesAt(live, grant.entryPath);
+  const kept = existing.filter((e) => !ours.has(e));
+  if (kept.length === existing.length) return policy;
+  if (kept.length === 0) return withoutStatement(policy, grant.sid);
+  return withStatement(policy, withEntriesAt(live, grant.entryPath, kept));
+}
+
+/**
+ * What of an old grant to take back once the new one is in: all of it under another Sid, else only
+ * the entries the new grant no longer has.
+ */
+export function staleShare(old: OwnedGrant, next: OwnedGrant): OwnedGrant | undefined {
+  if (old.sid !== next.sid || canonical(old.entryPath as PolicyValue) !== canonical(next.entryPath as PolicyValue)) {
+    return old;
+  }
+  const kept = new Set(entriesAt(next.statement, next.entryPath));
+  const stale = entriesAt(old.statement, old.entryPath).filter((e) => !kept.has(e));
+  return stale.length > 0 ? { ...old, statement: withEntriesAt(old.statement, old.entryPath, stale) } : undefined;
+}
+
 /** Adds or replaces (in place) the statement with this statement's Sid. */
 export function withStatement(policy: TrustPolicy, statement: PolicyStatement): TrustPolicy {
   if (!statement.Sid) throw new Error("an owned statement needs a Sid");

@@ -1,14 +1,20 @@
 import type { AirflowTarget, ApiVersion, ConnectionPayload, Credentials } from "../plan";
-import type { PolicyStatement } from "../trustPolicy";
+import type { OwnedGrant, PolicyStatement } from "../trustPolicy";
+
+/** One resource's grant on one role (a role ARN or name), with the OIDC provider it relies on. */
+export interface GrantOnRole extends OwnedGrant {
+  role: string;
+  oidcProvider?: { arn: string; url: string };
+}
 
 /** The seam to one cloud's grant: read, ensure and remove the one grant a resource owns. */
 export interface TrustDriver {
-  /** The role's ARN and our statement as it is live (undefined when absent). Missing role: TargetMissingError. */
-  read(role: string, sid: string): Promise<{ roleArn: string; statement: PolicyStatement | undefined }>;
-  /** Adds or replaces our statement, leaving every other statement as it is. */
-  ensure(role: string, statement: PolicyStatement): Promise<{ roleArn: string; changed: boolean }>;
-  /** Removes our statement only; absent is success. Missing role: TargetMissingError. */
-  remove(role: string, sid: string): Promise<{ removed: boolean }>;
+  /** The role's ARN and our share of the statement as it is live (undefined when absent). Missing role: TargetMissingError. */
+  read(grant: GrantOnRole): Promise<{ roleArn: string; statement: PolicyStatement | undefined }>;
+  /** Adds our entries, leaving every other statement and entry as it is; creates a missing OIDC provider. */
+  ensure(grant: GrantOnRole): Promise<{ roleArn: string; changed: boolean; oidcProviderCreated?: boolean }>;
+  /** Removes our entries only; absent is success. Missing role: TargetMissingError. */
+  remove(grant: GrantOnRole): Promise<{ removed: boolean }>;
 }
 
 export interface ConnectionTarget extends AirflowTarget {

@@ -1,14 +1,7 @@
 import { ConnectionExistsError, TargetMissingError } from "../../provider/errors";
 import type { ApiVersion, ConnectionPayload } from "../../provider/plan";
-import type { ConnectionDriver, ConnectionTarget, TrustDriver } from "../../provider/drivers/types";
-import {
-  PolicyStatement,
-  TrustPolicy,
-  findStatement,
-  sameStatement,
-  withStatement,
-  withoutStatement,
-} from "../../provider/trustPolicy";
+import type { ConnectionDriver, ConnectionTarget, GrantOnRole, TrustDriver } from "../../provider/drivers/types";
+import { TrustPolicy, grantHolds, liveShare, withGrant, withoutGrant } from "../../provider/trustPolicy";
 
 /** In-memory stand-ins with the same contract as the real drivers, for the lifecycle's unit tests. */
 export class MemoryTrust implements TrustDriver {
@@ -26,22 +19,22 @@ export class MemoryTrust implements TrustDriver {
     return found;
   }
 
-  async read(role: string, sid: string) {
-    const r = this.role(role);
-    return { roleArn: r.arn, statement: findStatement(r.policy, sid) };
+  async read(grant: GrantOnRole) {
+    const r = this.role(grant.role);
+    return { roleArn: r.arn, statement: liveShare(r.policy, grant) };
   }
 
-  async ensure(role: string, statement: PolicyStatement) {
-    const r = this.role(role);
-    if (sameStatement(findStatement(r.policy, statement.Sid!), statement)) return { roleArn: r.arn, changed: false };
-    r.policy = withStatement(r.policy, statement);
+  async ensure(grant: GrantOnRole) {
+    const r = this.role(grant.role);
+    if (grantHolds(r.policy, grant)) return { roleArn: r.arn, changed: false };
+    r.policy = withGrant(r.policy, grant);
     this.writes++;
     return { roleArn: r.arn, changed: true };
   }
 
-  async remove(role: string, sid: string) {
-    const r = this.role(role);
-    const next = withoutStatement(r.policy, sid);
+  async remove(grant: GrantOnRole) {
+    const r = this.role(grant.role);
+    const next = withoutGrant(r.policy, grant);
     if (next === r.policy) return { removed: false };
     r.policy = next;
     this.writes++;

@@ -4,7 +4,7 @@ import {
   diffAuthorization,
   livePayloadInPlanTerms,
   planAuthorization,
-  statementId,
+  webIdentitySid,
 } from "../../provider/plan";
 import { UNKNOWN, parseInputs } from "../../provider/schema";
 import { TARGET_ROLE_ARN, WORKLOAD_IDENTITY, rawInputs } from "../support/fixtures";
@@ -28,7 +28,8 @@ describe("planning", () => {
       Principal: { AWS: WORKLOAD_IDENTITY },
       Action: "sts:AssumeRole",
     });
-    expect(planned.grant.sid).toMatch(/^AirflowDA[0-9a-f]{16}$/);
+    expect(planned.grant.sid).toBe("AirflowDAAssumeRole");
+    expect(planned.grant.entries).toEqual([WORKLOAD_IDENTITY]);
     expect(planned.connection.payload).toEqual({
       conn_type: "aws",
       description: expect.stringContaining("demo/dev/s3-reader"),
@@ -37,10 +38,12 @@ describe("planning", () => {
     expect(JSON.stringify({ ...planned, credentials: undefined })).not.toContain("s3cr3t");
   });
 
-  it("derives a stable Sid from the owner and the connection, nothing else", () => {
-    expect(statementId("p/s/n", "http://a", "c")).toBe(statementId("p/s/n", "http://a", "c"));
-    expect(statementId("p/s/n", "http://a", "c")).not.toBe(statementId("p/s/n", "http://a", "d"));
-    expect(statementId("p/s/n", UNKNOWN, "c")).toBe(UNKNOWN);
+  it("keys web identity statements by issuer and operator", () => {
+    expect(webIdentitySid("oidc.example.com/id/A", "StringEquals")).toMatch(/^AirflowDAWebId[0-9a-f]{12}$/);
+    expect(webIdentitySid("oidc.example.com/id/A", "StringEquals")).not.toBe(
+      webIdentitySid("oidc.example.com/id/A", "StringLike"),
+    );
+    expect(webIdentitySid(UNKNOWN, "StringEquals")).toBe(UNKNOWN);
   });
 
   it("normalizes the URL and sorts user extra before the fields it sets", () => {
@@ -104,7 +107,7 @@ describe("diff", () => {
     expect(diffAuthorization({ ...old, connection: { ...old.connection, payload: null } }, plan()).changes).toBe(true);
   });
 
-  it("replaces on another role, deleting first when the connection stays the same", () => {
+  it("replaces on another role, deleting first", () => {
     const old = stateOf(plan());
     const news = plan(rawInputs({ aws: { targetRole: "arn:aws:iam::123456789012:role/other", region: "us-east-1" } }));
     expect(diffAuthorization(old, news)).toEqual({
@@ -120,7 +123,7 @@ describe("diff", () => {
     expect(diffAuthorization(old, news).replaces).toEqual([]);
   });
 
-  it("replaces on another connection id or Airflow, creating the new one first", () => {
+  it("replaces on another connection id or Airflow, deleting first: the trust entry is shared", () => {
     const old = stateOf(plan());
     const news = plan(
       rawInputs({
@@ -130,8 +133,7 @@ describe("diff", () => {
     expect(diffAuthorization(old, news)).toEqual({
       changes: true,
       replaces: ["connection.connectionId"],
-      deleteBeforeReplace: false,
+      deleteBeforeReplace: true,
     });
-    expect(news.grant.sid).not.toBe(old.grant.sid);
   });
 });

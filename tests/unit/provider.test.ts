@@ -146,12 +146,24 @@ describe("provider methods", () => {
     expect(connections.seenCredentials.map((c) => c.token)).toEqual(["rotated", "rotated"]);
   });
 
-  it("moves the grant when the owner changes (a renamed stack): new Sid in, old Sid out", async () => {
+  it("moves its entry when the identity changes, leaving the entries of others", async () => {
+    const other = await checked(
+      rawInputs({
+        owner: "demo/dev/other",
+        workloadIdentity: "arn:aws:iam::111122223333:role/astro-other",
+        connection: { connectionId: "aws_other", airflow: { url: URL, auth: { kind: "token" } } },
+        credentials: { token: "t0ken" },
+      }),
+    );
+    await provider.create(other);
     const { id, outs } = await provider.create(await checked());
-    const renamed = await checked(rawInputs({ owner: "demo/prod/s3-reader", credentials: { token: "t0ken" } }));
-    await provider.update(id, outs as AuthorizationState, renamed);
-    const sids = statementsOf(trust.roles.get("data-reader")!.policy).map((s) => s.Sid);
-    expect(sids).toContain(renamed.grant.sid);
-    expect(sids).not.toContain(outs.grant.sid);
+    const moved = await checked(
+      rawInputs({ workloadIdentity: "arn:aws:iam::111122223333:role/astro-moved", credentials: { token: "t0ken" } }),
+    );
+    await provider.update(id, outs as AuthorizationState, moved);
+    const shared = statementsOf(trust.roles.get("data-reader")!.policy).find((s) => s.Sid === "AirflowDAAssumeRole");
+    expect(shared?.Principal).toEqual({
+      AWS: ["arn:aws:iam::111122223333:role/astro-other", "arn:aws:iam::111122223333:role/astro-moved"],
+    });
   });
 });

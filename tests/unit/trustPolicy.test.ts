@@ -9,6 +9,12 @@ import {
   statementsOf,
   withStatement,
   withoutStatement,
+  withGrant,
+  withoutGrant,
+  liveShare,
+  grantHolds,
+  staleShare,
+  OwnedGrant,
 } from "../../provider/trustPolicy";
 import { FOREIGN_COUNT, NOT_ACTION_STATEMENT, foreignPolicy } from "../support/fixtures";
 
@@ -85,5 +91,54 @@ describe("trust policy edits", () => {
     ).toBe(true);
     expect(sameStatement(ours, { ...ours, Action: "sts:TagSession" })).toBe(false);
     expect(canonical({ AWS: ["b", "a"] })).toBe(canonical({ AWS: ["a", "b"] }));
+  });
+});
+
+function share(principal: string): OwnedGrant {
+  return {
+    sid: "AirflowDAAssumeRole",
+    entryPath: ["Principal", "AWS"],
+    statement: { Sid: "AirflowDAAssumeRole", Effect: "Allow", Principal: { AWS: principal }, Action: "sts:AssumeRole" },
+  };
+}
+
+describe("shared statements", () => {
+  const a = share("arn:aws:iam::111122223333:role/astro-a");
+  const b = share("arn:aws:iam::111122223333:role/astro-b");
+
+  it("packs grants of the same shape into one statement, one entry each", () => {
+    const policy = withGrant(withGrant(foreignPolicy(), a), b);
+    expect(statementsOf(policy)).toHaveLength(FOREIGN_COUNT + 1);
+    expect(findStatement(policy, "AirflowDAAssumeRole")?.Principal).toEqual({
+      AWS: ["arn:aws:iam::111122223333:role/astro-a", "arn:aws:iam::111122223333:role/astro-b"],
+    });
+    expect(grantHolds(policy, a) && grantHolds(policy, b)).toBe(true);
+    expect(liveShare(policy, a)).toEqual(a.statement);
+    expect(withGrant(policy, a)).toBe(policy); // already there: nothing to write
+  });
+
+  it("removes only its own entry, and the statement with the last one", () => {
+    const both = withGrant(withGrant(foreignPolicy(), a), b);
+    const onlyB = withoutGrant(both, a);
+    expect(findStatement(onlyB, "AirflowDAAssumeRole")?.Principal).toEqual({
+      AWS: "arn:aws:iam::111122223333:role/astro-b",
+    });
+    expect(liveShare(onlyB, a)).toBeUndefined();
+    expect(minify(withoutGrant(onlyB, b))).toBe(minify(foreignPolicy()));
+  });
+
+  it("puts back the rest of a shared statement someone edited, keeping every entry", () => {
+    const both = withGrant(withGrant(foreignPolicy(), a), b);
+    const tampered = withStatement(both, { ...findStatement(both, "AirflowDAAssumeRole")!, Effect: "Deny" });
+    expect(grantHolds(tampered, a)).toBe(false);
+    const repaired = withGrant(tampered, a);
+    expect(findStatement(repaired, "AirflowDAAssumeRole")).toEqual(findStatement(both, "AirflowDAAssumeRole"));
+  });
+
+  it("takes back only the entries a changed grant no longer has", () => {
+    expect(staleShare(a, a)).toBeUndefined();
+    expect(staleShare(a, b)).toEqual(a);
+    const other = { ...a, sid: "AirflowDAWebIdx" };
+    expect(staleShare(other, a)).toEqual(other);
   });
 });
