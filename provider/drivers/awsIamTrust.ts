@@ -13,7 +13,6 @@ import { RemoteError, TargetMissingError } from "../errors";
 import { withLock } from "../lock";
 import { RetriesExhaustedError, defaultSleep, jitteredDelay, withRetries } from "../retry";
 import {
-  OwnedGrant,
   TrustPolicy,
   grantHolds,
   liveShare,
