@@ -8,6 +8,55 @@ export interface RoleLike {
 
 export type ExtraValue = string | number | boolean | null;
 
+/** Components whose Kubernetes service accounts a web identity grant trusts (Astro naming). */
+export type ServiceAccountComponent =
+  | "scheduler"
+  | "worker"
+  | "triggerer"
+  | "dag-processor"
+  | "webserver"
+  | "api-server"
+  | "kpo";
+
+/** Trust the Deployment's workload identity, an IAM role (Astro's default). Needs `workloadIdentity`. */
+export interface DeploymentRoleTrust {
+  kind: "deploymentRole";
+}
+
+/** Trust an Astro cluster's role, `AirflowS3Logs-<clusterId>`, for every Deployment on the cluster. */
+export interface ClusterRoleTrust {
+  kind: "clusterRole";
+  /** The cluster role's ARN; or give `dataPlaneAccountId` and `clusterId`. */
+  clusterRoleArn?: pulumi.Input<string>;
+  dataPlaneAccountId?: pulumi.Input<string>;
+  clusterId?: pulumi.Input<string>;
+}
+
+/**
+ * Trust the Deployment's Kubernetes service accounts through the cluster's OIDC provider
+ * (customer-managed identity on Astro; IRSA on Astronomer Software / EKS).
+ */
+export interface WebIdentityTrust {
+  kind: "webIdentity";
+  /** The cluster's OIDC issuer URL (Astro: the Deployment's `oidcIssuerUrl`). */
+  issuerUrl: pulumi.Input<string>;
+  /** The Deployment's namespace; may be an output of the resource that creates the Deployment. */
+  namespace: pulumi.Input<string>;
+  /** Default: scheduler, worker, triggerer, dag-processor, kpo. */
+  serviceAccounts?: ServiceAccountComponent[];
+  /** Full service account names, instead of the components' Astro names. */
+  serviceAccountNames?: pulumi.Input<string>[];
+  /** Trust `system:serviceaccount:<namespace>:*` instead of the exact service accounts. */
+  namespaceWide?: boolean;
+  /**
+   * Write `role_arn` and `assume_role_method: assume_role_with_web_identity` into the connection,
+   * for pods whose own web identity is another role. Default: the connection names the region only.
+   */
+  connectionAssumesRole?: boolean;
+}
+
+export type AwsTrust = DeploymentRoleTrust | ClusterRoleTrust | WebIdentityTrust;
+
 export interface AwsGrantArgs {
   /**
    * The customer's IAM role the Deployment will assume: an ARN, a role name, or an `aws.iam.Role`.
@@ -16,6 +65,8 @@ export interface AwsGrantArgs {
   targetRole: pulumi.Input<string> | RoleLike;
   /** Region written to the connection (`region_name`). Default: the stack config `aws:region`. */
   region?: pulumi.Input<string>;
+  /** Whom the role trusts. Default: `{ kind: "deploymentRole" }`, the Deployment's `workloadIdentity`. */
+  trust?: AwsTrust;
 }
 
 /** How to reach the Airflow REST API of the Deployment. */
@@ -66,26 +117,38 @@ export interface AirflowConnectionArgs {
 }
 
 export interface DeploymentAuthorizationArgs {
-  /** The Deployment's workload identity: an IAM role ARN (Astro: Deployment → Details → Workload Identity). */
-  workloadIdentity: pulumi.Input<string>;
+  /**
+   * The Deployment's workload identity, an IAM role ARN (Astro: Deployment → Details → Workload
+   * Identity). Required for the default `deploymentRole` trust; not used by the others.
+   */
+  workloadIdentity?: pulumi.Input<string>;
   aws: AwsGrantArgs;
   connection: AirflowConnectionArgs;
 }
 
+/** A trust policy statement, as IAM stores it. */
 export interface TrustStatement {
   Sid: string;
   Effect: string;
-  Principal: { AWS: string };
+  Principal: { AWS?: string | string[]; Federated?: string };
   Action: string;
+  Condition?: Record<string, Record<string, string | string[]>>;
 }
 
 export interface GrantOutput {
   /** The role's ARN, as AWS reports it. */
   roleArn: string;
-  /** The Sid of the one statement this resource owns in the role's trust policy. */
+  /**
+   * The Sid of the statement that holds this grant. Grants that differ only in whom they trust
+   * share a statement; each resource owns only its entries in it.
+   */
   statementId: string;
-  /** The statement as last applied or read (null after a refresh found it removed). */
+  /** This resource's entries: the principal it trusts, or the service account subjects. */
+  trusted: string[];
+  /** This resource's share of the statement as last applied or read (null after a refresh found it removed). */
   statement: TrustStatement | null;
+  /** Whether this resource created the IAM OIDC provider (web identity trust). */
+  oidcProviderCreated: boolean;
 }
 
 export interface ConnectionOutput {
@@ -98,13 +161,18 @@ export interface ConnectionOutput {
 
 /** The dynamic resource behind the component: the grant and the connection as one resource. */
 class Authorization extends pulumi.dynamic.Resource {
-  declare readonly grant: pulumi.Output<{ role: string; sid: string; statement: TrustStatement | null }>;
+  declare readonly grant: pulumi.Output<{
+    role: string;
+    sid: string;
+    entries: string[];
+    statement: TrustStatement | null;
+  }>;
   declare readonly connection: pulumi.Output<{
     airflow: { url: string };
     connectionId: string;
     payload: { conn_type: string; extra: Record<string, ExtraValue> } | null;
   }>;
-  declare readonly resolved: pulumi.Output<{ roleArn: string; apiVersion: "v1" | "v2" }>;
+  declare readonly resolved: pulumi.Output<{ roleArn: string; apiVersion: "v1" | "v2"; oidcProviderCreated?: boolean }>;
 
   constructor(name: string, props: pulumi.Inputs, opts: pulumi.CustomResourceOptions) {
     super(
@@ -145,6 +213,7 @@ export class DeploymentAuthorization extends pulumi.ComponentResource {
         aws: {
           targetRole: roleArnOrName(args.aws.targetRole),
           region: args.aws.region ?? new pulumi.Config("aws").get("region"),
+          trust: args.aws.trust,
         },
         connection: {
           connectionId: args.connection.connectionId,
@@ -165,7 +234,9 @@ export class DeploymentAuthorization extends pulumi.ComponentResource {
     this.grant = pulumi.all([resource.grant, resource.resolved]).apply(([grant, resolved]) => ({
       roleArn: resolved.roleArn,
       statementId: grant.sid,
+      trusted: grant.entries,
       statement: grant.statement,
+      oidcProviderCreated: resolved.oidcProviderCreated ?? false,
     }));
     this.connection = pulumi.all([resource.connection, resource.resolved]).apply(([connection, resolved]) => ({
       connectionId: connection.connectionId,

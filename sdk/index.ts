@@ -11,5 +11,10 @@ export {
   type GrantOutput,
   type ConnectionOutput,
   type TrustStatement,
+  type AwsTrust,
+  type DeploymentRoleTrust,
+  type ClusterRoleTrust,
+  type WebIdentityTrust,
+  type ServiceAccountComponent,
 } from "./deploymentAuthorization";
 export { providerModuleId } from "./providerStub";

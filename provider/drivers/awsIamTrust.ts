@@ -33,8 +33,19 @@ export interface AwsIamTrustOptions {
   /** Tries to converge when another writer keeps overwriting the policy. */
   convergeAttempts?: number;
   baseDelayMs?: number;
-  /** How long a write waits for more edits to the same role, so parallel creates share a write. */
-  batchWindowMs?: number;
+  /**
+   * A write waits until no edit to the role has come for this long (at most `batchMaxWaitMs`), so
+   * the creates of one `pulumi up`, which arrive one after another, share writes.
+   */
+  batchQuietMs?: number;
+  batchMaxWaitMs?: number;
+  /**
+   * With no etag, another process may write a policy it read before ours landed. Writes go out at
+   * most `maxReadAgeMs` after their read, and are read back no sooner than `verifyDelayMs` after,
+   * so such an overwrite is seen and our edit applied again.
+   */
+  maxReadAgeMs?: number;
+  verifyDelayMs?: number;
   sleep?: (ms: number) => Promise<void>;
 }
 
@@ -83,6 +94,7 @@ interface Edit {
 interface RoleQueue {
   edits: Edit[];
   draining: boolean;
+  lastArrival: number;
 }
 
 /**
@@ -138,8 +150,9 @@ export class AwsIamTrustDriver implements TrustDriver {
     const name = roleNameOf(role);
     return new Promise((resolve, reject) => {
       let queue = this.queues.get(name);
-      if (!queue) this.queues.set(name, (queue = { edits: [], draining: false }));
+      if (!queue) this.queues.set(name, (queue = { edits: [], draining: false, lastArrival: 0 }));
       queue.edits.push({ ...edit, tries: 0, resolve, reject });
+      queue.lastArrival = Date.now();
       if (!queue.draining) void this.drain(role, queue);
     });
   }
@@ -149,7 +162,7 @@ export class AwsIamTrustDriver implements TrustDriver {
     const sleep = this.options.sleep ?? defaultSleep;
     try {
       while (queue.edits.length > 0) {
-        await sleep(this.options.batchWindowMs ?? 50);
+        await this.gather(queue, sleep);
         const batch = queue.edits.splice(0).sort((a, b) => Number(b.removal) - Number(a.removal));
         await withLock(`aws-iam-role:${roleNameOf(role)}`, () => this.writeBatch(role, batch, queue)).catch(
           (error: unknown) => batch.forEach((edit) => edit.reject(error)),
@@ -160,9 +173,18 @@ export class AwsIamTrustDriver implements TrustDriver {
     }
   }
 
+  private async gather(queue: RoleQueue, sleep: (ms: number) => Promise<void>): Promise<void> {
+    const quiet = this.options.batchQuietMs ?? 200;
+    const deadline = Date.now() + (this.options.batchMaxWaitMs ?? 1500);
+    for (let idle = 0; idle < quiet && Date.now() < deadline; idle = Date.now() - queue.lastArrival) {
+      await sleep(Math.min(quiet - idle, Math.max(1, deadline - Date.now())));
+    }
+  }
+
   /** One read, one write, one read back for a whole batch of edits to one role. */
   private async writeBatch(role: string, batch: Edit[], queue: RoleQueue): Promise<void> {
     const name = roleNameOf(role);
+    const readAt = Date.now();
     const { arn, policy } = await this.getRole(role);
     const todo: Edit[] = [];
     for (const edit of batch) {
@@ -183,10 +205,17 @@ export class AwsIamTrustDriver implements TrustDriver {
       }
     }
     if (written.length === 0) return;
+    if (Date.now() - readAt > (this.options.maxReadAgeMs ?? 500)) {
+      // Our read is too old to write on safely: read again and redo the batch.
+      queue.edits.push(...written);
+      return;
+    }
     await this.call(`UpdateAssumeRolePolicy on role ${name}`, "UpdateAssumeRolePolicy", () =>
       this.client.send(new UpdateAssumeRolePolicyCommand({ RoleName: name, PolicyDocument: minify(next) })),
     );
 
+    const verifyDelay = this.options.verifyDelayMs ?? 600;
+    await (this.options.sleep ?? defaultSleep)(verifyDelay * (1 + Math.random() / 2));
     const after = await this.getRole(role);
     const overwritten: Edit[] = [];
     for (const edit of written) {

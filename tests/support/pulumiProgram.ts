@@ -22,6 +22,16 @@ export async function demoProgramStack(options: {
   config: Record<string, { value: string; secret?: boolean }>;
   env: Record<string, string>;
 }): Promise<ProgramStack> {
+  return programStack({ ...options, program: path.join(repoRoot, "dist/examples/demo/index.js") });
+}
+
+/** A stack of one program file, run by the real CLI from a throwaway project folder. */
+export async function programStack(options: {
+  program: string;
+  stackName: string;
+  config: Record<string, { value: string; secret?: boolean }>;
+  env: Record<string, string>;
+}): Promise<ProgramStack> {
   const base = path.join(repoRoot, ".pulumi-state");
   mkdirSync(base, { recursive: true });
   const workDir = mkdtempSync(path.join(base, "e2e-"));
@@ -31,10 +41,7 @@ export async function demoProgramStack(options: {
     path.join(workDir, "Pulumi.yaml"),
     "name: deployment-authorization-demo\nruntime:\n  name: nodejs\n  options:\n    typescript: false\nmain: index.js\n",
   );
-  writeFileSync(
-    path.join(workDir, "index.js"),
-    `module.exports = require(${JSON.stringify(path.join(repoRoot, "dist/examples/demo/index.js"))});\n`,
-  );
+  writeFileSync(path.join(workDir, "index.js"), `module.exports = require(${JSON.stringify(options.program)});\n`);
   const envVars = {
     PATH: inject("pulumiPath"),
     PULUMI_BACKEND_URL: `file://${backendDir}`,

@@ -1,0 +1,40 @@
+// Customer-managed identity in one pass: the Deployment's namespace is an output of the resource
+// that creates the Deployment, unknown at preview, and the authorization takes it as it comes.
+const pulumi = require("@pulumi/pulumi");
+const { DeploymentAuthorization } = require("../../../dist/sdk");
+
+const config = new pulumi.Config("cm");
+
+/** Stands for the Astro Deployment resource: its namespace exists only once it is created. */
+class Deployment extends pulumi.dynamic.Resource {
+  constructor(name, args, opts) {
+    const provider = {
+      async create(inputs) {
+        const suffix = Math.random().toString(36).slice(2, 8);
+        return { id: `dep-${suffix}`, outs: { ...inputs, namespace: `astronomer-${inputs.name}-${suffix}` } };
+      },
+    };
+    super(provider, name, { namespace: undefined, ...args }, opts);
+  }
+}
+
+const deployment = new Deployment("analytics", { name: "analytics" });
+
+const auth = new DeploymentAuthorization("analytics-s3", {
+  aws: {
+    targetRole: config.require("targetRole"),
+    region: "us-east-1",
+    trust: { kind: "webIdentity", issuerUrl: config.require("issuerUrl"), namespace: deployment.namespace },
+  },
+  connection: {
+    connectionId: "aws_customer_managed",
+    airflow: {
+      url: config.require("airflowUrl"),
+      auth: { kind: "password", username: config.require("airflowUsername") },
+    },
+  },
+});
+
+exports.namespace = deployment.namespace;
+exports.grant = auth.grant;
+exports.connection = auth.connection;
