@@ -5,7 +5,8 @@ import { minify, statementsOf } from "../../provider/trustPolicy";
 import { createRole, iamClient, setTrustPolicy, trustPolicyOf, uniqueName } from "../support/aws";
 import { foreignPolicy, FOREIGN_COUNT } from "../support/fixtures";
 import { ProgramStack, demoProgramStack } from "../support/pulumiProgram";
-import { startRecordingProxy } from "../support/recordingProxy";
+// @ts-expect-error plain ESM script without type declarations
+import { startRecordingProxy } from "../../scripts/recordingProxy.mjs";
 // @ts-expect-error plain ESM script without type declarations
 import { motoEnv } from "../../scripts/toolchain.mjs";
 

@@ -7,7 +7,8 @@ import { findStatement, minify, statementsOf } from "../../provider/trustPolicy"
 import { createRole, iamClient, trustPolicyOf, uniqueName } from "../support/aws";
 import { FOREIGN_COUNT, foreignPolicy } from "../support/fixtures";
 import { programStack, repoRoot } from "../support/pulumiProgram";
-import { startRecordingProxy } from "../support/recordingProxy";
+// @ts-expect-error plain ESM script without type declarations
+import { startRecordingProxy } from "../../scripts/recordingProxy.mjs";
 // @ts-expect-error plain ESM script without type declarations
 import { motoEnv } from "../../scripts/toolchain.mjs";
 

@@ -1,13 +1,13 @@
 import http from "node:http";
-import type { AddressInfo } from "node:net";
 
 /** A loopback HTTP proxy in front of a server that records every request it forwards. */
-export async function startRecordingProxy(target: string) {
-  const requests: Array<{ method: string; url: string; body: string }> = [];
+export async function startRecordingProxy(target) {
+  /** @type {Array<{ method: string, url: string, body: string }>} */
+  const requests = [];
   const upstream = new URL(target);
   const server = http.createServer((req, res) => {
-    const chunks: Buffer[] = [];
-    req.on("data", (c: Buffer) => chunks.push(c));
+    const chunks = [];
+    req.on("data", (c) => chunks.push(c));
     req.on("end", () => {
       const body = Buffer.concat(chunks);
       requests.push({ method: req.method ?? "", url: req.url ?? "", body: body.toString("utf8") });
@@ -28,11 +28,11 @@ export async function startRecordingProxy(target: string) {
       forward.end(body);
     });
   });
-  await new Promise<void>((resolve) => server.listen(0, "127.0.0.1", resolve));
-  const { port } = server.address() as AddressInfo;
+  await new Promise((resolve) => server.listen(0, "127.0.0.1", resolve));
+  const { port } = server.address();
   return {
     url: `http://127.0.0.1:${port}`,
     requests,
-    close: () => new Promise<void>((resolve) => server.close(() => resolve())),
+    close: () => new Promise((resolve) => server.close(() => resolve())),
   };
 }
