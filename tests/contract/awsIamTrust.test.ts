@@ -191,6 +191,37 @@ describe("AWS IAM trust driver against moto", () => {
   });
 });
 
+describe("cluster role grants against moto", () => {
+  it("packs the cluster role into the AssumeRole statement beside Deployment identities", async () => {
+    const client = iamClient(moto());
+    const name = uniqueName("cluster");
+    const arn = await createRole(client, name, foreignPolicy());
+    const driver = new AwsIamTrustDriver({ client });
+    const { workloadIdentity: _none, ...raw } = rawInputs();
+    const parsed = parseInputs({
+      ...raw,
+      aws: {
+        targetRole: arn,
+        region: "us-east-1",
+        trust: { kind: "clusterRole", dataPlaneAccountId: "444455556666", clusterId: "clv1abc" },
+      },
+    });
+    if (!parsed.ok) throw new Error(JSON.stringify(parsed.failures));
+    const cluster = planAuthorization(parsed.value).grant;
+    const deployment = byIdentity(arn, "c1");
+    await Promise.all([driver.ensure(cluster), driver.ensure(deployment)]);
+    const statement = findStatement(await trustPolicyOf(client, name), "AirflowDAAssumeRole")!;
+    expect([...(statement.Principal as { AWS: string[] }).AWS].sort()).toEqual(
+      ["arn:aws:iam::444455556666:role/AirflowS3Logs-clv1abc", deployment.entries[0]].sort(),
+    );
+    expect(driver.calls.UpdateAssumeRolePolicy).toBe(1);
+    await driver.remove(cluster);
+    expect((await driver.read(deployment)).statement).toEqual(deployment.statement);
+    await driver.remove(deployment);
+    expect(minify(await trustPolicyOf(client, name))).toBe(minify(foreignPolicy()));
+  });
+});
+
 describe("web identity grants against moto", () => {
   const issuer = () =>
     `https://oidc.eks.us-west-2.amazonaws.com/id/${uniqueName("EXAMPLE").toUpperCase().replace("-", "")}`;
