@@ -3,7 +3,6 @@ import { staleShare } from "./trustPolicy";
 import {
   AirflowTarget,
   ApiVersion,
-  PlannedGrant,
   ownedGrantOf,
   AuthorizationState,
   Credentials,
@@ -54,7 +53,7 @@ export class AuthorizationLifecycle {
   async read(id: string, state: AuthorizationState) {
     const target = this.target(state, "stored");
     const [grant, apiVersion] = await Promise.all([
-      this.drivers.trust.read(plannedGrantOf(state)),
+      this.drivers.trust.read(ownedGrantOf(state.grant)),
       this.drivers.connections.apiVersion(target),
     ]);
     const live = await this.drivers.connections.read(target, state.connection.connectionId);
@@ -77,8 +76,8 @@ export class AuthorizationLifecycle {
   ): Promise<{ outs: AuthorizationState }> {
     const target = this.target(news, "program");
     const { roleArn, oidcProviderCreated } = await this.drivers.trust.ensure(news.grant);
-    const stale = staleShare(plannedGrantOf(olds), news.grant);
-    if (stale) await this.drivers.trust.remove({ ...plannedGrantOf(olds), ...stale });
+    const stale = staleShare(ownedGrantOf(olds.grant), news.grant);
+    if (stale) await this.drivers.trust.remove({ ...ownedGrantOf(olds.grant), ...stale });
     const apiVersion = await this.drivers.connections.apiVersion(target);
     await this.drivers.connections.update(
       target,
@@ -90,7 +89,7 @@ export class AuthorizationLifecycle {
   }
 
   async delete(id: string, state: AuthorizationState): Promise<void> {
-    await this.drivers.trust.remove(plannedGrantOf(state));
+    await this.drivers.trust.remove(ownedGrantOf(state.grant));
     await this.drivers.connections.remove(this.target(state, "stored"), state.connection.connectionId);
   }
 
@@ -109,10 +108,6 @@ export class AuthorizationLifecycle {
         : { token: this.ambient.token ?? own.token, password: this.ambient.password ?? own.password };
     return { ...subject.connection.airflow, credentials };
   }
-}
-
-function plannedGrantOf(state: AuthorizationState): PlannedGrant {
-  return ownedGrantOf(state.grant);
 }
 
 function resolved(roleArn: string, apiVersion: ApiVersion, oidcProviderCreated: boolean | undefined) {

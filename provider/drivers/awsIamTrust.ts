@@ -95,6 +95,8 @@ interface RoleQueue {
   edits: Edit[];
   draining: boolean;
   lastArrival: number;
+  /** Batches put back because their read was too old; bounded, so a slow IAM still gets written. */
+  staleReads: number;
 }
 
 /**
@@ -150,7 +152,7 @@ export class AwsIamTrustDriver implements TrustDriver {
     const name = roleNameOf(role);
     return new Promise((resolve, reject) => {
       let queue = this.queues.get(name);
-      if (!queue) this.queues.set(name, (queue = { edits: [], draining: false, lastArrival: 0 }));
+      if (!queue) this.queues.set(name, (queue = { edits: [], draining: false, lastArrival: 0, staleReads: 0 }));
       queue.edits.push({ ...edit, tries: 0, resolve, reject });
       queue.lastArrival = Date.now();
       if (!queue.draining) void this.drain(role, queue);
@@ -205,11 +207,13 @@ export class AwsIamTrustDriver implements TrustDriver {
       }
     }
     if (written.length === 0) return;
-    if (Date.now() - readAt > (this.options.maxReadAgeMs ?? 500)) {
+    if (Date.now() - readAt > (this.options.maxReadAgeMs ?? 500) && queue.staleReads < 3) {
       // Our read is too old to write on safely: read again and redo the batch.
+      queue.staleReads++;
       queue.edits.push(...written);
       return;
     }
+    queue.staleReads = 0;
     await this.call(`UpdateAssumeRolePolicy on role ${name}`, "UpdateAssumeRolePolicy", () =>
       this.client.send(new UpdateAssumeRolePolicyCommand({ RoleName: name, PolicyDocument: minify(next) })),
     );
