@@ -124,6 +124,11 @@ describe("DeploymentAuthorization with the real pulumi CLI", () => {
     expect(minify(await trustPolicyOf(iam(), roleName))).toBe(minify(foreignPolicy()));
     expect(await new AirflowConnectionsDriver().read(airflowTarget(), connectionId)).toBeUndefined();
   });
+
+  it("never printed the password in the CLI's output", () => {
+    expect(log.length).toBeGreaterThan(0);
+    expect(log.join("")).not.toContain(inject("endpoints").airflow3.password);
+  });
 });
 
 describe("a preview with bad input", () => {
