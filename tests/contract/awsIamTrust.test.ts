@@ -8,36 +8,22 @@ import { describe, expect, inject, it } from "vitest";
 import { AwsIamTrustDriver } from "../../provider/drivers/awsIamTrust";
 import type { GrantOnRole } from "../../provider/drivers/types";
 import { TargetMissingError } from "../../provider/errors";
-import { planAuthorization } from "../../provider/plan";
-import { parseInputs } from "../../provider/schema";
 import { findStatement, minify, statementsOf } from "../../provider/trustPolicy";
 import { createRole, iamClient, setTrustPolicy, trustPolicyOf, uniqueName } from "../support/aws";
-import { FOREIGN_COUNT, foreignPolicy, rawInputs } from "../support/fixtures";
+import { FOREIGN_COUNT, foreignPolicy, planned, rawInputs, trustInputs } from "../support/fixtures";
 
 const moto = () => inject("endpoints").moto.url;
 
 /** The grant the provider plans for these inputs, so the contract is the product's, not a test's. */
 function grantFor(role: string, overrides: Record<string, unknown> = {}): GrantOnRole {
-  const parsed = parseInputs({
-    ...rawInputs(),
-    ...overrides,
-    aws: { targetRole: role, region: "us-east-1", ...(overrides.aws as object) },
-  });
-  if (!parsed.ok) throw new Error(JSON.stringify(parsed.failures));
-  return planAuthorization(parsed.value).grant;
+  return planned({ ...rawInputs(), ...overrides, aws: { targetRole: role, region: "us-east-1" } }).grant;
 }
 
 const identity = (n: number | string) => `arn:aws:iam::111122223333:role/astro-ns${n}`;
 const byIdentity = (role: string, n: number | string) => grantFor(role, { workloadIdentity: identity(n) });
 
 function webIdentityGrant(role: string, issuerUrl: string, namespace: string, extra: Record<string, unknown> = {}) {
-  const { workloadIdentity: _none, ...raw } = rawInputs();
-  const parsed = parseInputs({
-    ...raw,
-    aws: { targetRole: role, region: "us-east-1", trust: { kind: "webIdentity", issuerUrl, namespace, ...extra } },
-  });
-  if (!parsed.ok) throw new Error(JSON.stringify(parsed.failures));
-  return planAuthorization(parsed.value).grant;
+  return planned(trustInputs(role, { kind: "webIdentity", issuerUrl, namespace, ...extra })).grant;
 }
 
 describe("AWS IAM trust driver against moto", () => {
@@ -197,17 +183,9 @@ describe("cluster role grants against moto", () => {
     const name = uniqueName("cluster");
     const arn = await createRole(client, name, foreignPolicy());
     const driver = new AwsIamTrustDriver({ client });
-    const { workloadIdentity: _none, ...raw } = rawInputs();
-    const parsed = parseInputs({
-      ...raw,
-      aws: {
-        targetRole: arn,
-        region: "us-east-1",
-        trust: { kind: "clusterRole", dataPlaneAccountId: "444455556666", clusterId: "clv1abc" },
-      },
-    });
-    if (!parsed.ok) throw new Error(JSON.stringify(parsed.failures));
-    const cluster = planAuthorization(parsed.value).grant;
+    const cluster = planned(
+      trustInputs(arn, { kind: "clusterRole", dataPlaneAccountId: "444455556666", clusterId: "clv1abc" }),
+    ).grant;
     const deployment = byIdentity(arn, "c1");
     await Promise.all([driver.ensure(cluster), driver.ensure(deployment)]);
     const statement = findStatement(await trustPolicyOf(client, name), "AirflowDAAssumeRole")!;

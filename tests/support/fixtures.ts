@@ -1,3 +1,5 @@
+import { PlannedAuthorization, planAuthorization } from "../../provider/plan";
+import { parseInputs } from "../../provider/schema";
 import type { TrustPolicy } from "../../provider/trustPolicy";
 
 export const WORKLOAD_IDENTITY = "arn:aws:iam::111122223333:role/astro-celestial-galaxy-1234";
@@ -58,3 +60,16 @@ export const NOT_ACTION_STATEMENT = {
 };
 
 export const FOREIGN_COUNT = 4;
+
+/** What the provider plans for raw inputs; a test's inputs must be valid. */
+export function planned(raw: unknown): PlannedAuthorization {
+  const parsed = parseInputs(raw);
+  if (!parsed.ok) throw new Error(JSON.stringify(parsed.failures));
+  return planAuthorization(parsed.value);
+}
+
+/** Raw inputs for a trust other than the default one, which takes no workloadIdentity. */
+export function trustInputs(targetRole: string, trust: Record<string, unknown>, region = "us-east-1") {
+  const { workloadIdentity: _none, ...raw } = rawInputs();
+  return { ...raw, aws: { targetRole, region, trust } };
+}

@@ -1,26 +1,15 @@
 import { describe, expect, it } from "vitest";
-import { planAuthorization } from "../../provider/plan";
 import { UNKNOWN, parseInputs } from "../../provider/schema";
-import { TARGET_ROLE_ARN, rawInputs } from "../support/fixtures";
+import { TARGET_ROLE_ARN, planned, trustInputs } from "../support/fixtures";
 
 const ISSUER = "https://oidc.eks.us-west-2.amazonaws.com/id/EXAMPLED539D4633E53DE1B71";
 const HOST = "oidc.eks.us-west-2.amazonaws.com/id/EXAMPLED539D4633E53DE1B71";
 
-function plan(raw: Record<string, unknown>) {
-  const parsed = parseInputs(raw);
-  if (!parsed.ok) throw new Error(JSON.stringify(parsed.failures));
-  return planAuthorization(parsed.value);
-}
+const plan = planned;
 
 function webIdentity(trust: Record<string, unknown>, extra: Record<string, unknown> = {}) {
-  const { workloadIdentity: _none, ...raw } = rawInputs();
   return {
-    ...raw,
-    aws: {
-      targetRole: TARGET_ROLE_ARN,
-      region: "us-west-2",
-      trust: { kind: "webIdentity", issuerUrl: ISSUER, ...trust },
-    },
+    ...trustInputs(TARGET_ROLE_ARN, { kind: "webIdentity", issuerUrl: ISSUER, ...trust }, "us-west-2"),
     ...extra,
   };
 }
@@ -127,30 +116,20 @@ describe("web identity trust (customer-managed identity, Astronomer Software IRS
 
 describe("cluster role trust (Astro cluster authorized to AWS)", () => {
   it("trusts AirflowS3Logs-<clusterId> in the data plane account, in the shared AssumeRole statement", () => {
-    const { workloadIdentity: _none, ...raw } = rawInputs();
-    const planned = plan({
-      ...raw,
-      aws: {
-        targetRole: TARGET_ROLE_ARN,
-        region: "us-east-1",
-        trust: { kind: "clusterRole", dataPlaneAccountId: "444455556666", clusterId: "clv1abc" },
-      },
-    });
-    expect(planned.grant.statement).toEqual({
+    const cluster = plan(
+      trustInputs(TARGET_ROLE_ARN, { kind: "clusterRole", dataPlaneAccountId: "444455556666", clusterId: "clv1abc" }),
+    );
+    expect(cluster.grant.statement).toEqual({
       Sid: "AirflowDAAssumeRole",
       Effect: "Allow",
       Principal: { AWS: "arn:aws:iam::444455556666:role/AirflowS3Logs-clv1abc" },
       Action: "sts:AssumeRole",
     });
-    expect(planned.connection.payload.extra).toEqual({ role_arn: TARGET_ROLE_ARN, region_name: "us-east-1" });
+    expect(cluster.connection.payload.extra).toEqual({ role_arn: TARGET_ROLE_ARN, region_name: "us-east-1" });
   });
 
   it("needs either the role ARN or the account and cluster id", () => {
-    const { workloadIdentity: _none, ...raw } = rawInputs();
-    const r = parseInputs({
-      ...raw,
-      aws: { targetRole: TARGET_ROLE_ARN, region: "us-east-1", trust: { kind: "clusterRole", clusterId: "c1" } },
-    });
+    const r = parseInputs(trustInputs(TARGET_ROLE_ARN, { kind: "clusterRole", clusterId: "c1" }));
     expect(r.ok ? [] : r.failures).toEqual([
       { property: "aws.trust", reason: expect.stringMatching(/clusterRoleArn, or dataPlaneAccountId and clusterId/) },
     ]);

@@ -1,19 +1,9 @@
 import { describe, expect, it } from "vitest";
-import {
-  AuthorizationState,
-  diffAuthorization,
-  livePayloadInPlanTerms,
-  planAuthorization,
-  webIdentitySid,
-} from "../../provider/plan";
-import { UNKNOWN, parseInputs } from "../../provider/schema";
-import { TARGET_ROLE_ARN, WORKLOAD_IDENTITY, rawInputs } from "../support/fixtures";
+import { AuthorizationState, diffAuthorization, livePayloadInPlanTerms, webIdentitySid } from "../../provider/plan";
+import { UNKNOWN } from "../../provider/schema";
+import { TARGET_ROLE_ARN, WORKLOAD_IDENTITY, planned, rawInputs } from "../support/fixtures";
 
-function plan(raw = rawInputs()) {
-  const parsed = parseInputs(raw);
-  if (!parsed.ok) throw new Error(JSON.stringify(parsed.failures));
-  return planAuthorization(parsed.value);
-}
+const plan = (raw: unknown = rawInputs()) => planned(raw);
 
 function stateOf(planned: ReturnType<typeof plan>): AuthorizationState {
   return { ...planned, resolved: { roleArn: TARGET_ROLE_ARN, apiVersion: "v2" } };
