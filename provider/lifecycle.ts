@@ -77,7 +77,9 @@ export class AuthorizationLifecycle {
     const target = this.target(news, "program");
     const { roleArn, oidcProviderCreated } = await this.drivers.trust.ensure(news.grant);
     const stale = staleShare(ownedGrantOf(olds.grant), news.grant);
-    if (stale) await this.drivers.trust.remove({ ...ownedGrantOf(olds.grant), ...stale });
+    // The new grant still relies on the same OIDC provider: no need to ask whether it is unused.
+    const keepsProvider = stale?.oidcProvider?.arn === news.grant.oidcProvider?.arn;
+    if (stale) await this.drivers.trust.remove(keepsProvider ? { ...stale, oidcProvider: undefined } : stale);
     const apiVersion = await this.drivers.connections.apiVersion(target);
     await this.drivers.connections.update(
       target,

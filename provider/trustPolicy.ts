@@ -117,7 +117,7 @@ export function withoutGrant(policy: TrustPolicy, grant: OwnedGrant): TrustPolic
  * What of an old grant to take back once the new one is in: all of it under another Sid, else only
  * the entries the new grant no longer has.
  */
-export function staleShare(old: OwnedGrant, next: OwnedGrant): OwnedGrant | undefined {
+export function staleShare<G extends OwnedGrant>(old: G, next: OwnedGrant): G | undefined {
   if (old.sid !== next.sid || canonical(old.entryPath as PolicyValue) !== canonical(next.entryPath as PolicyValue)) {
     return old;
   }

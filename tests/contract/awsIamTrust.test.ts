@@ -1,4 +1,5 @@
 import {
+  CreateOpenIDConnectProviderCommand,
   DeleteRoleCommand,
   GetOpenIDConnectProviderCommand,
   ListOpenIDConnectProvidersCommand,
@@ -14,6 +15,13 @@ import { FOREIGN_COUNT, foreignPolicy, planned, rawInputs, trustInputs } from ".
 
 const moto = () => inject("endpoints").moto.url;
 
+/** A new role in moto whose trust policy holds only statements someone else wrote. */
+async function foreignRole(prefix: string) {
+  const client = iamClient(moto());
+  const name = uniqueName(prefix);
+  return { client, name, arn: await createRole(client, name, foreignPolicy()) };
+}
+
 /** The grant the provider plans for these inputs, so the contract is the product's, not a test's. */
 function grantFor(role: string, overrides: Record<string, unknown> = {}): GrantOnRole {
   return planned({ ...rawInputs(), ...overrides, aws: { targetRole: role, region: "us-east-1" } }).grant;
@@ -28,9 +36,7 @@ function webIdentityGrant(role: string, issuerUrl: string, namespace: string, ex
 
 describe("AWS IAM trust driver against moto", () => {
   it("keeps foreign statements of every shape unchanged through create, update and delete", async () => {
-    const client = iamClient(moto());
-    const name = uniqueName("reader");
-    const arn = await createRole(client, name, foreignPolicy());
+    const { client, name, arn } = await foreignRole("reader");
     const driver = new AwsIamTrustDriver({ client });
     const original = minify(await trustPolicyOf(client, name));
     expect(original).toBe(minify(foreignPolicy()));
@@ -57,9 +63,7 @@ describe("AWS IAM trust driver against moto", () => {
   });
 
   it("sees an entry removed by someone else as absent, and puts it back", async () => {
-    const client = iamClient(moto());
-    const name = uniqueName("drift");
-    const arn = await createRole(client, name, foreignPolicy());
+    const { client, name, arn } = await foreignRole("drift");
     const driver = new AwsIamTrustDriver({ client });
     const grant = byIdentity(arn, "d");
     await driver.ensure(grant);
@@ -70,9 +74,7 @@ describe("AWS IAM trust driver against moto", () => {
   });
 
   it("reports a missing role clearly and never creates it", async () => {
-    const client = iamClient(moto());
-    const name = uniqueName("gone");
-    const arn = await createRole(client, name, foreignPolicy());
+    const { client, name, arn } = await foreignRole("gone");
     await client.send(new DeleteRoleCommand({ RoleName: name }));
     const driver = new AwsIamTrustDriver({ client });
     const grant = byIdentity(arn, 1);
@@ -83,9 +85,7 @@ describe("AWS IAM trust driver against moto", () => {
   });
 
   it("refuses an ARN whose account differs from the role found", async () => {
-    const client = iamClient(moto());
-    const name = uniqueName("acct");
-    await createRole(client, name, foreignPolicy());
+    const { client, name } = await foreignRole("acct");
     const driver = new AwsIamTrustDriver({ client });
     await expect(driver.read(byIdentity(`arn:aws:iam::999999999999:role/${name}`, 1))).rejects.toThrow(
       /another account/,
@@ -93,9 +93,7 @@ describe("AWS IAM trust driver against moto", () => {
   });
 
   it("writes a policy exactly at the quota, and stops one character over it with the numbers", async () => {
-    const client = iamClient(moto());
-    const name = uniqueName("quota");
-    const arn = await createRole(client, name, foreignPolicy());
+    const { client, name, arn } = await foreignRole("quota");
     const grant = byIdentity(arn, "q");
     const needed = minify({
       ...foreignPolicy(),
@@ -117,9 +115,7 @@ describe("AWS IAM trust driver against moto", () => {
   });
 
   it("reads the quota from GetAccountSummary once", async () => {
-    const client = iamClient(moto());
-    const name = uniqueName("summary");
-    const arn = await createRole(client, name, foreignPolicy());
+    const { client, name, arn } = await foreignRole("summary");
     const driver = new AwsIamTrustDriver({ client });
     const grants = Array.from({ length: 40 }, (_, i) => byIdentity(arn, `summary${i}`));
     const results = await Promise.allSettled(grants.map((g) => driver.ensure(g)));
@@ -131,9 +127,7 @@ describe("AWS IAM trust driver against moto", () => {
   });
 
   it("coalesces parallel grants on one role into few writes: none lost, none duplicated", async () => {
-    const client = iamClient(moto());
-    const name = uniqueName("shared");
-    const arn = await createRole(client, name, foreignPolicy());
+    const { client, name, arn } = await foreignRole("shared");
     const driver = new AwsIamTrustDriver({ client, policySizeQuota: 10_240 });
     const grants = Array.from({ length: 50 }, (_, i) => byIdentity(arn, i));
     await Promise.all(grants.map((g) => driver.ensure(g)));
@@ -150,9 +144,7 @@ describe("AWS IAM trust driver against moto", () => {
   });
 
   it("re-applies its edit when another writer overwrites the policy right after it wrote", async () => {
-    const client = iamClient(moto());
-    const name = uniqueName("race");
-    const arn = await createRole(client, name, foreignPolicy());
+    const { client, name, arn } = await foreignRole("race");
     // Another process that read the policy before our write and writes its own version after it.
     let overwrites = 2;
     const racing = iamClient(moto());
@@ -179,9 +171,7 @@ describe("AWS IAM trust driver against moto", () => {
 
 describe("cluster role grants against moto", () => {
   it("packs the cluster role into the AssumeRole statement beside Deployment identities", async () => {
-    const client = iamClient(moto());
-    const name = uniqueName("cluster");
-    const arn = await createRole(client, name, foreignPolicy());
+    const { client, name, arn } = await foreignRole("cluster");
     const driver = new AwsIamTrustDriver({ client });
     const cluster = planned(
       trustInputs(arn, { kind: "clusterRole", dataPlaneAccountId: "444455556666", clusterId: "clv1abc" }),
@@ -205,9 +195,7 @@ describe("web identity grants against moto", () => {
     `https://oidc.eks.us-west-2.amazonaws.com/id/${uniqueName("EXAMPLE").toUpperCase().replace("-", "")}`;
 
   it("creates the OIDC provider when absent, packs service accounts, and deletes only an unused provider it created", async () => {
-    const client = iamClient(moto());
-    const name = uniqueName("irsa");
-    const arn = await createRole(client, name, foreignPolicy());
+    const { client, name, arn } = await foreignRole("irsa");
     const driver = new AwsIamTrustDriver({ client, policySizeQuota: 10_240 });
     const url = issuer();
     const ns1 = webIdentityGrant(arn, url, "ns1");
@@ -237,11 +225,8 @@ describe("web identity grants against moto", () => {
   });
 
   it("never deletes an OIDC provider it did not create", async () => {
-    const client = iamClient(moto());
-    const name = uniqueName("irsa-own");
-    const arn = await createRole(client, name, foreignPolicy());
+    const { client, arn } = await foreignRole("irsa-own");
     const url = issuer();
-    const { CreateOpenIDConnectProviderCommand } = await import("@aws-sdk/client-iam");
     await client.send(
       new CreateOpenIDConnectProviderCommand({
         Url: url,
