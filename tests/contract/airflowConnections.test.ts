@@ -1,8 +1,8 @@
 import { describe, expect, inject, it } from "vitest";
 import { randomBytes } from "node:crypto";
-import { AirflowConnectionsDriver } from "../../provider/drivers/airflowConnections";
-import type { ConnectionTarget } from "../../provider/drivers/types";
-import { ConnectionExistsError } from "../../provider/errors";
+import { AirflowConnectionsDriver } from "../../provider/connections/airflow";
+import type { ConnectionTarget } from "../../provider/core/types";
+import { ConnectionExistsError } from "../../provider/core/errors";
 
 const payload = {
   conn_type: "aws",

@@ -6,12 +6,11 @@ import {
   UpdateAssumeRolePolicyCommand,
 } from "@aws-sdk/client-iam";
 import { describe, expect, inject, it } from "vitest";
-import { AwsIamTrustDriver } from "../../provider/drivers/awsIamTrust";
-import type { GrantOnRole } from "../../provider/drivers/types";
-import { TargetMissingError } from "../../provider/errors";
-import { findStatement, minify, statementsOf } from "../../provider/trustPolicy";
+import { AwsIamTrustDriver } from "../../provider/grants/aws/driver";
+import { TargetMissingError } from "../../provider/core/errors";
+import { findStatement, minify, statementsOf } from "../../provider/grants/aws/trustPolicy";
 import { createRole, iamClient, setTrustPolicy, trustPolicyOf, uniqueName } from "../support/aws";
-import { FOREIGN_COUNT, foreignPolicy, planned, rawInputs, trustInputs } from "../support/fixtures";
+import { FOREIGN_COUNT, PlannedAws, foreignPolicy, planned, rawInputs, trustInputs } from "../support/fixtures";
 
 const moto = () => inject("endpoints").moto.url;
 
@@ -23,7 +22,7 @@ async function foreignRole(prefix: string) {
 }
 
 /** The grant the provider plans for these inputs, so the contract is the product's, not a test's. */
-function grantFor(role: string, overrides: Record<string, unknown> = {}): GrantOnRole {
+function grantFor(role: string, overrides: Record<string, unknown> = {}): PlannedAws["grant"] {
   return planned({ ...rawInputs(), ...overrides, aws: { targetRole: role, region: "us-east-1" } }).grant;
 }
 

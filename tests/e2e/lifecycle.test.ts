@@ -1,7 +1,7 @@
 import { afterAll, beforeAll, describe, expect, inject, it } from "vitest";
-import { AirflowConnectionsDriver } from "../../provider/drivers/airflowConnections";
-import type { ConnectionTarget } from "../../provider/drivers/types";
-import { minify, statementsOf } from "../../provider/trustPolicy";
+import { AirflowConnectionsDriver } from "../../provider/connections/airflow";
+import type { ConnectionTarget } from "../../provider/core/types";
+import { minify, statementsOf } from "../../provider/grants/aws/trustPolicy";
 import { createRole, iamClient, setTrustPolicy, trustPolicyOf, uniqueName } from "../support/aws";
 import { foreignPolicy, FOREIGN_COUNT } from "../support/fixtures";
 import { ProgramStack, demoProgramStack } from "../support/pulumiProgram";

@@ -1,9 +1,9 @@
 import { GetOpenIDConnectProviderCommand } from "@aws-sdk/client-iam";
 import path from "node:path";
 import { describe, expect, inject, it } from "vitest";
-import { AirflowConnectionsDriver } from "../../provider/drivers/airflowConnections";
-import type { ConnectionTarget } from "../../provider/drivers/types";
-import { findStatement, minify, statementsOf } from "../../provider/trustPolicy";
+import { AirflowConnectionsDriver } from "../../provider/connections/airflow";
+import type { ConnectionTarget } from "../../provider/core/types";
+import { findStatement, minify, statementsOf } from "../../provider/grants/aws/trustPolicy";
 import { createRole, iamClient, trustPolicyOf, uniqueName } from "../support/aws";
 import { FOREIGN_COUNT, foreignPolicy } from "../support/fixtures";
 import { programStack, repoRoot } from "../support/pulumiProgram";

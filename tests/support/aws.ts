@@ -1,6 +1,6 @@
 import { CreateRoleCommand, GetRoleCommand, IAMClient, UpdateAssumeRolePolicyCommand } from "@aws-sdk/client-iam";
 import { randomBytes } from "node:crypto";
-import { TrustPolicy, minify, parsePolicyDocument } from "../../provider/trustPolicy";
+import { TrustPolicy, minify, parsePolicyDocument } from "../../provider/grants/aws/trustPolicy";
 
 export function iamClient(motoUrl: string): IAMClient {
   return new IAMClient({

@@ -1,6 +1,16 @@
-import { PlannedAuthorization, planAuthorization } from "../../provider/plan";
-import { parseInputs } from "../../provider/schema";
-import type { TrustPolicy } from "../../provider/trustPolicy";
+import {
+  DiffDecision,
+  ValidInputs,
+  diffAuthorization,
+  livePayloadInPlanTerms,
+  planAuthorization,
+} from "../../provider/core/plan";
+import type { AuthorizationState, ConnectionPayload, PlannedAuthorization } from "../../provider/core/types";
+import { GRANT_PLUGINS } from "../../provider/grants";
+import { awsPlugin } from "../../provider/grants/aws";
+import type { PolicyStatement, TrustPolicy } from "../../provider/grants/aws/trustPolicy";
+import type { AwsGrant } from "../../provider/grants/aws/types";
+import { parseInputs } from "../../provider/inputs";
 
 export const WORKLOAD_IDENTITY = "arn:aws:iam::111122223333:role/astro-celestial-galaxy-1234";
 export const TARGET_ROLE_ARN = "arn:aws:iam::123456789012:role/data-reader";
@@ -61,11 +71,34 @@ export const NOT_ACTION_STATEMENT = {
 
 export const FOREIGN_COUNT = 4;
 
+/** An AWS plan as `check` returns it: the statement is always there in a plan. */
+export type PlannedAws = PlannedAuthorization<AwsGrant & { statement: PolicyStatement }>;
+
 /** What the provider plans for raw inputs; a test's inputs must be valid. */
-export function planned(raw: unknown): PlannedAuthorization {
+export function plannedFor<G extends { cloud: string }>(raw: unknown): PlannedAuthorization<G> {
   const parsed = parseInputs(raw);
   if (!parsed.ok) throw new Error(JSON.stringify(parsed.failures));
-  return planAuthorization(parsed.value);
+  return planAuthorization(parsed.plugin, parsed.value as ValidInputs) as unknown as PlannedAuthorization<G>;
+}
+
+/** What the provider plans for raw AWS inputs. */
+export function planned(raw: unknown): PlannedAws {
+  return plannedFor<AwsGrant & { statement: PolicyStatement }>(raw);
+}
+
+const PLUGINS = new Map(GRANT_PLUGINS.map((p) => [p.cloud, p]));
+
+/** The provider's diff, over every cloud this version knows. */
+export function diff(
+  olds: AuthorizationState<AwsGrant> | AuthorizationState,
+  news: PlannedAuthorization<AwsGrant> | PlannedAuthorization,
+): DiffDecision {
+  return diffAuthorization(PLUGINS, olds as AuthorizationState, news as PlannedAuthorization);
+}
+
+/** A live AWS payload in the plan's terms, with the role's resolved ARN. */
+export function livePayload(live: ConnectionPayload, planned: ConnectionPayload, roleArn: string): ConnectionPayload {
+  return livePayloadInPlanTerms(awsPlugin, live, planned, { roleArn });
 }
 
 /** Raw inputs for a trust other than the default one, which takes no workloadIdentity. */

@@ -1,7 +1,7 @@
-import { ConnectionExistsError, TargetMissingError } from "../../provider/errors";
-import type { ApiVersion, ConnectionPayload } from "../../provider/plan";
-import type { ConnectionDriver, ConnectionTarget, GrantOnRole, TrustDriver } from "../../provider/drivers/types";
-import { TrustPolicy, grantHolds, liveShare, withGrant, withoutGrant } from "../../provider/trustPolicy";
+import { ConnectionExistsError, TargetMissingError } from "../../provider/core/errors";
+import type { ApiVersion, ConnectionDriver, ConnectionPayload, ConnectionTarget } from "../../provider/core/types";
+import type { GrantOnRole, TrustDriver } from "../../provider/grants/aws/types";
+import { TrustPolicy, grantHolds, liveShare, withGrant, withoutGrant } from "../../provider/grants/aws/trustPolicy";
 
 /** In-memory stand-ins with the same contract as the real drivers, for the lifecycle's unit tests. */
 export class MemoryTrust implements TrustDriver {

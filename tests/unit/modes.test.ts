@@ -1,5 +1,6 @@
 import { describe, expect, it } from "vitest";
-import { UNKNOWN, parseInputs } from "../../provider/schema";
+import { parseInputs } from "../../provider/inputs";
+import { UNKNOWN } from "../../provider/core/unknown";
 import { TARGET_ROLE_ARN, planned, trustInputs } from "../support/fixtures";
 
 const ISSUER = "https://oidc.eks.us-west-2.amazonaws.com/id/EXAMPLED539D4633E53DE1B71";

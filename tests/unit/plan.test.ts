@@ -1,11 +1,13 @@
 import { describe, expect, it } from "vitest";
-import { AuthorizationState, diffAuthorization, livePayloadInPlanTerms, webIdentitySid } from "../../provider/plan";
-import { UNKNOWN } from "../../provider/schema";
-import { TARGET_ROLE_ARN, WORKLOAD_IDENTITY, planned, rawInputs } from "../support/fixtures";
+import type { AuthorizationState } from "../../provider/core/types";
+import type { AwsGrant } from "../../provider/grants/aws/types";
+import { UNKNOWN } from "../../provider/core/unknown";
+import { webIdentitySid } from "../../provider/grants/aws/plan";
+import { TARGET_ROLE_ARN, WORKLOAD_IDENTITY, diff, livePayload, planned, rawInputs } from "../support/fixtures";
 
 const plan = (raw: unknown = rawInputs()) => planned(raw);
 
-function stateOf(planned: ReturnType<typeof plan>): AuthorizationState {
+function stateOf(planned: ReturnType<typeof plan>): AuthorizationState<AwsGrant> {
   return { ...planned, resolved: { roleArn: TARGET_ROLE_ARN, apiVersion: "v2" } };
 }
 
@@ -57,15 +59,13 @@ describe("planning", () => {
       ...planned.connection.payload,
       extra: { ...planned.connection.payload.extra, role_arn: TARGET_ROLE_ARN },
     };
-    expect(livePayloadInPlanTerms(live, planned.connection.payload, TARGET_ROLE_ARN)).toEqual(
-      planned.connection.payload,
-    );
+    expect(livePayload(live, planned.connection.payload, TARGET_ROLE_ARN)).toEqual(planned.connection.payload);
   });
 
   it("treats masked extra values as unreadable, and anything else read as live", () => {
     const planned = plan().connection.payload;
     const live = { ...planned, extra: { ...planned.extra, region_name: "***", added_by_hand: "x" } };
-    const seen = livePayloadInPlanTerms(live, planned, TARGET_ROLE_ARN);
+    const seen = livePayload(live, planned, TARGET_ROLE_ARN);
     expect(seen.extra.region_name).toBe("us-east-1");
     expect(seen.extra.added_by_hand).toBe("x");
   });
@@ -74,7 +74,7 @@ describe("planning", () => {
 describe("diff", () => {
   it("reports no change for the same plan", () => {
     const planned = plan();
-    expect(diffAuthorization(stateOf(planned), plan())).toEqual({
+    expect(diff(stateOf(planned), plan())).toEqual({
       changes: false,
       replaces: [],
       deleteBeforeReplace: false,
@@ -87,20 +87,20 @@ describe("diff", () => {
       rawInputs({ workloadIdentity: "arn:aws:iam::111122223333:role/other" }),
       rawInputs({ aws: { targetRole: TARGET_ROLE_ARN, region: "eu-west-1" } }),
     ]) {
-      expect(diffAuthorization(old, plan(raw))).toEqual({ changes: true, replaces: [], deleteBeforeReplace: false });
+      expect(diff(old, plan(raw))).toEqual({ changes: true, replaces: [], deleteBeforeReplace: false });
     }
   });
 
   it("shows drift found by a refresh as a change", () => {
     const old = stateOf(plan());
-    expect(diffAuthorization({ ...old, grant: { ...old.grant, statement: null } }, plan()).changes).toBe(true);
-    expect(diffAuthorization({ ...old, connection: { ...old.connection, payload: null } }, plan()).changes).toBe(true);
+    expect(diff({ ...old, grant: { ...old.grant, statement: null } }, plan()).changes).toBe(true);
+    expect(diff({ ...old, connection: { ...old.connection, payload: null } }, plan()).changes).toBe(true);
   });
 
   it("replaces on another role, deleting first", () => {
     const old = stateOf(plan());
     const news = plan(rawInputs({ aws: { targetRole: "arn:aws:iam::123456789012:role/other", region: "us-east-1" } }));
-    expect(diffAuthorization(old, news)).toEqual({
+    expect(diff(old, news)).toEqual({
       changes: true,
       replaces: ["grant.role"],
       deleteBeforeReplace: true,
@@ -110,7 +110,7 @@ describe("diff", () => {
   it("a role name and the ARN of that name are the same role", () => {
     const old = stateOf(plan());
     const news = plan(rawInputs({ aws: { targetRole: "data-reader", region: "us-east-1" } }));
-    expect(diffAuthorization(old, news).replaces).toEqual([]);
+    expect(diff(old, news).replaces).toEqual([]);
   });
 
   it("replaces on another connection id or Airflow, deleting first: the trust entry is shared", () => {
@@ -120,7 +120,7 @@ describe("diff", () => {
         connection: { connectionId: "aws_other", airflow: { url: "http://127.0.0.1:8080", auth: { kind: "token" } } },
       }),
     );
-    expect(diffAuthorization(old, news)).toEqual({
+    expect(diff(old, news)).toEqual({
       changes: true,
       replaces: ["connection.connectionId"],
       deleteBeforeReplace: true,

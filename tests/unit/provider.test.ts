@@ -1,33 +1,42 @@
 import { beforeEach, describe, expect, it } from "vitest";
-import { createProvider, ProviderMethods } from "../../provider";
-import type { AuthorizationState, PlannedAuthorization } from "../../provider/plan";
+import { createProvider, ProviderMethods } from "../../provider/core/provider";
+import type { AuthorizationState } from "../../provider/core/types";
+import type { AwsGrant } from "../../provider/grants/aws/types";
+import { GRANT_PLUGINS } from "../../provider/grants";
+import { awsGrantDriver } from "../../provider/grants/aws";
+import { authorizationInputsSchema } from "../../provider/inputs";
 import { MemoryConnections, MemoryTrust } from "../support/memoryDrivers";
-import { TARGET_ROLE_ARN, foreignPolicy, rawInputs, FOREIGN_COUNT } from "../support/fixtures";
-import { minify, statementsOf } from "../../provider/trustPolicy";
-import { RemoteError } from "../../provider/errors";
+import { TARGET_ROLE_ARN, foreignPolicy, rawInputs, FOREIGN_COUNT, PlannedAws } from "../support/fixtures";
+import { minify, statementsOf } from "../../provider/grants/aws/trustPolicy";
+import { RemoteError } from "../../provider/core/errors";
 
 const URL = "http://127.0.0.1:8080";
 
 let trust: MemoryTrust;
 let connections: MemoryConnections;
 let driversMade: number;
-let provider: ProviderMethods;
+let provider: ProviderMethods<AwsGrant>;
 
 beforeEach(() => {
   trust = new MemoryTrust();
   trust.addRole("data-reader", foreignPolicy());
   connections = new MemoryConnections();
   driversMade = 0;
-  provider = createProvider(() => {
-    driversMade++;
-    return { trust, connections };
-  }, {});
+  provider = createProvider({
+    plugins: GRANT_PLUGINS,
+    schema: authorizationInputsSchema,
+    makeDrivers: () => {
+      driversMade++;
+      return { grants: { aws: awsGrantDriver(trust) }, connections };
+    },
+    env: {},
+  }) as ProviderMethods<AwsGrant>;
 });
 
 async function checked(raw: Record<string, unknown> = rawInputs({ credentials: { token: "tok-from-input" } })) {
   const result = await provider.check({}, { ...raw, __provider: "stub" });
   expect(result.failures).toBeUndefined();
-  return result.inputs as unknown as PlannedAuthorization;
+  return result.inputs as unknown as PlannedAws;
 }
 
 describe("provider methods", () => {
@@ -160,7 +169,7 @@ describe("provider methods", () => {
     const moved = await checked(
       rawInputs({ workloadIdentity: "arn:aws:iam::111122223333:role/astro-moved", credentials: { token: "t0ken" } }),
     );
-    await provider.update(id, outs as AuthorizationState, moved);
+    await provider.update(id, outs as AuthorizationState<AwsGrant>, moved);
     const shared = statementsOf(trust.roles.get("data-reader")!.policy).find((s) => s.Sid === "AirflowDAAssumeRole");
     expect(shared?.Principal).toEqual({
       AWS: ["arn:aws:iam::111122223333:role/astro-other", "arn:aws:iam::111122223333:role/astro-moved"],

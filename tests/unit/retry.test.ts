@@ -1,7 +1,7 @@
 import { describe, expect, it } from "vitest";
-import { isRetryableAwsError } from "../../provider/drivers/awsIamTrust";
-import { withLock } from "../../provider/lock";
-import { RetriesExhaustedError, withRetries } from "../../provider/retry";
+import { isRetryableAwsError } from "../../provider/grants/aws/driver";
+import { withLock } from "../../provider/core/lock";
+import { RetriesExhaustedError, withRetries } from "../../provider/core/retry";
 
 function awsError(name: string, message = "x", status?: number) {
   return Object.assign(new Error(message), { name, $metadata: { httpStatusCode: status } });

@@ -1,5 +1,6 @@
 import { describe, expect, it } from "vitest";
-import { UNKNOWN, parseInputs } from "../../provider/schema";
+import { parseInputs } from "../../provider/inputs";
+import { UNKNOWN } from "../../provider/core/unknown";
 import { rawInputs } from "../support/fixtures";
 
 function failuresOf(raw: unknown) {

@@ -1,7 +1,6 @@
 import { describe, expect, it } from "vitest";
 import {
   NO_TRUST_SID,
-  canonical,
   findStatement,
   minify,
   parsePolicyDocument,
@@ -15,7 +14,8 @@ import {
   grantHolds,
   staleShare,
   OwnedGrant,
-} from "../../provider/trustPolicy";
+} from "../../provider/grants/aws/trustPolicy";
+import { canonical } from "../../provider/core/canonical";
 import { FOREIGN_COUNT, NOT_ACTION_STATEMENT, foreignPolicy } from "../support/fixtures";
 
 const ours = {

@@ -1,3 +1,5 @@
+import { canonical } from "../../core/canonical";
+
 /**
  * Pure edits of an IAM role trust policy. Every statement we did not write is carried over as the
  * same object in the same position: ownership is decided by our `Sid` alone.
@@ -155,30 +157,6 @@ export function parsePolicyDocument(document: string): TrustPolicy {
     throw new Error("the trust policy is not a JSON object");
   }
   return parsed as TrustPolicy;
-}
-
-/**
- * A canonical form for comparing statements: key order ignored, a one-element list equal to its
- * element, list order ignored (IAM treats principal and action lists as sets).
- */
-export function canonical(value: PolicyValue | PolicyStatement | undefined): string {
-  return JSON.stringify(canonicalValue(value as PolicyValue | undefined));
-}
-
-function canonicalValue(value: PolicyValue | undefined): PolicyValue | undefined {
-  if (Array.isArray(value)) {
-    const items = [...new Set(value.map((v) => JSON.stringify(canonicalValue(v))))].sort();
-    return items.length === 1 ? (JSON.parse(items[0]!) as PolicyValue) : items.map((i) => JSON.parse(i) as PolicyValue);
-  }
-  if (value !== null && typeof value === "object") {
-    const out: { [key: string]: PolicyValue } = {};
-    for (const key of Object.keys(value).sort()) {
-      const v = canonicalValue(value[key]);
-      if (v !== undefined) out[key] = v;
-    }
-    return out;
-  }
-  return value;
 }
 
 export function sameStatement(a: PolicyStatement | undefined, b: PolicyStatement | undefined): boolean {

@@ -8,10 +8,10 @@ import {
   ListRolesCommand,
   UpdateAssumeRolePolicyCommand,
 } from "@aws-sdk/client-iam";
-import { ROLE_ARN } from "../schema";
-import { RemoteError, TargetMissingError } from "../errors";
-import { withLock } from "../lock";
-import { RetriesExhaustedError, defaultSleep, jitteredDelay, withRetries } from "../retry";
+import { AuthorizationError, RemoteError, TargetMissingError } from "../../core/errors";
+import { PolicyStore, SharedPolicyOptions, SharedPolicyWriter } from "../../core/policyStore";
+import { RetriesExhaustedError, withRetries } from "../../core/retry";
+import { ROLE_ARN } from "./schema";
 import {
   TrustPolicy,
   grantHolds,
@@ -20,33 +20,16 @@ import {
   parsePolicyDocument,
   withGrant,
   withoutGrant,
-} from "../trustPolicy";
-import { roleNameOf } from "../plan";
+} from "./trustPolicy";
+import { roleNameOf } from "./plan";
 import type { GrantOnRole, TrustDriver } from "./types";
 
-export interface AwsIamTrustOptions {
+export interface AwsIamTrustOptions extends SharedPolicyOptions {
   client?: IAMClient;
   /** Trust policy length quota; read once from GetAccountSummary when not given. */
   policySizeQuota?: number;
   /** Tries for one remote call (throttling, 5xx, principal not yet visible). */
   attempts?: number;
-  /** Tries to converge when another writer keeps overwriting the policy. */
-  convergeAttempts?: number;
-  baseDelayMs?: number;
-  /**
-   * A write waits until no edit to the role has come for this long (at most `batchMaxWaitMs`), so
-   * the creates of one `pulumi up`, which arrive one after another, share writes.
-   */
-  batchQuietMs?: number;
-  batchMaxWaitMs?: number;
-  /**
-   * With no etag, another process may write a policy it read before ours landed. Writes go out at
-   * most `maxReadAgeMs` after their read, and are read back no sooner than `verifyDelayMs` after,
-   * so such an overwrite is seen and our edit applied again.
-   */
-  maxReadAgeMs?: number;
-  verifyDelayMs?: number;
-  sleep?: (ms: number) => Promise<void>;
 }
 
 /** Tag on an OIDC provider this package created: only such a provider is ever deleted, and only unused. */
@@ -80,62 +63,53 @@ export function isRetryableAwsError(error: unknown): boolean {
   return code === "ECONNRESET" || code === "ETIMEDOUT" || code === "EPIPE";
 }
 
-interface Edit {
-  what: string;
-  apply(policy: TrustPolicy): TrustPolicy;
-  holds(policy: TrustPolicy): boolean;
-  /** Removals go first in a batch, so the room they free counts for the additions. */
-  removal: boolean;
-  tries: number;
-  resolve(result: { arn: string; changed: boolean }): void;
-  reject(error: unknown): void;
-}
-
-interface RoleQueue {
-  edits: Edit[];
-  draining: boolean;
-  lastArrival: number;
-  /** Batches put back because their read was too old; bounded, so a slow IAM still gets written. */
-  staleReads: number;
-}
-
 /**
- * Keeps grants in IAM role trust policies. IAM has no etag on trust policies, so every write is a
- * read-modify-write under a per-role lock, read back afterwards; edits that another process
- * overwrote are applied again after a jittered pause. Edits to one role that arrive together are
- * written together.
+ * Keeps grants in IAM role trust policies. IAM has no etag on trust policies, so writes go through
+ * the shared writer with verify-after-write: edits to one role that arrive together are written
+ * together, read back, and applied again when another process overwrote them.
  */
 export class AwsIamTrustDriver implements TrustDriver {
   private readonly client: IAMClient;
+  private readonly writer: SharedPolicyWriter<TrustPolicy, { arn: string }>;
   private quota: Promise<number> | undefined;
-  private readonly queues = new Map<string, RoleQueue>();
-  private readonly sharedReads = new Map<string, Promise<{ arn: string; policy: TrustPolicy }>>();
   private readonly oidcEnsured = new Map<string, Promise<boolean>>();
   readonly calls: Record<string, number> = {};
 
   constructor(private readonly options: AwsIamTrustOptions = {}) {
     this.client = options.client ?? new IAMClient({ region: process.env.AWS_REGION ?? "us-east-1", maxAttempts: 1 });
     if (options.policySizeQuota !== undefined) this.quota = Promise.resolve(options.policySizeQuota);
+    const store: PolicyStore<TrustPolicy, { arn: string }> = {
+      etags: false,
+      describe: (role) => `the trust policy of role ${roleNameOf(role)}`,
+      lockKey: (role) => `aws-iam-role:${roleNameOf(role)}`,
+      read: async (role) => {
+        const { arn, policy } = await this.getRole(role);
+        return { policy, facts: { arn } };
+      },
+      write: (role, policy) => this.updatePolicy(role, policy),
+      checkLimits: (role, current, next) => this.overQuota(role, current, next),
+    };
+    this.writer = new SharedPolicyWriter(store, options);
   }
 
   async read(grant: GrantOnRole) {
-    const { arn, policy } = await this.readShared(grant.role);
-    return { roleArn: arn, statement: liveShare(policy, grant) };
+    const { facts, policy } = await this.writer.read(grant.role);
+    return { roleArn: facts.arn, statement: liveShare(policy, grant) };
   }
 
   async ensure(grant: GrantOnRole) {
     const oidcProviderCreated = grant.oidcProvider ? await this.ensureOidcProvider(grant.oidcProvider) : undefined;
-    const { arn, changed } = await this.submit(grant.role, {
+    const { facts, changed } = await this.writer.submit(grant.role, {
       what: `add the grant of ${grant.sid}`,
       apply: (policy) => withGrant(policy, grant),
       holds: (policy) => grantHolds(policy, grant),
       removal: false,
     });
-    return { roleArn: arn, changed, ...(oidcProviderCreated !== undefined ? { oidcProviderCreated } : {}) };
+    return { roleArn: facts.arn, changed, ...(oidcProviderCreated !== undefined ? { oidcProviderCreated } : {}) };
   }
 
   async remove(grant: GrantOnRole) {
-    const { changed } = await this.submit(grant.role, {
+    const { changed } = await this.writer.submit(grant.role, {
       what: `remove the grant of ${grant.sid}`,
       apply: (policy) => withoutGrant(policy, grant),
       holds: (policy) => liveShare(policy, grant) === undefined,
@@ -145,110 +119,25 @@ export class AwsIamTrustDriver implements TrustDriver {
     return { removed: changed };
   }
 
-  private submit(
-    role: string,
-    edit: Omit<Edit, "tries" | "resolve" | "reject">,
-  ): Promise<{ arn: string; changed: boolean }> {
+  private async updatePolicy(role: string, policy: TrustPolicy): Promise<void> {
     const name = roleNameOf(role);
-    return new Promise((resolve, reject) => {
-      let queue = this.queues.get(name);
-      if (!queue) this.queues.set(name, (queue = { edits: [], draining: false, lastArrival: 0, staleReads: 0 }));
-      queue.edits.push({ ...edit, tries: 0, resolve, reject });
-      queue.lastArrival = Date.now();
-      if (!queue.draining) void this.drain(role, queue);
-    });
-  }
-
-  private async drain(role: string, queue: RoleQueue): Promise<void> {
-    queue.draining = true;
-    const sleep = this.options.sleep ?? defaultSleep;
-    try {
-      while (queue.edits.length > 0) {
-        await this.gather(queue, sleep);
-        const batch = queue.edits.splice(0).sort((a, b) => Number(b.removal) - Number(a.removal));
-        await withLock(`aws-iam-role:${roleNameOf(role)}`, () => this.writeBatch(role, batch, queue)).catch(
-          (error: unknown) => batch.forEach((edit) => edit.reject(error)),
-        );
-      }
-    } finally {
-      queue.draining = false;
-    }
-  }
-
-  private async gather(queue: RoleQueue, sleep: (ms: number) => Promise<void>): Promise<void> {
-    const quiet = this.options.batchQuietMs ?? 200;
-    const deadline = Date.now() + (this.options.batchMaxWaitMs ?? 1500);
-    for (let idle = 0; idle < quiet && Date.now() < deadline; idle = Date.now() - queue.lastArrival) {
-      await sleep(Math.min(quiet - idle, Math.max(1, deadline - Date.now())));
-    }
-  }
-
-  /** One read, one write, one read back for a whole batch of edits to one role. */
-  private async writeBatch(role: string, batch: Edit[], queue: RoleQueue): Promise<void> {
-    const name = roleNameOf(role);
-    const readAt = Date.now();
-    const { arn, policy } = await this.getRole(role);
-    const todo: Edit[] = [];
-    for (const edit of batch) {
-      if (edit.holds(policy)) edit.resolve({ arn, changed: false });
-      else todo.push(edit);
-    }
-    if (todo.length === 0) return;
-
-    let next = policy;
-    const written: Edit[] = [];
-    for (const edit of todo) {
-      const candidate = edit.apply(next);
-      const overQuota = await this.overQuota(name, policy, candidate);
-      if (overQuota && !edit.removal) edit.reject(overQuota);
-      else {
-        next = candidate;
-        written.push(edit);
-      }
-    }
-    if (written.length === 0) return;
-    if (Date.now() - readAt > (this.options.maxReadAgeMs ?? 500) && queue.staleReads < 3) {
-      // Our read is too old to write on safely: read again and redo the batch.
-      queue.staleReads++;
-      queue.edits.push(...written);
-      return;
-    }
-    queue.staleReads = 0;
     await this.call(`UpdateAssumeRolePolicy on role ${name}`, "UpdateAssumeRolePolicy", () =>
-      this.client.send(new UpdateAssumeRolePolicyCommand({ RoleName: name, PolicyDocument: minify(next) })),
+      this.client.send(new UpdateAssumeRolePolicyCommand({ RoleName: name, PolicyDocument: minify(policy) })),
     );
-
-    const verifyDelay = this.options.verifyDelayMs ?? 600;
-    await (this.options.sleep ?? defaultSleep)(verifyDelay * (1 + Math.random() / 2));
-    const after = await this.getRole(role);
-    const overwritten: Edit[] = [];
-    for (const edit of written) {
-      if (edit.holds(after.policy)) edit.resolve({ arn: after.arn, changed: true });
-      else if (++edit.tries < (this.options.convergeAttempts ?? 8)) overwritten.push(edit);
-      else {
-        edit.reject(
-          new RemoteError(
-            `could not ${edit.what} in the trust policy of role ${name}: another writer overwrote it ` +
-              `${edit.tries} times in a row. Find what else edits this role's trust policy (another stack, ` +
-              `a console session, a script) and run pulumi up again.`,
-          ),
-        );
-      }
-    }
-    if (overwritten.length > 0) {
-      // Another process wrote between our read and our write: pause a random while, then again.
-      const tries = Math.max(...overwritten.map((e) => e.tries));
-      await (this.options.sleep ?? defaultSleep)(jitteredDelay(tries, this.options.baseDelayMs ?? 200, 5000));
-      queue.edits.push(...overwritten);
-    }
   }
 
-  private async overQuota(name: string, current: TrustPolicy, next: TrustPolicy): Promise<RemoteError | undefined> {
+  private async overQuota(
+    role: string,
+    current: TrustPolicy,
+    next: TrustPolicy,
+  ): Promise<AuthorizationError | undefined> {
+    const name = roleNameOf(role);
     const needed = minify(next).length;
     if (needed <= 2048 && this.options.policySizeQuota === undefined) return undefined;
     const quota = await this.policySizeQuota();
     if (needed <= quota) return undefined;
-    return new RemoteError(
+    return new AuthorizationError(
+      "QUOTA_EXCEEDED",
       `the trust policy of role ${name} would be ${needed} characters (now ${minify(current).length}), ` +
         `over this account's quota of ${quota} (AssumeRolePolicySizeQuota). Ways out: ask AWS to raise the ` +
         `"Role trust policy length" quota (Service Quotas, IAM); spread Deployments over more roles; or, for ` +
@@ -261,17 +150,6 @@ export class AwsIamTrustDriver implements TrustDriver {
       this.client.send(new GetAccountSummaryCommand({})),
     ).then((r) => r.SummaryMap?.AssumeRolePolicySizeQuota ?? 2048);
     return this.quota;
-  }
-
-  /** Reads for refresh: concurrent reads of one role share one GetRole. */
-  private readShared(role: string) {
-    const name = roleNameOf(role);
-    let shared = this.sharedReads.get(name);
-    if (!shared) {
-      shared = this.getRole(role).finally(() => this.sharedReads.delete(name));
-      this.sharedReads.set(name, shared);
-    }
-    return shared;
   }
 
   private async getRole(role: string): Promise<{ arn: string; policy: TrustPolicy }> {
@@ -393,10 +271,15 @@ export class AwsIamTrustDriver implements TrustDriver {
           `${error.message}. AWS is throttling or failing; run pulumi up again later.`,
           undefined,
           true,
+          { cause: error.lastError },
         );
       }
       if (error instanceof Error && !isCode(error, "NoSuchEntity") && !isCode(error, "EntityAlreadyExists")) {
-        throw new RemoteError(`AWS IAM ${what} failed: ${errorCode(error)}: ${error.message}`);
+        const denied = ["AccessDenied", "UnrecognizedClient", "InvalidClientTokenId"].includes(errorCode(error));
+        throw new RemoteError(`AWS IAM ${what} failed: ${errorCode(error)}: ${error.message}`, undefined, false, {
+          cause: error,
+          ...(denied ? { code: "PERMISSION_DENIED" as const } : {}),
+        });
       }
       throw error;
     }

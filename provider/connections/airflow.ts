@@ -1,7 +1,6 @@
-import { ConnectionExistsError, RemoteError, redact } from "../errors";
-import { RetriesExhaustedError, withRetries } from "../retry";
-import type { ApiVersion, ConnectionPayload, ExtraValue } from "../plan";
-import type { ConnectionDriver, ConnectionTarget } from "./types";
+import { ConnectionExistsError, RemoteError, redact } from "../core/errors";
+import { RetriesExhaustedError, withRetries } from "../core/retry";
+import type { ApiVersion, ConnectionDriver, ConnectionPayload, ConnectionTarget, ExtraValue } from "../core/types";
 
 export interface AirflowConnectionsOptions {
   fetch?: typeof fetch;
@@ -129,7 +128,7 @@ export class AirflowConnectionsDriver implements ConnectionDriver {
     }
     if (write) this.calls.writes++;
     if (response.ok || response.status === 404 || (response.status === 409 && method === "POST")) return response;
-    throw new RemoteError(await this.describeFailure(target, method, url, response), response.status);
+    throw failure(await this.describeFailure(target, method, url, response), response.status);
   }
 
   private async authHeaders(target: ConnectionTarget, version: ApiVersion): Promise<Record<string, string>> {
@@ -158,7 +157,7 @@ export class AirflowConnectionsDriver implements ConnectionDriver {
     const url = `${target.url}/auth/token`;
     const response = await this.send(target, "POST", url, {}, { username, password });
     if (!response.ok) {
-      throw new RemoteError(await this.describeFailure(target, "POST", url, response), response.status);
+      throw failure(await this.describeFailure(target, "POST", url, response), response.status);
     }
     const body = (await response.json()) as { access_token?: string };
     if (!body.access_token) throw new RemoteError(`POST ${url} answered without an access_token`);
@@ -215,6 +214,7 @@ export class AirflowConnectionsDriver implements ConnectionDriver {
           redact(`${error.message}. Check that Airflow is up at ${target.url} and run pulumi up again.`, secrets),
           undefined,
           true,
+          { cause: error.lastError },
         );
       }
       throw error;
@@ -246,6 +246,12 @@ export class AirflowConnectionsDriver implements ConnectionDriver {
   }
 }
 
+/** Refused credentials get their own code: retrying cannot fix them, a new token can. */
+function failure(message: string, status: number): RemoteError {
+  const denied = status === 401 || status === 403;
+  return new RemoteError(message, status, false, denied ? { code: "PERMISSION_DENIED" } : undefined);
+}
+
 function jwtKey(target: ConnectionTarget): string {
   return `${target.url}\u0000${target.auth.kind === "password" ? target.auth.username : ""}`;
 }
@@ -253,9 +259,9 @@ function jwtKey(target: ConnectionTarget): string {
 function missingSecret(kind: "token" | "password", url: string): string {
   return kind === "token"
     ? `no Airflow API token for ${url}: set it with pulumi config set --secret deployment-authorization:airflowToken <token>, ` +
-        `or the AIRFLOW_API_TOKEN environment variable, or the resource's connection.airflow.token input`
+        `or the AIRFLOW_API_TOKEN environment variable, or the component's connection.airflow.auth.token input`
     : `no Airflow password for ${url}: set it with pulumi config set --secret deployment-authorization:airflowPassword <password>, ` +
-        `or the AIRFLOW_API_PASSWORD environment variable, or the resource's connection.airflow.password input`;
+        `or the AIRFLOW_API_PASSWORD environment variable, or the component's connection.airflow.auth.password input`;
 }
 
 function bodyOf(connectionId: string, payload: ConnectionPayload) {

@@ -1,17 +1,15 @@
 import { ConnectionExistsError } from "./errors";
-import { staleShare } from "./trustPolicy";
-import {
+import { livePayloadInPlanTerms, pluginFor } from "./plan";
+import type {
   AirflowTarget,
-  ApiVersion,
-  ownedGrantOf,
   AuthorizationState,
+  ConnectionTarget,
   Credentials,
+  Drivers,
+  GrantDriver,
+  GrantPlugin,
   PlannedAuthorization,
-  livePayloadInPlanTerms,
-  payloadForApply,
-  roleNameOf,
-} from "./plan";
-import type { ConnectionTarget, Drivers } from "./drivers/types";
+} from "./types";
 
 /** Credentials from stack config or the environment (read by the provider's `configure`). */
 export interface AmbientCredentials {
@@ -20,50 +18,54 @@ export interface AmbientCredentials {
 }
 
 /**
- * The grant and the connection as one resource. Pure orchestration over the drivers: no remote
- * API is named here, so the lifecycle is tested against in-memory drivers and real ones alike.
+ * The grant and the connection as one resource. Pure orchestration over one grant plug-in (chosen
+ * by `grant.cloud`) and the connection driver: no cloud is named here.
  */
 export class AuthorizationLifecycle {
   constructor(
+    private readonly plugins: ReadonlyMap<string, GrantPlugin>,
     private readonly drivers: Drivers,
     private readonly ambient: AmbientCredentials = {},
   ) {}
 
   async create(planned: PlannedAuthorization): Promise<{ id: string; outs: AuthorizationState }> {
+    const { plugin, driver } = this.grantOf(planned);
     const target = this.target(planned, "program");
-    const { roleArn, changed, oidcProviderCreated } = await this.drivers.trust.ensure(planned.grant);
+    const { changed, resolved } = await driver.ensure(planned.grant);
     try {
       const apiVersion = await this.drivers.connections.apiVersion(target);
-      const payload = payloadForApply(planned.connection.payload, roleArn);
+      const payload = { ...planned.connection.payload };
+      payload.extra = plugin.extraForApply(payload.extra, resolved);
       try {
         await this.drivers.connections.create(target, planned.connection.connectionId, payload);
       } catch (error) {
         if (!(error instanceof ConnectionExistsError && planned.connection.adoptExisting)) throw error;
         await this.drivers.connections.update(target, planned.connection.connectionId, payload);
       }
-      return { id: idOf(planned), outs: { ...planned, resolved: resolved(roleArn, apiVersion, oidcProviderCreated) } };
+      return { id: this.idOf(planned), outs: { ...planned, resolved: { ...resolved, apiVersion } } };
     } catch (error) {
       // Created together or not at all: take back the grant this call added.
-      if (changed) await this.drivers.trust.remove(planned.grant);
+      if (changed) await driver.remove(planned.grant, resolved);
       throw error;
     }
   }
 
   /** What is live, in the plan's terms, so that a refresh shows drift in either half as a diff. */
   async read(id: string, state: AuthorizationState) {
+    const { plugin, driver } = this.grantOf(state);
     const target = this.target(state, "stored");
     const [grant, apiVersion] = await Promise.all([
-      this.drivers.trust.read(ownedGrantOf(state.grant)),
+      driver.read(state.grant, state.resolved),
       this.drivers.connections.apiVersion(target),
     ]);
     const live = await this.drivers.connections.read(target, state.connection.connectionId);
     const planned = state.connection.payload;
-    const payload = live === undefined ? null : livePayloadInPlanTerms(live, planned ?? live, grant.roleArn);
+    const payload = live === undefined ? null : livePayloadInPlanTerms(plugin, live, planned ?? live, grant.resolved);
     const props: AuthorizationState = {
       ...state,
-      grant: { ...state.grant, statement: grant.statement ?? null },
+      grant: grant.grant,
       connection: { ...state.connection, payload },
-      resolved: { ...state.resolved, roleArn: grant.roleArn, apiVersion },
+      resolved: { ...grant.resolved, apiVersion },
     };
     const { resolved: _resolved, ...inputs } = props;
     return { id, props, inputs };
@@ -74,25 +76,35 @@ export class AuthorizationLifecycle {
     olds: AuthorizationState,
     news: PlannedAuthorization,
   ): Promise<{ outs: AuthorizationState }> {
+    const { plugin, driver } = this.grantOf(news);
     const target = this.target(news, "program");
-    const { roleArn, oidcProviderCreated } = await this.drivers.trust.ensure(news.grant);
-    const stale = staleShare(ownedGrantOf(olds.grant), news.grant);
-    // The new grant still relies on the same OIDC provider: no need to ask whether it is unused.
-    const keepsProvider = stale?.oidcProvider?.arn === news.grant.oidcProvider?.arn;
-    if (stale) await this.drivers.trust.remove(keepsProvider ? { ...stale, oidcProvider: undefined } : stale);
+    const { resolved } = await driver.ensure(news.grant, { grant: olds.grant, resolved: olds.resolved });
+    const stale = plugin.stale(olds.grant, news.grant);
+    if (stale) await driver.remove(stale, olds.resolved);
     const apiVersion = await this.drivers.connections.apiVersion(target);
-    await this.drivers.connections.update(
-      target,
-      news.connection.connectionId,
-      payloadForApply(news.connection.payload, roleArn),
-    );
-    const created = oidcProviderCreated || olds.resolved?.oidcProviderCreated;
-    return { outs: { ...news, resolved: resolved(roleArn, apiVersion, created) } };
+    await this.drivers.connections.update(target, news.connection.connectionId, {
+      ...news.connection.payload,
+      extra: plugin.extraForApply(news.connection.payload.extra, resolved),
+    });
+    return { outs: { ...news, resolved: { ...resolved, apiVersion } } };
   }
 
   async delete(id: string, state: AuthorizationState): Promise<void> {
-    await this.drivers.trust.remove(ownedGrantOf(state.grant));
+    const { driver } = this.grantOf(state);
+    await driver.remove(state.grant, state.resolved);
     await this.drivers.connections.remove(this.target(state, "stored"), state.connection.connectionId);
+  }
+
+  /** `<the plug-in's part>/<connection id>`: for AWS `<role>/<sid>/<connection id>`, as before plug-ins. */
+  idOf(planned: PlannedAuthorization): string {
+    return `${this.grantOf(planned).plugin.idOf(planned.grant)}/${planned.connection.connectionId}`;
+  }
+
+  private grantOf(subject: { grant: { cloud: string } }): { plugin: GrantPlugin; driver: GrantDriver } {
+    const plugin = pluginFor(this.plugins, subject.grant.cloud);
+    const driver = this.drivers.grants[plugin.cloud];
+    if (!driver) throw new Error(`no grant driver for cloud "${plugin.cloud}"`);
+    return { plugin, driver };
   }
 
   /**
@@ -110,12 +122,4 @@ export class AuthorizationLifecycle {
         : { token: this.ambient.token ?? own.token, password: this.ambient.password ?? own.password };
     return { ...subject.connection.airflow, credentials };
   }
-}
-
-function resolved(roleArn: string, apiVersion: ApiVersion, oidcProviderCreated: boolean | undefined) {
-  return { roleArn, apiVersion, ...(oidcProviderCreated ? { oidcProviderCreated } : {}) };
-}
-
-export function idOf(planned: PlannedAuthorization): string {
-  return `${roleNameOf(planned.grant.role)}/${planned.grant.sid}/${planned.connection.connectionId}`;
 }

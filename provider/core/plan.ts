@@ -1,0 +1,141 @@
+import { canonical } from "./canonical";
+import type {
+  AuthorizationState,
+  ConnectionPayload,
+  ExtraValue,
+  GrantBase,
+  GrantPlugin,
+  PlannedAuthorization,
+  Resolved,
+} from "./types";
+import { UNKNOWN } from "./unknown";
+
+/**
+ * Pure planning: from validated inputs to the exact grant and connection payload the resource will
+ * converge to. `check` returns this as the resource's inputs, so `pulumi preview --diff` shows it.
+ */
+
+/** The inputs `check` has validated, with the one cloud key that selects the plug-in. */
+export interface ValidInputs {
+  owner: string;
+  workloadIdentity?: string;
+  connection: {
+    connectionId: string;
+    description?: string;
+    extra?: Record<string, ExtraValue> | typeof UNKNOWN;
+    adoptExisting?: boolean;
+    airflow: {
+      url: string;
+      apiVersion?: "v1" | "v2";
+      auth: { kind: "token" } | { kind: "password"; username: string };
+    };
+  };
+  credentials?: { token?: string; password?: string };
+  [cloud: string]: unknown;
+}
+
+export function normalizeUrl(url: string): string {
+  return url === UNKNOWN ? url : url.replace(/\/+$/, "");
+}
+
+export function defaultDescription(owner: string): string {
+  return `Managed by Pulumi (DeploymentAuthorization ${owner}); edits by hand are reverted on the next update.`;
+}
+
+export function planAuthorization(plugin: GrantPlugin, inputs: ValidInputs): PlannedAuthorization {
+  const common = {
+    owner: inputs.owner,
+    ...(inputs.workloadIdentity !== undefined ? { workloadIdentity: inputs.workloadIdentity } : {}),
+  };
+  const { grant, connType, extra: contributed } = plugin.plan(inputs[plugin.cloud], common);
+  const extra = inputs.connection.extra === UNKNOWN ? {} : (inputs.connection.extra ?? {});
+  const planned: PlannedAuthorization = {
+    ...common,
+    grant,
+    connection: {
+      airflow: {
+        url: normalizeUrl(inputs.connection.airflow.url),
+        apiVersion: inputs.connection.airflow.apiVersion ?? "detect",
+        auth: inputs.connection.airflow.auth,
+      },
+      connectionId: inputs.connection.connectionId,
+      adoptExisting: inputs.connection.adoptExisting ?? false,
+      payload: {
+        conn_type: connType,
+        description: inputs.connection.description ?? defaultDescription(inputs.owner),
+        extra: { ...sortedRecord(extra), ...contributed },
+      },
+    },
+  };
+  if (inputs.credentials && (inputs.credentials.token || inputs.credentials.password)) {
+    planned.credentials = inputs.credentials;
+  }
+  return planned;
+}
+
+export function sortedRecord<T>(record: Record<string, T>): Record<string, T> {
+  return Object.fromEntries(Object.entries(record).sort(([a], [b]) => a.localeCompare(b)));
+}
+
+/**
+ * The payload as read from Airflow, in the plan's terms: a masked value (`***`) cannot be compared,
+ * so it counts as what we wrote; values the plug-in resolved at apply read as the plan's words, so
+ * a refresh shows no change where there is none.
+ */
+export function livePayloadInPlanTerms<R extends Resolved>(
+  plugin: Pick<GrantPlugin<unknown, GrantBase, R>, "extraInPlanTerms">,
+  live: ConnectionPayload,
+  planned: ConnectionPayload,
+  resolved: R,
+): ConnectionPayload {
+  const extra: Record<string, ExtraValue> = {};
+  for (const [key, value] of Object.entries(live.extra)) {
+    if (value === "***" && key in planned.extra) extra[key] = planned.extra[key] ?? null;
+    else extra[key] = plugin.extraInPlanTerms(key, value, planned.extra, resolved);
+  }
+  return { ...live, extra: sortedRecord(extra) };
+}
+
+export interface DiffDecision {
+  changes: boolean;
+  replaces: string[];
+  deleteBeforeReplace: boolean;
+}
+
+/** Replace when what we manage is another object (another target, connection or Airflow); update otherwise. */
+export function diffAuthorization(
+  plugins: ReadonlyMap<string, GrantPlugin>,
+  olds: AuthorizationState,
+  news: PlannedAuthorization,
+): DiffDecision {
+  const replaces: string[] = [];
+  if (olds.grant.cloud !== news.grant.cloud) replaces.push("grant.cloud");
+  else replaces.push(...pluginFor(plugins, news.grant.cloud).replaces(olds.grant, news.grant));
+  if (olds.connection.airflow.url !== news.connection.airflow.url) replaces.push("connection.airflow.url");
+  if (olds.connection.connectionId !== news.connection.connectionId) replaces.push("connection.connectionId");
+
+  const comparable = (s: AuthorizationState | PlannedAuthorization) =>
+    canonicalJson({
+      owner: s.owner,
+      workloadIdentity: s.workloadIdentity,
+      grant: s.grant,
+      connection: s.connection,
+      credentials: s.credentials ?? null,
+    });
+  const changes = replaces.length > 0 || comparable(olds) !== comparable(news);
+  // Grants are shared entries and connections keep their id: the old one must go before the new one
+  // comes, or removing the old would take the new one's entry (or the create would collide).
+  return { changes, replaces, deleteBeforeReplace: replaces.length > 0 };
+}
+
+export function pluginFor(plugins: ReadonlyMap<string, GrantPlugin>, cloud: string): GrantPlugin {
+  const plugin = plugins.get(cloud);
+  if (!plugin) {
+    throw new Error(`no grant plug-in for cloud "${cloud}"; this version knows ${[...plugins.keys()].join(", ")}`);
+  }
+  return plugin;
+}
+
+function canonicalJson(value: unknown): string {
+  return canonical(JSON.parse(JSON.stringify(value)) as Parameters<typeof canonical>[0]);
+}

@@ -1,0 +1,94 @@
+import { AmbientCredentials, AuthorizationLifecycle } from "./lifecycle";
+import { DiffDecision, ValidInputs, diffAuthorization, planAuthorization } from "./plan";
+import { CheckFailure, parseWith } from "./schema";
+import type { AuthorizationState, Drivers, GrantBase, GrantPlugin, PlannedAuthorization } from "./types";
+import type { z } from "zod";
+
+/** The stack config namespace the provider reads in `configure`. */
+export const CONFIG_NAMESPACE = "deployment-authorization";
+
+const PROVIDER_KEY = "__provider";
+
+interface ConfigureRequest {
+  config: { get(key: string): string | undefined };
+}
+
+/** The dynamic provider's methods; `G` narrows the grant for callers that know their cloud. */
+export interface ProviderMethods<G extends GrantBase = GrantBase> {
+  configure(req: ConfigureRequest): Promise<void>;
+  check(
+    olds: unknown,
+    news: Record<string, unknown>,
+  ): Promise<{ inputs?: Record<string, unknown>; failures?: CheckFailure[] }>;
+  diff(id: string, olds: AuthorizationState<G>, news: PlannedAuthorization<G>): Promise<DiffDecision>;
+  create(inputs: PlannedAuthorization<G>): Promise<{ id: string; outs: AuthorizationState<G> }>;
+  read(
+    id: string,
+    props: AuthorizationState<G>,
+  ): Promise<{ id: string; props: AuthorizationState<G>; inputs: Record<string, unknown> }>;
+  update(
+    id: string,
+    olds: AuthorizationState<G>,
+    news: PlannedAuthorization<G>,
+  ): Promise<{ outs: AuthorizationState<G> }>;
+  delete(id: string, props: AuthorizationState<G>): Promise<void>;
+}
+
+/** Provider settings by key (`awsTrustPolicySizeQuota`, ...): stack config first, then the environment. */
+export type ProviderSettings = (key: string) => string | undefined;
+
+/**
+ * Thin provider methods: `check` validates and plans (no remote call), the rest hand the plan to the
+ * lifecycle over the drivers that `makeDrivers` builds once, after `configure`.
+ */
+export function createProvider(options: {
+  plugins: ReadonlyArray<GrantPlugin>;
+  schema: z.ZodType<unknown>;
+  makeDrivers: (settings: ProviderSettings) => Drivers;
+  env?: NodeJS.ProcessEnv;
+}): ProviderMethods {
+  const env = options.env ?? process.env;
+  const plugins = new Map(options.plugins.map((p) => [p.cloud, p]));
+  let config: ProviderSettings = () => undefined;
+  let ambient: AmbientCredentials = fromEnvironment(env);
+  let drivers: Drivers | undefined;
+  const lifecycle = () => new AuthorizationLifecycle(plugins, (drivers ??= options.makeDrivers(config)), ambient);
+
+  return {
+    async configure(req) {
+      const get = (key: string) => req.config.get(`${CONFIG_NAMESPACE}:${key}`) || undefined;
+      const fromEnv = fromEnvironment(env);
+      ambient = { token: get("airflowToken") ?? fromEnv.token, password: get("airflowPassword") ?? fromEnv.password };
+      config = get;
+    },
+
+    async check(_olds, news) {
+      const { [PROVIDER_KEY]: _provider, ...raw } = news;
+      const parsed = parseWith(options.plugins, options.schema, raw);
+      if (!parsed.ok) return { inputs: news, failures: parsed.failures };
+      const planned = planAuthorization(parsed.plugin, parsed.value as ValidInputs);
+      return { inputs: planned as unknown as Record<string, unknown> };
+    },
+
+    async diff(_id, olds, news) {
+      return diffAuthorization(plugins, withoutProvider(olds), withoutProvider(news));
+    },
+
+    create: (inputs) => lifecycle().create(withoutProvider(inputs)),
+    read: async (id, props) => {
+      const result = await lifecycle().read(id, withoutProvider(props));
+      return { ...result, inputs: result.inputs as unknown as Record<string, unknown> };
+    },
+    update: (id, olds, news) => lifecycle().update(id, withoutProvider(olds), withoutProvider(news)),
+    delete: (id, props) => lifecycle().delete(id, withoutProvider(props)),
+  };
+}
+
+function fromEnvironment(env: NodeJS.ProcessEnv): AmbientCredentials {
+  return { token: env.AIRFLOW_API_TOKEN || undefined, password: env.AIRFLOW_API_PASSWORD || undefined };
+}
+
+function withoutProvider<T>(value: T): T {
+  const { [PROVIDER_KEY]: _provider, ...rest } = value as Record<string, unknown>;
+  return rest as T;
+}

@@ -1,0 +1,218 @@
+import { z } from "zod";
+import type { CommonInputs, GrantPlugin } from "./types";
+import { UNKNOWN, orUnknown } from "./unknown";
+
+export const CONNECTION_ID = /^[\w.-]+$/;
+
+/** Keys Airflow masks in `extra`: anything secret belongs in a secrets backend, never in plain inputs. */
+export const SENSITIVE_EXTRA_KEY =
+  /(access_token|api_key|apikey|authorization|passphrase|passwd|password|private_key|secret|token|credential|keyfile)/i;
+
+const extraValue = z.union([z.string(), z.number(), z.boolean(), z.null()], {
+  error: "must be a string, a number, a boolean or null (extra values are scalars)",
+});
+
+const extra = z.record(z.string(), extraValue);
+
+const airflowUrl = z
+  .string({ error: "must be the Airflow base URL as a string" })
+  .refine(
+    (v) => {
+      try {
+        const u = new URL(v);
+        return (u.protocol === "http:" || u.protocol === "https:") && !u.username && !u.password;
+      } catch {
+        return false;
+      }
+    },
+    {
+      error:
+        "must be an http(s) URL without credentials, such as https://myorg.astronomer.run/d1234567 or http://localhost:8080",
+      abort: true,
+    },
+  )
+  .refine((v) => !/\/api\/v\d+\/?$/.test(new URL(v).pathname) && !new URL(v).search, {
+    error:
+      "must be the Deployment's base URL, without /api/v1 or /api/v2 and without a query (the resource adds the API path), such as https://myorg.astronomer.run/d1234567",
+  });
+
+const airflowAuth = z.discriminatedUnion(
+  "kind",
+  [
+    z.object({ kind: z.literal("token") }).strict(),
+    z
+      .object({
+        kind: z.literal("password"),
+        username: orUnknown(z.string().min(1, { error: "must be a non-empty user name" })),
+      })
+      .strict(),
+  ],
+  { error: 'must be {kind: "token"} (a bearer token, as on Astro) or {kind: "password", username}' },
+);
+
+/** `inputs.connection`: which Airflow, which connection id, and what else goes into it. */
+export const connectionInputSchema = z
+  .object({
+    connectionId: orUnknown(
+      z
+        .string({ error: "must be a string" })
+        .max(200, { error: "must be at most 200 characters" })
+        .regex(CONNECTION_ID, {
+          error: "must match ^[\\w.-]+$ (letters, digits, _ . -), for example aws_default",
+        }),
+    ),
+    description: orUnknown(z.string({ error: "must be a string" }).max(5000)).optional(),
+    extra: orUnknown(extra).optional(),
+    adoptExisting: z.boolean({ error: "must be true or false" }).optional(),
+    airflow: z
+      .object({
+        url: orUnknown(airflowUrl),
+        apiVersion: z
+          .enum(["v1", "v2"], { error: 'must be "v1" (Airflow 2) or "v2" (Airflow 3); omit it to detect' })
+          .optional(),
+        auth: airflowAuth,
+      })
+      .strict(),
+  })
+  .strict();
+
+const credentials = z
+  .object({
+    token: z.string().min(1).optional(),
+    password: z.string().min(1).optional(),
+  })
+  .strict()
+  .optional();
+
+/** The inputs the component sends to the dynamic provider, with one optional key per cloud. */
+export function inputsSchema(plugins: ReadonlyArray<GrantPlugin>) {
+  return z
+    .object({
+      owner: z.string().min(1, { error: "must name the owning resource (project/stack/name)" }),
+      workloadIdentity: orUnknown(z.string({ error: "must be a string" })).optional(),
+      connection: connectionInputSchema,
+      credentials,
+      ...Object.fromEntries(plugins.map((p) => [p.cloud, p.schema.optional()])),
+    })
+    .strict();
+}
+
+export interface CheckFailure {
+  property: string;
+  reason: string;
+}
+
+export type ParseResult<T> = { ok: true; value: T; plugin: GrantPlugin } | { ok: false; failures: CheckFailure[] };
+
+/**
+ * One failure per bad field, each naming its property path; secrets are never echoed. The rules
+ * that join fields (one cloud key; what a cloud needs of `workloadIdentity`; `extra` keys a cloud
+ * sets itself) run even when other fields are bad, so one `check` reports everything at once.
+ */
+export function parseWith<T>(plugins: ReadonlyArray<GrantPlugin>, schema: z.ZodType<T>, raw: unknown): ParseResult<T> {
+  const failures: CheckFailure[] = [];
+  const seen = new Set<string>();
+  const report = (path: ReadonlyArray<PropertyKey>, reason: string) => {
+    const property = path.map(String).join(".") || "(inputs)";
+    if (seen.has(property)) return;
+    seen.add(property);
+    failures.push({ property, reason });
+  };
+
+  const result = schema.safeParse(raw);
+  if (!result.success) for (const issue of result.error.issues) flatten(issue, [], report);
+
+  const record = raw !== null && typeof raw === "object" ? (raw as Record<string, unknown>) : {};
+  const given = plugins.filter((p) => record[p.cloud] !== undefined);
+  if (given.length !== 1) {
+    const keys = plugins.map((p) => p.cloud).join(", ");
+    report(
+      given.length === 0 ? [] : [given[1]!.cloud],
+      given.length === 0
+        ? `say which cloud to grant in: give exactly one of ${keys}`
+        : `give exactly one of ${keys}, not ${given.map((p) => p.cloud).join(" and ")}: one resource grants in one cloud`,
+    );
+  }
+  const plugin = given[0];
+  if (plugin) {
+    const piece = plugin.schema.safeParse(record[plugin.cloud]);
+    const identity = record.workloadIdentity;
+    const common: CommonInputs = {
+      owner: String(record.owner ?? ""),
+      ...(typeof identity === "string" ? { workloadIdentity: identity } : {}),
+    };
+    // Cross-field rules run on what parsed, else on the raw value, so they report alongside field errors.
+    if (piece.success) plugin.refine(piece.data, common, report);
+    else if (record[plugin.cloud] !== null && typeof record[plugin.cloud] === "object") {
+      plugin.refine(record[plugin.cloud], common, report);
+    }
+    checkExtraKeys(plugin, record, report);
+  }
+
+  if (failures.length > 0 || !result.success || !plugin) return { ok: false, failures };
+  return { ok: true, value: result.data, plugin };
+}
+
+/** Secrets never go into `extra` (plain text in state); keys the cloud sets itself are not the user's. */
+function checkExtraKeys(
+  plugin: GrantPlugin,
+  record: Record<string, unknown>,
+  report: (path: ReadonlyArray<PropertyKey>, reason: string) => void,
+) {
+  const connection = record.connection as { extra?: unknown } | undefined;
+  const extraValue = connection?.extra;
+  if (extraValue === null || typeof extraValue !== "object" || Array.isArray(extraValue)) return;
+  for (const key of Object.keys(extraValue)) {
+    const path = ["connection", "extra", key];
+    if (plugin.forbiddenExtraKeys.test(key)) {
+      report(
+        path,
+        `looks like a secret (key material): this resource grants by workload identity, so the connection needs no keys; remove it (extra is stored in plain text in Pulumi state)`,
+      );
+    } else if (SENSITIVE_EXTRA_KEY.test(key)) {
+      report(
+        path,
+        "looks like a secret: extra is stored in plain text in Pulumi state and in the connection; keep secrets in a secrets backend",
+      );
+    } else if (plugin.reservedExtraKeys.includes(key)) {
+      report(path, `is set by the resource itself (from the ${plugin.cloud} inputs); remove it from extra`);
+    }
+  }
+}
+
+/**
+ * A value that may also be "unknown" is a union of its schema and that marker; its failure belongs
+ * to the schema's branch, at that branch's own path (a bad `extra` value at its key, not at `extra`).
+ */
+function flatten(
+  issue: z.core.$ZodIssue,
+  prefix: ReadonlyArray<PropertyKey>,
+  report: (path: ReadonlyArray<PropertyKey>, reason: string) => void,
+) {
+  const path = [...prefix, ...issue.path];
+  if (issue.code === "invalid_union" && isOrUnknown(issue)) {
+    const branch = issue.errors[0]!;
+    if (branch.some((inner) => inner.path.length > 0)) {
+      for (const inner of branch) flatten(inner, path, report);
+      return;
+    }
+    const first = branch[0];
+    if (first && first.message !== "Invalid input") return report(path, first.message);
+  }
+  if (issue.code === "unrecognized_keys") {
+    return report(path, `unknown properties ${issue.keys.join(", ")}; remove them (check the spelling)`);
+  }
+  report(path, issue.message);
+}
+
+function isOrUnknown(issue: z.core.$ZodIssueInvalidUnion): boolean {
+  const last = issue.errors.at(-1)?.[0];
+  return (
+    issue.errors.length === 2 &&
+    last?.code === "invalid_value" &&
+    last.values.length === 1 &&
+    last.values[0] === UNKNOWN
+  );
+}
+
+export { UNKNOWN };

@@ -1,0 +1,142 @@
+import type { z } from "zod";
+
+/**
+ * The cloud-blind shapes of the resource: a grant (owned by one cloud plug-in) and a connection
+ * (owned by one connection sink). The lifecycle speaks only these.
+ */
+
+export type ExtraValue = string | number | boolean | null;
+
+/** The connection fields we write and can read back (Airflow never returns a password). */
+export interface ConnectionPayload {
+  conn_type: string;
+  description: string | null;
+  extra: Record<string, ExtraValue>;
+}
+
+export type AirflowAuth = { kind: "token" } | { kind: "password"; username: string };
+export type ApiVersion = "v1" | "v2";
+
+export interface AirflowTarget {
+  url: string;
+  apiVersion: ApiVersion | "detect";
+  auth: AirflowAuth;
+}
+
+export interface Credentials {
+  token?: string;
+  password?: string;
+}
+
+export interface ConnectionTarget extends AirflowTarget {
+  credentials: Credentials;
+}
+
+/** The seam to one place connections live (the Airflow REST API). */
+export interface ConnectionDriver {
+  apiVersion(target: ConnectionTarget): Promise<ApiVersion>;
+  read(target: ConnectionTarget, connectionId: string): Promise<ConnectionPayload | undefined>;
+  /** Throws ConnectionExistsError when the id is taken. */
+  create(target: ConnectionTarget, connectionId: string, payload: ConnectionPayload): Promise<void>;
+  /** Overwrites only the fields we manage (conn_type, description, extra). */
+  update(target: ConnectionTarget, connectionId: string, payload: ConnectionPayload): Promise<void>;
+  /** Absent is success. */
+  remove(target: ConnectionTarget, connectionId: string): Promise<{ removed: boolean }>;
+}
+
+/** Every planned grant names its cloud: the key of its plug-in. */
+export interface GrantBase {
+  cloud: string;
+}
+
+/** What a grant driver learned while applying (a role's ARN, which members existed before us). */
+export type Resolved = Record<string, unknown>;
+
+/**
+ * The seam to one cloud's grant: read, ensure and remove the one grant a resource owns. The grant
+ * passed in is the plan, or the state after a refresh (what is live, plus what we own).
+ */
+export interface GrantDriver<G extends GrantBase = GrantBase, R extends Resolved = Resolved> {
+  /** The grant as live, in the plan's terms. Missing target: TargetMissingError. */
+  read(grant: G, resolved: R): Promise<{ grant: G; resolved: R }>;
+  /**
+   * Adds our part, leaving everything else as it is. `previous` is the state before an update, so
+   * the driver can tell what is already ours from what someone else made.
+   */
+  ensure(grant: G, previous?: { grant: G; resolved: R }): Promise<{ changed: boolean; resolved: R }>;
+  /** Removes our part only; absent is success. Missing target: TargetMissingError. */
+  remove(grant: G, resolved: R): Promise<{ removed: boolean }>;
+}
+
+/** What a reviewer and a program see of the grant (the component's `grant` output). */
+export type GrantOutput = { cloud: string } & Record<string, unknown>;
+
+export interface CommonInputs {
+  owner: string;
+  workloadIdentity?: string;
+}
+
+/** Reports one problem at a path relative to the whole inputs. */
+export type IssueSink = (path: ReadonlyArray<string | number>, message: string) => void;
+
+/**
+ * One cloud: how its part of the inputs parses, what it plans, when a change replaces, what is
+ * stale after an update, what it adds to the connection, how its part of the id reads, what it
+ * outputs, and its driver. Adding a cloud is adding one of these to the registry.
+ */
+export interface GrantPlugin<Input = unknown, G extends GrantBase = GrantBase, R extends Resolved = Resolved> {
+  /** The input key that selects this plug-in (`aws`, `gcp`); also `grant.cloud` in the plan. */
+  readonly cloud: string;
+  /** The schema of `inputs[cloud]`. */
+  readonly schema: z.ZodType<Input>;
+  /** `extra` keys this plug-in sets itself; a user setting them is an error. */
+  readonly reservedExtraKeys: readonly string[];
+  /** `extra` keys that would carry key material for this cloud. */
+  readonly forbiddenExtraKeys: RegExp;
+  /**
+   * Rules that join this cloud's inputs with the common ones (e.g. which need `workloadIdentity`).
+   * Also called with the raw value when it did not parse, so read it defensively.
+   */
+  refine(input: Input, common: CommonInputs, issue: IssueSink): void;
+  /** The exact grant and the connection type and `extra` fields it contributes. */
+  plan(input: Input, common: CommonInputs): { grant: G; connType: string; extra: Record<string, ExtraValue> };
+  /** Input paths whose change means another remote object: the resource is replaced. */
+  replaces(old: G, next: G): string[];
+  /** What of the old grant to take back after the new one is in; undefined when nothing. */
+  stale(old: G, next: G): G | undefined;
+  /** This grant's part of the resource id. */
+  idOf(grant: G): string;
+  /** `extra` with what apply resolved filled in (a role given by name gets its ARN). */
+  extraForApply(extra: Record<string, ExtraValue>, resolved: R): Record<string, ExtraValue>;
+  /** A live `extra` value in the plan's terms: the resolved ARN reads as the plan's placeholder. */
+  extraInPlanTerms(key: string, live: ExtraValue, planned: Record<string, ExtraValue>, resolved: R): ExtraValue;
+  outputs(grant: G, resolved: R): GrantOutput;
+}
+
+/** The plan `check` returns: these are the resource's inputs, so `preview --diff` shows them. */
+export interface PlannedAuthorization<G extends GrantBase = GrantBase> {
+  owner: string;
+  workloadIdentity?: string;
+  grant: G;
+  connection: {
+    airflow: AirflowTarget;
+    connectionId: string;
+    adoptExisting: boolean;
+    payload: ConnectionPayload;
+  };
+  credentials?: Credentials;
+}
+
+/** What state holds: the plan, or what `read` found live, plus facts learned while applying. */
+export interface AuthorizationState<G extends GrantBase = GrantBase, R extends Resolved = Resolved>
+  extends Omit<PlannedAuthorization<G>, "connection"> {
+  connection: Omit<PlannedAuthorization<G>["connection"], "payload"> & { payload: ConnectionPayload | null };
+  /** The connection's API version and the grant driver's facts, side by side (one flat object). */
+  resolved: R & { apiVersion: ApiVersion };
+}
+
+export interface Drivers {
+  /** One driver per cloud key. */
+  grants: Record<string, GrantDriver>;
+  connections: ConnectionDriver;
+}

@@ -1,0 +1,66 @@
+import type { ExtraValue, GrantDriver, GrantPlugin } from "../../core/types";
+import {
+  awsConnectionExtra,
+  awsExtraForApply,
+  ownedGrantOf,
+  planAwsGrant,
+  roleNameOf,
+  sameRole,
+  staleAwsGrant,
+} from "./plan";
+import { AwsInput, RESERVED_AWS_EXTRA_KEYS, awsInputSchema, refineAwsInput } from "./schema";
+import type { AwsGrant, AwsResolved, TrustDriver } from "./types";
+
+/** AWS: a statement in an IAM role's trust policy, and an `aws` connection that assumes the role. */
+export const awsPlugin: GrantPlugin<AwsInput, AwsGrant, AwsResolved> = {
+  cloud: "aws",
+  schema: awsInputSchema,
+  reservedExtraKeys: RESERVED_AWS_EXTRA_KEYS,
+  forbiddenExtraKeys: /^(aws_access_key_id|aws_secret_access_key|aws_session_token)$/i,
+  refine: refineAwsInput,
+  plan(input, common) {
+    const grant = planAwsGrant(input, common);
+    return { grant, connType: "aws", extra: awsConnectionExtra(input, grant.mode) };
+  },
+  replaces: (old, next) => (sameRole(old.role, next.role) ? [] : ["grant.role"]),
+  stale: staleAwsGrant,
+  idOf: (grant) => `${roleNameOf(grant.role)}/${grant.sid}`,
+  extraForApply: awsExtraForApply,
+  extraInPlanTerms(key: string, live: ExtraValue, planned: Record<string, ExtraValue>, resolved: AwsResolved) {
+    // A role given by name: the live ARN reads as the plan's "(ARN of role x, resolved at apply)".
+    return key === "role_arn" && live === resolved.roleArn ? (planned.role_arn ?? live) : live;
+  },
+  outputs: (grant, resolved) => ({
+    cloud: "aws",
+    roleArn: resolved.roleArn,
+    statementId: grant.sid,
+    trusted: grant.entries,
+    statement: grant.statement,
+    oidcProviderCreated: resolved.oidcProviderCreated ?? false,
+  }),
+};
+
+/** The lifecycle's view of an IAM trust driver. */
+export function awsGrantDriver(trust: TrustDriver): GrantDriver<AwsGrant, AwsResolved> {
+  return {
+    async read(grant, resolved) {
+      const live = await trust.read(ownedGrantOf(grant));
+      return {
+        grant: { ...grant, statement: live.statement ?? null },
+        resolved: { ...resolved, roleArn: live.roleArn },
+      };
+    },
+    async ensure(grant, previous) {
+      const { roleArn, changed, oidcProviderCreated } = await trust.ensure({
+        ...grant,
+        statement: grant.statement ?? ownedGrantOf(grant).statement,
+      });
+      const created = oidcProviderCreated || previous?.resolved.oidcProviderCreated;
+      return { changed, resolved: { roleArn, ...(created ? { oidcProviderCreated: true } : {}) } };
+    },
+    remove: (grant) => trust.remove(ownedGrantOf(grant)),
+  };
+}
+
+export type { AwsGrant, AwsResolved } from "./types";
+export type { AwsInput } from "./schema";

@@ -1,0 +1,144 @@
+import { z } from "zod";
+import { UNKNOWN, orUnknown } from "../../core/unknown";
+import type { CommonInputs, IssueSink } from "../../core/types";
+import { K8S_NAME, SERVICE_ACCOUNT_COMPONENTS } from "../../core/astro";
+
+export const ROLE_ARN = /^arn:aws[a-z-]*:iam::\d{12}:role\/(?:[\w+=,.@-]+\/)*[\w+=,.@-]{1,64}$/;
+export const ROLE_NAME = /^[\w+=,.@-]{1,64}$/;
+const AWS_REGION = /^[a-z]{2}(?:-[a-z]+)+-\d$/;
+
+const roleArn = (what: string) =>
+  z.string({ error: `${what} must be a string` }).regex(ROLE_ARN, {
+    error: `${what} must be an IAM role ARN such as arn:aws:iam::123456789012:role/astro-my-namespace`,
+  });
+
+const targetRole = z
+  .string({ error: "must be a string: an IAM role ARN or role name" })
+  .refine((v) => ROLE_ARN.test(v) || ROLE_NAME.test(v), {
+    error:
+      "must be an IAM role ARN (arn:aws:iam::123456789012:role/my-role) or a role name (1-64 characters of letters, digits and +=,.@_-)",
+  });
+
+export const RESERVED_AWS_EXTRA_KEYS = ["role_arn", "region_name", "assume_role_method"] as const;
+
+export const issuerUrl = z.string({ error: "must be the cluster's OIDC issuer URL as a string" }).refine(
+  (v) => {
+    try {
+      const u = new URL(v);
+      return u.protocol === "https:" && !u.search && !u.hash && !u.username;
+    } catch {
+      return false;
+    }
+  },
+  { error: "must be an https URL such as https://oidc.eks.us-west-2.amazonaws.com/id/EXAMPLED539D4633E53DE1B71" },
+);
+
+const trust = z.discriminatedUnion(
+  "kind",
+  [
+    z.object({ kind: z.literal("deploymentRole") }).strict(),
+    z
+      .object({
+        kind: z.literal("clusterRole"),
+        clusterRoleArn: orUnknown(roleArn("aws.trust.clusterRoleArn")).optional(),
+        dataPlaneAccountId: orUnknown(
+          z.string().regex(/^\d{12}$/, { error: "must be a 12-digit AWS account id" }),
+        ).optional(),
+        clusterId: orUnknown(
+          z
+            .string()
+            .regex(/^[\w-]{1,64}$/, { error: "must be the Astro cluster id, such as clv1a2b3c000008l7abcd1234" }),
+        ).optional(),
+      })
+      .strict()
+      .refine(
+        (t) => t.clusterRoleArn !== undefined || (t.dataPlaneAccountId !== undefined && t.clusterId !== undefined),
+        {
+          error: "give clusterRoleArn, or dataPlaneAccountId and clusterId (the role is AirflowS3Logs-<clusterId>)",
+        },
+      ),
+    z
+      .object({
+        kind: z.literal("webIdentity"),
+        issuerUrl: orUnknown(issuerUrl),
+        namespace: orUnknown(
+          z.string({ error: "must be the Deployment's Kubernetes namespace" }).regex(K8S_NAME, {
+            error: "must be a Kubernetes namespace name such as astronomer-celestial-galaxy-1234",
+          }),
+        ),
+        serviceAccounts: z
+          .array(
+            z.enum(SERVICE_ACCOUNT_COMPONENTS, { error: `must be one of ${SERVICE_ACCOUNT_COMPONENTS.join(", ")}` }),
+          )
+          .min(1, { error: "must name at least one component" })
+          .optional(),
+        serviceAccountNames: z
+          .array(orUnknown(z.string().regex(K8S_NAME, { error: "must be a Kubernetes service account name" })))
+          .min(1)
+          .optional(),
+        namespaceWide: z.boolean().optional(),
+        connectionAssumesRole: z.boolean().optional(),
+      })
+      .strict()
+      .refine((t) => !(t.namespaceWide && (t.serviceAccounts || t.serviceAccountNames)), {
+        error:
+          "namespaceWide trusts every service account of the namespace: drop serviceAccounts and serviceAccountNames",
+      }),
+  ],
+  {
+    error:
+      'must be {kind: "deploymentRole"}, {kind: "clusterRole", ...} or {kind: "webIdentity", issuerUrl, namespace}',
+  },
+);
+
+/** `inputs.aws`: the role to add a trust statement to, whom it trusts, and the connection's region. */
+export const awsInputSchema = z
+  .object({
+    /** The customer's IAM role the Deployment will assume: an ARN or a role name. */
+    targetRole: orUnknown(targetRole),
+    /** Whom the role trusts. Default: `{ kind: "deploymentRole" }`, the Deployment's `workloadIdentity`. */
+    trust: trust.optional(),
+    /** Region written to the connection (`region_name`). */
+    region: orUnknown(
+      z
+        .string({
+          error: "is required: pass aws.region or set the stack config aws:region (for example us-east-1)",
+        })
+        .regex(AWS_REGION, { error: "must be an AWS region such as us-east-1 or eu-central-1" }),
+    ),
+  })
+  .strict();
+
+export type AwsInput = z.infer<typeof awsInputSchema>;
+
+/** Which trusts need the Deployment's own identity, and what shape it has on AWS. */
+export function refineAwsInput(input: AwsInput, common: CommonInputs, issue: IssueSink): void {
+  const kind = input.trust?.kind ?? "deploymentRole";
+  if (!["deploymentRole", "clusterRole", "webIdentity"].includes(kind)) return;
+  const identity = common.workloadIdentity;
+  if (kind === "deploymentRole" && identity === undefined) {
+    issue(
+      ["workloadIdentity"],
+      "is required for the deploymentRole trust: the Deployment's workload identity, an IAM role ARN such as arn:aws:iam::123456789012:role/astro-my-namespace",
+    );
+  }
+  if (kind === "deploymentRole" && identity !== undefined && identity !== UNKNOWN && !ROLE_ARN.test(identity)) {
+    issue(
+      ["workloadIdentity"],
+      "workloadIdentity must be an IAM role ARN such as arn:aws:iam::123456789012:role/astro-my-namespace",
+    );
+  }
+  if (kind !== "deploymentRole" && identity !== undefined) {
+    issue(
+      ["workloadIdentity"],
+      `is only for the deploymentRole trust; the ${kind} trust names whom it trusts in aws.trust`,
+    );
+  }
+  const role = input.targetRole;
+  if (kind === "webIdentity" && typeof role === "string" && role !== UNKNOWN && !ROLE_ARN.test(role)) {
+    issue(
+      ["aws", "targetRole"],
+      "must be a role ARN for the webIdentity trust (the OIDC provider lives in the role's account), such as arn:aws:iam::123456789012:role/my-role",
+    );
+  }
+}

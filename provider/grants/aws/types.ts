@@ -1,0 +1,43 @@
+import type { OwnedGrant, PolicyStatement } from "./trustPolicy";
+
+export type TrustMode = "deploymentRole" | "clusterRole" | "webIdentity";
+
+/** The AWS grant as planned (and as state holds it): our share of one statement in a role's trust policy. */
+export interface AwsGrant {
+  cloud: "aws";
+  mode: TrustMode;
+  /** As given: a role ARN or a role name. */
+  role: string;
+  sid: string;
+  /** Where the shared list lives, e.g. ["Principal", "AWS"] or ["Condition", "StringEquals", "<issuer>:sub"]. */
+  entryPath: string[];
+  /** Whom this resource trusts: its own entries in the shared statement's list. */
+  entries: string[];
+  /** Our share of the statement; null after a refresh found none of our entries live. */
+  statement: PolicyStatement | null;
+  /** The IAM OIDC provider the web identity trust needs (ensured before the statement). */
+  oidcProvider?: { arn: string; url: string };
+}
+
+/** What apply learned: the role's ARN, and whether this resource created the OIDC provider. */
+export interface AwsResolved {
+  [key: string]: unknown;
+  roleArn: string;
+  oidcProviderCreated?: boolean;
+}
+
+/** One resource's grant on one role (a role ARN or name), with the OIDC provider it relies on. */
+export interface GrantOnRole extends OwnedGrant {
+  role: string;
+  oidcProvider?: { arn: string; url: string };
+}
+
+/** The seam to IAM: read, ensure and remove the one grant a resource owns on a role. */
+export interface TrustDriver {
+  /** The role's ARN and our share of the statement as it is live (undefined when absent). Missing role: TargetMissingError. */
+  read(grant: GrantOnRole): Promise<{ roleArn: string; statement: PolicyStatement | undefined }>;
+  /** Adds our entries, leaving every other statement and entry as it is; creates a missing OIDC provider. */
+  ensure(grant: GrantOnRole): Promise<{ roleArn: string; changed: boolean; oidcProviderCreated?: boolean }>;
+  /** Removes our entries only; absent is success. Missing role: TargetMissingError. */
+  remove(grant: GrantOnRole): Promise<{ removed: boolean }>;
+}

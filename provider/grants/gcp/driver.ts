@@ -1,0 +1,228 @@
+import { cloudresourcemanager, cloudresourcemanager_v3 } from "@googleapis/cloudresourcemanager";
+import { iam, iam_v1 } from "@googleapis/iam";
+import { GoogleAuth, OAuth2Client } from "google-auth-library";
+import { AuthorizationError, RemoteError, TargetMissingError } from "../../core/errors";
+import { PolicyStore, SharedPolicyOptions, SharedPolicyWriter, StalePolicyError } from "../../core/policyStore";
+import { RetriesExhaustedError, withRetries } from "../../core/retry";
+import type { GrantDriver } from "../../core/types";
+import { GcpGrant, GcpResolved, describeResource, preExisting } from "./plan";
+import {
+  IamPolicy,
+  MAX_PRINCIPALS_PER_POLICY,
+  liveMembers,
+  principalCount,
+  withMembers,
+  withoutMembers,
+} from "./policy";
+
+export interface GcpIamOptions extends SharedPolicyOptions {
+  /** Where the Google APIs are; default Google's. Tests point it at a local server. */
+  rootUrl?: string;
+  /** A ready OAuth access token (GOOGLE_OAUTH_ACCESS_TOKEN); default Application Default Credentials. */
+  accessToken?: string;
+  /** Tries for one remote call (throttling, 5xx, dropped connections). */
+  attempts?: number;
+}
+
+/** Conditions in a policy need version 3: always ask for it, so nothing is read (or written back) downgraded. */
+const POLICY_VERSION = 3;
+
+interface GoogleError {
+  status?: number;
+  code?: number | string;
+  message: string;
+  response?: { status?: number; data?: { error?: { status?: string; message?: string } } };
+}
+
+function statusOf(error: unknown): number | undefined {
+  const e = error as GoogleError;
+  return e?.response?.status ?? (typeof e?.status === "number" ? e.status : undefined);
+}
+
+function isRetryableGoogleError(error: unknown): boolean {
+  const status = statusOf(error);
+  if (status === 429 || (status !== undefined && status >= 500)) return true;
+  const code = (error as { code?: string })?.code;
+  return code === "ECONNRESET" || code === "ETIMEDOUT" || code === "EPIPE" || code === "ECONNREFUSED";
+}
+
+/**
+ * Keeps grants as member/role pairs in Google Cloud IAM policies: a project's (Resource Manager v3)
+ * or a service account's (IAM v1). Every write is an etag read-modify-write through the shared
+ * writer: concurrent grants to one resource coalesce, and a stale etag (409 ABORTED) is re-read and
+ * re-applied after a jittered pause, within a bound.
+ */
+export class GcpIamPolicyDriver implements GrantDriver<GcpGrant, GcpResolved> {
+  private readonly projects: cloudresourcemanager_v3.Resource$Projects;
+  private readonly serviceAccounts: iam_v1.Resource$Projects$Serviceaccounts;
+  private readonly writer: SharedPolicyWriter<IamPolicy, Record<string, never>>;
+  readonly calls: Record<string, number> = {};
+
+  constructor(private readonly options: GcpIamOptions = {}) {
+    const auth = options.accessToken
+      ? Object.assign(new OAuth2Client(), { credentials: { access_token: options.accessToken } })
+      : new GoogleAuth({ scopes: ["https://www.googleapis.com/auth/cloud-platform"] });
+    // Retries are ours (bounded, counted, explained), not the client's.
+    const common = { auth, retry: false, ...(options.rootUrl ? { rootUrl: withSlash(options.rootUrl) } : {}) };
+    this.projects = cloudresourcemanager({ version: "v3", ...common }).projects;
+    this.serviceAccounts = iam({ version: "v1", ...common }).projects.serviceAccounts;
+    const store: PolicyStore<IamPolicy, Record<string, never>> = {
+      etags: true,
+      describe: (resource) => `the IAM policy of ${describeResource(resource)}`,
+      lockKey: (resource) => `gcp-iam:${resource}`,
+      read: async (resource) => {
+        const policy = await this.getPolicy(resource);
+        return { policy, etag: policy.etag ?? undefined, facts: {} };
+      },
+      write: (resource, policy, etag) => this.setPolicy(resource, policy, etag),
+      checkLimits: async (resource, current, next) => this.overLimit(resource, current, next),
+    };
+    this.writer = new SharedPolicyWriter(store, { batchQuietMs: 100, ...options });
+  }
+
+  async read(grant: GcpGrant, resolved: GcpResolved) {
+    const { policy } = await this.writer.read(grant.resource);
+    const live = liveMembers(policy, grant.role, grant.members);
+    return {
+      grant: { ...grant, binding: live.length > 0 ? { role: grant.role, members: live } : null },
+      resolved: { ...resolved, preExistingMembers: resolved.preExistingMembers ?? [] },
+    };
+  }
+
+  async ensure(grant: GcpGrant, previous?: { grant: GcpGrant; resolved: GcpResolved }) {
+    const { changed, before } = await this.writer.submit(grant.resource, {
+      what: `add ${grant.members.join(", ")} to ${grant.role}`,
+      apply: (policy) => withMembers(policy, grant.role, grant.members),
+      holds: (policy) => liveMembers(policy, grant.role, grant.members).length === grant.members.length,
+      removal: false,
+    });
+    const presentBefore = liveMembers(before, grant.role, grant.members);
+    return { changed, resolved: { preExistingMembers: preExisting(grant, presentBefore, previous) } };
+  }
+
+  async remove(grant: GcpGrant, resolved: GcpResolved) {
+    const keep = new Set(resolved.preExistingMembers ?? []);
+    const ours = grant.members.filter((m) => !keep.has(m));
+    if (ours.length === 0) return { removed: false };
+    const { changed } = await this.writer.submit(grant.resource, {
+      what: `remove ${ours.join(", ")} from ${grant.role}`,
+      apply: (policy) => withoutMembers(policy, grant.role, ours),
+      holds: (policy) => liveMembers(policy, grant.role, ours).length === 0,
+      removal: true,
+    });
+    return { removed: changed };
+  }
+
+  private async getPolicy(resource: string): Promise<IamPolicy> {
+    const response = resource.includes("/serviceAccounts/")
+      ? await this.call(resource, "serviceAccounts.getIamPolicy", () =>
+          this.serviceAccounts.getIamPolicy({ resource, "options.requestedPolicyVersion": POLICY_VERSION }),
+        )
+      : await this.call(resource, "projects.getIamPolicy", () =>
+          this.projects.getIamPolicy({
+            resource,
+            requestBody: { options: { requestedPolicyVersion: POLICY_VERSION } },
+          }),
+        );
+    return response.data as IamPolicy;
+  }
+
+  private async setPolicy(resource: string, policy: IamPolicy, etag: string | undefined): Promise<void> {
+    // The default update mask is "bindings,etag": audit configs are sent back as read and left alone.
+    const body = { ...policy, version: Math.max(policy.version ?? 1, POLICY_VERSION), etag };
+    try {
+      if (resource.includes("/serviceAccounts/")) {
+        await this.call(resource, "serviceAccounts.setIamPolicy", () =>
+          this.serviceAccounts.setIamPolicy({ resource, requestBody: { policy: body as iam_v1.Schema$Policy } }),
+        );
+      } else {
+        await this.call(resource, "projects.setIamPolicy", () =>
+          this.projects.setIamPolicy({
+            resource,
+            requestBody: { policy: body as cloudresourcemanager_v3.Schema$Policy },
+          }),
+        );
+      }
+    } catch (error) {
+      if (error instanceof RemoteError && error.status === 409) throw new StalePolicyError(error.message);
+      throw error;
+    }
+  }
+
+  private overLimit(resource: string, current: IamPolicy, next: IamPolicy): AuthorizationError | undefined {
+    const needed = principalCount(next);
+    if (needed <= MAX_PRINCIPALS_PER_POLICY) return undefined;
+    return new AuthorizationError(
+      "QUOTA_EXCEEDED",
+      `the IAM policy of ${describeResource(resource)} would hold ${needed} principals (now ` +
+        `${principalCount(current)}), over Google's limit of ${MAX_PRINCIPALS_PER_POLICY} per policy. Ways out: ` +
+        `grant the role to a Google group that holds the Deployments' identities, or spread Deployments over ` +
+        `more service accounts or projects.`,
+    );
+  }
+
+  private async call<T>(resource: string, method: string, send: () => Promise<T>): Promise<T> {
+    const what = `Google Cloud ${method} on ${describeResource(resource)}`;
+    try {
+      return await withRetries(
+        {
+          attempts: this.options.attempts ?? 6,
+          baseDelayMs: this.options.baseDelayMs ?? 200,
+          maxDelayMs: 5000,
+          retryable: isRetryableGoogleError,
+          what,
+          sleep: this.options.sleep,
+        },
+        () => {
+          this.calls[method] = (this.calls[method] ?? 0) + 1;
+          return send();
+        },
+      );
+    } catch (error) {
+      throw explain(error, what, resource);
+    }
+  }
+}
+
+/** A Google error in our terms: what failed, where, and what to do. */
+function explain(error: unknown, what: string, resource: string): Error {
+  if (error instanceof RetriesExhaustedError) {
+    return new RemoteError(
+      `${error.message}. Google Cloud is throttling or failing; run pulumi up again later.`,
+      undefined,
+      true,
+      {
+        cause: error.lastError,
+      },
+    );
+  }
+  const status = statusOf(error);
+  const detail = (error as GoogleError)?.response?.data?.error;
+  const message = detail?.message ?? (error instanceof Error ? error.message : String(error));
+  const name = describeResource(resource);
+  // Resource Manager answers 403 for a project that does not exist, so as not to reveal which do.
+  if (status === 404 || (status === 403 && !resource.includes("/serviceAccounts/"))) {
+    const maybeHidden = status === 403 ? ", or the credentials in use may not see it" : "";
+    return new TargetMissingError(
+      `${name} does not exist${maybeHidden} (${what} answered ${status}: ${message}). This resource adds a ` +
+        `binding to a policy it does not own and never creates the ${name.split(" ")[0]}: create it or fix the gcp ` +
+        `inputs (and check that the credentials may get its IAM policy). If it was deleted on purpose, remove ` +
+        `this resource from the stack with pulumi state delete <urn>.`,
+      { cause: error },
+    );
+  }
+  if (status === 401 || status === 403) {
+    return new RemoteError(
+      `${what} was refused (${status}: ${message}). Check the Google credentials (Application Default ` +
+        `Credentials, or GOOGLE_OAUTH_ACCESS_TOKEN) and that they may get and set this IAM policy.`,
+      status,
+      false,
+      { cause: error, code: "PERMISSION_DENIED" },
+    );
+  }
+  return new RemoteError(`${what} failed (${status ?? "no answer"}: ${message})`, status, false, { cause: error });
+}
+
+function withSlash(url: string): string {
+  return url.endsWith("/") ? url : `${url}/`;
+}

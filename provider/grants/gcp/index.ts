@@ -1,0 +1,40 @@
+import type { GrantPlugin } from "../../core/types";
+import { GcpGrant, GcpResolved, gcpConnectionExtra, planGcpGrant, staleGcpGrant } from "./plan";
+import { GcpInput, gcpInputSchema, refineGcpInput } from "./schema";
+
+/** GCP: one member/role pair on a project's or a service account's IAM policy, and a Google Cloud connection. */
+export const gcpPlugin: GrantPlugin<GcpInput, GcpGrant, GcpResolved> = {
+  cloud: "gcp",
+  schema: gcpInputSchema,
+  reservedExtraKeys: [
+    "project",
+    "impersonation_chain",
+    "extra__google_cloud_platform__project",
+    "extra__google_cloud_platform__impersonation_chain",
+  ],
+  forbiddenExtraKeys:
+    /^(extra__google_cloud_platform__)?(keyfile_dict|keyfile_json|key_path|keyfile|key_secret_name|key_secret_project_id)$/i,
+  refine: refineGcpInput,
+  plan: (input, common) => ({
+    grant: planGcpGrant(input, common),
+    connType: "google_cloud_platform",
+    extra: gcpConnectionExtra(input),
+  }),
+  replaces: (old, next) => (old.resource === next.resource ? [] : ["grant.resource"]),
+  stale: staleGcpGrant,
+  idOf: (grant) => `${grant.resource}/${grant.role}`,
+  extraForApply: (extra) => extra,
+  extraInPlanTerms: (_key, live) => live,
+  outputs: (grant, resolved) => ({
+    cloud: "gcp",
+    mode: grant.mode,
+    resource: grant.resource,
+    role: grant.role,
+    members: grant.members,
+    binding: grant.binding,
+    preExistingMembers: resolved.preExistingMembers ?? [],
+  }),
+};
+
+export type { GcpGrant, GcpResolved } from "./plan";
+export type { GcpInput } from "./schema";

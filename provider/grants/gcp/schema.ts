@@ -1,0 +1,151 @@
+import { z } from "zod";
+import { K8S_NAME, SERVICE_ACCOUNT_COMPONENTS } from "../../core/astro";
+import type { CommonInputs, IssueSink } from "../../core/types";
+import { UNKNOWN, orUnknown } from "../../core/unknown";
+
+/** Project ids: 6-30 characters, lower case, digits and hyphens; older ones may carry a domain prefix. */
+export const PROJECT_ID = /^(?:[a-z0-9.-]+:)?[a-z][a-z0-9-]{4,28}[a-z0-9]$/;
+/** Any service account e-mail: user-managed (`name@project.iam…`) or Google-managed. */
+export const SERVICE_ACCOUNT_EMAIL = /^[a-z0-9][a-z0-9._-]{0,62}@[a-z0-9-]+(?:\.[a-z0-9-]+)*\.gserviceaccount\.com$/;
+/** A user-managed service account names its project: `name@<project>.iam.gserviceaccount.com`. */
+export const USER_MANAGED_SERVICE_ACCOUNT =
+  /^[a-z][a-z0-9-]{4,28}[a-z0-9]@([a-z][a-z0-9-]{4,28}[a-z0-9])\.iam\.gserviceaccount\.com$/;
+export const ROLE_NAME =
+  /^(?:roles\/[\w.]+|(?:projects\/[a-z][a-z0-9-]{4,28}[a-z0-9]|organizations\/\d+)\/roles\/[\w.]+)$/;
+export const WORKLOAD_IDENTITY_POOL = /^[a-z][a-z0-9-]{4,28}[a-z0-9]\.svc\.id\.goog$/;
+
+const projectId = z.string({ error: "must be a Google Cloud project id as a string" }).regex(PROJECT_ID, {
+  error: "must be a project id (6-30 lower-case letters, digits and hyphens), such as my-data-project",
+});
+
+const serviceAccount = (what: string) =>
+  z.string({ error: `${what} must be a service account e-mail as a string` }).regex(SERVICE_ACCOUNT_EMAIL, {
+    error: `${what} must be a service account e-mail such as airflow-reader@my-data-project.iam.gserviceaccount.com`,
+  });
+
+const grant = z.discriminatedUnion(
+  "kind",
+  [
+    z
+      .object({
+        /** The Deployment's own workload identity gets a role on the project (`gcloud projects add-iam-policy-binding`). */
+        kind: z.literal("projectRole"),
+        /** The role to grant, such as roles/bigquery.dataViewer or projects/my-project/roles/custom. */
+        role: orUnknown(
+          z.string({ error: "must be a role name as a string" }).regex(ROLE_NAME, {
+            error:
+              "must be a role such as roles/bigquery.dataViewer, projects/<id>/roles/<name> or organizations/<id>/roles/<name>",
+          }),
+        ),
+      })
+      .strict(),
+    z
+      .object({
+        /** The Deployment's workload identity may impersonate a customer service account (Token Creator on it). */
+        kind: z.literal("impersonation"),
+        /** The customer service account to impersonate. */
+        serviceAccount: orUnknown(serviceAccount("gcp.grant.serviceAccount")),
+      })
+      .strict(),
+    z
+      .object({
+        /**
+         * The customer service account becomes the Deployment's identity: it lets the Deployment's
+         * Kubernetes service accounts act as it (Workload Identity User on it).
+         */
+        kind: z.literal("customerManagedIdentity"),
+        serviceAccount: orUnknown(serviceAccount("gcp.grant.serviceAccount")),
+        /** The cluster's workload identity pool, `<cluster project>.svc.id.goog`. */
+        workloadIdentityPool: orUnknown(
+          z.string({ error: "must be a workload identity pool as a string" }).regex(WORKLOAD_IDENTITY_POOL, {
+            error:
+              "must be the cluster's workload identity pool, <project>.svc.id.goog, such as astronomer-prod-123.svc.id.goog",
+          }),
+        ),
+        /** The Deployment's namespace; may be an output of the resource that creates the Deployment. */
+        namespace: orUnknown(
+          z.string({ error: "must be the Deployment's Kubernetes namespace" }).regex(K8S_NAME, {
+            error: "must be a Kubernetes namespace name such as astronomer-celestial-galaxy-1234",
+          }),
+        ),
+        /** Default: scheduler, worker, triggerer, dag-processor, kpo. */
+        serviceAccounts: z
+          .array(
+            z.enum(SERVICE_ACCOUNT_COMPONENTS, { error: `must be one of ${SERVICE_ACCOUNT_COMPONENTS.join(", ")}` }),
+          )
+          .min(1, { error: "must name at least one component" })
+          .optional(),
+        /** Full Kubernetes service account names, instead of the components' Astro names. */
+        serviceAccountNames: z
+          .array(orUnknown(z.string().regex(K8S_NAME, { error: "must be a Kubernetes service account name" })))
+          .min(1)
+          .optional(),
+      })
+      .strict()
+      .refine((g) => !(g.serviceAccounts && g.serviceAccountNames), {
+        error: "give serviceAccounts (components) or serviceAccountNames, not both",
+      }),
+  ],
+  {
+    error:
+      'must be {kind: "projectRole", role}, {kind: "impersonation", serviceAccount} or {kind: "customerManagedIdentity", serviceAccount, workloadIdentityPool, namespace}',
+  },
+);
+
+/** `inputs.gcp`: the customer's project and what to grant in it. */
+export const gcpInputSchema = z
+  .object({
+    /**
+     * The customer's project: where a project role is granted, and the connection's `project`.
+     * For the service account kinds it defaults to the service account's project.
+     */
+    project: orUnknown(projectId).optional(),
+    grant,
+  })
+  .strict();
+
+export type GcpInput = z.infer<typeof gcpInputSchema>;
+
+/** Which kinds need the Deployment's own identity (a service account e-mail), and where the project comes from. */
+export function refineGcpInput(input: GcpInput, common: CommonInputs, issue: IssueSink): void {
+  const kind = input.grant?.kind;
+  if (!["projectRole", "impersonation", "customerManagedIdentity"].includes(kind)) return;
+  const identity = common.workloadIdentity;
+  const needsIdentity = kind !== "customerManagedIdentity";
+  if (needsIdentity && identity === undefined) {
+    issue(
+      ["workloadIdentity"],
+      `is required for the ${kind} grant: the Deployment's workload identity, a service account e-mail such as astro-celestial-galaxy-1234@astronomer-prod.iam.gserviceaccount.com`,
+    );
+  }
+  if (needsIdentity && identity !== undefined && identity !== UNKNOWN && !SERVICE_ACCOUNT_EMAIL.test(identity)) {
+    issue(
+      ["workloadIdentity"],
+      "must be the Deployment's workload identity on GCP, a service account e-mail such as astro-celestial-galaxy-1234@astronomer-prod.iam.gserviceaccount.com",
+    );
+  }
+  if (!needsIdentity && identity !== undefined) {
+    issue(
+      ["workloadIdentity"],
+      "is not used by the customerManagedIdentity grant: the Deployment's Kubernetes service accounts act as gcp.grant.serviceAccount",
+    );
+  }
+  if (kind === "projectRole" && input.project === undefined) {
+    issue(
+      ["gcp", "project"],
+      "is required for the projectRole grant: the project to grant the role on, such as my-data-project",
+    );
+  }
+  if (
+    kind !== "projectRole" &&
+    input.project === undefined &&
+    typeof input.grant.serviceAccount === "string" &&
+    input.grant.serviceAccount !== UNKNOWN &&
+    !USER_MANAGED_SERVICE_ACCOUNT.test(input.grant.serviceAccount)
+  ) {
+    issue(
+      ["gcp", "project"],
+      "is required: the connection's project cannot be read from this service account's e-mail (only name@<project>.iam.gserviceaccount.com names its project)",
+    );
+  }
+}

@@ -1,0 +1,12 @@
+import type { z } from "zod";
+import { ParseResult, inputsSchema, parseWith } from "./core/schema";
+import { GRANT_PLUGINS } from "./grants";
+
+/** The one definition of the resource's inputs: `check` validates with it, the SDK derives its types from it. */
+export const authorizationInputsSchema = inputsSchema(GRANT_PLUGINS);
+
+export type AuthorizationInputs = z.infer<typeof authorizationInputsSchema>;
+
+export function parseInputs(raw: unknown): ParseResult<AuthorizationInputs> {
+  return parseWith(GRANT_PLUGINS, authorizationInputsSchema, raw);
+}

@@ -1,0 +1,150 @@
+import type * as pulumi from "@pulumi/pulumi";
+import type { z } from "zod";
+import type { AwsInput } from "../provider/grants/aws/schema";
+import type { PolicyStatement } from "../provider/grants/aws/trustPolicy";
+import type { GcpInput } from "../provider/grants/gcp/schema";
+import type { authorizationInputsSchema } from "../provider/inputs";
+
+/**
+ * The component's argument types, derived from the provider's one input schema (the SDK keeps no
+ * second copy): every value may be a Pulumi Input, except the `kind` that selects a variant, which
+ * the program states outright.
+ */
+export type Inputs<T> = T extends string | number | boolean | null
+  ? pulumi.Input<T>
+  : T extends ReadonlyArray<infer U>
+    ? pulumi.Input<Array<Inputs<U>>>
+    : T extends object
+      ? { [K in keyof T]: K extends "kind" ? T[K] : Inputs<T[K]> }
+      : T;
+
+type ProviderInputs = z.input<typeof authorizationInputsSchema>;
+type ConnectionInput = ProviderInputs["connection"];
+type AuthInput = ConnectionInput["airflow"]["auth"];
+
+export type ExtraValue = string | number | boolean | null;
+
+/** Anything with a role ARN output, such as an `aws.iam.Role` from `@pulumi/aws`. */
+export interface RoleLike {
+  arn: pulumi.Input<string>;
+}
+
+export type AwsTrust = Inputs<NonNullable<AwsInput["trust"]>>;
+/** Trust the Deployment's workload identity, an IAM role (Astro's default). Needs `workloadIdentity`. */
+export type DeploymentRoleTrust = Extract<AwsTrust, { kind: "deploymentRole" }>;
+/** Trust an Astro cluster's role, `AirflowS3Logs-<clusterId>`, for every Deployment on the cluster. */
+export type ClusterRoleTrust = Extract<AwsTrust, { kind: "clusterRole" }>;
+/** Trust the Deployment's Kubernetes service accounts through the cluster's OIDC provider (IRSA). */
+export type WebIdentityTrust = Extract<AwsTrust, { kind: "webIdentity" }>;
+export type { ServiceAccountComponent } from "../provider/core/astro";
+
+export interface AwsGrantArgs extends Inputs<Omit<AwsInput, "targetRole" | "region">> {
+  /**
+   * The customer's IAM role the Deployment will assume: an ARN, a role name, or an `aws.iam.Role`.
+   * The resource adds one trust statement to this role; it never creates or deletes the role.
+   */
+  targetRole: pulumi.Input<string> | RoleLike;
+  /** Region written to the connection (`region_name`). Default: the stack config `aws:region`. */
+  region?: pulumi.Input<string>;
+}
+
+export type GcpGrant = Inputs<GcpInput["grant"]>;
+/** The Deployment's workload identity gets `role` on `gcp.project`. Needs `workloadIdentity`. */
+export type GcpProjectRoleGrant = Extract<GcpGrant, { kind: "projectRole" }>;
+/** The Deployment's workload identity may impersonate `serviceAccount`. Needs `workloadIdentity`. */
+export type GcpImpersonationGrant = Extract<GcpGrant, { kind: "impersonation" }>;
+/** The Deployment's Kubernetes service accounts may act as `serviceAccount` (Workload Identity User). */
+export type GcpCustomerManagedIdentityGrant = Extract<GcpGrant, { kind: "customerManagedIdentity" }>;
+
+export interface GcpGrantArgs extends Inputs<Omit<GcpInput, "project">> {
+  /**
+   * The customer's project: where a project role is granted, and the connection's `project`.
+   * Default: the stack config `gcp:project`, else (service account kinds) the service account's project.
+   */
+  project?: pulumi.Input<string>;
+}
+
+/** A bearer token (an Astro API token, or any token the API accepts). */
+export type AirflowTokenAuth = Inputs<Extract<AuthInput, { kind: "token" }>> & {
+  /**
+   * The token. Default: stack config `deployment-authorization:airflowToken` (set it with
+   * `--secret`), then the environment variable `AIRFLOW_API_TOKEN`.
+   */
+  token?: pulumi.Input<string>;
+};
+
+/** A user and password: exchanged at `/auth/token` on Airflow 3, basic auth on Airflow 2. */
+export type AirflowPasswordAuth = Inputs<Extract<AuthInput, { kind: "password" }>> & {
+  /**
+   * The password. Default: stack config `deployment-authorization:airflowPassword` (set it with
+   * `--secret`), then the environment variable `AIRFLOW_API_PASSWORD`.
+   */
+  password?: pulumi.Input<string>;
+};
+
+/** How to reach the Airflow REST API of the Deployment. */
+export interface AirflowApiArgs extends Inputs<Omit<ConnectionInput["airflow"], "auth">> {
+  auth: AirflowTokenAuth | AirflowPasswordAuth;
+}
+
+export interface AirflowConnectionArgs extends Inputs<Omit<ConnectionInput, "airflow" | "extra">> {
+  /** More `extra` fields; the fields the grant needs are set by the resource. No secrets here. */
+  extra?: pulumi.Input<Record<string, pulumi.Input<ExtraValue>>>;
+  airflow: AirflowApiArgs;
+}
+
+interface CommonArgs {
+  /**
+   * The Deployment's workload identity (Astro: Deployment → Details → Workload Identity): an IAM
+   * role ARN on AWS, a service account e-mail on GCP. Required by the grants that trust it.
+   */
+  workloadIdentity?: pulumi.Input<string>;
+  connection: AirflowConnectionArgs;
+}
+
+/** One cloud per resource: give `aws` or `gcp`. */
+export type DeploymentAuthorizationArgs = CommonArgs &
+  ({ aws: AwsGrantArgs; gcp?: undefined } | { gcp: GcpGrantArgs; aws?: undefined });
+
+/** A trust policy statement, as IAM stores it. */
+export type TrustStatement = PolicyStatement;
+
+/** The AWS grant: this resource's share of one statement in the role's trust policy. */
+export interface AwsGrantOutput {
+  cloud: "aws";
+  /** The role's ARN, as AWS reports it. */
+  roleArn: string;
+  /** The Sid of the statement that holds this grant (shared by grants that differ only in whom they trust). */
+  statementId: string;
+  /** This resource's entries: the principal it trusts, or the service account subjects. */
+  trusted: string[];
+  /** This resource's share of the statement as last applied or read (null after a refresh found it removed). */
+  statement: TrustStatement | null;
+  /** Whether this resource created the IAM OIDC provider (web identity trust). */
+  oidcProviderCreated: boolean;
+}
+
+/** The GCP grant: this resource's members in one role's unconditional binding. */
+export interface GcpGrantOutput {
+  cloud: "gcp";
+  mode: "projectRole" | "impersonation" | "customerManagedIdentity";
+  /** `projects/<id>` or `projects/-/serviceAccounts/<email>`. */
+  resource: string;
+  role: string;
+  /** The members this resource grants. */
+  members: string[];
+  /** Our members as last applied or read (null after a refresh found none). */
+  binding: { role: string; members: string[] } | null;
+  /** Members that were in the binding before this resource: left in place when it goes. */
+  preExistingMembers: string[];
+}
+
+export type GrantOutput = AwsGrantOutput | GcpGrantOutput;
+
+export interface ConnectionOutput {
+  connectionId: string;
+  /** The connections endpoint, e.g. `http://localhost:8080/api/v2/connections/aws_default`. */
+  url: string;
+  connType: string | null;
+  extra: Record<string, ExtraValue> | null;
+}
