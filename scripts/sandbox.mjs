@@ -1,13 +1,16 @@
 #!/usr/bin/env node
 // Local sandbox of real servers for tests and the demo: moto (AWS mock), Airflow 3 API
-// server, Airflow 2 webserver, each from its pinned venv (scripts/bootstrap/python.sh).
+// server, Airflow 2 webserver, each from its pinned venv (scripts/bootstrap/python.sh), and gcp:
+// a fake of Google Cloud IAM (tests/fakes/gcp) behind Stoplight Prism, which holds every request
+// and response to the OpenAPI generated from Google's discovery documents.
 //
-//   node scripts/sandbox.mjs up [moto|airflow3|airflow2 ...]   # prints endpoints.json
+//   node scripts/sandbox.mjs up [moto|airflow3|airflow2|gcp ...]   # prints endpoints.json
 //   node scripts/sandbox.mjs status | down
 //   import { startSandbox, stopSandbox } from './scripts/sandbox.mjs'   // vitest globalSetup
 //
 // State lives in <dir> (default <repo>/.sandbox, env SANDBOX_DIR): endpoints.json, one log
-// and one AIRFLOW_HOME per server. Only Node built-ins, so it runs before `npm install`.
+// per process (gcp.log and gcp-prism.log for gcp) and one home directory per server. Only Node
+// built-ins, so it runs before `npm install`; gcp alone needs Prism from node_modules.
 import { spawn } from "node:child_process";
 import { createHash } from "node:crypto";
 import fs from "node:fs";
@@ -18,9 +21,10 @@ import { fileURLToPath } from "node:url";
 
 const ROOT = path.resolve(path.dirname(fileURLToPath(import.meta.url)), "..");
 const CACHE = path.join(process.env.XDG_CACHE_HOME || path.join(os.homedir(), ".cache"), "deployment-authorization");
-export const SERVERS = ["moto", "airflow3", "airflow2"];
+export const SERVERS = ["moto", "airflow3", "airflow2", "gcp"];
 const USERNAME = "admin";
 const TEMPLATE_REV = "t2"; // as in python.sh
+const PRISM = path.join(ROOT, "node_modules", "@stoplight", "prism-cli", "dist", "index.js");
 const PASSWORD = "sandbox-pw-4p9xk2"; // Airflow 2's is baked into the template DB by the bootstrap
 const READY_TIMEOUT_MS = 120_000;
 const STOP_TIMEOUT_MS = 10_000;
@@ -132,15 +136,28 @@ const SPECS = {
     }),
     endpoint: (url) => ({ url, apiVersion: "v1", username: USERNAME, password: PASSWORD }),
   },
+  // Two processes: the fake (entry.pid, entry.fakeUrl) and Prism in front of it (entry.prismPid,
+  // entry.url, the clients' rootUrl). Started by startGcp.
+  gcp: { health: "/_fake/health" },
 };
 
-async function answers(url, health) {
+async function answers(url, health, ok = (status) => status === 200) {
   try {
     const res = await fetch(url + health, { signal: AbortSignal.timeout(2000) });
-    return res.status === 200;
+    return ok(res.status);
   } catch {
     return false;
   }
+}
+
+const pidsOf = (entry) => [entry?.pid, entry?.prismPid].filter(Boolean);
+
+// Prism answers any path (404 for one outside the document), which is all readiness needs.
+async function healthy(name, e) {
+  if (!pidsOf(e).every(alive)) return false;
+  if (name !== "gcp") return answers(e.url, SPECS[name].health);
+  const [fake, prism] = await Promise.all([answers(e.fakeUrl, SPECS.gcp.health), answers(e.url, "/", () => true)]);
+  return fake && prism;
 }
 
 function alive(pid) {
@@ -155,43 +172,88 @@ function alive(pid) {
 const tail = (file, n = 30) =>
   fs.existsSync(file) ? fs.readFileSync(file, "utf8").trimEnd().split("\n").slice(-n).join("\n") : "(no log)";
 
-async function startOne(name, dir) {
-  const t0 = performance.now();
-  const spec = SPECS[name];
-  const { bin, dbTemplate } = cached(name);
-  const home = path.join(dir, name);
-  fs.rmSync(home, { recursive: true, force: true }); // each start gets a clean state
-  fs.mkdirSync(home, { recursive: true });
-  if (name !== "moto") fs.copyFileSync(dbTemplate, path.join(home, "airflow.db"));
-  const port = await freePort();
-  const { cmd, args, env } = spec.launch(bin, port, home);
-  const logFile = path.join(dir, `${name}.log`);
+// Our own process group (detached), so stop can signal the server and all its workers.
+function launch({ cmd, args, env = {}, cwd, logFile }) {
   const out = fs.openSync(logFile, "w");
-  // Our own process group (detached), so stop can signal the server and all its workers.
   const inherited = Object.fromEntries(Object.entries(process.env).filter(([k]) => !k.startsWith("AIRFLOW")));
-  const child = spawn(cmd, args, {
-    cwd: home,
-    detached: true,
-    stdio: ["ignore", out, out],
-    env: { ...inherited, ...env },
-  });
+  const child = spawn(cmd, args, { cwd, detached: true, stdio: ["ignore", out, out], env: { ...inherited, ...env } });
   fs.closeSync(out);
   child.unref();
-  let exited = null;
-  child.on("exit", (code, signal) => (exited = signal ?? `exit ${code}`));
-  child.on("error", (e) => (exited = e.message)); // e.g. the venv's binary is missing
-  const url = `http://127.0.0.1:${port}`;
-  const entry = { ...spec.endpoint(url), pid: child.pid };
-  while (!(await answers(url, spec.health))) {
-    if (exited || performance.now() - t0 > READY_TIMEOUT_MS) {
-      const why = exited ? `exited (${exited})` : `not answering ${spec.health} after ${READY_TIMEOUT_MS / 1000}s`;
-      const err = new Error(`${name} ${why}; last lines of ${logFile}:\n${tail(logFile)}`);
+  const proc = { pid: child.pid, exited: null, logFile };
+  child.on("exit", (code, signal) => (proc.exited = signal ?? `exit ${code}`));
+  child.on("error", (e) => (proc.exited = e.message)); // e.g. the venv's binary is missing
+  return proc;
+}
+
+async function waitUntil(name, ready, procs, entry, t0) {
+  while (!(await ready())) {
+    const dead = procs.find((p) => p.exited);
+    if (dead || performance.now() - t0 > READY_TIMEOUT_MS) {
+      const why = dead ? `exited (${dead.exited})` : `not ready after ${READY_TIMEOUT_MS / 1000}s`;
+      const logs = procs.map((p) => `last lines of ${p.logFile}:\n${tail(p.logFile)}`).join("\n");
+      const err = new Error(`${name} ${why}; ${logs}`);
       err.entry = entry;
       throw err;
     }
     await sleep(250);
   }
-  log(`${name} up at ${url} (pid ${child.pid}) in ${secs(t0)}`);
+}
+
+async function startOne(name, dir) {
+  const t0 = performance.now();
+  const home = path.join(dir, name);
+  fs.rmSync(home, { recursive: true, force: true }); // each start gets a clean state
+  fs.mkdirSync(home, { recursive: true });
+  if (name === "gcp") return startGcp(dir, home, t0);
+  const spec = SPECS[name];
+  const { bin, dbTemplate } = cached(name);
+  if (name !== "moto") fs.copyFileSync(dbTemplate, path.join(home, "airflow.db"));
+  const port = await freePort();
+  const proc = launch({ ...spec.launch(bin, port, home), cwd: home, logFile: path.join(dir, `${name}.log`) });
+  const url = `http://127.0.0.1:${port}`;
+  const entry = { ...spec.endpoint(url), pid: proc.pid };
+  await waitUntil(name, () => answers(url, spec.health), [proc], entry, t0);
+  log(`${name} up at ${url} (pid ${proc.pid}) in ${secs(t0)}`);
+  return entry;
+}
+
+// Google's discovery documents come with google-api-python-client in the moto venv.
+function discoveryDocuments() {
+  const lib = path.join(cached("moto").bin, "..", "lib");
+  const docs = fs
+    .readdirSync(lib)
+    .map((py) => path.join(lib, py, "site-packages", "googleapiclient", "discovery_cache", "documents"))
+    .find((dir) => fs.existsSync(dir));
+  if (!docs) throw new Error(`no googleapiclient discovery documents under ${lib} (see sandbox/requirements/moto.in)`);
+  return docs;
+}
+
+async function startGcp(dir, home, t0) {
+  const { buildOpenApi, readDiscovery } = await import("../tests/fakes/gcp/openapi.mjs");
+  const openapi = path.join(home, "openapi.json");
+  fs.writeFileSync(openapi, `${JSON.stringify(buildOpenApi(readDiscovery(discoveryDocuments())), null, 2)}\n`);
+  const fakePort = await freePort();
+  let prismPort;
+  do prismPort = await freePort();
+  while (prismPort === fakePort);
+  const fakeUrl = `http://127.0.0.1:${fakePort}`;
+  const url = `http://127.0.0.1:${prismPort}`;
+  // Both start at once: Prism needs no upstream until the first request, and takes the longer.
+  const fake = launch({
+    cmd: process.execPath,
+    args: [path.join(ROOT, "tests", "fakes", "gcp", "server.mjs"), "--port", `${fakePort}`],
+    cwd: home,
+    logFile: path.join(dir, "gcp.log"),
+  });
+  const prism = launch({
+    cmd: process.execPath,
+    args: [PRISM, "proxy", "--errors", "-h", "127.0.0.1", "-p", `${prismPort}`, openapi, fakeUrl],
+    cwd: home,
+    logFile: path.join(dir, "gcp-prism.log"),
+  });
+  const entry = { url, fakeUrl, pid: fake.pid, prismPid: prism.pid };
+  await waitUntil("gcp", () => healthy("gcp", entry), [fake, prism], entry, t0);
+  log(`gcp up at ${url} (fake ${fakeUrl}, pid ${fake.pid}; prism pid ${prism.pid}) in ${secs(t0)}`);
   return entry;
 }
 
@@ -269,8 +331,8 @@ async function start(only, dir) {
   const stale = [];
   await Promise.all(
     Object.entries(endpoints).map(async ([name, e]) => {
-      if (alive(e.pid) && (await answers(e.url, SPECS[name].health))) return;
-      stale.push(e.pid);
+      if (SPECS[name] && (await healthy(name, e))) return;
+      stale.push(...pidsOf(e));
       delete endpoints[name];
     }),
   );
@@ -285,7 +347,7 @@ async function start(only, dir) {
   const failed = results.filter((r) => r.status === "rejected");
   if (failed.length) {
     // Don't leave half a sandbox behind: stop whatever this call started.
-    const ours = results.map((r) => (r.status === "fulfilled" ? r.value.pid : r.reason.entry?.pid)).filter(Boolean);
+    const ours = results.flatMap((r) => pidsOf(r.status === "fulfilled" ? r.value : r.reason.entry));
     await killGroups(ours);
     throw new Error(failed.map((r) => r.reason.message).join("\n\n"));
   }
@@ -304,7 +366,7 @@ export async function stopSandbox({ dir = defaultDir() } = {}) {
 async function stop(dir) {
   const t0 = performance.now();
   const endpoints = readEndpoints(dir);
-  await killGroups(Object.values(endpoints).map((e) => e.pid));
+  await killGroups(Object.values(endpoints).flatMap(pidsOf));
   fs.rmSync(endpointsFile(dir), { force: true });
   log(`stopped ${Object.keys(endpoints).join(", ") || "nothing"} in ${secs(t0)}`);
 }
@@ -313,9 +375,9 @@ async function status(dir = defaultDir()) {
   const endpoints = readEndpoints(dir);
   let ok = true;
   for (const [name, e] of Object.entries(endpoints)) {
-    const up = alive(e.pid) && (await answers(e.url, SPECS[name].health));
+    const up = Boolean(SPECS[name]) && (await healthy(name, e));
     ok &&= up;
-    console.log(`${name.padEnd(9)} ${up ? "up  " : "DOWN"} ${e.url} pid ${e.pid}`);
+    console.log(`${name.padEnd(9)} ${up ? "up  " : "DOWN"} ${e.url} pid ${pidsOf(e).join(", ")}`);
   }
   if (!Object.keys(endpoints).length) console.log("no sandbox recorded");
   return ok && Object.keys(endpoints).length > 0;
@@ -328,7 +390,7 @@ if (process.argv[1] && path.resolve(process.argv[1]) === fileURLToPath(import.me
     else if (command === "down") await stopSandbox();
     else if (command === "status") process.exitCode = (await status()) ? 0 : 1;
     else {
-      console.error("usage: node scripts/sandbox.mjs up [moto|airflow3|airflow2 ...] | down | status");
+      console.error("usage: node scripts/sandbox.mjs up [moto|airflow3|airflow2|gcp ...] | down | status");
       process.exitCode = 2;
     }
   } catch (e) {

@@ -54,3 +54,11 @@ export function motoEnv(motoUrl) {
     AWS_REGION: "us-east-1",
   };
 }
+
+/** Google client settings that point Cloud Resource Manager and IAM at the sandbox's gcp server. */
+export function gcpEnv(url) {
+  return {
+    DEPLOYMENT_AUTHORIZATION_GCP_ROOT_URL: url,
+    GOOGLE_OAUTH_ACCESS_TOKEN: "sandbox-gcp-token",
+  };
+}

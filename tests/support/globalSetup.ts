@@ -10,6 +10,8 @@ export interface Endpoints {
   moto: { url: string };
   airflow3: { url: string; username: string; password: string };
   airflow2: { url: string; username: string; password: string };
+  /** url: Prism, validating against Google's discovery documents (the clients' rootUrl); fakeUrl: the fake, for /_fake/. */
+  gcp: { url: string; fakeUrl: string };
 }
 
 declare module "vitest" {

@@ -1,0 +1,585 @@
+#!/usr/bin/env node
+// A stateful fake of the five Google Cloud IAM methods the provider calls:
+//
+//   Cloud Resource Manager v3  POST /v3/projects/{project}:getIamPolicy | :setIamPolicy
+//   IAM v1                     GET  /v1/projects/{project}/serviceAccounts/{email or uniqueId}
+//                              POST /v1/projects/{project}/serviceAccounts/{email}:getIamPolicy | :setIamPolicy
+//
+// plus a small admin API under /_fake/ for tests (see README.md beside this file). The sandbox
+// puts Prism in front of the Google paths, validating both directions against Google's
+// discovery documents; this file owns the semantics (etags, versions, normalisation, errors).
+//
+//   node tests/fakes/gcp/server.mjs --port P
+//
+// Only Node built-ins, so it runs before `npm install`.
+import { createHash, randomBytes, randomInt } from "node:crypto";
+import http from "node:http";
+import path from "node:path";
+import { fileURLToPath } from "node:url";
+
+const MAX_PRINCIPALS = 1500; // https://cloud.google.com/iam/quotas, per policy
+const EMPTY_ETAG = "ACAB"; // what Google answers for a policy that was never written
+const SA_ETAG = "MDEwMjE5MjA="; // ServiceAccount.etag is deprecated; Google sends this constant
+const SA_DOMAIN = ".iam.gserviceaccount.com";
+
+class ApiError extends Error {
+  constructor(code, status, message, details) {
+    super(message);
+    Object.assign(this, { code, status, details });
+  }
+}
+const invalid = (message) => new ApiError(400, "INVALID_ARGUMENT", message);
+
+// ---------------------------------------------------------------------------------------------
+// State
+
+let projects = new Map(); // projectId -> { projectId, projectNumber, policy }
+let serviceAccounts = new Map(); // email -> { email, projectId, uniqueId, displayName?, description?, disabled, policy }
+let calls = []; // { method, project?, serviceAccount? }
+let faults = []; // { method, remaining, project?, serviceAccount? }
+
+function newEtag(previous) {
+  for (;;) {
+    const bytes = randomBytes(8);
+    bytes[0] = 0x07; // Google's etags start "Bw"; cosmetic, but makes logs look familiar
+    const etag = bytes.toString("base64");
+    if (etag !== previous) return etag;
+  }
+}
+
+const digits = (n) => `${randomInt(1, 10)}${Array.from({ length: n - 1 }, () => randomInt(0, 10)).join("")}`;
+const emptyPolicy = () => ({ version: 0, bindings: [], auditConfigs: [], etag: EMPTY_ETAG });
+const conditional = (bindings) => bindings.some((b) => b.condition);
+// A policy's version is what its content needs: 3 with conditions, else 1 (0 = never written).
+const versionFor = (bindings) => (conditional(bindings) ? 3 : 1);
+
+function findProject(idOrNumber) {
+  return projects.get(idOrNumber) ?? [...projects.values()].find((p) => p.projectNumber === idOrNumber);
+}
+
+// `projects/-/...` or the owning project's id or number; by e-mail or by uniqueId.
+function findServiceAccount(projectRef, id) {
+  const sa = serviceAccounts.get(id.toLowerCase()) ?? [...serviceAccounts.values()].find((s) => s.uniqueId === id);
+  if (!sa) return undefined;
+  if (projectRef === "-" || projectRef === sa.projectId) return sa;
+  return projects.get(sa.projectId)?.projectNumber === projectRef ? sa : undefined;
+}
+
+// ---------------------------------------------------------------------------------------------
+// Request bodies, parsed like Google's proto3 JSON parser: unknown names and wrong types are
+// INVALID_ARGUMENT with Google's wording; null means "not set".
+
+const MESSAGES = {
+  SetIamPolicyRequest: { policy: "Policy", updateMask: "string" },
+  GetIamPolicyRequest: { options: "GetPolicyOptions" },
+  GetPolicyOptions: { requestedPolicyVersion: "int32" },
+  Policy: { version: "int32", bindings: ["Binding"], auditConfigs: ["AuditConfig"], etag: "bytes" },
+  Binding: { role: "string", members: ["string"], condition: "Expr" },
+  Expr: { expression: "string", title: "string", description: "string", location: "string" },
+  AuditConfig: { service: "string", auditLogConfigs: ["AuditLogConfig"] },
+  AuditLogConfig: { logType: "LogType", exemptedMembers: ["string"] },
+};
+const LOG_TYPES = ["LOG_TYPE_UNSPECIFIED", "ADMIN_READ", "DATA_WRITE", "DATA_READ"];
+
+function parseMessage(value, type, at) {
+  const fields = MESSAGES[type];
+  if (value === null || typeof value !== "object" || Array.isArray(value)) {
+    throw invalid(`Invalid JSON payload received. Expected an object at '${at || type}'.`);
+  }
+  const out = {};
+  for (const [name, v] of Object.entries(value)) {
+    const where = at ? `${at}.${name}` : name;
+    const spec = fields[name];
+    if (!spec)
+      throw invalid(`Invalid JSON payload received. Unknown name "${name}" at '${at || type}': Cannot find field.`);
+    if (v === null) continue;
+    if (Array.isArray(spec)) {
+      if (!Array.isArray(v)) throw invalid(`Invalid value at '${where}', expected a list.`);
+      out[name] = v.map((item, i) => parseValue(item, spec[0], `${where}[${i}]`));
+    } else out[name] = parseValue(v, spec, where);
+  }
+  return out;
+}
+
+function parseValue(v, type, at) {
+  const bad = (t) => invalid(`Invalid value at '${at}' (${t}), ${JSON.stringify(v)}`);
+  switch (type) {
+    case "string":
+      if (typeof v !== "string") throw bad("TYPE_STRING");
+      return v;
+    case "int32": {
+      const n = typeof v === "string" && /^-?\d+$/.test(v) ? Number(v) : v;
+      if (!Number.isInteger(n) || n < -(2 ** 31) || n >= 2 ** 31) throw bad("TYPE_INT32");
+      return n;
+    }
+    case "bytes":
+      if (typeof v !== "string" || !/^[A-Za-z0-9+/_-]*={0,2}$/.test(v)) throw bad("TYPE_BYTES");
+      return v;
+    case "LogType":
+      if (!LOG_TYPES.includes(v)) throw bad("TYPE_ENUM");
+      return v;
+    default:
+      return parseMessage(v, type, at);
+  }
+}
+
+// ---------------------------------------------------------------------------------------------
+// Policies
+
+const EMAIL = /^[^@\s:]+@[^@\s:]+\.[^@\s:]+$/;
+const DOMAIN = /^([a-z0-9]([a-z0-9-]*[a-z0-9])?\.)+[a-z]{2,}$/i;
+const ROLE = /^(roles|projects\/[^/]+\/roles|organizations\/\d+\/roles)\/[A-Za-z0-9_.]+$/;
+
+function validMember(m) {
+  if (m === "allUsers" || m === "allAuthenticatedUsers") return true;
+  const deleted = /^deleted:(user|serviceAccount|group):([^?]+)\?uid=\d+$/.exec(m);
+  if (deleted) return EMAIL.test(deleted[2]);
+  if (/^(deleted:)?(principal|principalSet):\/\/\S+$/.test(m)) return true;
+  const [type, value] = [m.slice(0, m.indexOf(":")), m.slice(m.indexOf(":") + 1)];
+  if (["user", "serviceAccount", "group"].includes(type)) return EMAIL.test(value);
+  if (type === "domain") return DOMAIN.test(value);
+  return false;
+}
+
+function checkMember(m, kind) {
+  if (!validMember(m)) {
+    throw invalid(`Invalid principal "${m}": policy members must be of the form "<type>:<value>".`);
+  }
+  // Stated in the setIamPolicy reference of Cloud Resource Manager.
+  if (kind === "project" && (m === "allUsers" || m === "allAuthenticatedUsers")) {
+    throw invalid(`Principal ${m} is of an invalid type for this resource: projects do not support public access.`);
+  }
+}
+
+function checkRole(role) {
+  if (!role) throw invalid("A binding has no role.");
+  // What a version 1 read shows in place of a conditional binding is not a real role.
+  if (!ROLE.test(role) || role.includes("_withcond_")) {
+    throw invalid(`Role ${role} is not supported for this resource.`);
+  }
+}
+
+// Google's normalisation on write: members de-duplicated in each binding, empty bindings
+// dropped; order is kept as written.
+function normaliseBindings(bindings, kind) {
+  const out = [];
+  for (const b of bindings) {
+    checkRole(b.role);
+    const members = [...new Set(b.members ?? [])];
+    members.forEach((m) => checkMember(m, kind));
+    if (!members.length) continue;
+    const binding = { role: b.role, members };
+    if (b.condition) {
+      const { expression, title, description, location } = b.condition;
+      if (!expression) throw invalid(`The condition of a binding for ${b.role} has no expression.`);
+      if (!title) throw invalid(`The condition of a binding for ${b.role} has no title.`);
+      binding.condition = {
+        expression,
+        title,
+        ...(description ? { description } : {}),
+        ...(location ? { location } : {}),
+      };
+    }
+    out.push(binding);
+  }
+  return out;
+}
+
+function normaliseAuditConfigs(configs) {
+  return configs.map((c) => {
+    if (!c.service) throw invalid("An audit config has no service.");
+    const auditLogConfigs = (c.auditLogConfigs ?? []).map((l) => {
+      if (!l.logType || l.logType === "LOG_TYPE_UNSPECIFIED")
+        throw invalid(`An audit log config of ${c.service} has no log type.`);
+      const exemptedMembers = [...new Set(l.exemptedMembers ?? [])];
+      exemptedMembers.forEach((m) => checkMember(m, "auditConfig"));
+      return { logType: l.logType, ...(exemptedMembers.length ? { exemptedMembers } : {}) };
+    });
+    return { service: c.service, ...(auditLogConfigs.length ? { auditLogConfigs } : {}) };
+  });
+}
+
+function checkPrincipalCount(bindings, auditConfigs) {
+  const count =
+    bindings.reduce((n, b) => n + b.members.length, 0) +
+    auditConfigs.flatMap((c) => c.auditLogConfigs ?? []).reduce((n, l) => n + (l.exemptedMembers?.length ?? 0), 0);
+  if (count > MAX_PRINCIPALS) {
+    const fmt = (n) => n.toLocaleString("en-US");
+    throw invalid(
+      `The number of members in the policy (${fmt(count)}) is larger than the maximum allowed size ${fmt(MAX_PRINCIPALS)}.`,
+    );
+  }
+}
+
+/** A policy given to the admin API: the same checks as a write, version from its content. */
+function seedPolicy(raw, kind) {
+  if (!raw) return emptyPolicy();
+  const p = parseMessage(raw, "Policy", "policy");
+  const bindings = normaliseBindings(p.bindings ?? [], kind);
+  const auditConfigs = kind === "project" ? normaliseAuditConfigs(p.auditConfigs ?? []) : [];
+  if (kind !== "project" && p.auditConfigs?.length) throw invalid("Service accounts do not take audit configs.");
+  checkPrincipalCount(bindings, auditConfigs);
+  return { version: versionFor(bindings), bindings, auditConfigs, etag: newEtag() };
+}
+
+// The policy as Google formats it for `requested` (0, 1 or 3). Below 3, a policy with
+// conditions comes back as version 1 with each conditional binding's condition left out and its
+// role renamed <role>_withcond_<hash> (https://cloud.google.com/iam/docs/policies#versions).
+function formatPolicy(stored, requested, kind) {
+  const withConditions = conditional(stored.bindings);
+  const v3 = withConditions && requested === 3;
+  const bindings = stored.bindings.map((b) => {
+    if (!b.condition || v3) return structuredClone(b);
+    const hash = createHash("sha256").update(JSON.stringify(b.condition)).digest("hex").slice(0, 20);
+    return { role: `${b.role}_withcond_${hash}`, members: [...b.members] };
+  });
+  const out = {};
+  if (stored.version) out.version = v3 ? 3 : 1;
+  if (bindings.length) out.bindings = bindings;
+  if (kind === "project" && stored.auditConfigs.length) out.auditConfigs = structuredClone(stored.auditConfigs);
+  out.etag = stored.etag;
+  return out;
+}
+
+function requestedVersion(v) {
+  if (v === undefined) return 0;
+  if (![0, 1, 3].includes(v)) throw invalid(`Invalid requested policy version: ${v}. Valid values are 0, 1 and 3.`);
+  return v;
+}
+
+function getIamPolicy(resource, kind, requested) {
+  return formatPolicy(resource.policy, requestedVersion(requested), kind);
+}
+
+function setIamPolicy(resource, kind, body) {
+  const request = parseMessage(body ?? {}, "SetIamPolicyRequest", "");
+  if (!request.policy) throw invalid("The request has no policy.");
+  const policy = request.policy;
+  const mask = new Set(
+    (request.updateMask || "bindings,etag")
+      .split(",")
+      .map((f) => f.trim())
+      .filter(Boolean)
+      .map((f) => (f === "audit_configs" ? "auditConfigs" : f)),
+  );
+  const allowed = kind === "project" ? ["bindings", "etag", "auditConfigs"] : ["bindings", "etag"];
+  for (const field of mask) {
+    if (!allowed.includes(field)) throw invalid(`Invalid update mask field "${field}" for this resource.`);
+  }
+  const stored = resource.policy;
+  if (policy.etag && Buffer.compare(Buffer.from(policy.etag, "base64"), Buffer.from(stored.etag, "base64")) !== 0) {
+    throw new ApiError(
+      409,
+      "ABORTED",
+      "There were concurrent policy changes. Please retry the whole read-modify-write with exponential backoff.",
+    );
+  }
+  const version = policy.version ?? 0;
+  if (![0, 1, 3].includes(version)) throw invalid(`Invalid policy version: ${version}. Valid values are 0, 1 and 3.`);
+
+  let bindings = stored.bindings;
+  if (mask.has("bindings")) {
+    bindings = normaliseBindings(policy.bindings ?? [], kind);
+    if (conditional(bindings) && version < 3) {
+      throw invalid(`Policy version ${version} cannot contain conditional role bindings; set the version to 3.`);
+    }
+    // Only a blind write (no etag) may replace a policy with conditions by an older version.
+    if (conditional(stored.bindings) && version < 3 && policy.etag) {
+      throw invalid(
+        `The policy has conditional role bindings: modifying it requires policy version 3, not ${version}.`,
+      );
+    }
+  }
+  let auditConfigs = stored.auditConfigs;
+  if (mask.has("auditConfigs")) auditConfigs = normaliseAuditConfigs(policy.auditConfigs ?? []);
+  checkPrincipalCount(bindings, auditConfigs);
+
+  resource.policy = { version: versionFor(bindings), bindings, auditConfigs, etag: newEtag(stored.etag) };
+  return formatPolicy(resource.policy, 3, kind);
+}
+
+function serviceAccountJson(sa) {
+  return {
+    name: `projects/${sa.projectId}/serviceAccounts/${sa.email}`,
+    projectId: sa.projectId,
+    uniqueId: sa.uniqueId,
+    email: sa.email,
+    ...(sa.displayName ? { displayName: sa.displayName } : {}),
+    ...(sa.description ? { description: sa.description } : {}),
+    etag: SA_ETAG,
+    oauth2ClientId: sa.uniqueId,
+    ...(sa.disabled ? { disabled: true } : {}),
+  };
+}
+
+// ---------------------------------------------------------------------------------------------
+// Google routes
+
+const ROUTES = [
+  {
+    method: "projects.getIamPolicy",
+    http: "POST",
+    path: /^\/v3\/projects\/([^/]+):getIamPolicy$/,
+    handle: ({ params: [project], body, query }) => {
+      const request = parseMessage(body ?? {}, "GetIamPolicyRequest", "");
+      const requested = request.options?.requestedPolicyVersion ?? queryVersion(query);
+      return getIamPolicy(projectOrDenied(project, "getIamPolicy"), "project", requested);
+    },
+  },
+  {
+    method: "projects.setIamPolicy",
+    http: "POST",
+    path: /^\/v3\/projects\/([^/]+):setIamPolicy$/,
+    handle: ({ params: [project], body }) => setIamPolicy(projectOrDenied(project, "setIamPolicy"), "project", body),
+  },
+  {
+    method: "projects.serviceAccounts.get",
+    http: "GET",
+    path: /^\/v1\/projects\/([^/]+)\/serviceAccounts\/([^/:]+)$/,
+    handle: ({ params: [project, id] }) => serviceAccountJson(serviceAccountOrNotFound(project, id)),
+  },
+  {
+    method: "projects.serviceAccounts.getIamPolicy",
+    http: "POST",
+    path: /^\/v1\/projects\/([^/]+)\/serviceAccounts\/([^/:]+):getIamPolicy$/,
+    handle: ({ params: [project, id], query }) =>
+      getIamPolicy(serviceAccountOrNotFound(project, id), "serviceAccount", queryVersion(query)),
+  },
+  {
+    method: "projects.serviceAccounts.setIamPolicy",
+    http: "POST",
+    path: /^\/v1\/projects\/([^/]+)\/serviceAccounts\/([^/:]+):setIamPolicy$/,
+    handle: ({ params: [project, id], body }) =>
+      setIamPolicy(serviceAccountOrNotFound(project, id), "serviceAccount", body),
+  },
+];
+
+function queryVersion(query) {
+  const v = query.get("options.requestedPolicyVersion");
+  return v === null ? undefined : parseValue(v, "int32", "options.requested_policy_version");
+}
+
+// Google answers 403 alike for a project that does not exist and one the caller cannot see.
+function projectOrDenied(id, verb) {
+  const project = findProject(id);
+  if (project) return project;
+  throw new ApiError(
+    403,
+    "PERMISSION_DENIED",
+    `Permission 'resourcemanager.projects.${verb}' denied on resource '//cloudresourcemanager.googleapis.com/projects/${id}' (or it may not exist).`,
+    [
+      {
+        "@type": "type.googleapis.com/google.rpc.ErrorInfo",
+        reason: "IAM_PERMISSION_DENIED",
+        domain: "cloudresourcemanager.googleapis.com",
+        metadata: { permission: `resourcemanager.projects.${verb}`, resource: `projects/${id}` },
+      },
+    ],
+  );
+}
+
+function serviceAccountOrNotFound(project, id) {
+  const sa = findServiceAccount(project, id);
+  if (sa) return sa;
+  throw new ApiError(404, "NOT_FOUND", `Service account projects/${project}/serviceAccounts/${id} does not exist.`);
+}
+
+function resourceOf(route, params) {
+  if (route.method.startsWith("projects.serviceAccounts.")) {
+    const sa = findServiceAccount(params[0], params[1]);
+    return { serviceAccount: sa?.email ?? params[1].toLowerCase() };
+  }
+  return { project: findProject(params[0])?.projectId ?? params[0] };
+}
+
+function authenticated(req, query) {
+  const m = /^Bearer\s+(\S+)/i.exec(req.headers.authorization ?? "");
+  return Boolean(m || query.get("access_token") || query.get("oauth_token"));
+}
+
+// `ctx` learns the method and resource as soon as the route is known, so a call that fails
+// still counts, and its error body can still carry an injected fault.
+function google(req, url, body, ctx) {
+  const route = ROUTES.find((r) => r.http === req.method && r.path.test(url.pathname));
+  if (!route) throw new ApiError(404, "NOT_FOUND", `The requested URL ${url.pathname} was not found on this server.`);
+  const params = route.path.exec(url.pathname).slice(1).map(decodeURIComponent);
+  Object.assign(ctx, { method: route.method, resource: resourceOf(route, params) });
+  calls.push({ method: route.method, ...ctx.resource });
+  if (!authenticated(req, url.searchParams)) {
+    throw new ApiError(
+      401,
+      "UNAUTHENTICATED",
+      "Request is missing required authentication credential. Expected OAuth 2 access token, login cookie or other valid authentication credential. See https://developers.google.com/identity/sign-in/web/devconsole-project.",
+    );
+  }
+  return route.handle({ params, body: parseJson(body), query: url.searchParams });
+}
+
+function parseJson(text) {
+  if (!text.trim()) return undefined;
+  try {
+    return JSON.parse(text);
+  } catch (e) {
+    throw invalid(`Invalid JSON payload received. ${e.message}`);
+  }
+}
+
+// Deliberate contract violations, so a test can prove that Prism's response validation is live.
+function applyFault(method, resource, body) {
+  const i = faults.findIndex(
+    (f) =>
+      f.method === method &&
+      (!f.project || f.project === resource.project) &&
+      (!f.serviceAccount || f.serviceAccount === resource.serviceAccount),
+  );
+  if (i < 0) return body;
+  if (--faults[i].remaining <= 0) faults.splice(i, 1);
+  return { ...body, injectedFault: "not a field of this response" };
+}
+
+// ---------------------------------------------------------------------------------------------
+// Admin API (/_fake/...): not part of Google's API, so never behind Prism.
+
+function admin(req, url, text) {
+  const body = text.trim() ? JSON.parse(text) : {};
+  const route = `${req.method} ${url.pathname}`;
+  const q = url.searchParams;
+  let m;
+  if (route === "GET /_fake/health") return { ok: true };
+  if (route === "POST /_fake/reset") {
+    [projects, serviceAccounts, calls, faults] = [new Map(), new Map(), [], []];
+    return {};
+  }
+  if (route === "POST /_fake/projects") return createProject(body);
+  if (req.method === "DELETE" && (m = /^\/_fake\/projects\/([^/]+)$/.exec(url.pathname))) {
+    const id = decodeURIComponent(m[1]);
+    if (!projects.delete(id)) throw new ApiError(404, "NOT_FOUND", `No project ${id}.`);
+    for (const [email, sa] of serviceAccounts) if (sa.projectId === id) serviceAccounts.delete(email);
+    return {};
+  }
+  if (route === "POST /_fake/serviceAccounts") return createServiceAccount(body);
+  if (req.method === "DELETE" && (m = /^\/_fake\/serviceAccounts\/([^/]+)$/.exec(url.pathname))) {
+    const email = decodeURIComponent(m[1]).toLowerCase();
+    if (!serviceAccounts.delete(email)) throw new ApiError(404, "NOT_FOUND", `No service account ${email}.`);
+    return {};
+  }
+  if (route === "GET /_fake/policy") {
+    const resource = q.has("project")
+      ? projects.get(q.get("project"))
+      : serviceAccounts.get((q.get("serviceAccount") ?? "").toLowerCase());
+    if (!resource) throw new ApiError(404, "NOT_FOUND", `No such resource: ${url.search}`);
+    return resource.policy;
+  }
+  if (route === "GET /_fake/calls") {
+    const counts = {};
+    for (const c of calls) {
+      if (q.has("project") && c.project !== q.get("project")) continue;
+      if (q.has("serviceAccount") && c.serviceAccount !== q.get("serviceAccount").toLowerCase()) continue;
+      counts[c.method] = (counts[c.method] ?? 0) + 1;
+    }
+    return counts;
+  }
+  if (route === "POST /_fake/calls/reset") {
+    calls = [];
+    return {};
+  }
+  if (route === "POST /_fake/faults") {
+    const { method, count = 1, project, serviceAccount } = body;
+    if (!ROUTES.some((r) => r.method === method)) throw invalid(`Unknown method ${method}.`);
+    if (!Number.isInteger(count) || count < 1) throw invalid(`Invalid count ${count}.`);
+    faults.push({ method, remaining: count, project, serviceAccount: serviceAccount?.toLowerCase() });
+    return {};
+  }
+  throw new ApiError(404, "NOT_FOUND", `No admin route ${route}.`);
+}
+
+function createProject({ projectId, projectNumber, policy }) {
+  if (!/^[a-z][a-z0-9-]{4,28}[a-z0-9]$/.test(projectId ?? "")) throw invalid(`Invalid project id ${projectId}.`);
+  if (projects.has(projectId)) throw new ApiError(409, "ALREADY_EXISTS", `Project ${projectId} exists.`);
+  const number = projectNumber === undefined ? digits(12) : String(projectNumber);
+  if (!/^\d+$/.test(number) || findProject(number)) throw invalid(`Invalid or taken project number ${number}.`);
+  const project = { projectId, projectNumber: number, policy: seedPolicy(policy, "project") };
+  projects.set(projectId, project);
+  return project;
+}
+
+// The project comes from the address (<name>@<project>.iam.gserviceaccount.com) and is created
+// when missing, so a test needs one call for an account.
+function createServiceAccount({ email, policy, displayName, description, disabled }) {
+  email = (email ?? "").toLowerCase();
+  const m = /^([a-z][a-z0-9-]{4,28}[a-z0-9])@([a-z][a-z0-9-]{4,28}[a-z0-9])\.iam\.gserviceaccount\.com$/.exec(email);
+  if (!m) throw invalid(`Invalid service account e-mail ${email}: expected <name>@<project>${SA_DOMAIN}.`);
+  if (serviceAccounts.has(email)) throw new ApiError(409, "ALREADY_EXISTS", `Service account ${email} exists.`);
+  const projectId = m[2];
+  if (!projects.has(projectId)) createProject({ projectId });
+  const sa = {
+    email,
+    projectId,
+    uniqueId: digits(21),
+    displayName,
+    description,
+    disabled: Boolean(disabled),
+    policy: seedPolicy(policy, "serviceAccount"),
+  };
+  serviceAccounts.set(email, sa);
+  return { ...serviceAccountJson(sa), policy: sa.policy };
+}
+
+// ---------------------------------------------------------------------------------------------
+// HTTP
+
+// Indented, as Google answers unless ?prettyPrint=false.
+function send(res, status, body, pretty) {
+  const text = JSON.stringify(body, null, pretty ? 2 : undefined);
+  res.writeHead(status, {
+    "content-type": "application/json; charset=UTF-8",
+    "content-length": Buffer.byteLength(text),
+  });
+  res.end(text);
+}
+
+const errorBody = (e) => ({
+  error: { code: e.code, message: e.message, status: e.status, ...(e.details ? { details: e.details } : {}) },
+});
+
+export function createServer() {
+  return http.createServer((req, res) => {
+    const chunks = [];
+    req.on("data", (c) => chunks.push(c));
+    req.on("end", () => {
+      const url = new URL(req.url, "http://fake");
+      const text = Buffer.concat(chunks).toString("utf8");
+      const isAdmin = url.pathname.startsWith("/_fake/");
+      const ctx = {};
+      let status = 200;
+      let body;
+      try {
+        body = isAdmin ? admin(req, url, text) : google(req, url, text, ctx);
+      } catch (e) {
+        if (!(e instanceof ApiError)) {
+          e =
+            e instanceof SyntaxError || e instanceof URIError
+              ? invalid(e.message)
+              : new ApiError(500, "INTERNAL", String(e));
+        }
+        status = e.code;
+        body = errorBody(e);
+      }
+      if (ctx.method) body = applyFault(ctx.method, ctx.resource, body);
+      if (!isAdmin) console.log(`${req.method} ${url.pathname} ${status}`);
+      send(res, status, body, url.searchParams.get("prettyPrint") !== "false");
+    });
+  });
+}
+
+if (process.argv[1] && path.resolve(process.argv[1]) === fileURLToPath(import.meta.url)) {
+  const i = process.argv.indexOf("--port");
+  const port = i > 0 ? Number(process.argv[i + 1]) : 0;
+  const server = createServer();
+  server.listen(port, "127.0.0.1", () =>
+    console.log(`gcp fake listening on http://127.0.0.1:${server.address().port}`),
+  );
+  // State is in memory only, so there is nothing to flush.
+  process.on("SIGTERM", () => process.exit(0));
+  process.on("SIGINT", () => process.exit(0));
+}
