@@ -133,7 +133,7 @@ export function parseWith<T>(plugins: ReadonlyArray<GrantPlugin>, schema: z.ZodT
         : `give exactly one of ${keys}, not ${given.map((p) => p.cloud).join(" and ")}: one resource grants in one cloud`,
     );
   }
-  const plugin = given[0];
+  const plugin = given.length === 1 ? given[0] : undefined;
   if (plugin) {
     const piece = plugin.schema.safeParse(record[plugin.cloud]);
     const identity = record.workloadIdentity;

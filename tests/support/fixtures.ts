@@ -10,6 +10,8 @@ import { GRANT_PLUGINS } from "../../provider/grants";
 import { awsPlugin } from "../../provider/grants/aws";
 import type { PolicyStatement, TrustPolicy } from "../../provider/grants/aws/trustPolicy";
 import type { AwsGrant } from "../../provider/grants/aws/types";
+import type { GcpGrant } from "../../provider/grants/gcp/plan";
+import type { IamPolicy } from "../../provider/grants/gcp/policy";
 import { parseInputs } from "../../provider/inputs";
 
 export const WORKLOAD_IDENTITY = "arn:aws:iam::111122223333:role/astro-celestial-galaxy-1234";
@@ -105,4 +107,46 @@ export function livePayload(live: ConnectionPayload, planned: ConnectionPayload,
 export function trustInputs(targetRole: string, trust: Record<string, unknown>, region = "us-east-1") {
   const { workloadIdentity: _none, ...raw } = rawInputs();
   return { ...raw, aws: { targetRole, region, trust } };
+}
+
+export const GCP_WORKLOAD_IDENTITY = "astro-celestial-galaxy-1234@astronomer-prod.iam.gserviceaccount.com";
+
+/** Raw GCP inputs as the component sends them: a project role by default. */
+export function gcpInputs(gcp: Record<string, unknown> = {}, overrides: Record<string, unknown> = {}) {
+  const { aws: _aws, ...raw } = rawInputs({ workloadIdentity: GCP_WORKLOAD_IDENTITY });
+  const inputs = {
+    ...raw,
+    connection: { ...raw.connection, connectionId: "google_cloud_data" },
+    gcp: { project: "customer-data", grant: { kind: "projectRole", role: "roles/bigquery.dataViewer" }, ...gcp },
+    ...overrides,
+  };
+  return JSON.parse(JSON.stringify(inputs)) as typeof inputs & { gcp: { grant: Record<string, unknown> } };
+}
+
+/** What the provider plans for raw GCP inputs. */
+export function plannedGcp(raw: unknown): PlannedAuthorization<GcpGrant> {
+  return plannedFor<GcpGrant>(raw);
+}
+
+/** Bindings someone else made, in every shape a policy may hold them (version 3, conditions, audit configs). */
+export function foreignIamPolicy(): IamPolicy {
+  return {
+    version: 3,
+    etag: "BwXforeign=",
+    bindings: [
+      { role: "roles/owner", members: ["user:owner@example.com"] },
+      { role: "roles/bigquery.dataViewer", members: ["user:alice@example.com"] },
+      {
+        role: "roles/bigquery.dataViewer",
+        members: ["group:analysts@example.com", "serviceAccount:etl@customer-data.iam.gserviceaccount.com"],
+        condition: {
+          title: "business hours",
+          description: "only on weekdays",
+          expression: "request.time.getDayOfWeek() < 5",
+        },
+      },
+      { role: "roles/iam.serviceAccountTokenCreator", members: ["domain:example.com", "user:bob@example.com"] },
+    ],
+    auditConfigs: [{ service: "allServices", auditLogConfigs: [{ logType: "DATA_READ" }] }],
+  };
 }

@@ -84,3 +84,36 @@ describe("DeploymentAuthorization component", () => {
     if (process.env.SHOW_PROVIDER) console.log(inputs.__provider.length, inputs.__provider);
   });
 });
+
+describe("DeploymentAuthorization component, GCP and bad input", () => {
+  it("passes the gcp inputs and an unknown auth kind through to check, secrets aside", async () => {
+    const { DeploymentAuthorization } = await import("../../sdk");
+    const { parseInputs } = await import("../../provider/inputs");
+    new DeploymentAuthorization("bq", {
+      workloadIdentity: "astro-ns@astronomer-prod.iam.gserviceaccount.com",
+      gcp: { project: "customer-data", grant: { kind: "projectRole", role: "roles/bigquery.dataViewer" } },
+      connection: {
+        connectionId: "google_cloud_bq",
+        airflow: {
+          url: "http://localhost:8080",
+          // A kind the component does not know must reach check, not turn into password auth.
+          auth: { kind: "oauth", token: pulumi.secret("tok-999999") } as never,
+        },
+      },
+    });
+    await new Promise((resolve) => setTimeout(resolve, 50));
+    const dynamic = registered.find((r) => r.type.includes("dynamic") && r.name === "bq");
+    const { __provider: _provider, credentials, ...inputs } = dynamic!.inputs as Record<string, unknown>;
+    expect(JSON.stringify(inputs)).not.toContain("tok-999999");
+    expect(credentials).toEqual({
+      [pulumi.runtime.specialSigKey]: pulumi.runtime.specialSecretSig,
+      value: { token: "tok-999999" },
+    });
+    expect(inputs.gcp).toEqual({
+      project: "customer-data",
+      grant: { kind: "projectRole", role: "roles/bigquery.dataViewer" },
+    });
+    const parsed = parseInputs(inputs);
+    expect(parsed.ok ? [] : parsed.failures.map((f) => f.property)).toEqual(["connection.airflow.auth.kind"]);
+  });
+});

@@ -92,3 +92,37 @@ describe("input schema", () => {
     expect(result.ok).toBe(true);
   });
 });
+
+describe("input gaps found by trying it as a new user", () => {
+  it("refuses an Airflow URL that already names the API, before any grant is written", () => {
+    for (const url of ["http://airflow:8080/api/v2", "https://myorg.astronomer.run/d123/api/v1/"]) {
+      const failures = failuresOf(
+        rawInputs({ connection: { connectionId: "c", airflow: { url, auth: { kind: "token" } } } }),
+      );
+      expect(failures).toEqual({ "connection.airflow.url": expect.stringMatching(/without \/api\/v1 or \/api\/v2/) });
+    }
+  });
+
+  it("reports a non-scalar extra value at its own key", () => {
+    const failures = failuresOf(
+      rawInputs({
+        connection: {
+          connectionId: "c",
+          extra: { ok: 1, nested: { a: 1 }, list: [1] },
+          airflow: { url: "http://x", auth: { kind: "token" } },
+        },
+      }),
+    );
+    expect(failures).toEqual({
+      "connection.extra.nested": expect.stringMatching(/a string, a number, a boolean or null/),
+      "connection.extra.list": expect.stringMatching(/a string, a number, a boolean or null/),
+    });
+  });
+
+  it("names an unknown auth kind at its path", () => {
+    const failures = failuresOf(
+      rawInputs({ connection: { connectionId: "c", airflow: { url: "http://x", auth: { kind: "oauth" } } } }),
+    );
+    expect(Object.keys(failures)).toEqual(["connection.airflow.auth.kind"]);
+  });
+});

@@ -1,0 +1,276 @@
+import { describe, expect, it } from "vitest";
+import { UNKNOWN } from "../../provider/core/unknown";
+import { TOKEN_CREATOR, WORKLOAD_IDENTITY_USER, preExisting, staleGcpGrant } from "../../provider/grants/gcp/plan";
+import { IamPolicy, liveMembers, principalCount, withMembers, withoutMembers } from "../../provider/grants/gcp/policy";
+import { parseInputs } from "../../provider/inputs";
+import { GCP_WORKLOAD_IDENTITY, diff, foreignIamPolicy, gcpInputs, plannedGcp } from "../support/fixtures";
+
+function failuresOf(raw: unknown): Record<string, string> {
+  const result = parseInputs(raw);
+  if (result.ok) throw new Error("expected failures");
+  return Object.fromEntries(result.failures.map((f) => [f.property, f.reason]));
+}
+
+const CUSTOMER_SA = "airflow-reader@customer-data.iam.gserviceaccount.com";
+
+describe("GCP planning, one table row per kind", () => {
+  it("projectRole: the Deployment's identity gets the role on the project; the connection names the project", () => {
+    const planned = plannedGcp(
+      gcpInputs({ project: "customer-data", grant: { kind: "projectRole", role: "roles/bigquery.dataViewer" } }),
+    );
+    expect(planned.grant).toEqual({
+      cloud: "gcp",
+      mode: "projectRole",
+      resource: "projects/customer-data",
+      role: "roles/bigquery.dataViewer",
+      members: [`serviceAccount:${GCP_WORKLOAD_IDENTITY}`],
+      binding: { role: "roles/bigquery.dataViewer", members: [`serviceAccount:${GCP_WORKLOAD_IDENTITY}`] },
+    });
+    expect(planned.connection.payload).toMatchObject({
+      conn_type: "google_cloud_platform",
+      extra: { project: "customer-data" },
+    });
+  });
+
+  it("impersonation: Token Creator on the customer service account; the connection impersonates it", () => {
+    const planned = plannedGcp(gcpInputs({ grant: { kind: "impersonation", serviceAccount: CUSTOMER_SA } }));
+    expect(planned.grant).toMatchObject({
+      mode: "impersonation",
+      resource: `projects/-/serviceAccounts/${CUSTOMER_SA}`,
+      role: TOKEN_CREATOR,
+      members: [`serviceAccount:${GCP_WORKLOAD_IDENTITY}`],
+    });
+    // The project defaults to the service account's own project.
+    expect(planned.connection.payload.extra).toEqual({ project: "customer-data", impersonation_chain: CUSTOMER_SA });
+  });
+
+  it("customerManagedIdentity: Workload Identity User for each exact Kubernetes service account, no wildcard", () => {
+    const raw = gcpInputs(
+      {
+        project: "other-project",
+        grant: {
+          kind: "customerManagedIdentity",
+          serviceAccount: CUSTOMER_SA,
+          workloadIdentityPool: "astronomer-prod.svc.id.goog",
+          namespace: "celestial-galaxy-1234",
+        },
+      },
+      { workloadIdentity: undefined },
+    );
+    const planned = plannedGcp(raw);
+    expect(planned.grant.role).toBe(WORKLOAD_IDENTITY_USER);
+    expect(planned.grant.members).toEqual(
+      [
+        "celestial-galaxy-1234-scheduler-serviceaccount",
+        "celestial-galaxy-1234-worker-serviceaccount",
+        "celestial-galaxy-1234-triggerer-serviceaccount",
+        "celestial-galaxy-1234-dag-processor-serviceaccount",
+        "celestial-galaxy-1234-kpo",
+      ].map((ksa) => `serviceAccount:astronomer-prod.svc.id.goog[celestial-galaxy-1234/${ksa}]`),
+    );
+    expect(planned.connection.payload.extra).toEqual({ project: "other-project", impersonation_chain: CUSTOMER_SA });
+
+    const chosen = plannedGcp({
+      ...raw,
+      gcp: { ...raw.gcp, grant: { ...raw.gcp.grant, serviceAccounts: ["worker", "api-server"] } },
+    });
+    expect(chosen.grant.members).toEqual([
+      "serviceAccount:astronomer-prod.svc.id.goog[celestial-galaxy-1234/celestial-galaxy-1234-worker-serviceaccount]",
+      "serviceAccount:astronomer-prod.svc.id.goog[celestial-galaxy-1234/celestial-galaxy-1234-api-server-serviceaccount]",
+    ]);
+    const unknownNamespace = plannedGcp({
+      ...raw,
+      gcp: { ...raw.gcp, grant: { ...raw.gcp.grant, namespace: UNKNOWN } },
+    });
+    expect(unknownNamespace.grant.members).toEqual([UNKNOWN]);
+  });
+
+  it("updates in place on another role or member, replaces on another project, deleting first", () => {
+    const old = plannedGcp(gcpInputs());
+    const state = { ...old, resolved: { preExistingMembers: [], apiVersion: "v2" as const } };
+    expect(diff(state, plannedGcp(gcpInputs())).changes).toBe(false);
+    expect(
+      diff(
+        state,
+        plannedGcp(gcpInputs({ project: "customer-data", grant: { kind: "projectRole", role: "roles/viewer" } })),
+      ),
+    ).toEqual({
+      changes: true,
+      replaces: [],
+      deleteBeforeReplace: false,
+    });
+    expect(
+      diff(
+        state,
+        plannedGcp(gcpInputs({ project: "elsewhere-123", grant: { kind: "projectRole", role: "roles/viewer" } })),
+      ),
+    ).toEqual({
+      changes: true,
+      replaces: ["grant.resource"],
+      deleteBeforeReplace: true,
+    });
+  });
+});
+
+describe("GCP validation: every bad field at its path, before any remote call", () => {
+  it("needs the Deployment's identity as a service account e-mail for the kinds that trust it", () => {
+    expect(failuresOf(gcpInputs({}, { workloadIdentity: undefined }))).toEqual({
+      workloadIdentity: expect.stringMatching(/required for the projectRole grant: .* service account e-mail/),
+    });
+    expect(failuresOf(gcpInputs({}, { workloadIdentity: "arn:aws:iam::111122223333:role/astro-x" }))).toEqual({
+      workloadIdentity: expect.stringMatching(/service account e-mail such as/),
+    });
+  });
+
+  it("names the bad project, role, service account and pool", () => {
+    expect(failuresOf(gcpInputs({ project: "Bad_Project", grant: { kind: "projectRole", role: "viewer" } }))).toEqual({
+      "gcp.project": expect.stringMatching(/project id .* such as my-data-project/),
+      "gcp.grant.role": expect.stringMatching(/roles\/bigquery.dataViewer/),
+    });
+    expect(
+      failuresOf(
+        gcpInputs(
+          {
+            grant: {
+              kind: "customerManagedIdentity",
+              serviceAccount: "not-an-email",
+              workloadIdentityPool: "pool",
+              namespace: "ns1",
+            },
+          },
+          { workloadIdentity: undefined },
+        ),
+      ),
+    ).toEqual({
+      "gcp.grant.serviceAccount": expect.stringMatching(/service account e-mail such as/),
+      "gcp.grant.workloadIdentityPool": expect.stringMatching(/<project>.svc.id.goog/),
+    });
+    expect(failuresOf(gcpInputs({ grant: { kind: "owner" } }))["gcp.grant.kind"]).toMatch(
+      /\{kind: "projectRole", role\}.*impersonation.*customerManagedIdentity/,
+    );
+  });
+
+  it("asks for the project when neither the grant nor the service account names it", () => {
+    expect(failuresOf(gcpInputs({ project: undefined, grant: { kind: "projectRole", role: "roles/viewer" } }))).toEqual(
+      {
+        "gcp.project": expect.stringMatching(/required for the projectRole grant/),
+      },
+    );
+    expect(
+      failuresOf(
+        gcpInputs({
+          project: undefined,
+          grant: { kind: "impersonation", serviceAccount: "123-compute@developer.gserviceaccount.com" },
+        }),
+      ),
+    ).toEqual({ "gcp.project": expect.stringMatching(/cannot be read from this service account's e-mail/) });
+  });
+
+  it("refuses key material and the fields the resource sets in extra, at each key", () => {
+    const raw = gcpInputs();
+    const failures = failuresOf({
+      ...raw,
+      connection: {
+        ...raw.connection,
+        extra: { keyfile_dict: "{}", extra__google_cloud_platform__key_path: "/k.json", project: "x", num_retries: 5 },
+      },
+    });
+    expect(failures).toEqual({
+      "connection.extra.keyfile_dict": expect.stringMatching(/key material/),
+      "connection.extra.extra__google_cloud_platform__key_path": expect.stringMatching(/key material/),
+      "connection.extra.project": expect.stringMatching(/set by the resource itself \(from the gcp inputs\)/),
+    });
+  });
+
+  it("wants exactly one cloud", () => {
+    const raw = gcpInputs();
+    expect(failuresOf({ ...raw, aws: { targetRole: "r", region: "us-east-1" } })).toEqual({
+      gcp: expect.stringMatching(/give exactly one of aws, gcp, not aws and gcp/),
+    });
+    const { gcp: _gcp, ...none } = raw;
+    expect(failuresOf(none)).toEqual({ "(inputs)": expect.stringMatching(/give exactly one of aws, gcp/) });
+  });
+});
+
+describe("GCP policy edits keep what others own", () => {
+  const ROLE = "roles/bigquery.dataViewer";
+  const ours = ["serviceAccount:a@p.iam.gserviceaccount.com", "serviceAccount:b@p.iam.gserviceaccount.com"];
+
+  it("adds to the role's unconditional binding, leaving conditional bindings, audit configs and order alone", () => {
+    const before = foreignIamPolicy();
+    const after = withMembers(before, ROLE, ours);
+    expect(after.version).toBe(3);
+    expect(after.auditConfigs).toBe(before.auditConfigs);
+    const [b0, b1, b2, b3] = after.bindings!;
+    expect([b0, b2, b3]).toEqual([before.bindings![0], before.bindings![2], before.bindings![3]]);
+    expect(b1).toEqual({ role: ROLE, members: ["user:alice@example.com", ...ours] });
+    expect(liveMembers(after, ROLE, ours)).toEqual(ours);
+
+    const removed = withoutMembers(after, ROLE, ours);
+    expect(removed).toEqual(before);
+    expect(withMembers(after, ROLE, ours)).toBe(after); // nothing to add: same object, no write
+  });
+
+  it("appends a binding for a role that has none, and drops it again when it is left empty", () => {
+    const before = foreignIamPolicy();
+    const after = withMembers(before, "roles/storage.objectViewer", [ours[0]!]);
+    expect(after.bindings).toHaveLength(before.bindings!.length + 1);
+    expect(after.bindings!.at(-1)).toEqual({ role: "roles/storage.objectViewer", members: [ours[0]] });
+    expect(withoutMembers(after, "roles/storage.objectViewer", [ours[0]!])).toEqual(before);
+  });
+
+  it("never counts a conditional binding of the same role as ours", () => {
+    const conditionalOnly: IamPolicy = {
+      version: 3,
+      bindings: [
+        {
+          role: ROLE,
+          members: [ours[0]!],
+          condition: { expression: "request.time < timestamp('2030-01-01T00:00:00Z')", title: "until 2030" },
+        },
+      ],
+    };
+    expect(liveMembers(conditionalOnly, ROLE, ours)).toEqual([]);
+    const after = withMembers(conditionalOnly, ROLE, [ours[0]!]);
+    expect(after.bindings).toHaveLength(2);
+    expect(withoutMembers(after, ROLE, [ours[0]!])).toEqual(conditionalOnly);
+    expect(principalCount(after)).toBe(2);
+  });
+
+  it("records members that were there before it as pre-existing, and never its own from an earlier apply", () => {
+    const planned = plannedGcp(gcpInputs()).grant;
+    const member = planned.members[0]!;
+    expect(preExisting(planned, [member])).toEqual([member]);
+    expect(preExisting(planned, [])).toEqual([]);
+    // After our own create, an update sees our member present: still ours.
+    expect(preExisting(planned, [member], { grant: planned, resolved: { preExistingMembers: [] } })).toEqual([]);
+    expect(preExisting(planned, [member], { grant: planned, resolved: { preExistingMembers: [member] } })).toEqual([
+      member,
+    ]);
+  });
+
+  it("takes back only the members an update dropped, or all of them on another role", () => {
+    const raw = gcpInputs(
+      {
+        grant: {
+          kind: "customerManagedIdentity",
+          serviceAccount: CUSTOMER_SA,
+          workloadIdentityPool: "astronomer-prod.svc.id.goog",
+          namespace: "ns1",
+          serviceAccounts: ["worker", "scheduler"],
+        },
+      },
+      { workloadIdentity: undefined },
+    );
+    const old = plannedGcp(raw).grant;
+    const next = plannedGcp({
+      ...raw,
+      gcp: { ...raw.gcp, grant: { ...raw.gcp.grant, serviceAccounts: ["worker"] } },
+    }).grant;
+    expect(staleGcpGrant(old, next)?.members).toEqual([
+      "serviceAccount:astronomer-prod.svc.id.goog[ns1/ns1-scheduler-serviceaccount]",
+    ]);
+    expect(staleGcpGrant(next, next)).toBeUndefined();
+    expect(staleGcpGrant(old, { ...next, role: "roles/iam.serviceAccountUser" })).toBe(old);
+  });
+});
