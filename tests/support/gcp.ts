@@ -97,9 +97,18 @@ export async function callCounts(fakeUrl: string, target: Target): Promise<Recor
   return fakeAdmin(fakeUrl, "GET", `calls?${query(target)}`);
 }
 
-/** Makes the next `count` responses of `method` for `target` break Google's schema. */
-export async function injectFault(fakeUrl: string, method: string, target: Target, count = 1): Promise<void> {
-  await fakeAdmin(fakeUrl, "POST", "faults", { method, count, ...target });
+/**
+ * Makes the next `count` responses of `method` for `target` break Google's schema ("schema"), or
+ * lets another writer change the policy right after each of them ("concurrentWrite").
+ */
+export async function injectFault(
+  fakeUrl: string,
+  method: string,
+  target: Target,
+  count = 1,
+  kind: "schema" | "concurrentWrite" = "schema",
+): Promise<void> {
+  await fakeAdmin(fakeUrl, "POST", "faults", { method, count, kind, ...target });
 }
 
 /** The principals in a policy, counted the way Google's 1,500 limit counts them. */

@@ -36,7 +36,7 @@ const invalid = (message) => new ApiError(400, "INVALID_ARGUMENT", message);
 let projects = new Map(); // projectId -> { projectId, projectNumber, policy }
 let serviceAccounts = new Map(); // email -> { email, projectId, uniqueId, displayName?, description?, disabled, policy }
 let calls = []; // { method, project?, serviceAccount? }
-let faults = []; // { method, remaining, project?, serviceAccount? }
+let faults = []; // { method, remaining, kind, project?, serviceAccount? }
 
 function newEtag(previous) {
   for (;;) {
@@ -129,6 +129,9 @@ function parseValue(v, type, at) {
 const EMAIL = /^[^@\s:]+@[^@\s:]+\.[^@\s:]+$/;
 const DOMAIN = /^([a-z0-9]([a-z0-9-]*[a-z0-9])?\.)+[a-z]{2,}$/i;
 const ROLE = /^(roles|projects\/[^/]+\/roles|organizations\/\d+\/roles)\/[A-Za-z0-9_.]+$/;
+// A Kubernetes service account in a GKE workload identity pool: <project>.svc.id.goog[<ns>/<ksa>].
+const KUBERNETES_SA =
+  /^[a-z][a-z0-9-]{4,28}[a-z0-9]\.svc\.id\.goog\[[a-z0-9]([-a-z0-9]*[a-z0-9])?\/[a-z0-9]([-a-z0-9.]*[a-z0-9])?\]$/;
 
 function validMember(m) {
   if (m === "allUsers" || m === "allAuthenticatedUsers") return true;
@@ -136,6 +139,7 @@ function validMember(m) {
   if (deleted) return EMAIL.test(deleted[2]);
   if (/^(deleted:)?(principal|principalSet):\/\/\S+$/.test(m)) return true;
   const [type, value] = [m.slice(0, m.indexOf(":")), m.slice(m.indexOf(":") + 1)];
+  if (type === "serviceAccount" && KUBERNETES_SA.test(value)) return true;
   if (["user", "serviceAccount", "group"].includes(type)) return EMAIL.test(value);
   if (type === "domain") return DOMAIN.test(value);
   return false;
@@ -424,7 +428,9 @@ function parseJson(text) {
   }
 }
 
-// Deliberate contract violations, so a test can prove that Prism's response validation is live.
+// Deliberate faults: "schema" breaks the response's contract, so a test can prove that Prism's
+// response validation is live; "concurrentWrite" lets another writer change the policy right
+// after this read, so the reader's next setIamPolicy meets a stale etag (409 ABORTED).
 function applyFault(method, resource, body) {
   const i = faults.findIndex(
     (f) =>
@@ -433,7 +439,18 @@ function applyFault(method, resource, body) {
       (!f.serviceAccount || f.serviceAccount === resource.serviceAccount),
   );
   if (i < 0) return body;
+  const { kind } = faults[i];
   if (--faults[i].remaining <= 0) faults.splice(i, 1);
+  if (kind === "concurrentWrite") {
+    const target = resource.project ? projects.get(resource.project) : serviceAccounts.get(resource.serviceAccount);
+    if (target) {
+      const stored = target.policy;
+      const member = `user:concurrent-${randomBytes(3).toString("hex")}@example.com`;
+      const bindings = [...stored.bindings, { role: "roles/browser", members: [member] }];
+      target.policy = { ...stored, version: versionFor(bindings), bindings, etag: newEtag(stored.etag) };
+    }
+    return body;
+  }
   return { ...body, injectedFault: "not a field of this response" };
 }
 
@@ -484,10 +501,11 @@ function admin(req, url, text) {
     return {};
   }
   if (route === "POST /_fake/faults") {
-    const { method, count = 1, project, serviceAccount } = body;
+    const { method, count = 1, kind = "schema", project, serviceAccount } = body;
     if (!ROUTES.some((r) => r.method === method)) throw invalid(`Unknown method ${method}.`);
     if (!Number.isInteger(count) || count < 1) throw invalid(`Invalid count ${count}.`);
-    faults.push({ method, remaining: count, project, serviceAccount: serviceAccount?.toLowerCase() });
+    if (!["schema", "concurrentWrite"].includes(kind)) throw invalid(`Unknown fault kind ${kind}.`);
+    faults.push({ method, remaining: count, kind, project, serviceAccount: serviceAccount?.toLowerCase() });
     return {};
   }
   throw new ApiError(404, "NOT_FOUND", `No admin route ${route}.`);
