@@ -59,7 +59,8 @@ export type GcpCustomerManagedIdentityGrant = Extract<GcpGrant, { kind: "custome
 export interface GcpGrantArgs extends Inputs<Omit<GcpInput, "project">> {
   /**
    * The customer's project: where a project role is granted, and the connection's `project`.
-   * Default: the stack config `gcp:project`, else (service account kinds) the service account's project.
+   * Default: for `projectRole`, the stack config `gcp:project`; for the service account kinds, the
+   * service account's project (from `name@<project>.iam.gserviceaccount.com`).
    */
   project?: pulumi.Input<string>;
 }

@@ -4,7 +4,7 @@
  */
 
 export type ErrorCode =
-  /** Inputs that `check` refused; `failures` names each property path. */
+  /** Inputs this version cannot act on (check reports field errors itself, with their paths). */
   | "INVALID_INPUT"
   /** The role, project, service account or identity the grant lives on does not exist. */
   | "TARGET_MISSING"
@@ -54,13 +54,6 @@ export class RemoteError extends AuthorizationError {
     options?: { cause?: unknown; code?: ErrorCode },
   ) {
     super(options?.code ?? (retryable ? "REMOTE_UNAVAILABLE" : "REMOTE_FAILED"), message, options);
-  }
-}
-
-/** Invalid inputs, when they reach the provider outside `check` (a program calling the lifecycle). */
-export class InvalidInputError extends AuthorizationError {
-  constructor(readonly failures: ReadonlyArray<{ property: string; reason: string }>) {
-    super("INVALID_INPUT", failures.map((f) => `${f.property}: ${f.reason}`).join("; "));
   }
 }
 

@@ -1,4 +1,4 @@
-import { ConnectionExistsError } from "./errors";
+import { AuthorizationError, ConnectionExistsError } from "./errors";
 import { livePayloadInPlanTerms, pluginFor } from "./plan";
 import type {
   AirflowTarget,
@@ -103,7 +103,7 @@ export class AuthorizationLifecycle {
   private grantOf(subject: { grant: { cloud: string } }): { plugin: GrantPlugin; driver: GrantDriver } {
     const plugin = pluginFor(this.plugins, subject.grant.cloud);
     const driver = this.drivers.grants[plugin.cloud];
-    if (!driver) throw new Error(`no grant driver for cloud "${plugin.cloud}"`);
+    if (!driver) throw new AuthorizationError("INVALID_INPUT", `no grant driver for cloud "${plugin.cloud}"`);
     return { plugin, driver };
   }
 

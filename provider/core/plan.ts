@@ -1,4 +1,5 @@
 import { canonical } from "./canonical";
+import { AuthorizationError } from "./errors";
 import type {
   AuthorizationState,
   ConnectionPayload,
@@ -131,7 +132,11 @@ export function diffAuthorization(
 export function pluginFor(plugins: ReadonlyMap<string, GrantPlugin>, cloud: string): GrantPlugin {
   const plugin = plugins.get(cloud);
   if (!plugin) {
-    throw new Error(`no grant plug-in for cloud "${cloud}"; this version knows ${[...plugins.keys()].join(", ")}`);
+    throw new AuthorizationError(
+      "INVALID_INPUT",
+      `this version of pulumi-deployment-authorization cannot grant in "${cloud}" (it knows ` +
+        `${[...plugins.keys()].join(", ")}): the stack was written by a newer version; install that version again`,
+    );
   }
   return plugin;
 }

@@ -5,7 +5,7 @@ import { AuthorizationError, RemoteError, TargetMissingError } from "../../core/
 import { PolicyStore, SharedPolicyOptions, SharedPolicyWriter, StalePolicyError } from "../../core/policyStore";
 import { RetriesExhaustedError, withRetries } from "../../core/retry";
 import type { GrantDriver } from "../../core/types";
-import { GcpGrant, GcpResolved, describeResource, preExisting } from "./plan";
+import { GcpGrant, GcpResolved, describeResource, preExisting, resourceKind } from "./plan";
 import {
   IamPolicy,
   MAX_PRINCIPALS_PER_POLICY,
@@ -201,11 +201,11 @@ function explain(error: unknown, what: string, resource: string): Error {
   const message = detail?.message ?? (error instanceof Error ? error.message : String(error));
   const name = describeResource(resource);
   // Resource Manager answers 403 for a project that does not exist, so as not to reveal which do.
-  if (status === 404 || (status === 403 && !resource.includes("/serviceAccounts/"))) {
+  if (status === 404 || (status === 403 && resourceKind(resource) === "project")) {
     const maybeHidden = status === 403 ? ", or the credentials in use may not see it" : "";
     return new TargetMissingError(
       `${name} does not exist${maybeHidden} (${what} answered ${status}: ${message}). This resource adds a ` +
-        `binding to a policy it does not own and never creates the ${name.split(" ")[0]}: create it or fix the gcp ` +
+        `binding to a policy it does not own and never creates the ${resourceKind(resource)}: create it or fix the gcp ` +
         `inputs (and check that the credentials may get its IAM policy). If it was deleted on purpose, remove ` +
         `this resource from the stack with pulumi state delete <urn>.`,
       { cause: error },

@@ -37,7 +37,12 @@ export function serviceAccountResource(email: string): string {
   return `projects/-/serviceAccounts/${email}`;
 }
 
-/** `projects/-/serviceAccounts/x@p.iam…` or `projects/p` → what a message calls it. */
+/** `projects/-/serviceAccounts/x@p.iam…` or `projects/p`: which kind of resource it is, and its name. */
+export function resourceKind(resource: string): "service account" | "project" {
+  return resource.includes("/serviceAccounts/") ? "service account" : "project";
+}
+
+/** What a message calls the resource: "service account x@p.iam…" or "project p". */
 export function describeResource(resource: string): string {
   const email = resource.match(/serviceAccounts\/(.+)$/)?.[1];
   return email ? `service account ${email}` : `project ${resource.replace(/^projects\//, "")}`;
