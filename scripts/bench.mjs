@@ -1,6 +1,6 @@
 // The benchmark (`npm run bench`): trust policy capacity per role, `pulumi up` wall time against a
-// baseline of trivial dynamic resources, remote calls per resource, and state sizes. Prints a table
-// and writes bench/results/latest.json.
+// baseline of trivial dynamic resources, remote calls per resource, and state sizes, for AWS (one
+// role) and GCP (one project). Prints tables and writes bench/results/latest.json.
 import { execFile, execFileSync } from "node:child_process";
 import { promisify } from "node:util";
 import { randomBytes } from "node:crypto";
@@ -10,11 +10,12 @@ import path from "node:path";
 import { performance } from "node:perf_hooks";
 import { startRecordingProxy } from "./recordingProxy.mjs";
 import { startSandbox, stopSandbox } from "./sandbox.mjs";
-import { motoEnv, pulumiEnv, repoRoot } from "./toolchain.mjs";
+import { gcpEnv, motoEnv, pulumiEnv, repoRoot } from "./toolchain.mjs";
 
 const require = createRequire(import.meta.url);
-const { planAuthorization, parseInputs } = require("../dist/provider");
-const { withGrant, withStatement, minify } = require("../dist/provider/trustPolicy.js");
+const { planAuthorization } = require("../dist/provider/core/plan.js");
+const { parseInputs } = require("../dist/provider/inputs.js");
+const { withGrant, withStatement, minify } = require("../dist/provider/grants/aws/trustPolicy.js");
 const { IAMClient, CreateRoleCommand } = require("@aws-sdk/client-iam");
 
 const COUNT = Number(process.env.BENCH_COUNT ?? 50);
@@ -47,7 +48,7 @@ function inputs(i, trust) {
   };
   const parsed = parseInputs(raw);
   if (!parsed.ok) throw new Error(JSON.stringify(parsed.failures));
-  return planAuthorization(parsed.value).grant;
+  return planAuthorization(parsed.plugin, parsed.value).grant;
 }
 const ISSUER = "https://oidc.eks.us-east-1.amazonaws.com/id/A1B2C3D4E5F60718293A4B5C6D7E8F90";
 const MODES = {
@@ -88,9 +89,10 @@ for (const [mode, trust] of Object.entries(MODES)) {
 // ---- 2-4. pulumi up, remote calls, state sizes (real CLI, sandbox) -------------------------------
 const toolchain = pulumiEnv();
 const sandboxDir = process.env.SANDBOX_DIR ?? path.join(repoRoot, ".sandbox");
-const endpoints = await startSandbox({ dir: sandboxDir, only: ["moto", "airflow3"] });
+const endpoints = await startSandbox({ dir: sandboxDir, only: ["moto", "airflow3", "gcp"] });
 const aws = await startRecordingProxy(endpoints.moto.url);
 const airflow = await startRecordingProxy(endpoints.airflow3.url);
+const google = await startRecordingProxy(endpoints.gcp.url);
 const workRoot = path.join(repoRoot, ".pulumi-state");
 mkdirSync(workRoot, { recursive: true });
 
@@ -107,6 +109,7 @@ function project(program, stackName, config) {
   const env = {
     ...toolchain,
     ...motoEnv(aws.url),
+    ...gcpEnv(google.url),
     PULUMI_BACKEND_URL: `file://${dir}/backend`,
     PULUMI_CONFIG_PASSPHRASE: "bench",
     PULUMI_HOME: path.join(dir, ".pulumi-home"),
@@ -144,14 +147,21 @@ function calls() {
       airflow.requests,
       (r) => `${r.method} ${r.url.replace(/\/connections\/[^?]+/, "/connections/{id}").replace(/\?.*/, "")}`,
     ),
+    google: count(google.requests, (r) => {
+      const route = r.url.replace(/\?.*/, "");
+      const method = /:(\w+)$/.exec(route)?.[1] ?? r.method;
+      return `${route.includes("/serviceAccounts/") ? "serviceAccounts" : "projects"}.${method}`;
+    }),
   };
   aws.requests.length = 0;
   airflow.requests.length = 0;
+  google.requests.length = 0;
   return out;
 }
 const perResource = (c) => {
   const all = {
     ...Object.fromEntries(Object.entries(c.aws).map(([k, v]) => [`IAM ${k}`, v])),
+    ...Object.fromEntries(Object.entries(c.google).map(([k, v]) => [`Google ${k}`, v])),
     ...Object.fromEntries(Object.entries(c.airflow).map(([k, v]) => [`Airflow ${k}`, v])),
   };
   return Object.fromEntries(Object.entries(all).map(([k, v]) => [k, Math.round((v / COUNT) * 100) / 100]));
@@ -199,9 +209,39 @@ try {
   results.upMs.ratio = Math.round((results.upMs.authorizations / results.upMs.trivial) * 100) / 100;
   auth.dispose();
   trivial.dispose();
+
+  // GCP: the same count of project-role grants on one project.
+  const projectId = `bench-${randomBytes(3).toString("hex")}`;
+  await fetch(`${endpoints.gcp.fakeUrl}/_fake/projects`, {
+    method: "POST",
+    headers: { "content-type": "application/json" },
+    body: JSON.stringify({ projectId }),
+  });
+  const gcp = project("gcp.js", "gcpbench", {
+    "gcpe2e:count": { value: String(COUNT) },
+    "gcpe2e:kind": { value: "projectRole" },
+    "gcpe2e:project": { value: projectId },
+    "gcpe2e:role": { value: "roles/bigquery.dataViewer" },
+    "gcpe2e:airflowUrl": { value: airflow.url },
+    "gcpe2e:airflowUsername": { value: endpoints.airflow3.username },
+    "deployment-authorization:airflowPassword": { value: endpoints.airflow3.password, secret: true },
+  });
+  calls();
+  results.gcp = { upMs: await timed(() => gcp.run("up", "--yes", "--skip-preview")) };
+  const created = calls();
+  results.gcp.setIamPolicyCalls = created.google["projects.setIamPolicy"] ?? 0;
+  results.gcp.callsPerResource = { create: perResource(created) };
+  results.gcp.noOpUpMs = await timed(() => gcp.run("up", "--yes", "--skip-preview"));
+  results.gcp.callsPerResource.noOpUp = perResource(calls());
+  results.gcp.refreshMs = await timed(() => gcp.run("refresh", "--yes", "--skip-preview"));
+  results.gcp.callsPerResource.refresh = perResource(calls());
+  results.gcp.destroyMs = await timed(() => gcp.run("destroy", "--yes", "--skip-preview"));
+  results.gcp.ratio = Math.round((results.gcp.upMs / results.upMs.trivial) * 100) / 100;
+  gcp.dispose();
 } finally {
   await aws.close();
   await airflow.close();
+  await google.close();
   await stopSandbox({ dir: sandboxDir });
 }
 
@@ -231,6 +271,19 @@ const keys = [...new Set(phases.flatMap((p) => Object.keys(results.callsPerResou
 table("Remote calls per resource", [
   ["call", ...phases],
   ...keys.map((k) => [k, ...phases.map((p) => String(results.callsPerResource[p][k] ?? 0))]),
+]);
+table(`GCP: ${COUNT} project-role grants on one project (ms)`, [
+  ["what", "ms"],
+  [`pulumi up (create), ratio ${results.gcp.ratio} to the trivial baseline`, String(results.gcp.upMs)],
+  [`setIamPolicy calls for the ${COUNT} creates`, String(results.gcp.setIamPolicyCalls)],
+  ["no-op up", String(results.gcp.noOpUpMs)],
+  ["refresh", String(results.gcp.refreshMs)],
+  ["destroy", String(results.gcp.destroyMs)],
+]);
+const gcpKeys = [...new Set(phases.flatMap((p) => Object.keys(results.gcp.callsPerResource[p])))].sort();
+table("GCP remote calls per resource", [
+  ["call", ...phases],
+  ...gcpKeys.map((k) => [k, ...phases.map((p) => String(results.gcp.callsPerResource[p][k] ?? 0))]),
 ]);
 table("State", [
   ["what", "bytes"],
