@@ -15,6 +15,8 @@ import {
 } from "../support/gcp";
 // @ts-expect-error plain ESM script without type declarations
 import { gcpEnv } from "../../scripts/toolchain.mjs";
+// @ts-expect-error plain ESM script without type declarations
+import { startRecordingProxy } from "../../scripts/recordingProxy.mjs";
 
 const gcp = () => inject("endpoints").gcp;
 const withoutEtag = <T extends { etag?: string | null }>(policy: T) => ({ ...policy, etag: undefined });
@@ -29,7 +31,7 @@ function airflowTarget(): ConnectionTarget {
   };
 }
 
-function gcpStack(stackName: string, settings: Record<string, string | number>) {
+function gcpStack(stackName: string, settings: Record<string, string | number>, googleUrl = gcp().url) {
   const server = inject("endpoints").airflow3;
   const config: Record<string, { value: string; secret?: boolean }> = {
     "deployment-authorization:airflowPassword": { value: server.password, secret: true },
@@ -41,7 +43,7 @@ function gcpStack(stackName: string, settings: Record<string, string | number>) 
     program: path.join(repoRoot, "tests/e2e/programs/gcp.js"),
     stackName,
     config,
-    env: gcpEnv(gcp().url) as Record<string, string>,
+    env: gcpEnv(googleUrl) as Record<string, string>,
   });
 }
 
@@ -183,6 +185,27 @@ describe("GCP with the real pulumi CLI", () => {
       );
     } finally {
       await Promise.all([first.dispose(), second.dispose()]);
+    }
+  });
+
+  it("a preview with bad input fails naming each field, and makes no remote call", async () => {
+    const google = await startRecordingProxy(gcp().url);
+    const stack = await gcpStack(
+      "gcp-bad",
+      { kind: "impersonation", serviceAccount: "not-an-email", project: "Bad_Project" },
+      google.url,
+    );
+    try {
+      const failure = await stack.stack.preview({ diff: true }).then(
+        () => undefined,
+        (e: Error) => e,
+      );
+      expect(failure?.message).toMatch(/gcp\.grant\.serviceAccount.*service account e-mail such as/);
+      expect(failure?.message).toMatch(/gcp\.project.*project id/);
+      expect(google.requests).toEqual([]);
+    } finally {
+      await stack.dispose();
+      await google.close();
     }
   });
 });
