@@ -40,7 +40,8 @@ function demoConfig(
   };
 }
 
-describe("DeploymentAuthorization with the real pulumi CLI", () => {
+// One story in steps (up, then preview, drift, destroy): its tests run in order even when shuffled.
+describe("DeploymentAuthorization with the real pulumi CLI", { shuffle: false }, () => {
   const iam = () => iamClient(inject("endpoints").moto.url);
   const roleName = uniqueName("e2e-reader");
   const connectionId = uniqueName("aws_e2e").replace("-", "_");
