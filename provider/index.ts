@@ -5,6 +5,7 @@ import { GRANT_PLUGINS } from "./grants";
 import { awsGrantDriver } from "./grants/aws";
 import { AwsIamTrustDriver } from "./grants/aws/driver";
 import { GcpIamPolicyDriver } from "./grants/gcp/driver";
+import { AzureFederationDriver } from "./grants/azure/driver";
 import { authorizationInputsSchema } from "./inputs";
 
 export { createProvider, CONFIG_NAMESPACE } from "./core/provider";
@@ -26,7 +27,7 @@ export type {
   ConnectionTarget,
 } from "./core/types";
 export { GRANT_PLUGINS } from "./grants";
-export { AwsIamTrustDriver, GcpIamPolicyDriver };
+export { AwsIamTrustDriver, GcpIamPolicyDriver, AzureFederationDriver };
 export { AirflowConnectionsDriver } from "./connections/airflow";
 
 /** The real drivers, from stack config (`deployment-authorization:*`) or the environment. */
@@ -40,6 +41,10 @@ export function realDrivers(settings: ProviderSettings, env: NodeJS.ProcessEnv =
       gcp: new GcpIamPolicyDriver({
         rootUrl: settings("gcpRootUrl") ?? env.DEPLOYMENT_AUTHORIZATION_GCP_ROOT_URL,
         accessToken: env.GOOGLE_OAUTH_ACCESS_TOKEN || undefined,
+      }),
+      azure: new AzureFederationDriver({
+        endpoint: settings("azureEndpoint") ?? env.DEPLOYMENT_AUTHORIZATION_AZURE_ENDPOINT,
+        accessToken: env.DEPLOYMENT_AUTHORIZATION_AZURE_ACCESS_TOKEN || undefined,
       }),
     },
     connections: new AirflowConnectionsDriver(),

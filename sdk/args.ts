@@ -2,6 +2,8 @@ import type * as pulumi from "@pulumi/pulumi";
 import type { z } from "zod";
 import type { AwsInput } from "../provider/grants/aws/schema";
 import type { PolicyStatement } from "../provider/grants/aws/trustPolicy";
+import type { AzureInput } from "../provider/grants/azure/schema";
+import type { FederatedCredential } from "../provider/grants/azure/plan";
 import type { GcpInput } from "../provider/grants/gcp/schema";
 import type { authorizationInputsSchema } from "../provider/inputs";
 
@@ -65,6 +67,12 @@ export interface GcpGrantArgs extends Inputs<Omit<GcpInput, "project">> {
   project?: pulumi.Input<string>;
 }
 
+/**
+ * Federated identity credentials for the Deployment's Kubernetes service accounts on a user-assigned
+ * managed identity, and optionally the identity's role assignment on a scope.
+ */
+export type AzureGrantArgs = Inputs<AzureInput>;
+
 /** A bearer token (an Astro API token, or any token the API accepts). */
 export type AirflowTokenAuth = Inputs<Extract<AuthInput, { kind: "token" }>> & {
   /**
@@ -103,9 +111,13 @@ interface CommonArgs {
   connection: AirflowConnectionArgs;
 }
 
-/** One cloud per resource: give `aws` or `gcp`. */
+/** One cloud per resource: give `aws`, `gcp` or `azure`. */
 export type DeploymentAuthorizationArgs = CommonArgs &
-  ({ aws: AwsGrantArgs; gcp?: undefined } | { gcp: GcpGrantArgs; aws?: undefined });
+  (
+    | { aws: AwsGrantArgs; gcp?: undefined; azure?: undefined }
+    | { gcp: GcpGrantArgs; aws?: undefined; azure?: undefined }
+    | { azure: AzureGrantArgs; aws?: undefined; gcp?: undefined }
+  );
 
 /** A trust policy statement, as IAM stores it. */
 export type TrustStatement = PolicyStatement;
@@ -140,7 +152,31 @@ export interface GcpGrantOutput {
   preExistingMembers: string[];
 }
 
-export type GrantOutput = AwsGrantOutput | GcpGrantOutput;
+/** The Azure grant: this resource's federated credentials and the identity's role assignment. */
+export interface AzureGrantOutput {
+  cloud: "azure";
+  /** The managed identity's resource id. */
+  identity: string;
+  clientId: string;
+  principalId: string;
+  tenantId: string;
+  /** Our credentials as last applied or read (one missing after a refresh: deleted by hand). */
+  credentials: FederatedCredential[];
+  /** The assignment (null when none was asked for, or a refresh found it deleted). */
+  roleAssignment: {
+    name: string;
+    scope: string;
+    role: string;
+    principal: string;
+    roleDefinitionId: string | null;
+  } | null;
+  /** An equal assignment someone made under another name: this resource relies on it and never deletes it. */
+  preExistingAssignment: string | null;
+  /** Credentials made by hand that this resource took over (`adoptExistingCredentials`). */
+  adoptedCredentials: string[];
+}
+
+export type GrantOutput = AwsGrantOutput | GcpGrantOutput | AzureGrantOutput;
 
 export interface ConnectionOutput {
   connectionId: string;

@@ -3,6 +3,7 @@ import type { GrantBase, PlannedAuthorization, Resolved } from "../provider/core
 import { GRANT_PLUGINS } from "../provider/grants";
 import type {
   AwsGrantOutput,
+  AzureGrantOutput,
   ConnectionOutput,
   DeploymentAuthorizationArgs,
   GcpGrantOutput,
@@ -36,11 +37,13 @@ export type GrantOutputOf<Args> = Args extends { aws: object }
   ? AwsGrantOutput
   : Args extends { gcp: object }
     ? GcpGrantOutput
-    : GrantOutput;
+    : Args extends { azure: object }
+      ? AzureGrantOutput
+      : GrantOutput;
 
 /**
- * Authorizes an Airflow Deployment's workload identity in one cloud (an AWS role trust statement, or
- * a GCP IAM binding) and creates the Airflow connection that uses it, as one resource: created,
+ * Authorizes an Airflow Deployment's workload identity in one cloud (an AWS role trust statement, a
+ * GCP IAM binding, or Azure federated credentials and a role assignment) and creates the Airflow connection that uses it, as one resource: created,
  * refreshed, updated and deleted together.
  */
 export class DeploymentAuthorization<

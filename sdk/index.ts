@@ -3,6 +3,8 @@ export type {
   DeploymentAuthorizationArgs,
   AwsGrantArgs,
   GcpGrantArgs,
+  AzureGrantArgs,
+  AzureGrantOutput,
   AirflowConnectionArgs,
   AirflowApiArgs,
   AirflowTokenAuth,

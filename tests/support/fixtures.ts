@@ -10,6 +10,7 @@ import { GRANT_PLUGINS } from "../../provider/grants";
 import { awsPlugin } from "../../provider/grants/aws";
 import type { PolicyStatement, TrustPolicy } from "../../provider/grants/aws/trustPolicy";
 import type { AwsGrant } from "../../provider/grants/aws/types";
+import type { AzureGrant } from "../../provider/grants/azure/plan";
 import type { GcpGrant } from "../../provider/grants/gcp/plan";
 import type { IamPolicy } from "../../provider/grants/gcp/policy";
 import { parseInputs } from "../../provider/inputs";
@@ -149,4 +150,26 @@ export function foreignIamPolicy(): IamPolicy {
     ],
     auditConfigs: [{ service: "allServices", auditLogConfigs: [{ logType: "DATA_READ" }] }],
   };
+}
+
+export const AZURE_SUBSCRIPTION = "11111111-2222-3333-4444-555555555555";
+export const AZURE_IDENTITY = `/subscriptions/${AZURE_SUBSCRIPTION}/resourceGroups/airflow-rg/providers/Microsoft.ManagedIdentity/userAssignedIdentities/airflow-reader`;
+export const AKS_ISSUER =
+  "https://westus2.oic.prod-aks.azure.com/00000000-0000-0000-0000-000000000000/11111111-0000-0000-0000-000000000000/";
+
+/** Raw Azure inputs as the component sends them. */
+export function azureInputs(azure: Record<string, unknown> = {}, overrides: Record<string, unknown> = {}) {
+  const { aws: _aws, workloadIdentity: _identity, ...raw } = rawInputs();
+  const inputs = {
+    ...raw,
+    connection: { ...raw.connection, connectionId: "azure_data" },
+    azure: { identity: AZURE_IDENTITY, issuerUrl: AKS_ISSUER, namespace: "celestial-galaxy-1234", ...azure },
+    ...overrides,
+  };
+  return JSON.parse(JSON.stringify(inputs)) as typeof inputs & { azure: Record<string, unknown> };
+}
+
+/** What the provider plans for raw Azure inputs. */
+export function plannedAzure(raw: unknown): PlannedAuthorization<AzureGrant> {
+  return plannedFor<AzureGrant>(raw);
 }

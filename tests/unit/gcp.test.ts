@@ -185,10 +185,10 @@ describe("GCP validation: every bad field at its path, before any remote call", 
   it("wants exactly one cloud", () => {
     const raw = gcpInputs();
     expect(failuresOf({ ...raw, aws: { targetRole: "r", region: "us-east-1" } })).toEqual({
-      gcp: expect.stringMatching(/give exactly one of aws, gcp, not aws and gcp/),
+      gcp: expect.stringMatching(/give exactly one of aws, gcp, azure, not aws and gcp/),
     });
     const { gcp: _gcp, ...none } = raw;
-    expect(failuresOf(none)).toEqual({ "(inputs)": expect.stringMatching(/give exactly one of aws, gcp/) });
+    expect(failuresOf(none)).toEqual({ "(inputs)": expect.stringMatching(/give exactly one of aws, gcp, azure/) });
   });
 });
 

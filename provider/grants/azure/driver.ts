@@ -1,0 +1,403 @@
+import { AuthorizationManagementClient } from "@azure/arm-authorization";
+import { FederatedIdentityCredential as SdkCredential, ManagedServiceIdentityClient } from "@azure/arm-msi";
+import { DefaultAzureCredential } from "@azure/identity";
+import { AuthorizationError, RemoteError, TargetMissingError } from "../../core/errors";
+import { withLock } from "../../core/lock";
+import { RetriesExhaustedError, defaultSleep, withRetries } from "../../core/retry";
+import type { GrantDriver } from "../../core/types";
+import {
+  AUDIENCE,
+  AzureGrant,
+  AzureResolved,
+  FederatedCredential,
+  MAX_CREDENTIALS_PER_IDENTITY,
+  identityName,
+  isOtherDeploymentsCredential,
+  roleDefinitionGuid,
+} from "./plan";
+import { IDENTITY_ID } from "./schema";
+
+type TokenCredential = ConstructorParameters<typeof ManagedServiceIdentityClient>[0];
+
+export interface AzureArmOptions {
+  /** Azure Resource Manager; default Azure's public cloud. Tests point it at a local server. */
+  endpoint?: string;
+  /** A ready ARM access token (DEPLOYMENT_AUTHORIZATION_AZURE_ACCESS_TOKEN); default DefaultAzureCredential. */
+  accessToken?: string;
+  credential?: TokenCredential;
+  /** Tries for one write that Azure refuses because another write to the identity is running (409). */
+  attempts?: number;
+  baseDelayMs?: number;
+  sleep?: (ms: number) => Promise<void>;
+}
+
+interface ArmError {
+  statusCode?: number;
+  code?: string;
+  message: string;
+}
+
+const armError = (error: unknown): ArmError =>
+  error instanceof Error ? (error as Error & ArmError) : { message: String(error) };
+
+/** Azure refuses overlapping writes to one identity's credentials: wait and write again. */
+const CONCURRENT_WRITES = "ConcurrentFederatedIdentityCredentialsWritesForSingleManagedIdentity";
+
+/**
+ * Keeps grants as federated identity credentials on a user-assigned managed identity (ARM,
+ * Microsoft.ManagedIdentity) and a role assignment of its principal (Microsoft.Authorization).
+ * Writes to one identity's credentials are serialized in this process; a 409 from another writer is
+ * retried with jittered backoff. Throttling (429, honouring Retry-After) and 5xx are retried by the
+ * SDKs' own bounded policy.
+ */
+export class AzureFederationDriver implements GrantDriver<AzureGrant, AzureResolved> {
+  private readonly credential: TokenCredential;
+  private readonly identities = new Map<string, ManagedServiceIdentityClient>();
+  private readonly authorization = new Map<string, AuthorizationManagementClient>();
+  readonly calls: Record<string, number> = {};
+
+  constructor(private readonly options: AzureArmOptions = {}) {
+    const token = options.accessToken;
+    this.credential =
+      options.credential ??
+      (token
+        ? { getToken: async () => ({ token, expiresOnTimestamp: Date.now() + 3_600_000 }) }
+        : new DefaultAzureCredential());
+  }
+
+  async read(grant: AzureGrant, resolved: AzureResolved) {
+    const identity = await this.getIdentity(grant.identity);
+    const ours = new Set(grant.credentials.map((c) => c.name));
+    const live = (await this.listCredentials(grant.identity)).filter((c) => ours.has(c.name));
+    let roleAssignment = grant.roleAssignment;
+    if (roleAssignment && !resolved.preExistingAssignment) {
+      const found = await this.getAssignment(roleAssignment.scope, roleAssignment.name);
+      if (!found) roleAssignment = null;
+    }
+    return {
+      grant: {
+        ...grant,
+        credentials: grant.credentials.flatMap((c) => live.filter((l) => l.name === c.name)),
+        roleAssignment,
+      },
+      resolved: { ...resolved, ...identity },
+    };
+  }
+
+  async ensure(grant: AzureGrant, previous?: { grant: AzureGrant; resolved: AzureResolved }) {
+    const identity = await this.getIdentity(grant.identity);
+    const { changed, adopted } = await this.ensureCredentials(grant, previous?.resolved.adoptedCredentials ?? []);
+    const resolved: AzureResolved = { ...identity, ...(adopted.length > 0 ? { adoptedCredentials: adopted } : {}) };
+    if (!grant.roleAssignment) return { changed, resolved };
+    const assignment = await this.ensureAssignment(grant, identity.principalId);
+    return { changed: changed || assignment.created, resolved: { ...resolved, ...assignment.resolved } };
+  }
+
+  async remove(grant: AzureGrant, resolved: AzureResolved) {
+    const { resourceGroup, name } = parseIdentity(grant.identity);
+    let removed = false;
+    const remaining = await withLock(lockKey(grant.identity), async () => {
+      const live = await this.listCredentials(grant.identity);
+      for (const credential of grant.credentials) {
+        if (!live.some((l) => l.name === credential.name)) continue;
+        await this.write(
+          grant.identity,
+          `delete credential ${credential.name}`,
+          "federatedIdentityCredentials.delete",
+          (c) => c.federatedIdentityCredentials.delete(resourceGroup, name, credential.name),
+        );
+        removed = true;
+      }
+      const gone = new Set(grant.credentials.map((c) => c.name));
+      return live.filter((l) => !gone.has(l.name));
+    });
+    const assignment = grant.roleAssignment;
+    // A shared assignment stays while another Deployment of ours still federates with the identity.
+    if (
+      assignment &&
+      !resolved.preExistingAssignment &&
+      !remaining.some((c) => isOtherDeploymentsCredential(c, grant))
+    ) {
+      const client = this.authorizationClient(assignment.scope);
+      await this.call(
+        `delete role assignment ${assignment.name} at ${assignment.scope}`,
+        "roleAssignments.delete",
+        () => client.roleAssignments.delete(assignment.scope, assignment.name),
+      );
+      removed = true;
+    }
+    return { removed };
+  }
+
+  /** Our credentials in place: predicted against the limit first, then written one at a time. */
+  private ensureCredentials(grant: AzureGrant, adoptedBefore: string[]) {
+    const { resourceGroup, name } = parseIdentity(grant.identity);
+    return withLock(lockKey(grant.identity), async () => {
+      const live = await this.listCredentials(grant.identity);
+      const adopted: string[] = [];
+      const todo: FederatedCredential[] = [];
+      for (const wanted of grant.credentials) {
+        const same = live.find((l) => l.name === wanted.name);
+        const twin = live.find(
+          (l) => l.name !== wanted.name && l.issuer === wanted.issuer && l.subject === wanted.subject,
+        );
+        if (twin && (grant.adoptExistingCredentials || adoptedBefore.includes(twin.name))) {
+          adopted.push(twin.name);
+          continue;
+        }
+        if (twin) {
+          throw new AuthorizationError(
+            "CONFLICT",
+            `managed identity ${name} already has credential ${twin.name} for issuer ${wanted.issuer} and subject ` +
+              `${wanted.subject} (Entra allows one per issuer and subject). Set azure.adoptExistingCredentials: true to ` +
+              `manage it with this resource, or delete it.`,
+          );
+        }
+        if (!same || !sameCredential(same, wanted)) todo.push(wanted);
+      }
+      const added = todo.filter((c) => !live.some((l) => l.name === c.name)).length;
+      if (live.length + added > MAX_CREDENTIALS_PER_IDENTITY) {
+        const foreign = live.filter((l) => !l.name.startsWith("airflowda-")).length;
+        throw new AuthorizationError(
+          "QUOTA_EXCEEDED",
+          `managed identity ${name} would hold ${live.length + added} federated identity credentials (now ${live.length}, ` +
+            `${foreign} of them not made by this package; this Deployment needs ${added} more), over Entra's limit of ` +
+            `${MAX_CREDENTIALS_PER_IDENTITY} per identity. Ways out: federate this Deployment with another managed ` +
+            `identity, or fewer service accounts per Deployment (azure.serviceAccounts).`,
+        );
+      }
+      for (const credential of todo) {
+        await this.write(
+          grant.identity,
+          `write credential ${credential.name}`,
+          "federatedIdentityCredentials.createOrUpdate",
+          (c) =>
+            c.federatedIdentityCredentials.createOrUpdate(resourceGroup, name, credential.name, {
+              issuer: credential.issuer,
+              subject: credential.subject,
+              audiences: credential.audiences,
+            }),
+        );
+      }
+      return { changed: todo.length > 0, adopted };
+    });
+  }
+
+  /** Our assignment, or an equal one someone made under another name (recorded, never deleted by us). */
+  private async ensureAssignment(grant: AzureGrant, principalId: string) {
+    const assignment = grant.roleAssignment!;
+    const client = this.authorizationClient(assignment.scope);
+    const roleDefinitionId = await this.roleDefinitionId(assignment.scope, assignment.role);
+    if (await this.getAssignment(assignment.scope, assignment.name)) {
+      return { created: false, resolved: { roleDefinitionId } };
+    }
+    try {
+      await this.call(
+        `create role assignment ${assignment.name} at ${assignment.scope}`,
+        "roleAssignments.create",
+        () =>
+          client.roleAssignments.create(assignment.scope, assignment.name, {
+            roleDefinitionId,
+            principalId,
+            // Set, so a just-created identity's principal is not looked up in a directory that lags.
+            principalType: "ServicePrincipal",
+          }),
+      );
+      return { created: true, resolved: { roleDefinitionId } };
+    } catch (error) {
+      if (!(error instanceof RemoteError && error.status === 409 && /RoleAssignmentExists/.test(error.message)))
+        throw error;
+      const existing = await this.findEqualAssignment(assignment.scope, principalId, roleDefinitionId);
+      return { created: false, resolved: { roleDefinitionId, preExistingAssignment: existing ?? "(another name)" } };
+    }
+  }
+
+  private async findEqualAssignment(scope: string, principalId: string, roleDefinitionId: string) {
+    const client = this.authorizationClient(scope);
+    this.count("roleAssignments.listForScope");
+    for await (const a of client.roleAssignments.listForScope(scope, { filter: `principalId eq '${principalId}'` })) {
+      if (a.scope?.toLowerCase() === scope.toLowerCase() && sameRoleDefinition(a.roleDefinitionId, roleDefinitionId)) {
+        return a.id;
+      }
+    }
+    return undefined;
+  }
+
+  private async getAssignment(scope: string, name: string) {
+    const client = this.authorizationClient(scope);
+    try {
+      return await this.call(`get role assignment ${name} at ${scope}`, "roleAssignments.get", () =>
+        client.roleAssignments.get(scope, name),
+      );
+    } catch (error) {
+      if (error instanceof RemoteError && error.status === 404) return undefined;
+      throw error;
+    }
+  }
+
+  /** A role given by id is used as is (under the scope's subscription); one given by name is looked up. */
+  private async roleDefinitionId(scope: string, role: string): Promise<string> {
+    const subscription = scope.match(/^\/subscriptions\/([^/]+)/i)?.[1];
+    const guid = roleDefinitionGuid(role);
+    if (guid) return `/subscriptions/${subscription}/providers/Microsoft.Authorization/roleDefinitions/${guid}`;
+    const client = this.authorizationClient(scope);
+    this.count("roleDefinitions.list");
+    const escaped = role.replace(/'/g, "''");
+    for await (const definition of client.roleDefinitions.list(scope, { filter: `roleName eq '${escaped}'` })) {
+      if (definition.id) return definition.id;
+    }
+    throw new AuthorizationError(
+      "INVALID_INPUT",
+      `no role named "${role}" at ${scope}: give azure.roleAssignment.role as a built-in role's exact name (such as ` +
+        `Storage Blob Data Reader) or a role definition id`,
+    );
+  }
+
+  private async getIdentity(id: string) {
+    const { resourceGroup, name } = parseIdentity(id);
+    try {
+      const identity = await this.call(`get managed identity ${name}`, "userAssignedIdentities.get", () =>
+        this.identityClient(id).userAssignedIdentities.get(resourceGroup, name),
+      );
+      return {
+        principalId: identity.principalId ?? "",
+        clientId: identity.clientId ?? "",
+        tenantId: identity.tenantId ?? "",
+      };
+    } catch (error) {
+      if (error instanceof RemoteError && error.status === 404) {
+        throw new TargetMissingError(
+          `managed identity ${name} (${id}) does not exist. This resource adds federated credentials to an identity it ` +
+            `does not own and never creates one: create it or fix azure.identity. If it was deleted on purpose, remove ` +
+            `this resource from the stack with pulumi state delete <urn>.`,
+          { cause: error },
+        );
+      }
+      throw error;
+    }
+  }
+
+  private async listCredentials(id: string): Promise<FederatedCredential[]> {
+    const { resourceGroup, name } = parseIdentity(id);
+    const out: FederatedCredential[] = [];
+    await this.call(`list credentials of ${name}`, "federatedIdentityCredentials.list", async () => {
+      out.length = 0;
+      for await (const c of this.identityClient(id).federatedIdentityCredentials.list(resourceGroup, name)) {
+        out.push(credentialOf(c));
+      }
+    });
+    return out;
+  }
+
+  /** A credential write, retried while another writer holds the identity (Azure's 409). */
+  private async write(
+    id: string,
+    what: string,
+    operation: string,
+    send: (c: ManagedServiceIdentityClient) => Promise<unknown>,
+  ) {
+    await withRetries(
+      {
+        attempts: this.options.attempts ?? 8,
+        baseDelayMs: this.options.baseDelayMs ?? 300,
+        maxDelayMs: 8000,
+        retryable: (e) => e instanceof RemoteError && e.status === 409 && e.message.includes(CONCURRENT_WRITES),
+        what: `${what} on managed identity ${identityName(id)}`,
+        sleep: this.options.sleep ?? defaultSleep,
+      },
+      () =>
+        this.call(`${what} on managed identity ${identityName(id)}`, operation, () => send(this.identityClient(id))),
+    ).catch((error: unknown) => {
+      if (error instanceof RetriesExhaustedError) {
+        throw new AuthorizationError(
+          "CONFLICT",
+          `${error.message}. Another writer kept changing this identity's credentials; run pulumi up again.`,
+          { cause: error.lastError },
+        );
+      }
+      throw error;
+    });
+  }
+
+  private async call<T>(what: string, operation: string, send: () => Promise<T>): Promise<T> {
+    this.count(operation);
+    try {
+      return await send();
+    } catch (error) {
+      const e = armError(error);
+      const status = e.statusCode;
+      const detail = `${e.code ? `${e.code}: ` : ""}${e.message}`;
+      if (status === 429 || (status !== undefined && status >= 500) || e.code === "REQUEST_SEND_ERROR") {
+        throw new RemoteError(
+          `Azure ${what} failed after the SDK's retries (${status ?? "no answer"}: ${detail}). Run pulumi up again later.`,
+          status,
+          true,
+          { cause: error },
+        );
+      }
+      const denied = status === 401 || status === 403;
+      throw new RemoteError(
+        `Azure ${what} failed (${status ?? "no answer"}: ${detail})${denied ? ". Check the Azure credentials (DefaultAzureCredential) and their roles." : ""}`,
+        status,
+        false,
+        { cause: error, ...(denied ? { code: "PERMISSION_DENIED" as const } : {}) },
+      );
+    }
+  }
+
+  private count(operation: string) {
+    this.calls[operation] = (this.calls[operation] ?? 0) + 1;
+  }
+
+  private clientOptions() {
+    return {
+      ...(this.options.endpoint ? { endpoint: this.options.endpoint } : {}),
+      retryOptions: { maxRetries: 4, maxRetryDelayInMs: 30_000 },
+    };
+  }
+
+  private identityClient(id: string): ManagedServiceIdentityClient {
+    const { subscriptionId } = parseIdentity(id);
+    let client = this.identities.get(subscriptionId);
+    if (!client)
+      this.identities.set(
+        subscriptionId,
+        (client = new ManagedServiceIdentityClient(this.credential, subscriptionId, this.clientOptions())),
+      );
+    return client;
+  }
+
+  private authorizationClient(scope: string): AuthorizationManagementClient {
+    const subscriptionId = scope.match(/^\/subscriptions\/([^/]+)/i)?.[1] ?? "";
+    let client = this.authorization.get(subscriptionId);
+    if (!client) {
+      this.authorization.set(
+        subscriptionId,
+        (client = new AuthorizationManagementClient(this.credential, subscriptionId, this.clientOptions())),
+      );
+    }
+    return client;
+  }
+}
+
+function parseIdentity(id: string) {
+  const m = IDENTITY_ID.exec(id);
+  if (!m) throw new AuthorizationError("INVALID_INPUT", `not a user-assigned managed identity id: ${id}`);
+  return { subscriptionId: m[1]!, resourceGroup: m[2]!, name: m[3]! };
+}
+
+function lockKey(id: string): string {
+  return `azure-identity:${id.toLowerCase()}`;
+}
+
+function credentialOf(c: SdkCredential): FederatedCredential {
+  return { name: c.name ?? "", issuer: c.issuer ?? "", subject: c.subject ?? "", audiences: c.audiences ?? [AUDIENCE] };
+}
+
+function sameCredential(a: FederatedCredential, b: FederatedCredential): boolean {
+  return a.issuer === b.issuer && a.subject === b.subject && a.audiences.join(",") === b.audiences.join(",");
+}
+
+function sameRoleDefinition(a: string | undefined, b: string): boolean {
+  return (a ?? "").toLowerCase().split("/").at(-1) === b.toLowerCase().split("/").at(-1);
+}

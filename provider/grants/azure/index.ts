@@ -1,0 +1,61 @@
+import type { GrantPlugin } from "../../core/types";
+import {
+  AzureGrant,
+  AzureResolved,
+  azureConnectionExtra,
+  azureExtraForApply,
+  azureExtraInPlanTerms,
+  identityName,
+  planAzureGrant,
+  staleAzureGrant,
+} from "./plan";
+import { AzureInput, azureInputSchema, refineAzureInput } from "./schema";
+
+/**
+ * Azure: federated identity credentials for the Deployment's Kubernetes service accounts on a
+ * user-assigned managed identity, its role assignment on a scope, and an `azure` connection.
+ */
+export const azurePlugin: GrantPlugin<AzureInput, AzureGrant, AzureResolved> = {
+  cloud: "azure",
+  schema: azureInputSchema,
+  reservedExtraKeys: [
+    "managed_identity_client_id",
+    "workload_identity_tenant_id",
+    "subscriptionId",
+    "extra__azure__subscriptionId",
+    // With a tenant, the hook takes the connection's login and password as a client secret instead.
+    "tenantId",
+    "extra__azure__tenantId",
+  ],
+  forbiddenExtraKeys: /^(extra__azure__)?(key_path|key_json|client_secret|certificate|certificate_path|sas_token)$/i,
+  refine: refineAzureInput,
+  plan(input) {
+    const grant = planAzureGrant(input);
+    return { grant, connType: "azure", extra: azureConnectionExtra(grant) };
+  },
+  replaces: (old, next) => (old.identity.toLowerCase() === next.identity.toLowerCase() ? [] : ["grant.identity"]),
+  stale: staleAzureGrant,
+  idOf: (grant) => identityName(grant.identity),
+  extraForApply: azureExtraForApply,
+  extraInPlanTerms: azureExtraInPlanTerms,
+  outputs: (grant, resolved) => ({
+    cloud: "azure",
+    identity: grant.identity,
+    clientId: resolved.clientId,
+    principalId: resolved.principalId,
+    tenantId: resolved.tenantId,
+    credentials: grant.credentials,
+    roleAssignment: grant.roleAssignment
+      ? {
+          ...grant.roleAssignment,
+          principal: resolved.principalId,
+          roleDefinitionId: resolved.roleDefinitionId ?? null,
+        }
+      : null,
+    preExistingAssignment: resolved.preExistingAssignment ?? null,
+    adoptedCredentials: resolved.adoptedCredentials ?? [],
+  }),
+};
+
+export type { AzureGrant, AzureResolved } from "./plan";
+export type { AzureInput } from "./schema";

@@ -1,0 +1,116 @@
+import { z } from "zod";
+import { K8S_NAME, SERVICE_ACCOUNT_COMPONENTS } from "../../core/astro";
+import type { CommonInputs, IssueSink } from "../../core/types";
+import { orUnknown } from "../../core/unknown";
+
+const GUID = "[0-9a-fA-F]{8}-[0-9a-fA-F]{4}-[0-9a-fA-F]{4}-[0-9a-fA-F]{4}-[0-9a-fA-F]{12}";
+/** Azure resource group names: 1-90 letters, digits, `._-()`, not ending in a period. */
+const RESOURCE_GROUP = "[-\\w._()]{0,89}[-\\w_()]";
+export const IDENTITY_ID = new RegExp(
+  `^/subscriptions/(${GUID})/resourceGroups/(${RESOURCE_GROUP})/providers/Microsoft\\.ManagedIdentity/userAssignedIdentities/([a-zA-Z0-9][-\\w]{2,127})$`,
+  "i",
+);
+/** A scope a role can be assigned at: a subscription, a resource group or a resource in one. */
+export const SCOPE = new RegExp(
+  `^/subscriptions/${GUID}(?:/resourceGroups/${RESOURCE_GROUP}(?:/providers/[\\w.]+/[^?#]+)?)?$`,
+  "i",
+);
+export const ROLE_DEFINITION_ID = new RegExp(
+  `^(?:/subscriptions/${GUID})?/providers/Microsoft\\.Authorization/roleDefinitions/(${GUID})$|^(${GUID})$`,
+  "i",
+);
+
+const identity = z.union(
+  [
+    z.string().regex(IDENTITY_ID, {
+      error:
+        "must be a user-assigned managed identity: its resource id (/subscriptions/<id>/resourceGroups/<group>/providers/Microsoft.ManagedIdentity/userAssignedIdentities/<name>) or {subscriptionId, resourceGroup, name}",
+    }),
+    z
+      .object({
+        subscriptionId: z.string().regex(new RegExp(`^${GUID}$`), { error: "must be a subscription id (a GUID)" }),
+        resourceGroup: z.string().regex(new RegExp(`^${RESOURCE_GROUP}$`), { error: "must be a resource group name" }),
+        name: z.string().regex(/^[a-zA-Z0-9][-\w]{2,127}$/, {
+          error: "must be a managed identity name (3-128 letters, digits, hyphens and underscores)",
+        }),
+      })
+      .strict(),
+  ],
+  {
+    error:
+      "must be a user-assigned managed identity: its resource id (/subscriptions/<id>/resourceGroups/<group>/providers/Microsoft.ManagedIdentity/userAssignedIdentities/<name>) or {subscriptionId, resourceGroup, name}",
+  },
+);
+
+const issuerUrl = z.string({ error: "must be the cluster's OIDC issuer URL as a string" }).refine(
+  (v) => {
+    try {
+      const u = new URL(v);
+      return u.protocol === "https:" && !u.search && !u.hash && !u.username;
+    } catch {
+      return false;
+    }
+  },
+  { error: "must be an https URL such as https://westus2.oic.prod-aks.azure.com/<tenant>/<guid>/" },
+);
+
+/** `inputs.azure`: the managed identity the Deployment federates with, and what that identity may do. */
+export const azureInputSchema = z
+  .object({
+    /** The user-assigned managed identity: its resource id, or {subscriptionId, resourceGroup, name}. */
+    identity: orUnknown(identity),
+    /** The Deployment's cluster OIDC issuer (Astro: the Deployment's `oidcIssuerUrl`); may be an Output. */
+    issuerUrl: orUnknown(issuerUrl),
+    /** The Deployment's namespace; may be an output of the resource that creates the Deployment. */
+    namespace: orUnknown(
+      z.string({ error: "must be the Deployment's Kubernetes namespace" }).regex(K8S_NAME, {
+        error: "must be a Kubernetes namespace name such as astronomer-celestial-galaxy-1234",
+      }),
+    ),
+    /** Default: scheduler, worker, triggerer, dag-processor (four, so five Deployments fit in Entra's 20 credentials). */
+    serviceAccounts: z
+      .array(z.enum(SERVICE_ACCOUNT_COMPONENTS, { error: `must be one of ${SERVICE_ACCOUNT_COMPONENTS.join(", ")}` }))
+      .min(1, { error: "must name at least one component" })
+      .optional(),
+    /** Full Kubernetes service account names, instead of the components' Astro names. */
+    serviceAccountNames: z
+      .array(orUnknown(z.string().regex(K8S_NAME, { error: "must be a Kubernetes service account name" })))
+      .min(1)
+      .optional(),
+    /** The identity's role assignment on the resource the Deployment needs (the guide's step 1). */
+    roleAssignment: z
+      .object({
+        /** The resource id to assign at: a subscription, a resource group or a resource. */
+        scope: orUnknown(
+          z.string({ error: "must be a resource id as a string" }).regex(SCOPE, {
+            error:
+              "must be a resource id such as /subscriptions/<id>/resourceGroups/<group>/providers/Microsoft.Storage/storageAccounts/<name>",
+          }),
+        ),
+        /** A built-in role's name (Storage Blob Data Reader) or a role definition id (a GUID or its full id). */
+        role: orUnknown(z.string({ error: "must be a role name or role definition id" }).min(1).max(512)),
+      })
+      .strict()
+      .optional(),
+    /**
+     * Take over a credential that already federates the same issuer and subject under another name
+     * (made by hand). Without it, such a credential is an error, since Entra allows only one.
+     */
+    adoptExistingCredentials: z.boolean({ error: "must be true or false" }).optional(),
+  })
+  .strict()
+  .refine((a) => !(a.serviceAccounts && a.serviceAccountNames), {
+    error: "give serviceAccounts (components) or serviceAccountNames, not both",
+  });
+
+export type AzureInput = z.infer<typeof azureInputSchema>;
+
+/** The Deployment federates through its Kubernetes service accounts: its own workload identity is not used. */
+export function refineAzureInput(_input: AzureInput, common: CommonInputs, issue: IssueSink): void {
+  if (common.workloadIdentity !== undefined) {
+    issue(
+      ["workloadIdentity"],
+      "is not used on Azure: the Deployment's Kubernetes service accounts federate with azure.identity",
+    );
+  }
+}
