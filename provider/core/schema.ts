@@ -164,7 +164,10 @@ function checkExtraKeys(
   if (extraValue === null || typeof extraValue !== "object" || Array.isArray(extraValue)) return;
   for (const key of Object.keys(extraValue)) {
     const path = ["connection", "extra", key];
-    if (plugin.forbiddenExtraKeys.test(key)) {
+    const refused = plugin.refusedExtraKeys?.[key];
+    if (refused) {
+      report(path, refused);
+    } else if (plugin.forbiddenExtraKeys.test(key)) {
       report(
         path,
         `looks like a secret (key material): this resource grants by workload identity, so the connection needs no keys; remove it (extra is stored in plain text in Pulumi state)`,

@@ -91,6 +91,8 @@ export interface GrantPlugin<Input = unknown, G extends GrantBase = GrantBase, R
   readonly schema: z.ZodType<Input>;
   /** `extra` keys this plug-in sets itself; a user setting them is an error. */
   readonly reservedExtraKeys: readonly string[];
+  /** `extra` keys refused for a reason of their own, with that reason. */
+  readonly refusedExtraKeys?: Readonly<Record<string, string>>;
   /** `extra` keys that would carry key material for this cloud. */
   readonly forbiddenExtraKeys: RegExp;
   /**

@@ -183,7 +183,7 @@ describe("Azure validation", () => {
     });
     expect(failures).toEqual({
       "connection.extra.client_secret": expect.stringMatching(/key material/),
-      "connection.extra.tenantId": expect.stringMatching(/set by the resource itself/),
+      "connection.extra.tenantId": expect.stringMatching(/client-secret authentication/),
       "connection.extra.managed_identity_client_id": expect.stringMatching(/set by the resource itself/),
     });
   });

@@ -67,8 +67,14 @@ export class AzureFederationDriver implements GrantDriver<AzureGrant, AzureResol
 
   async read(grant: AzureGrant, resolved: AzureResolved) {
     const identity = await this.getIdentity(grant.identity);
-    const ours = new Set(grant.credentials.map((c) => c.name));
-    const live = (await this.listCredentials(grant.identity)).filter((c) => ours.has(c.name));
+    const live = await this.listCredentials(grant.identity);
+    const adopted = resolved.adoptedCredentials ?? [];
+    // Each planned credential as live, under our name or the adopted one, reported in the plan's terms.
+    const credentials = grant.credentials.flatMap((c) => {
+      const found =
+        live.find((l) => l.name === c.name) ?? live.find((l) => adopted.includes(l.name) && l.subject === c.subject);
+      return found ? [{ ...found, name: c.name }] : [];
+    });
     let roleAssignment = grant.roleAssignment;
     if (roleAssignment && !resolved.preExistingAssignment) {
       const found = await this.getAssignment(roleAssignment.scope, roleAssignment.name);
@@ -86,20 +92,27 @@ export class AzureFederationDriver implements GrantDriver<AzureGrant, AzureResol
 
   async ensure(grant: AzureGrant, previous?: { grant: AzureGrant; resolved: AzureResolved }) {
     const identity = await this.getIdentity(grant.identity);
-    const { changed, adopted } = await this.ensureCredentials(grant, previous?.resolved.adoptedCredentials ?? []);
-    const resolved: AzureResolved = { ...identity, ...(adopted.length > 0 ? { adoptedCredentials: adopted } : {}) };
-    if (!grant.roleAssignment) return { changed, resolved };
-    const assignment = await this.ensureAssignment(grant, identity.principalId);
-    return { changed: changed || assignment.created, resolved: { ...resolved, ...assignment.resolved } };
+    // Credentials and the shared assignment change under one lock per identity, so a delete that
+    // decides an assignment is unused cannot interleave with a create that relies on it.
+    return withLock(lockKey(grant.identity), async () => {
+      const { changed, adopted } = await this.ensureCredentials(grant, previous?.resolved.adoptedCredentials ?? []);
+      const resolved: AzureResolved = { ...identity, ...(adopted.length > 0 ? { adoptedCredentials: adopted } : {}) };
+      if (!grant.roleAssignment) return { changed, resolved };
+      const assignment = await this.ensureAssignment(grant, identity.principalId);
+      return { changed: changed || assignment.created, resolved: { ...resolved, ...assignment.resolved } };
+    });
   }
 
   async remove(grant: AzureGrant, resolved: AzureResolved) {
     const { resourceGroup, name } = parseIdentity(grant.identity);
-    let removed = false;
-    const remaining = await withLock(lockKey(grant.identity), async () => {
+    const adopted = resolved.adoptedCredentials ?? [];
+    return withLock(lockKey(grant.identity), async () => {
+      let removed = false;
       const live = await this.listCredentials(grant.identity);
-      for (const credential of grant.credentials) {
-        if (!live.some((l) => l.name === credential.name)) continue;
+      const mine = live.filter((l) =>
+        grant.credentials.some((c) => c.name === l.name || (adopted.includes(l.name) && c.subject === l.subject)),
+      );
+      for (const credential of mine) {
         await this.write(
           grant.identity,
           `delete credential ${credential.name}`,
@@ -108,79 +121,78 @@ export class AzureFederationDriver implements GrantDriver<AzureGrant, AzureResol
         );
         removed = true;
       }
-      const gone = new Set(grant.credentials.map((c) => c.name));
-      return live.filter((l) => !gone.has(l.name));
+      const remaining = live.filter((l) => !mine.includes(l));
+      const assignment = grant.roleAssignment;
+      // A shared assignment stays while another Deployment of ours still federates with the identity.
+      if (
+        assignment &&
+        !resolved.preExistingAssignment &&
+        !remaining.some((c) => isOtherDeploymentsCredential(c, grant))
+      ) {
+        const client = this.authorizationClient(assignment.scope);
+        await this.call(
+          `delete role assignment ${assignment.name} at ${assignment.scope}`,
+          "roleAssignments.delete",
+          () => client.roleAssignments.delete(assignment.scope, assignment.name),
+        );
+        removed = true;
+      }
+      return { removed };
     });
-    const assignment = grant.roleAssignment;
-    // A shared assignment stays while another Deployment of ours still federates with the identity.
-    if (
-      assignment &&
-      !resolved.preExistingAssignment &&
-      !remaining.some((c) => isOtherDeploymentsCredential(c, grant))
-    ) {
-      const client = this.authorizationClient(assignment.scope);
-      await this.call(
-        `delete role assignment ${assignment.name} at ${assignment.scope}`,
-        "roleAssignments.delete",
-        () => client.roleAssignments.delete(assignment.scope, assignment.name),
-      );
-      removed = true;
-    }
-    return { removed };
   }
 
-  /** Our credentials in place: predicted against the limit first, then written one at a time. */
-  private ensureCredentials(grant: AzureGrant, adoptedBefore: string[]) {
+  /** Our credentials in place: predicted against the limit first, then written one at a time (under the identity lock). */
+  private async ensureCredentials(grant: AzureGrant, adoptedBefore: string[]) {
     const { resourceGroup, name } = parseIdentity(grant.identity);
-    return withLock(lockKey(grant.identity), async () => {
-      const live = await this.listCredentials(grant.identity);
-      const adopted: string[] = [];
-      const todo: FederatedCredential[] = [];
-      for (const wanted of grant.credentials) {
-        const same = live.find((l) => l.name === wanted.name);
-        const twin = live.find(
-          (l) => l.name !== wanted.name && l.issuer === wanted.issuer && l.subject === wanted.subject,
-        );
-        if (twin && (grant.adoptExistingCredentials || adoptedBefore.includes(twin.name))) {
-          adopted.push(twin.name);
-          continue;
-        }
-        if (twin) {
-          throw new AuthorizationError(
-            "CONFLICT",
-            `managed identity ${name} already has credential ${twin.name} for issuer ${wanted.issuer} and subject ` +
-              `${wanted.subject} (Entra allows one per issuer and subject). Set azure.adoptExistingCredentials: true to ` +
-              `manage it with this resource, or delete it.`,
-          );
-        }
-        if (!same || !sameCredential(same, wanted)) todo.push(wanted);
+    const live = await this.listCredentials(grant.identity);
+    const adopted: string[] = [];
+    const todo: FederatedCredential[] = [];
+    for (const wanted of grant.credentials) {
+      const same = live.find((l) => l.name === wanted.name);
+      const twin = live.find(
+        (l) => l.name !== wanted.name && l.issuer === wanted.issuer && l.subject === wanted.subject,
+      );
+      if (twin && (grant.adoptExistingCredentials || adoptedBefore.includes(twin.name))) {
+        // Taken over: ours from now on, kept in the planned shape under its own name.
+        adopted.push(twin.name);
+        if (!sameCredential(twin, wanted)) todo.push({ ...wanted, name: twin.name });
+        continue;
       }
-      const added = todo.filter((c) => !live.some((l) => l.name === c.name)).length;
-      if (live.length + added > MAX_CREDENTIALS_PER_IDENTITY) {
-        const foreign = live.filter((l) => !l.name.startsWith("airflowda-")).length;
+      if (twin) {
         throw new AuthorizationError(
-          "QUOTA_EXCEEDED",
-          `managed identity ${name} would hold ${live.length + added} federated identity credentials (now ${live.length}, ` +
-            `${foreign} of them not made by this package; this Deployment needs ${added} more), over Entra's limit of ` +
-            `${MAX_CREDENTIALS_PER_IDENTITY} per identity. Ways out: federate this Deployment with another managed ` +
-            `identity, or fewer service accounts per Deployment (azure.serviceAccounts).`,
+          "CONFLICT",
+          `managed identity ${name} already has credential ${twin.name} for issuer ${wanted.issuer} and subject ` +
+            `${wanted.subject} (Entra allows one per issuer and subject). Set azure.adoptExistingCredentials: true to ` +
+            `manage it with this resource, or delete it.`,
         );
       }
-      for (const credential of todo) {
-        await this.write(
-          grant.identity,
-          `write credential ${credential.name}`,
-          "federatedIdentityCredentials.createOrUpdate",
-          (c) =>
-            c.federatedIdentityCredentials.createOrUpdate(resourceGroup, name, credential.name, {
-              issuer: credential.issuer,
-              subject: credential.subject,
-              audiences: credential.audiences,
-            }),
-        );
-      }
-      return { changed: todo.length > 0, adopted };
-    });
+      if (!same || !sameCredential(same, wanted)) todo.push(wanted);
+    }
+    const added = todo.filter((c) => !live.some((l) => l.name === c.name)).length;
+    if (live.length + added > MAX_CREDENTIALS_PER_IDENTITY) {
+      const foreign = live.filter((l) => !l.name.startsWith("airflowda-")).length;
+      throw new AuthorizationError(
+        "QUOTA_EXCEEDED",
+        `managed identity ${name} would hold ${live.length + added} federated identity credentials (now ${live.length}, ` +
+          `${foreign} of them not made by this package; this Deployment needs ${added} more), over Entra's limit of ` +
+          `${MAX_CREDENTIALS_PER_IDENTITY} per identity. Ways out: federate this Deployment with another managed ` +
+          `identity, or fewer service accounts per Deployment (azure.serviceAccounts).`,
+      );
+    }
+    for (const credential of todo) {
+      await this.write(
+        grant.identity,
+        `write credential ${credential.name}`,
+        "federatedIdentityCredentials.createOrUpdate",
+        (c) =>
+          c.federatedIdentityCredentials.createOrUpdate(resourceGroup, name, credential.name, {
+            issuer: credential.issuer,
+            subject: credential.subject,
+            audiences: credential.audiences,
+          }),
+      );
+    }
+    return { changed: todo.length > 0, adopted };
   }
 
   /** Our assignment, or an equal one someone made under another name (recorded, never deleted by us). */

@@ -23,10 +23,13 @@ export const azurePlugin: GrantPlugin<AzureInput, AzureGrant, AzureResolved> = {
     "workload_identity_tenant_id",
     "subscriptionId",
     "extra__azure__subscriptionId",
-    // With a tenant, the hook takes the connection's login and password as a client secret instead.
-    "tenantId",
-    "extra__azure__tenantId",
   ],
+  refusedExtraKeys: Object.fromEntries(
+    ["tenantId", "extra__azure__tenantId"].map((key) => [
+      key,
+      "would switch the Azure hook from the managed identity to client-secret authentication (login and password); remove it: workload_identity_tenant_id is set by the resource",
+    ]),
+  ),
   forbiddenExtraKeys: /^(extra__azure__)?(key_path|key_json|client_secret|certificate|certificate_path|sas_token)$/i,
   refine: refineAzureInput,
   plan(input) {
