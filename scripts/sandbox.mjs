@@ -1,19 +1,26 @@
 #!/usr/bin/env node
 // Local sandbox of real servers for tests and the demo: moto (AWS mock), Airflow 3 API
-// server, Airflow 2 webserver, each from its pinned venv (scripts/bootstrap/python.sh), and gcp:
+// server, Airflow 2 webserver, each from its pinned venv (scripts/bootstrap/python.sh); gcp:
 // a fake of Google Cloud IAM (tests/fakes/gcp) behind Stoplight Prism, which holds every request
-// and response to the OpenAPI generated from Google's discovery documents.
+// and response to the OpenAPI generated from Google's discovery documents; and azure: a fake of
+// the Azure Resource Manager operations we call (tests/fakes/azure), served over https through
+// Prism, which holds every request and response to tests/fakes/azure/openapi.json. astro: a fake
+// of the Astro Platform API operations we call (tests/fakes/astro) behind Prism, which holds every
+// request and response to tests/fakes/astro/openapi.yaml (logs astro.log and astro-prism.log).
 //
-//   node scripts/sandbox.mjs up [moto|airflow3|airflow2|gcp ...]   # prints endpoints.json
+//   node scripts/sandbox.mjs up [moto|airflow3|airflow2|gcp|azure|astro ...]   # prints endpoints.json
 //   node scripts/sandbox.mjs status | down
 //   import { startSandbox, stopSandbox } from './scripts/sandbox.mjs'   // vitest globalSetup
 //
 // State lives in <dir> (default <repo>/.sandbox, env SANDBOX_DIR): endpoints.json, one log
-// per process (gcp.log and gcp-prism.log for gcp) and one home directory per server. Only Node
-// built-ins, so it runs before `npm install`; gcp alone needs Prism from node_modules.
-import { spawn } from "node:child_process";
-import { createHash } from "node:crypto";
+// per process (gcp.log and gcp-prism.log for gcp, azure.log and azure-prism.log for azure), one
+// home directory per server, and tls/: the throwaway CA and server certificate of azure's https
+// front, made with openssl and reused while valid. Only Node built-ins, so it runs before
+// `npm install`; gcp, azure and astro alone need Prism from node_modules.
+import { execFile, spawn } from "node:child_process";
+import { X509Certificate, createHash, randomUUID } from "node:crypto";
 import fs from "node:fs";
+import https from "node:https";
 import net from "node:net";
 import os from "node:os";
 import path from "node:path";
@@ -21,10 +28,13 @@ import { fileURLToPath } from "node:url";
 
 const ROOT = path.resolve(path.dirname(fileURLToPath(import.meta.url)), "..");
 const CACHE = path.join(process.env.XDG_CACHE_HOME || path.join(os.homedir(), ".cache"), "deployment-authorization");
-export const SERVERS = ["moto", "airflow3", "airflow2", "gcp"];
+export const SERVERS = ["moto", "airflow3", "airflow2", "gcp", "azure", "astro"];
 const USERNAME = "admin";
 const TEMPLATE_REV = "t2"; // as in python.sh
 const PRISM = path.join(ROOT, "node_modules", "@stoplight", "prism-cli", "dist", "index.js");
+const AZURE_OPENAPI = path.join(ROOT, "tests", "fakes", "azure", "openapi.json");
+const ASTRO_OPENAPI = path.join(ROOT, "tests", "fakes", "astro", "openapi.yaml");
+const ASTRO_TOKEN = "sandbox-astro-token"; // the fake takes any bearer token; this one is the tests'
 const PASSWORD = "sandbox-pw-4p9xk2"; // Airflow 2's is baked into the template DB by the bootstrap
 const READY_TIMEOUT_MS = 120_000;
 const STOP_TIMEOUT_MS = 10_000;
@@ -139,6 +149,14 @@ const SPECS = {
   // Two processes: the fake (entry.pid, entry.fakeUrl) and Prism in front of it (entry.prismPid,
   // entry.url, the clients' rootUrl). Started by startGcp.
   gcp: { health: "/_fake/health" },
+  // Two processes: the fake (entry.pid: its http API and admin at entry.fakeUrl, and the https
+  // front at entry.url, the SDKs' endpoint) and Prism between the two (entry.prismPid). The front
+  // trusts entry.caFile. Started by startAzure.
+  azure: { health: "/_fake/health" },
+  // Two processes: the fake (entry.pid, entry.fakeUrl) and Prism in front of it (entry.prismPid);
+  // entry.url is the API base through Prism (…/v1, like https://api.astronomer.io/v1). Started
+  // by startAstro.
+  astro: { health: "/_fake/health" },
 };
 
 async function answers(url, health, ok = (status) => status === 200) {
@@ -152,11 +170,36 @@ async function answers(url, health, ok = (status) => status === 200) {
 
 const pidsOf = (entry) => [entry?.pid, entry?.prismPid].filter(Boolean);
 
+// Over https, trusting only `caFile`; any answer counts but the front's 502 (Prism not up yet).
+function answersTls(url, caFile) {
+  return new Promise((resolve) => {
+    let ca;
+    try {
+      ca = fs.readFileSync(caFile);
+    } catch {
+      return resolve(false);
+    }
+    const req = https.get(url, { ca, timeout: 2000 }, (res) => {
+      res.resume();
+      resolve(res.statusCode !== 502);
+    });
+    req.on("timeout", () => req.destroy(new Error("timeout")));
+    req.on("error", () => resolve(false));
+  });
+}
+
 // Prism answers any path (404 for one outside the document), which is all readiness needs.
 async function healthy(name, e) {
   if (!pidsOf(e).every(alive)) return false;
-  if (name !== "gcp") return answers(e.url, SPECS[name].health);
-  const [fake, prism] = await Promise.all([answers(e.fakeUrl, SPECS.gcp.health), answers(e.url, "/", () => true)]);
+  if (name === "azure") {
+    const [fake, front] = await Promise.all([
+      answers(e.fakeUrl, SPECS.azure.health),
+      answersTls(`${e.url}/`, e.caFile),
+    ]);
+    return fake && front;
+  }
+  if (name !== "gcp" && name !== "astro") return answers(e.url, SPECS[name].health);
+  const [fake, prism] = await Promise.all([answers(e.fakeUrl, SPECS[name].health), answers(e.url, "/", () => true)]);
   return fake && prism;
 }
 
@@ -205,6 +248,8 @@ async function startOne(name, dir) {
   fs.rmSync(home, { recursive: true, force: true }); // each start gets a clean state
   fs.mkdirSync(home, { recursive: true });
   if (name === "gcp") return startGcp(dir, home, t0);
+  if (name === "azure") return startAzure(dir, home, t0);
+  if (name === "astro") return startAstro(dir, home, t0);
   const spec = SPECS[name];
   const { bin, dbTemplate } = cached(name);
   if (name !== "moto") fs.copyFileSync(dbTemplate, path.join(home, "airflow.db"));
@@ -254,6 +299,131 @@ async function startGcp(dir, home, t0) {
   const entry = { url, fakeUrl, pid: fake.pid, prismPid: prism.pid };
   await waitUntil("gcp", () => healthy("gcp", entry), [fake, prism], entry, t0);
   log(`gcp up at ${url} (fake ${fakeUrl}, pid ${fake.pid}; prism pid ${prism.pid}) in ${secs(t0)}`);
+  return entry;
+}
+
+// The project's own document goes to Prism as it is. Its paths carry the API's base path /v1, so
+// clients get a base URL with a path, as in production.
+async function startAstro(dir, home, t0) {
+  const ports = new Set();
+  while (ports.size < 2) ports.add(await freePort());
+  const [fakePort, prismPort] = [...ports];
+  const fakeUrl = `http://127.0.0.1:${fakePort}`;
+  const prismUrl = `http://127.0.0.1:${prismPort}`;
+  // Both start at once: Prism needs no upstream until the first request, and takes the longer.
+  const fake = launch({
+    cmd: process.execPath,
+    args: [path.join(ROOT, "tests", "fakes", "astro", "server.mjs"), "--port", `${fakePort}`],
+    cwd: home,
+    logFile: path.join(dir, "astro.log"),
+  });
+  const prism = launch({
+    cmd: process.execPath,
+    args: [PRISM, "proxy", "--errors", "-h", "127.0.0.1", "-p", `${prismPort}`, ASTRO_OPENAPI, fakeUrl],
+    cwd: home,
+    logFile: path.join(dir, "astro-prism.log"),
+  });
+  const entry = { url: `${prismUrl}/v1`, fakeUrl, token: ASTRO_TOKEN, pid: fake.pid, prismPid: prism.pid };
+  await waitUntil("astro", () => healthy("astro", entry), [fake, prism], entry, t0);
+  log(`astro up at ${entry.url} (fake ${fakeUrl}, pid ${fake.pid}; prism pid ${prism.pid}) in ${secs(t0)}`);
+  return entry;
+}
+
+const run = (cmd, args, cwd) =>
+  new Promise((resolve, reject) =>
+    execFile(cmd, args, { cwd }, (err, _stdout, stderr) =>
+      err ? reject(new Error(`${cmd} ${args.join(" ")}: ${stderr || err.message}`)) : resolve(),
+    ),
+  );
+
+// A throwaway CA and a certificate for 127.0.0.1 and localhost signed by it, in <dir>/tls; kept
+// while both are valid for another day, so clients that trust ca.pem keep trusting restarts.
+async function sandboxTls(dir) {
+  const tls = path.join(dir, "tls");
+  const files = {
+    caFile: path.join(tls, "ca.pem"),
+    cert: path.join(tls, "server.pem"),
+    key: path.join(tls, "server.key"),
+  };
+  const validFor = (file, ms) => {
+    try {
+      return new Date(new X509Certificate(fs.readFileSync(file)).validTo).getTime() > Date.now() + ms;
+    } catch {
+      return false;
+    }
+  };
+  if (fs.existsSync(files.key) && validFor(files.caFile, 86_400_000) && validFor(files.cert, 86_400_000)) return files;
+  fs.rmSync(tls, { recursive: true, force: true });
+  fs.mkdirSync(tls, { recursive: true });
+  const ec = ["-newkey", "ec", "-pkeyopt", "ec_paramgen_curve:prime256v1", "-nodes"];
+  await run(
+    "openssl",
+    [
+      ...["req", "-x509", ...ec, "-keyout", "ca.key", "-out", "ca.pem", "-days", "30"],
+      ...["-subj", "/CN=deployment-authorization sandbox CA"],
+      ...["-addext", "basicConstraints=critical,CA:TRUE", "-addext", "keyUsage=critical,keyCertSign,cRLSign"],
+    ],
+    tls,
+  );
+  await run(
+    "openssl",
+    ["req", "-new", ...ec, "-keyout", "server.key", "-out", "server.csr", "-subj", "/CN=127.0.0.1"],
+    tls,
+  );
+  fs.writeFileSync(
+    path.join(tls, "server.ext"),
+    "basicConstraints=critical,CA:FALSE\nkeyUsage=critical,digitalSignature\nextendedKeyUsage=serverAuth\nsubjectAltName=IP:127.0.0.1,DNS:localhost\n",
+  );
+  await run(
+    "openssl",
+    [
+      ...["x509", "-req", "-in", "server.csr", "-CA", "ca.pem", "-CAkey", "ca.key", "-CAcreateserial"],
+      ...["-out", "server.pem", "-days", "29", "-extfile", "server.ext"],
+    ],
+    tls,
+  );
+  // Nothing is ever signed with the CA key again.
+  for (const f of ["ca.key", "ca.srl", "server.csr", "server.ext"]) fs.rmSync(path.join(tls, f), { force: true });
+  return files;
+}
+
+// The https front and the fake are one process; Prism sits between them. Prism starts first (it
+// takes the longest) and needs no certificate; the fake starts once the certificate exists.
+async function startAzure(dir, home, t0) {
+  const ports = new Set();
+  while (ports.size < 3) ports.add(await freePort());
+  const [fakePort, frontPort, prismPort] = [...ports];
+  const fakeUrl = `http://127.0.0.1:${fakePort}`;
+  const prismUrl = `http://127.0.0.1:${prismPort}`;
+  const url = `https://127.0.0.1:${frontPort}`;
+  const tenantId = randomUUID();
+  const prism = launch({
+    cmd: process.execPath,
+    args: [PRISM, "proxy", "--errors", "-h", "127.0.0.1", "-p", `${prismPort}`, AZURE_OPENAPI, fakeUrl],
+    cwd: home,
+    logFile: path.join(dir, "azure-prism.log"),
+  });
+  const entry = { url, fakeUrl, caFile: undefined, tenantId, pid: undefined, prismPid: prism.pid };
+  let tls;
+  try {
+    tls = await sandboxTls(dir);
+  } catch (e) {
+    e.entry = entry;
+    throw e;
+  }
+  const fake = launch({
+    cmd: process.execPath,
+    args: [
+      path.join(ROOT, "tests", "fakes", "azure", "server.mjs"),
+      ...["--port", `${fakePort}`, "--front-port", `${frontPort}`, "--upstream", prismUrl],
+      ...["--cert", tls.cert, "--key", tls.key, "--tenant-id", tenantId],
+    ],
+    cwd: home,
+    logFile: path.join(dir, "azure.log"),
+  });
+  Object.assign(entry, { caFile: tls.caFile, pid: fake.pid });
+  await waitUntil("azure", () => healthy("azure", entry), [fake, prism], entry, t0);
+  log(`azure up at ${url} (fake ${fakeUrl}, pid ${fake.pid}; prism ${prismUrl}, pid ${prism.pid}) in ${secs(t0)}`);
   return entry;
 }
 
@@ -342,7 +512,8 @@ async function start(only, dir) {
     log(`reusing running sandbox in ${dir}`);
     return endpoints;
   }
-  await bootstrap();
+  // Only the Python servers need their venvs (gcp reads Google's discovery documents from moto's).
+  if (missing.some((n) => n !== "azure" && n !== "astro")) await bootstrap();
   const results = await Promise.allSettled(missing.map((name) => startOne(name, dir)));
   const failed = results.filter((r) => r.status === "rejected");
   if (failed.length) {
@@ -390,7 +561,7 @@ if (process.argv[1] && path.resolve(process.argv[1]) === fileURLToPath(import.me
     else if (command === "down") await stopSandbox();
     else if (command === "status") process.exitCode = (await status()) ? 0 : 1;
     else {
-      console.error("usage: node scripts/sandbox.mjs up [moto|airflow3|airflow2|gcp ...] | down | status");
+      console.error("usage: node scripts/sandbox.mjs up [moto|airflow3|airflow2|gcp|azure|astro ...] | down | status");
       process.exitCode = 2;
     }
   } catch (e) {

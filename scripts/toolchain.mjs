@@ -62,3 +62,28 @@ export function gcpEnv(url) {
     GOOGLE_OAUTH_ACCESS_TOKEN: "sandbox-gcp-token",
   };
 }
+
+/**
+ * Azure SDK settings that point Resource Manager at the sandbox's azure server: its https front
+ * (any non-empty bearer token is accepted) and the throwaway CA that signed the front's certificate,
+ * which Node reads only when a process starts.
+ */
+export function azureEnv(url, caFile) {
+  return {
+    DEPLOYMENT_AUTHORIZATION_AZURE_ENDPOINT: url,
+    DEPLOYMENT_AUTHORIZATION_AZURE_ACCESS_TOKEN: "sandbox-azure-token",
+    NODE_EXTRA_CA_CERTS: caFile,
+  };
+}
+
+/**
+ * Astro Platform API settings that point the provider at the sandbox's astro server: `url` is the
+ * API base through Prism (http://127.0.0.1:<port>/v1, in place of https://api.astronomer.io/v1),
+ * and the fake takes any bearer token.
+ */
+export function astroEnv(url) {
+  return {
+    DEPLOYMENT_AUTHORIZATION_ASTRO_API_URL: url,
+    ASTRO_API_TOKEN: "sandbox-astro-token",
+  };
+}
