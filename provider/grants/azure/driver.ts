@@ -80,14 +80,7 @@ export class AzureFederationDriver implements GrantDriver<AzureGrant, AzureResol
       const found = await this.getAssignment(roleAssignment.scope, roleAssignment.name);
       if (!found) roleAssignment = null;
     }
-    return {
-      grant: {
-        ...grant,
-        credentials: grant.credentials.flatMap((c) => live.filter((l) => l.name === c.name)),
-        roleAssignment,
-      },
-      resolved: { ...resolved, ...identity },
-    };
+    return { grant: { ...grant, credentials, roleAssignment }, resolved: { ...resolved, ...identity } };
   }
 
   async ensure(grant: AzureGrant, previous?: { grant: AzureGrant; resolved: AzureResolved }) {
