@@ -10,7 +10,7 @@ import path from "node:path";
 import { performance } from "node:perf_hooks";
 import { startRecordingProxy } from "./recordingProxy.mjs";
 import { startSandbox, stopSandbox } from "./sandbox.mjs";
-import { gcpEnv, motoEnv, pulumiEnv, repoRoot } from "./toolchain.mjs";
+import { azureEnv, gcpEnv, motoEnv, pulumiEnv, repoRoot } from "./toolchain.mjs";
 
 const require = createRequire(import.meta.url);
 const { planAuthorization } = require("../dist/provider/core/plan.js");
@@ -89,7 +89,7 @@ for (const [mode, trust] of Object.entries(MODES)) {
 // ---- 2-4. pulumi up, remote calls, state sizes (real CLI, sandbox) -------------------------------
 const toolchain = pulumiEnv();
 const sandboxDir = process.env.SANDBOX_DIR ?? path.join(repoRoot, ".sandbox");
-const endpoints = await startSandbox({ dir: sandboxDir, only: ["moto", "airflow3", "gcp"] });
+const endpoints = await startSandbox({ dir: sandboxDir, only: ["moto", "airflow3", "gcp", "azure"] });
 const aws = await startRecordingProxy(endpoints.moto.url);
 const airflow = await startRecordingProxy(endpoints.airflow3.url);
 const google = await startRecordingProxy(endpoints.gcp.url);
@@ -110,6 +110,7 @@ function project(program, stackName, config) {
     ...toolchain,
     ...motoEnv(aws.url),
     ...gcpEnv(google.url),
+    ...azureEnv(endpoints.azure.url, endpoints.azure.caFile),
     PULUMI_BACKEND_URL: `file://${dir}/backend`,
     PULUMI_CONFIG_PASSPHRASE: "bench",
     PULUMI_HOME: path.join(dir, ".pulumi-home"),
@@ -238,6 +239,49 @@ try {
   results.gcp.destroyMs = await timed(() => gcp.run("destroy", "--yes", "--skip-preview"));
   results.gcp.ratio = Math.round((results.gcp.upMs / results.upMs.trivial) * 100) / 100;
   gcp.dispose();
+
+  // Azure: the same count of Deployments, five per managed identity (Entra's 20 credentials), each
+  // with four credentials and the identity's (shared) role assignment on one storage account.
+  const subscriptionId = "5ca1ab1e-0000-4000-8000-00000000be9c";
+  const identities = [];
+  for (let i = 0; i < Math.ceil(COUNT / 5); i++) {
+    const response = await fetch(`${endpoints.azure.fakeUrl}/_fake/identities`, {
+      method: "POST",
+      headers: { "content-type": "application/json" },
+      body: JSON.stringify({ subscriptionId, resourceGroup: "bench", name: `bench-${randomBytes(3).toString("hex")}` }),
+    });
+    identities.push((await response.json()).id);
+  }
+  const countAzure = async () => {
+    const response = await fetch(`${endpoints.azure.fakeUrl}/_fake/calls`);
+    const counts = await response.json();
+    await fetch(`${endpoints.azure.fakeUrl}/_fake/calls/reset`, { method: "POST" });
+    return Object.fromEntries(
+      Object.entries(counts).map(([k, v]) => [`Azure ${k}`, Math.round((v / COUNT) * 100) / 100]),
+    );
+  };
+  const azure = project("azure.js", "azbench", {
+    "aze2e:count": { value: String(COUNT) },
+    "aze2e:identities": { value: JSON.stringify(identities) },
+    "aze2e:issuerUrl": { value: "https://westus2.oic.prod-aks.azure.com/bench/" },
+    "aze2e:scope": {
+      value: `/subscriptions/${subscriptionId}/resourceGroups/bench/providers/Microsoft.Storage/storageAccounts/lake`,
+    },
+    "aze2e:airflowUrl": { value: airflow.url },
+    "aze2e:airflowUsername": { value: endpoints.airflow3.username },
+    "deployment-authorization:airflowPassword": { value: endpoints.airflow3.password, secret: true },
+  });
+  await countAzure();
+  calls();
+  results.azure = { upMs: await timed(() => azure.run("up", "--yes", "--skip-preview")) };
+  results.azure.callsPerResource = { create: { ...(await countAzure()), ...perResource(calls()) } };
+  results.azure.noOpUpMs = await timed(() => azure.run("up", "--yes", "--skip-preview"));
+  results.azure.callsPerResource.noOpUp = { ...(await countAzure()), ...perResource(calls()) };
+  results.azure.refreshMs = await timed(() => azure.run("refresh", "--yes", "--skip-preview"));
+  results.azure.callsPerResource.refresh = { ...(await countAzure()), ...perResource(calls()) };
+  results.azure.destroyMs = await timed(() => azure.run("destroy", "--yes", "--skip-preview"));
+  results.azure.ratio = Math.round((results.azure.upMs / results.upMs.trivial) * 100) / 100;
+  azure.dispose();
 } finally {
   await aws.close();
   await airflow.close();
@@ -284,6 +328,18 @@ const gcpKeys = [...new Set(phases.flatMap((p) => Object.keys(results.gcp.callsP
 table("GCP remote calls per resource", [
   ["call", ...phases],
   ...gcpKeys.map((k) => [k, ...phases.map((p) => String(results.gcp.callsPerResource[p][k] ?? 0))]),
+]);
+table(`Azure: ${COUNT} Deployments, five per managed identity, one shared role assignment each (ms)`, [
+  ["what", "ms"],
+  [`pulumi up (create), ratio ${results.azure.ratio} to the trivial baseline`, String(results.azure.upMs)],
+  ["no-op up", String(results.azure.noOpUpMs)],
+  ["refresh", String(results.azure.refreshMs)],
+  ["destroy", String(results.azure.destroyMs)],
+]);
+const azureKeys = [...new Set(phases.flatMap((p) => Object.keys(results.azure.callsPerResource[p])))].sort();
+table("Azure remote calls per resource", [
+  ["call", ...phases],
+  ...azureKeys.map((k) => [k, ...phases.map((p) => String(results.azure.callsPerResource[p][k] ?? 0))]),
 ]);
 table("State", [
   ["what", "bytes"],

@@ -1,7 +1,7 @@
 import path from "node:path";
 import { describe, expect, inject, it } from "vitest";
 import { AirflowConnectionsDriver } from "../../provider/connections/airflow";
-import type { ConnectionTarget } from "../../provider/core/types";
+import { airflowTarget } from "../support/airflow";
 import { AKS_ISSUER } from "../support/fixtures";
 import { programStack, repoRoot } from "../support/pulumiProgram";
 import {
@@ -17,16 +17,6 @@ import {
 import { azureEnv } from "../../scripts/toolchain.mjs";
 
 const azure = () => inject("endpoints").azure;
-
-function airflowTarget(): ConnectionTarget {
-  const server = inject("endpoints").airflow3;
-  return {
-    url: server.url,
-    apiVersion: "v2",
-    auth: { kind: "password", username: server.username },
-    credentials: { password: server.password },
-  };
-}
 
 function azureStack(stackName: string, settings: Record<string, string | number>) {
   const server = inject("endpoints").airflow3;

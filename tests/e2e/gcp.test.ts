@@ -1,7 +1,7 @@
 import path from "node:path";
 import { describe, expect, inject, it } from "vitest";
 import { AirflowConnectionsDriver } from "../../provider/connections/airflow";
-import type { ConnectionTarget } from "../../provider/core/types";
+import { airflowTarget } from "../support/airflow";
 import { programStack, repoRoot } from "../support/pulumiProgram";
 import {
   SANDBOX_GCP_TOKEN,
@@ -20,16 +20,6 @@ import { startRecordingProxy } from "../../scripts/recordingProxy.mjs";
 
 const gcp = () => inject("endpoints").gcp;
 const withoutEtag = <T extends { etag?: string | null }>(policy: T) => ({ ...policy, etag: undefined });
-
-function airflowTarget(): ConnectionTarget {
-  const server = inject("endpoints").airflow3;
-  return {
-    url: server.url,
-    apiVersion: "v2",
-    auth: { kind: "password", username: server.username },
-    credentials: { password: server.password },
-  };
-}
 
 function gcpStack(stackName: string, settings: Record<string, string | number>, googleUrl = gcp().url) {
   const server = inject("endpoints").airflow3;

@@ -1,6 +1,6 @@
 import { afterAll, beforeAll, describe, expect, inject, it } from "vitest";
 import { AirflowConnectionsDriver } from "../../provider/connections/airflow";
-import type { ConnectionTarget } from "../../provider/core/types";
+import { airflowTarget } from "../support/airflow";
 import { minify, statementsOf } from "../../provider/grants/aws/trustPolicy";
 import { createRole, iamClient, setTrustPolicy, trustPolicyOf, uniqueName } from "../support/aws";
 import { foreignPolicy, FOREIGN_COUNT } from "../support/fixtures";
@@ -11,16 +11,6 @@ import { startRecordingProxy } from "../../scripts/recordingProxy.mjs";
 import { motoEnv } from "../../scripts/toolchain.mjs";
 
 const IDENTITY = "arn:aws:iam::111122223333:role/astro-e2e-deployment";
-
-function airflowTarget(): ConnectionTarget {
-  const server = inject("endpoints").airflow3;
-  return {
-    url: server.url,
-    apiVersion: "v2",
-    auth: { kind: "password", username: server.username },
-    credentials: { password: server.password },
-  };
-}
 
 function demoConfig(
   role: string,

@@ -1,4 +1,7 @@
 import { randomBytes } from "node:crypto";
+import { fakeAdmin } from "./fakeAdmin";
+
+export { fakeAdmin };
 
 /** The bearer token the tests use with the sandbox's astro server (it takes any token it was not told to refuse). */
 export const SANDBOX_ASTRO_TOKEN = "sandbox-astro-token";
@@ -377,22 +380,6 @@ export function updateRequestFrom(d: Deployment): UpdateDeploymentRequest {
 
 // ---------------------------------------------------------------------------------------------
 // The fake's admin API (/_fake/...), which is not Astro's and so not behind Prism.
-
-export async function fakeAdmin<T = unknown>(
-  fakeUrl: string,
-  method: string,
-  path: string,
-  body?: unknown,
-): Promise<T> {
-  const res = await fetch(`${fakeUrl}/_fake/${path}`, {
-    method,
-    headers: body === undefined ? {} : { "content-type": "application/json" },
-    body: body === undefined ? undefined : JSON.stringify(body),
-  });
-  const text = await res.text();
-  if (!res.ok) throw new Error(`${method} /_fake/${path}: ${res.status} ${text}`);
-  return JSON.parse(text) as T;
-}
 
 export interface FakeOrganization {
   id: string;

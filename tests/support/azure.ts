@@ -1,6 +1,9 @@
 import { AuthorizationManagementClient, type RoleAssignment } from "@azure/arm-authorization";
 import { type FederatedIdentityCredential, type Identity, ManagedServiceIdentityClient } from "@azure/arm-msi";
 import { randomBytes, randomUUID } from "node:crypto";
+import { fakeAdmin } from "./fakeAdmin";
+
+export { fakeAdmin };
 
 /** The access token the sandbox's azure server takes (any non-empty bearer token passes). */
 export const SANDBOX_AZURE_TOKEN = "sandbox-azure-token";
@@ -81,23 +84,6 @@ export const resourceGroupScope = (subscriptionId: string, resourceGroup: string
 /** The subscription-level id of a built-in role, as Azure lists it. */
 export function roleDefinitionId(subscriptionId: string, role: BuiltInRole): string {
   return `/subscriptions/${subscriptionId}/providers/Microsoft.Authorization/roleDefinitions/${BUILT_IN_ROLES[role]}`;
-}
-
-/** Calls the fake's admin API (/_fake/...), which is not Azure's and so not behind Prism. */
-export async function fakeAdmin<T = unknown>(
-  fakeUrl: string,
-  method: string,
-  path: string,
-  body?: unknown,
-): Promise<T> {
-  const res = await fetch(`${fakeUrl}/_fake/${path}`, {
-    method,
-    headers: body === undefined ? {} : { "content-type": "application/json" },
-    body: body === undefined ? undefined : JSON.stringify(body),
-  });
-  const text = await res.text();
-  if (!res.ok) throw new Error(`${method} /_fake/${path}: ${res.status} ${text}`);
-  return JSON.parse(text) as T;
 }
 
 export interface CredentialSeed {

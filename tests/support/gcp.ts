@@ -2,6 +2,9 @@ import { cloudresourcemanager, type cloudresourcemanager_v3 } from "@googleapis/
 import { iam, type iam_v1 } from "@googleapis/iam";
 import { OAuth2Client } from "google-auth-library";
 import { randomBytes } from "node:crypto";
+import { fakeAdmin } from "./fakeAdmin";
+
+export { fakeAdmin };
 
 /** The access token the sandbox's gcp server takes (any non-empty bearer token passes). */
 export const SANDBOX_GCP_TOKEN = "sandbox-gcp-token";
@@ -33,23 +36,6 @@ export function uniqueProjectId(prefix = "proj"): string {
 /** `<name>@<project>.iam.gserviceaccount.com` with a unique name. */
 export function uniqueServiceAccountEmail(projectId: string, prefix = "sa"): string {
   return `${prefix}-${randomBytes(4).toString("hex")}@${projectId}.iam.gserviceaccount.com`;
-}
-
-/** Calls the fake's admin API (/_fake/...), which is not Google's and so not behind Prism. */
-export async function fakeAdmin<T = unknown>(
-  fakeUrl: string,
-  method: string,
-  path: string,
-  body?: unknown,
-): Promise<T> {
-  const res = await fetch(`${fakeUrl}/_fake/${path}`, {
-    method,
-    headers: body === undefined ? {} : { "content-type": "application/json" },
-    body: body === undefined ? undefined : JSON.stringify(body),
-  });
-  const text = await res.text();
-  if (!res.ok) throw new Error(`${method} /_fake/${path}: ${res.status} ${text}`);
-  return JSON.parse(text) as T;
 }
 
 export interface FakeProject {

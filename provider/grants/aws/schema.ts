@@ -1,7 +1,7 @@
 import { z } from "zod";
 import { UNKNOWN, orUnknown } from "../../core/unknown";
 import type { CommonInputs, IssueSink } from "../../core/types";
-import { K8S_NAME, SERVICE_ACCOUNT_COMPONENTS } from "../../core/astro";
+import { issuerUrlSchema, namespaceSchema, serviceAccountNamesSchema, serviceAccountsSchema } from "../../core/astro";
 
 export const ROLE_ARN = /^arn:aws[a-z-]*:iam::\d{12}:role\/(?:[\w+=,.@-]+\/)*[\w+=,.@-]{1,64}$/;
 export const ROLE_NAME = /^[\w+=,.@-]{1,64}$/;
@@ -20,18 +20,6 @@ const targetRole = z
   });
 
 export const RESERVED_AWS_EXTRA_KEYS = ["role_arn", "region_name", "assume_role_method"] as const;
-
-export const issuerUrl = z.string({ error: "must be the cluster's OIDC issuer URL as a string" }).refine(
-  (v) => {
-    try {
-      const u = new URL(v);
-      return u.protocol === "https:" && !u.search && !u.hash && !u.username;
-    } catch {
-      return false;
-    }
-  },
-  { error: "must be an https URL such as https://oidc.eks.us-west-2.amazonaws.com/id/EXAMPLED539D4633E53DE1B71" },
-);
 
 const trust = z.discriminatedUnion(
   "kind",
@@ -60,22 +48,10 @@ const trust = z.discriminatedUnion(
     z
       .object({
         kind: z.literal("webIdentity"),
-        issuerUrl: orUnknown(issuerUrl),
-        namespace: orUnknown(
-          z.string({ error: "must be the Deployment's Kubernetes namespace" }).regex(K8S_NAME, {
-            error: "must be a Kubernetes namespace name such as astronomer-celestial-galaxy-1234",
-          }),
-        ),
-        serviceAccounts: z
-          .array(
-            z.enum(SERVICE_ACCOUNT_COMPONENTS, { error: `must be one of ${SERVICE_ACCOUNT_COMPONENTS.join(", ")}` }),
-          )
-          .min(1, { error: "must name at least one component" })
-          .optional(),
-        serviceAccountNames: z
-          .array(orUnknown(z.string().regex(K8S_NAME, { error: "must be a Kubernetes service account name" })))
-          .min(1)
-          .optional(),
+        issuerUrl: issuerUrlSchema("https://oidc.eks.us-west-2.amazonaws.com/id/EXAMPLED539D4633E53DE1B71"),
+        namespace: namespaceSchema,
+        serviceAccounts: serviceAccountsSchema,
+        serviceAccountNames: serviceAccountNamesSchema,
         namespaceWide: z.boolean().optional(),
         connectionAssumesRole: z.boolean().optional(),
       })

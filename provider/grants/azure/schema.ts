@@ -1,5 +1,5 @@
 import { z } from "zod";
-import { K8S_NAME, SERVICE_ACCOUNT_COMPONENTS } from "../../core/astro";
+import { issuerUrlSchema, namespaceSchema, serviceAccountNamesSchema, serviceAccountsSchema } from "../../core/astro";
 import type { CommonInputs, IssueSink } from "../../core/types";
 import { orUnknown } from "../../core/unknown";
 
@@ -42,41 +42,19 @@ const identity = z.union(
   },
 );
 
-const issuerUrl = z.string({ error: "must be the cluster's OIDC issuer URL as a string" }).refine(
-  (v) => {
-    try {
-      const u = new URL(v);
-      return u.protocol === "https:" && !u.search && !u.hash && !u.username;
-    } catch {
-      return false;
-    }
-  },
-  { error: "must be an https URL such as https://westus2.oic.prod-aks.azure.com/<tenant>/<guid>/" },
-);
-
 /** `inputs.azure`: the managed identity the Deployment federates with, and what that identity may do. */
 export const azureInputSchema = z
   .object({
     /** The user-assigned managed identity: its resource id, or {subscriptionId, resourceGroup, name}. */
     identity: orUnknown(identity),
     /** The Deployment's cluster OIDC issuer (Astro: the Deployment's `oidcIssuerUrl`); may be an Output. */
-    issuerUrl: orUnknown(issuerUrl),
+    issuerUrl: issuerUrlSchema("https://westus2.oic.prod-aks.azure.com/<tenant>/<guid>/"),
     /** The Deployment's namespace; may be an output of the resource that creates the Deployment. */
-    namespace: orUnknown(
-      z.string({ error: "must be the Deployment's Kubernetes namespace" }).regex(K8S_NAME, {
-        error: "must be a Kubernetes namespace name such as astronomer-celestial-galaxy-1234",
-      }),
-    ),
+    namespace: namespaceSchema,
     /** Default: scheduler, worker, triggerer, dag-processor (four, so five Deployments fit in Entra's 20 credentials). */
-    serviceAccounts: z
-      .array(z.enum(SERVICE_ACCOUNT_COMPONENTS, { error: `must be one of ${SERVICE_ACCOUNT_COMPONENTS.join(", ")}` }))
-      .min(1, { error: "must name at least one component" })
-      .optional(),
+    serviceAccounts: serviceAccountsSchema,
     /** Full Kubernetes service account names, instead of the components' Astro names. */
-    serviceAccountNames: z
-      .array(orUnknown(z.string().regex(K8S_NAME, { error: "must be a Kubernetes service account name" })))
-      .min(1)
-      .optional(),
+    serviceAccountNames: serviceAccountNamesSchema,
     /** The identity's role assignment on the resource the Deployment needs (the guide's step 1). */
     roleAssignment: z
       .object({

@@ -1,5 +1,5 @@
 import { z } from "zod";
-import { K8S_NAME, SERVICE_ACCOUNT_COMPONENTS } from "../../core/astro";
+import { namespaceSchema, serviceAccountNamesSchema, serviceAccountsSchema } from "../../core/astro";
 import type { CommonInputs, IssueSink } from "../../core/types";
 import { UNKNOWN, orUnknown } from "../../core/unknown";
 
@@ -63,23 +63,11 @@ const grant = z.discriminatedUnion(
           }),
         ),
         /** The Deployment's namespace; may be an output of the resource that creates the Deployment. */
-        namespace: orUnknown(
-          z.string({ error: "must be the Deployment's Kubernetes namespace" }).regex(K8S_NAME, {
-            error: "must be a Kubernetes namespace name such as astronomer-celestial-galaxy-1234",
-          }),
-        ),
+        namespace: namespaceSchema,
         /** Default: scheduler, worker, triggerer, dag-processor, kpo. */
-        serviceAccounts: z
-          .array(
-            z.enum(SERVICE_ACCOUNT_COMPONENTS, { error: `must be one of ${SERVICE_ACCOUNT_COMPONENTS.join(", ")}` }),
-          )
-          .min(1, { error: "must name at least one component" })
-          .optional(),
+        serviceAccounts: serviceAccountsSchema,
         /** Full Kubernetes service account names, instead of the components' Astro names. */
-        serviceAccountNames: z
-          .array(orUnknown(z.string().regex(K8S_NAME, { error: "must be a Kubernetes service account name" })))
-          .min(1)
-          .optional(),
+        serviceAccountNames: serviceAccountNamesSchema,
       })
       .strict()
       .refine((g) => !(g.serviceAccounts && g.serviceAccountNames), {
