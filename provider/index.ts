@@ -1,4 +1,5 @@
-import { AirflowConnectionsDriver } from "./connections/airflow";
+import { AirflowConnectionsDriver, airflowSink } from "./connections/airflow";
+import { AstroEnvironmentConnections } from "./connections/astro";
 import { ProviderMethods, ProviderSettings, createProvider } from "./core/provider";
 import type { Drivers } from "./core/types";
 import { GRANT_PLUGINS } from "./grants";
@@ -24,11 +25,13 @@ export type {
   GrantDriver,
   GrantPlugin,
   ConnectionDriver,
+  ConnectionSink,
   ConnectionTarget,
 } from "./core/types";
 export { GRANT_PLUGINS } from "./grants";
 export { AwsIamTrustDriver, GcpIamPolicyDriver, AzureFederationDriver };
-export { AirflowConnectionsDriver } from "./connections/airflow";
+export { AirflowConnectionsDriver, airflowSink } from "./connections/airflow";
+export { AstroEnvironmentConnections } from "./connections/astro";
 
 /** The real drivers, from stack config (`deployment-authorization:*`) or the environment. */
 export function realDrivers(settings: ProviderSettings, env: NodeJS.ProcessEnv = process.env): Drivers {
@@ -47,7 +50,12 @@ export function realDrivers(settings: ProviderSettings, env: NodeJS.ProcessEnv =
         accessToken: env.DEPLOYMENT_AUTHORIZATION_AZURE_ACCESS_TOKEN || undefined,
       }),
     },
-    connections: new AirflowConnectionsDriver(),
+    connections: {
+      airflow: airflowSink(new AirflowConnectionsDriver()),
+      astro: new AstroEnvironmentConnections({
+        baseUrl: settings("astroApiUrl") ?? env.DEPLOYMENT_AUTHORIZATION_ASTRO_API_URL,
+      }),
+    },
   };
 }
 

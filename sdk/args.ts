@@ -22,7 +22,8 @@ export type Inputs<T> = T extends string | number | boolean | null
 
 type ProviderInputs = z.input<typeof authorizationInputsSchema>;
 type ConnectionInput = ProviderInputs["connection"];
-type AuthInput = ConnectionInput["airflow"]["auth"];
+type AirflowInput = NonNullable<ConnectionInput["airflow"]>;
+type AuthInput = AirflowInput["auth"];
 
 export type ExtraValue = string | number | boolean | null;
 
@@ -92,14 +93,26 @@ export type AirflowPasswordAuth = Inputs<Extract<AuthInput, { kind: "password" }
 };
 
 /** How to reach the Airflow REST API of the Deployment. */
-export interface AirflowApiArgs extends Inputs<Omit<ConnectionInput["airflow"], "auth">> {
+export interface AirflowApiArgs extends Inputs<Omit<AirflowInput, "auth">> {
   auth: AirflowTokenAuth | AirflowPasswordAuth;
 }
 
-export interface AirflowConnectionArgs extends Inputs<Omit<ConnectionInput, "airflow" | "extra">> {
+/** A connection in Astro's Environment Manager, scoped to a Deployment or to a Workspace. */
+export interface AstroConnectionArgs extends Inputs<NonNullable<ConnectionInput["astro"]>> {
+  /**
+   * An Astro API token. Default: stack config `deployment-authorization:astroToken` (set it with
+   * `--secret`), then the environment variable `ASTRO_API_TOKEN`.
+   */
+  token?: pulumi.Input<string>;
+}
+
+export interface AirflowConnectionArgs extends Inputs<Omit<ConnectionInput, "airflow" | "astro" | "extra">> {
   /** More `extra` fields; the fields the grant needs are set by the resource. No secrets here. */
   extra?: pulumi.Input<Record<string, pulumi.Input<ExtraValue>>>;
-  airflow: AirflowApiArgs;
+  /** With `target: "airflow"` (the default): the Deployment's Airflow REST API. */
+  airflow?: AirflowApiArgs;
+  /** With `target: "astro"`: Astro's Environment Manager. */
+  astro?: AstroConnectionArgs;
 }
 
 interface CommonArgs {
@@ -180,7 +193,10 @@ export type GrantOutput = AwsGrantOutput | GcpGrantOutput | AzureGrantOutput;
 
 export interface ConnectionOutput {
   connectionId: string;
-  /** The connections endpoint, e.g. `http://localhost:8080/api/v2/connections/aws_default`. */
+  /**
+   * Where it lives: the Airflow connections endpoint (`http://localhost:8080/api/v2/connections/aws_default`),
+   * or the environment object in the Astro Platform API.
+   */
   url: string;
   connType: string | null;
   extra: Record<string, ExtraValue> | null;

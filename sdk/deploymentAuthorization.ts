@@ -1,5 +1,6 @@
 import * as pulumi from "@pulumi/pulumi";
 import type { GrantBase, PlannedAuthorization, Resolved } from "../provider/core/types";
+import { ASTRO_API_URL } from "../provider/connections/astro";
 import { GRANT_PLUGINS } from "../provider/grants";
 import type {
   AwsGrantOutput,
@@ -16,7 +17,7 @@ import { providerModuleId, providerStub } from "./providerStub";
 class Authorization extends pulumi.dynamic.Resource {
   declare readonly grant: pulumi.Output<GrantBase>;
   declare readonly connection: pulumi.Output<PlannedAuthorization["connection"] & { payload: unknown }>;
-  declare readonly resolved: pulumi.Output<Resolved & { apiVersion: "v1" | "v2" }>;
+  declare readonly resolved: pulumi.Output<Resolved & { apiVersion?: "v1" | "v2"; environmentObjectId?: string }>;
 
   constructor(name: string, props: pulumi.Inputs, opts: pulumi.CustomResourceOptions) {
     super(
@@ -56,13 +57,20 @@ export class DeploymentAuthorization<
   constructor(name: string, args: Args, opts?: pulumi.ComponentResourceOptions) {
     super("deployment-authorization:index:DeploymentAuthorization", name, {}, opts);
 
-    // Secrets leave the auth object for the secret `credentials` input; the rest, whatever its kind,
-    // goes to the provider's check, which names anything wrong at its path.
-    const { token, password, ...auth } = args.connection.airflow.auth as {
+    // Secrets leave the auth object (or the Astro target) for the secret `credentials` input; the
+    // rest, whatever its kind, goes to the provider's check, which names anything wrong at its path.
+    const { airflow, astro: astroArgs, ...connectionArgs } = args.connection;
+    const {
+      token: airflowToken,
+      password,
+      ...auth
+    } = (airflow?.auth ?? {}) as {
       token?: pulumi.Input<string>;
       password?: pulumi.Input<string>;
-      kind: string;
+      kind?: string;
     };
+    const { token: astroToken, ...astro } = astroArgs ?? {};
+    const token = airflowToken ?? astroToken;
     const secretValue = token ?? password;
     const credentials =
       secretValue === undefined ? undefined : pulumi.secret(token !== undefined ? { token } : { password });
@@ -74,8 +82,9 @@ export class DeploymentAuthorization<
         workloadIdentity: args.workloadIdentity,
         ...cloudInputs(args),
         connection: {
-          ...args.connection,
-          airflow: { ...args.connection.airflow, auth },
+          ...connectionArgs,
+          ...(airflow ? { airflow: { ...airflow, auth } } : {}),
+          ...(astroArgs ? { astro } : {}),
         },
         credentials,
       },
@@ -93,7 +102,9 @@ export class DeploymentAuthorization<
       const payload = connection.payload as { conn_type: string; extra: ConnectionOutput["extra"] } | null;
       return {
         connectionId: connection.connectionId,
-        url: `${connection.airflow.url}/api/${resolved.apiVersion}/connections/${connection.connectionId}`,
+        url: connection.astro
+          ? `${astroApiUrl()}/organizations/${connection.astro.organizationId}/environment-objects/${String(resolved.environmentObjectId)}`
+          : `${connection.airflow?.url}/api/${resolved.apiVersion}/connections/${connection.connectionId}`,
         connType: payload?.conn_type ?? null,
         extra: payload?.extra ?? null,
       };
@@ -120,6 +131,15 @@ function cloudInputs(args: DeploymentAuthorizationArgs): Record<string, unknown>
     if (project) given.gcp = { ...args.gcp, project };
   }
   return given;
+}
+
+/** The Astro Platform API the provider talks to (stack config, environment, or Astronomer's). */
+function astroApiUrl(): string {
+  return (
+    new pulumi.Config("deployment-authorization").get("astroApiUrl") ??
+    process.env.DEPLOYMENT_AUTHORIZATION_ASTRO_API_URL ??
+    ASTRO_API_URL
+  ).replace(/\/+$/, "");
 }
 
 function roleArnOrName(role: pulumi.Input<string> | RoleLike): pulumi.Input<string> {

@@ -1,6 +1,15 @@
 import { ConnectionExistsError, RemoteError, redact } from "../core/errors";
 import { RetriesExhaustedError, withRetries } from "../core/retry";
-import type { ApiVersion, ConnectionDriver, ConnectionPayload, ConnectionTarget, ExtraValue } from "../core/types";
+import type {
+  AirflowTarget,
+  ApiVersion,
+  ConnectionDriver,
+  ConnectionPayload,
+  ConnectionSink,
+  ConnectionTarget,
+  Credentials,
+  ExtraValue,
+} from "../core/types";
 
 export interface AirflowConnectionsOptions {
   fetch?: typeof fetch;
@@ -283,4 +292,25 @@ function parseExtra(extra: string | null | undefined): Record<string, ExtraValue
     // fall through: shown as drift
   }
   return { "(unparsable extra)": extra };
+}
+
+/** The lifecycle's view of an Airflow connections driver: the API version is its one fact. */
+export function airflowSink(driver: ConnectionDriver): ConnectionSink<AirflowTarget> {
+  const at = (target: AirflowTarget, credentials: Credentials): ConnectionTarget => ({ ...target, credentials });
+  return {
+    prepare: async (target, credentials) => ({ apiVersion: await driver.apiVersion(at(target, credentials)) }),
+    async read(target, credentials, connectionId) {
+      const payload = await driver.read(at(target, credentials), connectionId);
+      return payload ? { payload } : undefined;
+    },
+    async create(target, credentials, connectionId, payload) {
+      await driver.create(at(target, credentials), connectionId, payload);
+      return {};
+    },
+    async update(target, credentials, connectionId, payload) {
+      await driver.update(at(target, credentials), connectionId, payload);
+      return {};
+    },
+    remove: (target, credentials, connectionId) => driver.remove(at(target, credentials), connectionId),
+  };
 }

@@ -1,25 +1,37 @@
 import { AuthorizationError, ConnectionExistsError } from "./errors";
 import { livePayloadInPlanTerms, pluginFor } from "./plan";
 import type {
-  AirflowTarget,
   AuthorizationState,
-  ConnectionTarget,
+  ConnectionSink,
+  ConnectionTargets,
   Credentials,
   Drivers,
   GrantDriver,
   GrantPlugin,
   PlannedAuthorization,
+  SinkKind,
 } from "./types";
 
 /** Credentials from stack config or the environment (read by the provider's `configure`). */
 export interface AmbientCredentials {
   token?: string;
   password?: string;
+  /** An Astro API token, for connections in Astro's Environment Manager. */
+  astroToken?: string;
+}
+
+type ConnectionPart = PlannedAuthorization["connection"];
+type Facts = AuthorizationState["resolved"];
+
+/** Which sink a connection uses: the key its target is planned under. */
+export function sinkOf(connection: Pick<ConnectionPart, SinkKind>): SinkKind {
+  return connection.astro ? "astro" : "airflow";
 }
 
 /**
  * The grant and the connection as one resource. Pure orchestration over one grant plug-in (chosen
- * by `grant.cloud`) and the connection driver: no cloud is named here.
+ * by `grant.cloud`) and one connection sink (chosen by the connection's target): no cloud and no
+ * connection API is named here.
  */
 export class AuthorizationLifecycle {
   constructor(
@@ -30,19 +42,20 @@ export class AuthorizationLifecycle {
 
   async create(planned: PlannedAuthorization): Promise<{ id: string; outs: AuthorizationState }> {
     const { plugin, driver } = this.grantOf(planned);
-    const target = this.target(planned, "program");
+    const connection = this.connectionOf(planned, "program");
     const { changed, resolved } = await driver.ensure(planned.grant);
     try {
-      const apiVersion = await this.drivers.connections.apiVersion(target);
+      const facts = await connection.prepare();
       const payload = { ...planned.connection.payload };
       payload.extra = plugin.extraForApply(payload.extra, resolved);
+      let made;
       try {
-        await this.drivers.connections.create(target, planned.connection.connectionId, payload);
+        made = await connection.create(planned.connection.connectionId, payload);
       } catch (error) {
         if (!(error instanceof ConnectionExistsError && planned.connection.adoptExisting)) throw error;
-        await this.drivers.connections.update(target, planned.connection.connectionId, payload);
+        made = await connection.update(planned.connection.connectionId, payload, {});
       }
-      return { id: this.idOf(planned), outs: { ...planned, resolved: { ...resolved, apiVersion } } };
+      return { id: this.idOf(planned), outs: { ...planned, resolved: { ...resolved, ...facts, ...made } } };
     } catch (error) {
       // Created together or not at all: take back the grant this call added.
       if (changed) await driver.remove(planned.grant, resolved);
@@ -53,19 +66,16 @@ export class AuthorizationLifecycle {
   /** What is live, in the plan's terms, so that a refresh shows drift in either half as a diff. */
   async read(id: string, state: AuthorizationState) {
     const { plugin, driver } = this.grantOf(state);
-    const target = this.target(state, "stored");
-    const [grant, apiVersion] = await Promise.all([
-      driver.read(state.grant, state.resolved),
-      this.drivers.connections.apiVersion(target),
-    ]);
-    const live = await this.drivers.connections.read(target, state.connection.connectionId);
+    const connection = this.connectionOf(state, "stored");
+    const [grant, facts] = await Promise.all([driver.read(state.grant, state.resolved), connection.prepare()]);
+    const live = await connection.read(state.connection.connectionId, state.resolved);
     const planned = state.connection.payload;
-    const payload = live === undefined ? null : livePayloadInPlanTerms(plugin, live, planned ?? live, grant.resolved);
+    const payload = live ? livePayloadInPlanTerms(plugin, live.payload, planned ?? live.payload, grant.resolved) : null;
     const props: AuthorizationState = {
       ...state,
       grant: grant.grant,
-      connection: { ...state.connection, payload },
-      resolved: { ...grant.resolved, apiVersion },
+      connection: { ...state.connection, ...(live?.target ? { [connection.kind]: live.target } : {}), payload },
+      resolved: { ...state.resolved, ...grant.resolved, ...facts },
     };
     const { resolved: _resolved, ...inputs } = props;
     return { id, props, inputs };
@@ -77,22 +87,24 @@ export class AuthorizationLifecycle {
     news: PlannedAuthorization,
   ): Promise<{ outs: AuthorizationState }> {
     const { plugin, driver } = this.grantOf(news);
-    const target = this.target(news, "program");
+    const connection = this.connectionOf(news, "program");
     const { resolved } = await driver.ensure(news.grant, { grant: olds.grant, resolved: olds.resolved });
     const stale = plugin.stale(olds.grant, news.grant);
     if (stale) await driver.remove(stale, olds.resolved);
-    const apiVersion = await this.drivers.connections.apiVersion(target);
-    await this.drivers.connections.update(target, news.connection.connectionId, {
-      ...news.connection.payload,
-      extra: plugin.extraForApply(news.connection.payload.extra, resolved),
-    });
-    return { outs: { ...news, resolved: { ...resolved, apiVersion } } };
+    const facts = await connection.prepare();
+    const updated = await connection.update(
+      news.connection.connectionId,
+      { ...news.connection.payload, extra: plugin.extraForApply(news.connection.payload.extra, resolved) },
+      olds.resolved,
+    );
+    const kept = olds.resolved.environmentObjectId ? { environmentObjectId: olds.resolved.environmentObjectId } : {};
+    return { outs: { ...news, resolved: { ...resolved, ...kept, ...facts, ...updated } } };
   }
 
   async delete(id: string, state: AuthorizationState): Promise<void> {
     const { driver } = this.grantOf(state);
     await driver.remove(state.grant, state.resolved);
-    await this.drivers.connections.remove(this.target(state, "stored"), state.connection.connectionId);
+    await this.connectionOf(state, "stored").remove(state.connection.connectionId, state.resolved);
   }
 
   /** `<the plug-in's part>/<connection id>`: for AWS `<role>/<sid>/<connection id>`, as before plug-ins. */
@@ -107,19 +119,42 @@ export class AuthorizationLifecycle {
     return { plugin, driver };
   }
 
+  /** The connection's sink, bound to its target and the credentials for it. */
+  private connectionOf(
+    subject: { connection: Pick<ConnectionPart, SinkKind>; credentials?: Credentials },
+    source: "program" | "stored",
+  ) {
+    const kind = sinkOf(subject.connection);
+    const sink = this.drivers.connections[kind] as ConnectionSink<ConnectionTargets[typeof kind]> | undefined;
+    const target = subject.connection[kind];
+    if (!sink || !target) throw new AuthorizationError("INVALID_INPUT", `no connection sink for "${kind}"`);
+    const credentials = this.credentials(kind, subject.credentials ?? {}, source);
+    return {
+      kind,
+      prepare: () => sink.prepare(target, credentials),
+      read: (connectionId: string, facts: Facts) => sink.read(target, credentials, connectionId, facts),
+      create: (connectionId: string, payload: ConnectionPart["payload"]) =>
+        sink.create(target, credentials, connectionId, payload),
+      update: (
+        connectionId: string,
+        payload: ConnectionPart["payload"],
+        facts: Facts | Record<string, never>,
+      ) => sink.update(target, credentials, connectionId, payload, facts),
+      remove: (connectionId: string, facts: Facts) => sink.remove(target, credentials, connectionId, facts),
+    };
+  }
+
   /**
    * While the program runs, its own secret input wins; on refresh and destroy, where only state is
    * at hand, current config and environment win, so a rotated token still works.
    */
-  private target(
-    subject: { connection: { airflow: AirflowTarget }; credentials?: Credentials },
-    source: "program" | "stored",
-  ): ConnectionTarget {
-    const own: Credentials = subject.credentials ?? {};
-    const credentials: Credentials =
-      source === "program"
-        ? { token: own.token ?? this.ambient.token, password: own.password ?? this.ambient.password }
-        : { token: this.ambient.token ?? own.token, password: this.ambient.password ?? own.password };
-    return { ...subject.connection.airflow, credentials };
+  private credentials(kind: SinkKind, own: Credentials, source: "program" | "stored"): Credentials {
+    const ambient: Credentials =
+      kind === "astro"
+        ? { token: this.ambient.astroToken }
+        : { token: this.ambient.token, password: this.ambient.password };
+    return source === "program"
+      ? { token: own.token ?? ambient.token, password: own.password ?? ambient.password }
+      : { token: ambient.token ?? own.token, password: ambient.password ?? own.password };
   }
 }

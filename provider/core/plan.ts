@@ -25,11 +25,13 @@ export interface ValidInputs {
     description?: string;
     extra?: Record<string, ExtraValue> | typeof UNKNOWN;
     adoptExisting?: boolean;
-    airflow: {
+    target?: "airflow" | "astro";
+    airflow?: {
       url: string;
       apiVersion?: "v1" | "v2";
       auth: { kind: "token" } | { kind: "password"; username: string };
     };
+    astro?: { organizationId: string; deploymentId?: string; workspaceId?: string; linkedDeploymentIds?: string[] };
   };
   credentials?: { token?: string; password?: string };
   [cloud: string]: unknown;
@@ -54,11 +56,7 @@ export function planAuthorization(plugin: GrantPlugin, inputs: ValidInputs): Pla
     ...common,
     grant,
     connection: {
-      airflow: {
-        url: normalizeUrl(inputs.connection.airflow.url),
-        apiVersion: inputs.connection.airflow.apiVersion ?? "detect",
-        auth: inputs.connection.airflow.auth,
-      },
+      ...connectionTarget(inputs.connection),
       connectionId: inputs.connection.connectionId,
       adoptExisting: inputs.connection.adoptExisting ?? false,
       payload: {
@@ -72,6 +70,30 @@ export function planAuthorization(plugin: GrantPlugin, inputs: ValidInputs): Pla
     planned.credentials = inputs.credentials;
   }
   return planned;
+}
+
+/** Where the connection lives, as the plan (and so the preview) names it. */
+function connectionTarget(
+  connection: ValidInputs["connection"],
+): Pick<PlannedAuthorization["connection"], "airflow" | "astro"> {
+  const { airflow, astro } = connection;
+  if (astro) {
+    return {
+      astro: {
+        organizationId: astro.organizationId,
+        scope: astro.deploymentId !== undefined ? "DEPLOYMENT" : "WORKSPACE",
+        scopeEntityId: astro.deploymentId ?? astro.workspaceId!,
+        links: astro.linkedDeploymentIds ?? [],
+      },
+    };
+  }
+  return {
+    airflow: {
+      url: normalizeUrl(airflow!.url),
+      apiVersion: airflow!.apiVersion ?? "detect",
+      auth: airflow!.auth,
+    },
+  };
 }
 
 export function sortedRecord<T>(record: Record<string, T>): Record<string, T> {
@@ -112,7 +134,8 @@ export function diffAuthorization(
   const replaces: string[] = [];
   if (olds.grant.cloud !== news.grant.cloud) replaces.push("grant.cloud");
   else replaces.push(...pluginFor(plugins, news.grant.cloud).replaces(olds.grant, news.grant));
-  if (olds.connection.airflow.url !== news.connection.airflow.url) replaces.push("connection.airflow.url");
+  if (olds.connection.airflow?.url !== news.connection.airflow?.url) replaces.push("connection.airflow.url");
+  if (olds.connection.astro?.scopeEntityId !== news.connection.astro?.scopeEntityId) replaces.push("connection.astro");
   if (olds.connection.connectionId !== news.connection.connectionId) replaces.push("connection.connectionId");
 
   const comparable = (s: AuthorizationState | PlannedAuthorization) =>

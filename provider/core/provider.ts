@@ -58,7 +58,11 @@ export function createProvider(options: {
     async configure(req) {
       const get = (key: string) => req.config.get(`${CONFIG_NAMESPACE}:${key}`) || undefined;
       const fromEnv = fromEnvironment(env);
-      ambient = { token: get("airflowToken") ?? fromEnv.token, password: get("airflowPassword") ?? fromEnv.password };
+      ambient = {
+        token: get("airflowToken") ?? fromEnv.token,
+        password: get("airflowPassword") ?? fromEnv.password,
+        astroToken: get("astroToken") ?? fromEnv.astroToken,
+      };
       config = get;
     },
 
@@ -85,7 +89,11 @@ export function createProvider(options: {
 }
 
 function fromEnvironment(env: NodeJS.ProcessEnv): AmbientCredentials {
-  return { token: env.AIRFLOW_API_TOKEN || undefined, password: env.AIRFLOW_API_PASSWORD || undefined };
+  return {
+    token: env.AIRFLOW_API_TOKEN || undefined,
+    password: env.AIRFLOW_API_PASSWORD || undefined,
+    astroToken: env.ASTRO_API_TOKEN || undefined,
+  };
 }
 
 function withoutProvider<T>(value: T): T {

@@ -50,9 +50,35 @@ const airflowAuth = z.discriminatedUnion(
   { error: 'must be {kind: "token"} (a bearer token, as on Astro) or {kind: "password", username}' },
 );
 
-/** `inputs.connection`: which Airflow, which connection id, and what else goes into it. */
+const astroId = (what: string) =>
+  orUnknown(
+    z.string({ error: `must be the ${what} id as a string` }).regex(/^[a-z0-9]{20,40}$/, {
+      error: `must be an Astro ${what} id such as clmh597sg000208lb2kjhcn8q`,
+    }),
+  );
+
+const astroConnection = z
+  .object({
+    organizationId: astroId("organization"),
+    /** The connection belongs to this Deployment. */
+    deploymentId: astroId("Deployment").optional(),
+    /** The connection belongs to this Workspace and is linked to `linkedDeploymentIds`. */
+    workspaceId: astroId("Workspace").optional(),
+    linkedDeploymentIds: z.array(astroId("Deployment")).optional(),
+  })
+  .strict()
+  .refine((a) => (a.deploymentId === undefined) !== (a.workspaceId === undefined), {
+    error: "give deploymentId (a Deployment-scoped connection) or workspaceId (a Workspace-scoped one), one of them",
+  })
+  .refine((a) => a.workspaceId !== undefined || a.linkedDeploymentIds === undefined, {
+    error: "linkedDeploymentIds is for a Workspace-scoped connection (workspaceId)",
+  });
+
+/** `inputs.connection`: where the connection lives, its id, and what else goes into it. */
 export const connectionInputSchema = z
   .object({
+    /** Where the connection lives: the Deployment's Airflow REST API (default), or Astro's Environment Manager. */
+    target: z.enum(["airflow", "astro"], { error: 'must be "airflow" or "astro"' }).optional(),
     connectionId: orUnknown(
       z
         .string({ error: "must be a string" })
@@ -72,9 +98,33 @@ export const connectionInputSchema = z
           .optional(),
         auth: airflowAuth,
       })
-      .strict(),
+      .strict()
+      .optional(),
+    astro: astroConnection.optional(),
   })
-  .strict();
+  .strict()
+  .superRefine((c, ctx) => {
+    // One sink per resource: the same connection id is never written to two places.
+    const target = c.target ?? "airflow";
+    const other = target === "airflow" ? "astro" : "airflow";
+    if (c[target] === undefined) {
+      ctx.addIssue({
+        code: "custom",
+        path: [target],
+        message:
+          target === "airflow"
+            ? 'is required: the Deployment\'s Airflow API ({url, auth}), or set target: "astro" and give astro'
+            : "is required for target astro: {organizationId, deploymentId} or {organizationId, workspaceId, linkedDeploymentIds}",
+      });
+    }
+    if (c[other] !== undefined) {
+      ctx.addIssue({
+        code: "custom",
+        path: [other],
+        message: `is for target "${other}"; this connection's target is "${target}": one resource writes its connection to one place`,
+      });
+    }
+  });
 
 const credentials = z
   .object({

@@ -32,7 +32,7 @@ export interface ConnectionTarget extends AirflowTarget {
   credentials: Credentials;
 }
 
-/** The seam to one place connections live (the Airflow REST API). */
+/** The Airflow REST API's connections, as its driver sees them (one Airflow per call). */
 export interface ConnectionDriver {
   apiVersion(target: ConnectionTarget): Promise<ApiVersion>;
   read(target: ConnectionTarget, connectionId: string): Promise<ConnectionPayload | undefined>;
@@ -42,6 +42,51 @@ export interface ConnectionDriver {
   update(target: ConnectionTarget, connectionId: string, payload: ConnectionPayload): Promise<void>;
   /** Absent is success. */
   remove(target: ConnectionTarget, connectionId: string): Promise<{ removed: boolean }>;
+}
+
+/** A connection in Astro's Environment Manager: an environment object of type CONNECTION. */
+export interface AstroTarget {
+  organizationId: string;
+  scope: "DEPLOYMENT" | "WORKSPACE";
+  /** The Deployment or Workspace the object belongs to. */
+  scopeEntityId: string;
+  /** Deployments a Workspace-scoped connection is linked to (empty for a Deployment-scoped one). */
+  links: string[];
+}
+
+/** Where connections live, by the key the plan holds their target under. */
+export interface ConnectionTargets {
+  airflow: AirflowTarget;
+  astro: AstroTarget;
+}
+export type SinkKind = keyof ConnectionTargets;
+
+/**
+ * The seam to one place connections live. `prepare` learns what every call needs (Airflow's API
+ * version); create and update return facts kept in state (Astro's environment object id), which
+ * read, update and remove get back.
+ */
+export interface ConnectionSink<T> {
+  prepare(target: T, credentials: Credentials): Promise<Resolved>;
+  /** The connection as live, and the target when part of it can drift (Astro's links); undefined when absent. */
+  read(
+    target: T,
+    credentials: Credentials,
+    connectionId: string,
+    facts: Resolved,
+  ): Promise<{ payload: ConnectionPayload; target?: T } | undefined>;
+  /** Throws ConnectionExistsError when the id is taken. */
+  create(target: T, credentials: Credentials, connectionId: string, payload: ConnectionPayload): Promise<Resolved>;
+  /** Overwrites what we manage; re-creates a connection deleted out of band. */
+  update(
+    target: T,
+    credentials: Credentials,
+    connectionId: string,
+    payload: ConnectionPayload,
+    facts: Resolved,
+  ): Promise<Resolved>;
+  /** Absent is success. */
+  remove(target: T, credentials: Credentials, connectionId: string, facts: Resolved): Promise<{ removed: boolean }>;
 }
 
 /** Every planned grant names its cloud: the key of its plug-in. */
@@ -121,7 +166,9 @@ export interface PlannedAuthorization<G extends GrantBase = GrantBase> {
   workloadIdentity?: string;
   grant: G;
   connection: {
-    airflow: AirflowTarget;
+    /** Exactly one target: the key says where the connection lives. */
+    airflow?: AirflowTarget;
+    astro?: AstroTarget;
     connectionId: string;
     adoptExisting: boolean;
     payload: ConnectionPayload;
@@ -133,12 +180,13 @@ export interface PlannedAuthorization<G extends GrantBase = GrantBase> {
 export interface AuthorizationState<G extends GrantBase = GrantBase, R extends Resolved = Resolved>
   extends Omit<PlannedAuthorization<G>, "connection"> {
   connection: Omit<PlannedAuthorization<G>["connection"], "payload"> & { payload: ConnectionPayload | null };
-  /** The connection's API version and the grant driver's facts, side by side (one flat object). */
-  resolved: R & { apiVersion: ApiVersion };
+  /** The grant driver's and the connection sink's facts, side by side (one flat object). */
+  resolved: R & { apiVersion?: ApiVersion; environmentObjectId?: string };
 }
 
 export interface Drivers {
   /** One driver per cloud key. */
   grants: Record<string, GrantDriver>;
-  connections: ConnectionDriver;
+  /** One sink per place connections live. */
+  connections: { [K in SinkKind]?: ConnectionSink<ConnectionTargets[K]> };
 }

@@ -48,7 +48,7 @@ describe("planning", () => {
         },
       }),
     );
-    expect(planned.connection.airflow.url).toBe("http://host:8080");
+    expect(planned.connection.airflow!.url).toBe("http://host:8080");
     expect(Object.keys(planned.connection.payload.extra)).toEqual(["alpha", "zeta", "role_arn", "region_name"]);
   });
 

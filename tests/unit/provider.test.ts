@@ -4,6 +4,7 @@ import type { AuthorizationState } from "../../provider/core/types";
 import type { AwsGrant } from "../../provider/grants/aws/types";
 import { GRANT_PLUGINS } from "../../provider/grants";
 import { awsGrantDriver } from "../../provider/grants/aws";
+import { airflowSink } from "../../provider/connections/airflow";
 import { authorizationInputsSchema } from "../../provider/inputs";
 import { MemoryConnections, MemoryTrust } from "../support/memoryDrivers";
 import { TARGET_ROLE_ARN, foreignPolicy, rawInputs, FOREIGN_COUNT, PlannedAws } from "../support/fixtures";
@@ -27,7 +28,7 @@ beforeEach(() => {
     schema: authorizationInputsSchema,
     makeDrivers: () => {
       driversMade++;
-      return { grants: { aws: awsGrantDriver(trust) }, connections };
+      return { grants: { aws: awsGrantDriver(trust) }, connections: { airflow: airflowSink(connections) } };
     },
     env: {},
   }) as ProviderMethods<AwsGrant>;

@@ -1,7 +1,7 @@
 import { describe, expect, it } from "vitest";
 import { parseInputs } from "../../provider/inputs";
 import { UNKNOWN } from "../../provider/core/unknown";
-import { rawInputs } from "../support/fixtures";
+import { diff, planned, rawInputs } from "../support/fixtures";
 
 function failuresOf(raw: unknown) {
   const result = parseInputs(raw);
@@ -124,5 +124,67 @@ describe("input gaps found by trying it as a new user", () => {
       rawInputs({ connection: { connectionId: "c", airflow: { url: "http://x", auth: { kind: "oauth" } } } }),
     );
     expect(Object.keys(failures)).toEqual(["connection.airflow.auth.kind"]);
+  });
+});
+
+describe("connection target: the Airflow API or Astro's Environment Manager, one of them", () => {
+  const ORG = "clorg0000000000000000000a";
+  const DEPLOYMENT = "cldep0000000000000000000a";
+  const WORKSPACE = "clwsp0000000000000000000a";
+  const astroInputs = (connection: Record<string, unknown>) =>
+    rawInputs({ connection: { connectionId: "aws_lake", ...connection } });
+
+  it("plans a Deployment-scoped or a Workspace-scoped environment object", () => {
+    const byDeployment = planned(
+      astroInputs({ target: "astro", astro: { organizationId: ORG, deploymentId: DEPLOYMENT } }),
+    );
+    expect(byDeployment.connection.astro).toEqual({
+      organizationId: ORG,
+      scope: "DEPLOYMENT",
+      scopeEntityId: DEPLOYMENT,
+      links: [],
+    });
+    expect(byDeployment.connection.airflow).toBeUndefined();
+    const byWorkspace = planned(
+      astroInputs({
+        target: "astro",
+        astro: { organizationId: ORG, workspaceId: WORKSPACE, linkedDeploymentIds: [DEPLOYMENT] },
+      }),
+    );
+    expect(byWorkspace.connection.astro).toMatchObject({
+      scope: "WORKSPACE",
+      scopeEntityId: WORKSPACE,
+      links: [DEPLOYMENT],
+    });
+    expect(diff({ ...byDeployment, resolved: { roleArn: "x" } }, byWorkspace).replaces).toEqual(["connection.astro"]);
+  });
+
+  it("names what is missing or doubled at its path", () => {
+    expect(failuresOf(astroInputs({ target: "astro" }))).toEqual({
+      "connection.astro": expect.stringMatching(/required for target astro/),
+    });
+    expect(
+      failuresOf(
+        astroInputs({
+          target: "astro",
+          astro: { organizationId: ORG, deploymentId: DEPLOYMENT },
+          airflow: { url: "http://x", auth: { kind: "token" } },
+        }),
+      ),
+    ).toEqual({ "connection.airflow": expect.stringMatching(/one resource writes its connection to one place/) });
+    expect(
+      failuresOf(
+        astroInputs({
+          target: "astro",
+          astro: { organizationId: ORG, deploymentId: DEPLOYMENT, workspaceId: WORKSPACE },
+        }),
+      ),
+    ).toEqual({ "connection.astro": expect.stringMatching(/give deploymentId .* or workspaceId/) });
+    expect(failuresOf(astroInputs({}))).toEqual({ "connection.airflow": expect.stringMatching(/is required/) });
+    expect(
+      failuresOf(astroInputs({ target: "astro", astro: { organizationId: "Org 1", deploymentId: DEPLOYMENT } })),
+    ).toEqual({
+      "connection.astro.organizationId": expect.stringMatching(/Astro organization id such as/),
+    });
   });
 });
