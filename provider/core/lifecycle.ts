@@ -135,11 +135,8 @@ export class AuthorizationLifecycle {
       read: (connectionId: string, facts: Facts) => sink.read(target, credentials, connectionId, facts),
       create: (connectionId: string, payload: ConnectionPart["payload"]) =>
         sink.create(target, credentials, connectionId, payload),
-      update: (
-        connectionId: string,
-        payload: ConnectionPart["payload"],
-        facts: Facts | Record<string, never>,
-      ) => sink.update(target, credentials, connectionId, payload, facts),
+      update: (connectionId: string, payload: ConnectionPart["payload"], facts: Facts | Record<string, never>) =>
+        sink.update(target, credentials, connectionId, payload, facts),
       remove: (connectionId: string, facts: Facts) => sink.remove(target, credentials, connectionId, facts),
     };
   }
