@@ -1,0 +1,68 @@
+import path from "node:path";
+import { describe, expect, inject, it } from "vitest";
+import { minify, statementsOf } from "../../provider/grants/aws/trustPolicy";
+import { astroClient, seedDeployment, storedEnvironmentObject, storedEnvironmentObjects } from "../support/astro";
+import { createRole, iamClient, trustPolicyOf, uniqueName } from "../support/aws";
+import { FOREIGN_COUNT, foreignPolicy } from "../support/fixtures";
+import { programStack, repoRoot } from "../support/pulumiProgram";
+// @ts-expect-error plain ESM script without type declarations
+import { astroEnv, motoEnv } from "../../scripts/toolchain.mjs";
+
+describe("a connection in Astro's Environment Manager, with the real pulumi CLI", () => {
+  it("up records the object's id; drift of the object is shown and repaired; destroy deletes it", async () => {
+    const astro = inject("endpoints").astro;
+    const iam = iamClient(inject("endpoints").moto.url);
+    const roleName = uniqueName("astro-lake");
+    const roleArn = await createRole(iam, roleName, foreignPolicy());
+    const deployment = await seedDeployment(astro.fakeUrl, { cloudProvider: "AWS" });
+    const stack = await programStack({
+      program: path.join(repoRoot, "tests/e2e/programs/astroConnection.js"),
+      stackName: "astro",
+      config: {
+        "astroe2e:workloadIdentity": { value: "arn:aws:iam::111122223333:role/astro-e2e" },
+        "astroe2e:targetRole": { value: roleArn },
+        "astroe2e:organizationId": { value: deployment.organizationId },
+        "astroe2e:deploymentId": { value: deployment.id },
+        "deployment-authorization:astroToken": { value: astro.token, secret: true },
+      },
+      env: { ...motoEnv(inject("endpoints").moto.url), ...astroEnv(astro.url), ASTRO_API_TOKEN: "" } as Record<
+        string,
+        string
+      >,
+    });
+    try {
+      const up = await stack.stack.up();
+      const url = up.outputs.connection!.value.url as string;
+      const objectId = url.split("/").at(-1)!;
+      expect(url).toBe(`${astro.url}/organizations/${deployment.organizationId}/environment-objects/${objectId}`);
+      expect(await storedEnvironmentObject(astro.fakeUrl, objectId)).toMatchObject({
+        objectKey: "aws_lake",
+        objectType: "CONNECTION",
+        scope: "DEPLOYMENT",
+        scopeEntityId: deployment.id,
+        connection: { type: "aws", extra: { role_arn: roleArn, region_name: "us-east-1" } },
+      });
+      expect(statementsOf(await trustPolicyOf(iam, roleName))).toHaveLength(FOREIGN_COUNT + 1);
+      expect((await stack.stack.preview({ diff: true })).changeSummary).toEqual({ same: 3 });
+
+      await astroClient(astro.url).updateEnvironmentObject(deployment.organizationId, objectId, {
+        connection: { type: "aws", extra: { role_arn: roleArn, region_name: "eu-north-1" } },
+      });
+      const preview = await stack.stack.preview({ diff: true, refresh: true });
+      expect(preview.changeSummary.update).toBe(1);
+      expect(preview.stdout).toMatch(/region_name.*eu-north-1.*us-east-1/s);
+      await stack.stack.up({ refresh: true });
+      expect((await storedEnvironmentObject(astro.fakeUrl, objectId)).connection?.extra).toEqual({
+        role_arn: roleArn,
+        region_name: "us-east-1",
+      });
+
+      await stack.stack.destroy();
+      expect(await storedEnvironmentObjects(astro.fakeUrl, deployment.id)).toEqual([]);
+      expect(minify(await trustPolicyOf(iam, roleName))).toBe(minify(foreignPolicy()));
+      expect(stack.stateText()).not.toContain(astro.token);
+    } finally {
+      await stack.dispose();
+    }
+  });
+});
