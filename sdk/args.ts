@@ -12,13 +12,22 @@ import type { authorizationInputsSchema } from "../provider/inputs";
  * second copy): every value may be a Pulumi Input, except the `kind` that selects a variant, which
  * the program states outright.
  */
-export type Inputs<T> = T extends string | number | boolean | null
-  ? pulumi.Input<T>
-  : T extends ReadonlyArray<infer U>
+export type Inputs<T> = [T] extends [string | number | boolean | null | undefined] ? pulumi.Input<T> : InputsOf<T>;
+
+/** Objects and arrays, distributed over a union's variants (one per `kind`). */
+type InputsOf<T> =
+  T extends ReadonlyArray<infer U>
     ? pulumi.Input<Array<Inputs<U>>>
     : T extends object
       ? { [K in keyof T]: K extends "kind" ? T[K] : Inputs<T[K]> }
       : T;
+
+/**
+ * With `deployment`, the component reads these from Astro: they may be left out (when neither is
+ * given, `check` names the missing field).
+ */
+type FromDeployment = "issuerUrl" | "namespace";
+type Loose<T> = T extends object ? Omit<T, FromDeployment> & Partial<Pick<T, Extract<keyof T, FromDeployment>>> : T;
 
 type ProviderInputs = z.input<typeof authorizationInputsSchema>;
 type ConnectionInput = ProviderInputs["connection"];
@@ -32,7 +41,7 @@ export interface RoleLike {
   arn: pulumi.Input<string>;
 }
 
-export type AwsTrust = Inputs<NonNullable<AwsInput["trust"]>>;
+export type AwsTrust = Loose<Inputs<NonNullable<AwsInput["trust"]>>>;
 /** Trust the Deployment's workload identity, an IAM role (Astro's default). Needs `workloadIdentity`. */
 export type DeploymentRoleTrust = Extract<AwsTrust, { kind: "deploymentRole" }>;
 /** Trust an Astro cluster's role, `AirflowS3Logs-<clusterId>`, for every Deployment on the cluster. */
@@ -51,7 +60,7 @@ export interface AwsGrantArgs extends Inputs<Omit<AwsInput, "targetRole" | "regi
   region?: pulumi.Input<string>;
 }
 
-export type GcpGrant = Inputs<GcpInput["grant"]>;
+export type GcpGrant = Loose<Inputs<GcpInput["grant"]>>;
 /** The Deployment's workload identity gets `role` on `gcp.project`. Needs `workloadIdentity`. */
 export type GcpProjectRoleGrant = Extract<GcpGrant, { kind: "projectRole" }>;
 /** The Deployment's workload identity may impersonate `serviceAccount`. Needs `workloadIdentity`. */
@@ -59,7 +68,8 @@ export type GcpImpersonationGrant = Extract<GcpGrant, { kind: "impersonation" }>
 /** The Deployment's Kubernetes service accounts may act as `serviceAccount` (Workload Identity User). */
 export type GcpCustomerManagedIdentityGrant = Extract<GcpGrant, { kind: "customerManagedIdentity" }>;
 
-export interface GcpGrantArgs extends Inputs<Omit<GcpInput, "project">> {
+export interface GcpGrantArgs extends Inputs<Omit<GcpInput, "project" | "grant">> {
+  grant: GcpGrant;
   /**
    * The customer's project: where a project role is granted, and the connection's `project`.
    * Default: for `projectRole`, the stack config `gcp:project`; for the service account kinds, the
@@ -72,7 +82,7 @@ export interface GcpGrantArgs extends Inputs<Omit<GcpInput, "project">> {
  * Federated identity credentials for the Deployment's Kubernetes service accounts on a user-assigned
  * managed identity, and optionally the identity's role assignment on a scope.
  */
-export type AzureGrantArgs = Inputs<AzureInput>;
+export type AzureGrantArgs = Loose<Inputs<AzureInput>>;
 
 /** A bearer token (an Astro API token, or any token the API accepts). */
 export type AirflowTokenAuth = Inputs<Extract<AuthInput, { kind: "token" }>> & {
@@ -98,7 +108,7 @@ export interface AirflowApiArgs extends Inputs<Omit<AirflowInput, "auth">> {
 }
 
 /** A connection in Astro's Environment Manager, scoped to a Deployment or to a Workspace. */
-export interface AstroConnectionArgs extends Inputs<NonNullable<ConnectionInput["astro"]>> {
+export interface AstroConnectionArgs extends Partial<Inputs<NonNullable<ConnectionInput["astro"]>>> {
   /**
    * An Astro API token. Default: stack config `deployment-authorization:astroToken` (set it with
    * `--secret`), then the environment variable `ASTRO_API_TOKEN`.
@@ -107,6 +117,7 @@ export interface AstroConnectionArgs extends Inputs<NonNullable<ConnectionInput[
 }
 
 export interface AirflowConnectionArgs extends Inputs<Omit<ConnectionInput, "airflow" | "astro" | "extra">> {
+  /** With `deployment`, optional: read from the Deployment (its Airflow API URL and version). */
   /** More `extra` fields; the fields the grant needs are set by the resource. No secrets here. */
   extra?: pulumi.Input<Record<string, pulumi.Input<ExtraValue>>>;
   /** With `target: "airflow"` (the default): the Deployment's Airflow REST API. */
@@ -115,7 +126,26 @@ export interface AirflowConnectionArgs extends Inputs<Omit<ConnectionInput, "air
   astro?: AstroConnectionArgs;
 }
 
+/** An Astro Deployment, named by id: the component reads what the grant and connection need from it. */
+export interface DeploymentArgs {
+  organizationId: pulumi.Input<string>;
+  deploymentId: pulumi.Input<string>;
+  /**
+   * An Astro API token that may read the Deployment. Default: stack config
+   * `deployment-authorization:astroToken` (set it with `--secret`), then `ASTRO_API_TOKEN`.
+   */
+  token?: pulumi.Input<string>;
+}
+
 interface CommonArgs {
+  /**
+   * Read the Deployment from the Astro Platform API (`GetDeployment`) while the program runs, so the
+   * preview already shows the exact grant: its workload identity, namespace and OIDC issuer fill
+   * `workloadIdentity`, `namespace` and `issuerUrl` where not given, its Airflow API fills
+   * `connection.airflow` (bearer token auth), and it fills `connection.astro` for `target: "astro"`.
+   * The cloud key given must match the Deployment's cloud.
+   */
+  deployment?: DeploymentArgs;
   /**
    * The Deployment's workload identity (Astro: Deployment → Details → Workload Identity): an IAM
    * role ARN on AWS, a service account e-mail on GCP. Required by the grants that trust it.
@@ -190,6 +220,9 @@ export interface AzureGrantOutput {
 }
 
 export type GrantOutput = AwsGrantOutput | GcpGrantOutput | AzureGrantOutput;
+
+/** What the component read from Astro (with `deployment`). */
+export type { DeploymentFacts } from "../provider/connections/astro";
 
 export interface ConnectionOutput {
   connectionId: string;

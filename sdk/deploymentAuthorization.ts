@@ -1,6 +1,6 @@
 import * as pulumi from "@pulumi/pulumi";
 import type { GrantBase, PlannedAuthorization, Resolved } from "../provider/core/types";
-import { ASTRO_API_URL } from "../provider/connections/astro";
+import type { DeploymentFacts } from "../provider/connections/astro";
 import { GRANT_PLUGINS } from "../provider/grants";
 import type {
   AwsGrantOutput,
@@ -11,6 +11,7 @@ import type {
   GrantOutput,
   RoleLike,
 } from "./args";
+import { astroApiUrl, lookupDeployment, withDeploymentFacts } from "./deployment";
 import { providerModuleId, providerStub } from "./providerStub";
 
 /** The dynamic resource behind the component: the grant and the connection as one resource. */
@@ -54,8 +55,19 @@ export class DeploymentAuthorization<
   readonly grant: pulumi.Output<GrantOutputOf<Args>>;
   readonly connection: pulumi.Output<ConnectionOutput>;
 
-  constructor(name: string, args: Args, opts?: pulumi.ComponentResourceOptions) {
+  /** What the component read from Astro (with `deployment`; undefined without). */
+  readonly deployment: pulumi.Output<DeploymentFacts | undefined>;
+
+  constructor(name: string, given: Args, opts?: pulumi.ComponentResourceOptions) {
     super("deployment-authorization:index:DeploymentAuthorization", name, {}, opts);
+
+    // The cloud the arguments name; the grant in state names it too, but a test's mocks may not.
+    const cloud = GRANT_PLUGINS.find(
+      (p) => (given as unknown as Record<string, unknown>)[p.cloud] !== undefined,
+    )?.cloud;
+    const facts = given.deployment ? lookupDeployment(given.deployment, cloud) : undefined;
+    const args = facts ? withDeploymentFacts(given, facts) : given;
+    this.deployment = facts ?? pulumi.output(undefined);
 
     // Secrets leave the auth object (or the Astro target) for the secret `credentials` input; the
     // rest, whatever its kind, goes to the provider's check, which names anything wrong at its path.
@@ -91,8 +103,6 @@ export class DeploymentAuthorization<
       { parent: this, additionalSecretOutputs: ["credentials"] },
     );
 
-    // The cloud the arguments name; the grant in state names it too, but a test's mocks may not.
-    const cloud = GRANT_PLUGINS.find((p) => (args as unknown as Record<string, unknown>)[p.cloud] !== undefined)?.cloud;
     this.grant = pulumi.all([resource.grant, resource.resolved]).apply(([grant, resolved]) => {
       const plugin = PLUGINS.get(grant.cloud ?? cloud);
       if (!plugin) throw new Error(`give one of ${[...PLUGINS.keys()].join(", ")} (the cloud to grant in)`);
@@ -109,7 +119,7 @@ export class DeploymentAuthorization<
         extra: payload?.extra ?? null,
       };
     });
-    this.registerOutputs({ grant: this.grant, connection: this.connection });
+    this.registerOutputs({ grant: this.grant, connection: this.connection, deployment: this.deployment });
   }
 }
 
@@ -131,15 +141,6 @@ function cloudInputs(args: DeploymentAuthorizationArgs): Record<string, unknown>
     if (project) given.gcp = { ...args.gcp, project };
   }
   return given;
-}
-
-/** The Astro Platform API the provider talks to (stack config, environment, or Astronomer's). */
-function astroApiUrl(): string {
-  return (
-    new pulumi.Config("deployment-authorization").get("astroApiUrl") ??
-    process.env.DEPLOYMENT_AUTHORIZATION_ASTRO_API_URL ??
-    ASTRO_API_URL
-  ).replace(/\/+$/, "");
 }
 
 function roleArnOrName(role: pulumi.Input<string> | RoleLike): pulumi.Input<string> {

@@ -26,6 +26,9 @@ export type {
   GcpImpersonationGrant,
   GcpCustomerManagedIdentityGrant,
   Inputs,
+  DeploymentArgs,
+  DeploymentFacts,
+  AstroConnectionArgs,
 } from "./args";
 export { AuthorizationError, type ErrorCode } from "../provider/core/errors";
 export { providerModuleId } from "./providerStub";

@@ -1,4 +1,4 @@
-import { ConnectionExistsError, RemoteError, redact } from "../core/errors";
+import { ConnectionExistsError, RemoteError, TargetMissingError, redact } from "../core/errors";
 import { RetriesExhaustedError, withRetries } from "../core/retry";
 import type { AstroTarget, ConnectionPayload, ConnectionSink, Credentials, ExtraValue, Resolved } from "../core/types";
 
@@ -34,6 +34,20 @@ class HttpFailure extends Error {
   }
 }
 
+/** What a Deployment tells about itself that a grant and its connection need. */
+export interface DeploymentFacts {
+  organizationId: string;
+  deploymentId: string;
+  cloudProvider?: "AWS" | "GCP" | "AZURE";
+  namespace: string;
+  /** The identity its pods run as: the one set on it, or Astro's default. */
+  workloadIdentity?: string;
+  oidcIssuerUrl?: string;
+  /** The Airflow API's base URL (https, without /api/...), and which API it is. */
+  airflowUrl?: string;
+  apiVersion?: "v1" | "v2";
+}
+
 /**
  * Connections as environment objects of type CONNECTION in Astro's Environment Manager (Astro
  * Platform API), scoped to a Deployment, or to a Workspace and linked to Deployments. The object's
@@ -41,13 +55,22 @@ class HttpFailure extends Error {
  * API clears links an update leaves out.
  */
 export class AstroEnvironmentConnections implements ConnectionSink<AstroTarget> {
-  private readonly fetch: typeof fetch;
-  private readonly baseUrl: string;
-  readonly calls = { requests: 0, writes: 0 };
+  private readonly api: AstroApi;
 
-  constructor(private readonly options: AstroApiOptions = {}) {
-    this.fetch = options.fetch ?? globalThis.fetch;
-    this.baseUrl = (options.baseUrl ?? ASTRO_API_URL).replace(/\/+$/, "");
+  constructor(options: AstroApiOptions = {}) {
+    this.api = new AstroApi(options);
+  }
+
+  get calls() {
+    return this.api.calls;
+  }
+
+  private get baseUrl() {
+    return this.api.baseUrl;
+  }
+
+  private call<T>(credentials: Credentials, method: string, url: string, body?: unknown, missingOk = false) {
+    return this.api.call<T>(credentials.token, method, url, body, missingOk);
   }
 
   async prepare(): Promise<Resolved> {
@@ -161,16 +184,27 @@ export class AstroEnvironmentConnections implements ConnectionSink<AstroTarget> 
   private objects(target: AstroTarget): string {
     return `${this.baseUrl}/organizations/${encodeURIComponent(target.organizationId)}/environment-objects`;
   }
+}
+
+/** The Astro Platform API over fetch (Astronomer publishes no Node client): bearer token, bounded retries. */
+export class AstroApi {
+  private readonly fetch: typeof fetch;
+  readonly baseUrl: string;
+  readonly calls = { requests: 0, writes: 0 };
+
+  constructor(private readonly options: AstroApiOptions = {}) {
+    this.fetch = options.fetch ?? globalThis.fetch;
+    this.baseUrl = (options.baseUrl ?? ASTRO_API_URL).replace(/\/+$/, "");
+  }
 
   /** One API call, retried on 429, 5xx and dropped connections; a 404 is undefined when `missingOk`. */
-  private async call<T>(
-    credentials: Credentials,
+  async call<T>(
+    token: string | undefined,
     method: string,
     url: string,
     body?: unknown,
     missingOk = false,
   ): Promise<T | undefined> {
-    const token = credentials.token;
     if (!token) {
       throw new RemoteError(
         `no Astro API token for ${this.baseUrl}: set it with pulumi config set --secret deployment-authorization:astroToken <token>, ` +
@@ -252,4 +286,43 @@ export class AstroEnvironmentConnections implements ConnectionSink<AstroTarget> 
     }
     return (text ? JSON.parse(text) : undefined) as T | undefined;
   }
+}
+
+interface DeploymentResponse {
+  id: string;
+  organizationId: string;
+  namespace: string;
+  cloudProvider?: "AWS" | "GCP" | "AZURE";
+  effectiveWorkloadIdentity?: string;
+  oidcIssuerUrl?: string;
+  webServerAirflowApiUrl?: string;
+}
+
+/** GetDeployment, in the terms a grant and its connection need. A missing Deployment is TARGET_MISSING. */
+export async function getDeployment(
+  api: AstroApi,
+  token: string | undefined,
+  organizationId: string,
+  deploymentId: string,
+): Promise<DeploymentFacts> {
+  const url = `${api.baseUrl}/organizations/${encodeURIComponent(organizationId)}/deployments/${encodeURIComponent(deploymentId)}`;
+  const d = await api.call<DeploymentResponse>(token, "GET", url, undefined, true);
+  if (!d) {
+    throw new TargetMissingError(
+      `Deployment ${deploymentId} does not exist in Astro organization ${organizationId} (or the token may not see it): ` +
+        `check deployment.organizationId and deployment.deploymentId`,
+    );
+  }
+  // webServerAirflowApiUrl has no scheme and ends in the API's path: /api/v1 (Airflow 2) or /api/v2 (Airflow 3).
+  // Astro gives it without a scheme (https is meant); a self-hosted setup may give one.
+  const apiUrl = d.webServerAirflowApiUrl?.match(/^(https?:\/\/)?(.*?)\/api\/(v1|v2)\/?$/);
+  return {
+    organizationId,
+    deploymentId,
+    namespace: d.namespace,
+    ...(d.cloudProvider ? { cloudProvider: d.cloudProvider } : {}),
+    ...(d.effectiveWorkloadIdentity ? { workloadIdentity: d.effectiveWorkloadIdentity } : {}),
+    ...(d.oidcIssuerUrl ? { oidcIssuerUrl: d.oidcIssuerUrl } : {}),
+    ...(apiUrl ? { airflowUrl: `${apiUrl[1] ?? "https://"}${apiUrl[2]}`, apiVersion: apiUrl[3] as "v1" | "v2" } : {}),
+  };
 }

@@ -65,4 +65,79 @@ describe("a connection in Astro's Environment Manager, with the real pulumi CLI"
       await stack.dispose();
     }
   });
+
+  it("names only the organization and Deployment: the exact-namespace trust is in the preview, applied and removed in one pass", async () => {
+    const astro = inject("endpoints").astro;
+    const iam = iamClient(inject("endpoints").moto.url);
+    const roleName = uniqueName("astro-cmi");
+    const roleArn = await createRole(iam, roleName, foreignPolicy());
+    const issuer = `https://oidc.eks.us-west-2.amazonaws.com/id/${uniqueName("E2E").replace("-", "").toUpperCase()}`;
+    const deployment = await seedDeployment(astro.fakeUrl, {
+      cloudProvider: "AWS",
+      namespace: uniqueName("galaxy"),
+      oidcIssuerUrl: issuer,
+    });
+    const stackFor = (deploymentId: string) =>
+      programStack({
+        program: path.join(repoRoot, "tests/e2e/programs/astroDeployment.js"),
+        stackName: "astro-deployment",
+        config: {
+          "astroe2e:targetRole": { value: roleArn },
+          "astroe2e:organizationId": { value: deployment.organizationId },
+          "astroe2e:deploymentId": { value: deploymentId },
+          "deployment-authorization:astroToken": { value: astro.token, secret: true },
+        },
+        env: { ...motoEnv(inject("endpoints").moto.url), ...astroEnv(astro.url), ASTRO_API_TOKEN: "" } as Record<
+          string,
+          string
+        >,
+      });
+    const stack = await stackFor(deployment.id);
+    const ns = deployment.namespace;
+    try {
+      const preview = await stack.stack.preview({ diff: true });
+      expect(preview.stdout).toContain(`system:serviceaccount:${ns}:${ns}-worker-serviceaccount`);
+      expect(preview.stdout).not.toContain(`system:serviceaccount:${ns}:*`);
+
+      const up = await stack.stack.up();
+      expect(up.outputs.deployment!.value).toMatchObject({
+        namespace: ns,
+        oidcIssuerUrl: issuer,
+        cloudProvider: "AWS",
+      });
+      const policy = await trustPolicyOf(iam, roleName);
+      const ours = statementsOf(policy).at(-1)!;
+      const host = issuer.replace("https://", "");
+      expect((ours.Condition as Record<string, Record<string, unknown>>).StringEquals![`${host}:sub`]).toEqual(
+        ["scheduler", "worker", "triggerer", "dag-processor"]
+          .map((c) => `system:serviceaccount:${ns}:${ns}-${c}-serviceaccount`)
+          .concat(`system:serviceaccount:${ns}:${ns}-kpo`),
+      );
+      const [object] = await storedEnvironmentObjects(astro.fakeUrl, deployment.id);
+      expect(object).toMatchObject({ objectKey: "aws_lake", scope: "DEPLOYMENT", scopeEntityId: deployment.id });
+      expect((await stack.stack.preview({ diff: true })).changeSummary).toEqual({ same: 3 });
+
+      await stack.stack.destroy();
+      expect(minify(await trustPolicyOf(iam, roleName))).toBe(minify(foreignPolicy()));
+      expect(await storedEnvironmentObjects(astro.fakeUrl, deployment.id)).toEqual([]);
+    } finally {
+      await stack.dispose();
+    }
+
+    // A Deployment on another cloud than the one granted in is refused while the program runs.
+    const onGcp = await seedDeployment(astro.fakeUrl, {
+      cloudProvider: "GCP",
+      organizationId: deployment.organizationId,
+    });
+    const wrong = await stackFor(onGcp.id);
+    try {
+      const failure = await wrong.stack.preview().then(
+        () => undefined,
+        (e: Error) => e,
+      );
+      expect(failure?.message).toMatch(/runs on GCP, but this authorization grants in aws/);
+    } finally {
+      await wrong.dispose();
+    }
+  });
 });

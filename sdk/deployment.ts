@@ -1,0 +1,85 @@
+import * as pulumi from "@pulumi/pulumi";
+import { ASTRO_API_URL, AstroApi, DeploymentFacts, getDeployment } from "../provider/connections/astro";
+import type { DeploymentArgs, DeploymentAuthorizationArgs } from "./args";
+
+/** The Astro Platform API the provider talks to (stack config, environment, or Astronomer's). */
+export function astroApiUrl(): string {
+  return (
+    new pulumi.Config("deployment-authorization").get("astroApiUrl") ??
+    process.env.DEPLOYMENT_AUTHORIZATION_ASTRO_API_URL ??
+    ASTRO_API_URL
+  ).replace(/\/+$/, "");
+}
+
+/**
+ * Reads the Deployment while the program runs (preview included), so the plan shows the exact
+ * grant. The token is a secret; what is read is not, and stays readable in the preview.
+ */
+export function lookupDeployment(args: DeploymentArgs, cloud: string | undefined): pulumi.Output<DeploymentFacts> {
+  const token =
+    args.token ?? new pulumi.Config("deployment-authorization").getSecret("astroToken") ?? process.env.ASTRO_API_TOKEN;
+  const facts = pulumi
+    .all([args.organizationId, args.deploymentId, token])
+    .apply(async ([organizationId, deploymentId, t]) => {
+      const read = await getDeployment(new AstroApi({ baseUrl: astroApiUrl() }), t, organizationId, deploymentId);
+      if (cloud && read.cloudProvider && read.cloudProvider.toLowerCase() !== cloud) {
+        throw new Error(
+          `Deployment ${deploymentId} runs on ${read.cloudProvider}, but this authorization grants in ${cloud}: ` +
+            `give ${read.cloudProvider.toLowerCase()} instead, or name another Deployment`,
+        );
+      }
+      return read;
+    });
+  return pulumi.unsecret(facts);
+}
+
+type Mutable = Record<string, unknown>;
+
+/** The arguments with what the Deployment tells filled in where the program left it out. */
+export function withDeploymentFacts(
+  args: DeploymentAuthorizationArgs,
+  facts: pulumi.Output<DeploymentFacts>,
+): DeploymentAuthorizationArgs {
+  const fact = <K extends keyof DeploymentFacts>(key: K) => facts.apply((f) => f[key] as DeploymentFacts[K]);
+  const fromDeployment = (given: Mutable | undefined, keys: Array<"issuerUrl" | "namespace">) => {
+    const out: Mutable = { ...given };
+    for (const key of keys) out[key] ??= fact(key === "issuerUrl" ? "oidcIssuerUrl" : "namespace");
+    return out;
+  };
+  let workloadIdentityNeeded = false;
+  const filled = { ...args } as Mutable;
+  if (args.aws) {
+    const trust = (args.aws.trust ?? { kind: "deploymentRole" }) as Mutable;
+    workloadIdentityNeeded = trust.kind === "deploymentRole";
+    if (trust.kind === "webIdentity")
+      filled.aws = { ...args.aws, trust: fromDeployment(trust, ["issuerUrl", "namespace"]) };
+  }
+  if (args.gcp) {
+    const grant = args.gcp.grant as Mutable;
+    workloadIdentityNeeded = grant.kind !== "customerManagedIdentity";
+    if (!workloadIdentityNeeded) filled.gcp = { ...args.gcp, grant: fromDeployment(grant, ["namespace"]) };
+  }
+  if (args.azure) filled.azure = fromDeployment(args.azure as Mutable, ["issuerUrl", "namespace"]);
+  if (workloadIdentityNeeded) filled.workloadIdentity = args.workloadIdentity ?? fact("workloadIdentity");
+
+  const connection = { ...args.connection };
+  if ((connection.target ?? "airflow") === "airflow" && !connection.airflow) {
+    // A Deployment that names no Airflow API leaves the URL empty: check then names connection.airflow.url.
+    connection.airflow = {
+      url: facts.apply((f) => f.airflowUrl ?? ""),
+      apiVersion: facts.apply((f) => f.apiVersion ?? "v2"),
+      auth: { kind: "token" },
+    };
+  }
+  if (connection.target === "astro") {
+    const astro = connection.astro ?? {};
+    const deployment = args.deployment!;
+    connection.astro = {
+      ...astro,
+      organizationId: astro.organizationId ?? deployment.organizationId,
+      ...(astro.workspaceId === undefined ? { deploymentId: astro.deploymentId ?? deployment.deploymentId } : {}),
+    };
+  }
+  filled.connection = connection;
+  return filled as unknown as DeploymentAuthorizationArgs;
+}

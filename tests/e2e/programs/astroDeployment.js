@@ -1,0 +1,16 @@
+// Only the organization and the Deployment are named: the identity's namespace, the cluster's
+// issuer and the connection's place come from Astro.
+const pulumi = require("@pulumi/pulumi");
+const { DeploymentAuthorization } = require("../../../dist/sdk");
+
+const config = new pulumi.Config("astroe2e");
+
+const auth = new DeploymentAuthorization("lake", {
+  deployment: { organizationId: config.require("organizationId"), deploymentId: config.require("deploymentId") },
+  aws: { targetRole: config.require("targetRole"), region: "us-east-1", trust: { kind: "webIdentity" } },
+  connection: { connectionId: "aws_lake", target: "astro" },
+});
+
+exports.deployment = auth.deployment;
+exports.grant = auth.grant;
+exports.connection = auth.connection;
