@@ -223,6 +223,7 @@ export type GrantOutput = AwsGrantOutput | GcpGrantOutput | AzureGrantOutput;
 
 /** What the component read from Astro (with `deployment`). */
 export type { DeploymentFacts } from "../provider/connections/astro";
+export type { DeploymentLookup } from "./deployment";
 
 export interface ConnectionOutput {
   connectionId: string;

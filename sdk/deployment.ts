@@ -11,24 +11,25 @@ export function astroApiUrl(): string {
   ).replace(/\/+$/, "");
 }
 
+/** What was read, or why nothing could be: `check` reports that at `deployment`, before any other call. */
+export type DeploymentLookup = Partial<DeploymentFacts> & { lookupError?: string };
+
 /**
  * Reads the Deployment while the program runs (preview included), so the plan shows the exact
- * grant. The token is a secret; what is read is not, and stays readable in the preview.
+ * grant. The token is a secret; what is read is not, and stays readable in the preview. A failed
+ * read is not thrown here (an exception in an apply stalls the program): it goes to `check`.
  */
-export function lookupDeployment(args: DeploymentArgs, cloud: string | undefined): pulumi.Output<DeploymentFacts> {
+export function lookupDeployment(args: DeploymentArgs): pulumi.Output<DeploymentLookup> {
   const token =
     args.token ?? new pulumi.Config("deployment-authorization").getSecret("astroToken") ?? process.env.ASTRO_API_TOKEN;
   const facts = pulumi
     .all([args.organizationId, args.deploymentId, token])
-    .apply(async ([organizationId, deploymentId, t]) => {
-      const read = await getDeployment(new AstroApi({ baseUrl: astroApiUrl() }), t, organizationId, deploymentId);
-      if (cloud && read.cloudProvider && read.cloudProvider.toLowerCase() !== cloud) {
-        throw new Error(
-          `Deployment ${deploymentId} runs on ${read.cloudProvider}, but this authorization grants in ${cloud}: ` +
-            `give ${read.cloudProvider.toLowerCase()} instead, or name another Deployment`,
-        );
+    .apply(async ([organizationId, deploymentId, t]): Promise<DeploymentLookup> => {
+      try {
+        return await getDeployment(new AstroApi({ baseUrl: astroApiUrl() }), t, organizationId, deploymentId);
+      } catch (error) {
+        return { organizationId, deploymentId, lookupError: error instanceof Error ? error.message : String(error) };
       }
-      return read;
     });
   return pulumi.unsecret(facts);
 }
@@ -38,7 +39,7 @@ type Mutable = Record<string, unknown>;
 /** The arguments with what the Deployment tells filled in where the program left it out. */
 export function withDeploymentFacts(
   args: DeploymentAuthorizationArgs,
-  facts: pulumi.Output<DeploymentFacts>,
+  facts: pulumi.Output<DeploymentLookup>,
 ): DeploymentAuthorizationArgs {
   const fact = <K extends keyof DeploymentFacts>(key: K) => facts.apply((f) => f[key] as DeploymentFacts[K]);
   const fromDeployment = (given: Mutable | undefined, keys: Array<"issuerUrl" | "namespace">) => {
@@ -82,4 +83,14 @@ export function withDeploymentFacts(
   }
   filled.connection = connection;
   return filled as unknown as DeploymentAuthorizationArgs;
+}
+
+/** What `check` learns of the Deployment: which it is, its cloud, and a failed read. */
+export function deploymentInput(facts: pulumi.Output<DeploymentLookup>) {
+  return facts.apply((f) => ({
+    organizationId: f.organizationId,
+    deploymentId: f.deploymentId,
+    ...(f.cloudProvider ? { cloudProvider: f.cloudProvider } : {}),
+    ...(f.lookupError ? { lookupError: f.lookupError } : {}),
+  }));
 }

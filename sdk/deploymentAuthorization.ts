@@ -1,6 +1,5 @@
 import * as pulumi from "@pulumi/pulumi";
 import type { GrantBase, PlannedAuthorization, Resolved } from "../provider/core/types";
-import type { DeploymentFacts } from "../provider/connections/astro";
 import { GRANT_PLUGINS } from "../provider/grants";
 import type {
   AwsGrantOutput,
@@ -11,7 +10,7 @@ import type {
   GrantOutput,
   RoleLike,
 } from "./args";
-import { astroApiUrl, lookupDeployment, withDeploymentFacts } from "./deployment";
+import { DeploymentLookup, astroApiUrl, deploymentInput, lookupDeployment, withDeploymentFacts } from "./deployment";
 import { providerModuleId, providerStub } from "./providerStub";
 
 /** The dynamic resource behind the component: the grant and the connection as one resource. */
@@ -56,7 +55,7 @@ export class DeploymentAuthorization<
   readonly connection: pulumi.Output<ConnectionOutput>;
 
   /** What the component read from Astro (with `deployment`; undefined without). */
-  readonly deployment: pulumi.Output<DeploymentFacts | undefined>;
+  readonly deployment: pulumi.Output<DeploymentLookup | undefined>;
 
   constructor(name: string, given: Args, opts?: pulumi.ComponentResourceOptions) {
     super("deployment-authorization:index:DeploymentAuthorization", name, {}, opts);
@@ -65,7 +64,7 @@ export class DeploymentAuthorization<
     const cloud = GRANT_PLUGINS.find(
       (p) => (given as unknown as Record<string, unknown>)[p.cloud] !== undefined,
     )?.cloud;
-    const facts = given.deployment ? lookupDeployment(given.deployment, cloud) : undefined;
+    const facts = given.deployment ? lookupDeployment(given.deployment) : undefined;
     const args = facts ? withDeploymentFacts(given, facts) : given;
     this.deployment = facts ?? pulumi.output(undefined);
 
@@ -92,6 +91,7 @@ export class DeploymentAuthorization<
       {
         owner: `${pulumi.getProject()}/${pulumi.getStack()}/${name}`,
         workloadIdentity: args.workloadIdentity,
+        ...(facts ? { deployment: deploymentInput(facts) } : {}),
         ...cloudInputs(args),
         connection: {
           ...connectionArgs,

@@ -142,6 +142,16 @@ export function inputsSchema(plugins: ReadonlyArray<GrantPlugin>) {
       workloadIdentity: orUnknown(z.string({ error: "must be a string" })).optional(),
       connection: connectionInputSchema,
       credentials,
+      /** The Astro Deployment the component read (with `deployment`): checked against the cloud. */
+      deployment: z
+        .object({
+          organizationId: z.string(),
+          deploymentId: z.string(),
+          cloudProvider: z.enum(["AWS", "GCP", "AZURE"]).optional(),
+          lookupError: z.string().optional(),
+        })
+        .strict()
+        .optional(),
       ...Object.fromEntries(plugins.map((p) => [p.cloud, p.schema.optional()])),
     })
     .strict();
@@ -183,7 +193,19 @@ export function parseWith<T>(plugins: ReadonlyArray<GrantPlugin>, schema: z.ZodT
         : `give exactly one of ${keys}, not ${given.map((p) => p.cloud).join(" and ")}: one resource grants in one cloud`,
     );
   }
+  const deployment = record.deployment as
+    | { deploymentId?: string; cloudProvider?: string; lookupError?: string }
+    | undefined;
+  if (deployment?.lookupError) report(["deployment"], `could not be read from Astro: ${deployment.lookupError}`);
   const plugin = given.length === 1 ? given[0] : undefined;
+  const cloudProvider = deployment?.cloudProvider?.toLowerCase();
+  if (plugin && cloudProvider && cloudProvider !== plugin.cloud) {
+    report(
+      ["deployment"],
+      `Deployment ${deployment!.deploymentId} runs on ${deployment!.cloudProvider}, but this authorization grants in ` +
+        `${plugin.cloud}: give ${cloudProvider} instead, or name another Deployment`,
+    );
+  }
   if (plugin) {
     const piece = plugin.schema.safeParse(record[plugin.cloud]);
     const identity = record.workloadIdentity;

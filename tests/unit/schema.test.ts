@@ -188,3 +188,16 @@ describe("connection target: the Airflow API or Astro's Environment Manager, one
     });
   });
 });
+
+describe("a Deployment read from Astro", () => {
+  it("is checked against the cloud granted in, and a failed read is reported first, at deployment", () => {
+    const deployment = { organizationId: "clorg0000000000000000000a", deploymentId: "cldep0000000000000000000a" };
+    expect(parseInputs(rawInputs({ deployment: { ...deployment, cloudProvider: "AWS" } })).ok).toBe(true);
+    expect(failuresOf(rawInputs({ deployment: { ...deployment, cloudProvider: "GCP" } }))).toEqual({
+      deployment: expect.stringMatching(/runs on GCP, but this authorization grants in aws: give gcp instead/),
+    });
+    expect(failuresOf(rawInputs({ deployment: { ...deployment, lookupError: "GET … answered 401" } }))).toEqual({
+      deployment: "could not be read from Astro: GET … answered 401",
+    });
+  });
+});
