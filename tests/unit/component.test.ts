@@ -61,7 +61,7 @@ describe("DeploymentAuthorization component", () => {
     const connection = await valueOf(auth.connection);
     expect(connection.url).toBe("http://localhost:8080/api/v2/connections/aws_s3");
 
-    const dynamic = registered.find((r) => r.type.includes("dynamic"));
+    const dynamic = registered.find((r) => r.type.includes("dynamic") && r.name === "s3");
     expect(dynamic?.type).toBe("pulumi-nodejs:dynamic/deploymentAuthorization:Authorization");
     const inputs = dynamic!.inputs as {
       owner: string;

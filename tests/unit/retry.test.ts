@@ -83,6 +83,7 @@ describe("per-key lock", () => {
   });
 
   it("keeps its table on globalThis, shared by every copy of the module", async () => {
+    await withLock("table-check", async () => undefined);
     const table = (globalThis as Record<symbol, unknown>)[Symbol.for("pulumi-deployment-authorization/locks")];
     expect(table).toBeInstanceOf(Map);
   });
