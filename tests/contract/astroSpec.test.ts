@@ -5,8 +5,8 @@ import { fileURLToPath } from "node:url";
 import { describe, expect, it } from "vitest";
 
 // The project's own OpenAPI document for the Astro Platform API (what the sandbox's Prism holds the
-// fake to) against the document Astronomer publishes. CI clones have the published one beside the
-// repository; a user's clone does not, and then only the project's document is checked.
+// fake to) against the document Astronomer publishes, when a copy of it is beside the repository;
+// without one, only the project's document is checked.
 
 // js-yaml comes with eslint and @pulumi/pulumi; it ships no types.
 const yaml = createRequire(import.meta.url)("js-yaml") as { load(text: string): unknown };
@@ -261,7 +261,7 @@ describe("the project's Astro Platform API document (tests/fakes/astro/openapi.y
       if (!available) {
         console.warn(
           `[astroSpec] ${PUBLISHED} not found: the cross-check of tests/fakes/astro/openapi.yaml against Astronomer's ` +
-            "published Astro Platform API document was not possible here (CI clones have it). Only the document " +
+            "published Astro Platform API document was not possible here (no copy beside the repository). Only the document " +
             "itself was checked: it parses, every $ref resolves, the seven operations are there, closed and narrowed.",
         );
         // Still worth asserting here: what the cross-check relies on is in place.
