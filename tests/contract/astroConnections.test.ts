@@ -14,6 +14,14 @@ const astro = () => inject("endpoints").astro;
 const sink = () => new AstroEnvironmentConnections({ baseUrl: astro().url, baseDelayMs: 10 });
 const credentials = { token: SANDBOX_ASTRO_TOKEN };
 
+/** A Deployment-scoped connection of the seeded Deployment. */
+const deploymentTarget = (d: { organizationId: string; id: string }): AstroTarget => ({
+  organizationId: d.organizationId,
+  scope: "DEPLOYMENT",
+  scopeEntityId: d.id,
+  links: [],
+});
+
 const payload = (region = "us-east-1"): ConnectionPayload => ({
   conn_type: "aws",
   description: "Managed by Pulumi (DeploymentAuthorization demo/dev/s3)",
@@ -23,12 +31,7 @@ const payload = (region = "us-east-1"): ConnectionPayload => ({
 describe("connections in Astro's Environment Manager, against the Astro API fake (every call validated by Prism)", () => {
   it("a Deployment-scoped connection: created with its id recorded, read, updated, deleted", async () => {
     const d = await seedDeployment(astro().fakeUrl);
-    const target: AstroTarget = {
-      organizationId: d.organizationId,
-      scope: "DEPLOYMENT",
-      scopeEntityId: d.id,
-      links: [],
-    };
+    const target = deploymentTarget(d);
     const s = sink();
     const facts = await s.create(target, credentials, "aws_lake", payload());
     expect(facts.environmentObjectId).toMatch(/^c[a-z0-9]{24}$/);
@@ -87,12 +90,7 @@ describe("connections in Astro's Environment Manager, against the Astro API fake
 
   it("finds an object by key when state has no id (adopting, or a create interrupted before it was recorded)", async () => {
     const d = await seedDeployment(astro().fakeUrl);
-    const target: AstroTarget = {
-      organizationId: d.organizationId,
-      scope: "DEPLOYMENT",
-      scopeEntityId: d.id,
-      links: [],
-    };
+    const target = deploymentTarget(d);
     const made = await sink().create(target, credentials, "aws_by_hand", payload("ap-south-1"));
     const facts = await sink().update(target, credentials, "aws_by_hand", payload(), {});
     expect(facts).toEqual(made);
@@ -100,12 +98,7 @@ describe("connections in Astro's Environment Manager, against the Astro API fake
 
   it("names the missing token and a refused one without echoing it", async () => {
     const d = await seedDeployment(astro().fakeUrl);
-    const target: AstroTarget = {
-      organizationId: d.organizationId,
-      scope: "DEPLOYMENT",
-      scopeEntityId: d.id,
-      links: [],
-    };
+    const target = deploymentTarget(d);
     await expect(sink().create(target, {}, "c", payload())).rejects.toMatchObject({
       code: "PERMISSION_DENIED",
       message: expect.stringMatching(/deployment-authorization:astroToken/),
