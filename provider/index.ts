@@ -1,4 +1,5 @@
 import { AirflowConnectionsDriver, airflowSink } from "./connections/airflow";
+import { AstroDeploymentSettings } from "./astro/deploymentSettings";
 import { AstroEnvironmentConnections } from "./connections/astro";
 import { ProviderMethods, ProviderSettings, createProvider } from "./core/provider";
 import type { Drivers } from "./core/types";
@@ -27,14 +28,18 @@ export type {
   ConnectionDriver,
   ConnectionSink,
   ConnectionTarget,
+  DeploymentSettings,
+  DeploymentSettingsDriver,
 } from "./core/types";
 export { GRANT_PLUGINS } from "./grants";
 export { AwsIamTrustDriver, GcpIamPolicyDriver, AzureFederationDriver };
 export { AirflowConnectionsDriver, airflowSink } from "./connections/airflow";
 export { AstroEnvironmentConnections } from "./connections/astro";
+export { AstroDeploymentSettings, updateDeploymentBody } from "./astro/deploymentSettings";
 
 /** The real drivers, from stack config (`deployment-authorization:*`) or the environment. */
 export function realDrivers(settings: ProviderSettings, env: NodeJS.ProcessEnv = process.env): Drivers {
+  const astroApiUrl = settings("astroApiUrl") ?? env.DEPLOYMENT_AUTHORIZATION_ASTRO_API_URL;
   const quota = Number(settings("awsTrustPolicySizeQuota") ?? env.AWS_TRUST_POLICY_SIZE_QUOTA ?? Number.NaN);
   return {
     grants: {
@@ -52,10 +57,9 @@ export function realDrivers(settings: ProviderSettings, env: NodeJS.ProcessEnv =
     },
     connections: {
       airflow: airflowSink(new AirflowConnectionsDriver()),
-      astro: new AstroEnvironmentConnections({
-        baseUrl: settings("astroApiUrl") ?? env.DEPLOYMENT_AUTHORIZATION_ASTRO_API_URL,
-      }),
+      astro: new AstroEnvironmentConnections({ baseUrl: astroApiUrl }),
     },
+    deploymentSettings: new AstroDeploymentSettings({ baseUrl: astroApiUrl }),
   };
 }
 

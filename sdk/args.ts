@@ -135,6 +135,22 @@ export interface DeploymentArgs {
    * `deployment-authorization:astroToken` (set it with `--secret`), then `ASTRO_API_TOKEN`.
    */
   token?: pulumi.Input<string>;
+  /**
+   * Make the grant's identity the Deployment's own workload identity (Astro's "Customer Managed
+   * Identity"): on AWS the role of a `webIdentity` trust, on GCP the service account of a
+   * `customerManagedIdentity` grant. Set through UpdateDeployment, which keeps every other setting;
+   * the apply waits until the Deployment shows it. On delete the identity stays in place unless
+   * `restoreOnDelete` sets back the one shown before. Not on Azure (Astro's API refuses it there).
+   */
+  customerManagedIdentity?: boolean | { restoreOnDelete?: boolean };
+  /**
+   * Set the Deployment's `AIRFLOW__SECRETS__BACKEND` and `AIRFLOW__SECRETS__BACKEND_KWARGS` to the
+   * cloud's secret store, reached through this grant (AWS Secrets Manager with the connection's role
+   * and region; GCP Secret Manager with the project and impersonation chain), as the guides do.
+   * Only these two variables are ever written; `kwargs` adds or replaces defaults such as
+   * `connections_prefix` or `project_id`. AWS and GCP.
+   */
+  secretsBackend?: true | { backend?: string; kwargs?: Record<string, ExtraValue> };
 }
 
 interface CommonArgs {
@@ -222,7 +238,7 @@ export interface AzureGrantOutput {
 export type GrantOutput = AwsGrantOutput | GcpGrantOutput | AzureGrantOutput;
 
 /** What the component read from Astro (with `deployment`). */
-export type { DeploymentFacts } from "../provider/connections/astro";
+export type { DeploymentFacts } from "../provider/astro/api";
 export type { DeploymentLookup } from "./deployment";
 
 export interface ConnectionOutput {

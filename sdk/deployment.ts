@@ -1,5 +1,5 @@
 import * as pulumi from "@pulumi/pulumi";
-import { ASTRO_API_URL, AstroApi, DeploymentFacts, getDeployment } from "../provider/connections/astro";
+import { ASTRO_API_URL, AstroApi, DeploymentFacts, getDeployment } from "../provider/astro/api";
 import type { DeploymentArgs, DeploymentAuthorizationArgs } from "./args";
 
 /** The Astro Platform API the provider talks to (stack config, environment, or Astronomer's). */
@@ -85,12 +85,14 @@ export function withDeploymentFacts(
   return filled as unknown as DeploymentAuthorizationArgs;
 }
 
-/** What `check` learns of the Deployment: which it is, its cloud, and a failed read. */
-export function deploymentInput(facts: pulumi.Output<DeploymentLookup>) {
+/** What `check` learns of the Deployment: which it is, its cloud, a failed read, and what of it to own. */
+export function deploymentInput(facts: pulumi.Output<DeploymentLookup>, args: DeploymentArgs) {
   return facts.apply((f) => ({
     organizationId: f.organizationId,
     deploymentId: f.deploymentId,
     ...(f.cloudProvider ? { cloudProvider: f.cloudProvider } : {}),
     ...(f.lookupError ? { lookupError: f.lookupError } : {}),
+    ...(args.customerManagedIdentity !== undefined ? { customerManagedIdentity: args.customerManagedIdentity } : {}),
+    ...(args.secretsBackend !== undefined ? { secretsBackend: args.secretsBackend } : {}),
   }));
 }

@@ -80,18 +80,21 @@ export class DeploymentAuthorization<
       password?: pulumi.Input<string>;
       kind?: string;
     };
-    const { token: astroToken, ...astro } = astroArgs ?? {};
-    const token = airflowToken ?? astroToken;
-    const secretValue = token ?? password;
-    const credentials =
-      secretValue === undefined ? undefined : pulumi.secret(token !== undefined ? { token } : { password });
+    const { token: connectionAstroToken, ...astro } = astroArgs ?? {};
+    // The Astro token serves the Environment Manager and the Deployment's own settings.
+    const astroToken = connectionAstroToken ?? given.deployment?.token;
+    const secrets = {
+      ...(airflowToken !== undefined ? { token: airflowToken } : password !== undefined ? { password } : {}),
+      ...(astroToken !== undefined ? { astroToken } : {}),
+    };
+    const credentials = Object.keys(secrets).length === 0 ? undefined : pulumi.secret(secrets);
 
     const resource = new Authorization(
       name,
       {
         owner: `${pulumi.getProject()}/${pulumi.getStack()}/${name}`,
         workloadIdentity: args.workloadIdentity,
-        ...(facts ? { deployment: deploymentInput(facts) } : {}),
+        ...(facts ? { deployment: deploymentInput(facts, given.deployment!) } : {}),
         ...cloudInputs(args),
         connection: {
           ...connectionArgs,

@@ -1,3 +1,4 @@
+import { deploymentChange, ownedKeysOf, settingsInPlanTerms, SECRETS_BACKEND_KEYS } from "./deploymentSettings";
 import { AuthorizationError, ConnectionExistsError } from "./errors";
 import { livePayloadInPlanTerms, pluginFor } from "./plan";
 import type {
@@ -5,6 +6,8 @@ import type {
   ConnectionSink,
   ConnectionTargets,
   Credentials,
+  DeploymentSettings,
+  DeploymentSettingsDriver,
   Drivers,
   GrantDriver,
   GrantPlugin,
@@ -44,7 +47,16 @@ export class AuthorizationLifecycle {
     const { plugin, driver } = this.grantOf(planned);
     const connection = this.connectionOf(planned, "program");
     const { changed, resolved } = await driver.ensure(planned.grant);
+    const settings = planned.deploymentSettings;
+    let applied: { previousWorkloadIdentity?: string } | undefined;
     try {
+      // The grant first: the Deployment may only run as an identity that already trusts it.
+      if (settings) {
+        applied = await this.settingsDriver().apply(
+          deploymentChange(plugin, settings, resolved, []),
+          this.astroCredentials(planned.credentials, "program"),
+        );
+      }
       const facts = await connection.prepare();
       const payload = { ...planned.connection.payload };
       payload.extra = plugin.extraForApply(payload.extra, resolved);
@@ -55,9 +67,25 @@ export class AuthorizationLifecycle {
         if (!(error instanceof ConnectionExistsError && planned.connection.adoptExisting)) throw error;
         made = await connection.update(planned.connection.connectionId, payload, {});
       }
-      return { id: this.idOf(planned), outs: { ...planned, resolved: { ...resolved, ...facts, ...made } } };
+      return {
+        id: this.idOf(planned),
+        outs: { ...planned, resolved: { ...resolved, ...facts, ...made, ...applied } },
+      };
     } catch (error) {
-      // Created together or not at all: take back the grant this call added.
+      // Created together or not at all: take back what this call set on the Deployment and the grant it added.
+      if (settings) {
+        await this.settingsDriver().remove(
+          {
+            organizationId: settings.organizationId,
+            deploymentId: settings.deploymentId,
+            ownedKeys: applied ? ownedKeysOf(settings) : [],
+            ...(applied?.previousWorkloadIdentity !== undefined && settings.workloadIdentity
+              ? { workloadIdentity: applied.previousWorkloadIdentity }
+              : {}),
+          },
+          this.astroCredentials(planned.credentials, "program"),
+        );
+      }
       if (changed) await driver.remove(planned.grant, resolved);
       throw error;
     }
@@ -67,12 +95,26 @@ export class AuthorizationLifecycle {
   async read(id: string, state: AuthorizationState) {
     const { plugin, driver } = this.grantOf(state);
     const connection = this.connectionOf(state, "stored");
-    const [grant, facts] = await Promise.all([driver.read(state.grant, state.resolved), connection.prepare()]);
+    const settings = state.deploymentSettings;
+    const [grant, facts, liveSettings] = await Promise.all([
+      driver.read(state.grant, state.resolved),
+      connection.prepare(),
+      settings
+        ? this.settingsDriver().read(
+            settings,
+            settings.secretsBackend ? SECRETS_BACKEND_KEYS : [],
+            this.astroCredentials(state.credentials, "stored"),
+          )
+        : undefined,
+    ]);
     const live = await connection.read(state.connection.connectionId, state.resolved);
     const planned = state.connection.payload;
     const payload = live ? livePayloadInPlanTerms(plugin, live.payload, planned ?? live.payload, grant.resolved) : null;
     const props: AuthorizationState = {
       ...state,
+      ...(settings && liveSettings
+        ? { deploymentSettings: settingsInPlanTerms(plugin, settings, liveSettings, grant.resolved) }
+        : {}),
       grant: grant.grant,
       connection: { ...state.connection, ...(live?.target ? { [connection.kind]: live.target } : {}), payload },
       resolved: { ...state.resolved, ...grant.resolved, ...facts },
@@ -91,6 +133,7 @@ export class AuthorizationLifecycle {
     const { resolved } = await driver.ensure(news.grant, { grant: olds.grant, resolved: olds.resolved });
     const stale = plugin.stale(olds.grant, news.grant);
     if (stale) await driver.remove(stale, olds.resolved);
+    const settingsFacts = await this.updateSettings(plugin, olds, news, resolved);
     const facts = await connection.prepare();
     const updated = await connection.update(
       news.connection.connectionId,
@@ -98,13 +141,77 @@ export class AuthorizationLifecycle {
       olds.resolved,
     );
     const kept = olds.resolved.environmentObjectId ? { environmentObjectId: olds.resolved.environmentObjectId } : {};
-    return { outs: { ...news, resolved: { ...resolved, ...kept, ...facts, ...updated } } };
+    return { outs: { ...news, resolved: { ...resolved, ...kept, ...settingsFacts, ...facts, ...updated } } };
   }
 
   async delete(id: string, state: AuthorizationState): Promise<void> {
     const { driver } = this.grantOf(state);
     await driver.remove(state.grant, state.resolved);
+    const settings = state.deploymentSettings;
+    if (settings) {
+      await this.settingsDriver().remove(
+        {
+          organizationId: settings.organizationId,
+          deploymentId: settings.deploymentId,
+          ownedKeys: ownedKeysOf(settings),
+          ...this.restoredIdentity(settings, state.resolved.previousWorkloadIdentity),
+        },
+        this.astroCredentials(state.credentials, "stored"),
+      );
+    }
     await this.connectionOf(state, "stored").remove(state.connection.connectionId, state.resolved);
+  }
+
+  /**
+   * Brings the Deployment's settings from the old plan to the new one. A setting dropped from the
+   * program is taken back: our variables go; the identity stays unless restoreOnDelete asked.
+   */
+  private async updateSettings(
+    plugin: GrantPlugin,
+    olds: AuthorizationState,
+    news: PlannedAuthorization,
+    resolved: Facts,
+  ): Promise<{ previousWorkloadIdentity?: string }> {
+    const [before, after] = [olds.deploymentSettings, news.deploymentSettings];
+    const previous = olds.resolved.previousWorkloadIdentity;
+    const kept = before?.workloadIdentity && previous !== undefined ? { previousWorkloadIdentity: previous } : {};
+    if (!before && !after) return {};
+    const credentials = this.astroCredentials(news.credentials, "program");
+    if (!after) {
+      await this.settingsDriver().remove(
+        {
+          organizationId: before!.organizationId,
+          deploymentId: before!.deploymentId,
+          ownedKeys: ownedKeysOf(before),
+          ...this.restoredIdentity(before!, previous),
+        },
+        credentials,
+      );
+      return {};
+    }
+    const restore =
+      before && !after.workloadIdentity ? this.restoredIdentity(before, previous).workloadIdentity : undefined;
+    const applied = await this.settingsDriver().apply(
+      deploymentChange(plugin, after, resolved, ownedKeysOf(before), restore),
+      credentials,
+    );
+    if (!after.workloadIdentity) return {};
+    // The identity before ours is what the first apply saw; later applies only see ours.
+    return before?.workloadIdentity ? kept : { previousWorkloadIdentity: applied.previousWorkloadIdentity };
+  }
+
+  private restoredIdentity(settings: DeploymentSettings, previous: string | undefined): { workloadIdentity?: string } {
+    return settings.workloadIdentity?.restoreOnDelete && previous !== undefined ? { workloadIdentity: previous } : {};
+  }
+
+  private settingsDriver(): DeploymentSettingsDriver {
+    const driver = this.drivers.deploymentSettings;
+    if (!driver) throw new AuthorizationError("INVALID_INPUT", "no driver for the Deployment's settings (Astro)");
+    return driver;
+  }
+
+  private astroCredentials(own: Credentials | undefined, source: "program" | "stored"): Credentials {
+    return this.credentials("astro", own ?? {}, source);
   }
 
   /** `<the plug-in's part>/<connection id>`: for AWS `<role>/<sid>/<connection id>`, as before plug-ins. */
@@ -146,12 +253,15 @@ export class AuthorizationLifecycle {
    * at hand, current config and environment win, so a rotated token still works.
    */
   private credentials(kind: SinkKind, own: Credentials, source: "program" | "stored"): Credentials {
+    // Astro's API takes the Astro token; an Airflow API takes the Airflow token or password.
+    const mine: Credentials =
+      kind === "astro" ? { token: own.astroToken } : { token: own.token, password: own.password };
     const ambient: Credentials =
       kind === "astro"
         ? { token: this.ambient.astroToken }
         : { token: this.ambient.token, password: this.ambient.password };
     return source === "program"
-      ? { token: own.token ?? ambient.token, password: own.password ?? ambient.password }
-      : { token: ambient.token ?? own.token, password: ambient.password ?? own.password };
+      ? { token: mine.token ?? ambient.token, password: mine.password ?? ambient.password }
+      : { token: ambient.token ?? mine.token, password: ambient.password ?? mine.password };
   }
 }

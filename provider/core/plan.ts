@@ -3,12 +3,14 @@ import { AuthorizationError } from "./errors";
 import type {
   AuthorizationState,
   ConnectionPayload,
+  DeploymentSettings,
   ExtraValue,
   GrantBase,
   GrantPlugin,
   PlannedAuthorization,
   Resolved,
 } from "./types";
+import type { DeploymentInput } from "./schema";
 import { UNKNOWN } from "./unknown";
 
 /**
@@ -33,7 +35,8 @@ export interface ValidInputs {
     };
     astro?: { organizationId: string; deploymentId?: string; workspaceId?: string; linkedDeploymentIds?: string[] };
   };
-  credentials?: { token?: string; password?: string };
+  credentials?: { token?: string; password?: string; astroToken?: string };
+  deployment?: DeploymentInput;
   [cloud: string]: unknown;
 }
 
@@ -66,10 +69,50 @@ export function planAuthorization(plugin: GrantPlugin, inputs: ValidInputs): Pla
       },
     },
   };
-  if (inputs.credentials && (inputs.credentials.token || inputs.credentials.password)) {
+  const settings = planDeploymentSettings(plugin, inputs.deployment, grant, contributed);
+  if (settings) planned.deploymentSettings = settings;
+  if (
+    inputs.credentials &&
+    (inputs.credentials.token || inputs.credentials.password || inputs.credentials.astroToken)
+  ) {
     planned.credentials = inputs.credentials;
   }
   return planned;
+}
+
+/** The Deployment's settings this resource owns, when it asks for any (check has vetted that the grant allows them). */
+function planDeploymentSettings(
+  plugin: GrantPlugin,
+  deployment: DeploymentInput | undefined,
+  grant: GrantBase,
+  extra: Record<string, ExtraValue>,
+): DeploymentSettings | undefined {
+  if (!deployment || (!deployment.customerManagedIdentity && !deployment.secretsBackend)) return undefined;
+  const settings: DeploymentSettings = {
+    organizationId: deployment.organizationId,
+    deploymentId: deployment.deploymentId,
+  };
+  const rules = plugin.deploymentSettings;
+  const cmi = deployment.customerManagedIdentity;
+  if (cmi) {
+    const identity = rules.customerManagedIdentity(grant);
+    if (!identity.ok)
+      throw new AuthorizationError("INVALID_INPUT", `deployment.customerManagedIdentity ${identity.reason}`);
+    settings.workloadIdentity = {
+      identity: identity.value,
+      restoreOnDelete: typeof cmi === "object" && cmi.restoreOnDelete === true,
+    };
+  }
+  if (deployment.secretsBackend) {
+    const backend = rules.secretsBackend(extra);
+    if (!backend.ok) throw new AuthorizationError("INVALID_INPUT", `deployment.secretsBackend ${backend.reason}`);
+    const given = deployment.secretsBackend === true ? {} : deployment.secretsBackend;
+    settings.secretsBackend = {
+      backend: given.backend ?? backend.value.backend,
+      kwargs: sortedRecord({ ...backend.value.kwargs, ...given.kwargs }),
+    };
+  }
+  return settings;
 }
 
 /** Where the connection lives, as the plan (and so the preview) names it. */
@@ -137,6 +180,8 @@ export function diffAuthorization(
   if (olds.connection.airflow?.url !== news.connection.airflow?.url) replaces.push("connection.airflow.url");
   if (olds.connection.astro?.scopeEntityId !== news.connection.astro?.scopeEntityId) replaces.push("connection.astro");
   if (olds.connection.connectionId !== news.connection.connectionId) replaces.push("connection.connectionId");
+  const [before, after] = [olds.deploymentSettings, news.deploymentSettings];
+  if (before && after && before.deploymentId !== after.deploymentId) replaces.push("deploymentSettings.deploymentId");
 
   const comparable = (s: AuthorizationState | PlannedAuthorization) =>
     canonicalJson({
@@ -144,6 +189,7 @@ export function diffAuthorization(
       workloadIdentity: s.workloadIdentity,
       grant: s.grant,
       connection: s.connection,
+      deploymentSettings: s.deploymentSettings,
       credentials: s.credentials ?? null,
     });
   const changes = replaces.length > 0 || comparable(olds) !== comparable(news);

@@ -130,9 +130,60 @@ const credentials = z
   .object({
     token: z.string().min(1).optional(),
     password: z.string().min(1).optional(),
+    astroToken: z.string().min(1).optional(),
   })
   .strict()
   .optional();
+
+/** Make the grant's identity the Deployment's own (Astro's "customer-managed identity"). */
+const customerManagedIdentity = z.union(
+  [
+    z.boolean(),
+    z
+      .object({
+        /** On delete, set the identity the Deployment showed before back (default: leave ours in place). */
+        restoreOnDelete: z.boolean({ error: "must be true or false" }).optional(),
+      })
+      .strict(),
+  ],
+  { error: "must be true, or {restoreOnDelete: true | false}" },
+);
+
+/** Set the Deployment's AIRFLOW__SECRETS__BACKEND and AIRFLOW__SECRETS__BACKEND_KWARGS to reach the grant. */
+const secretsBackend = z.union(
+  [
+    z.literal(true),
+    z
+      .object({
+        /** Airflow's backend class (default: the cloud's secret store backend). */
+        backend: z
+          .string({ error: "must be a string" })
+          .regex(/^[A-Za-z_][\w]*(\.[A-Za-z_][\w]*)+$/, {
+            error:
+              "must be a dotted Python class path, such as airflow.providers.amazon.aws.secrets.systems_manager.SystemsManagerParameterStoreBackend",
+          })
+          .optional(),
+        /** kwargs added to (or replacing) the defaults, such as connections_prefix or project_id. */
+        kwargs: extra.optional(),
+      })
+      .strict(),
+  ],
+  { error: "must be true (the cloud's defaults), or {backend?, kwargs?}" },
+);
+
+/** `inputs.deployment`: the Deployment the component read, and what of its own settings to own. */
+const deploymentInputSchema = z
+  .object({
+    organizationId: z.string(),
+    deploymentId: z.string(),
+    cloudProvider: z.enum(["AWS", "GCP", "AZURE"]).optional(),
+    lookupError: z.string().optional(),
+    customerManagedIdentity: customerManagedIdentity.optional(),
+    secretsBackend: secretsBackend.optional(),
+  })
+  .strict();
+
+export type DeploymentInput = z.infer<typeof deploymentInputSchema>;
 
 /** The inputs the component sends to the dynamic provider, with one optional key per cloud. */
 export function inputsSchema(plugins: ReadonlyArray<GrantPlugin>) {
@@ -143,15 +194,7 @@ export function inputsSchema(plugins: ReadonlyArray<GrantPlugin>) {
       connection: connectionInputSchema,
       credentials,
       /** The Astro Deployment the component read (with `deployment`): checked against the cloud. */
-      deployment: z
-        .object({
-          organizationId: z.string(),
-          deploymentId: z.string(),
-          cloudProvider: z.enum(["AWS", "GCP", "AZURE"]).optional(),
-          lookupError: z.string().optional(),
-        })
-        .strict()
-        .optional(),
+      deployment: deploymentInputSchema.optional(),
       ...Object.fromEntries(plugins.map((p) => [p.cloud, p.schema.optional()])),
     })
     .strict();
@@ -193,9 +236,7 @@ export function parseWith<T>(plugins: ReadonlyArray<GrantPlugin>, schema: z.ZodT
         : `give exactly one of ${keys}, not ${given.map((p) => p.cloud).join(" and ")}: one resource grants in one cloud`,
     );
   }
-  const deployment = record.deployment as
-    | { deploymentId?: string; cloudProvider?: string; lookupError?: string }
-    | undefined;
+  const deployment = record.deployment as Partial<DeploymentInput> | undefined;
   if (deployment?.lookupError) report(["deployment"], `could not be read from Astro: ${deployment.lookupError}`);
   const plugin = given.length === 1 ? given[0] : undefined;
   const cloudProvider = deployment?.cloudProvider?.toLowerCase();
@@ -219,10 +260,43 @@ export function parseWith<T>(plugins: ReadonlyArray<GrantPlugin>, schema: z.ZodT
       plugin.refine(record[plugin.cloud], common, report);
     }
     checkExtraKeys(plugin, record, report);
+    if (piece.success && deployment && !deployment.lookupError) {
+      checkDeploymentSettings(plugin, plugin.plan(piece.data, common), deployment, report);
+    }
   }
 
   if (failures.length > 0 || !result.success || !plugin) return { ok: false, failures };
   return { ok: true, value: result.data, plugin };
+}
+
+/** What the grant can make of the Deployment's own settings; kwargs the grant sets are not the user's. */
+function checkDeploymentSettings(
+  plugin: GrantPlugin,
+  planned: ReturnType<GrantPlugin["plan"]>,
+  deployment: Partial<DeploymentInput>,
+  report: (path: ReadonlyArray<PropertyKey>, reason: string) => void,
+) {
+  const rules = plugin.deploymentSettings;
+  if (deployment.customerManagedIdentity) {
+    const identity = rules.customerManagedIdentity(planned.grant);
+    if (!identity.ok) report(["deployment", "customerManagedIdentity"], identity.reason);
+  }
+  if (deployment.secretsBackend) {
+    const backend = rules.secretsBackend(planned.extra);
+    if (!backend.ok) return report(["deployment", "secretsBackend"], backend.reason);
+    const given = deployment.secretsBackend === true ? {} : (deployment.secretsBackend.kwargs ?? {});
+    for (const key of Object.keys(given)) {
+      const path = ["deployment", "secretsBackend", "kwargs", key];
+      if (rules.reservedKwargs.includes(key)) {
+        report(path, `is set by the resource itself (from the ${plugin.cloud} grant); remove it from kwargs`);
+      } else if (SENSITIVE_EXTRA_KEY.test(key)) {
+        report(
+          path,
+          "looks like a secret: the Deployment's variable is plain text; the grant needs no secret to reach the backend",
+        );
+      }
+    }
+  }
 }
 
 /** Secrets never go into `extra` (plain text in state); keys the cloud sets itself are not the user's. */

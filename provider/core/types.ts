@@ -26,6 +26,8 @@ export interface AirflowTarget {
 export interface Credentials {
   token?: string;
   password?: string;
+  /** An Astro API token: for Astro's Environment Manager and the Deployment's own settings. */
+  astroToken?: string;
 }
 
 export interface ConnectionTarget extends AirflowTarget {
@@ -158,6 +160,79 @@ export interface GrantPlugin<Input = unknown, G extends GrantBase = GrantBase, R
   /** A live `extra` value in the plan's terms: the resolved ARN reads as the plan's placeholder. */
   extraInPlanTerms(key: string, live: ExtraValue, planned: Record<string, ExtraValue>, resolved: R): ExtraValue;
   outputs(grant: G, resolved: R): GrantOutput;
+  /** What this grant makes of the Deployment's own settings; absent: the cloud offers none. */
+  readonly deploymentSettings: DeploymentSettingsRules<G>;
+}
+
+/** The result of a rule that may not apply to this grant: the value, or why not (a check failure). */
+export type Allowed<T> = { ok: true; value: T } | { ok: false; reason: string };
+
+/** How a grant becomes the Deployment's customer-managed identity and reaches a secrets backend. */
+export interface DeploymentSettingsRules<G extends GrantBase = GrantBase> {
+  /** The identity the Deployment runs as when this grant is its customer-managed identity. */
+  customerManagedIdentity(grant: G): Allowed<string>;
+  /**
+   * Airflow's secrets backend that uses this grant, from the connection's `extra` (where the grant
+   * already put its role or impersonation chain): the backend class and its kwargs.
+   */
+  secretsBackend(extra: Record<string, ExtraValue>): Allowed<SecretsBackend>;
+  /** kwargs the grant sets itself (its role, its impersonation chain): not the user's to give. */
+  readonly reservedKwargs: readonly string[];
+}
+
+/** Airflow's secrets backend: the backend class and its kwargs (`AIRFLOW__SECRETS__BACKEND[_KWARGS]`). */
+export interface SecretsBackend {
+  backend: string;
+  kwargs: Record<string, ExtraValue>;
+}
+
+/**
+ * Settings of the Astro Deployment itself that this resource owns: its workload identity (when it
+ * is the grant's customer-managed identity) and the secrets backend. Only these; everything else
+ * on the Deployment is sent back as it was read.
+ */
+export interface DeploymentSettings {
+  organizationId: string;
+  deploymentId: string;
+  workloadIdentity?: { identity: string; restoreOnDelete: boolean };
+  secretsBackend?: SecretsBackend;
+}
+
+/** Which Deployment, and what of it to set: an identity, and environment variables by key. */
+export interface DeploymentChange {
+  organizationId: string;
+  deploymentId: string;
+  /** Set as the Deployment's workloadIdentity; undefined leaves the identity as it is. */
+  workloadIdentity?: string;
+  /** Our variables (plain: they hold no credentials). */
+  environmentVariables: Record<string, string>;
+  /** Keys a previous apply of this resource wrote: replaced or dropped; other keys are never touched. */
+  ownedKeys: readonly string[];
+}
+
+/** What the Deployment shows of the settings we own. */
+export interface LiveDeploymentSettings {
+  /** `effectiveWorkloadIdentity`: the one set, or Astro's default. */
+  effectiveWorkloadIdentity?: string;
+  /** The values of the keys asked for, as live (a key someone removed is absent). */
+  environmentVariables: Record<string, string>;
+}
+
+/** The seam to the Deployment's own settings (Astro's UpdateDeployment, a full replace). */
+export interface DeploymentSettingsDriver {
+  read(
+    deployment: Pick<DeploymentChange, "organizationId" | "deploymentId">,
+    keys: readonly string[],
+    credentials: Credentials,
+  ): Promise<LiveDeploymentSettings>;
+  /**
+   * Makes the Deployment show the change, keeping every other field and variable (secret ones
+   * included) as read. A key we do not own that holds another value is a conflict. Waits until the
+   * effective identity shows the one set, and returns the one shown before when it changed.
+   */
+  apply(change: DeploymentChange, credentials: Credentials): Promise<{ previousWorkloadIdentity?: string }>;
+  /** Drops `ownedKeys` (and sets `workloadIdentity` back when given); a missing Deployment is success. */
+  remove(change: Omit<DeploymentChange, "environmentVariables">, credentials: Credentials): Promise<void>;
 }
 
 /** The plan `check` returns: these are the resource's inputs, so `preview --diff` shows them. */
@@ -173,6 +248,8 @@ export interface PlannedAuthorization<G extends GrantBase = GrantBase> {
     adoptExisting: boolean;
     payload: ConnectionPayload;
   };
+  /** The Deployment's own settings this resource owns (with `deployment` and what it asks for). */
+  deploymentSettings?: DeploymentSettings;
   credentials?: Credentials;
 }
 
@@ -181,7 +258,12 @@ export interface AuthorizationState<G extends GrantBase = GrantBase, R extends R
   extends Omit<PlannedAuthorization<G>, "connection"> {
   connection: Omit<PlannedAuthorization<G>["connection"], "payload"> & { payload: ConnectionPayload | null };
   /** The grant driver's and the connection sink's facts, side by side (one flat object). */
-  resolved: R & { apiVersion?: ApiVersion; environmentObjectId?: string };
+  resolved: R & {
+    apiVersion?: ApiVersion;
+    environmentObjectId?: string;
+    /** The Deployment's effective identity before this resource set its own. */
+    previousWorkloadIdentity?: string;
+  };
 }
 
 export interface Drivers {
@@ -189,4 +271,6 @@ export interface Drivers {
   grants: Record<string, GrantDriver>;
   /** One sink per place connections live. */
   connections: { [K in SinkKind]?: ConnectionSink<ConnectionTargets[K]> };
+  /** The Deployment's own settings (Astro), when a resource owns some. */
+  deploymentSettings?: DeploymentSettingsDriver;
 }

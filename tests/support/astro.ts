@@ -1,3 +1,4 @@
+import { DeploymentRecord, updateDeploymentBody } from "../../provider/astro/deploymentSettings";
 import { randomBytes } from "node:crypto";
 import { fakeAdmin } from "./fakeAdmin";
 
@@ -331,51 +332,8 @@ export function astroClient(baseUrl: string, token: string | null = SANDBOX_ASTR
  * current one stays; effectiveWorkloadIdentity must never be echoed into it).
  */
 export function updateRequestFrom(d: Deployment): UpdateDeploymentRequest {
-  const environmentVariables = (d.environmentVariables ?? []).map((v) =>
-    v.isSecret ? { key: v.key, isSecret: true } : { key: v.key, isSecret: false, value: v.value ?? "" },
-  );
-  const workerQueues = d.workerQueues?.length
-    ? d.workerQueues.map((q) => ({
-        id: q.id,
-        name: q.name,
-        isDefault: q.isDefault,
-        astroMachine: q.astroMachine,
-        nodePoolId: q.nodePoolId,
-        minWorkerCount: q.minWorkerCount,
-        maxWorkerCount: q.maxWorkerCount,
-        workerConcurrency: q.workerConcurrency,
-      }))
-    : undefined;
-  const common = {
-    name: d.name,
-    description: d.description,
-    workspaceId: d.workspaceId,
-    isCicdEnforced: d.isCicdEnforced,
-    isDagDeployEnabled: d.isDagDeployEnabled,
-    environmentVariables,
-    workerQueues,
-    contactEmails: d.contactEmails,
-  };
-  if (d.type === "HYBRID") {
-    return {
-      ...common,
-      type: "HYBRID",
-      executor: d.executor === "KUBERNETES" ? "KUBERNETES" : "CELERY",
-      scheduler: { au: d.schedulerAu ?? 5, replicas: d.schedulerReplicas },
-    };
-  }
-  return {
-    ...common,
-    type: d.type === "DEDICATED" ? "DEDICATED" : "STANDARD",
-    executor: d.executor ?? "CELERY",
-    isHighAvailability: d.isHighAvailability ?? false,
-    isDevelopmentMode: d.isDevelopmentMode,
-    schedulerSize: d.schedulerSize ?? "SMALL",
-    defaultTaskPodCpu: d.defaultTaskPodCpu,
-    defaultTaskPodMemory: d.defaultTaskPodMemory,
-    resourceQuotaCpu: d.resourceQuotaCpu,
-    resourceQuotaMemory: d.resourceQuotaMemory,
-  };
+  // The provider's own builder: the fake's tests then prove, through Prism, the body it sends.
+  return updateDeploymentBody(d as DeploymentRecord) as unknown as UpdateDeploymentRequest;
 }
 
 // ---------------------------------------------------------------------------------------------

@@ -1,5 +1,12 @@
-import { ConnectionExistsError, TargetMissingError } from "../../provider/core/errors";
-import type { ApiVersion, ConnectionDriver, ConnectionPayload, ConnectionTarget } from "../../provider/core/types";
+import { AuthorizationError, ConnectionExistsError, TargetMissingError } from "../../provider/core/errors";
+import type {
+  ApiVersion,
+  ConnectionDriver,
+  ConnectionPayload,
+  ConnectionTarget,
+  DeploymentChange,
+  DeploymentSettingsDriver,
+} from "../../provider/core/types";
 import type { GrantOnRole, TrustDriver } from "../../provider/grants/aws/types";
 import { TrustPolicy, grantHolds, liveShare, withGrant, withoutGrant } from "../../provider/grants/aws/trustPolicy";
 
@@ -89,5 +96,51 @@ export class MemoryConnections implements ConnectionDriver {
     const removed = this.store.delete(this.key(target, id));
     if (removed) this.writes++;
     return { removed };
+  }
+}
+
+/** A Deployment's identity and variables, with the driver contract of AstroDeploymentSettings. */
+export class MemoryDeploymentSettings implements DeploymentSettingsDriver {
+  readonly deployments = new Map<string, { defaultIdentity: string; identity?: string; vars: Map<string, string> }>();
+  writes = 0;
+
+  addDeployment(id: string, defaultIdentity: string, vars: Record<string, string> = {}) {
+    this.deployments.set(id, { defaultIdentity, vars: new Map(Object.entries(vars)) });
+  }
+
+  effective(id: string) {
+    const d = this.deployments.get(id)!;
+    return d.identity ?? d.defaultIdentity;
+  }
+
+  async read(deployment: Pick<DeploymentChange, "deploymentId">, keys: readonly string[]) {
+    const d = this.deployments.get(deployment.deploymentId);
+    if (!d) return { environmentVariables: {} };
+    const vars = Object.fromEntries([...d.vars].filter(([k]) => keys.includes(k)));
+    return { effectiveWorkloadIdentity: d.identity ?? d.defaultIdentity, environmentVariables: vars };
+  }
+
+  async apply(change: DeploymentChange) {
+    const d = this.deployments.get(change.deploymentId);
+    if (!d) throw new TargetMissingError(`Deployment ${change.deploymentId} does not exist`);
+    for (const [key, value] of Object.entries(change.environmentVariables)) {
+      if (d.vars.has(key) && d.vars.get(key) !== value && !change.ownedKeys.includes(key)) {
+        throw new AuthorizationError("CONFLICT", `Deployment ${change.deploymentId} already has ${key} set`);
+      }
+    }
+    const previous = d.identity ?? d.defaultIdentity;
+    for (const key of change.ownedKeys) d.vars.delete(key);
+    for (const [key, value] of Object.entries(change.environmentVariables)) d.vars.set(key, value);
+    if (change.workloadIdentity !== undefined) d.identity = change.workloadIdentity;
+    this.writes++;
+    return change.workloadIdentity !== undefined ? { previousWorkloadIdentity: previous } : {};
+  }
+
+  async remove(change: Omit<DeploymentChange, "environmentVariables">) {
+    const d = this.deployments.get(change.deploymentId);
+    if (!d) return;
+    for (const key of change.ownedKeys) d.vars.delete(key);
+    if (change.workloadIdentity !== undefined) d.identity = change.workloadIdentity;
+    this.writes++;
   }
 }

@@ -38,7 +38,35 @@ export const awsPlugin: GrantPlugin<AwsInput, AwsGrant, AwsResolved> = {
     statement: grant.statement,
     oidcProviderCreated: resolved.oidcProviderCreated ?? false,
   }),
+  deploymentSettings: {
+    customerManagedIdentity: (grant) =>
+      grant.mode === "webIdentity"
+        ? { ok: true, value: grant.role }
+        : {
+            ok: false,
+            reason:
+              "needs aws.trust.kind webIdentity: a customer-managed identity on AWS is a role the Deployment's Kubernetes " +
+              "service accounts assume through the cluster's OIDC provider, which is the trust webIdentity writes",
+          },
+    // As the guide's secrets backend: Secrets Manager, reached the way the connection reaches the role.
+    secretsBackend: (extra) => ({
+      ok: true,
+      value: {
+        backend: "airflow.providers.amazon.aws.secrets.secrets_manager.SecretsManagerBackend",
+        kwargs: {
+          connections_prefix: "airflow/connections",
+          variables_prefix: "airflow/variables",
+          ...pick(extra, ["role_arn", "assume_role_method", "region_name"]),
+        },
+      },
+    }),
+    reservedKwargs: ["role_arn", "assume_role_method"],
+  },
 };
+
+function pick(record: Record<string, ExtraValue>, keys: readonly string[]): Record<string, ExtraValue> {
+  return Object.fromEntries(keys.filter((k) => k in record).map((k) => [k, record[k]!]));
+}
 
 /** The lifecycle's view of an IAM trust driver. */
 export function awsGrantDriver(trust: TrustDriver): GrantDriver<AwsGrant, AwsResolved> {

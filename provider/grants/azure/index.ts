@@ -58,6 +58,22 @@ export const azurePlugin: GrantPlugin<AzureInput, AzureGrant, AzureResolved> = {
     preExistingAssignment: resolved.preExistingAssignment ?? null,
     adoptedCredentials: resolved.adoptedCredentials ?? [],
   }),
+  deploymentSettings: {
+    customerManagedIdentity: () => ({
+      ok: false,
+      reason:
+        "cannot be set on Azure: Astro's API refuses a workload identity on Azure Deployments (UpdateDeployment answers 400). " +
+        "On Azure the Deployment's pods already act as your managed identity through the federated credentials this resource " +
+        "creates; remove customerManagedIdentity",
+    }),
+    secretsBackend: () => ({
+      ok: false,
+      reason:
+        "is offered for AWS (Secrets Manager) and GCP (Secret Manager); on Azure, set AIRFLOW__SECRETS__BACKEND to Key Vault's " +
+        "backend with the managed identity's client id yourself, or remove secretsBackend",
+    }),
+    reservedKwargs: [],
+  },
 };
 
 export type { AzureGrant, AzureResolved } from "./plan";

@@ -34,6 +34,31 @@ export const gcpPlugin: GrantPlugin<GcpInput, GcpGrant, GcpResolved> = {
     binding: grant.binding,
     preExistingMembers: resolved.preExistingMembers ?? [],
   }),
+  deploymentSettings: {
+    customerManagedIdentity: (grant) =>
+      grant.mode === "customerManagedIdentity"
+        ? { ok: true, value: grant.resource.replace(/^projects\/-\/serviceAccounts\//, "") }
+        : {
+            ok: false,
+            reason:
+              'needs gcp.grant.kind "customerManagedIdentity": the Deployment can run as a service account only when ' +
+              "its Kubernetes service accounts may act as it (Workload Identity User), which is the grant that kind writes",
+          },
+    // As the guide's GCP tab: Secret Manager in the connection's project, through the impersonation chain.
+    secretsBackend: (extra) => ({
+      ok: true,
+      value: {
+        backend: "airflow.providers.google.cloud.secrets.secret_manager.CloudSecretManagerBackend",
+        kwargs: {
+          connections_prefix: "airflow-connections",
+          variables_prefix: "airflow-variables",
+          project_id: extra.project ?? null,
+          ...("impersonation_chain" in extra ? { impersonation_chain: extra.impersonation_chain! } : {}),
+        },
+      },
+    }),
+    reservedKwargs: ["impersonation_chain"],
+  },
 };
 
 export type { GcpGrant, GcpResolved } from "./plan";

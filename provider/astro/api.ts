@@ -1,0 +1,187 @@
+import { RemoteError, TargetMissingError, redact } from "../core/errors";
+import { RetriesExhaustedError, withRetries } from "../core/retry";
+
+export interface AstroApiOptions {
+  /** The Astro Platform API base, with its version path; default Astronomer's. */
+  baseUrl?: string;
+  fetch?: typeof fetch;
+  attempts?: number;
+  baseDelayMs?: number;
+  timeoutMs?: number;
+  sleep?: (ms: number) => Promise<void>;
+}
+
+export const ASTRO_API_URL = "https://api.astronomer.io/v1";
+
+class HttpFailure extends Error {
+  constructor(
+    message: string,
+    readonly status: number | undefined,
+  ) {
+    super(message);
+  }
+}
+
+/** The Astro Platform API over fetch (Astronomer publishes no Node client): bearer token, bounded retries. */
+export class AstroApi {
+  private readonly fetch: typeof fetch;
+  readonly baseUrl: string;
+  readonly calls = { requests: 0, writes: 0 };
+
+  constructor(private readonly options: AstroApiOptions = {}) {
+    this.fetch = options.fetch ?? globalThis.fetch;
+    this.baseUrl = (options.baseUrl ?? ASTRO_API_URL).replace(/\/+$/, "");
+  }
+
+  /** One API call, retried on 429, 5xx and dropped connections; a 404 is undefined when `missingOk`. */
+  async call<T>(
+    token: string | undefined,
+    method: string,
+    url: string,
+    body?: unknown,
+    missingOk = false,
+  ): Promise<T | undefined> {
+    if (!token) {
+      throw new RemoteError(
+        `no Astro API token for ${this.baseUrl}: set it with pulumi config set --secret deployment-authorization:astroToken <token>, ` +
+          `or the ASTRO_API_TOKEN environment variable, or the component's connection.astro.token input`,
+        undefined,
+        false,
+        { code: "PERMISSION_DENIED" },
+      );
+    }
+    const what = `${method} ${url}`;
+    let response: Response;
+    try {
+      response = await withRetries(
+        {
+          attempts: this.options.attempts ?? 5,
+          baseDelayMs: this.options.baseDelayMs ?? 250,
+          maxDelayMs: 5000,
+          retryable: (e) => e instanceof HttpFailure && (e.status === undefined || e.status === 429 || e.status >= 500),
+          what,
+          sleep: this.options.sleep,
+        },
+        async () => {
+          this.calls.requests++;
+          if (method !== "GET") this.calls.writes++;
+          let r: Response;
+          try {
+            r = await this.fetch(url, {
+              method,
+              headers: {
+                accept: "application/json",
+                authorization: `Bearer ${token}`,
+                ...(body === undefined ? {} : { "content-type": "application/json" }),
+              },
+              body: body === undefined ? undefined : JSON.stringify(body),
+              signal: AbortSignal.timeout(this.options.timeoutMs ?? 30_000),
+            });
+          } catch (error) {
+            const cause = (error as { cause?: { code?: string } }).cause?.code ?? (error as Error).name;
+            throw new HttpFailure(`cannot reach ${url} (${cause})`, undefined);
+          }
+          if (r.status === 429 || r.status >= 500) throw new HttpFailure(`${what} answered ${r.status}`, r.status);
+          return r;
+        },
+      );
+    } catch (error) {
+      if (error instanceof RetriesExhaustedError) {
+        throw new RemoteError(
+          redact(`${error.message}. The Astro API is throttling or failing; run pulumi up again later.`, [token]),
+          undefined,
+          true,
+          { cause: error.lastError },
+        );
+      }
+      throw error;
+    }
+    if (response.status === 404 && missingOk) return undefined;
+    if (response.status === 204) return undefined;
+    const text = await response.text();
+    if (!response.ok) {
+      let detail = text.slice(0, 500);
+      try {
+        const parsed = JSON.parse(text) as { message?: string; fieldErrors?: unknown };
+        detail = `${parsed.message ?? detail}${parsed.fieldErrors ? ` ${JSON.stringify(parsed.fieldErrors)}` : ""}`;
+      } catch {
+        // not JSON: keep the text
+      }
+      const denied = response.status === 401 || response.status === 403;
+      const hint = denied
+        ? " Check the Astro API token: it needs an Organization, Workspace or Deployment role that may update the Deployment and edit its Environment Manager."
+        : "";
+      throw new RemoteError(
+        redact(`${what} answered ${response.status}: ${detail}.${hint}`, [token]),
+        response.status,
+        false,
+        {
+          ...(denied ? { code: "PERMISSION_DENIED" as const } : {}),
+        },
+      );
+    }
+    return (text ? JSON.parse(text) : undefined) as T | undefined;
+  }
+}
+
+/** What a Deployment tells about itself that a grant and its connection need. */
+export interface DeploymentFacts {
+  organizationId: string;
+  deploymentId: string;
+  cloudProvider?: "AWS" | "GCP" | "AZURE";
+  namespace: string;
+  /** The identity its pods run as: the one set on it, or Astro's default. */
+  workloadIdentity?: string;
+  oidcIssuerUrl?: string;
+  /** The Airflow API's base URL (https, without /api/...), and which API it is. */
+  airflowUrl?: string;
+  apiVersion?: "v1" | "v2";
+}
+
+interface DeploymentResponse {
+  id: string;
+  organizationId: string;
+  namespace: string;
+  cloudProvider?: "AWS" | "GCP" | "AZURE";
+  effectiveWorkloadIdentity?: string;
+  oidcIssuerUrl?: string;
+  webServerAirflowApiUrl?: string;
+}
+
+export function deploymentUrl(api: Pick<AstroApi, "baseUrl">, organizationId: string, deploymentId: string): string {
+  return `${api.baseUrl}/organizations/${encodeURIComponent(organizationId)}/deployments/${encodeURIComponent(deploymentId)}`;
+}
+
+/** GetDeployment, in the terms a grant and its connection need. A missing Deployment is TARGET_MISSING. */
+export async function getDeployment(
+  api: AstroApi,
+  token: string | undefined,
+  organizationId: string,
+  deploymentId: string,
+): Promise<DeploymentFacts> {
+  const d = await api.call<DeploymentResponse>(
+    token,
+    "GET",
+    deploymentUrl(api, organizationId, deploymentId),
+    undefined,
+    true,
+  );
+  if (!d) {
+    throw new TargetMissingError(
+      `Deployment ${deploymentId} does not exist in Astro organization ${organizationId} (or the token may not see it): ` +
+        `check deployment.organizationId and deployment.deploymentId`,
+    );
+  }
+  // webServerAirflowApiUrl has no scheme and ends in the API's path: /api/v1 (Airflow 2) or /api/v2 (Airflow 3).
+  // Astro gives it without a scheme (https is meant); a self-hosted setup may give one.
+  const apiUrl = d.webServerAirflowApiUrl?.match(/^(https?:\/\/)?(.*?)\/api\/(v1|v2)\/?$/);
+  return {
+    organizationId,
+    deploymentId,
+    namespace: d.namespace,
+    ...(d.cloudProvider ? { cloudProvider: d.cloudProvider } : {}),
+    ...(d.effectiveWorkloadIdentity ? { workloadIdentity: d.effectiveWorkloadIdentity } : {}),
+    ...(d.oidcIssuerUrl ? { oidcIssuerUrl: d.oidcIssuerUrl } : {}),
+    ...(apiUrl ? { airflowUrl: `${apiUrl[1] ?? "https://"}${apiUrl[2]}`, apiVersion: apiUrl[3] as "v1" | "v2" } : {}),
+  };
+}
