@@ -50,7 +50,9 @@ export type ClusterRoleTrust = Extract<AwsTrust, { kind: "clusterRole" }>;
 export type WebIdentityTrust = Extract<AwsTrust, { kind: "webIdentity" }>;
 export type { ServiceAccountComponent } from "../provider/core/astro";
 
-export interface AwsGrantArgs extends Inputs<Omit<AwsInput, "targetRole" | "region">> {
+export interface AwsGrantArgs extends Inputs<Omit<AwsInput, "targetRole" | "region" | "trust">> {
+  /** Whom the role trusts. Default: the Deployment's workload identity (`deploymentRole`). */
+  trust?: AwsTrust;
   /**
    * The customer's IAM role the Deployment will assume: an ARN, a role name, or an `aws.iam.Role`.
    * The resource adds one trust statement to this role; it never creates or deletes the role.
