@@ -9,13 +9,23 @@ const PACKAGE = "pulumi-deployment-authorization";
  * refresh and destroy run whatever version is installed then; inside this repository (examples,
  * tests), the compiled file itself.
  */
-export function providerModuleId(cwd: string = process.cwd()): string {
+export function providerModuleId(cwd: string = process.cwd(), self: string = __dirname): string {
+  // Installed as a package, always by name: the Automation helper makes an inline program's
+  // provider process find it (NODE_PATH), whatever the working directory.
+  if (self.split(path.sep).join("/").includes(`/node_modules/${PACKAGE}/`)) return `${PACKAGE}/provider`;
   // The provider process resolves from its working directory through node_modules only (no
   // self-reference by package name), so look exactly where it will look.
   for (let dir = path.resolve(cwd); ; dir = path.dirname(dir)) {
     if (existsSync(path.join(dir, "node_modules", PACKAGE, "package.json"))) return `${PACKAGE}/provider`;
-    if (path.dirname(dir) === dir) return path.resolve(__dirname, "..", "provider", "index.js");
+    if (path.dirname(dir) === dir) return path.resolve(self, "..", "provider", "index.js");
   }
+}
+
+/** The node_modules folder this package is installed in; undefined when run from its own repository. */
+export function installedIn(self: string = __dirname): string | undefined {
+  const parts = path.resolve(self).split(path.sep);
+  const at = parts.lastIndexOf(PACKAGE);
+  return at > 0 && parts[at - 1] === "node_modules" ? parts.slice(0, at).join(path.sep) : undefined;
 }
 
 /**

@@ -1,5 +1,6 @@
-import { canonical } from "./canonical";
 import { AuthorizationError } from "./errors";
+import { pluginFor } from "./plugins";
+import { reviewAuthorization } from "./review";
 import type {
   AuthorizationState,
   ConnectionPayload,
@@ -174,42 +175,8 @@ export function diffAuthorization(
   olds: AuthorizationState,
   news: PlannedAuthorization,
 ): DiffDecision {
-  const replaces: string[] = [];
-  if (olds.grant.cloud !== news.grant.cloud) replaces.push("grant.cloud");
-  else replaces.push(...pluginFor(plugins, news.grant.cloud).replaces(olds.grant, news.grant));
-  if (olds.connection.airflow?.url !== news.connection.airflow?.url) replaces.push("connection.airflow.url");
-  if (olds.connection.astro?.scopeEntityId !== news.connection.astro?.scopeEntityId) replaces.push("connection.astro");
-  if (olds.connection.connectionId !== news.connection.connectionId) replaces.push("connection.connectionId");
-  const [before, after] = [olds.deploymentSettings, news.deploymentSettings];
-  if (before && after && before.deploymentId !== after.deploymentId) replaces.push("deploymentSettings.deploymentId");
-
-  const comparable = (s: AuthorizationState | PlannedAuthorization) =>
-    canonicalJson({
-      owner: s.owner,
-      workloadIdentity: s.workloadIdentity,
-      grant: s.grant,
-      connection: s.connection,
-      deploymentSettings: s.deploymentSettings,
-      credentials: s.credentials ?? null,
-    });
-  const changes = replaces.length > 0 || comparable(olds) !== comparable(news);
-  // Grants are shared entries and connections keep their id: the old one must go before the new one
-  // comes, or removing the old would take the new one's entry (or the create would collide).
-  return { changes, replaces, deleteBeforeReplace: replaces.length > 0 };
+  const review = reviewAuthorization(plugins, olds, news);
+  return { changes: review.changed, replaces: review.replaces, deleteBeforeReplace: review.deleteBeforeReplace };
 }
 
-export function pluginFor(plugins: ReadonlyMap<string, GrantPlugin>, cloud: string): GrantPlugin {
-  const plugin = plugins.get(cloud);
-  if (!plugin) {
-    throw new AuthorizationError(
-      "INVALID_INPUT",
-      `this version of pulumi-deployment-authorization cannot grant in "${cloud}" (it knows ` +
-        `${[...plugins.keys()].join(", ")}): the stack was written by a newer version; install that version again`,
-    );
-  }
-  return plugin;
-}
-
-function canonicalJson(value: unknown): string {
-  return canonical(JSON.parse(JSON.stringify(value)) as Parameters<typeof canonical>[0]);
-}
+export { pluginFor };

@@ -1,3 +1,4 @@
+import { AuthorizationError } from "./errors";
 import { AmbientCredentials, AuthorizationLifecycle } from "./lifecycle";
 import { DiffDecision, ValidInputs, diffAuthorization, planAuthorization } from "./plan";
 import { CheckFailure, parseWith } from "./schema";
@@ -78,14 +79,31 @@ export function createProvider(options: {
       return diffAuthorization(plugins, withoutProvider(olds), withoutProvider(news));
     },
 
-    create: (inputs) => lifecycle().create(withoutProvider(inputs)),
-    read: async (id, props) => {
-      const result = await lifecycle().read(id, withoutProvider(props));
-      return { ...result, inputs: result.inputs as unknown as Record<string, unknown> };
-    },
-    update: (id, olds, news) => lifecycle().update(id, withoutProvider(olds), withoutProvider(news)),
-    delete: (id, props) => lifecycle().delete(id, withoutProvider(props)),
+    create: (inputs) => coded(lifecycle().create(withoutProvider(inputs))),
+    read: (id, props) =>
+      coded(
+        lifecycle()
+          .read(id, withoutProvider(props))
+          .then((result) => ({ ...result, inputs: result.inputs as unknown as Record<string, unknown> })),
+      ),
+    update: (id, olds, news) => coded(lifecycle().update(id, withoutProvider(olds), withoutProvider(news))),
+    delete: (id, props) => coded(lifecycle().delete(id, withoutProvider(props))),
   };
+}
+
+/**
+ * The engine passes only an error's text on: it starts with the stable code, so programs (the
+ * Automation helper, a portal) can tell a conflict from a missing role without parsing prose.
+ */
+async function coded<T>(work: Promise<T>): Promise<T> {
+  try {
+    return await work;
+  } catch (error) {
+    if (error instanceof AuthorizationError && !error.message.startsWith(`${error.code}: `)) {
+      error.message = `${error.code}: ${error.message}`;
+    }
+    throw error;
+  }
 }
 
 function fromEnvironment(env: NodeJS.ProcessEnv): AmbientCredentials {

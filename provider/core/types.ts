@@ -1,4 +1,5 @@
 import type { z } from "zod";
+import type { GrantSummary } from "./review";
 
 /**
  * The cloud-blind shapes of the resource: a grant (owned by one cloud plug-in) and a connection
@@ -160,6 +161,8 @@ export interface GrantPlugin<Input = unknown, G extends GrantBase = GrantBase, R
   /** A live `extra` value in the plan's terms: the resolved ARN reads as the plan's placeholder. */
   extraInPlanTerms(key: string, live: ExtraValue, planned: Record<string, ExtraValue>, resolved: R): ExtraValue;
   outputs(grant: G, resolved: R): GrantOutput;
+  /** The grant in a reviewer's words: where it lives, one line per unit of access, what is risky. */
+  summarize(grant: G): GrantSummary;
   /** What this grant makes of the Deployment's own settings; absent: the cloud offers none. */
   readonly deploymentSettings: DeploymentSettingsRules<G>;
 }

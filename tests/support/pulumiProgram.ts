@@ -1,4 +1,5 @@
 import { LocalWorkspace, PulumiCommand, Stack } from "@pulumi/pulumi/automation";
+import { execFile } from "node:child_process";
 import { mkdirSync, mkdtempSync, readFileSync, readdirSync, rmSync, writeFileSync } from "node:fs";
 import path from "node:path";
 import { inject } from "vitest";
@@ -10,6 +11,8 @@ export interface ProgramStack {
   workDir: string;
   /** The stack's state file as the file backend stores it. */
   stateText(): string;
+  /** The pulumi CLI itself, on this stack, as a user would type it (e.g. ["preview", "--json"]). */
+  cli(args: string[]): Promise<{ stdout: string; stderr: string; code: number }>;
   dispose(): Promise<void>;
 }
 
@@ -65,6 +68,16 @@ export async function programStack(options: {
       const dir = path.join(backendDir, ".pulumi", "stacks", "deployment-authorization-demo");
       const file = readdirSync(dir).find((f) => f === `${options.stackName}.json`)!;
       return readFileSync(path.join(dir, file), "utf8");
+    },
+    cli(args) {
+      return new Promise((resolve) => {
+        execFile(
+          path.join(inject("pulumiBin"), "pulumi"),
+          [...args, "--stack", options.stackName, "--non-interactive"],
+          { cwd: workDir, env: { ...process.env, ...envVars }, maxBuffer: 64 * 1024 * 1024 },
+          (error, stdout, stderr) => resolve({ stdout, stderr, code: error ? Number(error.code ?? 1) : 0 }),
+        );
+      });
     },
     async dispose() {
       rmSync(workDir, { recursive: true, force: true });

@@ -76,6 +76,9 @@ export class AwsIamTrustDriver implements TrustDriver {
   readonly calls: Record<string, number> = {};
 
   constructor(private readonly options: AwsIamTrustOptions = {}) {
+    // The SDK's notice about future Node.js lines is for whoever chose Node, not for every stack's
+    // diagnostics: it is the SDK's documented switch, and an explicit setting is respected.
+    process.env.AWS_SDK_JS_NODE_VERSION_SUPPORT_WARNING_DISABLED ??= "true";
     this.client = options.client ?? new IAMClient({ region: process.env.AWS_REGION ?? "us-east-1", maxAttempts: 1 });
     if (options.policySizeQuota !== undefined) this.quota = Promise.resolve(options.policySizeQuota);
     const store: PolicyStore<TrustPolicy, { arn: string }> = {

@@ -38,6 +38,26 @@ export const awsPlugin: GrantPlugin<AwsInput, AwsGrant, AwsResolved> = {
     statement: grant.statement,
     oidcProviderCreated: resolved.oidcProviderCreated ?? false,
   }),
+  summarize(grant) {
+    // After a refresh that found none of our entries live, the statement is null: nothing is granted.
+    const entries = grant.statement === null ? [] : grant.entries;
+    const how = grant.mode === "webIdentity" ? "may assume it with its web identity token" : "may assume it";
+    const risks: string[] = [];
+    if (entries.some((e) => e.includes("*"))) {
+      risks.push(
+        `wildcard subject (${entries.filter((e) => e.includes("*")).join(", ")}): every service account it matches, ` +
+          `not only the Deployment's, may assume ${grant.role}`,
+      );
+    }
+    if (grant.mode === "clusterRole") {
+      risks.push(`trusts a cluster's role: every Deployment on that cluster may assume ${grant.role}`);
+    }
+    return {
+      target: `IAM role ${grant.role}, statement ${grant.sid}`,
+      entries: entries.map((e) => `${e} ${how}`),
+      risks,
+    };
+  },
   deploymentSettings: {
     customerManagedIdentity: (grant) =>
       grant.mode === "webIdentity"

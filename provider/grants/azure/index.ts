@@ -58,6 +58,24 @@ export const azurePlugin: GrantPlugin<AzureInput, AzureGrant, AzureResolved> = {
     preExistingAssignment: resolved.preExistingAssignment ?? null,
     adoptedCredentials: resolved.adoptedCredentials ?? [],
   }),
+  summarize(grant) {
+    const assignment = grant.roleAssignment;
+    const risks: string[] = [];
+    if (assignment && BROAD_ROLES.has(assignment.role)) {
+      risks.push(`${assignment.role} is a broad role: it grants writes (or more) at ${assignment.scope}`);
+    }
+    if (assignment && /^\/subscriptions\/[^/]+\/?$/.test(assignment.scope)) {
+      risks.push(`the role assignment covers a whole subscription (${assignment.scope})`);
+    }
+    return {
+      target: `managed identity ${grant.identity}`,
+      entries: [
+        ...grant.credentials.map((c) => `federated credential ${c.name}: ${c.subject} from ${c.issuer}`),
+        ...(assignment ? [`role ${assignment.role} at ${assignment.scope}`] : []),
+      ],
+      risks,
+    };
+  },
   deploymentSettings: {
     customerManagedIdentity: () => ({
       ok: false,
@@ -78,3 +96,5 @@ export const azurePlugin: GrantPlugin<AzureInput, AzureGrant, AzureResolved> = {
 
 export type { AzureGrant, AzureResolved } from "./plan";
 export type { AzureInput } from "./schema";
+
+const BROAD_ROLES = new Set(["Owner", "Contributor", "User Access Administrator"]);

@@ -1,5 +1,7 @@
 import type { GrantPlugin } from "../../core/types";
-import { GcpGrant, GcpResolved, gcpConnectionExtra, planGcpGrant, staleGcpGrant } from "./plan";
+import { GcpGrant, GcpResolved, describeResource, gcpConnectionExtra, planGcpGrant, staleGcpGrant } from "./plan";
+
+const BASIC_ROLES = new Set(["roles/owner", "roles/editor", "roles/viewer"]);
 import { GcpInput, gcpInputSchema, refineGcpInput } from "./schema";
 
 /** GCP: one member/role pair on a project's or a service account's IAM policy, and a Google Cloud connection. */
@@ -34,6 +36,16 @@ export const gcpPlugin: GrantPlugin<GcpInput, GcpGrant, GcpResolved> = {
     binding: grant.binding,
     preExistingMembers: resolved.preExistingMembers ?? [],
   }),
+  summarize(grant) {
+    const risks = BASIC_ROLES.has(grant.role)
+      ? [`${grant.role} is a basic role: it grants nearly everything in ${describeResource(grant.resource)}`]
+      : [];
+    return {
+      target: `${describeResource(grant.resource)}, role ${grant.role}`,
+      entries: (grant.binding?.members ?? []).map((m) => `${m} has ${grant.role}`),
+      risks,
+    };
+  },
   deploymentSettings: {
     customerManagedIdentity: (grant) =>
       grant.mode === "customerManagedIdentity"

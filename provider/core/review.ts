@@ -1,0 +1,181 @@
+import { canonical } from "./canonical";
+import { pluginFor } from "./plugins";
+import type { AuthorizationState, ExtraValue, GrantPlugin, PlannedAuthorization } from "./types";
+
+/**
+ * One authorization's change in a reviewer's terms: what access it grants or takes away, which
+ * connection fields change, and what deserves a second look. The provider's `diff` is a part of
+ * this (see diffAuthorization), so a review and the engine never disagree.
+ */
+export interface AuthorizationReview {
+  operation: "create" | "update" | "replace" | "delete" | "same";
+  cloud: string;
+  /** Where the grant lives: a role, an IAM policy and role, a managed identity. */
+  target: string;
+  grant: { added: string[]; removed: string[]; unchanged: number };
+  connection: {
+    connectionId: string;
+    /** Where the connection lives: the Airflow API URL, or the Astro scope. */
+    location: string;
+    changes: FieldChange[];
+  };
+  /** The Astro Deployment's own settings (identity, secrets backend), when the resource owns any. */
+  deploymentSettings: FieldChange[];
+  /** Input paths whose change replaces the resource. */
+  replaces: string[];
+  deleteBeforeReplace: boolean;
+  risks: string[];
+  /** True when anything the resource manages differs (what the engine's diff reports). */
+  changed: boolean;
+}
+
+export interface FieldChange {
+  field: string;
+  before: ExtraValue | undefined;
+  after: ExtraValue | undefined;
+}
+
+/** What a grant holds, in a reviewer's words, for the review (one line per unit of access). */
+export interface GrantSummary {
+  target: string;
+  entries: string[];
+  risks: string[];
+}
+
+type Subject = AuthorizationState | PlannedAuthorization;
+
+/** The review of one authorization: olds is undefined for a create, news for a delete. */
+export function reviewAuthorization(
+  plugins: ReadonlyMap<string, GrantPlugin>,
+  olds: AuthorizationState | undefined,
+  news: PlannedAuthorization | undefined,
+): AuthorizationReview {
+  const subject = (news ?? olds)!;
+  const plugin = pluginFor(plugins, subject.grant.cloud);
+  const before = olds ? summary(plugins, olds) : undefined;
+  const after = news ? summary(plugins, news) : undefined;
+
+  const replaces: string[] = [];
+  if (olds && news) {
+    if (olds.grant.cloud !== news.grant.cloud) replaces.push("grant.cloud");
+    else replaces.push(...plugin.replaces(olds.grant, news.grant));
+    if (olds.connection.airflow?.url !== news.connection.airflow?.url) replaces.push("connection.airflow.url");
+    if (olds.connection.astro?.scopeEntityId !== news.connection.astro?.scopeEntityId) {
+      replaces.push("connection.astro");
+    }
+    if (olds.connection.connectionId !== news.connection.connectionId) replaces.push("connection.connectionId");
+    const [was, will] = [olds.deploymentSettings, news.deploymentSettings];
+    if (was && will && was.deploymentId !== will.deploymentId) replaces.push("deploymentSettings.deploymentId");
+  }
+  const changed = !olds || !news || replaces.length > 0 || comparable(olds) !== comparable(news);
+  // Grants are shared entries and connections keep their id: the old one must go before the new one
+  // comes, or removing the old would take the new one's entry (or the create would collide).
+  const deleteBeforeReplace = replaces.length > 0;
+  const operation = !olds ? "create" : !news ? "delete" : replaces.length ? "replace" : changed ? "update" : "same";
+
+  const sameTarget = before && after && before.target === after.target;
+  const oldEntries = new Set(before?.entries ?? []);
+  const newEntries = new Set(after?.entries ?? []);
+  const grant = sameTarget
+    ? {
+        added: [...newEntries].filter((e) => !oldEntries.has(e)),
+        removed: [...oldEntries].filter((e) => !newEntries.has(e)),
+        unchanged: [...newEntries].filter((e) => oldEntries.has(e)).length,
+      }
+    : { added: [...newEntries], removed: [...oldEntries], unchanged: 0 };
+
+  const risks = [...(after?.risks ?? [])];
+  if (deleteBeforeReplace) {
+    risks.push(
+      `replacement deletes first (${replaces.join(", ")} changed): the old grant and connection go before the new ones ` +
+        `exist, so the Deployment has no access for the length of the update`,
+    );
+  }
+  const identity = (s: Subject | undefined) => s?.deploymentSettings?.workloadIdentity?.identity;
+  if (news && identity(news) !== undefined && identity(news) !== identity(olds)) {
+    risks.push(
+      `changes the identity Deployment ${news.deploymentSettings!.deploymentId} runs as, to ${identity(news)}`,
+    );
+  }
+
+  return {
+    operation,
+    cloud: subject.grant.cloud,
+    target: after?.target ?? before!.target,
+    grant,
+    connection: {
+      connectionId: subject.connection.connectionId,
+      location: locationOf(subject),
+      changes: connectionChanges(olds, news),
+    },
+    deploymentSettings: settingsChanges(olds, news),
+    replaces,
+    deleteBeforeReplace,
+    risks,
+    changed,
+  };
+}
+
+function summary(plugins: ReadonlyMap<string, GrantPlugin>, s: Subject): GrantSummary {
+  return pluginFor(plugins, s.grant.cloud).summarize(s.grant);
+}
+
+function locationOf(s: Subject): string {
+  const astro = s.connection.astro;
+  if (astro) return `Astro Environment Manager, ${astro.scope.toLowerCase()} ${astro.scopeEntityId}`;
+  return `Airflow API at ${s.connection.airflow?.url ?? "(unknown)"}`;
+}
+
+function connectionChanges(olds: Subject | undefined, news: Subject | undefined): FieldChange[] {
+  const flat = (s: Subject | undefined): Record<string, ExtraValue> => {
+    if (!s) return {};
+    const payload = s.connection.payload;
+    const fields: Record<string, ExtraValue> = {
+      connectionId: s.connection.connectionId,
+      location: locationOf(s),
+    };
+    if (payload) {
+      fields.conn_type = payload.conn_type;
+      fields.description = payload.description;
+      for (const [key, value] of Object.entries(payload.extra)) fields[`extra.${key}`] = value;
+    }
+    return fields;
+  };
+  return fieldChanges(flat(olds), flat(news));
+}
+
+function settingsChanges(olds: Subject | undefined, news: Subject | undefined): FieldChange[] {
+  const flat = (s: Subject | undefined): Record<string, ExtraValue> => {
+    const settings = s?.deploymentSettings;
+    if (!settings) return {};
+    const fields: Record<string, ExtraValue> = { deployment: settings.deploymentId };
+    if (settings.workloadIdentity) fields.workloadIdentity = settings.workloadIdentity.identity;
+    if (settings.secretsBackend) {
+      fields["secretsBackend.backend"] = settings.secretsBackend.backend;
+      for (const [key, value] of Object.entries(settings.secretsBackend.kwargs)) {
+        fields[`secretsBackend.kwargs.${key}`] = value;
+      }
+    }
+    return fields;
+  };
+  return fieldChanges(flat(olds), flat(news));
+}
+
+function fieldChanges(before: Record<string, ExtraValue>, after: Record<string, ExtraValue>): FieldChange[] {
+  const keys = [...new Set([...Object.keys(before), ...Object.keys(after)])].sort();
+  return keys
+    .filter((k) => JSON.stringify(before[k]) !== JSON.stringify(after[k]))
+    .map((field) => ({ field, before: before[field], after: after[field] }));
+}
+
+function comparable(s: Subject): string {
+  const value = {
+    owner: s.owner,
+    workloadIdentity: s.workloadIdentity,
+    grant: s.grant,
+    connection: s.connection,
+    deploymentSettings: s.deploymentSettings,
+    credentials: s.credentials ?? null,
+  };
+  return canonical(JSON.parse(JSON.stringify(value)) as Parameters<typeof canonical>[0]);
+}

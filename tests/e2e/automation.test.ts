@@ -1,0 +1,217 @@
+import { mkdirSync, mkdtempSync, readFileSync, readdirSync, rmSync, writeFileSync } from "node:fs";
+import path from "node:path";
+import { afterAll, describe, expect, inject, it } from "vitest";
+import { statementsOf } from "../../provider/grants/aws/trustPolicy";
+import type * as Automation from "../../sdk/automation";
+import type { DeploymentAuthorizationArgs } from "../../sdk/args";
+import { seedDeployment, storedEnvironmentObjects } from "../support/astro";
+import { createRole, iamClient, trustPolicyOf, uniqueName } from "../support/aws";
+import { FOREIGN_COUNT, foreignPolicy } from "../support/fixtures";
+import { repoRoot } from "../support/pulumiProgram";
+// @ts-expect-error plain ESM script without type declarations
+import { astroEnv, motoEnv } from "../../scripts/toolchain.mjs";
+
+// The compiled helper, as a portal installs it: its provider stub points at the compiled provider.
+// eslint-disable-next-line @typescript-eslint/no-require-imports
+const automation = require(path.join(repoRoot, "dist/sdk/automation.js")) as typeof Automation;
+const { AuthorizationRunError, applyAuthorizations, previewAuthorizations, removeAuthorizations } = automation;
+type StackTarget = Automation.StackTarget;
+type AuthorizationRunError = Automation.AuthorizationRunError;
+
+const base = path.join(repoRoot, ".pulumi-state");
+mkdirSync(base, { recursive: true });
+const root = mkdtempSync(path.join(base, "automation-"));
+mkdirSync(path.join(root, "backend"));
+afterAll(() => rmSync(root, { recursive: true, force: true }));
+
+/** A portal's view of one stack: a file backend here (the portal example uses s3:// on moto). */
+function target(stackName: string, extra: Partial<StackTarget> = {}): StackTarget {
+  const astro = inject("endpoints").astro;
+  return {
+    stackName,
+    backendUrl: `file://${path.join(root, "backend")}`,
+    pulumiRoot: path.dirname(inject("pulumiBin")),
+    // An inline program runs in the portal's own process: what it reads while running comes from config.
+    config: {
+      "deployment-authorization:astroToken": { value: astro.token, secret: true },
+      "deployment-authorization:astroApiUrl": { value: astro.url },
+    },
+    env: {
+      PATH: inject("pulumiPath"),
+      PULUMI_HOME: path.join(root, "home"),
+      PULUMI_CONFIG_PASSPHRASE: "portal-passphrase",
+      PULUMI_AUTOMATION_API_SKIP_VERSION_CHECK: "true",
+      PULUMI_DISABLE_AUTOMATIC_PLUGIN_ACQUISITION: "true",
+      ASTRO_API_TOKEN: "",
+      ...motoEnv(inject("endpoints").moto.url),
+      ...astroEnv(astro.url),
+    },
+    ...extra,
+  };
+}
+
+/** One authorization for a Deployment: its default identity trusted on the role, the connection in Astro. */
+async function request(roleArn: string) {
+  const deployment = await seedDeployment(inject("endpoints").astro.fakeUrl, { cloudProvider: "AWS" });
+  const args: DeploymentAuthorizationArgs = {
+    deployment: { organizationId: deployment.organizationId, deploymentId: deployment.id },
+    aws: { targetRole: roleArn, region: "us-east-1" },
+    connection: { connectionId: "aws_portal", target: "astro" },
+  };
+  return { deployment, args };
+}
+
+describe("the Automation helper (pulumi-deployment-authorization/automation), as a portal uses it", () => {
+  it("previews, applies and removes with structured results; different stacks run in parallel, one stack in turn", async () => {
+    const iam = iamClient(inject("endpoints").moto.url);
+    const roleName = uniqueName("portal");
+    const roleArn = await createRole(iam, roleName, foreignPolicy());
+    const [a, b] = [await request(roleArn), await request(roleArn)];
+
+    const preview = await previewAuthorizations(target("team-a"), { authorizations: { "deployment-a": a.args } });
+    expect(preview.changes).toHaveLength(1);
+    expect(preview.changes[0]).toMatchObject({
+      name: "deployment-a",
+      operation: "create",
+      cloud: "aws",
+      grant: { added: [`${a.deployment.effectiveWorkloadIdentity} may assume it`] },
+    });
+    expect(statementsOf(await trustPolicyOf(iam, roleName))).toHaveLength(FOREIGN_COUNT);
+
+    // Two teams' stacks at once, and the same stack asked twice at once.
+    const started = Date.now();
+    const [first, second, again] = await Promise.all([
+      applyAuthorizations(target("team-a"), { authorizations: { "deployment-a": a.args } }),
+      applyAuthorizations(target("team-b"), { authorizations: { "deployment-b": b.args } }),
+      applyAuthorizations(target("team-a"), { authorizations: { "deployment-a": a.args } }),
+    ]);
+    console.log(`three applies (two stacks in parallel, one stack twice): ${Date.now() - started} ms`);
+    // The stack, the component and its resource.
+    expect(first.summary).toMatchObject({ create: 3 });
+    expect(second.summary).toMatchObject({ create: 3 });
+    // The second request for team-a ran after the first had finished: nothing left to do.
+    expect(again.summary).toMatchObject({ same: 3 });
+    expect(again.changes).toEqual([]);
+    expect(first.outputs["deployment-a"]).toMatchObject({
+      grant: { cloud: "aws", roleArn },
+      connection: { connectionId: "aws_portal", connType: "aws" },
+    });
+    const entries = JSON.stringify(await trustPolicyOf(iam, roleName));
+    expect(entries).toContain(a.deployment.effectiveWorkloadIdentity);
+    expect(entries).toContain(b.deployment.effectiveWorkloadIdentity);
+
+    const removed = await removeAuthorizations(target("team-b"));
+    expect(removed.changes).toMatchObject([{ name: "deployment-b", operation: "delete" }]);
+    expect(await storedEnvironmentObjects(inject("endpoints").astro.fakeUrl, b.deployment.id)).toEqual([]);
+    await removeAuthorizations(target("team-a"));
+    expect(statementsOf(await trustPolicyOf(iam, roleName))).toHaveLength(FOREIGN_COUNT);
+  });
+
+  it("reports errors with the core's stable code, per resource", async () => {
+    const missing = await request("arn:aws:iam::123456789012:role/never-created");
+    const failure = await applyAuthorizations(target("team-missing"), {
+      authorizations: { gone: missing.args },
+    }).then(
+      () => undefined,
+      (e: unknown) => e,
+    );
+    expect(failure).toBeInstanceOf(AuthorizationRunError);
+    expect(failure).toMatchObject({ code: "TARGET_MISSING" });
+    expect((failure as AuthorizationRunError).failures[0]).toMatchObject({
+      code: "TARGET_MISSING",
+      urn: expect.stringContaining("gone"),
+      message: expect.stringContaining("never-created"),
+    });
+
+    const invalid = await previewAuthorizations(target("team-invalid"), {
+      authorizations: {
+        bad: { ...missing.args, connection: { connectionId: "not valid!", target: "astro" } },
+      },
+    }).then(
+      () => undefined,
+      (e: unknown) => e,
+    );
+    expect(invalid).toMatchObject({
+      code: "INVALID_INPUT",
+      message: expect.stringContaining("connection.connectionId"),
+    });
+    await removeAuthorizations(target("team-missing"));
+  });
+
+  it("waits for a lock another process holds, with a bound, and says so; a cancelled run stops cleanly", async () => {
+    const iam = iamClient(inject("endpoints").moto.url);
+    const roleArn = await createRole(iam, uniqueName("portal-lock"), foreignPolicy());
+    const { args } = await request(roleArn);
+    const second = { ...args, connection: { connectionId: "aws_second", target: "astro" as const } };
+    const locked = target("team-locked", { lockWaitMs: 1500 });
+    await applyAuthorizations(locked, { authorizations: {} });
+
+    // What another process's `pulumi up` leaves in a file backend while it runs.
+    const lockDir = path.join(
+      root,
+      "backend",
+      ".pulumi",
+      "locks",
+      "organization",
+      "deployment-authorizations",
+      "team-locked",
+    );
+    mkdirSync(lockDir, { recursive: true });
+    const lockFile = path.join(lockDir, "another-process.json");
+    writeFileSync(
+      lockFile,
+      JSON.stringify({ pid: 999999, username: "ci", hostname: "runner-7", timestamp: new Date().toISOString() }),
+    );
+    const refused = await applyAuthorizations(locked, { authorizations: { held: args } }).then(
+      () => undefined,
+      (e: unknown) => e,
+    );
+    expect(refused).toMatchObject({
+      code: "STACK_LOCKED",
+      message: expect.stringMatching(/stayed locked .* pulumi cancel/),
+    });
+
+    // Released while waiting: the run goes ahead.
+    setTimeout(() => rmSync(lockFile), 1000);
+    const waited = await applyAuthorizations(target("team-locked", { lockWaitMs: 30_000 }), {
+      authorizations: { held: args },
+    });
+    expect(waited.summary).toMatchObject({ create: 2 });
+    expect(readdirSync(lockDir)).toEqual([]);
+
+    // Cancelled before it starts: nothing runs.
+    const early = new AbortController();
+    const notStarted = applyAuthorizations(target("team-locked", { signal: early.signal }), {
+      authorizations: { held: args, second },
+    });
+    early.abort();
+    await expect(notStarted).rejects.toMatchObject({ code: "CANCELLED" });
+
+    // Cancelled while it runs, as the first resource starts: the stack is left usable, nothing pending.
+    const controller = new AbortController();
+    const outcome = await applyAuthorizations(
+      target("team-locked", {
+        signal: controller.signal,
+        onEvent: (e) => {
+          if (e.resourcePreEvent?.metadata.type.includes("dynamic")) controller.abort();
+        },
+      }),
+      { authorizations: { held: args, second } },
+    ).then(
+      () => "completed",
+      (e: AuthorizationRunError) => e.code,
+    );
+    console.log(`apply cancelled while running: ${outcome}`);
+    expect(["CANCELLED", "completed"]).toContain(outcome);
+    const state = JSON.parse(
+      readFileSync(
+        path.join(root, "backend", ".pulumi", "stacks", "deployment-authorizations", "team-locked.json"),
+        "utf8",
+      ),
+    );
+    expect(state.checkpoint.latest.pending_operations ?? []).toEqual([]);
+    const after = await applyAuthorizations(target("team-locked"), { authorizations: { held: args, second } });
+    expect(after.summary.same).toBeGreaterThanOrEqual(3);
+    await removeAuthorizations(target("team-locked"));
+  });
+});
