@@ -17,6 +17,10 @@ import { DeploymentAuthorization } from "./deploymentAuthorization";
 import { installedIn } from "./providerStub";
 import { NamedReview, reviewPreview } from "./review";
 
+export type { NamedReview } from "./review";
+export type { AuthorizationReview, FieldChange } from "../provider/core/review";
+export type { DeploymentAuthorizationArgs } from "./args";
+
 /**
  * A typed helper over the Pulumi Automation API for services (internal portals) that declare,
  * preview, apply and remove authorizations on request. One call is one stack operation; the caller
@@ -54,9 +58,15 @@ export interface StackTarget {
   lockWaitMs?: number;
 }
 
-/** The authorizations the stack should hold, by resource name. */
+/**
+ * The authorizations the stack should hold, by resource name. A function is called when the run
+ * starts, after any earlier run on the same stack has ended: a portal reads its approved set
+ * there, so two approvals racing on one stack both end up in it.
+ */
 export interface AuthorizationSet {
-  authorizations: Record<string, DeploymentAuthorizationArgs>;
+  authorizations:
+    | Record<string, DeploymentAuthorizationArgs>
+    | (() => Record<string, DeploymentAuthorizationArgs> | Promise<Record<string, DeploymentAuthorizationArgs>>);
 }
 
 export interface RunResult {
@@ -212,9 +222,10 @@ async function selectStack(
       ? { pulumiCommand: await PulumiCommand.get({ root: target.pulumiRoot, skipVersionCheck: true }) }
       : {}),
   };
+  const authorizations = typeof set.authorizations === "function" ? await set.authorizations() : set.authorizations;
   const program = async () => {
     const outputs: Record<string, unknown> = {};
-    for (const [name, args] of Object.entries(set.authorizations)) {
+    for (const [name, args] of Object.entries(authorizations)) {
       const authorization = new DeploymentAuthorization(name, args);
       outputs[name] = {
         grant: authorization.grant,
