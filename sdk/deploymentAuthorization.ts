@@ -11,7 +11,7 @@ import type {
   RoleLike,
 } from "./args";
 import { DeploymentLookup, astroApiUrl, deploymentInput, lookupDeployment, withDeploymentFacts } from "./deployment";
-import { providerModuleId, providerStub } from "./providerStub";
+import { serializedProvider } from "./providerStub";
 
 /** The dynamic resource behind the component: the grant and the connection as one resource. */
 class Authorization extends pulumi.dynamic.Resource {
@@ -21,7 +21,7 @@ class Authorization extends pulumi.dynamic.Resource {
 
   constructor(name: string, props: pulumi.Inputs, opts: pulumi.CustomResourceOptions) {
     super(
-      providerStub(providerModuleId()),
+      serializedProvider(),
       name,
       { grant: undefined, connection: undefined, resolved: undefined, ...props },
       opts,
@@ -122,7 +122,9 @@ export class DeploymentAuthorization<
         extra: payload?.extra ?? null,
       };
     });
-    this.registerOutputs({ grant: this.grant, connection: this.connection, deployment: this.deployment });
+    // The outputs are the dynamic resource's, already in state: registering them again here would
+    // store a second copy for every authorization (about 850 bytes each in `stack export`).
+    this.registerOutputs({});
   }
 }
 

@@ -1,6 +1,7 @@
 import { existsSync } from "node:fs";
 import * as path from "node:path";
 import type * as pulumi from "@pulumi/pulumi";
+import * as dynamicProvider from "./dynamicProvider";
 
 const PACKAGE = "pulumi-deployment-authorization";
 
@@ -17,7 +18,7 @@ export function providerModuleId(cwd: string = process.cwd(), self: string = __d
   // self-reference by package name), so look exactly where it will look.
   for (let dir = path.resolve(cwd); ; dir = path.dirname(dir)) {
     if (existsSync(path.join(dir, "node_modules", PACKAGE, "package.json"))) return `${PACKAGE}/provider`;
-    if (path.dirname(dir) === dir) return path.resolve(self, "..", "provider", "index.js");
+    if (path.dirname(dir) === dir) return path.resolve(self, "..", "provider", "runtime.js");
   }
 }
 
@@ -45,3 +46,23 @@ export function providerStub(moduleId: string): pulumi.dynamic.ResourceProvider 
     delete: (id, props) => load().delete(id, props),
   };
 }
+
+/**
+ * The provider object a resource serializes into state. Installed as a package, the exports of
+ * `./dynamic-provider`, which Pulumi writes as a `require()` of that module (a few hundred bytes);
+ * run from this repository, the stub above with the compiled file's path.
+ */
+export function serializedProvider(
+  self: string = __dirname,
+  cwd: string = process.cwd(),
+): pulumi.dynamic.ResourceProvider {
+  if (installedIn(self)) return dynamicProvider;
+  // One object per module id: Pulumi caches the serialized text by object, and serializing a
+  // closure costs tens of milliseconds, which a program with hundreds of resources would pay each time.
+  const moduleId = providerModuleId(cwd, self);
+  let stub = stubs.get(moduleId);
+  if (!stub) stubs.set(moduleId, (stub = providerStub(moduleId)));
+  return stub;
+}
+
+const stubs = new Map<string, pulumi.dynamic.ResourceProvider>();

@@ -46,11 +46,17 @@ export class AuthorizationLifecycle {
   async create(planned: PlannedAuthorization): Promise<{ id: string; outs: AuthorizationState }> {
     const { plugin, driver } = this.grantOf(planned);
     const connection = this.connectionOf(planned, "program");
-    const { changed, resolved } = await driver.ensure(planned.grant);
     const settings = planned.deploymentSettings;
+    // The Deployment may only run as an identity that already trusts it, and a connection taken over
+    // cannot be given back: those wait for the grant. Otherwise the connection is written as soon as
+    // the facts it needs are known, while the grant is still being written and verified.
+    const inOrder = settings !== undefined || planned.connection.adoptExisting;
+    let factsKnown: (facts: Facts) => void = () => {};
+    const early = new Promise<Facts>((resolve) => (factsKnown = resolve));
+    const granting = driver.ensure(planned.grant, undefined, inOrder ? undefined : { factsKnown });
+    const granted = granting.then((g) => g.resolved);
     let applied: { previousWorkloadIdentity?: string } | undefined;
-    try {
-      // The grant first: the Deployment may only run as an identity that already trusts it.
+    const connecting = (inOrder ? granted : Promise.race([early, granted])).then(async (resolved) => {
       if (settings) {
         applied = await this.settingsDriver().apply(
           deploymentChange(plugin, settings, resolved, []),
@@ -60,19 +66,24 @@ export class AuthorizationLifecycle {
       const facts = await connection.prepare();
       const payload = { ...planned.connection.payload };
       payload.extra = plugin.extraForApply(payload.extra, resolved);
-      let made;
       try {
-        made = await connection.create(planned.connection.connectionId, payload);
+        return { ...facts, ...(await connection.create(planned.connection.connectionId, payload)) };
       } catch (error) {
         if (!(error instanceof ConnectionExistsError && planned.connection.adoptExisting)) throw error;
-        made = await connection.update(planned.connection.connectionId, payload, {});
+        return { ...facts, ...(await connection.update(planned.connection.connectionId, payload, {})) };
       }
+    });
+    const [grant, made] = await Promise.allSettled([granting, connecting]);
+    if (grant.status === "fulfilled" && made.status === "fulfilled") {
       return {
         id: this.idOf(planned),
-        outs: { ...planned, resolved: { ...resolved, ...facts, ...made, ...applied } },
+        outs: { ...planned, resolved: { ...grant.value.resolved, ...made.value, ...applied } },
       };
-    } catch (error) {
-      // Created together or not at all: take back what this call set on the Deployment and the grant it added.
+    }
+    // Created together or not at all: take back the connection, what this call set on the
+    // Deployment and the grant it added, whichever of them were made.
+    if (made.status === "fulfilled") await connection.remove(planned.connection.connectionId, made.value);
+    if (grant.status === "fulfilled") {
       if (settings) {
         await this.settingsDriver().remove(
           {
@@ -86,9 +97,9 @@ export class AuthorizationLifecycle {
           this.astroCredentials(planned.credentials, "program"),
         );
       }
-      if (changed) await driver.remove(planned.grant, resolved);
-      throw error;
+      if (grant.value.changed) await driver.remove(planned.grant, grant.value.resolved);
     }
+    throw grant.status === "rejected" ? grant.reason : (made as PromiseRejectedResult).reason;
   }
 
   /** What is live, in the plan's terms, so that a refresh shows drift in either half as a diff. */
@@ -96,9 +107,11 @@ export class AuthorizationLifecycle {
     const { plugin, driver } = this.grantOf(state);
     const connection = this.connectionOf(state, "stored");
     const settings = state.deploymentSettings;
-    const [grant, facts, liveSettings] = await Promise.all([
+    const [grant, [facts, live], liveSettings] = await Promise.all([
       driver.read(state.grant, state.resolved),
-      connection.prepare(),
+      connection
+        .prepare()
+        .then(async (facts) => [facts, await connection.read(state.connection.connectionId, state.resolved)] as const),
       settings
         ? this.settingsDriver().read(
             settings,
@@ -107,7 +120,6 @@ export class AuthorizationLifecycle {
           )
         : undefined,
     ]);
-    const live = await connection.read(state.connection.connectionId, state.resolved);
     const planned = state.connection.payload;
     const payload = live ? livePayloadInPlanTerms(plugin, live.payload, planned ?? live.payload, grant.resolved) : null;
     const props: AuthorizationState = {
@@ -144,22 +156,30 @@ export class AuthorizationLifecycle {
     return { outs: { ...news, resolved: { ...resolved, ...kept, ...settingsFacts, ...facts, ...updated } } };
   }
 
+  /**
+   * The grant and the connection go at once; the Deployment's settings go after the grant. Each
+   * removal treats absent as done, so a delete that failed halfway completes when run again.
+   */
   async delete(id: string, state: AuthorizationState): Promise<void> {
     const { driver } = this.grantOf(state);
-    await driver.remove(state.grant, state.resolved);
     const settings = state.deploymentSettings;
-    if (settings) {
-      await this.settingsDriver().remove(
-        {
-          organizationId: settings.organizationId,
-          deploymentId: settings.deploymentId,
-          ownedKeys: ownedKeysOf(settings),
-          ...this.restoredIdentity(settings, state.resolved.previousWorkloadIdentity),
-        },
-        this.astroCredentials(state.credentials, "stored"),
-      );
-    }
-    await this.connectionOf(state, "stored").remove(state.connection.connectionId, state.resolved);
+    const results = await Promise.allSettled([
+      driver.remove(state.grant, state.resolved).then(async () => {
+        if (!settings) return;
+        await this.settingsDriver().remove(
+          {
+            organizationId: settings.organizationId,
+            deploymentId: settings.deploymentId,
+            ownedKeys: ownedKeysOf(settings),
+            ...this.restoredIdentity(settings, state.resolved.previousWorkloadIdentity),
+          },
+          this.astroCredentials(state.credentials, "stored"),
+        );
+      }),
+      this.connectionOf(state, "stored").remove(state.connection.connectionId, state.resolved),
+    ]);
+    const failed = results.find((r): r is PromiseRejectedResult => r.status === "rejected");
+    if (failed) throw failed.reason;
   }
 
   /**

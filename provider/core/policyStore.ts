@@ -25,13 +25,15 @@ export interface PolicyStore<P, F> {
 /** The remote refused a write because its etag was stale: someone else wrote since our read. */
 export class StalePolicyError extends Error {}
 
-export interface PolicyEdit<P> {
+export interface PolicyEdit<P, F = unknown> {
   /** For messages: "add the grant of AirflowDAAssumeRole". */
   what: string;
   apply(policy: P): P;
   holds(policy: P): boolean;
   /** Removals go first in a batch, so the room they free counts for the additions. */
   removal: boolean;
+  /** Called with the facts of the batch's read, before the write and its verification. */
+  factsKnown?(facts: F): void;
 }
 
 export interface EditResult<P, F> {
@@ -46,22 +48,32 @@ export interface SharedPolicyOptions {
   convergeAttempts?: number;
   baseDelayMs?: number;
   /**
-   * A write waits until no edit to the target has come for this long (at most `batchMaxWaitMs`), so
-   * the creates of one `pulumi up`, which arrive one after another, share writes.
+   * A write waits until no edit to the target has come for a quiet window (and at most
+   * `batchMaxWaitMs`), so the creates of one `pulumi up`, which arrive one after another, share
+   * writes. The window is three times the median gap between the edits that came lately, between
+   * `batchQuietMinMs` and `batchQuietMs`: short when the engine hands creates over in quick waves,
+   * longer when they trickle in. Before anything has been learned it is `batchQuietMs`.
    */
   batchQuietMs?: number;
+  batchQuietMinMs?: number;
   batchMaxWaitMs?: number;
   /**
    * Without etags, another process may write a document it read before ours landed. Writes go out at
-   * most `maxReadAgeMs` after their read, and are read back no sooner than `verifyDelayMs` after,
-   * so such an overwrite is seen and our edit applied again.
+   * most `maxReadAgeMs` (250) after their read began, and are read back `verifyDelayMs` (300) to a
+   * quarter more after they were answered, so such an overwrite by any writer that keeps the same
+   * bound is seen and our edit applied again. The 50 ms between the two cover the other write's
+   * flight to the server.
    */
   maxReadAgeMs?: number;
   verifyDelayMs?: number;
   sleep?: (ms: number) => Promise<void>;
 }
 
-interface QueuedEdit<P, F> extends PolicyEdit<P> {
+/** How many recent gaps between edits the quiet window is learned from, and how many it needs. */
+const GAP_SAMPLES = 16;
+const MIN_GAP_SAMPLES = 3;
+
+interface QueuedEdit<P, F> extends PolicyEdit<P, F> {
   tries: number;
   resolve(result: EditResult<P, F>): void;
   reject(error: unknown): void;
@@ -71,6 +83,8 @@ interface TargetQueue<P, F> {
   edits: Array<QueuedEdit<P, F>>;
   draining: boolean;
   lastArrival: number;
+  /** The latest gaps (ms) between edits that came within the longest quiet window of each other. */
+  gaps: number[];
   /** Batches put back because their read was too old; bounded, so a slow remote still gets written. */
   staleReads: number;
 }
@@ -101,15 +115,24 @@ export class SharedPolicyWriter<P, F> {
     return shared;
   }
 
-  submit(target: string, edit: PolicyEdit<P>): Promise<EditResult<P, F>> {
-    const key = this.store.lockKey(target);
+  submit(target: string, edit: PolicyEdit<P, F>): Promise<EditResult<P, F>> {
     return new Promise((resolve, reject) => {
+      const key = this.store.lockKey(target);
       let queue = this.queues.get(key);
-      if (!queue) this.queues.set(key, (queue = { edits: [], draining: false, lastArrival: 0, staleReads: 0 }));
+      if (!queue) {
+        this.queues.set(key, (queue = { edits: [], draining: false, lastArrival: 0, gaps: [], staleReads: 0 }));
+      }
       queue.edits.push({ ...edit, tries: 0, resolve, reject });
-      queue.lastArrival = Date.now();
-      if (!queue.draining) void this.drain(target, key, queue);
+      const now = Date.now();
+      if (now - queue.lastArrival < this.maxQuiet)
+        queue.gaps = [...queue.gaps.slice(-(GAP_SAMPLES - 1)), now - queue.lastArrival];
+      queue.lastArrival = now;
+      this.kick(target, key, queue);
     });
+  }
+
+  private kick(target: string, key: string, queue: TargetQueue<P, F>): void {
+    if (!queue.draining && queue.edits.length > 0) void this.drain(target, key, queue);
   }
 
   private get sleep() {
@@ -122,27 +145,54 @@ export class SharedPolicyWriter<P, F> {
       while (queue.edits.length > 0) {
         await this.gather(queue);
         const batch = queue.edits.splice(0).sort((a, b) => Number(b.removal) - Number(a.removal));
-        await withLock(key, () => this.writeBatch(target, batch, queue)).catch((error: unknown) =>
-          batch.forEach((edit) => edit.reject(error)),
-        );
+        const written = await withLock(key, () => this.writeBatch(target, batch, queue)).catch((error: unknown) => {
+          batch.forEach((edit) => edit.reject(error));
+          return undefined;
+        });
+        // The read-back waits outside the lock, so the next batch can be written meanwhile: it reads
+        // after this write, so it keeps this batch's edits, and this read-back still sees any
+        // overwrite by another process.
+        if (written) void this.verify(target, key, written, queue);
       }
     } finally {
       queue.draining = false;
     }
+    this.kick(target, key, queue);
+  }
+
+  private get maxQuiet(): number {
+    return this.options.batchQuietMs ?? 200;
+  }
+
+  /** The quiet window, from how edits to this target have been arriving. */
+  quietWindow(gaps: readonly number[]): number {
+    if (gaps.length < MIN_GAP_SAMPLES) return this.maxQuiet;
+    const sorted = [...gaps].sort((a, b) => a - b);
+    const median = sorted[Math.floor(sorted.length / 2)]!;
+    return Math.min(this.maxQuiet, Math.max(this.options.batchQuietMinMs ?? 10, 3 * median));
   }
 
   private async gather(queue: TargetQueue<P, F>): Promise<void> {
-    const quiet = this.options.batchQuietMs ?? 200;
     const deadline = Date.now() + (this.options.batchMaxWaitMs ?? 1500);
-    for (let idle = 0; idle < quiet && Date.now() < deadline; idle = Date.now() - queue.lastArrival) {
+    for (let idle = 0; ; idle = Date.now() - queue.lastArrival) {
+      const quiet = this.quietWindow(queue.gaps);
+      if (idle >= quiet || Date.now() >= deadline) return;
       await this.sleep(Math.min(quiet - idle, Math.max(1, deadline - Date.now())));
     }
   }
 
-  /** One read, one write (and, without etags, one read back) for a whole batch of edits to one target. */
-  private async writeBatch(target: string, batch: Array<QueuedEdit<P, F>>, queue: TargetQueue<P, F>): Promise<void> {
+  /**
+   * One read and one write for a whole batch of edits to one target. Without etags, returns what
+   * was written, for `verify` to read back.
+   */
+  private async writeBatch(
+    target: string,
+    batch: Array<QueuedEdit<P, F>>,
+    queue: TargetQueue<P, F>,
+  ): Promise<{ edits: Array<QueuedEdit<P, F>>; before: P } | undefined> {
     const readAt = Date.now();
     const { policy, etag, facts } = await this.store.read(target);
+    for (const edit of batch) edit.factsKnown?.(facts);
     const todo: Array<QueuedEdit<P, F>> = [];
     for (const edit of batch) {
       if (edit.holds(policy)) edit.resolve({ facts, changed: false, before: policy });
@@ -175,7 +225,7 @@ export class SharedPolicyWriter<P, F> {
       return;
     }
 
-    if (Date.now() - readAt > (this.options.maxReadAgeMs ?? 500) && queue.staleReads < 3) {
+    if (Date.now() - readAt > (this.options.maxReadAgeMs ?? 250) && queue.staleReads < 3) {
       // Our read is too old to write on safely: read again and redo the batch.
       queue.staleReads++;
       queue.edits.push(...written);
@@ -183,16 +233,30 @@ export class SharedPolicyWriter<P, F> {
     }
     queue.staleReads = 0;
     await this.store.write(target, next, undefined);
+    return { edits: written, before: policy };
+  }
 
-    const verifyDelay = this.options.verifyDelayMs ?? 600;
-    await this.sleep(verifyDelay * (1 + Math.random() / 2));
-    const after = await this.store.read(target);
-    const overwritten = written.filter((edit) => {
-      if (!edit.holds(after.policy)) return true;
-      edit.resolve({ facts: after.facts, changed: true, before: policy });
-      return false;
-    });
-    if (overwritten.length > 0) await this.retryLater(target, overwritten, queue);
+  /** Reads a write back once any writer that read before it must have written; re-applies what was lost. */
+  private async verify(
+    target: string,
+    key: string,
+    written: { edits: Array<QueuedEdit<P, F>>; before: P },
+    queue: TargetQueue<P, F>,
+  ): Promise<void> {
+    try {
+      const verifyDelay = this.options.verifyDelayMs ?? 300;
+      await this.sleep(verifyDelay * (1 + Math.random() / 4));
+      const after = await this.store.read(target);
+      const overwritten = written.edits.filter((edit) => {
+        if (!edit.holds(after.policy)) return true;
+        edit.resolve({ facts: after.facts, changed: true, before: written.before });
+        return false;
+      });
+      if (overwritten.length > 0) await this.retryLater(target, overwritten, queue);
+    } catch (error) {
+      written.edits.forEach((edit) => edit.reject(error));
+    }
+    this.kick(target, key, queue);
   }
 
   /** Another writer won: after a jittered pause, the edits go round again, each a bounded number of times. */

@@ -109,11 +109,22 @@ export interface GrantDriver<G extends GrantBase = GrantBase, R extends Resolved
   read(grant: G, resolved: R): Promise<{ grant: G; resolved: R }>;
   /**
    * Adds our part, leaving everything else as it is. `previous` is the state before an update, so
-   * the driver can tell what is already ours from what someone else made.
+   * the driver can tell what is already ours from what someone else made. `progress.factsKnown` is
+   * called as soon as the facts the connection needs are known (a role's ARN, an identity's client
+   * id), which may be well before the grant is written and verified.
    */
-  ensure(grant: G, previous?: { grant: G; resolved: R }): Promise<{ changed: boolean; resolved: R }>;
+  ensure(
+    grant: G,
+    previous?: { grant: G; resolved: R },
+    progress?: EnsureProgress<R>,
+  ): Promise<{ changed: boolean; resolved: R }>;
   /** Removes our part only; absent is success. Missing target: TargetMissingError. */
   remove(grant: G, resolved: R): Promise<{ removed: boolean }>;
+}
+
+/** What a grant driver reports while it ensures a grant: lets the connection be written meanwhile. */
+export interface EnsureProgress<R extends Resolved = Resolved> {
+  factsKnown(resolved: Partial<R>): void;
 }
 
 /** What a reviewer and a program see of the grant (the component's `grant` output). */

@@ -31,11 +31,16 @@ export class MemoryTrust implements TrustDriver {
     return { roleArn: r.arn, statement: liveShare(r.policy, grant) };
   }
 
-  async ensure(grant: GrantOnRole) {
+  /** When set, ensure writes, reports the ARN, then waits for this before it returns (a read-back). */
+  verification: Promise<void> | undefined;
+
+  async ensure(grant: GrantOnRole, roleArnKnown?: (roleArn: string) => void) {
     const r = this.role(grant.role);
+    roleArnKnown?.(r.arn);
     if (grantHolds(r.policy, grant)) return { roleArn: r.arn, changed: false };
     r.policy = withGrant(r.policy, grant);
     this.writes++;
+    await this.verification;
     return { roleArn: r.arn, changed: true };
   }
 

@@ -1,4 +1,4 @@
-import { beforeEach, describe, expect, it } from "vitest";
+import { beforeEach, describe, expect, it, vi } from "vitest";
 import { createProvider, ProviderMethods } from "../../provider/core/provider";
 import type { AuthorizationState } from "../../provider/core/types";
 import type { AwsGrant } from "../../provider/grants/aws/types";
@@ -95,6 +95,27 @@ describe("provider methods", () => {
   it("takes back the grant when the connection cannot be created", async () => {
     connections.failNextCreate = new RemoteError("POST … answered 403");
     await expect(provider.create(await checked())).rejects.toThrow(/403/);
+    expect(minify(trust.roles.get("data-reader")!.policy)).toBe(minify(foreignPolicy()));
+  });
+
+  it("writes the connection while the grant is still being verified, and takes it back when verification fails", async () => {
+    let fail!: (e: Error) => void;
+    trust.verification = new Promise((_resolve, reject) => (fail = reject));
+    const creating = provider.create(await checked());
+    await vi.waitFor(() => expect(connections.store.has(`${URL}|aws_data`)).toBe(true));
+    fail(new RemoteError("GetRole … answered 503"));
+    await expect(creating).rejects.toThrow(/503/);
+    expect(connections.store.has(`${URL}|aws_data`)).toBe(false);
+  });
+
+  it("takes back the grant once verified when the connection written meanwhile failed", async () => {
+    let verified!: () => void;
+    trust.verification = new Promise((resolve) => (verified = resolve));
+    connections.failNextCreate = new RemoteError("POST … answered 500");
+    const creating = provider.create(await checked());
+    await vi.waitFor(() => expect(connections.failNextCreate).toBeUndefined());
+    verified();
+    await expect(creating).rejects.toThrow(/500/);
     expect(minify(trust.roles.get("data-reader")!.policy)).toBe(minify(foreignPolicy()));
   });
 

@@ -3,7 +3,8 @@ import { reviewAuthorization } from "../../provider/core/review";
 import type { AuthorizationState, PlannedAuthorization } from "../../provider/core/types";
 import { GRANT_PLUGINS } from "../../provider/grants";
 import { renderMarkdown, reviewPreview } from "../../sdk/review";
-import { installedIn, providerModuleId } from "../../sdk/providerStub";
+import { installedIn, providerModuleId, serializedProvider } from "../../sdk/providerStub";
+import * as dynamicProvider from "../../sdk/dynamicProvider";
 import {
   AZURE_SUBSCRIPTION,
   TARGET_ROLE_ARN,
@@ -130,6 +131,18 @@ describe("where the provider process finds the provider", () => {
     expect(providerModuleId("/tmp/anywhere", installed)).toBe("pulumi-deployment-authorization/provider");
     expect(installedIn(installed)).toBe("/srv/portal/node_modules");
     expect(installedIn("/work/repo/dist/sdk")).toBeUndefined();
-    expect(providerModuleId("/tmp", "/work/repo/dist/sdk")).toBe("/work/repo/dist/provider/index.js");
+    expect(providerModuleId("/tmp", "/work/repo/dist/sdk")).toBe("/work/repo/dist/provider/runtime.js");
+  });
+
+  it("installed, state refers to the ./dynamic-provider module; in this repository, one stub per module id", async () => {
+    const installed = "/srv/portal/node_modules/pulumi-deployment-authorization/dist/sdk";
+    expect(serializedProvider(installed)).toBe(dynamicProvider);
+    const stub = serializedProvider("/work/repo/dist/sdk", "/tmp");
+    expect(serializedProvider("/work/repo/dist/sdk", "/tmp")).toBe(stub);
+    expect(stub).not.toBe(dynamicProvider);
+    // The module's methods are the provider's: what a refresh or destroy from state will call.
+    expect(Object.keys(dynamicProvider).sort()).toEqual(
+      ["check", "configure", "create", "delete", "diff", "read", "update"].sort(),
+    );
   });
 });

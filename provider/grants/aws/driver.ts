@@ -100,13 +100,14 @@ export class AwsIamTrustDriver implements TrustDriver {
     return { roleArn: facts.arn, statement: liveShare(policy, grant) };
   }
 
-  async ensure(grant: GrantOnRole) {
+  async ensure(grant: GrantOnRole, roleArnKnown?: (roleArn: string) => void) {
     const oidcProviderCreated = grant.oidcProvider ? await this.ensureOidcProvider(grant.oidcProvider) : undefined;
     const { facts, changed } = await this.writer.submit(grant.role, {
       what: `add the grant of ${grant.sid}`,
       apply: (policy) => withGrant(policy, grant),
       holds: (policy) => grantHolds(policy, grant),
       removal: false,
+      factsKnown: (known) => roleArnKnown?.(known.arn),
     });
     return { roleArn: facts.arn, changed, ...(oidcProviderCreated !== undefined ? { oidcProviderCreated } : {}) };
   }

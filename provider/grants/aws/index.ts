@@ -98,11 +98,11 @@ export function awsGrantDriver(trust: TrustDriver): GrantDriver<AwsGrant, AwsRes
         resolved: { ...resolved, roleArn: live.roleArn },
       };
     },
-    async ensure(grant, previous) {
-      const { roleArn, changed, oidcProviderCreated } = await trust.ensure({
-        ...grant,
-        statement: grant.statement ?? ownedGrantOf(grant).statement,
-      });
+    async ensure(grant, previous, progress) {
+      const { roleArn, changed, oidcProviderCreated } = await trust.ensure(
+        { ...grant, statement: grant.statement ?? ownedGrantOf(grant).statement },
+        progress && ((roleArn) => progress.factsKnown({ roleArn })),
+      );
       const created = oidcProviderCreated || previous?.resolved.oidcProviderCreated;
       return { changed, resolved: { roleArn, ...(created ? { oidcProviderCreated: true } : {}) } };
     },

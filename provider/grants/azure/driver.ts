@@ -4,7 +4,7 @@ import { DefaultAzureCredential } from "@azure/identity";
 import { AuthorizationError, RemoteError, TargetMissingError } from "../../core/errors";
 import { withLock } from "../../core/lock";
 import { RetriesExhaustedError, defaultSleep, withRetries } from "../../core/retry";
-import type { GrantDriver } from "../../core/types";
+import type { EnsureProgress, GrantDriver } from "../../core/types";
 import {
   AUDIENCE,
   AzureGrant,
@@ -83,8 +83,14 @@ export class AzureFederationDriver implements GrantDriver<AzureGrant, AzureResol
     return { grant: { ...grant, credentials, roleAssignment }, resolved: { ...resolved, ...identity } };
   }
 
-  async ensure(grant: AzureGrant, previous?: { grant: AzureGrant; resolved: AzureResolved }) {
+  async ensure(
+    grant: AzureGrant,
+    previous?: { grant: AzureGrant; resolved: AzureResolved },
+    progress?: EnsureProgress<AzureResolved>,
+  ) {
     const identity = await this.getIdentity(grant.identity);
+    // The connection needs the identity's client and tenant ids, not its credentials.
+    progress?.factsKnown(identity);
     // Credentials and the shared assignment change under one lock per identity, so a delete that
     // decides an assignment is unused cannot interleave with a create that relies on it.
     return withLock(lockKey(grant.identity), async () => {

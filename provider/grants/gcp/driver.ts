@@ -4,7 +4,7 @@ import { GoogleAuth, OAuth2Client } from "google-auth-library";
 import { AuthorizationError, RemoteError, TargetMissingError } from "../../core/errors";
 import { PolicyStore, SharedPolicyOptions, SharedPolicyWriter, StalePolicyError } from "../../core/policyStore";
 import { RetriesExhaustedError, withRetries } from "../../core/retry";
-import type { GrantDriver } from "../../core/types";
+import type { EnsureProgress, GrantDriver } from "../../core/types";
 import { GcpGrant, GcpResolved, describeResource, preExisting, resourceKind } from "./plan";
 import {
   IamPolicy,
@@ -89,7 +89,13 @@ export class GcpIamPolicyDriver implements GrantDriver<GcpGrant, GcpResolved> {
     };
   }
 
-  async ensure(grant: GcpGrant, previous?: { grant: GcpGrant; resolved: GcpResolved }) {
+  async ensure(
+    grant: GcpGrant,
+    previous?: { grant: GcpGrant; resolved: GcpResolved },
+    progress?: EnsureProgress<GcpResolved>,
+  ) {
+    // The connection needs nothing Google resolves: it can be written while the binding is.
+    progress?.factsKnown({});
     const { changed, before } = await this.writer.submit(grant.resource, {
       what: `add ${grant.members.join(", ")} to ${grant.role}`,
       apply: (policy) => withMembers(policy, grant.role, grant.members),

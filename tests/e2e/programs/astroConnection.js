@@ -1,6 +1,6 @@
 // An AWS grant whose connection lives in Astro's Environment Manager, scoped to the Deployment.
 const pulumi = require("@pulumi/pulumi");
-const { DeploymentAuthorization } = require("../../../dist/sdk");
+const { DeploymentAuthorization } = require("pulumi-deployment-authorization");
 
 const config = new pulumi.Config("astroe2e");
 

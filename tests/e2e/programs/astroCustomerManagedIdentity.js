@@ -1,7 +1,7 @@
 // Only the organization and the Deployment are named: the role becomes the Deployment's own
 // identity, its secrets backend points at Secrets Manager, and the connection lives in Astro.
 const pulumi = require("@pulumi/pulumi");
-const { DeploymentAuthorization } = require("../../../dist/sdk");
+const { DeploymentAuthorization } = require("pulumi-deployment-authorization");
 
 const config = new pulumi.Config("astroe2e");
 

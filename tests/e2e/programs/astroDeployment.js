@@ -1,7 +1,7 @@
 // Only the organization and the Deployment are named: the identity's namespace, the cluster's
 // issuer and the connection's place come from Astro.
 const pulumi = require("@pulumi/pulumi");
-const { DeploymentAuthorization } = require("../../../dist/sdk");
+const { DeploymentAuthorization } = require("pulumi-deployment-authorization");
 
 const config = new pulumi.Config("astroe2e");
 

@@ -1,6 +1,6 @@
 // N Deployments federated with one Azure managed identity, each with the identity's role assignment.
 const pulumi = require("@pulumi/pulumi");
-const { DeploymentAuthorization } = require("../../../dist/sdk");
+const { DeploymentAuthorization } = require("pulumi-deployment-authorization");
 
 const config = new pulumi.Config("aze2e");
 const count = config.getNumber("count") ?? 1;

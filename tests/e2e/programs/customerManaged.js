@@ -1,7 +1,7 @@
 // Customer-managed identity in one pass: the Deployment's namespace is an output of the resource
 // that creates the Deployment, unknown at preview, and the authorization takes it as it comes.
 const pulumi = require("@pulumi/pulumi");
-const { DeploymentAuthorization } = require("../../../dist/sdk");
+const { DeploymentAuthorization } = require("pulumi-deployment-authorization");
 
 const config = new pulumi.Config("cm");
 

@@ -1,6 +1,6 @@
 // N authorizations in Google Cloud, of one kind, on one project or service account.
 const pulumi = require("@pulumi/pulumi");
-const { DeploymentAuthorization } = require("../../../dist/sdk");
+const { DeploymentAuthorization } = require("pulumi-deployment-authorization");
 
 const config = new pulumi.Config("gcpe2e");
 const count = config.getNumber("count") ?? 1;

@@ -1,6 +1,6 @@
 // N authorizations on one role, as a portal or a platform stack would declare them.
 const pulumi = require("@pulumi/pulumi");
-const { DeploymentAuthorization } = require("../../../dist/sdk");
+const { DeploymentAuthorization } = require("pulumi-deployment-authorization");
 
 const config = new pulumi.Config("many");
 const count = config.requireNumber("count");
