@@ -1,0 +1,164 @@
+// Pieces the benchmarks share: a project with the packed package installed as a user installs it,
+// stacks in it, timing, the provider process's peak memory, and state sizes by field.
+import { execFile, execFileSync } from "node:child_process";
+import { mkdirSync, mkdtempSync, readdirSync, readFileSync, rmSync, writeFileSync, copyFileSync } from "node:fs";
+import path from "node:path";
+import { performance } from "node:perf_hooks";
+import { promisify } from "node:util";
+import { repoRoot } from "./toolchain.mjs";
+
+const PROGRAMS = path.join(repoRoot, "tests/e2e/programs");
+
+/**
+ * A project outside the repository's package scope with the package packed (`npm pack`, which builds
+ * first) and installed from the tarball, and `@pulumi/pulumi` as its own dependency, so state holds
+ * what a user's state holds. The benchmark's programs are copied in beside it.
+ */
+export function installedApp(root) {
+  const app = mkdtempSync(path.join(root, "app-"));
+  const packed = execFileSync("npm", ["pack", "--silent", "--pack-destination", app], {
+    cwd: repoRoot,
+    encoding: "utf8",
+    stdio: ["ignore", "pipe", "inherit"],
+  })
+    .trim()
+    .split("\n")
+    .at(-1);
+  const pulumiVersion = JSON.parse(readFileSync(path.join(repoRoot, "package.json"), "utf8")).devDependencies[
+    "@pulumi/pulumi"
+  ];
+  writeFileSync(
+    path.join(app, "package.json"),
+    JSON.stringify({
+      name: "bench-app",
+      private: true,
+      dependencies: { "@pulumi/pulumi": pulumiVersion, "pulumi-deployment-authorization": `file:./${packed}` },
+    }),
+  );
+  execFileSync("npm", ["install", "--no-audit", "--no-fund", "--prefer-offline", "--loglevel=error"], {
+    cwd: app,
+    stdio: ["ignore", "ignore", "inherit"],
+  });
+  for (const file of readdirSync(PROGRAMS)) copyFileSync(path.join(PROGRAMS, file), path.join(app, file));
+  return app;
+}
+
+/** A stack of one program, in its own directory under `app` (a file backend of its own). */
+export function project(app, program, stackName, config, env) {
+  const dir = mkdtempSync(path.join(app, "stack-"));
+  writeFileSync(
+    path.join(dir, "Pulumi.yaml"),
+    "name: bench\nruntime:\n  name: nodejs\n  options:\n    typescript: false\nmain: index.js\n",
+  );
+  writeFileSync(path.join(dir, "index.js"), `module.exports = require("../${program}");\n`);
+  const stackEnv = {
+    ...env,
+    PULUMI_BACKEND_URL: `file://${dir}/backend`,
+    PULUMI_CONFIG_PASSPHRASE: "bench",
+    PULUMI_HOME: path.join(dir, ".pulumi-home"),
+  };
+  mkdirSync(path.join(dir, "backend"));
+  // Asynchronous: the recording proxies live in this process and must keep serving meanwhile.
+  const run = async (...args) =>
+    (
+      await promisify(execFile)("pulumi", [...args, "--stack", stackName, "--non-interactive"], {
+        cwd: dir,
+        env: stackEnv,
+        maxBuffer: 1 << 28,
+      })
+    ).stdout;
+  execFileSync("pulumi", ["stack", "init", stackName, "--non-interactive"], {
+    cwd: dir,
+    env: stackEnv,
+    stdio: "ignore",
+  });
+  for (const [key, value] of Object.entries(config)) {
+    execFileSync("pulumi", ["config", "set", ...(value.secret ? ["--secret"] : []), key, "--stack", stackName], {
+      cwd: dir,
+      env: stackEnv,
+      input: value.value,
+    });
+  }
+  return { run, dispose: () => rmSync(dir, { recursive: true, force: true }) };
+}
+
+export async function timed(fn) {
+  const t0 = performance.now();
+  await fn();
+  return Math.round(performance.now() - t0);
+}
+
+/**
+ * Runs `fn` while sampling the peak resident memory (VmHWM) of every dynamic provider process that
+ * appears, every 100 ms; returns the time and the largest peak in MiB.
+ */
+export async function timedWithProviderMemory(fn) {
+  let peakKb = 0;
+  const sample = () => {
+    for (const pid of readdirSync("/proc").filter((p) => /^\d+$/.test(p))) {
+      try {
+        if (!readFileSync(`/proc/${pid}/cmdline`, "utf8").includes("dynamic-provider")) continue;
+        const hwm = /VmHWM:\s+(\d+)/.exec(readFileSync(`/proc/${pid}/status`, "utf8"));
+        if (hwm) peakKb = Math.max(peakKb, Number(hwm[1]));
+      } catch {
+        // the process ended between the listing and the read
+      }
+    }
+  };
+  const timer = setInterval(sample, 100);
+  try {
+    const ms = await timed(fn);
+    return { ms, providerPeakMiB: Math.round(peakKb / 1024) };
+  } finally {
+    clearInterval(timer);
+  }
+}
+
+export const round2 = (x) => Math.round(x * 100) / 100;
+
+/**
+ * State size per authorization, as `pulumi stack export` prints it and minified, and what each part
+ * costs: the serialized provider, the resource's inputs and outputs by key, the engine's own
+ * records (stack trace, URNs, dates), and the component around it.
+ */
+export function stateBreakdown(exported) {
+  const deployment = JSON.parse(exported);
+  const resources = deployment.deployment.resources;
+  const dynamic = resources.filter((r) => r.type.startsWith("pulumi-nodejs:dynamic"));
+  const n = dynamic.length;
+  const bytes = (value) => Buffer.byteLength(JSON.stringify(value));
+  const parts = {};
+  const add = (key, value) => (parts[key] = (parts[key] ?? 0) + value / n);
+  for (const r of dynamic) {
+    for (const side of ["inputs", "outputs"]) {
+      for (const [key, value] of Object.entries(r[side] ?? {})) add(`${side}.${key}`, bytes(value));
+    }
+    for (const [key, value] of Object.entries(r)) {
+      if (key !== "inputs" && key !== "outputs")
+        add(key === "stackTrace" || key === "sourcePosition" ? "engine stack trace" : "engine metadata", bytes(value));
+    }
+  }
+  for (const r of resources.filter((r) => r.type === "deployment-authorization:index:DeploymentAuthorization")) {
+    add("component", bytes(r));
+  }
+  return {
+    bytesPerResource: Math.round(Buffer.byteLength(exported) / n),
+    minifiedBytesPerResource: Math.round(bytes(deployment) / n),
+    providerBytesPerResource: Math.round(dynamic.reduce((s, r) => s + Buffer.byteLength(r.inputs.__provider), 0) / n),
+    minifiedBytesByPart: Object.fromEntries(
+      Object.entries(parts)
+        .map(([k, v]) => [k, Math.round(v)])
+        .sort((a, b) => b[1] - a[1]),
+    ),
+  };
+}
+
+/** Prints a Markdown table. */
+export function table(title, data) {
+  const widths = data[0].map((_, i) => Math.max(...data.map((r) => String(r[i]).length)));
+  console.log(`\n${title}`);
+  for (const [n, r] of data.entries()) {
+    console.log(`| ${r.map((c, i) => String(c).padEnd(widths[i])).join(" | ")} |`);
+    if (n === 0) console.log(`| ${widths.map((w) => "-".repeat(w)).join(" | ")} |`);
+  }
+}

@@ -1,0 +1,189 @@
+// The scale benchmark (`npm run bench -- --scale`; not part of `npm test`): 50, 200 and 500
+// authorizations (BENCH_SCALE_COUNTS to change) spread over AWS roles, GCP projects and Azure
+// identities, with one Airflow. For each size: wall time of up, no-op preview, refresh and
+// destroy; remote calls per resource; the provider process's peak memory; state bytes. Prints a
+// table with the growth from one size to the next, writes bench/results/scale.json and draws
+// bench/results/scale.svg.
+import { randomBytes } from "node:crypto";
+import { mkdirSync, rmSync, writeFileSync } from "node:fs";
+import { createRequire } from "node:module";
+import os from "node:os";
+import path from "node:path";
+import { installedApp, project, round2, stateBreakdown, table, timedWithProviderMemory } from "./benchLib.mjs";
+import { startRecordingProxy } from "./recordingProxy.mjs";
+import { startSandbox, stopSandbox } from "./sandbox.mjs";
+import { azureEnv, gcpEnv, motoEnv, pulumiEnv, repoRoot } from "./toolchain.mjs";
+import { scaleSvg } from "./benchReport.mjs";
+
+const require = createRequire(import.meta.url);
+const { IAMClient, CreateRoleCommand } = require("@aws-sdk/client-iam");
+
+const COUNTS = (process.env.BENCH_SCALE_COUNTS ?? "50,200,500").split(",").map(Number);
+const ROLES = 10;
+const PROJECTS = 10;
+const results = {
+  date: new Date().toISOString(),
+  machine: `${os.cpus().length} cores, ${Math.round(os.totalmem() / 2 ** 30)} GiB, Node.js ${process.version}`,
+  spread: `AWS over ${ROLES} roles, GCP over ${PROJECTS} projects, Azure five per identity, in turn; one Airflow 3`,
+  sizes: [],
+};
+
+const toolchain = pulumiEnv();
+const sandboxDir = process.env.SANDBOX_DIR ?? path.join(repoRoot, ".sandbox");
+const endpoints = await startSandbox({ dir: sandboxDir, only: ["moto", "airflow3", "gcp", "azure"] });
+const airflow = await startRecordingProxy(endpoints.airflow3.url);
+const aws = await startRecordingProxy(endpoints.moto.url);
+const google = await startRecordingProxy(endpoints.gcp.url);
+const workRoot = path.join(repoRoot, ".pulumi-state");
+mkdirSync(workRoot, { recursive: true });
+const app = installedApp(workRoot);
+const env = {
+  ...toolchain,
+  ...motoEnv(aws.url),
+  ...gcpEnv(google.url),
+  ...azureEnv(endpoints.azure.url, endpoints.azure.caFile),
+};
+
+async function azureCalls() {
+  const response = await fetch(`${endpoints.azure.fakeUrl}/_fake/calls`);
+  const counts = await response.json();
+  await fetch(`${endpoints.azure.fakeUrl}/_fake/calls/reset`, { method: "POST" });
+  return Object.values(counts).reduce((a, b) => a + b, 0);
+}
+async function callsSoFar() {
+  const n = aws.requests.length + google.requests.length + airflow.requests.length + (await azureCalls());
+  aws.requests.length = google.requests.length = airflow.requests.length = 0;
+  return n;
+}
+
+try {
+  const iam = new IAMClient({
+    endpoint: endpoints.moto.url,
+    region: "us-east-1",
+    credentials: { accessKeyId: "x", secretAccessKey: "x" },
+  });
+  const basePolicy = JSON.stringify({
+    Version: "2012-10-17",
+    Statement: [{ Effect: "Allow", Principal: { Service: "ec2.amazonaws.com" }, Action: "sts:AssumeRole" }],
+  });
+  const max = Math.max(...COUNTS);
+  const roles = [];
+  for (let i = 0; i < ROLES; i++) {
+    const created = await iam.send(
+      new CreateRoleCommand({
+        RoleName: `scale-${randomBytes(3).toString("hex")}`,
+        AssumeRolePolicyDocument: basePolicy,
+      }),
+    );
+    roles.push(created.Role.Arn);
+  }
+  const projects = [];
+  for (let i = 0; i < PROJECTS; i++) {
+    const projectId = `scale-${randomBytes(3).toString("hex")}`;
+    await fetch(`${endpoints.gcp.fakeUrl}/_fake/projects`, {
+      method: "POST",
+      headers: { "content-type": "application/json" },
+      body: JSON.stringify({ projectId }),
+    });
+    projects.push(projectId);
+  }
+  const identities = [];
+  for (let i = 0; i < Math.ceil(max / 3 / 5) + 1; i++) {
+    const response = await fetch(`${endpoints.azure.fakeUrl}/_fake/identities`, {
+      method: "POST",
+      headers: { "content-type": "application/json" },
+      body: JSON.stringify({
+        subscriptionId: "5ca1ab1e-0000-4000-8000-00000000be9c",
+        resourceGroup: "scale",
+        name: `scale-${randomBytes(3).toString("hex")}`,
+      }),
+    });
+    identities.push((await response.json()).id);
+  }
+
+  for (const count of COUNTS) {
+    const stack = project(
+      app,
+      "scale.js",
+      `scale${count}`,
+      {
+        "scale:count": { value: String(count) },
+        "scale:roles": { value: JSON.stringify(roles) },
+        "scale:projects": { value: JSON.stringify(projects) },
+        "scale:identities": { value: JSON.stringify(identities) },
+        "scale:airflowUrl": { value: airflow.url },
+        "scale:airflowUsername": { value: endpoints.airflow3.username },
+        "deployment-authorization:airflowPassword": { value: endpoints.airflow3.password, secret: true },
+      },
+      env,
+    );
+    const size = { count, ms: {}, providerPeakMiB: {}, callsPerResource: {} };
+    await callsSoFar();
+    for (const [op, args] of [
+      ["up", ["up", "--yes", "--skip-preview"]],
+      ["preview", ["preview"]],
+      ["refresh", ["refresh", "--yes", "--skip-preview"]],
+      ["state", null],
+      ["destroy", ["destroy", "--yes", "--skip-preview"]],
+    ]) {
+      if (!args) {
+        size.state = stateBreakdown(await stack.run("stack", "export"));
+        continue;
+      }
+      const { ms, providerPeakMiB } = await timedWithProviderMemory(() => stack.run(...args));
+      size.ms[op] = ms;
+      size.providerPeakMiB[op] = providerPeakMiB;
+      size.callsPerResource[op] = round2((await callsSoFar()) / count);
+      console.log(`[scale] ${count}: ${op} ${ms} ms, provider peak ${providerPeakMiB} MiB`);
+    }
+    delete size.state.minifiedBytesByPart;
+    results.sizes.push(size);
+    stack.dispose();
+  }
+} finally {
+  await aws.close();
+  await airflow.close();
+  await google.close();
+  await stopSandbox({ dir: sandboxDir });
+  rmSync(app, { recursive: true, force: true });
+}
+
+// Growth: the time per added resource from one size to the next, against the time per resource at
+// the first size. At or under 1.1 is linear (or better); over it, the step grows faster than the count.
+const OPS = ["up", "preview", "refresh", "destroy"];
+results.growth = results.sizes.slice(1).map((size, i) => {
+  const prev = results.sizes[i];
+  const first = results.sizes[0];
+  return {
+    from: prev.count,
+    to: size.count,
+    ...Object.fromEntries(
+      OPS.map((op) => [
+        op,
+        round2((size.ms[op] - prev.ms[op]) / (size.count - prev.count) / (first.ms[op] / first.count)),
+      ]),
+    ),
+  };
+});
+results.linearOrBetter = Object.fromEntries(OPS.map((op) => [op, results.growth.every((g) => g[op] <= 1.1)]));
+
+table("Scale: wall time (ms), provider peak memory (MiB), remote calls and state per resource", [
+  ["size", ...OPS.map((op) => `${op} ms`), "peak MiB (up)", "calls/res (up / refresh)", "state bytes/res (min.)"],
+  ...results.sizes.map((s) => [
+    s.count,
+    ...OPS.map((op) => s.ms[op]),
+    s.providerPeakMiB.up,
+    `${s.callsPerResource.up} / ${s.callsPerResource.refresh}`,
+    `${s.state.bytesPerResource} (${s.state.minifiedBytesPerResource})`,
+  ]),
+]);
+table("Growth: ms per added resource over ms per resource at the first size (≤ 1.1: linear or better)", [
+  ["step", ...OPS],
+  ...results.growth.map((g) => [`${g.from} → ${g.to}`, ...OPS.map((op) => g[op])]),
+  ["linear or better", ...OPS.map((op) => (results.linearOrBetter[op] ? "yes" : "no"))],
+]);
+const dir = path.join(repoRoot, "bench", "results");
+mkdirSync(dir, { recursive: true });
+writeFileSync(path.join(dir, "scale.json"), JSON.stringify(results, null, 2) + "\n");
+writeFileSync(path.join(dir, "scale.svg"), scaleSvg(results));
+console.log("\nwritten to bench/results/scale.json and bench/results/scale.svg");
