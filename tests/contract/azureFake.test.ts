@@ -434,12 +434,13 @@ describe("Azure Resource Manager fake, through the https front and Prism, with t
         principalId: identity.properties.principalId,
         roleDefinitionId: roleDefinitionId(identity.subscriptionId, "Reader"),
       };
+      // One call at a time: started together, a rejection not yet awaited would count as unhandled.
       for (const call of [
-        authorization.roleAssignments.create(scope, "astro-reader", grant),
-        authorization.roleAssignments.get(scope, "astro-reader"),
-        authorization.roleAssignments.delete(scope, "astro-reader"),
+        () => authorization.roleAssignments.create(scope, "astro-reader", grant),
+        () => authorization.roleAssignments.get(scope, "astro-reader"),
+        () => authorization.roleAssignments.delete(scope, "astro-reader"),
       ]) {
-        expect(await failure(call)).toMatchObject({
+        expect(await failure(call())).toMatchObject({
           status: 400,
           error: {
             code: "InvalidRoleAssignmentId",

@@ -116,8 +116,12 @@ describe("Google Cloud IAM fake, through Prism, with the official clients", () =
 
   it("answers 403 PERMISSION_DENIED naming the project for a project that does not exist", async () => {
     const missing = uniqueProjectId("gone");
-    for (const call of [getProjectPolicy(`projects/${missing}`, 3), setProjectPolicy(`projects/${missing}`, {})]) {
-      const { status, error } = await failure(call);
+    // One call at a time, as below.
+    for (const call of [
+      () => getProjectPolicy(`projects/${missing}`, 3),
+      () => setProjectPolicy(`projects/${missing}`, {}),
+    ]) {
+      const { status, error } = await failure(call());
       expect(status).toBe(403);
       expect(error).toMatchObject({ code: 403, status: "PERMISSION_DENIED" });
       expect(error!.message).toContain(`projects/${missing}`);
@@ -129,13 +133,15 @@ describe("Google Cloud IAM fake, through Prism, with the official clients", () =
     await deleteServiceAccount(gcp().fakeUrl, email);
     const name = `projects/-/serviceAccounts/${email}`;
     const { iam } = clients();
+    // One call at a time: started together, a rejection not yet awaited would count as unhandled.
     const calls = [
-      iam.projects.serviceAccounts.get({ name }),
-      iam.projects.serviceAccounts.getIamPolicy({ resource: name, "options.requestedPolicyVersion": 3 }),
-      iam.projects.serviceAccounts.setIamPolicy({ resource: name, requestBody: { policy: { bindings: [GRANT] } } }),
+      () => iam.projects.serviceAccounts.get({ name }),
+      () => iam.projects.serviceAccounts.getIamPolicy({ resource: name, "options.requestedPolicyVersion": 3 }),
+      () =>
+        iam.projects.serviceAccounts.setIamPolicy({ resource: name, requestBody: { policy: { bindings: [GRANT] } } }),
     ];
     for (const call of calls) {
-      const { status, error } = await failure(call);
+      const { status, error } = await failure(call());
       expect(status).toBe(404);
       expect(error).toMatchObject({ code: 404, status: "NOT_FOUND" });
       expect(error!.message).toContain(email);
