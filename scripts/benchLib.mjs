@@ -5,7 +5,9 @@ import { mkdirSync, mkdtempSync, readdirSync, readFileSync, rmSync, writeFileSyn
 import path from "node:path";
 import { performance } from "node:perf_hooks";
 import { promisify } from "node:util";
-import { repoRoot } from "./toolchain.mjs";
+import { startRecordingProxy } from "./recordingProxy.mjs";
+import { startSandbox, stopSandbox } from "./sandbox.mjs";
+import { azureEnv, gcpEnv, motoEnv, pulumiEnv, repoRoot } from "./toolchain.mjs";
 
 const PROGRAMS = path.join(repoRoot, "tests/e2e/programs");
 
@@ -41,6 +43,37 @@ export function installedApp(root) {
   });
   for (const file of readdirSync(PROGRAMS)) copyFileSync(path.join(PROGRAMS, file), path.join(app, file));
   return app;
+}
+
+/**
+ * What both benchmarks run against: the sandbox (moto, Airflow 3, the GCP and Azure fakes), recording
+ * proxies in front of IAM, Airflow and Google, the installed project, and the environment that
+ * points the CLI and the provider at them. `close` stops all of it.
+ */
+export async function benchWorld() {
+  const toolchain = pulumiEnv();
+  const sandboxDir = process.env.SANDBOX_DIR ?? path.join(repoRoot, ".sandbox");
+  const endpoints = await startSandbox({ dir: sandboxDir, only: ["moto", "airflow3", "gcp", "azure"] });
+  const aws = await startRecordingProxy(endpoints.moto.url);
+  const airflow = await startRecordingProxy(endpoints.airflow3.url);
+  const google = await startRecordingProxy(endpoints.gcp.url);
+  const workRoot = path.join(repoRoot, ".pulumi-state");
+  mkdirSync(workRoot, { recursive: true });
+  const app = installedApp(workRoot);
+  const env = {
+    ...toolchain,
+    ...motoEnv(aws.url),
+    ...gcpEnv(google.url),
+    ...azureEnv(endpoints.azure.url, endpoints.azure.caFile),
+  };
+  const close = async () => {
+    await aws.close();
+    await airflow.close();
+    await google.close();
+    await stopSandbox({ dir: sandboxDir });
+    rmSync(app, { recursive: true, force: true });
+  };
+  return { endpoints, aws, airflow, google, app, env, close };
 }
 
 /** A stack of one program, in its own directory under `app` (a file backend of its own). */

@@ -5,14 +5,12 @@
 // table with the growth from one size to the next, writes bench/results/scale.json and draws
 // bench/results/scale.svg.
 import { randomBytes } from "node:crypto";
-import { mkdirSync, rmSync, writeFileSync } from "node:fs";
+import { mkdirSync, writeFileSync } from "node:fs";
 import { createRequire } from "node:module";
 import os from "node:os";
 import path from "node:path";
-import { installedApp, project, round2, stateBreakdown, table, timedWithProviderMemory } from "./benchLib.mjs";
-import { startRecordingProxy } from "./recordingProxy.mjs";
-import { startSandbox, stopSandbox } from "./sandbox.mjs";
-import { azureEnv, gcpEnv, motoEnv, pulumiEnv, repoRoot } from "./toolchain.mjs";
+import { benchWorld, project, round2, stateBreakdown, table, timedWithProviderMemory } from "./benchLib.mjs";
+import { repoRoot } from "./toolchain.mjs";
 import { scaleSvg } from "./benchReport.mjs";
 
 const require = createRequire(import.meta.url);
@@ -28,21 +26,7 @@ const results = {
   sizes: [],
 };
 
-const toolchain = pulumiEnv();
-const sandboxDir = process.env.SANDBOX_DIR ?? path.join(repoRoot, ".sandbox");
-const endpoints = await startSandbox({ dir: sandboxDir, only: ["moto", "airflow3", "gcp", "azure"] });
-const airflow = await startRecordingProxy(endpoints.airflow3.url);
-const aws = await startRecordingProxy(endpoints.moto.url);
-const google = await startRecordingProxy(endpoints.gcp.url);
-const workRoot = path.join(repoRoot, ".pulumi-state");
-mkdirSync(workRoot, { recursive: true });
-const app = installedApp(workRoot);
-const env = {
-  ...toolchain,
-  ...motoEnv(aws.url),
-  ...gcpEnv(google.url),
-  ...azureEnv(endpoints.azure.url, endpoints.azure.caFile),
-};
+const { endpoints, aws, airflow, google, app, env, close } = await benchWorld();
 
 async function azureCalls() {
   const response = await fetch(`${endpoints.azure.fakeUrl}/_fake/calls`);
@@ -141,11 +125,7 @@ try {
     stack.dispose();
   }
 } finally {
-  await aws.close();
-  await airflow.close();
-  await google.close();
-  await stopSandbox({ dir: sandboxDir });
-  rmSync(app, { recursive: true, force: true });
+  await close();
 }
 
 // Growth: the time per added resource from one size to the next, against the time per resource at

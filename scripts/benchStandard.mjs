@@ -4,14 +4,12 @@
 // GCP (one project), Azure (five Deployments per identity), all from a project that installs the
 // packed package. Prints tables and writes bench/results/latest.json.
 import { randomBytes } from "node:crypto";
-import { mkdirSync, rmSync, writeFileSync } from "node:fs";
+import { mkdirSync, writeFileSync } from "node:fs";
 import { createRequire } from "node:module";
 import os from "node:os";
 import path from "node:path";
-import { installedApp, project as stackOf, round2, stateBreakdown, table, timed } from "./benchLib.mjs";
-import { startRecordingProxy } from "./recordingProxy.mjs";
-import { startSandbox, stopSandbox } from "./sandbox.mjs";
-import { azureEnv, gcpEnv, motoEnv, pulumiEnv, repoRoot } from "./toolchain.mjs";
+import { benchWorld, project as stackOf, round2, stateBreakdown, table, timed } from "./benchLib.mjs";
+import { repoRoot } from "./toolchain.mjs";
 
 const require = createRequire(import.meta.url);
 const { planAuthorization } = require("../dist/provider/core/plan.js");
@@ -93,21 +91,7 @@ for (const [mode, trust] of Object.entries(MODES)) {
 }
 
 // ---- 2-4. pulumi up, remote calls, state sizes (real CLI, sandbox) -------------------------------
-const toolchain = pulumiEnv();
-const sandboxDir = process.env.SANDBOX_DIR ?? path.join(repoRoot, ".sandbox");
-const endpoints = await startSandbox({ dir: sandboxDir, only: ["moto", "airflow3", "gcp", "azure"] });
-const aws = await startRecordingProxy(endpoints.moto.url);
-const airflow = await startRecordingProxy(endpoints.airflow3.url);
-const google = await startRecordingProxy(endpoints.gcp.url);
-const workRoot = path.join(repoRoot, ".pulumi-state");
-mkdirSync(workRoot, { recursive: true });
-const app = installedApp(workRoot);
-const env = {
-  ...toolchain,
-  ...motoEnv(aws.url),
-  ...gcpEnv(google.url),
-  ...azureEnv(endpoints.azure.url, endpoints.azure.caFile),
-};
+const { endpoints, aws, airflow, google, app, env, close } = await benchWorld();
 const project = (program, stackName, config) => stackOf(app, program, stackName, config, env);
 const UP = ["up", "--yes", "--skip-preview"];
 const UP64 = [...UP, "--parallel", "64"];
@@ -269,11 +253,7 @@ try {
   results.azure = await measure(azure, countAzure);
   azure.dispose();
 } finally {
-  await aws.close();
-  await airflow.close();
-  await google.close();
-  await stopSandbox({ dir: sandboxDir });
-  rmSync(app, { recursive: true, force: true });
+  await close();
 }
 
 // ---- report -----------------------------------------------------------------------------------

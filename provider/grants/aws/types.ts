@@ -36,8 +36,11 @@ export interface GrantOnRole extends OwnedGrant {
 export interface TrustDriver {
   /** The role's ARN and our share of the statement as it is live (undefined when absent). Missing role: TargetMissingError. */
   read(grant: GrantOnRole): Promise<{ roleArn: string; statement: PolicyStatement | undefined }>;
-  /** Adds our entries, leaving every other statement and entry as it is; creates a missing OIDC provider. */
-  /** `roleArnKnown` is called with the role's ARN as soon as it is read, before the write is verified. */
+  /**
+   * Adds our entries, leaving every other statement and entry as it is; creates a missing OIDC
+   * provider. `roleArnKnown` is called with the role's ARN as soon as it is read, before the write
+   * is verified.
+   */
   ensure(
     grant: GrantOnRole,
     roleArnKnown?: (roleArn: string) => void,
