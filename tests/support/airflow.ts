@@ -1,12 +1,12 @@
 import { inject } from "vitest";
 import type { ConnectionTarget } from "../../provider/core/types";
 
-/** The sandbox's Airflow 3, as the provider reaches it with the admin's password. */
-export function airflowTarget(): ConnectionTarget {
-  const server = inject("endpoints").airflow3;
+/** One of the sandbox's Airflows (3 by default), as the provider reaches it with the admin's password. */
+export function airflowTarget(name: "airflow2" | "airflow3" = "airflow3"): ConnectionTarget {
+  const server = inject("endpoints")[name];
   return {
     url: server.url,
-    apiVersion: "v2",
+    apiVersion: name === "airflow3" ? "v2" : "v1",
     auth: { kind: "password", username: server.username },
     credentials: { password: server.password },
   };
