@@ -79,6 +79,31 @@ export class AirflowConnectionsDriver implements ConnectionDriver {
     };
   }
 
+  /**
+   * Every connection of the Airflow, with its `extra`: for finding what a manual setup made.
+   * Airflow 2's list leaves `extra` out, so each connection of a type asked for is read on its own.
+   */
+  async list(
+    target: ConnectionTarget,
+    types: readonly string[],
+  ): Promise<Array<{ connectionId: string } & ConnectionPayload>> {
+    const found: Array<{ connectionId: string } & ConnectionPayload> = [];
+    const pageSize = 100;
+    for (let offset = 0; ; offset += pageSize) {
+      const response = await this.api(target, "GET", `/connections?limit=${pageSize}&offset=${offset}`);
+      const page = (await response.json()) as {
+        connections?: Array<{ connection_id: string; conn_type?: string }>;
+        total_entries?: number;
+      };
+      const connections = page.connections ?? [];
+      for (const c of connections.filter((c) => types.includes(c.conn_type ?? ""))) {
+        const live = await this.read(target, c.connection_id);
+        if (live) found.push({ connectionId: c.connection_id, ...live });
+      }
+      if (connections.length < pageSize || offset + pageSize >= (page.total_entries ?? 0)) return found;
+    }
+  }
+
   async create(target: ConnectionTarget, connectionId: string, payload: ConnectionPayload): Promise<void> {
     const response = await this.api(target, "POST", "/connections", bodyOf(connectionId, payload), true);
     if (response.status === 409) {

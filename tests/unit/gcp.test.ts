@@ -249,6 +249,18 @@ describe("GCP policy edits keep what others own", () => {
     ]);
   });
 
+  it("with adoptExistingMembers, members made by hand become its own (removed on destroy), and plans without it do not change", () => {
+    const plain = plannedGcp(gcpInputs()).grant;
+    expect("adoptExistingMembers" in plain).toBe(false);
+    const raw = gcpInputs();
+    const adopting = plannedGcp({ ...raw, gcp: { ...(raw.gcp as object), adoptExistingMembers: true } }).grant;
+    expect(adopting.adoptExistingMembers).toBe(true);
+    const member = adopting.members[0]!;
+    expect(preExisting(adopting, [member])).toEqual([]);
+    // Turned on by an update: what was recorded as made by hand becomes ours.
+    expect(preExisting(adopting, [member], { grant: plain, resolved: { preExistingMembers: [member] } })).toEqual([]);
+  });
+
   it("takes back only the members an update dropped, or all of them on another role", () => {
     const raw = gcpInputs(
       {

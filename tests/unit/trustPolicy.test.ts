@@ -14,6 +14,8 @@ import {
   grantHolds,
   staleShare,
   OwnedGrant,
+  handMadeTwins,
+  withoutHandMadeTwins,
 } from "../../provider/grants/aws/trustPolicy";
 import { canonical } from "../../provider/core/canonical";
 import { FOREIGN_COUNT, NOT_ACTION_STATEMENT, foreignPolicy } from "../support/fixtures";
@@ -140,5 +142,42 @@ describe("shared statements", () => {
     expect(staleShare(a, b)).toEqual(a);
     const other = { ...a, sid: "AirflowDAWebIdx" };
     expect(staleShare(other, a)).toEqual(other);
+  });
+});
+
+describe("taking over hand-made trust", () => {
+  const a = "arn:aws:iam::111122223333:role/astro-a";
+  const b = "arn:aws:iam::111122223333:role/astro-b";
+  const grant: OwnedGrant = {
+    sid: "AirflowDAAssumeRole",
+    entryPath: ["Principal", "AWS"],
+    statement: { Sid: "AirflowDAAssumeRole", Effect: "Allow", Principal: { AWS: a }, Action: "sts:AssumeRole" },
+  };
+  const isOwned = (sid: string) => sid.startsWith("AirflowDA");
+  const guide = { Effect: "Allow", Principal: { AWS: [a, b] }, Action: "sts:AssumeRole" };
+  const conditioned = { ...guide, Condition: { Bool: { "aws:SecureTransport": "true" } } };
+  const alone = { Sid: "ByHand", Effect: "Allow", Principal: { AWS: [a] }, Action: ["sts:AssumeRole"] };
+
+  it("finds the statements that trust our entries exactly as ours does, and only those", () => {
+    const policy = {
+      Version: "2012-10-17",
+      Statement: [...statementsOf(foreignPolicy()), guide, conditioned, alone, grant.statement],
+    };
+    expect(handMadeTwins(policy, grant, isOwned)).toEqual([FOREIGN_COUNT, FOREIGN_COUNT + 2]);
+  });
+
+  it("takes our entry out of them, keeping a list a list, and drops one left empty", () => {
+    const policy = {
+      Version: "2012-10-17",
+      Statement: [...statementsOf(foreignPolicy()), guide, conditioned, alone, grant.statement],
+    };
+    const next = withoutHandMadeTwins(policy, grant, isOwned);
+    expect(statementsOf(next)).toEqual([
+      ...statementsOf(foreignPolicy()),
+      { Effect: "Allow", Principal: { AWS: [b] }, Action: "sts:AssumeRole" },
+      conditioned,
+      grant.statement,
+    ]);
+    expect(withoutHandMadeTwins(next, grant, isOwned)).toBe(next);
   });
 });

@@ -15,14 +15,18 @@ import { ROLE_ARN } from "./schema";
 import {
   TrustPolicy,
   grantHolds,
+  handMadeTwins,
   liveShare,
   minify,
   parsePolicyDocument,
   withGrant,
   withoutGrant,
+  withoutHandMadeTwins,
 } from "./trustPolicy";
-import { roleNameOf } from "./plan";
+import { SID_PREFIX, roleNameOf } from "./plan";
 import type { GrantOnRole, TrustDriver } from "./types";
+
+const isOwnedSid = (sid: string) => sid.startsWith(SID_PREFIX);
 
 export interface AwsIamTrustOptions extends SharedPolicyOptions {
   client?: IAMClient;
@@ -95,6 +99,11 @@ export class AwsIamTrustDriver implements TrustDriver {
     this.writer = new SharedPolicyWriter(store, options);
   }
 
+  /** The role's ARN and whole trust policy, as it is now: for finding what a manual setup made. */
+  trustPolicy(role: string): Promise<{ arn: string; policy: TrustPolicy }> {
+    return this.getRole(role);
+  }
+
   async read(grant: GrantOnRole) {
     const { facts, policy } = await this.writer.read(grant.role);
     return { roleArn: facts.arn, statement: liveShare(policy, grant) };
@@ -109,6 +118,15 @@ export class AwsIamTrustDriver implements TrustDriver {
       removal: false,
       factsKnown: (known) => roleArnKnown?.(known.arn),
     });
+    // Only after ours is written and read back: the Deployment never goes without a statement that trusts it.
+    if (grant.adoptExistingTrust) {
+      await this.writer.submit(grant.role, {
+        what: `take over the hand-made trust of the principals of ${grant.sid}`,
+        apply: (policy) => withoutHandMadeTwins(policy, grant, isOwnedSid),
+        holds: (policy) => grantHolds(policy, grant) && handMadeTwins(policy, grant, isOwnedSid).length === 0,
+        removal: false,
+      });
+    }
     return { roleArn: facts.arn, changed, ...(oidcProviderCreated !== undefined ? { oidcProviderCreated } : {}) };
   }
 

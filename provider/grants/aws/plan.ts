@@ -60,6 +60,7 @@ export function planAwsGrant(input: AwsInput, common: CommonInputs): AwsGrant {
       entryPath: ["Principal", "AWS"],
       entries: [principal],
       statement: { Sid: ASSUME_ROLE_SID, Effect: "Allow", Principal: { AWS: principal }, Action: "sts:AssumeRole" },
+      ...adoption(input),
     };
   }
   const hostPath = issuerHostPath(trust.issuerUrl);
@@ -93,7 +94,13 @@ export function planAwsGrant(input: AwsInput, common: CommonInputs): AwsGrant {
       Condition: condition,
     },
     oidcProvider: { arn: providerArn, url: trust.issuerUrl },
+    ...adoption(input),
   };
+}
+
+/** Present only when asked, so that plans (and state) of grants that never adopt stay as they were. */
+function adoption(input: AwsInput): { adoptExistingTrust?: true } {
+  return input.adoptExistingTrust ? { adoptExistingTrust: true } : {};
 }
 
 type WebIdentityTrust = Extract<NonNullable<AwsInput["trust"]>, { kind: "webIdentity" }>;

@@ -74,6 +74,13 @@ export const awsInputSchema = z
     targetRole: orUnknown(targetRole),
     /** Whom the role trusts. Default: `{ kind: "deploymentRole" }`, the Deployment's `workloadIdentity`. */
     trust: trust.optional(),
+    /**
+     * Take over the same trust written by hand: once this resource's entry is written and read
+     * back, its principals (or service accounts) are taken out of every statement someone else
+     * wrote that trusts them exactly as this one does; such a statement left empty goes. Without
+     * it those statements stay, beside ours, and survive destroy. For moving a manual setup in.
+     */
+    adoptExistingTrust: z.boolean({ error: "must be true or false" }).optional(),
     /** Region written to the connection (`region_name`). */
     region: orUnknown(
       z

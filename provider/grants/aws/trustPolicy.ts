@@ -51,22 +51,32 @@ export interface OwnedGrant {
   statement: PolicyStatement;
 }
 
-export function entriesAt(statement: PolicyStatement, entryPath: string[]): string[] {
+function valueAt(statement: PolicyStatement, entryPath: string[]): PolicyValue | undefined {
   let node: PolicyValue | PolicyStatement | undefined = statement;
   for (const key of entryPath) {
-    if (node === null || typeof node !== "object" || Array.isArray(node)) return [];
+    if (node === null || typeof node !== "object" || Array.isArray(node)) return undefined;
     node = (node as { [key: string]: PolicyValue })[key];
   }
+  return node as PolicyValue | undefined;
+}
+
+export function entriesAt(statement: PolicyStatement, entryPath: string[]): string[] {
+  const node = valueAt(statement, entryPath);
   if (typeof node === "string") return [node];
   return Array.isArray(node) ? node.filter((v): v is string => typeof v === "string") : [];
 }
 
 /** The statement with the list at `entryPath` set to `entries` (a lone entry as a plain string). */
-export function withEntriesAt(statement: PolicyStatement, entryPath: string[], entries: string[]): PolicyStatement {
+export function withEntriesAt(
+  statement: PolicyStatement,
+  entryPath: string[],
+  entries: string[],
+  asList = false,
+): PolicyStatement {
   const set = (node: PolicyValue | undefined, path: string[]): PolicyValue => {
     const [key, ...rest] = path;
     const object = node !== null && typeof node === "object" && !Array.isArray(node) ? node : {};
-    if (key === undefined) return entries.length === 1 ? entries[0]! : entries;
+    if (key === undefined) return entries.length === 1 && !asList ? entries[0]! : entries;
     return { ...object, [key]: set(object[key], rest) };
   };
   return set(statement as PolicyValue, entryPath) as PolicyStatement;
@@ -126,6 +136,40 @@ export function staleShare<G extends OwnedGrant>(old: G, next: OwnedGrant): G | 
   const kept = new Set(entriesAt(next.statement, next.entryPath));
   const stale = entriesAt(old.statement, old.entryPath).filter((e) => !kept.has(e));
   return stale.length > 0 ? { ...old, statement: withEntriesAt(old.statement, old.entryPath, stale) } : undefined;
+}
+
+/**
+ * Statements someone wrote by hand that trust some of our entries exactly as our statement does
+ * (the same statement but for the list at `entryPath`): what a manual setup left behind. By index.
+ */
+export function handMadeTwins(policy: TrustPolicy, grant: OwnedGrant, isOwned: (sid: string) => boolean): number[] {
+  const ours = new Set(entriesAt(grant.statement, grant.entryPath));
+  return statementsOf(policy).flatMap((s, index) => {
+    if (s.Sid !== undefined && isOwned(s.Sid)) return [];
+    if (!sameTemplate({ ...s, Sid: undefined }, { ...grant.statement, Sid: undefined }, grant.entryPath)) return [];
+    return entriesAt(s, grant.entryPath).some((e) => ours.has(e)) ? [index] : [];
+  });
+}
+
+/**
+ * Our entries taken out of the hand-made statements that also trust them; a statement left with no
+ * entry goes. Everything else in those statements, and every other statement, stays as it is.
+ */
+export function withoutHandMadeTwins(
+  policy: TrustPolicy,
+  grant: OwnedGrant,
+  isOwned: (sid: string) => boolean,
+): TrustPolicy {
+  const twins = new Set(handMadeTwins(policy, grant, isOwned));
+  if (twins.size === 0) return policy;
+  const ours = new Set(entriesAt(grant.statement, grant.entryPath));
+  const next = statementsOf(policy).flatMap((s, index) => {
+    if (!twins.has(index)) return [s];
+    const kept = entriesAt(s, grant.entryPath).filter((e) => !ours.has(e));
+    // A list stays a list: the statement keeps the form its author gave it.
+    return kept.length > 0 ? [withEntriesAt(s, grant.entryPath, kept, Array.isArray(valueAt(s, grant.entryPath)))] : [];
+  });
+  return { ...policy, Statement: next.length > 0 ? next : [NO_TRUST_STATEMENT] };
 }
 
 /** Adds or replaces (in place) the statement with this statement's Sid. */

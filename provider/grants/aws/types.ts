@@ -17,6 +17,8 @@ export interface AwsGrant {
   statement: PolicyStatement | null;
   /** The IAM OIDC provider the web identity trust needs (ensured before the statement). */
   oidcProvider?: { arn: string; url: string };
+  /** Take the same trust over from hand-made statements once ours is verified (aws.adoptExistingTrust). */
+  adoptExistingTrust?: true;
 }
 
 /** What apply learned: the role's ARN, and whether this resource created the OIDC provider. */
@@ -30,6 +32,7 @@ export interface AwsResolved {
 export interface GrantOnRole extends OwnedGrant {
   role: string;
   oidcProvider?: { arn: string; url: string };
+  adoptExistingTrust?: true;
 }
 
 /** The seam to IAM: read, ensure and remove the one grant a resource owns on a role. */

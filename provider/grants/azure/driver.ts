@@ -65,6 +65,12 @@ export class AzureFederationDriver implements GrantDriver<AzureGrant, AzureResol
         : new DefaultAzureCredential());
   }
 
+  /** The identity's ids and every federated credential on it: for finding what a manual setup made. */
+  async inspect(id: string): Promise<{ clientId: string; tenantId: string; credentials: FederatedCredential[] }> {
+    const [identity, credentials] = await Promise.all([this.getIdentity(id), this.listCredentials(id)]);
+    return { clientId: identity.clientId, tenantId: identity.tenantId, credentials };
+  }
+
   async read(grant: AzureGrant, resolved: AzureResolved) {
     const identity = await this.getIdentity(grant.identity);
     const live = await this.listCredentials(grant.identity);

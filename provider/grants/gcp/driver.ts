@@ -80,6 +80,11 @@ export class GcpIamPolicyDriver implements GrantDriver<GcpGrant, GcpResolved> {
     this.writer = new SharedPolicyWriter(store, { batchQuietMs: 100, ...options });
   }
 
+  /** The whole IAM policy of a project or service account, as it is now: for finding what a manual setup made. */
+  policy(resource: string): Promise<IamPolicy> {
+    return this.getPolicy(resource);
+  }
+
   async read(grant: GcpGrant, resolved: GcpResolved) {
     const { policy } = await this.writer.read(grant.resource);
     const live = liveMembers(policy, grant.role, grant.members);

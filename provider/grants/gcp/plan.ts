@@ -21,6 +21,8 @@ export interface GcpGrant {
   members: string[];
   /** Our members as they are (planned, or live after a refresh); null when none is live. */
   binding: { role: string; members: string[] } | null;
+  /** Members that were there before become ours, removed when the resource goes (gcp.adoptExistingMembers). */
+  adoptExistingMembers?: true;
 }
 
 /** What apply learned: members that were in the binding before this resource added them (never removed by us). */
@@ -77,7 +79,16 @@ export function planGcpGrant(input: GcpInput, common: CommonInputs): GcpGrant {
             WORKLOAD_IDENTITY_USER,
             kubernetesMembers(g),
           ];
-  return { cloud: "gcp", mode: g.kind, resource, role, members, binding: { role, members } };
+  return {
+    cloud: "gcp",
+    mode: g.kind,
+    resource,
+    role,
+    members,
+    binding: { role, members },
+    // Present only when asked, so that plans (and state) of grants that never adopt stay as they were.
+    ...(input.adoptExistingMembers ? { adoptExistingMembers: true as const } : {}),
+  };
 }
 
 /**
@@ -109,6 +120,7 @@ export function preExisting(
   presentBefore: readonly string[],
   previous?: { grant: GcpGrant; resolved: GcpResolved },
 ): string[] {
+  if (grant.adoptExistingMembers) return [];
   const sameBinding =
     previous !== undefined && previous.grant.resource === grant.resource && previous.grant.role === grant.role;
   const earlier = sameBinding ? (previous.resolved.preExistingMembers ?? []) : [];

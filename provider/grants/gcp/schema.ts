@@ -89,6 +89,11 @@ export const gcpInputSchema = z
      */
     project: orUnknown(projectId).optional(),
     grant,
+    /**
+     * Members that were in the binding before this resource (a manual setup) become its own: kept
+     * while it exists, removed when it goes. Without it they are left in place on destroy.
+     */
+    adoptExistingMembers: z.boolean({ error: "must be true or false" }).optional(),
   })
   .strict();
 
