@@ -237,13 +237,16 @@ export function parseWith<T>(plugins: ReadonlyArray<GrantPlugin>, schema: z.ZodT
     );
   }
   const deployment = record.deployment as Partial<DeploymentInput> | undefined;
-  if (deployment?.lookupError) report(["deployment"], `could not be read from Astro: ${deployment.lookupError}`);
+  // These rules read a field only when it is a string: the schema reports any other value at its path.
+  const text = (value: unknown) => (typeof value === "string" ? value : undefined);
+  const lookupError = text(deployment?.lookupError);
+  if (lookupError) report(["deployment"], `could not be read from Astro: ${lookupError}`);
   const plugin = given.length === 1 ? given[0] : undefined;
-  const cloudProvider = deployment?.cloudProvider?.toLowerCase();
+  const cloudProvider = text(deployment?.cloudProvider)?.toLowerCase();
   if (plugin && cloudProvider && cloudProvider !== plugin.cloud) {
     report(
       ["deployment"],
-      `Deployment ${deployment!.deploymentId} runs on ${deployment!.cloudProvider}, but this authorization grants in ` +
+      `Deployment ${text(deployment!.deploymentId) ?? "(deployment.deploymentId)"} runs on ${deployment!.cloudProvider}, but this authorization grants in ` +
         `${plugin.cloud}: give ${cloudProvider} instead, or name another Deployment`,
     );
   }
@@ -251,7 +254,7 @@ export function parseWith<T>(plugins: ReadonlyArray<GrantPlugin>, schema: z.ZodT
     const piece = plugin.schema.safeParse(record[plugin.cloud]);
     const identity = record.workloadIdentity;
     const common: CommonInputs = {
-      owner: String(record.owner ?? ""),
+      owner: typeof record.owner === "string" ? record.owner : "",
       ...(typeof identity === "string" ? { workloadIdentity: identity } : {}),
     };
     // Cross-field rules run on what parsed, else on the raw value, so they report alongside field errors.

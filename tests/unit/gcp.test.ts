@@ -249,6 +249,20 @@ describe("GCP policy edits keep what others own", () => {
     ]);
   });
 
+  it("takes as its own a pre-existing member that was gone and that it put back, so destroy leaves nothing behind", () => {
+    const planned = plannedGcp(gcpInputs()).grant;
+    const member = planned.members[0]!;
+    // Another resource added the member first; this one found it there.
+    const first = preExisting(planned, [member]);
+    expect(first).toEqual([member]);
+    // The other resource has gone, and the member with it: this apply adds it back.
+    const policy = withMembers({ bindings: [] }, planned.role, planned.members);
+    const again = preExisting(planned, [], { grant: planned, resolved: { preExistingMembers: first } });
+    expect(again).toEqual([]);
+    const ours = planned.members.filter((m) => !again.includes(m));
+    expect(liveMembers(withoutMembers(policy, planned.role, ours), planned.role, planned.members)).toEqual([]);
+  });
+
   it("with adoptExistingMembers, members made by hand become its own (removed on destroy), and plans without it do not change", () => {
     const plain = plannedGcp(gcpInputs()).grant;
     expect("adoptExistingMembers" in plain).toBe(false);

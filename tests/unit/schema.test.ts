@@ -200,4 +200,22 @@ describe("a Deployment read from Astro", () => {
       deployment: "could not be read from Astro: GET … answered 401",
     });
   });
+
+  it("answers failures, not a TypeError, for fields that have no string form", () => {
+    const deployment = { organizationId: "clorg0000000000000000000a", deploymentId: "cldep0000000000000000000a" };
+    // Valid JSON all of them, which String() and template literals cannot turn into text.
+    expect(Object.keys(failuresOf(rawInputs({ owner: { toString: "x" } })))).toEqual(["owner"]);
+    expect(Object.keys(failuresOf(rawInputs({ deployment: { ...deployment, cloudProvider: 5 } })))).toEqual([
+      "deployment.cloudProvider",
+    ]);
+    expect(
+      Object.keys(failuresOf(rawInputs({ deployment: { ...deployment, lookupError: { toString: "x" } } }))),
+    ).toEqual(["deployment.lookupError"]);
+    expect(
+      failuresOf(rawInputs({ deployment: { ...deployment, deploymentId: { toString: "x" }, cloudProvider: "GCP" } })),
+    ).toEqual({
+      "deployment.deploymentId": expect.any(String),
+      deployment: expect.stringMatching(/runs on GCP, but this authorization grants in aws/),
+    });
+  });
 });

@@ -125,5 +125,6 @@ export function preExisting(
     previous !== undefined && previous.grant.resource === grant.resource && previous.grant.role === grant.role;
   const earlier = sameBinding ? (previous.resolved.preExistingMembers ?? []) : [];
   const ours = new Set(sameBinding ? previous.grant.members.filter((m) => !earlier.includes(m)) : []);
-  return grant.members.filter((m) => earlier.includes(m) || (presentBefore.includes(m) && !ours.has(m)));
+  // One gone since (someone, or another resource, removed it) is put back by this apply: ours from now on.
+  return grant.members.filter((m) => presentBefore.includes(m) && (earlier.includes(m) || !ours.has(m)));
 }
