@@ -1,6 +1,6 @@
 import { deploymentChange, ownedKeysOf, settingsInPlanTerms, SECRETS_BACKEND_KEYS } from "./deploymentSettings";
 import { AuthorizationError, ConnectionExistsError } from "./errors";
-import { livePayloadInPlanTerms, pluginFor } from "./plan";
+import { defaultDescription, livePayloadInPlanTerms, pluginFor } from "./plan";
 import type {
   AuthorizationState,
   ConnectionSink,
@@ -25,6 +25,17 @@ export interface AmbientCredentials {
 
 type ConnectionPart = PlannedAuthorization["connection"];
 type Facts = AuthorizationState["resolved"];
+
+/** Type, description and extra, value for value: a masked (`***`) value is not known to be equal. */
+function sameConnectionContent(live: ConnectionPart["payload"], written: ConnectionPart["payload"]): boolean {
+  const keys = Object.keys(written.extra);
+  return (
+    live.conn_type === written.conn_type &&
+    (live.description ?? null) === (written.description ?? null) &&
+    Object.keys(live.extra).length === keys.length &&
+    keys.every((key) => Object.prototype.hasOwnProperty.call(live.extra, key) && live.extra[key] === written.extra[key])
+  );
+}
 
 /** Which sink a connection uses: the key its target is planned under. */
 export function sinkOf(connection: Pick<ConnectionPart, SinkKind>): SinkKind {
@@ -69,7 +80,8 @@ export class AuthorizationLifecycle {
       try {
         return { ...facts, ...(await connection.create(planned.connection.connectionId, payload)) };
       } catch (error) {
-        if (!(error instanceof ConnectionExistsError && planned.connection.adoptExisting)) throw error;
+        if (!(error instanceof ConnectionExistsError)) throw error;
+        if (!planned.connection.adoptExisting && !(await this.isOwnLeftover(connection, planned, payload))) throw error;
         return { ...facts, ...(await connection.update(planned.connection.connectionId, payload, {})) };
       }
     });
@@ -100,6 +112,25 @@ export class AuthorizationLifecycle {
       if (grant.value.changed) await driver.remove(planned.grant, grant.value.resolved);
     }
     throw grant.status === "rejected" ? grant.reason : (made as PromiseRejectedResult).reason;
+  }
+
+  /**
+   * A create killed after writing the connection but before the engine saved the resource (a
+   * SIGKILLed `pulumi up`) leaves a connection that the next create of the same resource finds. It
+   * is taken as this resource's own only when it carries the default description, which names this
+   * resource's project, stack and name, and everything else we manage is exactly what this create
+   * writes. A connection made by hand or by another stack carries another description or other
+   * content and stays a CONNECTION_EXISTS: this create does not take over (and, on destroy, delete)
+   * what someone else made.
+   */
+  private async isOwnLeftover(
+    connection: ReturnType<AuthorizationLifecycle["connectionOf"]>,
+    planned: PlannedAuthorization,
+    payload: ConnectionPart["payload"],
+  ): Promise<boolean> {
+    if (payload.description !== defaultDescription(planned.owner)) return false;
+    const live = await connection.read(planned.connection.connectionId, {});
+    return live !== undefined && sameConnectionContent(live.payload, payload);
   }
 
   /** What is live, in the plan's terms, so that a refresh shows drift in either half as a diff. */

@@ -1,0 +1,90 @@
+import { beforeEach, describe, expect, it } from "vitest";
+import { createProvider, ProviderMethods } from "../../provider/core/provider";
+import type { AwsGrant } from "../../provider/grants/aws/types";
+import { GRANT_PLUGINS } from "../../provider/grants";
+import { awsGrantDriver } from "../../provider/grants/aws";
+import { airflowSink } from "../../provider/connections/airflow";
+import { authorizationInputsSchema } from "../../provider/inputs";
+import { findStatement, minify } from "../../provider/grants/aws/trustPolicy";
+import { MemoryConnections, MemoryTrust } from "../support/memoryDrivers";
+import { PlannedAws, WORKLOAD_IDENTITY, foreignPolicy, rawInputs } from "../support/fixtures";
+
+const URL = "http://127.0.0.1:8080";
+const TARGET = { url: URL, apiVersion: "v2" as const, auth: { kind: "token" as const }, credentials: {} };
+
+let trust: MemoryTrust;
+let connections: MemoryConnections;
+let provider: ProviderMethods<AwsGrant>;
+
+beforeEach(() => {
+  trust = new MemoryTrust();
+  trust.addRole("data-reader", foreignPolicy());
+  connections = new MemoryConnections();
+  provider = createProvider({
+    plugins: GRANT_PLUGINS,
+    schema: authorizationInputsSchema,
+    makeDrivers: () => ({ grants: { aws: awsGrantDriver(trust) }, connections: { airflow: airflowSink(connections) } }),
+    env: {},
+  }) as ProviderMethods<AwsGrant>;
+});
+
+async function checked(overrides: Record<string, unknown> = {}): Promise<PlannedAws> {
+  const result = await provider.check({}, { ...rawInputs({ credentials: { token: "t0ken" }, ...overrides }) });
+  expect(result.failures).toBeUndefined();
+  return result.inputs as unknown as PlannedAws;
+}
+
+function principals(): string[] {
+  const statement = findStatement(trust.roles.get("data-reader")!.policy, "AirflowDAAssumeRole");
+  const aws = (statement?.Principal as { AWS?: string | string[] } | undefined)?.AWS;
+  return aws === undefined ? [] : ([] as string[]).concat(aws);
+}
+
+describe("a create repeated after an interrupted one (pulumi up killed before it saved the state)", () => {
+  it("takes the connection the interrupted create wrote as its own and keeps one trust entry", async () => {
+    const planned = await checked();
+    // The interrupted run did all of the work; only the engine's record of it was lost.
+    await provider.create(planned);
+    const writesBefore = connections.writes;
+
+    const { id, outs } = await provider.create(planned);
+    expect(id).toBe(`data-reader/${planned.grant.sid}/aws_data`);
+    expect(outs.connection.connectionId).toBe("aws_data");
+    expect(principals()).toEqual([WORKLOAD_IDENTITY]);
+    expect(await connections.read(TARGET, "aws_data")).toEqual({
+      ...planned.connection.payload,
+      extra: { role_arn: "arn:aws:iam::123456789012:role/data-reader", region_name: "us-east-1" },
+    });
+    expect(connections.writes).toBe(writesBefore + 1); // one rewrite of the same content, nothing removed
+  });
+
+  it("refuses a connection with the same content made under another resource's name (another stack)", async () => {
+    const planned = await checked();
+    const other = await checked({ owner: "demo/prod/s3-reader" });
+    await connections.create(TARGET, "aws_data", {
+      ...other.connection.payload,
+      extra: { role_arn: "arn:aws:iam::123456789012:role/data-reader", region_name: "us-east-1" },
+    });
+    await expect(provider.create(planned)).rejects.toThrow(/CONNECTION_EXISTS.*adoptExisting/);
+    expect(minify(trust.roles.get("data-reader")!.policy)).toBe(minify(foreignPolicy()));
+  });
+
+  it("refuses one that carries this resource's description but other content", async () => {
+    const planned = await checked();
+    await connections.create(TARGET, "aws_data", {
+      ...planned.connection.payload,
+      extra: { role_arn: "arn:aws:iam::123456789012:role/data-reader", region_name: "eu-west-1" },
+    });
+    await expect(provider.create(planned)).rejects.toThrow(/CONNECTION_EXISTS/);
+    expect((await connections.read(TARGET, "aws_data"))?.extra.region_name).toBe("eu-west-1");
+  });
+
+  it("refuses an identical one when the description is the program's own: it names no resource", async () => {
+    const planned = await checked({
+      connection: { connectionId: "aws_data", description: "lake", airflow: { url: URL, auth: { kind: "token" } } },
+    });
+    await provider.create(planned);
+    await expect(provider.create(planned)).rejects.toThrow(/CONNECTION_EXISTS/);
+    expect(principals()).toEqual([WORKLOAD_IDENTITY]);
+  });
+});
