@@ -1,5 +1,6 @@
 /* eslint-disable @typescript-eslint/no-require-imports */
 import { ProviderMethods, ProviderSettings, createProvider } from "./core/provider";
+import type { SharedPolicyOptions } from "./core/policyStore";
 import type { ConnectionSink, ConnectionTargets, DeploymentSettingsDriver, Drivers, GrantDriver } from "./core/types";
 import { GRANT_PLUGINS } from "./grants";
 import { authorizationInputsSchema } from "./inputs";
@@ -15,28 +16,84 @@ export const provider: ProviderMethods = createProvider({
   makeDrivers: (settings) => realDrivers(settings),
 });
 
-/** The real drivers, from stack config (`deployment-authorization:*`) or the environment, each made on first use. */
-export function realDrivers(settings: ProviderSettings, env: NodeJS.ProcessEnv = process.env): Drivers {
+/**
+ * Retries, backoff and timeouts of every remote call, for all drivers at once. The defaults suit
+ * production; a test that injects faults makes them small so that retries take milliseconds.
+ */
+export interface DriverTuning {
+  /** Tries for one remote call, the first included. */
+  attempts?: number;
+  baseDelayMs?: number;
+  /** How long one remote call may take before it is abandoned (and retried). */
+  timeoutMs?: number;
+  sleep?: (ms: number) => Promise<void>;
+  /** Read-back and batching of shared policy documents (IAM trust policies, Google IAM policies). */
+  policy?: SharedPolicyOptions;
+}
+
+/** The drivers' modules, each loaded when a resource first needs it. */
+export interface DriverModules {
+  aws(): typeof import("./grants/aws") & typeof import("./grants/aws/driver");
+  gcp(): typeof import("./grants/gcp/driver");
+  azure(): typeof import("./grants/azure/driver");
+  airflow(): typeof import("./connections/airflow");
+  astro(): typeof import("./connections/astro");
+  deploymentSettings(): typeof import("./astro/deploymentSettings");
+}
+
+const requiredModules: DriverModules = {
+  aws: () => ({
+    ...(require("./grants/aws") as typeof import("./grants/aws")),
+    ...(require("./grants/aws/driver") as typeof import("./grants/aws/driver")),
+  }),
+  gcp: () => require("./grants/gcp/driver") as typeof import("./grants/gcp/driver"),
+  azure: () => require("./grants/azure/driver") as typeof import("./grants/azure/driver"),
+  airflow: () => require("./connections/airflow") as typeof import("./connections/airflow"),
+  astro: () => require("./connections/astro") as typeof import("./connections/astro"),
+  deploymentSettings: () => require("./astro/deploymentSettings") as typeof import("./astro/deploymentSettings"),
+};
+
+/**
+ * The real drivers, from stack config (`deployment-authorization:*`) or the environment, each made
+ * on first use. `modules` lets a test runner that cannot `require` TypeScript hand them over.
+ */
+export function realDrivers(
+  settings: ProviderSettings,
+  env: NodeJS.ProcessEnv = process.env,
+  tuning: DriverTuning = {},
+  modules: DriverModules = requiredModules,
+): Drivers {
+  const { policy, ...calls } = tuning;
   const astroApiUrl = settings("astroApiUrl") ?? env.DEPLOYMENT_AUTHORIZATION_ASTRO_API_URL;
   const quota = Number(settings("awsTrustPolicySizeQuota") ?? env.AWS_TRUST_POLICY_SIZE_QUOTA ?? Number.NaN);
   const grants = lazy<Record<string, GrantDriver>>({
     aws: () => {
-      const { awsGrantDriver } = require("./grants/aws") as typeof import("./grants/aws");
-      const { AwsIamTrustDriver } = require("./grants/aws/driver") as typeof import("./grants/aws/driver");
+      const { awsGrantDriver, AwsIamTrustDriver } = modules.aws();
       return awsGrantDriver(
-        new AwsIamTrustDriver(Number.isInteger(quota) && quota > 0 ? { policySizeQuota: quota } : {}),
+        new AwsIamTrustDriver({
+          ...policy,
+          ...calls,
+          ...(Number.isInteger(quota) && quota > 0 ? { policySizeQuota: quota } : {}),
+        }),
       ) as GrantDriver;
     },
     gcp: () => {
-      const { GcpIamPolicyDriver } = require("./grants/gcp/driver") as typeof import("./grants/gcp/driver");
+      const { GcpIamPolicyDriver } = modules.gcp();
       return new GcpIamPolicyDriver({
+        ...policy,
+        ...calls,
         rootUrl: settings("gcpRootUrl") ?? env.DEPLOYMENT_AUTHORIZATION_GCP_ROOT_URL,
         accessToken: env.GOOGLE_OAUTH_ACCESS_TOKEN || undefined,
       }) as GrantDriver;
     },
     azure: () => {
-      const { AzureFederationDriver } = require("./grants/azure/driver") as typeof import("./grants/azure/driver");
+      const { AzureFederationDriver } = modules.azure();
       return new AzureFederationDriver({
+        baseDelayMs: calls.baseDelayMs,
+        sleep: calls.sleep,
+        callAttempts: calls.attempts,
+        callRetryDelayMs: calls.baseDelayMs,
+        timeoutMs: calls.timeoutMs,
         endpoint: settings("azureEndpoint") ?? env.DEPLOYMENT_AUTHORIZATION_AZURE_ENDPOINT,
         accessToken: env.DEPLOYMENT_AUTHORIZATION_AZURE_ACCESS_TOKEN || undefined,
       }) as GrantDriver;
@@ -44,13 +101,12 @@ export function realDrivers(settings: ProviderSettings, env: NodeJS.ProcessEnv =
   });
   const connections = lazy<{ [K in keyof ConnectionTargets]?: ConnectionSink<ConnectionTargets[K]> }>({
     airflow: () => {
-      const { AirflowConnectionsDriver, airflowSink } =
-        require("./connections/airflow") as typeof import("./connections/airflow");
-      return airflowSink(new AirflowConnectionsDriver());
+      const { AirflowConnectionsDriver, airflowSink } = modules.airflow();
+      return airflowSink(new AirflowConnectionsDriver(calls));
     },
     astro: () => {
-      const { AstroEnvironmentConnections } = require("./connections/astro") as typeof import("./connections/astro");
-      return new AstroEnvironmentConnections({ baseUrl: astroApiUrl });
+      const { AstroEnvironmentConnections } = modules.astro();
+      return new AstroEnvironmentConnections({ ...calls, baseUrl: astroApiUrl });
     },
   });
   let settingsDriver: DeploymentSettingsDriver | undefined;
@@ -58,9 +114,8 @@ export function realDrivers(settings: ProviderSettings, env: NodeJS.ProcessEnv =
     grants,
     connections,
     get deploymentSettings() {
-      const { AstroDeploymentSettings } =
-        require("./astro/deploymentSettings") as typeof import("./astro/deploymentSettings");
-      return (settingsDriver ??= new AstroDeploymentSettings({ baseUrl: astroApiUrl }));
+      const { AstroDeploymentSettings } = modules.deploymentSettings();
+      return (settingsDriver ??= new AstroDeploymentSettings({ ...calls, baseUrl: astroApiUrl }));
     },
   };
 }

@@ -33,13 +33,18 @@ export class AstroApi {
     this.baseUrl = (options.baseUrl ?? ASTRO_API_URL).replace(/\/+$/, "");
   }
 
-  /** One API call, retried on 429, 5xx and dropped connections; a 404 is undefined when `missingOk`. */
+  /**
+   * One API call, retried on 429, 5xx and dropped connections; a 404 is undefined when `missingOk`.
+   * `tries.mayHaveLanded` tells the caller that a failed try may still have been applied (a 5xx, a
+   * dropped connection, a timeout), so that a write's later answer may be about our own write.
+   */
   async call<T>(
     token: string | undefined,
     method: string,
     url: string,
     body?: unknown,
     missingOk = false,
+    tries: { mayHaveLanded: boolean } = { mayHaveLanded: false },
   ): Promise<T | undefined> {
     if (!token) {
       throw new RemoteError(
@@ -79,8 +84,10 @@ export class AstroApi {
             });
           } catch (error) {
             const cause = (error as { cause?: { code?: string } }).cause?.code ?? (error as Error).name;
+            if (cause !== "ECONNREFUSED") tries.mayHaveLanded = true;
             throw new HttpFailure(`cannot reach ${url} (${cause})`, undefined);
           }
+          if (r.status >= 500) tries.mayHaveLanded = true;
           if (r.status === 429 || r.status >= 500) throw new HttpFailure(`${what} answered ${r.status}`, r.status);
           return r;
         },

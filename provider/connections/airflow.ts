@@ -1,3 +1,4 @@
+import { canonical } from "../core/canonical";
 import { ConnectionExistsError, RemoteError, redact } from "../core/errors";
 import { RetriesExhaustedError, withRetries } from "../core/retry";
 import type {
@@ -105,7 +106,12 @@ export class AirflowConnectionsDriver implements ConnectionDriver {
   }
 
   async create(target: ConnectionTarget, connectionId: string, payload: ConnectionPayload): Promise<void> {
-    const response = await this.api(target, "POST", "/connections", bodyOf(connectionId, payload), true);
+    const tries = { mayHaveLanded: false };
+    const response = await this.api(target, "POST", "/connections", bodyOf(connectionId, payload), true, tries);
+    // A try whose answer was lost may have created it: the id is taken by our own write when the
+    // connection holds exactly what we sent.
+    if (response.status === 409 && tries.mayHaveLanded && sameFields(await this.read(target, connectionId), payload))
+      return;
     if (response.status === 409) {
       throw new ConnectionExistsError(
         `connection ${connectionId} already exists in Airflow at ${target.url} (made by hand or by another stack). ` +
@@ -151,14 +157,15 @@ export class AirflowConnectionsDriver implements ConnectionDriver {
     path: string,
     body?: unknown,
     write = false,
+    tries: { mayHaveLanded: boolean } = { mayHaveLanded: false },
   ): Promise<Response> {
     const version = await this.apiVersion(target);
     const url = `${target.url}/api/${version}${path}`;
-    let response = await this.send(target, method, url, await this.authHeaders(target, version), body);
+    let response = await this.send(target, method, url, await this.authHeaders(target, version), body, tries);
     if (response.status === 401 && target.auth.kind === "password" && version === "v2") {
       // The JWT expired (or the password changed): get a fresh one, once.
       this.jwts.delete(jwtKey(target));
-      response = await this.send(target, method, url, await this.authHeaders(target, version), body);
+      response = await this.send(target, method, url, await this.authHeaders(target, version), body, tries);
     }
     if (write) this.calls.writes++;
     if (response.ok || response.status === 404 || (response.status === 409 && method === "POST")) return response;
@@ -198,13 +205,17 @@ export class AirflowConnectionsDriver implements ConnectionDriver {
     return body.access_token;
   }
 
-  /** HTTP with bounded retries on 429, 5xx and dropped connections. */
+  /**
+   * HTTP with bounded retries on 429, 5xx and dropped connections. `tries.mayHaveLanded` tells the
+   * caller that a failed try may still have been applied (a 5xx, a dropped connection, a timeout).
+   */
   private async send(
     target: ConnectionTarget,
     method: string,
     url: string,
     headers: Record<string, string>,
     body?: unknown,
+    tries: { mayHaveLanded: boolean } = { mayHaveLanded: false },
   ): Promise<Response> {
     const what = `${method} ${url}`;
     try {
@@ -233,8 +244,10 @@ export class AirflowConnectionsDriver implements ConnectionDriver {
             });
           } catch (error) {
             const cause = (error as { cause?: { code?: string } }).cause?.code ?? (error as Error).name;
+            if (cause !== "ECONNREFUSED") tries.mayHaveLanded = true;
             throw new HttpFailure(`cannot reach ${url} (${cause})`, undefined, true);
           }
+          if (response.status >= 500) tries.mayHaveLanded = true;
           if (response.status === 429 || response.status >= 500) {
             throw new HttpFailure(`${what} answered ${response.status}`, response.status, true);
           }
@@ -306,6 +319,15 @@ function bodyOf(connectionId: string, payload: ConnectionPayload) {
     // The REST API takes extra as a JSON-encoded string.
     extra: JSON.stringify(payload.extra),
   };
+}
+
+function sameFields(live: ConnectionPayload | undefined, sent: ConnectionPayload): boolean {
+  return (
+    live !== undefined &&
+    live.conn_type === sent.conn_type &&
+    (live.description ?? null) === (sent.description ?? null) &&
+    canonical(live.extra) === canonical(sent.extra)
+  );
 }
 
 function parseExtra(extra: string | null | undefined): Record<string, ExtraValue> {

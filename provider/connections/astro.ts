@@ -1,4 +1,5 @@
 import { ConnectionExistsError, RemoteError } from "../core/errors";
+import { canonical } from "../core/canonical";
 import type { AstroTarget, ConnectionPayload, ConnectionSink, Credentials, ExtraValue, Resolved } from "../core/types";
 import { AstroApi, AstroApiOptions } from "../astro/api";
 
@@ -34,8 +35,15 @@ export class AstroEnvironmentConnections implements ConnectionSink<AstroTarget> 
     return this.api.baseUrl;
   }
 
-  private call<T>(credentials: Credentials, method: string, url: string, body?: unknown, missingOk = false) {
-    return this.api.call<T>(credentials.token, method, url, body, missingOk);
+  private call<T>(
+    credentials: Credentials,
+    method: string,
+    url: string,
+    body?: unknown,
+    missingOk = false,
+    tries?: { mayHaveLanded: boolean },
+  ) {
+    return this.api.call<T>(credentials.token, method, url, body, missingOk, tries);
   }
 
   async prepare(): Promise<Resolved> {
@@ -64,15 +72,41 @@ export class AstroEnvironmentConnections implements ConnectionSink<AstroTarget> 
           `To manage it with this resource, set connection.adoptExisting: true; otherwise choose another connection.connectionId.`,
       );
     }
-    const created = await this.call<{ id: string }>(credentials, "POST", this.objects(target), {
-      objectKey: connectionId,
-      objectType: "CONNECTION",
-      scope: target.scope,
-      scopeEntityId: target.scopeEntityId,
-      ...this.body(target, payload),
-    });
+    const tries = { mayHaveLanded: false };
+    let created: { id: string } | undefined;
+    try {
+      created = await this.call<{ id: string }>(
+        credentials,
+        "POST",
+        this.objects(target),
+        {
+          objectKey: connectionId,
+          objectType: "CONNECTION",
+          scope: target.scope,
+          scopeEntityId: target.scopeEntityId,
+          ...this.body(target, payload),
+        },
+        false,
+        tries,
+      );
+    } catch (error) {
+      // A try whose answer was lost may have created it: the key is taken by our own object when it
+      // holds exactly what we sent.
+      if (!(tries.mayHaveLanded && error instanceof RemoteError && error.status === 409)) throw error;
+      const ours = await this.findByKey(target, credentials, connectionId);
+      if (!ours?.id || !this.holds(ours, payload)) throw error;
+      return { environmentObjectId: ours.id };
+    }
     if (!created?.id) throw new RemoteError(`POST ${this.objects(target)} answered without the new object's id`);
     return { environmentObjectId: created.id };
+  }
+
+  private holds(object: EnvironmentObject, payload: ConnectionPayload): boolean {
+    return (
+      object.connection?.type === payload.conn_type &&
+      (object.description ?? "") === (payload.description ?? "") &&
+      canonical(object.connection?.extra ?? {}) === canonical(payload.extra)
+    );
   }
 
   async update(
@@ -96,7 +130,8 @@ export class AstroEnvironmentConnections implements ConnectionSink<AstroTarget> 
   async remove(target: AstroTarget, credentials: Credentials, connectionId: string, facts: Resolved) {
     const object = await this.find(target, credentials, connectionId, facts);
     if (!object?.id) return { removed: false };
-    await this.call(credentials, "DELETE", `${this.objects(target)}/${encodeURIComponent(object.id)}`);
+    // Missing by then is done: a try whose answer was lost deleted it.
+    await this.call(credentials, "DELETE", `${this.objects(target)}/${encodeURIComponent(object.id)}`, undefined, true);
     return { removed: true };
   }
 

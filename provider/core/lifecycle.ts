@@ -67,6 +67,7 @@ export class AuthorizationLifecycle {
     const granting = driver.ensure(planned.grant, undefined, inOrder ? undefined : { factsKnown });
     const granted = granting.then((g) => g.resolved);
     let applied: { previousWorkloadIdentity?: string } | undefined;
+    let sent: ConnectionPart["payload"] | undefined;
     const connecting = (inOrder ? granted : Promise.race([early, granted])).then(async (resolved) => {
       if (settings) {
         applied = await this.settingsDriver().apply(
@@ -77,6 +78,7 @@ export class AuthorizationLifecycle {
       const facts = await connection.prepare();
       const payload = { ...planned.connection.payload };
       payload.extra = plugin.extraForApply(payload.extra, resolved);
+      sent = payload;
       try {
         return { ...facts, ...(await connection.create(planned.connection.connectionId, payload)) };
       } catch (error) {
@@ -95,6 +97,9 @@ export class AuthorizationLifecycle {
     // Created together or not at all: take back the connection, what this call set on the
     // Deployment and the grant it added, whichever of them were made.
     if (made.status === "fulfilled") await connection.remove(planned.connection.connectionId, made.value);
+    else if (sent && !(made.reason instanceof ConnectionExistsError)) {
+      await this.takeBackUnansweredCreate(connection, planned.connection.connectionId, sent);
+    }
     if (grant.status === "fulfilled") {
       if (settings) {
         await this.settingsDriver().remove(
@@ -112,6 +117,24 @@ export class AuthorizationLifecycle {
       if (grant.value.changed) await driver.remove(planned.grant, grant.value.resolved);
     }
     throw grant.status === "rejected" ? grant.reason : (made as PromiseRejectedResult).reason;
+  }
+
+  /**
+   * A create that failed after every answer was lost may still have made the connection: one that
+   * holds exactly what this create sent is taken back. Best effort: the failure being reported
+   * matters more than its clean-up failing too.
+   */
+  private async takeBackUnansweredCreate(
+    connection: ReturnType<AuthorizationLifecycle["connectionOf"]>,
+    connectionId: string,
+    sent: ConnectionPart["payload"],
+  ): Promise<void> {
+    try {
+      const live = await connection.read(connectionId, {});
+      if (live && sameConnectionContent(live.payload, sent)) await connection.remove(connectionId, {});
+    } catch {
+      // reported failure stands
+    }
   }
 
   /**

@@ -22,8 +22,19 @@ export interface PolicyStore<P, F> {
   checkLimits?(target: string, current: P, next: P): Promise<AuthorizationError | undefined>;
 }
 
-/** The remote refused a write because its etag was stale: someone else wrote since our read. */
-export class StalePolicyError extends Error {}
+/**
+ * The remote refused a write because its etag was stale: someone else wrote since our read. When
+ * an earlier try of the same write may have reached the remote (its answer was lost), that someone
+ * may have been us: `earlierTryMayHaveLanded` says so.
+ */
+export class StalePolicyError extends Error {
+  constructor(
+    message: string,
+    readonly earlierTryMayHaveLanded = false,
+  ) {
+    super(message);
+  }
+}
 
 export interface PolicyEdit<P, F = unknown> {
   /** For messages: "add the grant of AirflowDAAssumeRole". */
@@ -34,6 +45,11 @@ export interface PolicyEdit<P, F = unknown> {
   removal: boolean;
   /** Called with the facts of the batch's read, before the write and its verification. */
   factsKnown?(facts: F): void;
+  /**
+   * Called with the document it was written over when a write that held this edit failed in a way
+   * that may still have applied it (every answer lost): the edit's caller may take it back.
+   */
+  writeFailed?(before: P): void;
 }
 
 export interface EditResult<P, F> {
@@ -75,6 +91,11 @@ const MIN_GAP_SAMPLES = 3;
 
 interface QueuedEdit<P, F> extends PolicyEdit<P, F> {
   tries: number;
+  /**
+   * The document as read before a write of ours that may have landed unseen: found holding later,
+   * the edit is still this call's change, measured against that document.
+   */
+  beforeUnseenWrite?: P;
   resolve(result: EditResult<P, F>): void;
   reject(error: unknown): void;
 }
@@ -195,8 +216,10 @@ export class SharedPolicyWriter<P, F> {
     for (const edit of batch) edit.factsKnown?.(facts);
     const todo: Array<QueuedEdit<P, F>> = [];
     for (const edit of batch) {
-      if (edit.holds(policy)) edit.resolve({ facts, changed: false, before: policy });
-      else todo.push(edit);
+      if (!edit.holds(policy)) todo.push(edit);
+      else if (edit.beforeUnseenWrite !== undefined)
+        edit.resolve({ facts, changed: true, before: edit.beforeUnseenWrite });
+      else edit.resolve({ facts, changed: false, before: policy });
     }
     if (todo.length === 0) return;
 
@@ -217,7 +240,11 @@ export class SharedPolicyWriter<P, F> {
       try {
         await this.store.write(target, next, etag);
       } catch (error) {
-        if (!(error instanceof StalePolicyError)) throw error;
+        if (!(error instanceof StalePolicyError)) {
+          for (const edit of written) edit.writeFailed?.(edit.beforeUnseenWrite ?? policy);
+          throw error;
+        }
+        if (error.earlierTryMayHaveLanded) for (const edit of written) edit.beforeUnseenWrite ??= policy;
         await this.retryLater(target, written, queue);
         return;
       }
@@ -232,7 +259,12 @@ export class SharedPolicyWriter<P, F> {
       return;
     }
     queue.staleReads = 0;
-    await this.store.write(target, next, undefined);
+    try {
+      await this.store.write(target, next, undefined);
+    } catch (error) {
+      for (const edit of written) edit.writeFailed?.(policy);
+      throw error;
+    }
     return { edits: written, before: policy };
   }
 

@@ -14,12 +14,15 @@ import { RetriesExhaustedError, withRetries } from "../../core/retry";
 import { ROLE_ARN } from "./schema";
 import {
   TrustPolicy,
+  entriesAt,
+  findStatement,
   grantHolds,
   handMadeTwins,
   liveShare,
   minify,
   parsePolicyDocument,
   withGrant,
+  withEntriesAt,
   withoutGrant,
   withoutHandMadeTwins,
 } from "./trustPolicy";
@@ -34,6 +37,8 @@ export interface AwsIamTrustOptions extends SharedPolicyOptions {
   policySizeQuota?: number;
   /** Tries for one remote call (throttling, 5xx, principal not yet visible). */
   attempts?: number;
+  /** How long one IAM call may take before it is abandoned and retried; default 30 s. */
+  timeoutMs?: number;
 }
 
 /** Tag on an OIDC provider this package created: only such a provider is ever deleted, and only unused. */
@@ -67,6 +72,13 @@ export function isRetryableAwsError(error: unknown): boolean {
   return code === "ECONNRESET" || code === "ETIMEDOUT" || code === "EPIPE";
 }
 
+function mayHaveLanded(error: unknown): boolean {
+  if (!(error instanceof Error)) return false;
+  const status = (error as { $metadata?: { httpStatusCode?: number } }).$metadata?.httpStatusCode;
+  if (status !== undefined) return status >= 500;
+  return (error as { code?: string }).code !== "ECONNREFUSED";
+}
+
 /**
  * Keeps grants in IAM role trust policies. IAM has no etag on trust policies, so writes go through
  * the shared writer with verify-after-write: edits to one role that arrive together are written
@@ -83,7 +95,16 @@ export class AwsIamTrustDriver implements TrustDriver {
     // The SDK's notice about future Node.js lines is for whoever chose Node, not for every stack's
     // diagnostics: it is the SDK's documented switch, and an explicit setting is respected.
     process.env.AWS_SDK_JS_NODE_VERSION_SUPPORT_WARNING_DISABLED ??= "true";
-    this.client = options.client ?? new IAMClient({ region: process.env.AWS_REGION ?? "us-east-1", maxAttempts: 1 });
+    // The SDK sets no request timeout of its own (and only warns when one passes): a call that
+    // hangs must fail, and be retried, like any other dropped call.
+    const timeoutMs = options.timeoutMs ?? 30_000;
+    this.client =
+      options.client ??
+      new IAMClient({
+        region: process.env.AWS_REGION ?? "us-east-1",
+        maxAttempts: 1,
+        requestHandler: { requestTimeout: timeoutMs, connectionTimeout: timeoutMs, throwOnRequestTimeout: true },
+      });
     if (options.policySizeQuota !== undefined) this.quota = Promise.resolve(options.policySizeQuota);
     const store: PolicyStore<TrustPolicy, { arn: string }> = {
       etags: false,
@@ -111,13 +132,20 @@ export class AwsIamTrustDriver implements TrustDriver {
 
   async ensure(grant: GrantOnRole, roleArnKnown?: (roleArn: string) => void) {
     const oidcProviderCreated = grant.oidcProvider ? await this.ensureOidcProvider(grant.oidcProvider) : undefined;
-    const { facts, changed } = await this.writer.submit(grant.role, {
-      what: `add the grant of ${grant.sid}`,
-      apply: (policy) => withGrant(policy, grant),
-      holds: (policy) => grantHolds(policy, grant),
-      removal: false,
-      factsKnown: (known) => roleArnKnown?.(known.arn),
-    });
+    let failedOver: TrustPolicy | undefined;
+    const { facts, changed } = await this.writer
+      .submit(grant.role, {
+        what: `add the grant of ${grant.sid}`,
+        apply: (policy) => withGrant(policy, grant),
+        holds: (policy) => grantHolds(policy, grant),
+        removal: false,
+        factsKnown: (known) => roleArnKnown?.(known.arn),
+        writeFailed: (before) => (failedOver = before),
+      })
+      .catch(async (error: unknown) => {
+        if (failedOver) await this.takeBack(grant, failedOver);
+        throw error;
+      });
     // Only after ours is written and read back: the Deployment never goes without a statement that trusts it.
     if (grant.adoptExistingTrust) {
       await this.writer.submit(grant.role, {
@@ -128,6 +156,26 @@ export class AwsIamTrustDriver implements TrustDriver {
       });
     }
     return { roleArn: facts.arn, changed, ...(oidcProviderCreated !== undefined ? { oidcProviderCreated } : {}) };
+  }
+
+  /**
+   * After a write whose answers were all lost: the entries it added (those absent from the policy
+   * it was written over) go again, so a create reported as failed leaves no trust behind. Best
+   * effort: the failure being reported matters more than its clean-up failing too.
+   */
+  private async takeBack(grant: GrantOnRole, before: TrustPolicy): Promise<void> {
+    const present = new Set(entriesAt(findStatement(before, grant.sid) ?? {}, grant.entryPath));
+    const added = entriesAt(grant.statement, grant.entryPath).filter((e) => !present.has(e));
+    if (added.length === 0) return;
+    const share = { ...grant, statement: withEntriesAt(grant.statement, grant.entryPath, added) };
+    await this.writer
+      .submit(grant.role, {
+        what: `take back the grant of ${grant.sid}`,
+        apply: (policy) => withoutGrant(policy, share),
+        holds: (policy) => liveShare(policy, share) === undefined,
+        removal: true,
+      })
+      .catch(() => undefined);
   }
 
   async remove(grant: GrantOnRole) {
@@ -223,20 +271,30 @@ export class AwsIamTrustDriver implements TrustDriver {
     } catch (error) {
       if (!isCode(error, "NoSuchEntity")) throw error;
     }
+    const tries = { mayHaveLanded: false };
     try {
-      await this.call("CreateOpenIDConnectProvider", "CreateOpenIDConnectProvider", () =>
-        this.client.send(
-          new CreateOpenIDConnectProviderCommand({
-            Url: provider.url,
-            ClientIDList: ["sts.amazonaws.com"],
-            Tags: [OIDC_CREATED_TAG],
-          }),
-        ),
+      await this.call(
+        "CreateOpenIDConnectProvider",
+        "CreateOpenIDConnectProvider",
+        () =>
+          this.client.send(
+            new CreateOpenIDConnectProviderCommand({
+              Url: provider.url,
+              ClientIDList: ["sts.amazonaws.com"],
+              Tags: [OIDC_CREATED_TAG],
+            }),
+          ),
+        tries,
       );
       return true;
     } catch (error) {
-      if (isCode(error, "EntityAlreadyExists")) return false;
-      throw error;
+      if (!isCode(error, "EntityAlreadyExists")) throw error;
+      if (!tries.mayHaveLanded) return false;
+      // A try whose answer was lost may have created it: then it carries our tag.
+      const made = await this.call("GetOpenIDConnectProvider", "GetOpenIDConnectProvider", () =>
+        this.client.send(new GetOpenIDConnectProviderCommand({ OpenIDConnectProviderArn: provider.arn })),
+      );
+      return (made.Tags ?? []).some((t) => t.Key === OIDC_CREATED_TAG.Key && t.Value === OIDC_CREATED_TAG.Value);
     }
   }
 
@@ -271,7 +329,13 @@ export class AwsIamTrustDriver implements TrustDriver {
     );
   }
 
-  private async call<T>(what: string, action: string, send: () => Promise<T>): Promise<T> {
+  /** `tries.mayHaveLanded`: a failed try may still have been applied (a 5xx, a dropped connection, a timeout). */
+  private async call<T>(
+    what: string,
+    action: string,
+    send: () => Promise<T>,
+    tries: { mayHaveLanded: boolean } = { mayHaveLanded: false },
+  ): Promise<T> {
     try {
       return await withRetries(
         {
@@ -282,9 +346,14 @@ export class AwsIamTrustDriver implements TrustDriver {
           what: `AWS IAM ${what}`,
           sleep: this.options.sleep,
         },
-        () => {
+        async () => {
           this.calls[action] = (this.calls[action] ?? 0) + 1;
-          return send();
+          try {
+            return await send();
+          } catch (error) {
+            if (isRetryableAwsError(error) && mayHaveLanded(error)) tries.mayHaveLanded = true;
+            throw error;
+          }
         },
       );
     } catch (error) {

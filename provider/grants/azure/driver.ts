@@ -18,6 +18,9 @@ import {
 import { IDENTITY_ID } from "./schema";
 
 type TokenCredential = ConstructorParameters<typeof ManagedServiceIdentityClient>[0];
+type PipelinePolicy = NonNullable<
+  NonNullable<ConstructorParameters<typeof ManagedServiceIdentityClient>[1]>["additionalPolicies"]
+>[number];
 
 export interface AzureArmOptions {
   /** Azure Resource Manager; default Azure's public cloud. Tests point it at a local server. */
@@ -29,6 +32,12 @@ export interface AzureArmOptions {
   attempts?: number;
   baseDelayMs?: number;
   sleep?: (ms: number) => Promise<void>;
+  /** Tries for one call, by the SDKs' own policy (throttling, 5xx, dropped connections); default 5. */
+  callAttempts?: number;
+  /** The SDKs' backoff between those tries, when no Retry-After says otherwise; default 1 s. */
+  callRetryDelayMs?: number;
+  /** How long one try may take before it is abandoned and retried; default 30 s. */
+  timeoutMs?: number;
 }
 
 interface ArmError {
@@ -100,11 +109,23 @@ export class AzureFederationDriver implements GrantDriver<AzureGrant, AzureResol
     // Credentials and the shared assignment change under one lock per identity, so a delete that
     // decides an assignment is unused cannot interleave with a create that relies on it.
     return withLock(lockKey(grant.identity), async () => {
-      const { changed, adopted } = await this.ensureCredentials(grant, previous?.resolved.adoptedCredentials ?? []);
-      const resolved: AzureResolved = { ...identity, ...(adopted.length > 0 ? { adoptedCredentials: adopted } : {}) };
-      if (!grant.roleAssignment) return { changed, resolved };
-      const assignment = await this.ensureAssignment(grant, identity.principalId);
-      return { changed: changed || assignment.created, resolved: { ...resolved, ...assignment.resolved } };
+      // Credentials this call made where there were none: taken back if the call fails after all,
+      // so that a create reported as failed leaves no credential without its connection.
+      const made: string[] = [];
+      try {
+        const { changed, adopted } = await this.ensureCredentials(
+          grant,
+          previous?.resolved.adoptedCredentials ?? [],
+          made,
+        );
+        const resolved: AzureResolved = { ...identity, ...(adopted.length > 0 ? { adoptedCredentials: adopted } : {}) };
+        if (!grant.roleAssignment) return { changed, resolved };
+        const assignment = await this.ensureAssignment(grant, identity.principalId);
+        return { changed: changed || assignment.created, resolved: { ...resolved, ...assignment.resolved } };
+      } catch (error) {
+        await this.takeBackCredentials(grant.identity, made);
+        throw error;
+      }
     });
   }
 
@@ -147,7 +168,17 @@ export class AzureFederationDriver implements GrantDriver<AzureGrant, AzureResol
   }
 
   /** Our credentials in place: predicted against the limit first, then written one at a time (under the identity lock). */
-  private async ensureCredentials(grant: AzureGrant, adoptedBefore: string[]) {
+  /** Best effort: the failure being reported matters more than one of its clean-up calls failing too. */
+  private async takeBackCredentials(id: string, names: string[]): Promise<void> {
+    const { resourceGroup, name } = parseIdentity(id);
+    for (const credential of names) {
+      await this.write(id, `delete credential ${credential}`, "federatedIdentityCredentials.delete", (c) =>
+        c.federatedIdentityCredentials.delete(resourceGroup, name, credential),
+      ).catch(() => undefined);
+    }
+  }
+
+  private async ensureCredentials(grant: AzureGrant, adoptedBefore: string[], made: string[] = []) {
     const { resourceGroup, name } = parseIdentity(grant.identity);
     const live = await this.listCredentials(grant.identity);
     const adopted: string[] = [];
@@ -185,6 +216,8 @@ export class AzureFederationDriver implements GrantDriver<AzureGrant, AzureResol
       );
     }
     for (const credential of todo) {
+      // Recorded before the call: a write whose answer is lost may still have made it.
+      if (!live.some((l) => l.name === credential.name)) made.push(credential.name);
       await this.write(
         grant.identity,
         `write credential ${credential.name}`,
@@ -344,9 +377,9 @@ export class AzureFederationDriver implements GrantDriver<AzureGrant, AzureResol
       const e = armError(error);
       const status = e.statusCode;
       const detail = `${e.code ? `${e.code}: ` : ""}${e.message}`;
-      if (status === 429 || (status !== undefined && status >= 500) || e.code === "REQUEST_SEND_ERROR") {
+      if (status === 429 || (status !== undefined && status >= 500) || (status === undefined && e.code !== undefined)) {
         throw new RemoteError(
-          `Azure ${what} failed after the SDK's retries (${status ?? "no answer"}: ${detail}). Run pulumi up again later.`,
+          `Azure ${what} failed after ${this.callAttempts} tries (${status ?? "no answer"}: ${detail}). Azure is throttling or failing, or did not answer; run pulumi up again later.`,
           status,
           true,
           { cause: error },
@@ -366,10 +399,48 @@ export class AzureFederationDriver implements GrantDriver<AzureGrant, AzureResol
     this.calls[operation] = (this.calls[operation] ?? 0) + 1;
   }
 
+  private get callAttempts(): number {
+    return this.options.callAttempts ?? 5;
+  }
+
   private clientOptions() {
+    const timeoutMs = this.options.timeoutMs ?? 30_000;
+    // The SDKs set no timeout on a try: one that hangs must fail, and be retried. Their own
+    // timeout ends in an AbortError, which their retry policy gives up on; a network error's code
+    // (ETIMEDOUT) is what it retries.
+    const timedByUs = new WeakSet<object>();
+    const timeout: PipelinePolicy = {
+      position: "perRetry",
+      policy: {
+        name: "deploymentAuthorizationTimeout",
+        sendRequest: async (request, next) => {
+          if (!request.timeout || timedByUs.has(request)) {
+            request.timeout = timeoutMs;
+            timedByUs.add(request);
+          }
+          try {
+            return await next(request);
+          } catch (error) {
+            if (!(error instanceof Error && error.name === "AbortError" && timedByUs.has(request))) throw error;
+            if (request.abortSignal?.aborted) throw error;
+            throw Object.assign(new Error(`no answer within ${timeoutMs} ms`), {
+              name: "RestError",
+              code: "ETIMEDOUT",
+              request,
+              cause: error,
+            });
+          }
+        },
+      },
+    };
     return {
       ...(this.options.endpoint ? { endpoint: this.options.endpoint } : {}),
-      retryOptions: { maxRetries: 4, maxRetryDelayInMs: 30_000 },
+      retryOptions: {
+        maxRetries: this.callAttempts - 1,
+        maxRetryDelayInMs: 30_000,
+        ...(this.options.callRetryDelayMs !== undefined ? { retryDelayInMs: this.options.callRetryDelayMs } : {}),
+      },
+      additionalPolicies: [timeout],
     };
   }
 

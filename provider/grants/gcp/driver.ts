@@ -22,6 +22,8 @@ export interface GcpIamOptions extends SharedPolicyOptions {
   accessToken?: string;
   /** Tries for one remote call (throttling, 5xx, dropped connections). */
   attempts?: number;
+  /** How long one call may take before it is abandoned and retried; default 30 s. */
+  timeoutMs?: number;
 }
 
 /** Conditions in a policy need version 3: always ask for it, so nothing is read (or written back) downgraded. */
@@ -43,7 +45,27 @@ function isRetryableGoogleError(error: unknown): boolean {
   const status = statusOf(error);
   if (status === 429 || (status !== undefined && status >= 500)) return true;
   const code = (error as { code?: string })?.code;
-  return code === "ECONNRESET" || code === "ETIMEDOUT" || code === "EPIPE" || code === "ECONNREFUSED";
+  return (
+    code === "ECONNRESET" || code === "ETIMEDOUT" || code === "EPIPE" || code === "ECONNREFUSED" || isTimeout(error)
+  );
+}
+
+/** The client's own timeout (an aborted fetch), however deep the client wrapped it. */
+function isTimeout(error: unknown): boolean {
+  for (let e: unknown = error, depth = 0; e instanceof Error && depth < 4; e = e.cause, depth++) {
+    if (e.name === "TimeoutError" || e.name === "AbortError") return true;
+  }
+  return false;
+}
+
+/**
+ * Whether a failed try may still have been applied: the server may have written before a 5xx, a
+ * dropped connection or a timeout; a throttled or refused call was not.
+ */
+function mayHaveLanded(error: unknown): boolean {
+  const status = statusOf(error);
+  if (status !== undefined) return status >= 500;
+  return (error as { code?: string })?.code !== "ECONNREFUSED";
 }
 
 /**
@@ -63,7 +85,13 @@ export class GcpIamPolicyDriver implements GrantDriver<GcpGrant, GcpResolved> {
       ? Object.assign(new OAuth2Client(), { credentials: { access_token: options.accessToken } })
       : new GoogleAuth({ scopes: ["https://www.googleapis.com/auth/cloud-platform"] });
     // Retries are ours (bounded, counted, explained), not the client's.
-    const common = { auth, retry: false, ...(options.rootUrl ? { rootUrl: withSlash(options.rootUrl) } : {}) };
+    // The clients wait forever unless told otherwise: a call that hangs must fail, and be retried.
+    const common = {
+      auth,
+      retry: false,
+      timeout: options.timeoutMs ?? 30_000,
+      ...(options.rootUrl ? { rootUrl: withSlash(options.rootUrl) } : {}),
+    };
     this.projects = cloudresourcemanager({ version: "v3", ...common }).projects;
     this.serviceAccounts = iam({ version: "v1", ...common }).projects.serviceAccounts;
     const store: PolicyStore<IamPolicy, Record<string, never>> = {
@@ -101,14 +129,40 @@ export class GcpIamPolicyDriver implements GrantDriver<GcpGrant, GcpResolved> {
   ) {
     // The connection needs nothing Google resolves: it can be written while the binding is.
     progress?.factsKnown({});
-    const { changed, before } = await this.writer.submit(grant.resource, {
-      what: `add ${grant.members.join(", ")} to ${grant.role}`,
-      apply: (policy) => withMembers(policy, grant.role, grant.members),
-      holds: (policy) => liveMembers(policy, grant.role, grant.members).length === grant.members.length,
-      removal: false,
-    });
+    let failedOver: IamPolicy | undefined;
+    const { changed, before } = await this.writer
+      .submit(grant.resource, {
+        what: `add ${grant.members.join(", ")} to ${grant.role}`,
+        apply: (policy) => withMembers(policy, grant.role, grant.members),
+        holds: (policy) => liveMembers(policy, grant.role, grant.members).length === grant.members.length,
+        removal: false,
+        writeFailed: (policy) => (failedOver = policy),
+      })
+      .catch(async (error: unknown) => {
+        if (failedOver) await this.takeBack(grant, failedOver);
+        throw error;
+      });
     const presentBefore = liveMembers(before, grant.role, grant.members);
     return { changed, resolved: { preExistingMembers: preExisting(grant, presentBefore, previous) } };
+  }
+
+  /**
+   * After a write whose answers were all lost: the members it added (absent from the policy it was
+   * written over) go again, so a create reported as failed leaves no binding behind. Best effort:
+   * the failure being reported matters more than its clean-up failing too.
+   */
+  private async takeBack(grant: GcpGrant, before: IamPolicy): Promise<void> {
+    const present = new Set(liveMembers(before, grant.role, grant.members));
+    const added = grant.members.filter((m) => !present.has(m));
+    if (added.length === 0) return;
+    await this.writer
+      .submit(grant.resource, {
+        what: `take back ${added.join(", ")} from ${grant.role}`,
+        apply: (policy) => withoutMembers(policy, grant.role, added),
+        holds: (policy) => liveMembers(policy, grant.role, added).length === 0,
+        removal: true,
+      })
+      .catch(() => undefined);
   }
 
   async remove(grant: GcpGrant, resolved: GcpResolved) {
@@ -141,21 +195,31 @@ export class GcpIamPolicyDriver implements GrantDriver<GcpGrant, GcpResolved> {
   private async setPolicy(resource: string, policy: IamPolicy, etag: string | undefined): Promise<void> {
     // The default update mask is "bindings,etag": audit configs are sent back as read and left alone.
     const body = { ...policy, version: Math.max(policy.version ?? 1, POLICY_VERSION), etag };
+    const tries = { mayHaveLanded: false };
     try {
       if (resource.includes("/serviceAccounts/")) {
-        await this.call(resource, "serviceAccounts.setIamPolicy", () =>
-          this.serviceAccounts.setIamPolicy({ resource, requestBody: { policy: body as iam_v1.Schema$Policy } }),
+        await this.call(
+          resource,
+          "serviceAccounts.setIamPolicy",
+          () => this.serviceAccounts.setIamPolicy({ resource, requestBody: { policy: body as iam_v1.Schema$Policy } }),
+          tries,
         );
       } else {
-        await this.call(resource, "projects.setIamPolicy", () =>
-          this.projects.setIamPolicy({
-            resource,
-            requestBody: { policy: body as cloudresourcemanager_v3.Schema$Policy },
-          }),
+        await this.call(
+          resource,
+          "projects.setIamPolicy",
+          () =>
+            this.projects.setIamPolicy({
+              resource,
+              requestBody: { policy: body as cloudresourcemanager_v3.Schema$Policy },
+            }),
+          tries,
         );
       }
     } catch (error) {
-      if (error instanceof RemoteError && error.status === 409) throw new StalePolicyError(error.message);
+      // After a try whose answer was lost, our own write may be what made the etag stale.
+      if (error instanceof RemoteError && error.status === 409)
+        throw new StalePolicyError(error.message, tries.mayHaveLanded);
       throw error;
     }
   }
@@ -172,7 +236,12 @@ export class GcpIamPolicyDriver implements GrantDriver<GcpGrant, GcpResolved> {
     );
   }
 
-  private async call<T>(resource: string, method: string, send: () => Promise<T>): Promise<T> {
+  private async call<T>(
+    resource: string,
+    method: string,
+    send: () => Promise<T>,
+    tries: { mayHaveLanded: boolean } = { mayHaveLanded: false },
+  ): Promise<T> {
     const what = `Google Cloud ${method} on ${describeResource(resource)}`;
     try {
       return await withRetries(
@@ -184,9 +253,14 @@ export class GcpIamPolicyDriver implements GrantDriver<GcpGrant, GcpResolved> {
           what,
           sleep: this.options.sleep,
         },
-        () => {
+        async () => {
           this.calls[method] = (this.calls[method] ?? 0) + 1;
-          return send();
+          try {
+            return await send();
+          } catch (error) {
+            if (isRetryableGoogleError(error) && mayHaveLanded(error)) tries.mayHaveLanded = true;
+            throw error;
+          }
         },
       );
     } catch (error) {
