@@ -34,6 +34,14 @@ describe("input schema", () => {
     expect(Object.keys(failures)).toHaveLength(5);
   });
 
+  it("takes the adoption flags as booleans only, named at their path", () => {
+    const { aws } = rawInputs() as { aws: Record<string, unknown> };
+    expect(failuresOf(rawInputs({ aws: { ...aws, adoptExistingTrust: "yes" } }))).toEqual({
+      "aws.adoptExistingTrust": "must be true or false",
+    });
+    expect(parseInputs(rawInputs({ aws: { ...aws, adoptExistingTrust: true } })).ok).toBe(true);
+  });
+
   it("limits connection ids to 200 characters", () => {
     expect(
       failuresOf(
