@@ -64,8 +64,8 @@ export function realDrivers(
   modules: DriverModules = requiredModules,
 ): Drivers {
   const { policy, ...calls } = tuning;
-  const astroApiUrl = settings("astroApiUrl") ?? env.DEPLOYMENT_AUTHORIZATION_ASTRO_API_URL;
-  const quota = Number(settings("awsTrustPolicySizeQuota") ?? env.AWS_TRUST_POLICY_SIZE_QUOTA ?? Number.NaN);
+  const remotes = remoteSettings(settings, env);
+  const astroApiUrl = remotes.astroApiUrl;
   const grants = lazy<Record<string, GrantDriver>>({
     aws: () => {
       const { awsGrantDriver, AwsIamTrustDriver } = modules.aws();
@@ -73,7 +73,7 @@ export function realDrivers(
         new AwsIamTrustDriver({
           ...policy,
           ...calls,
-          ...(Number.isInteger(quota) && quota > 0 ? { policySizeQuota: quota } : {}),
+          ...(remotes.awsPolicySizeQuota !== undefined ? { policySizeQuota: remotes.awsPolicySizeQuota } : {}),
         }),
       ) as GrantDriver;
     },
@@ -82,8 +82,7 @@ export function realDrivers(
       return new GcpIamPolicyDriver({
         ...policy,
         ...calls,
-        rootUrl: settings("gcpRootUrl") ?? env.DEPLOYMENT_AUTHORIZATION_GCP_ROOT_URL,
-        accessToken: env.GOOGLE_OAUTH_ACCESS_TOKEN || undefined,
+        ...remotes.gcp,
       }) as GrantDriver;
     },
     azure: () => {
@@ -94,8 +93,7 @@ export function realDrivers(
         callAttempts: calls.attempts,
         callRetryDelayMs: calls.baseDelayMs,
         timeoutMs: calls.timeoutMs,
-        endpoint: settings("azureEndpoint") ?? env.DEPLOYMENT_AUTHORIZATION_AZURE_ENDPOINT,
-        accessToken: env.DEPLOYMENT_AUTHORIZATION_AZURE_ACCESS_TOKEN || undefined,
+        ...remotes.azure,
       }) as GrantDriver;
     },
   });
@@ -116,6 +114,27 @@ export function realDrivers(
     get deploymentSettings() {
       const { AstroDeploymentSettings } = modules.deploymentSettings();
       return (settingsDriver ??= new AstroDeploymentSettings({ ...calls, baseUrl: astroApiUrl }));
+    },
+  };
+}
+
+/**
+ * Where each remote is and the credentials the environment holds for it, from stack config
+ * (`deployment-authorization:*`) or the environment: what the provider's drivers are made with, and
+ * what tools that read the same remotes (discover) use.
+ */
+export function remoteSettings(settings: ProviderSettings, env: NodeJS.ProcessEnv = process.env) {
+  const quota = Number(settings("awsTrustPolicySizeQuota") ?? env.AWS_TRUST_POLICY_SIZE_QUOTA ?? Number.NaN);
+  return {
+    astroApiUrl: settings("astroApiUrl") ?? env.DEPLOYMENT_AUTHORIZATION_ASTRO_API_URL,
+    awsPolicySizeQuota: Number.isInteger(quota) && quota > 0 ? quota : undefined,
+    gcp: {
+      rootUrl: settings("gcpRootUrl") ?? env.DEPLOYMENT_AUTHORIZATION_GCP_ROOT_URL,
+      accessToken: env.GOOGLE_OAUTH_ACCESS_TOKEN || undefined,
+    },
+    azure: {
+      endpoint: settings("azureEndpoint") ?? env.DEPLOYMENT_AUTHORIZATION_AZURE_ENDPOINT,
+      accessToken: env.DEPLOYMENT_AUTHORIZATION_AZURE_ACCESS_TOKEN || undefined,
     },
   };
 }

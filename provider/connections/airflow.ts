@@ -1,4 +1,4 @@
-import { canonical } from "../core/canonical";
+import { sameConnectionPayload } from "../core/canonical";
 import { ConnectionExistsError, RemoteError, redact } from "../core/errors";
 import { RetriesExhaustedError, withRetries } from "../core/retry";
 import type {
@@ -82,7 +82,8 @@ export class AirflowConnectionsDriver implements ConnectionDriver {
 
   /**
    * Every connection of the Airflow, with its `extra`: for finding what a manual setup made.
-   * Airflow 2's list leaves `extra` out, so each connection of a type asked for is read on its own.
+   * Airflow 3's list holds `extra`; Airflow 2's leaves it out, so there each connection of a type
+   * asked for is read on its own.
    */
   async list(
     target: ConnectionTarget,
@@ -93,12 +94,20 @@ export class AirflowConnectionsDriver implements ConnectionDriver {
     for (let offset = 0; ; offset += pageSize) {
       const response = await this.api(target, "GET", `/connections?limit=${pageSize}&offset=${offset}`);
       const page = (await response.json()) as {
-        connections?: Array<{ connection_id: string; conn_type?: string }>;
+        connections?: Array<{
+          connection_id: string;
+          conn_type?: string;
+          description?: string | null;
+          extra?: string | null;
+        }>;
         total_entries?: number;
       };
       const connections = page.connections ?? [];
       for (const c of connections.filter((c) => types.includes(c.conn_type ?? ""))) {
-        const live = await this.read(target, c.connection_id);
+        const live =
+          "extra" in c
+            ? { conn_type: c.conn_type ?? "", description: c.description ?? null, extra: parseExtra(c.extra) }
+            : await this.read(target, c.connection_id);
         if (live) found.push({ connectionId: c.connection_id, ...live });
       }
       if (connections.length < pageSize || offset + pageSize >= (page.total_entries ?? 0)) return found;
@@ -110,7 +119,11 @@ export class AirflowConnectionsDriver implements ConnectionDriver {
     const response = await this.api(target, "POST", "/connections", bodyOf(connectionId, payload), true, tries);
     // A try whose answer was lost may have created it: the id is taken by our own write when the
     // connection holds exactly what we sent.
-    if (response.status === 409 && tries.mayHaveLanded && sameFields(await this.read(target, connectionId), payload))
+    if (
+      response.status === 409 &&
+      tries.mayHaveLanded &&
+      sameConnectionPayload(await this.read(target, connectionId), payload)
+    )
       return;
     if (response.status === 409) {
       throw new ConnectionExistsError(
@@ -319,15 +332,6 @@ function bodyOf(connectionId: string, payload: ConnectionPayload) {
     // The REST API takes extra as a JSON-encoded string.
     extra: JSON.stringify(payload.extra),
   };
-}
-
-function sameFields(live: ConnectionPayload | undefined, sent: ConnectionPayload): boolean {
-  return (
-    live !== undefined &&
-    live.conn_type === sent.conn_type &&
-    (live.description ?? null) === (sent.description ?? null) &&
-    canonical(live.extra) === canonical(sent.extra)
-  );
 }
 
 function parseExtra(extra: string | null | undefined): Record<string, ExtraValue> {

@@ -1,5 +1,5 @@
 import { ConnectionExistsError, RemoteError } from "../core/errors";
-import { canonical } from "../core/canonical";
+import { sameConnectionPayload } from "../core/canonical";
 import type { AstroTarget, ConnectionPayload, ConnectionSink, Credentials, ExtraValue, Resolved } from "../core/types";
 import { AstroApi, AstroApiOptions } from "../astro/api";
 
@@ -102,10 +102,14 @@ export class AstroEnvironmentConnections implements ConnectionSink<AstroTarget> 
   }
 
   private holds(object: EnvironmentObject, payload: ConnectionPayload): boolean {
-    return (
-      object.connection?.type === payload.conn_type &&
-      (object.description ?? "") === (payload.description ?? "") &&
-      canonical(object.connection?.extra ?? {}) === canonical(payload.extra)
+    // Astro keeps no description as "": none and empty are the same there.
+    return sameConnectionPayload(
+      {
+        conn_type: object.connection?.type ?? "",
+        description: object.description || null,
+        extra: object.connection?.extra ?? {},
+      },
+      { ...payload, description: payload.description || null },
     );
   }
 

@@ -1,3 +1,5 @@
+import type { ConnectionPayload } from "./types";
+
 /** JSON values as policies and plans hold them. */
 export type JsonValue = string | number | boolean | null | JsonValue[] | { [key: string]: JsonValue };
 
@@ -23,4 +25,18 @@ function canonicalValue(value: JsonValue | undefined): JsonValue | undefined {
     return out;
   }
   return value;
+}
+
+/**
+ * Whether a live connection holds exactly what was written: type, description and `extra`, value
+ * for value (a masked `***` value is not known to be equal). How a connection that may be our own
+ * write is recognised: after a lost answer, or left by an interrupted create.
+ */
+export function sameConnectionPayload(live: ConnectionPayload | undefined, written: ConnectionPayload): boolean {
+  return (
+    live !== undefined &&
+    live.conn_type === written.conn_type &&
+    (live.description ?? null) === (written.description ?? null) &&
+    canonical(live.extra) === canonical(written.extra)
+  );
 }

@@ -1,4 +1,5 @@
 import { deploymentChange, ownedKeysOf, settingsInPlanTerms, SECRETS_BACKEND_KEYS } from "./deploymentSettings";
+import { sameConnectionPayload } from "./canonical";
 import { AuthorizationError, ConnectionExistsError } from "./errors";
 import { defaultDescription, livePayloadInPlanTerms, pluginFor } from "./plan";
 import type {
@@ -25,17 +26,6 @@ export interface AmbientCredentials {
 
 type ConnectionPart = PlannedAuthorization["connection"];
 type Facts = AuthorizationState["resolved"];
-
-/** Type, description and extra, value for value: a masked (`***`) value is not known to be equal. */
-function sameConnectionContent(live: ConnectionPart["payload"], written: ConnectionPart["payload"]): boolean {
-  const keys = Object.keys(written.extra);
-  return (
-    live.conn_type === written.conn_type &&
-    (live.description ?? null) === (written.description ?? null) &&
-    Object.keys(live.extra).length === keys.length &&
-    keys.every((key) => Object.prototype.hasOwnProperty.call(live.extra, key) && live.extra[key] === written.extra[key])
-  );
-}
 
 /** Which sink a connection uses: the key its target is planned under. */
 export function sinkOf(connection: Pick<ConnectionPart, SinkKind>): SinkKind {
@@ -131,7 +121,7 @@ export class AuthorizationLifecycle {
   ): Promise<void> {
     try {
       const live = await connection.read(connectionId, {});
-      if (live && sameConnectionContent(live.payload, sent)) await connection.remove(connectionId, {});
+      if (sameConnectionPayload(live?.payload, sent)) await connection.remove(connectionId, {});
     } catch {
       // reported failure stands
     }
@@ -153,7 +143,7 @@ export class AuthorizationLifecycle {
   ): Promise<boolean> {
     if (payload.description !== defaultDescription(planned.owner)) return false;
     const live = await connection.read(planned.connection.connectionId, {});
-    return live !== undefined && sameConnectionContent(live.payload, payload);
+    return sameConnectionPayload(live?.payload, payload);
   }
 
   /** What is live, in the plan's terms, so that a refresh shows drift in either half as a diff. */

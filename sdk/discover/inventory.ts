@@ -5,6 +5,7 @@ import { AwsIamTrustDriver } from "../../provider/grants/aws/driver";
 import { AzureFederationDriver } from "../../provider/grants/azure/driver";
 import { GcpIamPolicyDriver } from "../../provider/grants/gcp/driver";
 import { projectResource, serviceAccountResource } from "../../provider/grants/gcp/plan";
+import { remoteSettings } from "../../provider/runtime";
 import type { DeploymentRef, Inventory } from "./match";
 import type { AirflowAuth } from "./program";
 
@@ -30,7 +31,8 @@ export async function readInventory(
   targets: DiscoverTargets,
   env: NodeJS.ProcessEnv = process.env,
 ): Promise<Inventory> {
-  const astro = new AstroApi({ baseUrl: env.DEPLOYMENT_AUTHORIZATION_ASTRO_API_URL ?? ASTRO_API_URL });
+  const remotes = remoteSettings(() => undefined, env);
+  const astro = new AstroApi({ baseUrl: remotes.astroApiUrl ?? ASTRO_API_URL });
   const fromAstro = await Promise.all(
     targets.astroDeployments.map(async ({ organizationId, deploymentId }): Promise<DeploymentRef> => {
       const facts = await getDeployment(astro, env.ASTRO_API_TOKEN, organizationId, deploymentId);
@@ -49,18 +51,9 @@ export async function readInventory(
   const aws = targets.awsRoles.length > 0 ? new AwsIamTrustDriver() : undefined;
   const gcp =
     targets.gcpProjects.length + targets.gcpServiceAccounts.length > 0
-      ? new GcpIamPolicyDriver({
-          rootUrl: env.DEPLOYMENT_AUTHORIZATION_GCP_ROOT_URL,
-          accessToken: env.GOOGLE_OAUTH_ACCESS_TOKEN || undefined,
-        })
+      ? new GcpIamPolicyDriver(remotes.gcp)
       : undefined;
-  const azure =
-    targets.azureIdentities.length > 0
-      ? new AzureFederationDriver({
-          endpoint: env.DEPLOYMENT_AUTHORIZATION_AZURE_ENDPOINT,
-          accessToken: env.DEPLOYMENT_AUTHORIZATION_AZURE_ACCESS_TOKEN || undefined,
-        })
-      : undefined;
+  const azure = targets.azureIdentities.length > 0 ? new AzureFederationDriver(remotes.azure) : undefined;
   const airflow = new AirflowConnectionsDriver();
   const urls = [...new Set(deployments.map((d) => d.airflowUrl).filter((u): u is string => u !== undefined))];
   const airflowTarget = (url: string): ConnectionTarget => ({

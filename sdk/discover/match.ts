@@ -2,9 +2,13 @@ import { DEFAULT_SERVICE_ACCOUNTS, SERVICE_ACCOUNT_COMPONENTS, serviceAccountNam
 import { SENSITIVE_EXTRA_KEY } from "../../provider/core/schema";
 import type { ExtraValue } from "../../provider/core/types";
 import { RESERVED_AWS_EXTRA_KEYS } from "../../provider/grants/aws/schema";
-import { SID_PREFIX, planAwsGrant, roleNameOf } from "../../provider/grants/aws/plan";
+import { isOwnedSid, planAwsGrant, roleNameOf } from "../../provider/grants/aws/plan";
 import { TrustPolicy, entriesAt, handMadeTwins, statementsOf } from "../../provider/grants/aws/trustPolicy";
-import { AZURE_DEFAULT_SERVICE_ACCOUNTS, FederatedCredential } from "../../provider/grants/azure/plan";
+import {
+  AZURE_DEFAULT_SERVICE_ACCOUNTS,
+  CREDENTIAL_PREFIX,
+  FederatedCredential,
+} from "../../provider/grants/azure/plan";
 import { TOKEN_CREATOR, WORKLOAD_IDENTITY_USER } from "../../provider/grants/gcp/plan";
 import type { IamPolicy } from "../../provider/grants/gcp/policy";
 import { USER_MANAGED_SERVICE_ACCOUNT } from "../../provider/grants/gcp/schema";
@@ -88,7 +92,6 @@ export interface Discovery {
 
 const WEB_IDENTITY_METHOD = "assume_role_with_web_identity";
 const SUBJECT = /^system:serviceaccount:([a-z0-9]([-a-z0-9]{0,61}[a-z0-9])?):(.+)$/;
-const isOwnedSid = (sid: string) => sid.startsWith(SID_PREFIX);
 
 export function discover(inventory: Inventory, options: MatchOptions): Discovery {
   const out: Discovery = { authorizations: [], unmatched: [], alreadyManaged: [] };
@@ -605,7 +608,7 @@ function matchAzureIdentity(
   pool.markRelevant((x) => x.conn_type === "azure" && x.extra.managed_identity_client_id === identity.clientId);
   const groups = new Map<string, { issuer: string; namespace: string; names: string[]; credentials: string[] }>();
   for (const c of identity.credentials) {
-    if (c.name.startsWith("airflowda-")) {
+    if (c.name.startsWith(CREDENTIAL_PREFIX)) {
       out.alreadyManaged.push(`${where}, credential ${c.name}`);
       continue;
     }

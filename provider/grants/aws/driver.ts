@@ -26,10 +26,8 @@ import {
   withoutGrant,
   withoutHandMadeTwins,
 } from "./trustPolicy";
-import { SID_PREFIX, roleNameOf } from "./plan";
+import { isOwnedSid, roleNameOf } from "./plan";
 import type { GrantOnRole, TrustDriver } from "./types";
-
-const isOwnedSid = (sid: string) => sid.startsWith(SID_PREFIX);
 
 export interface AwsIamTrustOptions extends SharedPolicyOptions {
   client?: IAMClient;

@@ -9,6 +9,8 @@ import type { AwsGrant, AwsResolved, GrantOnRole, TrustMode } from "./types";
 /** Pure planning of the AWS grant: the seeds' trust statements and the `aws` connection's extra. */
 
 export const SID_PREFIX = "AirflowDA";
+/** Statements this package writes, whichever resource owns them: every other one is someone else's. */
+export const isOwnedSid = (sid: string) => sid.startsWith(SID_PREFIX);
 /** The shared statement of every grant that trusts an IAM principal with sts:AssumeRole. */
 export const ASSUME_ROLE_SID = `${SID_PREFIX}AssumeRole`;
 

@@ -9,6 +9,7 @@ import {
   AUDIENCE,
   AzureGrant,
   AzureResolved,
+  CREDENTIAL_PREFIX,
   FederatedCredential,
   MAX_CREDENTIALS_PER_IDENTITY,
   identityName,
@@ -206,7 +207,7 @@ export class AzureFederationDriver implements GrantDriver<AzureGrant, AzureResol
     }
     const added = todo.filter((c) => !live.some((l) => l.name === c.name)).length;
     if (live.length + added > MAX_CREDENTIALS_PER_IDENTITY) {
-      const foreign = live.filter((l) => !l.name.startsWith("airflowda-")).length;
+      const foreign = live.filter((l) => !l.name.startsWith(CREDENTIAL_PREFIX)).length;
       throw new AuthorizationError(
         "QUOTA_EXCEEDED",
         `managed identity ${name} would hold ${live.length + added} federated identity credentials (now ${live.length}, ` +
