@@ -69,6 +69,12 @@ export interface SharedPolicyOptions {
    * writes. The window is three times the median gap between the edits that came lately, between
    * `batchQuietMinMs` and `batchQuietMs`: short when the engine hands creates over in quick waves,
    * longer when they trickle in. Before anything has been learned it is `batchQuietMs`.
+   *
+   * The window alone splits a wave whenever the machine stalls between two of its creates. So the
+   * writer also learns how many edits to a target are open at once (submitted, not yet answered:
+   * the engine's parallelism as this target sees it): once as many are open as in the latest
+   * batches, the batch is complete and goes at once; while fewer are, more are on their way and the
+   * window is `batchQuietMs`.
    */
   batchQuietMs?: number;
   batchQuietMinMs?: number;
@@ -88,6 +94,8 @@ export interface SharedPolicyOptions {
 /** How many recent gaps between edits the quiet window is learned from, and how many it needs. */
 const GAP_SAMPLES = 16;
 const MIN_GAP_SAMPLES = 3;
+/** How many recent batches the number of edits open at once is learned from. */
+const OPEN_SAMPLES = 4;
 
 interface QueuedEdit<P, F> extends PolicyEdit<P, F> {
   tries: number;
@@ -108,6 +116,12 @@ interface TargetQueue<P, F> {
   gaps: number[];
   /** Batches put back because their read was too old; bounded, so a slow remote still gets written. */
   staleReads: number;
+  /** Edits submitted and not yet answered (queued, being written or being read back). */
+  open: number;
+  /** How many edits were open when each of the latest batches was taken. */
+  openAtBatch: number[];
+  /** Wakes a gathering batch when an edit arrives, so a complete batch need not sleep out its window. */
+  arrived?: () => void;
 }
 
 /**
@@ -141,13 +155,29 @@ export class SharedPolicyWriter<P, F> {
       const key = this.store.lockKey(target);
       let queue = this.queues.get(key);
       if (!queue) {
-        this.queues.set(key, (queue = { edits: [], draining: false, lastArrival: 0, gaps: [], staleReads: 0 }));
+        this.queues.set(
+          key,
+          (queue = { edits: [], draining: false, lastArrival: 0, gaps: [], staleReads: 0, open: 0, openAtBatch: [] }),
+        );
       }
-      queue.edits.push({ ...edit, tries: 0, resolve, reject });
+      const open = queue;
+      open.open++;
+      let settled = false;
+      const settle = () => {
+        if (!settled) open.open--;
+        settled = true;
+      };
+      queue.edits.push({
+        ...edit,
+        tries: 0,
+        resolve: (result) => (settle(), resolve(result)),
+        reject: (error) => (settle(), reject(error)),
+      });
       const now = Date.now();
       if (now - queue.lastArrival < this.maxQuiet)
         queue.gaps = [...queue.gaps.slice(-(GAP_SAMPLES - 1)), now - queue.lastArrival];
       queue.lastArrival = now;
+      queue.arrived?.();
       this.kick(target, key, queue);
     });
   }
@@ -165,6 +195,7 @@ export class SharedPolicyWriter<P, F> {
     try {
       while (queue.edits.length > 0) {
         await this.gather(queue);
+        queue.openAtBatch = [...queue.openAtBatch.slice(-(OPEN_SAMPLES - 1)), queue.open];
         const batch = queue.edits.splice(0).sort((a, b) => Number(b.removal) - Number(a.removal));
         const written = await withLock(key, () => this.writeBatch(target, batch, queue)).catch((error: unknown) => {
           batch.forEach((edit) => edit.reject(error));
@@ -193,12 +224,21 @@ export class SharedPolicyWriter<P, F> {
     return Math.min(this.maxQuiet, Math.max(this.options.batchQuietMinMs ?? 10, 3 * median));
   }
 
+  /** How many edits to this target the latest batches saw open at once; 0 before any batch. */
+  expectedOpen(openAtBatch: readonly number[]): number {
+    return openAtBatch.length === 0 ? 0 : Math.max(...openAtBatch);
+  }
+
   private async gather(queue: TargetQueue<P, F>): Promise<void> {
     const deadline = Date.now() + (this.options.batchMaxWaitMs ?? 1500);
     for (let idle = 0; ; idle = Date.now() - queue.lastArrival) {
-      const quiet = this.quietWindow(queue.gaps);
+      const expected = this.expectedOpen(queue.openAtBatch);
+      if (expected > 0 && queue.open >= expected) return;
+      const quiet = expected > 0 ? this.maxQuiet : this.quietWindow(queue.gaps);
       if (idle >= quiet || Date.now() >= deadline) return;
-      await this.sleep(Math.min(quiet - idle, Math.max(1, deadline - Date.now())));
+      const arrival = new Promise<void>((resolve) => (queue.arrived = resolve));
+      await Promise.race([this.sleep(Math.min(quiet - idle, Math.max(1, deadline - Date.now()))), arrival]);
+      queue.arrived = undefined;
     }
   }
 

@@ -71,6 +71,36 @@ describe("the shared policy writer", () => {
     expect(log).toEqual(["read", "write", "read", "write", "read", "read"]);
   });
 
+  it("learns how many edits the engine keeps open: later waves go out complete, however long a stall inside them", async () => {
+    const { store, docs, log } = memoryStore();
+    const writer = new SharedPolicyWriter(store, {
+      batchQuietMs: 150,
+      batchQuietMinMs: 5,
+      verifyDelayMs: 20,
+    });
+    const slots = 4;
+    const waves = 4;
+    const sleep = (ms: number) => new Promise((resolve) => setTimeout(resolve, ms));
+    // As the engine does: each of `slots` workers submits its next edit once the last is answered.
+    // The third edit of every wave comes after a stall five times the gaps before it, longer than
+    // the quiet window learned from those gaps (three times their median).
+    let written = 0;
+    const writesBefore = () => log.filter((l) => l === "write").length;
+    const worker = async (slot: number) => {
+      for (let wave = 0; wave < waves; wave++) {
+        await sleep(slot === 2 ? 50 : slot * 3);
+        await writer.submit("role", add(`w${wave}s${slot}`));
+        written++;
+      }
+    };
+    await Promise.all(Array.from({ length: slots }, (_, slot) => worker(slot)));
+    expect(written).toBe(slots * waves);
+    expect(docs.get("role")).toHaveLength(slots * waves);
+    // The first wave is gathered by the window alone (150 ms before anything is learned); from then
+    // on each wave is written once, at once, when its last edit arrives.
+    expect(writesBefore()).toBe(waves);
+  });
+
   it("applies an edit again when another process overwrote it before the read-back", async () => {
     const { store, docs } = memoryStore();
     const writer = new SharedPolicyWriter(store, { batchQuietMs: 5, verifyDelayMs: 50, baseDelayMs: 5 });
