@@ -207,6 +207,20 @@ describe("faults on Azure Resource Manager (fake behind Prism, over https) and t
     expect(await w.objects()).toEqual([]);
   });
 
+  it("when every answer of the role assignment's PUT is lost, the create fails and takes back the assignment it made", async () => {
+    const w = await world();
+    const planned = await plan(provider, w.inputs("ns-assignment-lost"));
+    const error = await ledger.step(
+      "create (assignment applied, answers lost)",
+      { arm: [{ method: "PUT", path: ASSIGNMENT, fault: "resetAfterAnswer", times: Infinity }] },
+      () => failure(provider.create(planned)),
+    );
+    expect(error.message).toMatch(/create role assignment .* failed after \d+ tries/);
+    expect(await w.credentials()).toEqual([]);
+    expect(await w.assignments()).toEqual([]);
+    expect(await w.objects()).toEqual([]);
+  });
+
   it("a connection that cannot be written fails the create with step, target and tries, and takes the grant back", async () => {
     const w = await world();
     const planned = await plan(provider, w.inputs("ns-astro-down"));

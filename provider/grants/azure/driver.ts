@@ -113,6 +113,7 @@ export class AzureFederationDriver implements GrantDriver<AzureGrant, AzureResol
       // Credentials this call made where there were none: taken back if the call fails after all,
       // so that a create reported as failed leaves no credential without its connection.
       const made: string[] = [];
+      let assignmentSent = false;
       try {
         const { changed, adopted } = await this.ensureCredentials(
           grant,
@@ -121,10 +122,11 @@ export class AzureFederationDriver implements GrantDriver<AzureGrant, AzureResol
         );
         const resolved: AzureResolved = { ...identity, ...(adopted.length > 0 ? { adoptedCredentials: adopted } : {}) };
         if (!grant.roleAssignment) return { changed, resolved };
-        const assignment = await this.ensureAssignment(grant, identity.principalId);
+        const assignment = await this.ensureAssignment(grant, identity.principalId, () => (assignmentSent = true));
         return { changed: changed || assignment.created, resolved: { ...resolved, ...assignment.resolved } };
       } catch (error) {
         await this.takeBackCredentials(grant.identity, made);
+        if (assignmentSent) await this.takeBackAssignment(grant);
         throw error;
       }
     });
@@ -234,14 +236,37 @@ export class AzureFederationDriver implements GrantDriver<AzureGrant, AzureResol
     return { changed: todo.length > 0, adopted };
   }
 
+  /**
+   * After a create of the assignment that failed, perhaps with its answers lost: it was absent
+   * before the create, so one there now is that create's, unless another Deployment of ours
+   * federating with the identity relies on it (as in `remove`). Best effort, like the credentials'.
+   */
+  private async takeBackAssignment(grant: AzureGrant): Promise<void> {
+    const assignment = grant.roleAssignment!;
+    try {
+      const live = await this.listCredentials(grant.identity);
+      if (live.some((c) => isOtherDeploymentsCredential(c, grant))) return;
+      if (!(await this.getAssignment(assignment.scope, assignment.name))) return;
+      const client = this.authorizationClient(assignment.scope);
+      await this.call(
+        `delete role assignment ${assignment.name} at ${assignment.scope}`,
+        "roleAssignments.delete",
+        () => client.roleAssignments.delete(assignment.scope, assignment.name),
+      );
+    } catch {
+      // The failure being reported matters more than its clean-up failing too.
+    }
+  }
+
   /** Our assignment, or an equal one someone made under another name (recorded, never deleted by us). */
-  private async ensureAssignment(grant: AzureGrant, principalId: string) {
+  private async ensureAssignment(grant: AzureGrant, principalId: string, sending: () => void) {
     const assignment = grant.roleAssignment!;
     const client = this.authorizationClient(assignment.scope);
     const roleDefinitionId = await this.roleDefinitionId(assignment.scope, assignment.role);
     if (await this.getAssignment(assignment.scope, assignment.name)) {
       return { created: false, resolved: { roleDefinitionId } };
     }
+    sending();
     try {
       await this.call(
         `create role assignment ${assignment.name} at ${assignment.scope}`,
