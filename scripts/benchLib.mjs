@@ -92,14 +92,15 @@ export function project(app, program, stackName, config, env) {
   };
   mkdirSync(path.join(dir, "backend"));
   // Asynchronous: the recording proxies live in this process and must keep serving meanwhile.
-  const run = async (...args) =>
+  const runWith = async (extraEnv, ...args) =>
     (
       await promisify(execFile)("pulumi", [...args, "--stack", stackName, "--non-interactive"], {
         cwd: dir,
-        env: stackEnv,
+        env: { ...stackEnv, ...extraEnv },
         maxBuffer: 1 << 28,
       })
     ).stdout;
+  const run = (...args) => runWith({}, ...args);
   execFileSync("pulumi", ["stack", "init", stackName, "--non-interactive"], {
     cwd: dir,
     env: stackEnv,
@@ -112,7 +113,7 @@ export function project(app, program, stackName, config, env) {
       input: value.value,
     });
   }
-  return { run, dispose: () => rmSync(dir, { recursive: true, force: true }) };
+  return { run, runWith, dispose: () => rmSync(dir, { recursive: true, force: true }) };
 }
 
 export async function timed(fn) {
@@ -150,7 +151,8 @@ export async function timedWithProviderMemory(fn) {
 export const round2 = (x) => Math.round(x * 100) / 100;
 
 /**
- * State size per authorization, as `pulumi stack export` prints it and minified, and what each part
+ * State size per authorization (and per resource the engine keeps, the stack and provider included),
+ * as `pulumi stack export` prints it and minified, and what each part
  * costs: the serialized provider, the resource's inputs and outputs by key, the engine's own
  * records (stack trace, URNs, dates), and the component around it.
  */
@@ -176,6 +178,8 @@ export function stateBreakdown(exported) {
   }
   return {
     bytesPerResource: Math.round(Buffer.byteLength(exported) / n),
+    // Each authorization is two resources to the engine (the component and its dynamic resource).
+    bytesPerEngineResource: Math.round(Buffer.byteLength(exported) / resources.length),
     minifiedBytesPerResource: Math.round(bytes(deployment) / n),
     providerBytesPerResource: Math.round(dynamic.reduce((s, r) => s + Buffer.byteLength(r.inputs.__provider), 0) / n),
     minifiedBytesByPart: Object.fromEntries(

@@ -41,7 +41,7 @@ export function figuresSection(latest, scale) {
   const lines = [
     START,
     "",
-    `Measured by \`npm run bench\` on ${latest.machine}, ${latest.date.slice(0, 10)}, from a project that installs the packed package. In brackets: the ratio to ${n} trivial dynamic resources doing the same, and to ${n} trivial components over one dynamic resource each (the engine's floor for this resource's shape).`,
+    `Measured by \`npm run bench\` on ${latest.machine}, ${latest.date.slice(0, 10)}, from a project that installs the packed package${latest.rounds ? `; each figure the median of ${latest.rounds} runs` : ""}. In brackets: the ratio to ${n} trivial dynamic resources doing the same, and to ${n} trivial components over one dynamic resource each (the engine's floor for this resource's shape).`,
     "",
     markdownTable(rows),
     "",
@@ -54,7 +54,11 @@ export function figuresSection(latest, scale) {
       ["trivial components", ...["up", "up64", "preview", "noOpUp", "refresh", "destroy"].map((k) => s(floor[k]))],
     ]),
     "",
-    `State per authorization: ${st.bytesPerResource.toLocaleString("en")} bytes in \`pulumi stack export\` as printed, ${st.minifiedBytesPerResource.toLocaleString("en")} minified; \`__provider\` ${st.providerBytesPerResource} bytes (it is stored in inputs and outputs).`,
+    `State per authorization: ${st.bytesPerResource.toLocaleString("en")} bytes in \`pulumi stack export\` as printed, ${st.minifiedBytesPerResource.toLocaleString("en")} minified${st.bytesPerEngineResource ? `; per resource the engine keeps (each authorization is two: the component and its dynamic resource) ${st.bytesPerEngineResource.toLocaleString("en")} bytes` : ""}; \`__provider\` ${st.providerBytesPerResource} bytes (it is stored in inputs and outputs). What each part costs, minified, per authorization: ${Object.entries(
+      st.minifiedBytesByPart,
+    )
+      .map(([part, bytes]) => (part.includes(".") ? `\`${part}\` ${bytes}` : `${part} ${bytes}`))
+      .join(", ")}.`,
   ];
   if (scale) {
     lines.push(
@@ -70,7 +74,7 @@ export function figuresSection(latest, scale) {
           "destroy",
           "provider peak (up)",
           "calls per resource (up)",
-          "state per resource",
+          "state per authorization (per engine resource)",
         ],
         ...scale.sizes.map((z) => [
           z.count,
@@ -80,7 +84,7 @@ export function figuresSection(latest, scale) {
           s(z.ms.destroy),
           `${z.providerPeakMiB.up} MiB`,
           z.callsPerResource.up,
-          `${z.state.bytesPerResource.toLocaleString("en")} B`,
+          `${z.state.bytesPerResource.toLocaleString("en")} B${z.state.bytesPerEngineResource ? ` (${z.state.bytesPerEngineResource.toLocaleString("en")} B)` : ""}`,
         ]),
       ]),
       "",
@@ -88,6 +92,16 @@ export function figuresSection(latest, scale) {
         .map((g) => `${g.from}→${g.to}: up ${g.up}, preview ${g.preview}, refresh ${g.refresh}, destroy ${g.destroy}`)
         .join("; ")}. The curves: [bench/results/scale.svg](bench/results/scale.svg).`,
     );
+    if (scale.growthWithoutCheckpoints) {
+      lines.push(
+        "",
+        `With the engine's intermediate checkpoints off (\`PULUMI_SKIP_CHECKPOINTS=true\`; the file backend otherwise rewrites the whole state after every step): ${scale.sizes
+          .map((z) => `${z.count}: up ${s(z.msWithoutCheckpoints.up)}, destroy ${s(z.msWithoutCheckpoints.destroy)}`)
+          .join("; ")}; growth ${scale.growthWithoutCheckpoints
+          .map((g) => `${g.from}→${g.to}: up ${g.up}, destroy ${g.destroy}`)
+          .join("; ")}.`,
+      );
+    }
   }
   lines.push("", END);
   return lines.join("\n");
@@ -140,11 +154,21 @@ export function scaleSvg(results) {
   ops.forEach(([op, color], i) => {
     const points = results.sizes.map((z) => `${x(z.count)},${y(z.ms[op] / 1000)}`).join(" ");
     parts.push(`<polyline points="${points}" fill="none" stroke="${color}" stroke-width="2"/>`);
+    if (results.sizes.every((z) => z.msWithoutCheckpoints?.[op] !== undefined)) {
+      const flat = results.sizes.map((z) => `${x(z.count)},${y(z.msWithoutCheckpoints[op] / 1000)}`).join(" ");
+      parts.push(
+        `<polyline points="${flat}" fill="none" stroke="${color}" stroke-width="1.5" stroke-dasharray="5,4"/>`,
+      );
+    }
     for (const z of results.sizes)
       parts.push(`<circle cx="${x(z.count)}" cy="${y(z.ms[op] / 1000)}" r="3" fill="${color}"/>`);
     parts.push(`<rect x="${W - R + 15}" y="${T + 10 + i * 20}" width="12" height="12" fill="${color}"/>`);
     parts.push(`<text x="${W - R + 32}" y="${T + 20 + i * 20}">${op}</text>`);
   });
+  if (results.sizes.every((z) => z.msWithoutCheckpoints)) {
+    parts.push(`<text x="${W - R + 15}" y="${T + 20 + ops.length * 20 + 10}" font-size="11">dashed: without</text>`);
+    parts.push(`<text x="${W - R + 15}" y="${T + 20 + ops.length * 20 + 24}" font-size="11">checkpoints</text>`);
+  }
   parts.push("</svg>");
   return parts.join("\n") + "\n";
 }

@@ -9,7 +9,7 @@ import { mkdirSync, writeFileSync } from "node:fs";
 import { createRequire } from "node:module";
 import os from "node:os";
 import path from "node:path";
-import { benchWorld, project, round2, stateBreakdown, table, timedWithProviderMemory } from "./benchLib.mjs";
+import { benchWorld, project, round2, stateBreakdown, table, timed, timedWithProviderMemory } from "./benchLib.mjs";
 import { repoRoot } from "./toolchain.mjs";
 import { scaleSvg } from "./benchReport.mjs";
 
@@ -120,6 +120,17 @@ try {
       size.callsPerResource[op] = round2((await callsSoFar()) / count);
       console.log(`[scale] ${count}: ${op} ${ms} ms, provider peak ${providerPeakMiB} MiB`);
     }
+    // The same up and destroy with the engine's intermediate checkpoints off: the file backend
+    // otherwise rewrites the whole state after every step, which grows with the square of the count.
+    size.msWithoutCheckpoints = {};
+    for (const [op, args] of [
+      ["up", ["up", "--yes", "--skip-preview"]],
+      ["destroy", ["destroy", "--yes", "--skip-preview"]],
+    ]) {
+      size.msWithoutCheckpoints[op] = await timed(() => stack.runWith({ PULUMI_SKIP_CHECKPOINTS: "true" }, ...args));
+      await callsSoFar();
+      console.log(`[scale] ${count}: ${op} without checkpoints ${size.msWithoutCheckpoints[op]} ms`);
+    }
     delete size.state.minifiedBytesByPart;
     results.sizes.push(size);
     stack.dispose();
@@ -146,6 +157,21 @@ results.growth = results.sizes.slice(1).map((size, i) => {
   };
 });
 results.linearOrBetter = Object.fromEntries(OPS.map((op) => [op, results.growth.every((g) => g[op] <= 1.1)]));
+const UNCHECKPOINTED = ["up", "destroy"];
+results.growthWithoutCheckpoints = results.sizes.slice(1).map((size, i) => {
+  const [prev, first] = [results.sizes[i], results.sizes[0]];
+  const per = (z, op) => z.msWithoutCheckpoints[op];
+  return {
+    from: prev.count,
+    to: size.count,
+    ...Object.fromEntries(
+      UNCHECKPOINTED.map((op) => [
+        op,
+        round2((per(size, op) - per(prev, op)) / (size.count - prev.count) / (per(first, op) / first.count)),
+      ]),
+    ),
+  };
+});
 
 table("Scale: wall time (ms), provider peak memory (MiB), remote calls and state per resource", [
   ["size", ...OPS.map((op) => `${op} ms`), "peak MiB (up)", "calls/res (up / refresh)", "state bytes/res (min.)"],
@@ -161,6 +187,11 @@ table("Growth: ms per added resource over ms per resource at the first size (≤
   ["step", ...OPS],
   ...results.growth.map((g) => [`${g.from} → ${g.to}`, ...OPS.map((op) => g[op])]),
   ["linear or better", ...OPS.map((op) => (results.linearOrBetter[op] ? "yes" : "no"))],
+]);
+table("Without the engine's intermediate checkpoints (PULUMI_SKIP_CHECKPOINTS): ms, and growth as above", [
+  ["size", ...UNCHECKPOINTED.map((op) => `${op} ms`)],
+  ...results.sizes.map((s) => [s.count, ...UNCHECKPOINTED.map((op) => s.msWithoutCheckpoints[op])]),
+  ...results.growthWithoutCheckpoints.map((g) => [`${g.from} → ${g.to}`, ...UNCHECKPOINTED.map((op) => g[op])]),
 ]);
 const dir = path.join(repoRoot, "bench", "results");
 mkdirSync(dir, { recursive: true });
