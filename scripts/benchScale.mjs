@@ -142,36 +142,20 @@ try {
 // Growth: the time per added resource from one size to the next, against the time per resource at
 // the first size. At or under 1.1 is linear (or better); over it, the step grows faster than the count.
 const OPS = ["up", "preview", "refresh", "destroy"];
-results.growth = results.sizes.slice(1).map((size, i) => {
-  const prev = results.sizes[i];
-  const first = results.sizes[0];
-  return {
-    from: prev.count,
-    to: size.count,
-    ...Object.fromEntries(
-      OPS.map((op) => [
-        op,
-        round2((size.ms[op] - prev.ms[op]) / (size.count - prev.count) / (first.ms[op] / first.count)),
-      ]),
-    ),
-  };
-});
-results.linearOrBetter = Object.fromEntries(OPS.map((op) => [op, results.growth.every((g) => g[op] <= 1.1)]));
 const UNCHECKPOINTED = ["up", "destroy"];
-results.growthWithoutCheckpoints = results.sizes.slice(1).map((size, i) => {
-  const [prev, first] = [results.sizes[i], results.sizes[0]];
-  const per = (z, op) => z.msWithoutCheckpoints[op];
-  return {
-    from: prev.count,
-    to: size.count,
-    ...Object.fromEntries(
-      UNCHECKPOINTED.map((op) => [
-        op,
-        round2((per(size, op) - per(prev, op)) / (size.count - prev.count) / (per(first, op) / first.count)),
-      ]),
-    ),
-  };
-});
+const growthOf = (ops, msOf) =>
+  results.sizes.slice(1).map((size, i) => {
+    const [prev, first] = [results.sizes[i], results.sizes[0]];
+    const perAdded = (op) => (msOf(size)[op] - msOf(prev)[op]) / (size.count - prev.count);
+    return {
+      from: prev.count,
+      to: size.count,
+      ...Object.fromEntries(ops.map((op) => [op, round2(perAdded(op) / (msOf(first)[op] / first.count))])),
+    };
+  });
+results.growth = growthOf(OPS, (z) => z.ms);
+results.linearOrBetter = Object.fromEntries(OPS.map((op) => [op, results.growth.every((g) => g[op] <= 1.1)]));
+results.growthWithoutCheckpoints = growthOf(UNCHECKPOINTED, (z) => z.msWithoutCheckpoints);
 
 table("Scale: wall time (ms), provider peak memory (MiB), remote calls and state per resource", [
   ["size", ...OPS.map((op) => `${op} ms`), "peak MiB (up)", "calls/res (up / refresh)", "state bytes/res (min.)"],

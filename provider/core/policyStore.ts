@@ -153,18 +153,11 @@ export class SharedPolicyWriter<P, F> {
   submit(target: string, edit: PolicyEdit<P, F>): Promise<EditResult<P, F>> {
     return new Promise((resolve, reject) => {
       const key = this.store.lockKey(target);
-      let queue = this.queues.get(key);
-      if (!queue) {
-        this.queues.set(
-          key,
-          (queue = { edits: [], draining: false, lastArrival: 0, gaps: [], staleReads: 0, open: 0, openAtBatch: [] }),
-        );
-      }
-      const open = queue;
-      open.open++;
+      const queue = this.queues.get(key) ?? this.newQueue(key);
+      queue.open++;
       let settled = false;
       const settle = () => {
-        if (!settled) open.open--;
+        if (!settled) queue.open--;
         settled = true;
       };
       queue.edits.push({
@@ -180,6 +173,12 @@ export class SharedPolicyWriter<P, F> {
       queue.arrived?.();
       this.kick(target, key, queue);
     });
+  }
+
+  private newQueue(key: string): TargetQueue<P, F> {
+    const queue = { edits: [], draining: false, lastArrival: 0, gaps: [], staleReads: 0, open: 0, openAtBatch: [] };
+    this.queues.set(key, queue);
+    return queue;
   }
 
   private kick(target: string, key: string, queue: TargetQueue<P, F>): void {
@@ -224,15 +223,11 @@ export class SharedPolicyWriter<P, F> {
     return Math.min(this.maxQuiet, Math.max(this.options.batchQuietMinMs ?? 10, 3 * median));
   }
 
-  /** How many edits to this target the latest batches saw open at once; 0 before any batch. */
-  expectedOpen(openAtBatch: readonly number[]): number {
-    return openAtBatch.length === 0 ? 0 : Math.max(...openAtBatch);
-  }
-
   private async gather(queue: TargetQueue<P, F>): Promise<void> {
     const deadline = Date.now() + (this.options.batchMaxWaitMs ?? 1500);
     for (let idle = 0; ; idle = Date.now() - queue.lastArrival) {
-      const expected = this.expectedOpen(queue.openAtBatch);
+      // How many edits to this target the latest batches saw open at once; 0 before any batch.
+      const expected = Math.max(0, ...queue.openAtBatch);
       if (expected > 0 && queue.open >= expected) return;
       const quiet = expected > 0 ? this.maxQuiet : this.quietWindow(queue.gaps);
       if (idle >= quiet || Date.now() >= deadline) return;

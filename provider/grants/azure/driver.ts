@@ -113,7 +113,6 @@ export class AzureFederationDriver implements GrantDriver<AzureGrant, AzureResol
       // Credentials this call made where there were none: taken back if the call fails after all,
       // so that a create reported as failed leaves no credential without its connection.
       const made: string[] = [];
-      let assignmentSent = false;
       try {
         const { changed, adopted } = await this.ensureCredentials(
           grant,
@@ -122,11 +121,10 @@ export class AzureFederationDriver implements GrantDriver<AzureGrant, AzureResol
         );
         const resolved: AzureResolved = { ...identity, ...(adopted.length > 0 ? { adoptedCredentials: adopted } : {}) };
         if (!grant.roleAssignment) return { changed, resolved };
-        const assignment = await this.ensureAssignment(grant, identity.principalId, () => (assignmentSent = true));
+        const assignment = await this.ensureAssignment(grant, identity.principalId);
         return { changed: changed || assignment.created, resolved: { ...resolved, ...assignment.resolved } };
       } catch (error) {
         await this.takeBackCredentials(grant.identity, made);
-        if (assignmentSent) await this.takeBackAssignment(grant);
         throw error;
       }
     });
@@ -158,12 +156,7 @@ export class AzureFederationDriver implements GrantDriver<AzureGrant, AzureResol
         !resolved.preExistingAssignment &&
         !remaining.some((c) => isOtherDeploymentsCredential(c, grant))
       ) {
-        const client = this.authorizationClient(assignment.scope);
-        await this.call(
-          `delete role assignment ${assignment.name} at ${assignment.scope}`,
-          "roleAssignments.delete",
-          () => client.roleAssignments.delete(assignment.scope, assignment.name),
-        );
+        await this.deleteAssignment(assignment);
         removed = true;
       }
       return { removed };
@@ -246,27 +239,27 @@ export class AzureFederationDriver implements GrantDriver<AzureGrant, AzureResol
     try {
       const live = await this.listCredentials(grant.identity);
       if (live.some((c) => isOtherDeploymentsCredential(c, grant))) return;
-      if (!(await this.getAssignment(assignment.scope, assignment.name))) return;
-      const client = this.authorizationClient(assignment.scope);
-      await this.call(
-        `delete role assignment ${assignment.name} at ${assignment.scope}`,
-        "roleAssignments.delete",
-        () => client.roleAssignments.delete(assignment.scope, assignment.name),
-      );
+      if (await this.getAssignment(assignment.scope, assignment.name)) await this.deleteAssignment(assignment);
     } catch {
       // The failure being reported matters more than its clean-up failing too.
     }
   }
 
+  private async deleteAssignment(assignment: NonNullable<AzureGrant["roleAssignment"]>): Promise<void> {
+    const client = this.authorizationClient(assignment.scope);
+    await this.call(`delete role assignment ${assignment.name} at ${assignment.scope}`, "roleAssignments.delete", () =>
+      client.roleAssignments.delete(assignment.scope, assignment.name),
+    );
+  }
+
   /** Our assignment, or an equal one someone made under another name (recorded, never deleted by us). */
-  private async ensureAssignment(grant: AzureGrant, principalId: string, sending: () => void) {
+  private async ensureAssignment(grant: AzureGrant, principalId: string) {
     const assignment = grant.roleAssignment!;
     const client = this.authorizationClient(assignment.scope);
     const roleDefinitionId = await this.roleDefinitionId(assignment.scope, assignment.role);
     if (await this.getAssignment(assignment.scope, assignment.name)) {
       return { created: false, resolved: { roleDefinitionId } };
     }
-    sending();
     try {
       await this.call(
         `create role assignment ${assignment.name} at ${assignment.scope}`,
@@ -281,8 +274,10 @@ export class AzureFederationDriver implements GrantDriver<AzureGrant, AzureResol
       );
       return { created: true, resolved: { roleDefinitionId } };
     } catch (error) {
-      if (!(error instanceof RemoteError && error.status === 409 && /RoleAssignmentExists/.test(error.message)))
+      if (!(error instanceof RemoteError && error.status === 409 && /RoleAssignmentExists/.test(error.message))) {
+        await this.takeBackAssignment(grant);
         throw error;
+      }
       const existing = await this.findEqualAssignment(assignment.scope, principalId, roleDefinitionId);
       return { created: false, resolved: { roleDefinitionId, preExistingAssignment: existing ?? "(another name)" } };
     }
