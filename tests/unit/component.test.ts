@@ -8,6 +8,12 @@ interface Registered {
 }
 
 const registered: Registered[] = [];
+let aws: typeof import("@pulumi/aws");
+let sdk: typeof import("../../sdk");
+
+// Loading @pulumi/aws and the SDK takes several seconds on a busy 2-core runner, longer than a
+// unit test's 5 s budget; it happens once here, where the budget is the module load's own.
+const moduleLoadTimeoutMs = 120_000;
 
 beforeAll(async () => {
   await pulumi.runtime.setMocks(
@@ -37,7 +43,9 @@ beforeAll(async () => {
     "demo",
     "dev",
   );
-});
+  aws = await import("@pulumi/aws");
+  sdk = await import("../../sdk");
+}, moduleLoadTimeoutMs);
 
 function valueOf<T>(output: pulumi.Output<T>): Promise<T> {
   return new Promise((resolve) => output.apply(resolve));
@@ -45,8 +53,7 @@ function valueOf<T>(output: pulumi.Output<T>): Promise<T> {
 
 describe("DeploymentAuthorization component", () => {
   it("accepts an aws.iam.Role as the target role and marks the token secret", async () => {
-    const aws = await import("@pulumi/aws");
-    const { DeploymentAuthorization } = await import("../../sdk");
+    const { DeploymentAuthorization } = sdk;
     const role = new aws.iam.Role("reader", {
       assumeRolePolicy: JSON.stringify({ Version: "2012-10-17", Statement: [] }),
     });
@@ -87,7 +94,7 @@ describe("DeploymentAuthorization component", () => {
 
 describe("DeploymentAuthorization component, GCP and bad input", () => {
   it("passes the gcp inputs and an unknown auth kind through to check, secrets aside", async () => {
-    const { DeploymentAuthorization } = await import("../../sdk");
+    const { DeploymentAuthorization } = sdk;
     const { parseInputs } = await import("../../provider/inputs");
     new DeploymentAuthorization("bq", {
       workloadIdentity: "astro-ns@astronomer-prod.iam.gserviceaccount.com",
