@@ -1,5 +1,5 @@
 // What the benchmarks leave for readers: the README's figures table, regenerated from
-// bench/results/latest.json (and scale.json when present), and the scale curves as an SVG.
+// bench/results/latest.json (and scale.json and profile.json when present), and the scale curves as an SVG.
 // `node scripts/benchReport.mjs` rewrites the README section between its two markers.
 import { existsSync, readFileSync, writeFileSync } from "node:fs";
 import path from "node:path";
@@ -17,7 +17,44 @@ function markdownTable(rows) {
   return [line(rows[0]), `| ${widths.map((w) => "-".repeat(w)).join(" | ")} |`, ...rows.slice(1).map(line)].join("\n");
 }
 
-export function figuresSection(latest, scale) {
+/** Where the CPU of preview, no-op up and refresh goes (bench/results/profile.json). */
+function profileLines(profile) {
+  const names = Object.keys(profile.stacks);
+  const ops = [
+    ["preview", "`preview`"],
+    ["noOpUp", "no-op `up`"],
+    ["refresh", "`refresh`"],
+  ];
+  const cell = (op, f) => names.map((n) => f(profile.stacks[n][op])).join(" / ");
+  const categories = Object.keys(profile.stacks[names[0]].preview.program.byCategory);
+  const rows = [
+    ["", ...ops.map(([, label]) => `${label}: ${names.join(" / ")}`)],
+    ["wall time", ...ops.map(([op]) => cell(op, (r) => s(r.wallMs)))],
+    ["CPU of every process of the run", ...ops.map(([op]) => cell(op, (r) => s(r.treeCpuMs)))],
+    ...["program", "provider"].flatMap((side) => {
+      // A refresh runs no program: its cells there read "–"; a part no process spent time in is left out.
+      const ms = (r, f) => (r[side].processes === 0 ? "–" : String(f(r[side])));
+      const parts = categories.filter((c) =>
+        ops.some(([op]) => names.some((n) => profile.stacks[n][op][side].byCategory[c] > 0)),
+      );
+      return [
+        [`${side} CPU`, ...ops.map(([op]) => cell(op, (r) => ms(r, (p) => p.cpuMs)))],
+        ...parts.map((c) => [
+          `${side}: ${c}`,
+          ...ops.map(([op]) => cell(op, (r) => ms(r, (p) => p.byCategory[c] ?? 0))),
+        ]),
+      ];
+    }),
+  ];
+  return [
+    "",
+    `Where the CPU goes (\`npm run bench -- --profile\`, ${profile.machine}, ${profile.date.slice(0, 10)}; ${profile.count} resources; wall time and the CPU of every process${profile.rounds ? `, medians of ${profile.rounds} runs` : ""}; CPU in ms of the program and the provider from one more run under \`--cpu-prof\`, which adds its own overhead; a refresh runs no program):`,
+    "",
+    markdownTable(rows),
+  ];
+}
+
+export function figuresSection(latest, scale, profile) {
   const n = latest.count;
   const op = (c, k) => `${s(latest[c].ms[k])} (${latest[c].ratio[k]}× / ${latest[c].ratioToComponentFloor[k]}×)`;
   const rows = [
@@ -103,6 +140,7 @@ export function figuresSection(latest, scale) {
       );
     }
   }
+  if (profile) lines.push(...profileLines(profile));
   lines.push("", END);
   return lines.join("\n");
 }
@@ -112,11 +150,16 @@ export function updateReadme() {
   const latest = JSON.parse(readFileSync(path.join(dir, "latest.json"), "utf8"));
   const scalePath = path.join(dir, "scale.json");
   const scale = existsSync(scalePath) ? JSON.parse(readFileSync(scalePath, "utf8")) : undefined;
+  const profilePath = path.join(dir, "profile.json");
+  const profile = existsSync(profilePath) ? JSON.parse(readFileSync(profilePath, "utf8")) : undefined;
   const readmePath = path.join(repoRoot, "README.md");
   const readme = readFileSync(readmePath, "utf8");
   const [from, to] = [readme.indexOf(START), readme.indexOf(END)];
   if (from < 0 || to < 0) throw new Error(`README.md lacks the figures markers (${START} … ${END})`);
-  writeFileSync(readmePath, readme.slice(0, from) + figuresSection(latest, scale) + readme.slice(to + END.length));
+  writeFileSync(
+    readmePath,
+    readme.slice(0, from) + figuresSection(latest, scale, profile) + readme.slice(to + END.length),
+  );
   console.log("README figures regenerated from bench/results");
 }
 
