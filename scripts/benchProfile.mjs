@@ -1,9 +1,9 @@
 // `npm run bench -- --profile`: where the CPU of a `pulumi` run goes, for 50 authorizations on one
 // role and for the engine's floor (50 trivial components over one dynamic resource each). Each
-// operation runs unprofiled (medians of 3), for the wall time and the CPU time of the whole process
-// tree (the CLI, the language host, the program and the provider), then once with every Node.js process under `--cpu-prof`, for
-// the program's and the provider's CPU by what the time was spent in. Prints a table and writes
-// bench/results/profile.json.
+// operation runs unprofiled (medians of 3) for the wall time and the CPU time of the whole process
+// tree (the CLI, the language host, the program and the provider), then once more with every
+// Node.js process under `--cpu-prof` for the program's and the provider's CPU by what it was spent
+// in. Prints a table and writes bench/results/profile.json.
 import { randomBytes } from "node:crypto";
 import { chmodSync, mkdirSync, mkdtempSync, readdirSync, readFileSync, rmSync, writeFileSync } from "node:fs";
 import { createRequire } from "node:module";
@@ -43,7 +43,7 @@ function profilingNode(dir) {
   return dir;
 }
 
-/** CPU seconds of this process's reaped children (and theirs), from /proc/self/stat. */
+/** CPU milliseconds of this process's reaped children (and theirs), from /proc/self/stat. */
 function childrenCpuMs() {
   const fields = readFileSync("/proc/self/stat", "utf8").split(") ")[1].split(" ");
   const ticks = Number(fields[13]) + Number(fields[14]); // cutime, cstime
@@ -126,6 +126,7 @@ function categoryOf(id, leaf, nodes, parent) {
 
 function sumProcesses(profiles, kind) {
   const of = profiles.filter((p) => p.kind === kind);
+  // wallMs: the processes' wall times added up (one program, one provider per run).
   const out = { processes: of.length, wallMs: 0, idleMs: 0, cpuMs: 0, byCategory: {} };
   for (const p of of) {
     out.wallMs += p.wallMs;
