@@ -1,6 +1,8 @@
 // Pieces the benchmarks share: a project with the packed package installed as a user installs it,
 // stacks in it, timing, the provider process's peak memory, and state sizes by field.
 import { execFile, execFileSync } from "node:child_process";
+import { createRequire } from "node:module";
+import os from "node:os";
 import { mkdirSync, mkdtempSync, readdirSync, readFileSync, rmSync, writeFileSync, copyFileSync } from "node:fs";
 import path from "node:path";
 import { performance } from "node:perf_hooks";
@@ -10,6 +12,46 @@ import { startSandbox, stopSandbox } from "./sandbox.mjs";
 import { azureEnv, gcpEnv, motoEnv, pulumiEnv, repoRoot } from "./toolchain.mjs";
 
 const PROGRAMS = path.join(repoRoot, "tests/e2e/programs");
+const require = createRequire(import.meta.url);
+
+/** The machine a result was measured on, as every results file names it. */
+export const machine = () =>
+  `${os.cpus().length} cores, ${Math.round(os.totalmem() / 2 ** 30)} GiB, Node.js ${process.version}`;
+
+export const median = (xs) => [...xs].sort((a, b) => a - b)[Math.floor(xs.length / 2)];
+
+/** A role in the sandbox's moto with the given trust policy; its ARN. */
+export async function createRole(motoUrl, name, trustPolicy) {
+  const { IAMClient, CreateRoleCommand } = require("@aws-sdk/client-iam");
+  const iam = new IAMClient({
+    endpoint: motoUrl,
+    region: "us-east-1",
+    credentials: { accessKeyId: "x", secretAccessKey: "x" },
+  });
+  const created = await iam.send(
+    new CreateRoleCommand({ RoleName: name, AssumeRolePolicyDocument: JSON.stringify(trustPolicy) }),
+  );
+  return created.Role.Arn;
+}
+
+/** Config of `many.js`: `count` authorizations on one role, with the bench's trust policy quota. */
+export function oneRoleConfig(count, roleArn, world) {
+  return {
+    "many:count": { value: String(count) },
+    "many:targetRole": { value: roleArn },
+    ...airflowConfig("many", world),
+    "deployment-authorization:awsTrustPolicySizeQuota": { value: "4096" },
+  };
+}
+
+/** Stack config that points a benchmark program (config namespace `ns`) at the sandbox's Airflow 3. */
+export function airflowConfig(ns, { airflow, endpoints }) {
+  return {
+    [`${ns}:airflowUrl`]: { value: airflow.url },
+    [`${ns}:airflowUsername`]: { value: endpoints.airflow3.username },
+    "deployment-authorization:airflowPassword": { value: endpoints.airflow3.password, secret: true },
+  };
+}
 
 /**
  * A project outside the repository's package scope with the package packed (`npm pack`, which builds

@@ -6,19 +6,15 @@
 // in. Prints a table and writes bench/results/profile.json.
 import { randomBytes } from "node:crypto";
 import { chmodSync, mkdirSync, mkdtempSync, readdirSync, readFileSync, rmSync, writeFileSync } from "node:fs";
-import { createRequire } from "node:module";
 import os from "node:os";
 import path from "node:path";
-import { benchWorld, project as stackOf, table } from "./benchLib.mjs";
+import { benchWorld, createRole, machine, median, oneRoleConfig, project as stackOf } from "./benchLib.mjs";
+import { profileTable } from "./benchReport.mjs";
 import { repoRoot } from "./toolchain.mjs";
-
-const require = createRequire(import.meta.url);
-const { IAMClient, CreateRoleCommand } = require("@aws-sdk/client-iam");
 
 const COUNT = Number(process.env.BENCH_COUNT ?? 50);
 /** Unprofiled runs of each operation (BENCH_ROUNDS); wall and CPU time are their medians. */
 const ROUNDS = Number(process.env.BENCH_ROUNDS ?? 3);
-const median = (xs) => [...xs].sort((a, b) => a - b)[Math.floor(xs.length / 2)];
 const UP = ["up", "--yes", "--skip-preview"];
 const OPERATIONS = [
   ["preview", ["preview"]],
@@ -126,10 +122,8 @@ function categoryOf(id, leaf, nodes, parent) {
 
 function sumProcesses(profiles, kind) {
   const of = profiles.filter((p) => p.kind === kind);
-  // wallMs: the processes' wall times added up (one program, one provider per run).
-  const out = { processes: of.length, wallMs: 0, idleMs: 0, cpuMs: 0, byCategory: {} };
+  const out = { processes: of.length, idleMs: 0, cpuMs: 0, byCategory: {} };
   for (const p of of) {
-    out.wallMs += p.wallMs;
     out.idleMs += p.idleMs;
     out.cpuMs += p.cpuMs;
     for (const [k, v] of Object.entries(p.byCategory)) out.byCategory[k] = (out.byCategory[k] ?? 0) + v;
@@ -142,23 +136,16 @@ const shimDir = profilingNode(mkdtempSync(path.join(work, "node-")));
 const { endpoints, airflow, app, env, close } = await benchWorld();
 const results = {
   date: new Date().toISOString(),
-  machine: `${os.cpus().length} cores, ${Math.round(os.totalmem() / 2 ** 30)} GiB, Node.js ${process.version}`,
+  machine: machine(),
   count: COUNT,
   rounds: ROUNDS,
   stacks: {},
 };
 try {
-  const iam = new IAMClient({
-    endpoint: endpoints.moto.url,
-    region: "us-east-1",
-    credentials: { accessKeyId: "x", secretAccessKey: "x" },
+  const roleArn = await createRole(endpoints.moto.url, `bench-profile-${randomBytes(3).toString("hex")}`, {
+    Version: "2012-10-17",
+    Statement: [],
   });
-  const role = await iam.send(
-    new CreateRoleCommand({
-      RoleName: `bench-profile-${randomBytes(3).toString("hex")}`,
-      AssumeRolePolicyDocument: JSON.stringify({ Version: "2012-10-17", Statement: [] }),
-    }),
-  );
   const stacks = {
     "trivial components": stackOf(
       app,
@@ -167,20 +154,7 @@ try {
       { "many:count": { value: String(COUNT) } },
       env,
     ),
-    "AWS, one role": stackOf(
-      app,
-      "many.js",
-      "bench",
-      {
-        "many:count": { value: String(COUNT) },
-        "many:targetRole": { value: role.Role.Arn },
-        "many:airflowUrl": { value: airflow.url },
-        "many:airflowUsername": { value: endpoints.airflow3.username },
-        "deployment-authorization:airflowPassword": { value: endpoints.airflow3.password, secret: true },
-        "deployment-authorization:awsTrustPolicySizeQuota": { value: "4096" },
-      },
-      env,
-    ),
+    "AWS, one role": stackOf(app, "many.js", "bench", oneRoleConfig(COUNT, roleArn, { airflow, endpoints }), env),
   };
   for (const [name, stack] of Object.entries(stacks)) {
     await stack.run(...UP);
@@ -219,19 +193,7 @@ try {
   rmSync(work, { recursive: true, force: true });
 }
 
-const names = Object.keys(results.stacks);
-for (const [op] of OPERATIONS) {
-  const col = (name, f) => String(f(results.stacks[name][op]));
-  table(`${op}, ${COUNT} resources: ms (CPU of all processes from an unprofiled run; program and provider profiled)`, [
-    ["", ...names],
-    ["wall time of the run", ...names.map((n) => col(n, (r) => r.wallMs))],
-    ["CPU of all its processes", ...names.map((n) => col(n, (r) => r.treeCpuMs))],
-    ["program: CPU (idle)", ...names.map((n) => col(n, (r) => `${r.program.cpuMs} (${r.program.idleMs})`))],
-    ...CATEGORIES.map((c) => [`  ${c}`, ...names.map((n) => col(n, (r) => r.program.byCategory[c] ?? 0))]),
-    ["provider: CPU (idle)", ...names.map((n) => col(n, (r) => `${r.provider.cpuMs} (${r.provider.idleMs})`))],
-    ...CATEGORIES.map((c) => [`  ${c}`, ...names.map((n) => col(n, (r) => r.provider.byCategory[c] ?? 0))]),
-  ]);
-}
+console.log(`\n${profileTable(results)}`);
 mkdirSync(path.join(repoRoot, "bench", "results"), { recursive: true });
 writeFileSync(path.join(repoRoot, "bench", "results", "profile.json"), JSON.stringify(results, null, 2) + "\n");
 console.log("\nwritten to bench/results/profile.json");

@@ -17,8 +17,8 @@ function markdownTable(rows) {
   return [line(rows[0]), `| ${widths.map((w) => "-".repeat(w)).join(" | ")} |`, ...rows.slice(1).map(line)].join("\n");
 }
 
-/** Where the CPU of preview, no-op up and refresh goes (bench/results/profile.json). */
-function profileLines(profile) {
+/** Where the CPU of preview, no-op up and refresh goes (bench/results/profile.json), as a Markdown table. */
+export function profileTable(profile) {
   const names = Object.keys(profile.stacks);
   const ops = [
     ["preview", "`preview`"],
@@ -46,11 +46,15 @@ function profileLines(profile) {
       ];
     }),
   ];
+  return markdownTable(rows);
+}
+
+function profileLines(profile) {
   return [
     "",
     `Where the CPU goes (\`npm run bench -- --profile\`, ${profile.machine}, ${profile.date.slice(0, 10)}; ${profile.count} resources; wall time and the CPU of every process${profile.rounds ? `, medians of ${profile.rounds} runs` : ""}; CPU in ms of the program and the provider from one more run under \`--cpu-prof\`, which adds its own overhead; a refresh runs no program):`,
     "",
-    markdownTable(rows),
+    profileTable(profile),
   ];
 }
 

@@ -6,22 +6,28 @@
 // bench/results/scale.svg.
 import { randomBytes } from "node:crypto";
 import { mkdirSync, writeFileSync } from "node:fs";
-import { createRequire } from "node:module";
-import os from "node:os";
 import path from "node:path";
-import { benchWorld, project, round2, stateBreakdown, table, timed, timedWithProviderMemory } from "./benchLib.mjs";
+import {
+  airflowConfig,
+  benchWorld,
+  createRole,
+  machine,
+  project,
+  round2,
+  stateBreakdown,
+  table,
+  timed,
+  timedWithProviderMemory,
+} from "./benchLib.mjs";
 import { repoRoot } from "./toolchain.mjs";
 import { scaleSvg } from "./benchReport.mjs";
-
-const require = createRequire(import.meta.url);
-const { IAMClient, CreateRoleCommand } = require("@aws-sdk/client-iam");
 
 const COUNTS = (process.env.BENCH_SCALE_COUNTS ?? "50,200,500").split(",").map(Number);
 const ROLES = 10;
 const PROJECTS = 10;
 const results = {
   date: new Date().toISOString(),
-  machine: `${os.cpus().length} cores, ${Math.round(os.totalmem() / 2 ** 30)} GiB, Node.js ${process.version}`,
+  machine: machine(),
   spread: `AWS over ${ROLES} roles, GCP over ${PROJECTS} projects, Azure five per identity, in turn; one Airflow 3`,
   sizes: [],
 };
@@ -41,25 +47,14 @@ async function callsSoFar() {
 }
 
 try {
-  const iam = new IAMClient({
-    endpoint: endpoints.moto.url,
-    region: "us-east-1",
-    credentials: { accessKeyId: "x", secretAccessKey: "x" },
-  });
-  const basePolicy = JSON.stringify({
+  const basePolicy = {
     Version: "2012-10-17",
     Statement: [{ Effect: "Allow", Principal: { Service: "ec2.amazonaws.com" }, Action: "sts:AssumeRole" }],
-  });
+  };
   const max = Math.max(...COUNTS);
   const roles = [];
   for (let i = 0; i < ROLES; i++) {
-    const created = await iam.send(
-      new CreateRoleCommand({
-        RoleName: `scale-${randomBytes(3).toString("hex")}`,
-        AssumeRolePolicyDocument: basePolicy,
-      }),
-    );
-    roles.push(created.Role.Arn);
+    roles.push(await createRole(endpoints.moto.url, `scale-${randomBytes(3).toString("hex")}`, basePolicy));
   }
   const projects = [];
   for (let i = 0; i < PROJECTS; i++) {
@@ -95,9 +90,7 @@ try {
         "scale:roles": { value: JSON.stringify(roles) },
         "scale:projects": { value: JSON.stringify(projects) },
         "scale:identities": { value: JSON.stringify(identities) },
-        "scale:airflowUrl": { value: airflow.url },
-        "scale:airflowUsername": { value: endpoints.airflow3.username },
-        "deployment-authorization:airflowPassword": { value: endpoints.airflow3.password, secret: true },
+        ...airflowConfig("scale", { airflow, endpoints }),
       },
       env,
     );

@@ -6,23 +6,33 @@
 import { randomBytes } from "node:crypto";
 import { mkdirSync, writeFileSync } from "node:fs";
 import { createRequire } from "node:module";
-import os from "node:os";
 import path from "node:path";
-import { benchWorld, project as stackOf, round2, stateBreakdown, table, timed } from "./benchLib.mjs";
+import {
+  airflowConfig as airflowConfigOf,
+  benchWorld,
+  createRole,
+  machine,
+  median,
+  oneRoleConfig,
+  project as stackOf,
+  round2,
+  stateBreakdown,
+  table,
+  timed,
+} from "./benchLib.mjs";
 import { repoRoot } from "./toolchain.mjs";
 
 const require = createRequire(import.meta.url);
 const { planAuthorization } = require("../dist/provider/core/plan.js");
 const { parseInputs } = require("../dist/provider/inputs.js");
 const { withGrant, withStatement, minify } = require("../dist/provider/grants/aws/trustPolicy.js");
-const { IAMClient, CreateRoleCommand } = require("@aws-sdk/client-iam");
 
 const COUNT = Number(process.env.BENCH_COUNT ?? 50);
 /** Each operation is timed this many times (BENCH_ROUNDS); the figures are the medians. */
 const ROUNDS = Number(process.env.BENCH_ROUNDS ?? 3);
 const results = {
   date: new Date().toISOString(),
-  machine: `${os.cpus().length} cores, ${Math.round(os.totalmem() / 2 ** 30)} GiB, Node.js ${process.version}`,
+  machine: machine(),
   node: process.version,
   count: COUNT,
   rounds: ROUNDS,
@@ -162,25 +172,12 @@ async function lifecycleTimes(stack, onPhase = () => {}, discard = async () => c
   }
   return Object.fromEntries(Object.keys(rounds[0]).map((k) => [k, median(rounds.map((t) => t[k]))]));
 }
-const median = (xs) => [...xs].sort((a, b) => a - b)[Math.floor(xs.length / 2)];
 const ratios = (t, base) => Object.fromEntries(Object.keys(t).map((k) => [k, round2(t[k] / base[k])]));
 
-const roleName = `bench-${randomBytes(3).toString("hex")}`;
-const iam = new IAMClient({
-  endpoint: endpoints.moto.url,
-  region: "us-east-1",
-  credentials: { accessKeyId: "x", secretAccessKey: "x" },
-});
-const role = await iam.send(
-  new CreateRoleCommand({ RoleName: roleName, AssumeRolePolicyDocument: JSON.stringify(BASE_POLICY) }),
-);
+const roleArn = await createRole(endpoints.moto.url, `bench-${randomBytes(3).toString("hex")}`, BASE_POLICY);
 
 try {
-  const airflowConfig = (ns) => ({
-    [`${ns}:airflowUrl`]: { value: airflow.url },
-    [`${ns}:airflowUsername`]: { value: endpoints.airflow3.username },
-    "deployment-authorization:airflowPassword": { value: endpoints.airflow3.password, secret: true },
-  });
+  const airflowConfig = (ns) => airflowConfigOf(ns, { airflow, endpoints });
   // Baselines: bare trivial dynamic resources, and the engine's floor for our shape (a component
   // over one dynamic resource with check and diff, outputs registered).
   const trivial = project("trivial.js", "bench", { "many:count": { value: String(COUNT) } });
@@ -217,12 +214,7 @@ try {
     return out;
   };
 
-  const auth = project("many.js", "bench", {
-    "many:count": { value: String(COUNT) },
-    "many:targetRole": { value: role.Role.Arn },
-    ...airflowConfig("many"),
-    "deployment-authorization:awsTrustPolicySizeQuota": { value: "4096" },
-  });
+  const auth = project("many.js", "bench", oneRoleConfig(COUNT, roleArn, { airflow, endpoints }));
   results.aws = await measure(auth);
   auth.dispose();
 
