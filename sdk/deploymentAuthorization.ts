@@ -1,6 +1,6 @@
 import * as pulumi from "@pulumi/pulumi";
 import type { GrantBase, PlannedAuthorization, Resolved } from "../provider/core/types";
-import { GRANT_PLUGINS } from "../provider/grants";
+import { GRANT_CLOUDS, GRANT_OUTPUTS } from "../provider/grants/outputs";
 import type {
   AwsGrantOutput,
   AzureGrantOutput,
@@ -31,8 +31,6 @@ class Authorization extends pulumi.dynamic.Resource {
   }
 }
 
-const PLUGINS = new Map(GRANT_PLUGINS.map((p) => [p.cloud, p]));
-
 /** The grant output of the cloud the arguments name. */
 export type GrantOutputOf<Args> = Args extends { aws: object }
   ? AwsGrantOutput
@@ -61,9 +59,7 @@ export class DeploymentAuthorization<
     super("deployment-authorization:index:DeploymentAuthorization", name, {}, opts);
 
     // The cloud the arguments name; the grant in state names it too, but a test's mocks may not.
-    const cloud = GRANT_PLUGINS.find(
-      (p) => (given as unknown as Record<string, unknown>)[p.cloud] !== undefined,
-    )?.cloud;
+    const cloud = GRANT_CLOUDS.find((c) => (given as unknown as Record<string, unknown>)[c] !== undefined);
     const facts = given.deployment ? lookupDeployment(given.deployment) : undefined;
     const args = facts ? withDeploymentFacts(given, facts) : given;
     this.deployment = facts ?? pulumi.output(undefined);
@@ -107,9 +103,10 @@ export class DeploymentAuthorization<
     );
 
     this.grant = pulumi.all([resource.grant, resource.resolved]).apply(([grant, resolved]) => {
-      const plugin = PLUGINS.get(grant.cloud ?? cloud);
-      if (!plugin) throw new Error(`give one of ${[...PLUGINS.keys()].join(", ")} (the cloud to grant in)`);
-      return plugin.outputs({ ...grant, cloud: plugin.cloud }, resolved) as unknown as GrantOutputOf<Args>;
+      const named = grant.cloud ?? cloud ?? "";
+      const output = GRANT_OUTPUTS.get(named);
+      if (!output) throw new Error(`give one of ${GRANT_CLOUDS.join(", ")} (the cloud to grant in)`);
+      return output({ ...grant, cloud: named }, resolved) as unknown as GrantOutputOf<Args>;
     });
     this.connection = pulumi.all([resource.connection, resource.resolved]).apply(([connection, resolved]) => {
       const payload = connection.payload as { conn_type: string; extra: ConnectionOutput["extra"] } | null;
@@ -131,9 +128,7 @@ export class DeploymentAuthorization<
 /** The cloud key as given, with the component's defaults from stack config filled in. */
 function cloudInputs(args: DeploymentAuthorizationArgs): Record<string, unknown> {
   const all = args as unknown as Record<string, unknown>;
-  const given = Object.fromEntries(
-    GRANT_PLUGINS.filter((p) => all[p.cloud] !== undefined).map((p) => [p.cloud, all[p.cloud]]),
-  );
+  const given = Object.fromEntries(GRANT_CLOUDS.filter((c) => all[c] !== undefined).map((c) => [c, all[c]]));
   if (args.aws) {
     given.aws = {
       ...args.aws,

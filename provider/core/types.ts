@@ -140,8 +140,8 @@ export type IssueSink = (path: ReadonlyArray<string | number>, message: string) 
 
 /**
  * One cloud: how its part of the inputs parses, what it plans, when a change replaces, what is
- * stale after an update, what it adds to the connection, how its part of the id reads, what it
- * outputs, and its driver. Adding a cloud is adding one of these to the registry.
+ * stale after an update, what it adds to the connection, how its part of the id reads, and its
+ * driver. Adding a cloud is adding one of these to the registry and its output to `GRANT_OUTPUTS`.
  */
 export interface GrantPlugin<Input = unknown, G extends GrantBase = GrantBase, R extends Resolved = Resolved> {
   /** The input key that selects this plug-in (`aws`, `gcp`); also `grant.cloud` in the plan. */
@@ -171,7 +171,6 @@ export interface GrantPlugin<Input = unknown, G extends GrantBase = GrantBase, R
   extraForApply(extra: Record<string, ExtraValue>, resolved: R): Record<string, ExtraValue>;
   /** A live `extra` value in the plan's terms: the resolved ARN reads as the plan's placeholder. */
   extraInPlanTerms(key: string, live: ExtraValue, planned: Record<string, ExtraValue>, resolved: R): ExtraValue;
-  outputs(grant: G, resolved: R): GrantOutput;
   /** The grant in a reviewer's words: where it lives, one line per unit of access, what is risky. */
   summarize(grant: G): GrantSummary;
   /** What this grant makes of the Deployment's own settings; absent: the cloud offers none. */

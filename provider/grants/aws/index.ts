@@ -30,14 +30,6 @@ export const awsPlugin: GrantPlugin<AwsInput, AwsGrant, AwsResolved> = {
     // A role given by name: the live ARN reads as the plan's "(ARN of role x, resolved at apply)".
     return key === "role_arn" && live === resolved.roleArn ? (planned.role_arn ?? live) : live;
   },
-  outputs: (grant, resolved) => ({
-    cloud: "aws",
-    roleArn: resolved.roleArn,
-    statementId: grant.sid,
-    trusted: grant.entries,
-    statement: grant.statement,
-    oidcProviderCreated: resolved.oidcProviderCreated ?? false,
-  }),
   summarize(grant) {
     // After a refresh that found none of our entries live, the statement is null: nothing is granted.
     const entries = grant.statement === null ? [] : grant.entries;

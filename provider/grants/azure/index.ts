@@ -41,23 +41,6 @@ export const azurePlugin: GrantPlugin<AzureInput, AzureGrant, AzureResolved> = {
   idOf: (grant) => identityName(grant.identity),
   extraForApply: azureExtraForApply,
   extraInPlanTerms: azureExtraInPlanTerms,
-  outputs: (grant, resolved) => ({
-    cloud: "azure",
-    identity: grant.identity,
-    clientId: resolved.clientId,
-    principalId: resolved.principalId,
-    tenantId: resolved.tenantId,
-    credentials: grant.credentials,
-    roleAssignment: grant.roleAssignment
-      ? {
-          ...grant.roleAssignment,
-          principal: resolved.principalId,
-          roleDefinitionId: resolved.roleDefinitionId ?? null,
-        }
-      : null,
-    preExistingAssignment: resolved.preExistingAssignment ?? null,
-    adoptedCredentials: resolved.adoptedCredentials ?? [],
-  }),
   summarize(grant) {
     const assignment = grant.roleAssignment;
     const risks: string[] = [];

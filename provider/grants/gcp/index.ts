@@ -27,15 +27,6 @@ export const gcpPlugin: GrantPlugin<GcpInput, GcpGrant, GcpResolved> = {
   idOf: (grant) => `${grant.resource}/${grant.role}`,
   extraForApply: (extra) => extra,
   extraInPlanTerms: (_key, live) => live,
-  outputs: (grant, resolved) => ({
-    cloud: "gcp",
-    mode: grant.mode,
-    resource: grant.resource,
-    role: grant.role,
-    members: grant.members,
-    binding: grant.binding,
-    preExistingMembers: resolved.preExistingMembers ?? [],
-  }),
   summarize(grant) {
     const risks = BASIC_ROLES.has(grant.role)
       ? [`${grant.role} is a basic role: it grants nearly everything in ${describeResource(grant.resource)}`]

@@ -1,0 +1,49 @@
+import { existsSync, readFileSync } from "node:fs";
+import path from "node:path";
+import { describe, expect, it } from "vitest";
+import { GRANT_PLUGINS } from "../../provider/grants";
+import { GRANT_CLOUDS } from "../../provider/grants/outputs";
+
+const root = path.resolve(__dirname, "..", "..");
+
+/**
+ * Every module a Pulumi program loads when it imports the package: the relative value imports
+ * reachable from `sdk/index.ts` (type-only imports are erased, a `require()` inside a function is
+ * not loaded until called), and the packages they name.
+ */
+function loadedByProgram(entry: string): { modules: string[]; packages: string[] } {
+  const modules = new Set<string>();
+  const packages = new Set<string>();
+  const visit = (file: string): void => {
+    if (modules.has(file)) return;
+    modules.add(file);
+    const source = readFileSync(file, "utf8");
+    for (const m of source.matchAll(/^(?:import|export)\s+(type\s+)?[^;]*?\sfrom\s+"([^"]+)";/gms)) {
+      if (m[1]) continue;
+      const specifier = m[2]!;
+      if (!specifier.startsWith(".")) {
+        packages.add(specifier);
+        continue;
+      }
+      const base = path.resolve(path.dirname(file), specifier);
+      const next = [`${base}.ts`, path.join(base, "index.ts")].find((f) => existsSync(f));
+      if (!next) throw new Error(`${path.relative(root, file)}: cannot resolve ${specifier}`);
+      visit(next);
+    }
+  };
+  visit(entry);
+  return { modules: [...modules].map((f) => path.relative(root, f)).sort(), packages: [...packages].sort() };
+}
+
+describe("what a Pulumi program loads", () => {
+  it("knows the output of every cloud the provider can grant in, in the plug-ins' order", () => {
+    expect(GRANT_CLOUDS).toEqual(GRANT_PLUGINS.map((p) => p.cloud));
+  });
+
+  it("is the component and its outputs: no schema, no zod, no cloud SDK (those load in the provider)", () => {
+    const { modules, packages } = loadedByProgram(path.join(root, "sdk", "index.ts"));
+    expect(packages.filter((p) => !p.startsWith("node:"))).toEqual(["@pulumi/pulumi"]);
+    expect(modules.filter((m) => /schema|inputs|plan|driver|runtime/.test(m))).toEqual([]);
+    expect(modules).toContain("provider/grants/outputs.ts");
+  });
+});
