@@ -82,7 +82,7 @@ export function figuresSection(latest, scale, profile) {
   const lines = [
     START,
     "",
-    `Measured by \`npm run bench\` on ${latest.machine}, ${latest.date.slice(0, 10)}, from a project that installs the packed package${latest.rounds ? `; each figure the median of ${latest.rounds} runs` : ""}. In brackets: the ratio to ${n} trivial dynamic resources doing the same, and to ${n} trivial components over one dynamic resource each (the engine's floor for this resource's shape).`,
+    `Measured by \`npm run bench\` on ${latest.machine}, ${latest.date.slice(0, 10)}, from a project that installs the packed package${latest.rounds ? `; each figure the median of ${latest.rounds} runs` : ""}. In brackets: the ratio to ${n} trivial dynamic resources doing the same, and to ${n} trivial components over one dynamic resource each (the engine's floor for this resource's shape)${latest.pairedRatios ? `, each the median of the ${latest.rounds} rounds' ratios (a round times every stack back to back)` : ""}.`,
     "",
     markdownTable(rows),
     "",

@@ -28,7 +28,10 @@ const { parseInputs } = require("../dist/provider/inputs.js");
 const { withGrant, withStatement, minify } = require("../dist/provider/grants/aws/trustPolicy.js");
 
 const COUNT = Number(process.env.BENCH_COUNT ?? 50);
-/** Each operation is timed this many times (BENCH_ROUNDS); the figures are the medians. */
+/**
+ * Each operation is timed this many times (BENCH_ROUNDS), every stack once per round; the times are
+ * the medians, the ratios the medians of each round's ratios.
+ */
 const ROUNDS = Number(process.env.BENCH_ROUNDS ?? 3);
 const results = {
   date: new Date().toISOString(),
@@ -36,6 +39,7 @@ const results = {
   node: process.version,
   count: COUNT,
   rounds: ROUNDS,
+  pairedRatios: true,
 };
 
 // ---- 1. How many Deployments fit on one role ------------------------------------------------
@@ -146,33 +150,40 @@ const writesIn = (perRes) =>
       .reduce((n, [, v]) => n + v, 0) * COUNT,
   );
 
-/** The operations every stack is timed on, in order: create, no-op preview, no-op up, refresh, destroy, then up at --parallel 64. */
-async function lifecycleTimes(stack, onPhase = () => {}, discard = async () => calls()) {
-  const rounds = [];
-  for (let round = 0; round < ROUNDS; round++) {
-    // Calls, writes and state come from the first round; the later ones only time the same steps.
-    const phase = round === 0 ? onPhase : discard;
-    const t = {};
-    t.up = await timed(() => stack.run(...UP));
-    await phase("create");
-    t.preview = await timed(() => stack.run("preview"));
-    await phase("preview");
-    t.noOpUp = await timed(() => stack.run(...UP));
-    await phase("noOpUp");
-    t.refresh = await timed(() => stack.run(...REFRESH));
-    await phase("refresh");
-    if (round === 0) await onPhase("state");
-    t.destroy = await timed(() => stack.run(...DESTROY));
-    await phase("destroy");
-    t.up64 = await timed(() => stack.run(...UP64));
-    await phase("create64");
-    await stack.run(...DESTROY);
-    await discard();
-    rounds.push(t);
-  }
-  return Object.fromEntries(Object.keys(rounds[0]).map((k) => [k, median(rounds.map((t) => t[k]))]));
+/**
+ * One round of the operations every stack is timed on, in order: create, no-op preview, no-op up,
+ * refresh, destroy, then up at --parallel 64. `phase` follows each operation (and `state` comes
+ * after the refresh); it counts the calls the operation made.
+ */
+async function roundTimes(stack, phase) {
+  const t = {};
+  await phase("before");
+  t.up = await timed(() => stack.run(...UP));
+  await phase("create");
+  t.preview = await timed(() => stack.run("preview"));
+  await phase("preview");
+  t.noOpUp = await timed(() => stack.run(...UP));
+  await phase("noOpUp");
+  t.refresh = await timed(() => stack.run(...REFRESH));
+  await phase("refresh");
+  await phase("state");
+  t.destroy = await timed(() => stack.run(...DESTROY));
+  await phase("destroy");
+  t.up64 = await timed(() => stack.run(...UP64));
+  await phase("create64");
+  await stack.run(...DESTROY);
+  await phase("after");
+  return t;
 }
-const ratios = (t, base) => Object.fromEntries(Object.keys(t).map((k) => [k, round2(t[k] / base[k])]));
+const medians = (rounds) => Object.fromEntries(Object.keys(rounds[0]).map((k) => [k, median(rounds.map((t) => t[k]))]));
+/**
+ * The median over rounds of each round's ratio: every round times all stacks back to back, so a
+ * ratio compares runs minutes apart, not a baseline timed before a slower (or faster) stretch.
+ */
+const pairedRatios = (rounds, baseRounds) =>
+  Object.fromEntries(
+    Object.keys(rounds[0]).map((k) => [k, round2(median(rounds.map((t, i) => t[k] / baseRounds[i][k])))]),
+  );
 
 const roleArn = await createRole(endpoints.moto.url, `bench-${randomBytes(3).toString("hex")}`, BASE_POLICY);
 
@@ -181,42 +192,8 @@ try {
   // Baselines: bare trivial dynamic resources, and the engine's floor for our shape (a component
   // over one dynamic resource with check and diff, outputs registered).
   const trivial = project("trivial.js", "bench", { "many:count": { value: String(COUNT) } });
-  // Unmeasured: the first pulumi run of a session pays for loading the CLI, plugins and modules.
-  await trivial.run(...UP);
-  await trivial.run(...DESTROY);
-  results.trivialMs = await lifecycleTimes(trivial);
-  trivial.dispose();
   const floor = project("trivialComponents.js", "bench", { "many:count": { value: String(COUNT) } });
-  results.trivialComponentsMs = await lifecycleTimes(floor);
-  floor.dispose();
-
-  const measure = async (stack, extraCalls = async () => ({})) => {
-    calls();
-    await extraCalls();
-    const out = { callsPerResource: {} };
-    out.ms = await lifecycleTimes(
-      stack,
-      async (phase) => {
-        if (phase === "state") {
-          out.state = stateBreakdown(await stack.run("stack", "export"));
-          return;
-        }
-        out.callsPerResource[phase] = { ...(await extraCalls()), ...perResource(calls()) };
-      },
-      async () => {
-        calls();
-        await extraCalls();
-      },
-    );
-    out.ratio = ratios(out.ms, results.trivialMs);
-    out.ratioToComponentFloor = ratios(out.ms, results.trivialComponentsMs);
-    out.writes = Object.fromEntries(Object.entries(out.callsPerResource).map(([k, v]) => [k, writesIn(v)]));
-    return out;
-  };
-
   const auth = project("many.js", "bench", oneRoleConfig(COUNT, roleArn, { airflow, endpoints }));
-  results.aws = await measure(auth);
-  auth.dispose();
 
   // GCP: the same count of project-role grants on one project.
   const projectId = `bench-${randomBytes(3).toString("hex")}`;
@@ -232,8 +209,6 @@ try {
     "gcpe2e:role": { value: "roles/bigquery.dataViewer" },
     ...airflowConfig("gcpe2e"),
   });
-  results.gcp = await measure(gcp);
-  gcp.dispose();
 
   // Azure: the same count of Deployments, five per managed identity (Entra's 20 credentials), each
   // with four credentials and the identity's (shared) role assignment on one storage account.
@@ -262,8 +237,53 @@ try {
     },
     ...airflowConfig("aze2e"),
   });
-  results.azure = await measure(azure, countAzure);
-  azure.dispose();
+
+  const measured = [
+    { name: "trivialMs", stack: trivial },
+    { name: "trivialComponentsMs", stack: floor },
+    { name: "aws", stack: auth, out: { callsPerResource: {} } },
+    { name: "gcp", stack: gcp, out: { callsPerResource: {} } },
+    { name: "azure", stack: azure, out: { callsPerResource: {} }, extraCalls: countAzure },
+  ];
+  for (const m of measured) m.rounds = [];
+  // Unmeasured: the first pulumi run of a session pays for loading the CLI, plugins and modules.
+  await trivial.run(...UP);
+  await trivial.run(...DESTROY);
+  const reset = async (m) => {
+    calls();
+    await m.extraCalls?.();
+  };
+  for (let round = 0; round < ROUNDS; round++) {
+    for (const m of measured) {
+      // Calls, writes and state come from the first round; the later ones only time the same steps.
+      const record = round === 0 && m.out;
+      m.rounds.push(
+        await roundTimes(m.stack, async (phase) => {
+          if (!record || phase === "before" || phase === "after") return reset(m);
+          if (phase === "state") {
+            m.out.state = stateBreakdown(await m.stack.run("stack", "export"));
+            return;
+          }
+          m.out.callsPerResource[phase] = { ...(await m.extraCalls?.()), ...perResource(calls()) };
+        }),
+      );
+    }
+  }
+  const [base, floorOf] = measured;
+  for (const m of measured) {
+    if (!m.out) {
+      results[m.name] = medians(m.rounds);
+      continue;
+    }
+    results[m.name] = {
+      ...m.out,
+      ms: medians(m.rounds),
+      ratio: pairedRatios(m.rounds, base.rounds),
+      ratioToComponentFloor: pairedRatios(m.rounds, floorOf.rounds),
+      writes: Object.fromEntries(Object.entries(m.out.callsPerResource).map(([k, v]) => [k, writesIn(v)])),
+    };
+  }
+  for (const m of measured) m.stack.dispose();
 } finally {
   await close();
 }
