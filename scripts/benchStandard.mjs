@@ -177,8 +177,9 @@ async function roundTimes(stack, phase) {
 }
 const medians = (rounds) => Object.fromEntries(Object.keys(rounds[0]).map((k) => [k, median(rounds.map((t) => t[k]))]));
 /**
- * The median over rounds of each round's ratio: every round times all stacks back to back, so a
- * ratio compares runs minutes apart, not a baseline timed before a slower (or faster) stretch.
+ * The median over rounds of each round's ratio: every round times all stacks back to back, so each
+ * ratio compares a stack with a baseline timed within the same few minutes of a machine whose
+ * speed drifts.
  */
 const pairedRatios = (rounds, baseRounds) =>
   Object.fromEntries(
