@@ -19,6 +19,7 @@ export type {
   GrantPlugin,
   ConnectionDriver,
   ConnectionSink,
+  ReadOptions,
   ConnectionTarget,
   DeploymentSettings,
   DeploymentSettingsDriver,

@@ -1,3 +1,4 @@
+import { createHash } from "node:crypto";
 import { sameConnectionPayload } from "../core/canonical";
 import { ConnectionExistsError, RemoteError, redact } from "../core/errors";
 import { RetriesExhaustedError, withRetries } from "../core/retry";
@@ -10,6 +11,7 @@ import type {
   ConnectionTarget,
   Credentials,
   ExtraValue,
+  ReadOptions,
 } from "../core/types";
 
 export interface AirflowConnectionsOptions {
@@ -32,6 +34,29 @@ class HttpFailure extends Error {
 
 const MANAGED_FIELDS = ["conn_type", "description", "extra"] as const;
 
+/** Airflow's default `maximum_page_limit`: a larger `limit` is cut to it. */
+const PAGE_SIZE = 100;
+
+/** Past this many connections a listing costs more than the reads it would share. */
+const MAX_SHARED_LISTING_PAGES = 5;
+
+interface ListedConnection {
+  connection_id: string;
+  conn_type?: string;
+  description?: string | null;
+  extra?: string | null;
+}
+
+/**
+ * One listing of an Airflow's connections. `complete` when it came in one response: only then does
+ * a missing id mean the connection is gone, as paging by offset can skip a row while others are
+ * deleted.
+ */
+interface SharedListing {
+  byId: Map<string, ConnectionPayload>;
+  complete: boolean;
+}
+
 /**
  * Connections through the Airflow REST API: `/api/v2` on Airflow 3 (bearer token, or a JWT from
  * `/auth/token`), `/api/v1` on Airflow 2 (bearer token, or basic auth).
@@ -40,6 +65,8 @@ export class AirflowConnectionsDriver implements ConnectionDriver {
   private readonly fetch: typeof fetch;
   private readonly versions = new Map<string, Promise<ApiVersion>>();
   private readonly jwts = new Map<string, Promise<string>>();
+  private readonly listings = new Map<string, Promise<SharedListing>>();
+  private readonly tooManyToList = new Set<string>();
   readonly calls = { requests: 0, writes: 0 };
 
   constructor(private readonly options: AirflowConnectionsOptions = {}) {
@@ -69,15 +96,56 @@ export class AirflowConnectionsDriver implements ConnectionDriver {
     );
   }
 
-  async read(target: ConnectionTarget, connectionId: string): Promise<ConnectionPayload | undefined> {
+  async read(
+    target: ConnectionTarget,
+    connectionId: string,
+    options: ReadOptions = {},
+  ): Promise<ConnectionPayload | undefined> {
+    if (options.share && (await this.apiVersion(target)) === "v2") return this.readFromListing(target, connectionId);
     const response = await this.api(target, "GET", `/connections/${encodeURIComponent(connectionId)}`);
     if (response.status === 404) return undefined;
-    const body = (await response.json()) as { conn_type?: string; description?: string | null; extra?: string | null };
-    return {
-      conn_type: body.conn_type ?? "",
-      description: body.description ?? null,
-      extra: parseExtra(body.extra),
-    };
+    return payloadOf((await response.json()) as ListedConnection);
+  }
+
+  /**
+   * A refresh reads one connection per resource. Reads of one Airflow with the same credentials
+   * that overlap share one listing while it is in flight, as the grant drivers share a policy read:
+   * a refresh of 50 makes a handful of calls, not 50. Only Airflow 3's list holds `extra`, redacted
+   * as a single read redacts it.
+   */
+  private async readFromListing(target: ConnectionTarget, connectionId: string) {
+    const key = credentialsKey(target);
+    if (this.tooManyToList.has(key)) return this.read(target, connectionId);
+    let listing = this.listings.get(key);
+    if (!listing) {
+      listing = this.listForSharing(target, key).finally(() => this.listings.delete(key));
+      this.listings.set(key, listing);
+    }
+    const { byId, complete } = await listing;
+    const found = byId.get(connectionId);
+    if (found) return structuredClone(found);
+    return complete ? undefined : this.read(target, connectionId);
+  }
+
+  private async listForSharing(target: ConnectionTarget, key: string): Promise<SharedListing> {
+    const byId = new Map<string, ConnectionPayload>();
+    for (let offset = 0; ; offset += PAGE_SIZE) {
+      const { connections, total } = await this.page(target, offset);
+      for (const c of connections) byId.set(c.connection_id, payloadOf(c));
+      if (connections.length < PAGE_SIZE || offset + PAGE_SIZE >= total) {
+        return { byId, complete: offset === 0 && connections.length < PAGE_SIZE };
+      }
+      if (total > MAX_SHARED_LISTING_PAGES * PAGE_SIZE) {
+        this.tooManyToList.add(key);
+        return { byId, complete: false };
+      }
+    }
+  }
+
+  private async page(target: ConnectionTarget, offset: number) {
+    const response = await this.api(target, "GET", `/connections?limit=${PAGE_SIZE}&offset=${offset}`);
+    const page = (await response.json()) as { connections?: ListedConnection[]; total_entries?: number };
+    return { connections: page.connections ?? [], total: page.total_entries ?? 0 };
   }
 
   /**
@@ -90,27 +158,13 @@ export class AirflowConnectionsDriver implements ConnectionDriver {
     types: readonly string[],
   ): Promise<Array<{ connectionId: string } & ConnectionPayload>> {
     const found: Array<{ connectionId: string } & ConnectionPayload> = [];
-    const pageSize = 100;
-    for (let offset = 0; ; offset += pageSize) {
-      const response = await this.api(target, "GET", `/connections?limit=${pageSize}&offset=${offset}`);
-      const page = (await response.json()) as {
-        connections?: Array<{
-          connection_id: string;
-          conn_type?: string;
-          description?: string | null;
-          extra?: string | null;
-        }>;
-        total_entries?: number;
-      };
-      const connections = page.connections ?? [];
+    for (let offset = 0; ; offset += PAGE_SIZE) {
+      const { connections, total } = await this.page(target, offset);
       for (const c of connections.filter((c) => types.includes(c.conn_type ?? ""))) {
-        const live =
-          "extra" in c
-            ? { conn_type: c.conn_type ?? "", description: c.description ?? null, extra: parseExtra(c.extra) }
-            : await this.read(target, c.connection_id);
+        const live = "extra" in c ? payloadOf(c) : await this.read(target, c.connection_id);
         if (live) found.push({ connectionId: c.connection_id, ...live });
       }
-      if (connections.length < pageSize || offset + pageSize >= (page.total_entries ?? 0)) return found;
+      if (connections.length < PAGE_SIZE || offset + PAGE_SIZE >= total) return found;
     }
   }
 
@@ -177,7 +231,7 @@ export class AirflowConnectionsDriver implements ConnectionDriver {
     let response = await this.send(target, method, url, await this.authHeaders(target, version), body, tries);
     if (response.status === 401 && target.auth.kind === "password" && version === "v2") {
       // The JWT expired (or the password changed): get a fresh one, once.
-      this.jwts.delete(jwtKey(target));
+      this.jwts.delete(credentialsKey(target));
       response = await this.send(target, method, url, await this.authHeaders(target, version), body, tries);
     }
     if (write) this.calls.writes++;
@@ -197,7 +251,7 @@ export class AirflowConnectionsDriver implements ConnectionDriver {
       const basic = Buffer.from(`${target.auth.username}:${password}`).toString("base64");
       return { authorization: `Basic ${basic}` };
     }
-    const key = jwtKey(target);
+    const key = credentialsKey(target);
     let jwt = this.jwts.get(key);
     if (!jwt) {
       jwt = this.exchangePassword(target, target.auth.username, password);
@@ -312,8 +366,20 @@ function failure(message: string, status: number): RemoteError {
   return new RemoteError(message, status, false, denied ? { code: "PERMISSION_DENIED" } : undefined);
 }
 
-function jwtKey(target: ConnectionTarget): string {
-  return `${target.url}\u0000${target.auth.kind === "password" ? target.auth.username : ""}`;
+function payloadOf(c: ListedConnection): ConnectionPayload {
+  return { conn_type: c.conn_type ?? "", description: c.description ?? null, extra: parseExtra(c.extra) };
+}
+
+/**
+ * One key per Airflow and set of credentials: a JWT got with one password must not serve another,
+ * and reads made with other credentials may see other things, so they share no listing.
+ */
+function credentialsKey(target: ConnectionTarget): string {
+  const secret = createHash("sha256")
+    .update(`${target.credentials.token ?? ""}\u0000${target.credentials.password ?? ""}`)
+    .digest("hex");
+  const username = target.auth.kind === "password" ? target.auth.username : "";
+  return `${target.url}\u0000${target.auth.kind}\u0000${username}\u0000${secret}`;
 }
 
 function missingSecret(kind: "token" | "password", url: string): string {
@@ -350,8 +416,8 @@ export function airflowSink(driver: ConnectionDriver): ConnectionSink<AirflowTar
   const at = (target: AirflowTarget, credentials: Credentials): ConnectionTarget => ({ ...target, credentials });
   return {
     prepare: async (target, credentials) => ({ apiVersion: await driver.apiVersion(at(target, credentials)) }),
-    async read(target, credentials, connectionId) {
-      const payload = await driver.read(at(target, credentials), connectionId);
+    async read(target, credentials, connectionId, _facts, options) {
+      const payload = await driver.read(at(target, credentials), connectionId, options);
       return payload ? { payload } : undefined;
     },
     async create(target, credentials, connectionId, payload) {

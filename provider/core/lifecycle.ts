@@ -13,6 +13,7 @@ import type {
   GrantDriver,
   GrantPlugin,
   PlannedAuthorization,
+  ReadOptions,
   SinkKind,
 } from "./types";
 
@@ -155,7 +156,10 @@ export class AuthorizationLifecycle {
       driver.read(state.grant, state.resolved),
       connection
         .prepare()
-        .then(async (facts) => [facts, await connection.read(state.connection.connectionId, state.resolved)] as const),
+        .then(
+          async (facts) =>
+            [facts, await connection.read(state.connection.connectionId, state.resolved, { share: true })] as const,
+        ),
       settings
         ? this.settingsDriver().read(
             settings,
@@ -303,7 +307,8 @@ export class AuthorizationLifecycle {
     return {
       kind,
       prepare: () => sink.prepare(target, credentials),
-      read: (connectionId: string, facts: Facts) => sink.read(target, credentials, connectionId, facts),
+      read: (connectionId: string, facts: Facts, options?: ReadOptions) =>
+        sink.read(target, credentials, connectionId, facts, options),
       create: (connectionId: string, payload: ConnectionPart["payload"]) =>
         sink.create(target, credentials, connectionId, payload),
       update: (connectionId: string, payload: ConnectionPart["payload"], facts: Facts | Record<string, never>) =>

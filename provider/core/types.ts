@@ -35,10 +35,19 @@ export interface ConnectionTarget extends AirflowTarget {
   credentials: Credentials;
 }
 
+/**
+ * `share`: a refresh's read, which may take its answer from one remote listing that reads of the
+ * same place overlapping it share. Reads that check a write of ours leave it unset: a listing sent
+ * before the write could not show it.
+ */
+export interface ReadOptions {
+  share?: boolean;
+}
+
 /** The Airflow REST API's connections, as its driver sees them (one Airflow per call). */
 export interface ConnectionDriver {
   apiVersion(target: ConnectionTarget): Promise<ApiVersion>;
-  read(target: ConnectionTarget, connectionId: string): Promise<ConnectionPayload | undefined>;
+  read(target: ConnectionTarget, connectionId: string, options?: ReadOptions): Promise<ConnectionPayload | undefined>;
   /** Throws ConnectionExistsError when the id is taken. */
   create(target: ConnectionTarget, connectionId: string, payload: ConnectionPayload): Promise<void>;
   /** Overwrites only the fields we manage (conn_type, description, extra). */
@@ -77,6 +86,7 @@ export interface ConnectionSink<T> {
     credentials: Credentials,
     connectionId: string,
     facts: Resolved,
+    options?: ReadOptions,
   ): Promise<{ payload: ConnectionPayload; target?: T } | undefined>;
   /** Throws ConnectionExistsError when the id is taken. */
   create(target: T, credentials: Credentials, connectionId: string, payload: ConnectionPayload): Promise<Resolved>;

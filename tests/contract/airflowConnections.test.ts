@@ -86,6 +86,41 @@ describe.each(servers)("Airflow connections driver against real $name", ({ key, 
     await driver.remove(t, id);
   });
 
+  it("answers a refresh's overlapping reads as single reads do, sharing one listing on Airflow 3", async () => {
+    const t = target();
+    const writer = new AirflowConnectionsDriver();
+    const ids = Array.from({ length: 6 }, connectionId);
+    await Promise.all(
+      ids.map((id, i) =>
+        writer.create(t, id, {
+          ...payload,
+          description: i % 2 ? null : `connection ${i}`,
+          // Airflow redacts a sensitive key in extra: a listing must show it as a single read does.
+          extra: { ...payload.extra, aws_secret_access_key: `hidden-${i}` },
+        }),
+      ),
+    );
+    const asked = [...ids, connectionId()];
+    const single = await Promise.all(asked.map((id) => writer.read(t, id)));
+    expect(single.at(-1)).toBeUndefined();
+    expect(single[0]?.extra.aws_secret_access_key).toBe("***");
+
+    const reader = new AirflowConnectionsDriver();
+    await reader.apiVersion(t);
+    const before = reader.calls.requests;
+    const shared = await Promise.all(asked.map((id) => reader.read(t, id, { share: true })));
+    expect(shared).toEqual(single);
+    const calls = reader.calls.requests - before;
+    // Airflow 2's list leaves out extra, so there each read is its own GET.
+    if (version === "v1") expect(calls).toBe(asked.length);
+    else expect(calls).toBeLessThan(asked.length);
+
+    // A listing serves only the reads it overlaps: a read after a delete sees the delete.
+    await writer.remove(t, ids[0]!);
+    expect(await reader.read(t, ids[0]!, { share: true })).toBeUndefined();
+    await Promise.all(ids.slice(1).map((id) => writer.remove(t, id)));
+  });
+
   it("explains refused credentials without echoing them", async () => {
     const driver = new AirflowConnectionsDriver({ attempts: 1 });
     const bad = target({ credentials: { password: "wrong-password-123" } });
@@ -134,6 +169,52 @@ describe("Airflow 3 with a bearer token, as on Astro", () => {
     await driver.create({ ...t, credentials: { token } }, id, payload);
     expect(await driver.read({ ...t, credentials: { token } }, id)).toEqual(payload);
     await driver.remove({ ...t, credentials: { token } }, id);
+  });
+});
+
+describe("a refresh's reads on Airflow 3 with more connections than one page", () => {
+  const server = () => inject("endpoints").airflow3;
+  const target = (password = server().password): ConnectionTarget => ({
+    url: server().url,
+    apiVersion: "v2",
+    auth: { kind: "password", username: server().username },
+    credentials: { password },
+  });
+
+  it("pages through the listing and confirms an id it did not see with its own read", async () => {
+    const writer = new AirflowConnectionsDriver();
+    const ids = Array.from({ length: 105 }, connectionId);
+    for (let i = 0; i < ids.length; i += 8) {
+      await Promise.all(ids.slice(i, i + 8).map((id) => writer.create(target(), id, payload)));
+    }
+    try {
+      const reader = new AirflowConnectionsDriver();
+      const absent = connectionId();
+      const shared = await Promise.all([...ids, absent].map((id) => reader.read(target(), id, { share: true })));
+      expect(shared.slice(0, -1)).toEqual(ids.map(() => payload));
+      expect(shared.at(-1)).toBeUndefined();
+      // One JWT, the pages (105 of ours and whatever else this Airflow holds), one GET for the absent id.
+      expect(reader.calls.requests).toBeLessThan(12);
+    } finally {
+      for (let i = 0; i < ids.length; i += 8) {
+        await Promise.all(ids.slice(i, i + 8).map((id) => writer.remove(target(), id)));
+      }
+    }
+  });
+
+  it("never answers a read with a listing made with other credentials", async () => {
+    const writer = new AirflowConnectionsDriver();
+    const id = connectionId();
+    await writer.create(target(), id, payload);
+    const reader = new AirflowConnectionsDriver({ attempts: 1 });
+    const [good, bad] = await Promise.allSettled([
+      reader.read(target(), id, { share: true }),
+      reader.read(target("wrong-password-456"), id, { share: true }),
+    ]);
+    expect(good).toEqual({ status: "fulfilled", value: payload });
+    expect(bad.status).toBe("rejected");
+    expect(String((bad as PromiseRejectedResult).reason)).toMatch(/credentials were refused/);
+    await writer.remove(target(), id);
   });
 });
 

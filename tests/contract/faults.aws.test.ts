@@ -12,6 +12,8 @@ import { motoEnv } from "../../scripts/toolchain.mjs";
 const iam = (action: string) => ({ method: "POST", path: /^\/$/, body: new RegExp(`Action=${action}&`) });
 const CONNECTIONS = /^\/api\/v2\/connections$/;
 const CONNECTION = /^\/api\/v2\/connections\/[^/?]+/;
+/** A refresh's reads share one listing of the connections. */
+const LISTING = /^\/api\/v2\/connections\?/;
 
 describe("faults on IAM (moto) and Airflow 3: every step converges, or fails whole and says why", () => {
   const endpoints = () => inject("endpoints");
@@ -113,8 +115,8 @@ describe("faults on IAM (moto) and Airflow 3: every step converges, or fails who
       {
         iam: [{ ...iam("GetRole"), fault: "resetBeforeForward" }],
         airflow: [
-          { method: "GET", path: CONNECTION, fault: "slowAnswer" },
-          { method: "GET", path: CONNECTION, fault: "throttle", nth: 2 },
+          { method: "GET", path: LISTING, fault: "slowAnswer" },
+          { method: "GET", path: LISTING, fault: "throttle", nth: 2 },
         ],
       },
       () => provider.read(created.id, created.outs),

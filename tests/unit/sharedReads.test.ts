@@ -1,0 +1,76 @@
+import { describe, expect, it } from "vitest";
+import { AirflowConnectionsDriver } from "../../provider/connections/airflow";
+import type { ConnectionTarget } from "../../provider/core/types";
+
+/** Airflow 3's list and get of connections over a map, paged by offset as the API pages. */
+function airflowWith(count: number) {
+  const ids = Array.from({ length: count }, (_, i) => `conn_${String(i).padStart(4, "0")}`);
+  const seen: string[] = [];
+  const fetch = (async (input: string | URL) => {
+    const url = new URL(String(input));
+    seen.push(url.pathname + url.search);
+    const item = (id: string) => ({ connection_id: id, conn_type: "aws", description: null, extra: `{"n":"${id}"}` });
+    if (url.pathname === "/api/v2/connections") {
+      const offset = Number(url.searchParams.get("offset"));
+      const limit = Math.min(Number(url.searchParams.get("limit")), 100);
+      const page = ids.slice(offset, offset + limit).map(item);
+      return Response.json({ connections: page, total_entries: ids.length });
+    }
+    const id = decodeURIComponent(url.pathname.split("/").pop()!);
+    return ids.includes(id) ? Response.json(item(id)) : new Response("{}", { status: 404 });
+  }) as typeof globalThis.fetch;
+  return { fetch, seen };
+}
+
+const target: ConnectionTarget = {
+  url: "http://airflow.test",
+  apiVersion: "v2",
+  auth: { kind: "token" },
+  credentials: { token: "t0ken" },
+};
+
+describe("a refresh's reads of an Airflow with many connections", () => {
+  it("lists once while the listing is cheaper than the reads, then reads each on its own", async () => {
+    const { fetch, seen } = airflowWith(620);
+    const driver = new AirflowConnectionsDriver({ fetch });
+    const asked = ["conn_0003", "conn_0450", "conn_9999"];
+    const first = await Promise.all(asked.map((id) => driver.read(target, id, { share: true })));
+    expect(first.map((p) => p?.extra.n)).toEqual(["conn_0003", "conn_0450", undefined]);
+    // One page showed that a listing would take seven: the ids it did not hold are read on their own.
+    expect(seen).toEqual([
+      "/api/v2/connections?limit=100&offset=0",
+      "/api/v2/connections/conn_0450",
+      "/api/v2/connections/conn_9999",
+    ]);
+    seen.length = 0;
+    await driver.read(target, "conn_0001", { share: true });
+    expect(seen).toEqual(["/api/v2/connections/conn_0001"]);
+  });
+
+  it("takes a missing id from a listing of one page as gone, and from a longer one only after its own read", async () => {
+    const small = airflowWith(40);
+    const one = new AirflowConnectionsDriver({ fetch: small.fetch });
+    expect(await Promise.all(["conn_0001", "gone"].map((id) => one.read(target, id, { share: true })))).toEqual([
+      { conn_type: "aws", description: null, extra: { n: "conn_0001" } },
+      undefined,
+    ]);
+    expect(small.seen).toEqual(["/api/v2/connections?limit=100&offset=0"]);
+
+    const paged = airflowWith(250);
+    const two = new AirflowConnectionsDriver({ fetch: paged.fetch });
+    await Promise.all(["conn_0201", "gone"].map((id) => two.read(target, id, { share: true })));
+    expect(paged.seen).toEqual([
+      "/api/v2/connections?limit=100&offset=0",
+      "/api/v2/connections?limit=100&offset=100",
+      "/api/v2/connections?limit=100&offset=200",
+      "/api/v2/connections/gone",
+    ]);
+  });
+
+  it("reads on its own when not asked to share", async () => {
+    const { fetch, seen } = airflowWith(10);
+    const driver = new AirflowConnectionsDriver({ fetch });
+    await Promise.all(["conn_0001", "conn_0002"].map((id) => driver.read(target, id)));
+    expect(seen).toEqual(["/api/v2/connections/conn_0001", "/api/v2/connections/conn_0002"]);
+  });
+});
