@@ -37,9 +37,6 @@ const MANAGED_FIELDS = ["conn_type", "description", "extra"] as const;
 /** Airflow's default `maximum_page_limit`: a larger `limit` is cut to it. */
 const PAGE_SIZE = 100;
 
-/** Past this many connections a listing costs more than the reads it would share. */
-const MAX_SHARED_LISTING_PAGES = 5;
-
 interface ListedConnection {
   connection_id: string;
   conn_type?: string;
@@ -48,9 +45,8 @@ interface ListedConnection {
 }
 
 /**
- * One listing of an Airflow's connections. `complete` when it came in one response: only then does
- * a missing id mean the connection is gone, as paging by offset can skip a row while others are
- * deleted.
+ * The first page of an Airflow's connections. `complete` when it held them all: only then does a
+ * missing id mean the connection is gone.
  */
 interface SharedListing {
   byId: Map<string, ConnectionPayload>;
@@ -111,14 +107,16 @@ export class AirflowConnectionsDriver implements ConnectionDriver {
    * A refresh reads one connection per resource. Reads of one Airflow with the same credentials
    * that overlap share one listing while it is in flight, as the grant drivers share a policy read:
    * a refresh of 50 makes a handful of calls, not 50. Only Airflow 3's list holds `extra`, redacted
-   * as a single read redacts it.
+   * as a single read redacts it. Only a listing of one page is shared: the engine keeps only a few
+   * reads in flight, so a listing of many pages would be fetched again for every few reads, at a
+   * cost that grows with the Airflow's size.
    */
   private async readFromListing(target: ConnectionTarget, connectionId: string) {
     const key = credentialsKey(target);
     if (this.tooManyToList.has(key)) return this.read(target, connectionId);
     let listing = this.listings.get(key);
     if (!listing) {
-      listing = this.listForSharing(target, key).finally(() => this.listings.delete(key));
+      listing = this.listFirstPage(target, key).finally(() => this.listings.delete(key));
       this.listings.set(key, listing);
     }
     const { byId, complete } = await listing;
@@ -127,19 +125,13 @@ export class AirflowConnectionsDriver implements ConnectionDriver {
     return complete ? undefined : this.read(target, connectionId);
   }
 
-  private async listForSharing(target: ConnectionTarget, key: string): Promise<SharedListing> {
-    const byId = new Map<string, ConnectionPayload>();
-    for (let offset = 0; ; offset += PAGE_SIZE) {
-      const { connections, total } = await this.page(target, offset);
-      for (const c of connections) byId.set(c.connection_id, payloadOf(c));
-      if (connections.length < PAGE_SIZE || offset + PAGE_SIZE >= total) {
-        return { byId, complete: offset === 0 && connections.length < PAGE_SIZE };
-      }
-      if (total > MAX_SHARED_LISTING_PAGES * PAGE_SIZE) {
-        this.tooManyToList.add(key);
-        return { byId, complete: false };
-      }
-    }
+  private async listFirstPage(target: ConnectionTarget, key: string): Promise<SharedListing> {
+    const { connections, total } = await this.page(target, 0);
+    const byId = new Map(connections.map((c) => [c.connection_id, payloadOf(c)]));
+    // Without `total_entries`, a short page is the last one.
+    const complete = total > 0 ? total <= connections.length : connections.length < PAGE_SIZE;
+    if (!complete) this.tooManyToList.add(key);
+    return { byId, complete };
   }
 
   private async page(target: ConnectionTarget, offset: number) {

@@ -30,7 +30,7 @@ const target: ConnectionTarget = {
 };
 
 describe("a refresh's reads of an Airflow with many connections", () => {
-  it("lists once while the listing is cheaper than the reads, then reads each on its own", async () => {
+  it("lists once, and when one page does not hold them all reads each on its own from then on", async () => {
     const { fetch, seen } = airflowWith(620);
     const driver = new AirflowConnectionsDriver({ fetch });
     const asked = ["conn_0003", "conn_0450", "conn_9999"];
@@ -47,7 +47,7 @@ describe("a refresh's reads of an Airflow with many connections", () => {
     expect(seen).toEqual(["/api/v2/connections/conn_0001"]);
   });
 
-  it("takes a missing id from a listing of one page as gone, and from a longer one only after its own read", async () => {
+  it("takes a missing id as gone only from a listing that held every connection", async () => {
     const small = airflowWith(40);
     const one = new AirflowConnectionsDriver({ fetch: small.fetch });
     expect(await Promise.all(["conn_0001", "gone"].map((id) => one.read(target, id, { share: true })))).toEqual([
@@ -56,13 +56,24 @@ describe("a refresh's reads of an Airflow with many connections", () => {
     ]);
     expect(small.seen).toEqual(["/api/v2/connections?limit=100&offset=0"]);
 
-    const paged = airflowWith(250);
-    const two = new AirflowConnectionsDriver({ fetch: paged.fetch });
-    await Promise.all(["conn_0201", "gone"].map((id) => two.read(target, id, { share: true })));
+    // Exactly one full page: total_entries says it is all of them.
+    const full = airflowWith(100);
+    const two = new AirflowConnectionsDriver({ fetch: full.fetch });
+    expect(await Promise.all(["conn_0099", "gone"].map((id) => two.read(target, id, { share: true })))).toEqual([
+      { conn_type: "aws", description: null, extra: { n: "conn_0099" } },
+      undefined,
+    ]);
+    expect(full.seen).toEqual(["/api/v2/connections?limit=100&offset=0"]);
+
+    const paged = airflowWith(101);
+    const three = new AirflowConnectionsDriver({ fetch: paged.fetch });
+    expect(await Promise.all(["conn_0100", "gone"].map((id) => three.read(target, id, { share: true })))).toEqual([
+      { conn_type: "aws", description: null, extra: { n: "conn_0100" } },
+      undefined,
+    ]);
     expect(paged.seen).toEqual([
       "/api/v2/connections?limit=100&offset=0",
-      "/api/v2/connections?limit=100&offset=100",
-      "/api/v2/connections?limit=100&offset=200",
+      "/api/v2/connections/conn_0100",
       "/api/v2/connections/gone",
     ]);
   });
