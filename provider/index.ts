@@ -3,7 +3,7 @@ import { GcpIamPolicyDriver } from "./grants/gcp/driver";
 import { AzureFederationDriver } from "./grants/azure/driver";
 
 export { createProvider, CONFIG_NAMESPACE } from "./core/provider";
-export type { ProviderMethods, ProviderSettings } from "./core/provider";
+export type { InputParser, ProviderMethods, ProviderSettings } from "./core/provider";
 export { planAuthorization, diffAuthorization } from "./core/plan";
 export { parseInputs, authorizationInputsSchema } from "./inputs";
 export type { AuthorizationInputs } from "./inputs";
@@ -16,6 +16,7 @@ export type {
   ConnectionPayload,
   Drivers,
   GrantDriver,
+  GrantPlanner,
   GrantPlugin,
   ConnectionDriver,
   ConnectionSink,
@@ -25,6 +26,7 @@ export type {
   DeploymentSettingsDriver,
 } from "./core/types";
 export { GRANT_PLUGINS } from "./grants";
+export { GRANT_PLANNERS } from "./grants/planners";
 export { AwsIamTrustDriver, GcpIamPolicyDriver, AzureFederationDriver };
 export { AirflowConnectionsDriver, airflowSink } from "./connections/airflow";
 export { AstroEnvironmentConnections } from "./connections/astro";

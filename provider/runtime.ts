@@ -2,17 +2,17 @@
 import { ProviderMethods, ProviderSettings, createProvider } from "./core/provider";
 import type { SharedPolicyOptions } from "./core/policyStore";
 import type { ConnectionSink, ConnectionTargets, DeploymentSettingsDriver, Drivers, GrantDriver } from "./core/types";
-import { GRANT_PLUGINS } from "./grants";
-import { authorizationInputsSchema } from "./inputs";
+import { GRANT_PLANNERS } from "./grants/planners";
 
 /**
  * The provider the serialized stub in state loads: one per provider process. A cloud's SDK is
  * loaded when a resource first needs that cloud, so a stack on one cloud does not wait for the
- * others' clients to load (a few hundred milliseconds before the first check).
+ * others' clients to load (a few hundred milliseconds before the first check); the schemas (zod)
+ * are loaded by the first `check`, so a refresh or a destroy does without them.
  */
 export const provider: ProviderMethods = createProvider({
-  plugins: GRANT_PLUGINS,
-  schema: authorizationInputsSchema,
+  planners: GRANT_PLANNERS,
+  loadParser: () => (require("./inputs") as typeof import("./inputs")).parseInputs,
   makeDrivers: (settings) => realDrivers(settings),
 });
 
@@ -33,7 +33,7 @@ export interface DriverTuning {
 
 /** The drivers' modules, each loaded when a resource first needs it. */
 export interface DriverModules {
-  aws(): typeof import("./grants/aws") & typeof import("./grants/aws/driver");
+  aws(): typeof import("./grants/aws/planner") & typeof import("./grants/aws/driver");
   gcp(): typeof import("./grants/gcp/driver");
   azure(): typeof import("./grants/azure/driver");
   airflow(): typeof import("./connections/airflow");
@@ -43,7 +43,7 @@ export interface DriverModules {
 
 const requiredModules: DriverModules = {
   aws: () => ({
-    ...(require("./grants/aws") as typeof import("./grants/aws")),
+    ...(require("./grants/aws/planner") as typeof import("./grants/aws/planner")),
     ...(require("./grants/aws/driver") as typeof import("./grants/aws/driver")),
   }),
   gcp: () => require("./grants/gcp/driver") as typeof import("./grants/gcp/driver"),

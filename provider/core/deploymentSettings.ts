@@ -3,7 +3,7 @@ import type {
   DeploymentChange,
   DeploymentSettings,
   ExtraValue,
-  GrantPlugin,
+  GrantPlanner,
   LiveDeploymentSettings,
   Resolved,
   SecretsBackend,
@@ -14,7 +14,7 @@ export const SECRETS_BACKEND_KEYS = ["AIRFLOW__SECRETS__BACKEND", "AIRFLOW__SECR
 
 /** The variables for a backend, with what apply resolved filled in (a role given by name gets its ARN). */
 export function secretsBackendVariables(
-  plugin: Pick<GrantPlugin, "extraForApply">,
+  plugin: Pick<GrantPlanner, "extraForApply">,
   backend: SecretsBackend,
   resolved: Resolved,
 ): Record<string, string> {
@@ -29,7 +29,7 @@ export function secretsBackendVariables(
  * kwargs that are not a JSON object read as one `unparsed` key, so the diff shows what is there.
  */
 export function secretsBackendInPlanTerms(
-  plugin: Pick<GrantPlugin, "extraInPlanTerms">,
+  plugin: Pick<GrantPlanner, "extraInPlanTerms">,
   live: Record<string, string>,
   planned: SecretsBackend | undefined,
   resolved: Resolved,
@@ -54,7 +54,7 @@ export function secretsBackendInPlanTerms(
 
 /** The settings as live, in the plan's terms: the identity shown, and the backend found. */
 export function settingsInPlanTerms(
-  plugin: Pick<GrantPlugin, "extraInPlanTerms">,
+  plugin: Pick<GrantPlanner, "extraInPlanTerms">,
   planned: DeploymentSettings,
   live: LiveDeploymentSettings,
   resolved: Resolved,
@@ -80,7 +80,7 @@ export function ownedKeysOf(settings: DeploymentSettings | undefined): string[] 
 
 /** What one apply sends: the identity to set (ours, or the previous one back), our variables, and what we owned. */
 export function deploymentChange(
-  plugin: Pick<GrantPlugin, "extraForApply">,
+  plugin: Pick<GrantPlanner, "extraForApply">,
   settings: DeploymentSettings,
   resolved: Resolved,
   owned: readonly string[],

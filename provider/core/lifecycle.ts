@@ -11,7 +11,7 @@ import type {
   DeploymentSettingsDriver,
   Drivers,
   GrantDriver,
-  GrantPlugin,
+  GrantPlanner,
   PlannedAuthorization,
   ReadOptions,
   SinkKind,
@@ -40,7 +40,7 @@ export function sinkOf(connection: Pick<ConnectionPart, SinkKind>): SinkKind {
  */
 export class AuthorizationLifecycle {
   constructor(
-    private readonly plugins: ReadonlyMap<string, GrantPlugin>,
+    private readonly plugins: ReadonlyMap<string, GrantPlanner>,
     private readonly drivers: Drivers,
     private readonly ambient: AmbientCredentials = {},
   ) {}
@@ -235,7 +235,7 @@ export class AuthorizationLifecycle {
    * program is taken back: our variables go; the identity stays unless restoreOnDelete asked.
    */
   private async updateSettings(
-    plugin: GrantPlugin,
+    plugin: GrantPlanner,
     olds: AuthorizationState,
     news: PlannedAuthorization,
     resolved: Facts,
@@ -287,7 +287,7 @@ export class AuthorizationLifecycle {
     return `${this.grantOf(planned).plugin.idOf(planned.grant)}/${planned.connection.connectionId}`;
   }
 
-  private grantOf(subject: { grant: { cloud: string } }): { plugin: GrantPlugin; driver: GrantDriver } {
+  private grantOf(subject: { grant: { cloud: string } }): { plugin: GrantPlanner; driver: GrantDriver } {
     const plugin = pluginFor(this.plugins, subject.grant.cloud);
     const driver = this.drivers.grants[plugin.cloud];
     if (!driver) throw new AuthorizationError("INVALID_INPUT", `no grant driver for cloud "${plugin.cloud}"`);

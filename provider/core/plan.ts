@@ -7,6 +7,7 @@ import type {
   DeploymentSettings,
   ExtraValue,
   GrantBase,
+  GrantPlanner,
   GrantPlugin,
   PlannedAuthorization,
   Resolved,
@@ -83,7 +84,7 @@ export function planAuthorization(plugin: GrantPlugin, inputs: ValidInputs): Pla
 
 /** The Deployment's settings this resource owns, when it asks for any (check has vetted that the grant allows them). */
 function planDeploymentSettings(
-  plugin: GrantPlugin,
+  plugin: GrantPlanner,
   deployment: DeploymentInput | undefined,
   grant: GrantBase,
   extra: Record<string, ExtraValue>,
@@ -150,7 +151,7 @@ export function sortedRecord<T>(record: Record<string, T>): Record<string, T> {
  * a refresh shows no change where there is none.
  */
 export function livePayloadInPlanTerms<R extends Resolved>(
-  plugin: Pick<GrantPlugin<unknown, GrantBase, R>, "extraInPlanTerms">,
+  plugin: Pick<GrantPlanner<GrantBase, R>, "extraInPlanTerms">,
   live: ConnectionPayload,
   planned: ConnectionPayload,
   resolved: R,
@@ -171,7 +172,7 @@ export interface DiffDecision {
 
 /** Replace when what we manage is another object (another target, connection or Airflow); update otherwise. */
 export function diffAuthorization(
-  plugins: ReadonlyMap<string, GrantPlugin>,
+  plugins: ReadonlyMap<string, GrantPlanner>,
   olds: AuthorizationState,
   news: PlannedAuthorization,
 ): DiffDecision {

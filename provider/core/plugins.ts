@@ -1,7 +1,6 @@
 import { AuthorizationError } from "./errors";
-import type { GrantPlugin } from "./types";
 
-export function pluginFor(plugins: ReadonlyMap<string, GrantPlugin>, cloud: string): GrantPlugin {
+export function pluginFor<P extends { readonly cloud: string }>(plugins: ReadonlyMap<string, P>, cloud: string): P {
   const plugin = plugins.get(cloud);
   if (!plugin) {
     throw new AuthorizationError(

@@ -1,9 +1,8 @@
 import { AuthorizationError } from "./errors";
 import { AmbientCredentials, AuthorizationLifecycle } from "./lifecycle";
 import { DiffDecision, ValidInputs, diffAuthorization, planAuthorization } from "./plan";
-import { CheckFailure, parseWith } from "./schema";
-import type { AuthorizationState, Drivers, GrantBase, GrantPlugin, PlannedAuthorization } from "./types";
-import type { z } from "zod";
+import type { CheckFailure, ParseResult } from "./schema";
+import type { AuthorizationState, Drivers, GrantBase, GrantPlanner, PlannedAuthorization } from "./types";
 
 /** The stack config namespace the provider reads in `configure`. */
 export const CONFIG_NAMESPACE = "deployment-authorization";
@@ -38,18 +37,23 @@ export interface ProviderMethods<G extends GrantBase = GrantBase> {
 /** Provider settings by key (`awsTrustPolicySizeQuota`, ...): stack config first, then the environment. */
 export type ProviderSettings = (key: string) => string | undefined;
 
+/** Validates the inputs of `check` and picks the cloud's plug-in, with which they are planned. */
+export type InputParser = (raw: unknown) => ParseResult<unknown>;
+
 /**
  * Thin provider methods: `check` validates and plans (no remote call), the rest hand the plan to the
- * lifecycle over the drivers that `makeDrivers` builds once, after `configure`.
+ * lifecycle over the drivers that `makeDrivers` builds once, after `configure`. `loadParser` runs on
+ * the first `check`: a refresh or a destroy, which run none, do not load the schemas.
  */
 export function createProvider(options: {
-  plugins: ReadonlyArray<GrantPlugin>;
-  schema: z.ZodType<unknown>;
+  planners: ReadonlyArray<GrantPlanner>;
+  loadParser: () => InputParser;
   makeDrivers: (settings: ProviderSettings) => Drivers;
   env?: NodeJS.ProcessEnv;
 }): ProviderMethods {
   const env = options.env ?? process.env;
-  const plugins = new Map(options.plugins.map((p) => [p.cloud, p]));
+  const plugins = new Map(options.planners.map((p) => [p.cloud, p]));
+  let parse: InputParser | undefined;
   let config: ProviderSettings = () => undefined;
   let ambient: AmbientCredentials = fromEnvironment(env);
   let drivers: Drivers | undefined;
@@ -69,7 +73,7 @@ export function createProvider(options: {
 
     async check(_olds, news) {
       const { [PROVIDER_KEY]: _provider, ...raw } = news;
-      const parsed = parseWith(options.plugins, options.schema, raw);
+      const parsed = (parse ??= options.loadParser())(raw);
       if (!parsed.ok) return { inputs: news, failures: parsed.failures };
       const planned = planAuthorization(parsed.plugin, parsed.value as ValidInputs);
       return { inputs: planned as unknown as Record<string, unknown> };

@@ -1,6 +1,6 @@
 import { canonical } from "./canonical";
 import { pluginFor } from "./plugins";
-import type { AuthorizationState, ExtraValue, GrantPlugin, PlannedAuthorization } from "./types";
+import type { AuthorizationState, ExtraValue, GrantPlanner, PlannedAuthorization } from "./types";
 
 /**
  * One authorization's change in a reviewer's terms: what access it grants or takes away, which
@@ -46,7 +46,7 @@ type Subject = AuthorizationState | PlannedAuthorization;
 
 /** The review of one authorization: olds is undefined for a create, news for a delete. */
 export function reviewAuthorization(
-  plugins: ReadonlyMap<string, GrantPlugin>,
+  plugins: ReadonlyMap<string, GrantPlanner>,
   olds: AuthorizationState | undefined,
   news: PlannedAuthorization | undefined,
 ): AuthorizationReview {
@@ -116,7 +116,7 @@ export function reviewAuthorization(
   };
 }
 
-function summary(plugins: ReadonlyMap<string, GrantPlugin>, s: Subject): GrantSummary {
+function summary(plugins: ReadonlyMap<string, GrantPlanner>, s: Subject): GrantSummary {
   return pluginFor(plugins, s.grant.cloud).summarize(s.grant);
 }
 

@@ -1,6 +1,9 @@
 import { z } from "zod";
 import type { CommonInputs, GrantPlugin } from "./types";
-import { UNKNOWN, orUnknown } from "./unknown";
+import { UNKNOWN } from "./unknown";
+
+/** A schema that also lets through the engine's placeholder for a value not known yet. */
+export const orUnknown = <T extends z.ZodType>(schema: T) => schema.or(z.literal(UNKNOWN));
 
 export const CONNECTION_ID = /^[\w.-]+$/;
 

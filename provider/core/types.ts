@@ -149,13 +149,37 @@ export interface CommonInputs {
 export type IssueSink = (path: ReadonlyArray<string | number>, message: string) => void;
 
 /**
- * One cloud: how its part of the inputs parses, what it plans, when a change replaces, what is
- * stale after an update, what it adds to the connection, how its part of the id reads, and its
- * driver. Adding a cloud is adding one of these to the registry and its output to `GRANT_OUTPUTS`.
+ * What the provider needs of a cloud once the inputs are planned: when a change replaces, what is
+ * stale after an update, what apply fills into the connection, how its part of the id reads and how
+ * a reviewer reads the grant. It imports no schema, so a refresh or a destroy (which run no `check`)
+ * load no zod.
  */
-export interface GrantPlugin<Input = unknown, G extends GrantBase = GrantBase, R extends Resolved = Resolved> {
+export interface GrantPlanner<G extends GrantBase = GrantBase, R extends Resolved = Resolved> {
   /** The input key that selects this plug-in (`aws`, `gcp`); also `grant.cloud` in the plan. */
   readonly cloud: string;
+  /** Input paths whose change means another remote object: the resource is replaced. */
+  replaces(old: G, next: G): string[];
+  /** What of the old grant to take back after the new one is in; undefined when nothing. */
+  stale(old: G, next: G): G | undefined;
+  /** This grant's part of the resource id. */
+  idOf(grant: G): string;
+  /** `extra` with what apply resolved filled in (a role given by name gets its ARN). */
+  extraForApply(extra: Record<string, ExtraValue>, resolved: R): Record<string, ExtraValue>;
+  /** A live `extra` value in the plan's terms: the resolved ARN reads as the plan's placeholder. */
+  extraInPlanTerms(key: string, live: ExtraValue, planned: Record<string, ExtraValue>, resolved: R): ExtraValue;
+  /** The grant in a reviewer's words: where it lives, one line per unit of access, what is risky. */
+  summarize(grant: G): GrantSummary;
+  /** What this grant makes of the Deployment's own settings; absent: the cloud offers none. */
+  readonly deploymentSettings: DeploymentSettingsRules<G>;
+}
+
+/**
+ * One cloud: its planner, and how its part of the inputs parses and what it plans. Adding a cloud is
+ * adding one of these to the registry (`GRANT_PLUGINS`), its planner to `GRANT_PLANNERS` and its
+ * output to `GRANT_OUTPUTS`.
+ */
+export interface GrantPlugin<Input = unknown, G extends GrantBase = GrantBase, R extends Resolved = Resolved>
+  extends GrantPlanner<G, R> {
   /** The schema of `inputs[cloud]`. */
   readonly schema: z.ZodType<Input>;
   /** `extra` keys this plug-in sets itself; a user setting them is an error. */
@@ -171,20 +195,6 @@ export interface GrantPlugin<Input = unknown, G extends GrantBase = GrantBase, R
   refine(input: Input, common: CommonInputs, issue: IssueSink): void;
   /** The exact grant and the connection type and `extra` fields it contributes. */
   plan(input: Input, common: CommonInputs): { grant: G; connType: string; extra: Record<string, ExtraValue> };
-  /** Input paths whose change means another remote object: the resource is replaced. */
-  replaces(old: G, next: G): string[];
-  /** What of the old grant to take back after the new one is in; undefined when nothing. */
-  stale(old: G, next: G): G | undefined;
-  /** This grant's part of the resource id. */
-  idOf(grant: G): string;
-  /** `extra` with what apply resolved filled in (a role given by name gets its ARN). */
-  extraForApply(extra: Record<string, ExtraValue>, resolved: R): Record<string, ExtraValue>;
-  /** A live `extra` value in the plan's terms: the resolved ARN reads as the plan's placeholder. */
-  extraInPlanTerms(key: string, live: ExtraValue, planned: Record<string, ExtraValue>, resolved: R): ExtraValue;
-  /** The grant in a reviewer's words: where it lives, one line per unit of access, what is risky. */
-  summarize(grant: G): GrantSummary;
-  /** What this grant makes of the Deployment's own settings; absent: the cloud offers none. */
-  readonly deploymentSettings: DeploymentSettingsRules<G>;
 }
 
 /** The result of a rule that may not apply to this grant: the value, or why not (a check failure). */

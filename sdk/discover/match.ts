@@ -11,7 +11,7 @@ import {
 } from "../../provider/grants/azure/plan";
 import { TOKEN_CREATOR, WORKLOAD_IDENTITY_USER } from "../../provider/grants/gcp/plan";
 import type { IamPolicy } from "../../provider/grants/gcp/policy";
-import { USER_MANAGED_SERVICE_ACCOUNT } from "../../provider/grants/gcp/schema";
+import { USER_MANAGED_SERVICE_ACCOUNT } from "../../provider/grants/gcp/names";
 
 /**
  * Pure matching of what a manual setup left (trust statements, bindings, federated credentials and

@@ -2,12 +2,12 @@ import { expect } from "vitest";
 import { AirflowConnectionsDriver } from "../../provider/connections/airflow";
 import { createProvider, type ProviderMethods } from "../../provider/core/provider";
 import type { AuthorizationState, ConnectionPayload, PlannedAuthorization } from "../../provider/core/types";
-import { GRANT_PLUGINS } from "../../provider/grants";
-import { authorizationInputsSchema } from "../../provider/inputs";
+import { GRANT_PLANNERS } from "../../provider/grants/planners";
+import { parseInputs } from "../../provider/inputs";
 import * as astroSettingsModule from "../../provider/astro/deploymentSettings";
 import * as airflowModule from "../../provider/connections/airflow";
 import * as astroModule from "../../provider/connections/astro";
-import * as awsModule from "../../provider/grants/aws";
+import * as awsModule from "../../provider/grants/aws/planner";
 import * as awsDriverModule from "../../provider/grants/aws/driver";
 import * as azureModule from "../../provider/grants/azure/driver";
 import * as gcpModule from "../../provider/grants/gcp/driver";
@@ -44,8 +44,8 @@ export async function faultProvider(
   tuning: DriverTuning,
 ): Promise<ProviderMethods> {
   const provider = createProvider({
-    plugins: GRANT_PLUGINS,
-    schema: authorizationInputsSchema,
+    planners: GRANT_PLANNERS,
+    loadParser: () => parseInputs,
     makeDrivers: (settings) => realDrivers(settings, env, tuning, IMPORTED_MODULES),
     env,
   });

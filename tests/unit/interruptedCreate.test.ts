@@ -1,10 +1,10 @@
 import { beforeEach, describe, expect, it } from "vitest";
 import { createProvider, ProviderMethods } from "../../provider/core/provider";
 import type { AwsGrant } from "../../provider/grants/aws/types";
-import { GRANT_PLUGINS } from "../../provider/grants";
+import { GRANT_PLANNERS } from "../../provider/grants/planners";
 import { awsGrantDriver } from "../../provider/grants/aws";
 import { airflowSink } from "../../provider/connections/airflow";
-import { authorizationInputsSchema } from "../../provider/inputs";
+import { parseInputs } from "../../provider/inputs";
 import { findStatement, minify } from "../../provider/grants/aws/trustPolicy";
 import { MemoryConnections, MemoryTrust } from "../support/memoryDrivers";
 import { PlannedAws, WORKLOAD_IDENTITY, foreignPolicy, rawInputs } from "../support/fixtures";
@@ -21,8 +21,8 @@ beforeEach(() => {
   trust.addRole("data-reader", foreignPolicy());
   connections = new MemoryConnections();
   provider = createProvider({
-    plugins: GRANT_PLUGINS,
-    schema: authorizationInputsSchema,
+    planners: GRANT_PLANNERS,
+    loadParser: () => parseInputs,
     makeDrivers: () => ({ grants: { aws: awsGrantDriver(trust) }, connections: { airflow: airflowSink(connections) } }),
     env: {},
   }) as ProviderMethods<AwsGrant>;

@@ -2,6 +2,7 @@ import { existsSync, readFileSync } from "node:fs";
 import path from "node:path";
 import { describe, expect, it } from "vitest";
 import { GRANT_PLUGINS } from "../../provider/grants";
+import { GRANT_PLANNERS } from "../../provider/grants/planners";
 import { GRANT_CLOUDS } from "../../provider/grants/outputs";
 
 const root = path.resolve(__dirname, "..", "..");
@@ -45,5 +46,18 @@ describe("what a Pulumi program loads", () => {
     expect(packages.filter((p) => !p.startsWith("node:"))).toEqual(["@pulumi/pulumi"]);
     expect(modules.filter((m) => /schema|inputs|plan|driver|runtime/.test(m))).toEqual([]);
     expect(modules).toContain("provider/grants/outputs.ts");
+  });
+});
+
+describe("what the provider loads before its first check", () => {
+  it("plans for every cloud that can be checked, in the same order", () => {
+    expect(GRANT_PLANNERS.map((p) => p.cloud)).toEqual(GRANT_PLUGINS.map((p) => p.cloud));
+  });
+
+  it("is the planners: no schema and no zod, which a refresh or a destroy (no check) never needs", () => {
+    const { modules, packages } = loadedByProgram(path.join(root, "provider", "runtime.ts"));
+    expect(packages.filter((p) => !p.startsWith("node:"))).toEqual([]);
+    expect(modules.filter((m) => /schema|inputs|driver/.test(m))).toEqual([]);
+    expect(modules).toEqual(expect.arrayContaining(GRANT_PLANNERS.map((p) => `provider/grants/${p.cloud}/planner.ts`)));
   });
 });

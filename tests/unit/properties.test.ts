@@ -3,7 +3,7 @@ import { describe, expect, it, vi } from "vitest";
 import { AuthorizationError } from "../../provider/core/errors";
 import { createProvider } from "../../provider/core/provider";
 import { UNKNOWN } from "../../provider/core/unknown";
-import { GRANT_PLUGINS } from "../../provider/grants";
+import { GRANT_PLANNERS } from "../../provider/grants/planners";
 import { SID_PREFIX, ownedGrantOf, planAwsGrant } from "../../provider/grants/aws/plan";
 import type { AwsInput } from "../../provider/grants/aws/schema";
 import {
@@ -933,8 +933,8 @@ const SECRET = "tok-3f9c1e7a-never-echoed";
 const TOP_LEVEL_KEYS = new Set(Object.keys(authorizationInputsSchema.shape));
 
 const provider = createProvider({
-  plugins: GRANT_PLUGINS,
-  schema: authorizationInputsSchema,
+  planners: GRANT_PLANNERS,
+  loadParser: () => parseInputs,
   makeDrivers: () => {
     throw new Error("check must not build drivers");
   },

@@ -2,10 +2,10 @@ import { beforeEach, describe, expect, it, vi } from "vitest";
 import { createProvider, ProviderMethods } from "../../provider/core/provider";
 import type { AuthorizationState } from "../../provider/core/types";
 import type { AwsGrant } from "../../provider/grants/aws/types";
-import { GRANT_PLUGINS } from "../../provider/grants";
+import { GRANT_PLANNERS } from "../../provider/grants/planners";
 import { awsGrantDriver } from "../../provider/grants/aws";
 import { airflowSink } from "../../provider/connections/airflow";
-import { authorizationInputsSchema } from "../../provider/inputs";
+import { parseInputs } from "../../provider/inputs";
 import { MemoryConnections, MemoryTrust } from "../support/memoryDrivers";
 import { TARGET_ROLE_ARN, foreignPolicy, rawInputs, FOREIGN_COUNT, PlannedAws } from "../support/fixtures";
 import { minify, statementsOf } from "../../provider/grants/aws/trustPolicy";
@@ -24,8 +24,8 @@ beforeEach(() => {
   connections = new MemoryConnections();
   driversMade = 0;
   provider = createProvider({
-    plugins: GRANT_PLUGINS,
-    schema: authorizationInputsSchema,
+    planners: GRANT_PLANNERS,
+    loadParser: () => parseInputs,
     makeDrivers: () => {
       driversMade++;
       return { grants: { aws: awsGrantDriver(trust) }, connections: { airflow: airflowSink(connections) } };

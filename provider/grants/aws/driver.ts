@@ -11,7 +11,7 @@ import {
 import { AuthorizationError, RemoteError, TargetMissingError } from "../../core/errors";
 import { PolicyStore, SharedPolicyOptions, SharedPolicyWriter } from "../../core/policyStore";
 import { RetriesExhaustedError, withRetries } from "../../core/retry";
-import { ROLE_ARN } from "./schema";
+import { ROLE_ARN } from "./names";
 import {
   TrustPolicy,
   entriesAt,

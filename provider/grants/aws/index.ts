@@ -1,19 +1,12 @@
-import type { ExtraValue, GrantDriver, GrantPlugin } from "../../core/types";
-import {
-  awsConnectionExtra,
-  awsExtraForApply,
-  ownedGrantOf,
-  planAwsGrant,
-  roleNameOf,
-  sameRole,
-  staleAwsGrant,
-} from "./plan";
+import type { GrantPlugin } from "../../core/types";
+import { awsConnectionExtra, planAwsGrant } from "./plan";
+import { awsPlanner } from "./planner";
 import { AwsInput, RESERVED_AWS_EXTRA_KEYS, awsInputSchema, refineAwsInput } from "./schema";
-import type { AwsGrant, AwsResolved, TrustDriver } from "./types";
+import type { AwsGrant, AwsResolved } from "./types";
 
 /** AWS: a statement in an IAM role's trust policy, and an `aws` connection that assumes the role. */
 export const awsPlugin: GrantPlugin<AwsInput, AwsGrant, AwsResolved> = {
-  cloud: "aws",
+  ...awsPlanner,
   schema: awsInputSchema,
   reservedExtraKeys: RESERVED_AWS_EXTRA_KEYS,
   forbiddenExtraKeys: /^(aws_access_key_id|aws_secret_access_key|aws_session_token)$/i,
@@ -22,85 +15,8 @@ export const awsPlugin: GrantPlugin<AwsInput, AwsGrant, AwsResolved> = {
     const grant = planAwsGrant(input, common);
     return { grant, connType: "aws", extra: awsConnectionExtra(input, grant.mode) };
   },
-  replaces: (old, next) => (sameRole(old.role, next.role) ? [] : ["grant.role"]),
-  stale: staleAwsGrant,
-  idOf: (grant) => `${roleNameOf(grant.role)}/${grant.sid}`,
-  extraForApply: awsExtraForApply,
-  extraInPlanTerms(key: string, live: ExtraValue, planned: Record<string, ExtraValue>, resolved: AwsResolved) {
-    // A role given by name: the live ARN reads as the plan's "(ARN of role x, resolved at apply)".
-    return key === "role_arn" && live === resolved.roleArn ? (planned.role_arn ?? live) : live;
-  },
-  summarize(grant) {
-    // After a refresh that found none of our entries live, the statement is null: nothing is granted.
-    const entries = grant.statement === null ? [] : grant.entries;
-    const how = grant.mode === "webIdentity" ? "may assume it with its web identity token" : "may assume it";
-    const risks: string[] = [];
-    if (entries.some((e) => e.includes("*"))) {
-      risks.push(
-        `wildcard subject (${entries.filter((e) => e.includes("*")).join(", ")}): every service account it matches, ` +
-          `not only the Deployment's, may assume ${grant.role}`,
-      );
-    }
-    if (grant.mode === "clusterRole") {
-      risks.push(`trusts a cluster's role: every Deployment on that cluster may assume ${grant.role}`);
-    }
-    return {
-      target: `IAM role ${grant.role}, statement ${grant.sid}`,
-      entries: entries.map((e) => `${e} ${how}`),
-      risks,
-    };
-  },
-  deploymentSettings: {
-    customerManagedIdentity: (grant) =>
-      grant.mode === "webIdentity"
-        ? { ok: true, value: grant.role }
-        : {
-            ok: false,
-            reason:
-              "needs aws.trust.kind webIdentity: a customer-managed identity on AWS is a role the Deployment's Kubernetes " +
-              "service accounts assume through the cluster's OIDC provider, which is the trust webIdentity writes",
-          },
-    // As the guide's secrets backend: Secrets Manager, reached the way the connection reaches the role.
-    secretsBackend: (extra) => ({
-      ok: true,
-      value: {
-        backend: "airflow.providers.amazon.aws.secrets.secrets_manager.SecretsManagerBackend",
-        kwargs: {
-          connections_prefix: "airflow/connections",
-          variables_prefix: "airflow/variables",
-          ...pick(extra, ["role_arn", "assume_role_method", "region_name"]),
-        },
-      },
-    }),
-    reservedKwargs: ["role_arn", "assume_role_method"],
-  },
 };
 
-function pick(record: Record<string, ExtraValue>, keys: readonly string[]): Record<string, ExtraValue> {
-  return Object.fromEntries(keys.filter((k) => k in record).map((k) => [k, record[k]!]));
-}
-
-/** The lifecycle's view of an IAM trust driver. */
-export function awsGrantDriver(trust: TrustDriver): GrantDriver<AwsGrant, AwsResolved> {
-  return {
-    async read(grant, resolved) {
-      const live = await trust.read(ownedGrantOf(grant));
-      return {
-        grant: { ...grant, statement: live.statement ?? null },
-        resolved: { ...resolved, roleArn: live.roleArn },
-      };
-    },
-    async ensure(grant, previous, progress) {
-      const { roleArn, changed, oidcProviderCreated } = await trust.ensure(
-        { ...grant, statement: grant.statement ?? ownedGrantOf(grant).statement },
-        progress && ((roleArn) => progress.factsKnown({ roleArn })),
-      );
-      const created = oidcProviderCreated || previous?.resolved.oidcProviderCreated;
-      return { changed, resolved: { roleArn, ...(created ? { oidcProviderCreated: true } : {}) } };
-    },
-    remove: (grant) => trust.remove(ownedGrantOf(grant)),
-  };
-}
-
+export { awsGrantDriver, awsPlanner } from "./planner";
 export type { AwsGrant, AwsResolved } from "./types";
 export type { AwsInput } from "./schema";

@@ -2,7 +2,8 @@ import { createHash } from "node:crypto";
 import { DEFAULT_SERVICE_ACCOUNTS, serviceAccountName } from "../../core/astro";
 import type { CommonInputs, ExtraValue } from "../../core/types";
 import { UNKNOWN } from "../../core/unknown";
-import { AwsInput, ROLE_ARN } from "./schema";
+import { ROLE_ARN } from "./names";
+import type { AwsInput } from "./schema";
 import { PolicyValue, entriesAt, staleShare, withEntriesAt } from "./trustPolicy";
 import type { AwsGrant, AwsResolved, GrantOnRole, TrustMode } from "./types";
 

@@ -1,10 +1,15 @@
 import { z } from "zod";
-import { UNKNOWN, orUnknown } from "../../core/unknown";
+import { orUnknown } from "../../core/schema";
+import { UNKNOWN } from "../../core/unknown";
 import type { CommonInputs, IssueSink } from "../../core/types";
-import { issuerUrlSchema, namespaceSchema, serviceAccountNamesSchema, serviceAccountsSchema } from "../../core/astro";
+import {
+  issuerUrlSchema,
+  namespaceSchema,
+  serviceAccountNamesSchema,
+  serviceAccountsSchema,
+} from "../../core/astroSchema";
+import { ROLE_ARN, ROLE_NAME } from "./names";
 
-export const ROLE_ARN = /^arn:aws[a-z-]*:iam::\d{12}:role\/(?:[\w+=,.@-]+\/)*[\w+=,.@-]{1,64}$/;
-export const ROLE_NAME = /^[\w+=,.@-]{1,64}$/;
 const AWS_REGION = /^[a-z]{2}(?:-[a-z]+)+-\d$/;
 
 const roleArn = (what: string) =>

@@ -16,7 +16,7 @@ import {
   isOtherDeploymentsCredential,
   roleDefinitionGuid,
 } from "./plan";
-import { IDENTITY_ID } from "./schema";
+import { IDENTITY_ID } from "./names";
 
 type TokenCredential = ConstructorParameters<typeof ManagedServiceIdentityClient>[0];
 type PipelinePolicy = NonNullable<

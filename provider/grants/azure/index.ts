@@ -1,14 +1,6 @@
 import type { GrantPlugin } from "../../core/types";
-import {
-  AzureGrant,
-  AzureResolved,
-  azureConnectionExtra,
-  azureExtraForApply,
-  azureExtraInPlanTerms,
-  identityName,
-  planAzureGrant,
-  staleAzureGrant,
-} from "./plan";
+import { AzureGrant, AzureResolved, azureConnectionExtra, planAzureGrant } from "./plan";
+import { azurePlanner } from "./planner";
 import { AzureInput, azureInputSchema, refineAzureInput } from "./schema";
 
 /**
@@ -16,7 +8,7 @@ import { AzureInput, azureInputSchema, refineAzureInput } from "./schema";
  * user-assigned managed identity, its role assignment on a scope, and an `azure` connection.
  */
 export const azurePlugin: GrantPlugin<AzureInput, AzureGrant, AzureResolved> = {
-  cloud: "azure",
+  ...azurePlanner,
   schema: azureInputSchema,
   reservedExtraKeys: [
     "managed_identity_client_id",
@@ -36,48 +28,8 @@ export const azurePlugin: GrantPlugin<AzureInput, AzureGrant, AzureResolved> = {
     const grant = planAzureGrant(input);
     return { grant, connType: "azure", extra: azureConnectionExtra(grant) };
   },
-  replaces: (old, next) => (old.identity.toLowerCase() === next.identity.toLowerCase() ? [] : ["grant.identity"]),
-  stale: staleAzureGrant,
-  idOf: (grant) => identityName(grant.identity),
-  extraForApply: azureExtraForApply,
-  extraInPlanTerms: azureExtraInPlanTerms,
-  summarize(grant) {
-    const assignment = grant.roleAssignment;
-    const risks: string[] = [];
-    if (assignment && BROAD_ROLES.has(assignment.role)) {
-      risks.push(`${assignment.role} is a broad role: it grants writes (or more) at ${assignment.scope}`);
-    }
-    if (assignment && /^\/subscriptions\/[^/]+\/?$/.test(assignment.scope)) {
-      risks.push(`the role assignment covers a whole subscription (${assignment.scope})`);
-    }
-    return {
-      target: `managed identity ${grant.identity}`,
-      entries: [
-        ...grant.credentials.map((c) => `federated credential ${c.name}: ${c.subject} from ${c.issuer}`),
-        ...(assignment ? [`role ${assignment.role} at ${assignment.scope}`] : []),
-      ],
-      risks,
-    };
-  },
-  deploymentSettings: {
-    customerManagedIdentity: () => ({
-      ok: false,
-      reason:
-        "cannot be set on Azure: Astro's API refuses a workload identity on Azure Deployments (UpdateDeployment answers 400). " +
-        "On Azure the Deployment's pods already act as your managed identity through the federated credentials this resource " +
-        "creates; remove customerManagedIdentity",
-    }),
-    secretsBackend: () => ({
-      ok: false,
-      reason:
-        "is offered for AWS (Secrets Manager) and GCP (Secret Manager); on Azure, set AIRFLOW__SECRETS__BACKEND to Key Vault's " +
-        "backend with the managed identity's client id yourself, or remove secretsBackend",
-    }),
-    reservedKwargs: [],
-  },
 };
 
+export { azurePlanner } from "./planner";
 export type { AzureGrant, AzureResolved } from "./plan";
 export type { AzureInput } from "./schema";
-
-const BROAD_ROLES = new Set(["Owner", "Contributor", "User Access Administrator"]);

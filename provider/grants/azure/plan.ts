@@ -2,7 +2,8 @@ import { createHash } from "node:crypto";
 import { serviceAccountName } from "../../core/astro";
 import type { ExtraValue } from "../../core/types";
 import { UNKNOWN } from "../../core/unknown";
-import { AzureInput, IDENTITY_ID, ROLE_DEFINITION_ID } from "./schema";
+import { IDENTITY_ID, ROLE_DEFINITION_ID } from "./names";
+import type { AzureInput } from "./schema";
 
 /**
  * Pure planning of the Azure grant: one federated identity credential per Kubernetes service

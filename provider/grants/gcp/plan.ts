@@ -1,7 +1,8 @@
 import { DEFAULT_SERVICE_ACCOUNTS, serviceAccountName } from "../../core/astro";
 import type { CommonInputs, ExtraValue } from "../../core/types";
 import { UNKNOWN } from "../../core/unknown";
-import { GcpInput, USER_MANAGED_SERVICE_ACCOUNT } from "./schema";
+import { USER_MANAGED_SERVICE_ACCOUNT } from "./names";
+import type { GcpInput } from "./schema";
 
 /** Pure planning of the GCP grant: one member/role pair set on one resource's IAM policy. */
 
