@@ -8,6 +8,8 @@ import {
   staleAzureGrant,
 } from "./plan";
 
+const BROAD_ROLES = new Set(["Owner", "Contributor", "User Access Administrator"]);
+
 /** Azure once planned: the identity's id and review, and what apply fills into the connection. */
 export const azurePlanner: GrantPlanner<AzureGrant, AzureResolved> = {
   cloud: "azure",
@@ -51,5 +53,3 @@ export const azurePlanner: GrantPlanner<AzureGrant, AzureResolved> = {
     reservedKwargs: [],
   },
 };
-
-const BROAD_ROLES = new Set(["Owner", "Contributor", "User Access Administrator"]);
