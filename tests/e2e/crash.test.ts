@@ -269,11 +269,12 @@ interface KillPoint {
 const KILL_POINTS: KillPoint[] = [
   {
     // The first connection is written once the role's ARN is read, before the grant is even written;
-    // no create finishes before its grant is read back, 300 ms or more after the write.
-    name: "before any create finished",
-    reached: (p) => p.airflow3Connections > 0,
+    // no create finishes before its grant is read back, 300 ms or more after the write. The kill
+    // comes one poll later, in which a busy machine may have let the first wave's creates finish.
+    name: "early (as the first connections are written)",
+    reached: (p) => p.airflow3Connections > 0 && p.finishedCreates === 0,
     expectLeft: (left) => {
-      expect(left.finishedCreates).toBe(0);
+      expect(left.finishedCreates).toBeLessThan(COUNT / 2);
       expect(left.connectionsWithoutState).toBeGreaterThan(0);
     },
   },
