@@ -47,36 +47,24 @@ describe("a refresh's reads of an Airflow with many connections", () => {
     expect(seen).toEqual(["/api/v2/connections/conn_0001"]);
   });
 
-  it("takes a missing id as gone only from a listing that held every connection", async () => {
-    const small = airflowWith(40);
-    const one = new AirflowConnectionsDriver({ fetch: small.fetch });
-    expect(await Promise.all(["conn_0001", "gone"].map((id) => one.read(target, id, { share: true })))).toEqual([
-      { conn_type: "aws", description: null, extra: { n: "conn_0001" } },
-      undefined,
-    ]);
-    expect(small.seen).toEqual(["/api/v2/connections?limit=100&offset=0"]);
-
+  const FIRST_PAGE = "/api/v2/connections?limit=100&offset=0";
+  it.each([
+    { count: 40, id: "conn_0001", calls: [FIRST_PAGE] },
     // Exactly one full page: total_entries says it is all of them.
-    const full = airflowWith(100);
-    const two = new AirflowConnectionsDriver({ fetch: full.fetch });
-    expect(await Promise.all(["conn_0099", "gone"].map((id) => two.read(target, id, { share: true })))).toEqual([
-      { conn_type: "aws", description: null, extra: { n: "conn_0099" } },
-      undefined,
-    ]);
-    expect(full.seen).toEqual(["/api/v2/connections?limit=100&offset=0"]);
-
-    const paged = airflowWith(101);
-    const three = new AirflowConnectionsDriver({ fetch: paged.fetch });
-    expect(await Promise.all(["conn_0100", "gone"].map((id) => three.read(target, id, { share: true })))).toEqual([
-      { conn_type: "aws", description: null, extra: { n: "conn_0100" } },
-      undefined,
-    ]);
-    expect(paged.seen).toEqual([
-      "/api/v2/connections?limit=100&offset=0",
-      "/api/v2/connections/conn_0100",
-      "/api/v2/connections/gone",
-    ]);
-  });
+    { count: 100, id: "conn_0099", calls: [FIRST_PAGE] },
+    { count: 101, id: "conn_0100", calls: [FIRST_PAGE, "/api/v2/connections/conn_0100", "/api/v2/connections/gone"] },
+  ])(
+    "takes a missing id as gone only from a listing that held every connection ($count)",
+    async ({ count, id, calls }) => {
+      const { fetch, seen } = airflowWith(count);
+      const driver = new AirflowConnectionsDriver({ fetch });
+      expect(await Promise.all([id, "gone"].map((c) => driver.read(target, c, { share: true })))).toEqual([
+        { conn_type: "aws", description: null, extra: { n: id } },
+        undefined,
+      ]);
+      expect(seen).toEqual(calls);
+    },
+  );
 
   it("reads on its own when not asked to share", async () => {
     const { fetch, seen } = airflowWith(10);
