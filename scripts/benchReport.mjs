@@ -58,6 +58,8 @@ function profileLines(profile) {
   ];
 }
 
+const OPS_SCALE = ["up", "preview", "refresh", "destroy"];
+
 export function figuresSection(latest, scale, profile) {
   const n = latest.count;
   const op = (c, k) => `${s(latest[c].ms[k])} (${latest[c].ratio[k]}× / ${latest[c].ratioToComponentFloor[k]}×)`;
@@ -133,6 +135,17 @@ export function figuresSection(latest, scale, profile) {
         .map((g) => `${g.from}→${g.to}: up ${g.up}, preview ${g.preview}, refresh ${g.refresh}, destroy ${g.destroy}`)
         .join("; ")}. The curves: [bench/results/scale.svg](bench/results/scale.svg).`,
     );
+    if (scale.sizes.every((z) => z.floorMs)) {
+      lines.push(
+        "",
+        `The engine's floor at each size, timed in the same run (as many trivial components over trivial dynamic resources), and this package's ratio to it: ${scale.sizes
+          .map(
+            (z) =>
+              `${z.count}: ${OPS_SCALE.map((op) => `${op} ${s(z.floorMs[op])} (${z.ratioToFloor[op]}×)`).join(", ")}`,
+          )
+          .join("; ")}.`,
+      );
+    }
     if (scale.growthWithoutCheckpoints) {
       lines.push(
         "",
@@ -207,15 +220,24 @@ export function scaleSvg(results) {
         `<polyline points="${flat}" fill="none" stroke="${color}" stroke-width="1.5" stroke-dasharray="5,4"/>`,
       );
     }
+    if (results.sizes.every((z) => z.floorMs?.[op] !== undefined)) {
+      const floor = results.sizes.map((z) => `${x(z.count)},${y(z.floorMs[op] / 1000)}`).join(" ");
+      parts.push(
+        `<polyline points="${floor}" fill="none" stroke="${color}" stroke-width="1" stroke-dasharray="1,3" opacity="0.8"/>`,
+      );
+    }
     for (const z of results.sizes)
       parts.push(`<circle cx="${x(z.count)}" cy="${y(z.ms[op] / 1000)}" r="3" fill="${color}"/>`);
     parts.push(`<rect x="${W - R + 15}" y="${T + 10 + i * 20}" width="12" height="12" fill="${color}"/>`);
     parts.push(`<text x="${W - R + 32}" y="${T + 20 + i * 20}">${op}</text>`);
   });
-  if (results.sizes.every((z) => z.msWithoutCheckpoints)) {
-    parts.push(`<text x="${W - R + 15}" y="${T + 20 + ops.length * 20 + 10}" font-size="11">dashed: without</text>`);
-    parts.push(`<text x="${W - R + 15}" y="${T + 20 + ops.length * 20 + 24}" font-size="11">checkpoints</text>`);
-  }
+  const notes = [
+    ...(results.sizes.every((z) => z.msWithoutCheckpoints) ? ["dashed: without", "checkpoints"] : []),
+    ...(results.sizes.every((z) => z.floorMs) ? ["dotted: the engine's", "floor (trivial", "components)"] : []),
+  ];
+  notes.forEach((note, i) =>
+    parts.push(`<text x="${W - R + 15}" y="${T + 30 + ops.length * 20 + i * 14}" font-size="11">${note}</text>`),
+  );
   parts.push("</svg>");
   return parts.join("\n") + "\n";
 }

@@ -1,9 +1,9 @@
 // The scale benchmark (`npm run bench -- --scale`; not part of `npm test`): 50, 200 and 500
 // authorizations (BENCH_SCALE_COUNTS to change) spread over AWS roles, GCP projects and Azure
 // identities, with one Airflow. For each size: wall time of up, no-op preview, refresh and
-// destroy; remote calls per resource; the provider process's peak memory; state bytes. Prints a
-// table with the growth from one size to the next, writes bench/results/scale.json and draws
-// bench/results/scale.svg.
+// destroy, and of the engine's floor (as many trivial components); remote calls per resource; the
+// provider process's peak memory; state bytes. Prints a table with the growth from one size to the
+// next, writes bench/results/scale.json and draws bench/results/scale.svg.
 import { randomBytes } from "node:crypto";
 import { mkdirSync, writeFileSync } from "node:fs";
 import path from "node:path";
@@ -125,6 +125,30 @@ try {
       console.log(`[scale] ${count}: ${op} without checkpoints ${size.msWithoutCheckpoints[op]} ms`);
     }
     delete size.state.minifiedBytesByPart;
+
+    // The engine's floor at this size: as many trivial components over trivial dynamic resources,
+    // timed in the same run, so the ratio says what this package adds and machine drift cancels.
+    const floor = project(
+      app,
+      "trivialComponents.js",
+      `floor${count}`,
+      { "many:count": { value: String(count) } },
+      env,
+    );
+    size.floorMs = {};
+    for (const [op, args] of [
+      ["up", ["up", "--yes", "--skip-preview"]],
+      ["preview", ["preview"]],
+      ["refresh", ["refresh", "--yes", "--skip-preview"]],
+      ["destroy", ["destroy", "--yes", "--skip-preview"]],
+    ]) {
+      size.floorMs[op] = await timed(() => floor.run(...args));
+      console.log(`[scale] ${count}: floor ${op} ${size.floorMs[op]} ms`);
+    }
+    size.ratioToFloor = Object.fromEntries(
+      Object.keys(size.floorMs).map((op) => [op, round2(size.ms[op] / size.floorMs[op])]),
+    );
+    floor.dispose();
     results.sizes.push(size);
     stack.dispose();
   }
@@ -149,6 +173,7 @@ const growthOf = (ops, msOf) =>
 results.growth = growthOf(OPS, (z) => z.ms);
 results.linearOrBetter = Object.fromEntries(OPS.map((op) => [op, results.growth.every((g) => g[op] <= 1.1)]));
 results.growthWithoutCheckpoints = growthOf(UNCHECKPOINTED, (z) => z.msWithoutCheckpoints);
+results.floorGrowth = growthOf(OPS, (z) => z.floorMs);
 
 table("Scale: wall time (ms), provider peak memory (MiB), remote calls and state per resource", [
   ["size", ...OPS.map((op) => `${op} ms`), "peak MiB (up)", "calls/res (up / refresh)", "state bytes/res (min.)"],
@@ -164,6 +189,11 @@ table("Growth: ms per added resource over ms per resource at the first size (≤
   ["step", ...OPS],
   ...results.growth.map((g) => [`${g.from} → ${g.to}`, ...OPS.map((op) => g[op])]),
   ["linear or better", ...OPS.map((op) => (results.linearOrBetter[op] ? "yes" : "no"))],
+]);
+table("The engine's floor at each size (trivial components over trivial dynamic resources): ms, and ratio to it", [
+  ["size", ...OPS.map((op) => `${op} ms (ratio)`)],
+  ...results.sizes.map((s) => [s.count, ...OPS.map((op) => `${s.floorMs[op]} (${s.ratioToFloor[op]})`)]),
+  ...results.floorGrowth.map((g) => [`floor growth ${g.from} → ${g.to}`, ...OPS.map((op) => g[op])]),
 ]);
 table("Without the engine's intermediate checkpoints (PULUMI_SKIP_CHECKPOINTS): ms, and growth as above", [
   ["size", ...UNCHECKPOINTED.map((op) => `${op} ms`)],
