@@ -44,6 +44,25 @@ interface ListedConnection {
   extra?: string | null;
 }
 
+/** The most connections one bulk call (`PATCH /api/v2/connections`) carries. */
+const BULK_MAX = 100;
+
+type BulkAction = "create" | "delete";
+
+/** One write waiting for a bulk call; `alone` makes it on its own when the bulk call cannot. */
+interface BulkItem {
+  connectionId: string;
+  payload?: ConnectionPayload;
+  done(removed: boolean): void;
+  alone(mayHaveLanded: boolean): Promise<void>;
+}
+
+interface BulkQueue {
+  target: ConnectionTarget;
+  items: BulkItem[];
+  flushing: boolean;
+}
+
 /**
  * The first page of an Airflow's connections. `complete` when it held them all: only then does a
  * missing id mean the connection is gone.
@@ -63,6 +82,9 @@ export class AirflowConnectionsDriver implements ConnectionDriver {
   private readonly jwts = new Map<string, Promise<string>>();
   private readonly listings = new Map<string, Promise<SharedListing>>();
   private readonly tooManyToList = new Set<string>();
+  private readonly bulkQueues = new Map<string, BulkQueue>();
+  /** Airflows (by credentials) whose API has no bulk route: each write goes on its own. */
+  private readonly noBulk = new Set<string>();
   readonly calls = { requests: 0, writes: 0 };
 
   constructor(private readonly options: AirflowConnectionsOptions = {}) {
@@ -161,7 +183,26 @@ export class AirflowConnectionsDriver implements ConnectionDriver {
   }
 
   async create(target: ConnectionTarget, connectionId: string, payload: ConnectionPayload): Promise<void> {
-    const tries = { mayHaveLanded: false };
+    if ((await this.apiVersion(target)) === "v2") {
+      return new Promise((resolve, reject) =>
+        this.enqueue(target, "create", {
+          connectionId,
+          payload,
+          done: () => resolve(),
+          alone: (mayHaveLanded) => this.createOne(target, connectionId, payload, mayHaveLanded).then(resolve, reject),
+        }),
+      );
+    }
+    return this.createOne(target, connectionId, payload, false);
+  }
+
+  private async createOne(
+    target: ConnectionTarget,
+    connectionId: string,
+    payload: ConnectionPayload,
+    mayHaveLanded: boolean,
+  ): Promise<void> {
+    const tries = { mayHaveLanded };
     const response = await this.api(target, "POST", "/connections", bodyOf(connectionId, payload), true, tries);
     // A try whose answer was lost may have created it: the id is taken by our own write when the
     // connection holds exactly what we sent.
@@ -199,6 +240,19 @@ export class AirflowConnectionsDriver implements ConnectionDriver {
   }
 
   async remove(target: ConnectionTarget, connectionId: string): Promise<{ removed: boolean }> {
+    if ((await this.apiVersion(target)) === "v2") {
+      return new Promise((resolve, reject) =>
+        this.enqueue(target, "delete", {
+          connectionId,
+          done: (removed) => resolve({ removed }),
+          alone: () => this.removeOne(target, connectionId).then(resolve, reject),
+        }),
+      );
+    }
+    return this.removeOne(target, connectionId);
+  }
+
+  private async removeOne(target: ConnectionTarget, connectionId: string): Promise<{ removed: boolean }> {
     const response = await this.api(
       target,
       "DELETE",
@@ -207,6 +261,71 @@ export class AirflowConnectionsDriver implements ConnectionDriver {
       true,
     );
     return { removed: response.status !== 404 };
+  }
+
+  /**
+   * Creates (or deletes) of one Airflow 3 that arrive while a call of the same kind to it is in
+   * flight go out together, in one bulk call, when it returns: the creates of a wave of the engine's
+   * operations take two calls instead of one each, and no write waits for a timer. A write that
+   * arrives alone goes on its own, as before.
+   */
+  private enqueue(target: ConnectionTarget, action: BulkAction, item: BulkItem): void {
+    const key = `${action}\u0000${credentialsKey(target)}`;
+    let queue = this.bulkQueues.get(key);
+    if (!queue) {
+      queue = { target, items: [], flushing: false };
+      this.bulkQueues.set(key, queue);
+    }
+    queue.items.push(item);
+    if (!queue.flushing) void this.flush(key, queue, action);
+  }
+
+  private async flush(key: string, queue: BulkQueue, action: BulkAction): Promise<void> {
+    queue.flushing = true;
+    try {
+      while (queue.items.length > 0) {
+        const batch = queue.items.splice(0, BULK_MAX);
+        if (batch.length === 1 || this.noBulk.has(key)) await Promise.all(batch.map((item) => item.alone(false)));
+        else await this.writeInBulk(key, queue.target, action, batch);
+      }
+    } finally {
+      queue.flushing = false;
+    }
+  }
+
+  /**
+   * One `PATCH /api/v2/connections`. A create fails as a whole when any of its ids is taken; then,
+   * as when the call itself fails, each write is made on its own, where a taken id gets its own
+   * error (or is found to be our own write whose answer was lost). Deletes skip what is gone.
+   */
+  private async writeInBulk(key: string, target: ConnectionTarget, action: BulkAction, batch: BulkItem[]) {
+    const actionBody =
+      action === "create"
+        ? {
+            action,
+            entities: batch.map((item) => bodyOf(item.connectionId, item.payload!)),
+            action_on_existence: "fail",
+          }
+        : { action, entities: batch.map((item) => item.connectionId), action_on_non_existence: "skip" };
+    const tries = { mayHaveLanded: false };
+    let result: { success?: string[]; errors?: unknown[] } | null | undefined;
+    try {
+      const response = await this.api(target, "PATCH", "/connections", { actions: [actionBody] }, true, tries);
+      if (response.status === 404) this.noBulk.add(key);
+      else result = ((await response.json()) as Partial<Record<BulkAction, typeof result>>)[action];
+    } catch (error) {
+      // Without a bulk route (405), or refused as a whole: each write on its own says what is wrong.
+      if (error instanceof RemoteError && error.status === 405) this.noBulk.add(key);
+    }
+    const succeeded = new Set(result?.success ?? []);
+    const applied = result !== undefined && result !== null && (result.errors ?? []).length === 0;
+    const rest: BulkItem[] = [];
+    for (const item of batch) {
+      if (succeeded.has(item.connectionId)) item.done(true);
+      else if (applied && action === "delete") item.done(false);
+      else rest.push(item);
+    }
+    await Promise.all(rest.map((item) => item.alone(tries.mayHaveLanded)));
   }
 
   /** One call to the connections API; 404 and 409 are answers for the caller, other failures are errors. */

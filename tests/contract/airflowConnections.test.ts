@@ -121,6 +121,40 @@ describe.each(servers)("Airflow connections driver against real $name", ({ key, 
     await Promise.all(ids.slice(1).map((id) => writer.remove(t, id)));
   });
 
+  it("writes that overlap share calls on Airflow 3, and a taken id among them fails only its own create", async () => {
+    const t = target();
+    const driver = new AirflowConnectionsDriver();
+    expect(await driver.read(t, connectionId())).toBeUndefined(); // the version and the credentials, once
+    const count = (before: number) => driver.calls.requests - before;
+
+    // Nine at once: the first goes on its own, the eight that came meanwhile in one bulk call.
+    const ids = Array.from({ length: 9 }, connectionId);
+    let before = driver.calls.requests;
+    await Promise.all(ids.map((id, i) => driver.create(t, id, { ...payload, description: `connection ${i}` })));
+    expect(count(before)).toBe(version === "v2" ? 2 : 9);
+    for (const [i, id] of ids.entries()) {
+      expect(await driver.read(t, id)).toEqual({ ...payload, description: `connection ${i}` });
+    }
+
+    // A bulk create with a taken id fails as a whole: each is then made on its own, and only the
+    // taken one fails, with the error a single create gives.
+    const more = Array.from({ length: 4 }, connectionId);
+    before = driver.calls.requests;
+    const results = await Promise.allSettled([...more, ids[3]!].map((id) => driver.create(t, id, payload)));
+    expect(results.slice(0, -1).map((r) => r.status)).toEqual(more.map(() => "fulfilled"));
+    expect(results.at(-1)).toMatchObject({ status: "rejected", reason: expect.any(ConnectionExistsError) });
+    expect(count(before)).toBe(version === "v2" ? 1 + 1 + 4 : 5);
+    expect(await driver.read(t, ids[3]!)).toEqual({ ...payload, description: "connection 3" });
+
+    // Deletes alike; one already gone is not removed again, and not an error.
+    const all = [...ids, ...more, connectionId()];
+    before = driver.calls.requests;
+    const removed = await Promise.all(all.map((id) => driver.remove(t, id)));
+    expect(removed.map((r) => r.removed)).toEqual(all.map((_, i) => i < all.length - 1));
+    expect(count(before)).toBe(version === "v2" ? 2 : all.length);
+    for (const id of all) expect(await driver.read(t, id)).toBeUndefined();
+  });
+
   it("explains refused credentials without echoing them", async () => {
     const driver = new AirflowConnectionsDriver({ attempts: 1 });
     const bad = target({ credentials: { password: "wrong-password-123" } });
