@@ -299,17 +299,17 @@ export class AirflowConnectionsDriver implements ConnectionDriver {
    * error (or is found to be our own write whose answer was lost). Deletes skip what is gone.
    */
   private async writeInBulk(key: string, target: ConnectionTarget, action: BulkAction, batch: BulkItem[]) {
-    const actionBody =
-      action === "create"
-        ? {
-            action,
-            entities: batch.map((item) => bodyOf(item.connectionId, item.payload!)),
-            action_on_existence: "fail",
-          }
-        : { action, entities: batch.map((item) => item.connectionId), action_on_non_existence: "skip" };
     const tries = { mayHaveLanded: false };
     let result: { success?: string[]; errors?: unknown[] } | null | undefined;
     try {
+      const actionBody =
+        action === "create"
+          ? {
+              action,
+              entities: batch.map((item) => bodyOf(item.connectionId, item.payload!)),
+              action_on_existence: "fail",
+            }
+          : { action, entities: batch.map((item) => item.connectionId), action_on_non_existence: "skip" };
       const response = await this.api(target, "PATCH", "/connections", { actions: [actionBody] }, true, tries);
       if (response.status === 404) this.noBulk.add(key);
       else result = ((await response.json()) as Partial<Record<BulkAction, typeof result>>)[action];
