@@ -143,7 +143,13 @@ export function figuresSection(latest, scale, profile) {
             (z) =>
               `${z.count}: ${OPS_SCALE.map((op) => `${op} ${s(z.floorMs[op])} (${z.ratioToFloor[op]}×)`).join(", ")}`,
           )
-          .join("; ")}.`,
+          .join("; ")}.${
+          scale.floorGrowth
+            ? ` The floor's own growth, as above: ${scale.floorGrowth
+                .map((g) => `${g.from}→${g.to}: ${OPS_SCALE.map((op) => `${op} ${g[op]}`).join(", ")}`)
+                .join("; ")}.`
+            : ""
+        }`,
       );
     }
     if (scale.growthWithoutCheckpoints) {
