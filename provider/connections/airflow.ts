@@ -285,8 +285,11 @@ export class AirflowConnectionsDriver implements ConnectionDriver {
     try {
       while (queue.items.length > 0) {
         const batch = queue.items.splice(0, BULK_MAX);
-        if (batch.length === 1 || this.noBulk.has(key)) await Promise.all(batch.map((item) => item.alone(false)));
-        else await this.writeInBulk(key, queue.target, action, batch);
+        // The same id twice (two resources naming one connection) is a conflict only single writes name.
+        const repeated = new Set(batch.map((item) => item.connectionId)).size < batch.length;
+        if (batch.length === 1 || repeated || this.noBulk.has(key)) {
+          await Promise.all(batch.map((item) => item.alone(false)));
+        } else await this.writeInBulk(key, queue.target, action, batch);
       }
     } finally {
       queue.flushing = false;

@@ -71,6 +71,15 @@ describe("bulk creates on Airflow 3 when the bulk call breaks", () => {
     expect(world.seen.filter((s) => s.startsWith("PATCH")).length).toBe(fault === "noRoute" ? 1 : 2);
   });
 
+  it("two creates of one id in a batch go on their own: one is made, the other is refused", async () => {
+    const world = airflow("none");
+    const driver = new AirflowConnectionsDriver({ fetch: world.fetch, attempts: 2, sleep: async () => {} });
+    const results = await createAll(driver, ["conn_first", "conn_twice", "conn_twice"]);
+    expect(results.map((r) => r.status)).toEqual(["fulfilled", "fulfilled", "rejected"]);
+    expect(results[2]).toMatchObject({ reason: { code: "CONNECTION_EXISTS" } });
+    expect(world.seen.filter((s) => s.startsWith("PATCH"))).toEqual([]);
+  });
+
   it("after a 405 from the bulk route, writes to that Airflow go on their own without trying it again", async () => {
     const world = airflow("noRoute");
     const driver = new AirflowConnectionsDriver({ fetch: world.fetch, attempts: 2, sleep: async () => {} });
