@@ -58,7 +58,14 @@ function profileLines(profile) {
   ];
 }
 
-const OPS_SCALE = ["up", "preview", "refresh", "destroy"];
+/** The operations the scale benchmark times, and the CLI arguments of each. */
+export const SCALE_OPS = {
+  up: ["up", "--yes", "--skip-preview"],
+  preview: ["preview"],
+  refresh: ["refresh", "--yes", "--skip-preview"],
+  destroy: ["destroy", "--yes", "--skip-preview"],
+};
+const OPS_SCALE = Object.keys(SCALE_OPS);
 
 export function figuresSection(latest, scale, profile) {
   const n = latest.count;

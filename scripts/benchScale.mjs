@@ -20,9 +20,11 @@ import {
   timedWithProviderMemory,
 } from "./benchLib.mjs";
 import { repoRoot } from "./toolchain.mjs";
-import { scaleSvg } from "./benchReport.mjs";
+import { SCALE_OPS, scaleSvg } from "./benchReport.mjs";
 
 const COUNTS = (process.env.BENCH_SCALE_COUNTS ?? "50,200,500").split(",").map(Number);
+const OPS = Object.keys(SCALE_OPS);
+const UNCHECKPOINTED = ["up", "destroy"];
 const ROLES = 10;
 const PROJECTS = 10;
 const results = {
@@ -96,17 +98,8 @@ try {
     );
     const size = { count, ms: {}, providerPeakMiB: {}, callsPerResource: {} };
     await callsSoFar();
-    for (const [op, args] of [
-      ["up", ["up", "--yes", "--skip-preview"]],
-      ["preview", ["preview"]],
-      ["refresh", ["refresh", "--yes", "--skip-preview"]],
-      ["state", null],
-      ["destroy", ["destroy", "--yes", "--skip-preview"]],
-    ]) {
-      if (!args) {
-        size.state = stateBreakdown(await stack.run("stack", "export"));
-        continue;
-      }
+    for (const [op, args] of Object.entries(SCALE_OPS)) {
+      if (op === "destroy") size.state = stateBreakdown(await stack.run("stack", "export"));
       const { ms, providerPeakMiB } = await timedWithProviderMemory(() => stack.run(...args));
       size.ms[op] = ms;
       size.providerPeakMiB[op] = providerPeakMiB;
@@ -116,10 +109,8 @@ try {
     // The same up and destroy with the engine's intermediate checkpoints off: the file backend
     // otherwise rewrites the whole state after every step, which grows with the square of the count.
     size.msWithoutCheckpoints = {};
-    for (const [op, args] of [
-      ["up", ["up", "--yes", "--skip-preview"]],
-      ["destroy", ["destroy", "--yes", "--skip-preview"]],
-    ]) {
+    for (const op of UNCHECKPOINTED) {
+      const args = SCALE_OPS[op];
       size.msWithoutCheckpoints[op] = await timed(() => stack.runWith({ PULUMI_SKIP_CHECKPOINTS: "true" }, ...args));
       await callsSoFar();
       console.log(`[scale] ${count}: ${op} without checkpoints ${size.msWithoutCheckpoints[op]} ms`);
@@ -136,12 +127,7 @@ try {
       env,
     );
     size.floorMs = {};
-    for (const [op, args] of [
-      ["up", ["up", "--yes", "--skip-preview"]],
-      ["preview", ["preview"]],
-      ["refresh", ["refresh", "--yes", "--skip-preview"]],
-      ["destroy", ["destroy", "--yes", "--skip-preview"]],
-    ]) {
+    for (const [op, args] of Object.entries(SCALE_OPS)) {
       size.floorMs[op] = await timed(() => floor.run(...args));
       console.log(`[scale] ${count}: floor ${op} ${size.floorMs[op]} ms`);
     }
@@ -158,8 +144,6 @@ try {
 
 // Growth: the time per added resource from one size to the next, against the time per resource at
 // the first size. At or under 1.1 is linear (or better); over it, the step grows faster than the count.
-const OPS = ["up", "preview", "refresh", "destroy"];
-const UNCHECKPOINTED = ["up", "destroy"];
 const growthOf = (ops, msOf) =>
   results.sizes.slice(1).map((size, i) => {
     const [prev, first] = [results.sizes[i], results.sizes[0]];
