@@ -39,6 +39,10 @@ export class StalePolicyError extends Error {
 export interface PolicyEdit<P, F = unknown> {
   /** For messages: "add the grant of AirflowDAAssumeRole". */
   what: string;
+  /**
+   * Idempotent: a later write applies it again until it is read back, in case the remote serves
+   * that write's read from before it.
+   */
   apply(policy: P): P;
   holds(policy: P): boolean;
   /** Removals go first in a batch, so the room they free counts for the additions. */
@@ -64,22 +68,6 @@ export interface SharedPolicyOptions {
   convergeAttempts?: number;
   baseDelayMs?: number;
   /**
-   * A write waits until no edit to the target has come for a quiet window (and at most
-   * `batchMaxWaitMs`), so the creates of one `pulumi up`, which arrive one after another, share
-   * writes. The window is three times the median gap between the edits that came lately, between
-   * `batchQuietMinMs` and `batchQuietMs`: short when the engine hands creates over in quick waves,
-   * longer when they trickle in. Before anything has been learned it is `batchQuietMs`.
-   *
-   * The window alone splits a wave whenever the machine stalls between two of its creates. So the
-   * writer also learns how many edits to a target are open at once (submitted, not yet answered:
-   * the engine's parallelism as this target sees it): once as many are open as in the latest
-   * batches, the batch is complete and goes at once; while fewer are, more are on their way and the
-   * window is `batchQuietMs`.
-   */
-  batchQuietMs?: number;
-  batchQuietMinMs?: number;
-  batchMaxWaitMs?: number;
-  /**
    * Without etags, another process may write a document it read before ours landed. Writes go out at
    * most `maxReadAgeMs` (250) after their read began, and are read back `verifyDelayMs` (300) to a
    * quarter more after they were answered, so such an overwrite by any writer that keeps the same
@@ -90,12 +78,6 @@ export interface SharedPolicyOptions {
   verifyDelayMs?: number;
   sleep?: (ms: number) => Promise<void>;
 }
-
-/** How many recent gaps between edits the quiet window is learned from, and how many it needs. */
-const GAP_SAMPLES = 16;
-const MIN_GAP_SAMPLES = 3;
-/** How many recent batches the number of edits open at once is learned from. */
-const OPEN_SAMPLES = 4;
 
 interface QueuedEdit<P, F> extends PolicyEdit<P, F> {
   tries: number;
@@ -111,24 +93,19 @@ interface QueuedEdit<P, F> extends PolicyEdit<P, F> {
 interface TargetQueue<P, F> {
   edits: Array<QueuedEdit<P, F>>;
   draining: boolean;
-  lastArrival: number;
-  /** The latest gaps (ms) between edits that came within the longest quiet window of each other. */
-  gaps: number[];
   /** Batches put back because their read was too old; bounded, so a slow remote still gets written. */
   staleReads: number;
-  /** Edits submitted and not yet answered (queued, being written or being read back). */
-  open: number;
-  /** How many edits were open when each of the latest batches was taken. */
-  openAtBatch: number[];
-  /** Wakes a gathering batch when an edit arrives, so a complete batch need not sleep out its window. */
-  arrived?: () => void;
+  /** The edits of writes not yet read back (without etags), in the order they were written. */
+  unverified: Array<Array<QueuedEdit<P, F>>>;
 }
 
 /**
  * Read-modify-write of shared policy documents under a per-target lock kept on `globalThis`.
- * Edits to one target that arrive together are written together. With etags, a stale write is
- * re-read and re-applied; without, every write is read back and an overwritten edit re-applied,
- * each after a jittered pause and within a bound.
+ * An edit goes out as soon as no write of its target is in flight; the edits that arrive while one
+ * is share the next write. So a create waits for no timer (its slot in the engine is freed as soon
+ * as its own write is done), and the slower the remote answers, the more edits each write carries.
+ * With etags, a stale write is re-read and re-applied; without, every write is read back and an
+ * overwritten edit re-applied, each after a jittered pause and within a bound.
  */
 export class SharedPolicyWriter<P, F> {
   private readonly queues = new Map<string, TargetQueue<P, F>>();
@@ -154,29 +131,13 @@ export class SharedPolicyWriter<P, F> {
     return new Promise((resolve, reject) => {
       const key = this.store.lockKey(target);
       const queue = this.queues.get(key) ?? this.newQueue(key);
-      queue.open++;
-      let settled = false;
-      const settle = () => {
-        if (!settled) queue.open--;
-        settled = true;
-      };
-      queue.edits.push({
-        ...edit,
-        tries: 0,
-        resolve: (result) => (settle(), resolve(result)),
-        reject: (error) => (settle(), reject(error)),
-      });
-      const now = Date.now();
-      if (now - queue.lastArrival < this.maxQuiet)
-        queue.gaps = [...queue.gaps.slice(-(GAP_SAMPLES - 1)), now - queue.lastArrival];
-      queue.lastArrival = now;
-      queue.arrived?.();
+      queue.edits.push({ ...edit, tries: 0, resolve, reject });
       this.kick(target, key, queue);
     });
   }
 
   private newQueue(key: string): TargetQueue<P, F> {
-    const queue = { edits: [], draining: false, lastArrival: 0, gaps: [], staleReads: 0, open: 0, openAtBatch: [] };
+    const queue: TargetQueue<P, F> = { edits: [], draining: false, staleReads: 0, unverified: [] };
     this.queues.set(key, queue);
     return queue;
   }
@@ -193,48 +154,27 @@ export class SharedPolicyWriter<P, F> {
     queue.draining = true;
     try {
       while (queue.edits.length > 0) {
-        await this.gather(queue);
-        queue.openAtBatch = [...queue.openAtBatch.slice(-(OPEN_SAMPLES - 1)), queue.open];
+        // Edits submitted in the same turn of the event loop (a program's Promise.all) share the
+        // first write too.
+        await new Promise((resolve) => setImmediate(resolve));
         const batch = queue.edits.splice(0).sort((a, b) => Number(b.removal) - Number(a.removal));
         const written = await withLock(key, () => this.writeBatch(target, batch, queue)).catch((error: unknown) => {
           batch.forEach((edit) => edit.reject(error));
           return undefined;
         });
-        // The read-back waits outside the lock, so the next batch can be written meanwhile: it reads
-        // after this write, so it keeps this batch's edits, and this read-back still sees any
-        // overwrite by another process.
-        if (written) void this.verify(target, key, written, queue);
+        // The read-back waits outside the lock, so the next batch is written meanwhile: it reads
+        // after this write and applies this batch's edits again until they are read back, so a read
+        // the remote serves stale does not undo them; this read-back still sees any overwrite by
+        // another process.
+        if (written) {
+          queue.unverified.push(written.edits);
+          void this.verify(target, key, written, queue);
+        }
       }
     } finally {
       queue.draining = false;
     }
     this.kick(target, key, queue);
-  }
-
-  private get maxQuiet(): number {
-    return this.options.batchQuietMs ?? 200;
-  }
-
-  /** The quiet window, from how edits to this target have been arriving. */
-  quietWindow(gaps: readonly number[]): number {
-    if (gaps.length < MIN_GAP_SAMPLES) return this.maxQuiet;
-    const sorted = [...gaps].sort((a, b) => a - b);
-    const median = sorted[Math.floor(sorted.length / 2)]!;
-    return Math.min(this.maxQuiet, Math.max(this.options.batchQuietMinMs ?? 10, 3 * median));
-  }
-
-  private async gather(queue: TargetQueue<P, F>): Promise<void> {
-    const deadline = Date.now() + (this.options.batchMaxWaitMs ?? 1500);
-    for (let idle = 0; ; idle = Date.now() - queue.lastArrival) {
-      // How many edits to this target the latest batches saw open at once; 0 before any batch.
-      const expected = Math.max(0, ...queue.openAtBatch);
-      if (expected > 0 && queue.open >= expected) return;
-      const quiet = expected > 0 ? this.maxQuiet : this.quietWindow(queue.gaps);
-      if (idle >= quiet || Date.now() >= deadline) return;
-      const arrival = new Promise<void>((resolve) => (queue.arrived = resolve));
-      await Promise.race([this.sleep(Math.min(quiet - idle, Math.max(1, deadline - Date.now()))), arrival]);
-      queue.arrived = undefined;
-    }
   }
 
   /**
@@ -258,7 +198,8 @@ export class SharedPolicyWriter<P, F> {
     }
     if (todo.length === 0) return;
 
-    let next = policy;
+    // The edits are idempotent: on a read that already holds them, applying them changes nothing.
+    let next = queue.unverified.flat().reduce((doc, edit) => edit.apply(doc), policy);
     const written: Array<QueuedEdit<P, F>> = [];
     for (const edit of todo) {
       const candidate = edit.apply(next);
@@ -319,8 +260,10 @@ export class SharedPolicyWriter<P, F> {
         edit.resolve({ facts: after.facts, changed: true, before: written.before });
         return false;
       });
+      queue.unverified = queue.unverified.filter((edits) => edits !== written.edits);
       if (overwritten.length > 0) await this.retryLater(target, overwritten, queue);
     } catch (error) {
+      queue.unverified = queue.unverified.filter((edits) => edits !== written.edits);
       written.edits.forEach((edit) => edit.reject(error));
     }
     this.kick(target, key, queue);

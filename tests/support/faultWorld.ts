@@ -23,7 +23,7 @@ export function fastTuning(timeoutMs: number): DriverTuning {
     attempts: 4,
     baseDelayMs: 5,
     timeoutMs,
-    policy: { baseDelayMs: 5, batchQuietMs: 10, batchQuietMinMs: 2, batchMaxWaitMs: 50, verifyDelayMs: 30 },
+    policy: { baseDelayMs: 5, verifyDelayMs: 30 },
   };
 }
 

@@ -23,21 +23,12 @@ function memoryStore() {
 
 const add = (entry: string) => ({
   what: `add ${entry}`,
-  apply: (policy: string[]) => [...policy, entry],
+  apply: (policy: string[]) => (policy.includes(entry) ? policy : [...policy, entry]),
   holds: (policy: string[]) => policy.includes(entry),
   removal: false,
 });
 
 describe("the shared policy writer", () => {
-  it("learns its quiet window from how edits arrive: three times the median gap, within bounds", () => {
-    const writer = new SharedPolicyWriter(memoryStore().store, { batchQuietMs: 200, batchQuietMinMs: 10 });
-    expect(writer.quietWindow([])).toBe(200);
-    expect(writer.quietWindow([1, 2])).toBe(200);
-    expect(writer.quietWindow([2, 1, 3])).toBe(10);
-    expect(writer.quietWindow([20, 25, 30, 500])).toBe(90);
-    expect(writer.quietWindow([150, 150, 150])).toBe(200);
-  });
-
   it("writes edits that arrive together in one write, and reports the read's facts before the write is verified", async () => {
     const { store, docs, log } = memoryStore();
     const writer = new SharedPolicyWriter(store, { verifyDelayMs: 50 });
@@ -61,7 +52,7 @@ describe("the shared policy writer", () => {
 
   it("writes the next batch while the previous one waits to be read back, and both are verified", async () => {
     const { store, docs, log } = memoryStore();
-    const writer = new SharedPolicyWriter(store, { batchQuietMs: 20, verifyDelayMs: 300 });
+    const writer = new SharedPolicyWriter(store, { verifyDelayMs: 300 });
     const first = writer.submit("role", add("a"));
     await vi.waitFor(() => expect(log).toContain("write"), { interval: 1 });
     const second = writer.submit("role", add("b"));
@@ -71,39 +62,62 @@ describe("the shared policy writer", () => {
     expect(log).toEqual(["read", "write", "read", "write", "read", "read"]);
   });
 
-  it("learns how many edits the engine keeps open: later waves go out complete, however long a stall inside them", async () => {
+  it("waits for no timer: an edit goes out when no write is in flight, and the edits that came during one share the next", async () => {
     const { store, docs, log } = memoryStore();
-    const writer = new SharedPolicyWriter(store, {
-      batchQuietMs: 150,
-      batchQuietMinMs: 5,
-      verifyDelayMs: 20,
-    });
-    const slots = 4;
-    const waves = 4;
-    const sleep = (ms: number) => new Promise((resolve) => setTimeout(resolve, ms));
-    // As the engine does: each of `slots` workers submits its next edit once the last is answered.
-    // The third edit of every wave comes after a stall five times the gaps before it, longer than
-    // the quiet window learned from those gaps (three times their median).
-    let written = 0;
-    const writesBefore = () => log.filter((l) => l === "write").length;
-    const worker = async (slot: number) => {
-      for (let wave = 0; wave < waves; wave++) {
-        await sleep(slot === 2 ? 50 : slot * 3);
-        await writer.submit("role", add(`w${wave}s${slot}`));
-        written++;
-      }
+    const slept: number[] = [];
+    const sleep = (ms: number) => (slept.push(ms), new Promise<void>((resolve) => setTimeout(resolve, 1)));
+    const writer = new SharedPolicyWriter(store, { verifyDelayMs: 300, sleep });
+    const write = store.write.bind(store);
+    let release!: () => void;
+    const held = new Promise<void>((resolve) => (release = resolve));
+    let writesStarted = 0;
+    store.write = async (target, policy, etag) => {
+      if (writesStarted++ === 0) await held;
+      await write(target, policy, etag);
     };
-    await Promise.all(Array.from({ length: slots }, (_, slot) => worker(slot)));
-    expect(written).toBe(slots * waves);
-    expect(docs.get("role")).toHaveLength(slots * waves);
-    // The first wave is gathered by the window alone (150 ms before anything is learned); from then
-    // on each wave is written once, at once, when its last edit arrives.
-    expect(writesBefore()).toBe(waves);
+    const first = writer.submit("role", add("a"));
+    await vi.waitFor(() => expect(writesStarted).toBe(1), { interval: 1 });
+    // Three creates arrive while the first write is in flight.
+    const later = ["b", "c", "d"].map((entry) => writer.submit("role", add(entry)));
+    release();
+    await Promise.all([first, ...later]);
+    expect(docs.get("role")).toEqual(["a", "b", "c", "d"]);
+    expect(log).toEqual(["read", "write", "read", "write", "read", "read"]);
+    // Every pause was a read-back's (300 ms to a quarter more), none a batching window.
+    expect(slept).toHaveLength(2);
+    expect(slept.every((ms) => ms >= 300 && ms <= 375)).toBe(true);
+  });
+
+  it("does not let a read the remote serves from before an unverified write undo that write", async () => {
+    const { store, docs, log } = memoryStore();
+    const writer = new SharedPolicyWriter(store, { verifyDelayMs: 50 });
+    const read = store.read.bind(store);
+    let stale: string[] | undefined;
+    // The first write lands, and the next read is served as the document was before it (as an
+    // eventually consistent remote may).
+    const write = store.write.bind(store);
+    store.write = async (target, policy, etag) => {
+      if (stale === undefined) stale = [...(docs.get(target) ?? [])];
+      await write(target, policy, etag);
+    };
+    let reads = 0;
+    store.read = async (target) => {
+      const answer = await read(target);
+      return ++reads === 2 && stale ? { ...answer, policy: [...stale] } : answer;
+    };
+    docs.set("role", ["foreign"]);
+    const first = writer.submit("role", add("a"));
+    await vi.waitFor(() => expect(log).toContain("write"), { interval: 1 });
+    const second = writer.submit("role", add("b"));
+    await Promise.all([first, second]);
+    expect(docs.get("role")).toEqual(["foreign", "a", "b"]);
+    // Two writes and their two read-backs: the stale read cost no third write.
+    expect(log.filter((l) => l === "write")).toHaveLength(2);
   });
 
   it("applies an edit again when another process overwrote it before the read-back", async () => {
     const { store, docs } = memoryStore();
-    const writer = new SharedPolicyWriter(store, { batchQuietMs: 5, verifyDelayMs: 50, baseDelayMs: 5 });
+    const writer = new SharedPolicyWriter(store, { verifyDelayMs: 50, baseDelayMs: 5 });
     const original = store.write.bind(store);
     let overwrites = 1;
     store.write = async (target, policy, etag) => {

@@ -105,7 +105,7 @@ export class GcpIamPolicyDriver implements GrantDriver<GcpGrant, GcpResolved> {
       write: (resource, policy, etag) => this.setPolicy(resource, policy, etag),
       checkLimits: async (resource, current, next) => this.overLimit(resource, current, next),
     };
-    this.writer = new SharedPolicyWriter(store, { batchQuietMs: 100, ...options });
+    this.writer = new SharedPolicyWriter(store, options);
   }
 
   /** The whole IAM policy of a project or service account, as it is now: for finding what a manual setup made. */
