@@ -1,4 +1,4 @@
-// `npm run bench`: the standard benchmark (50 resources per cloud, against two baselines);
+// `npm run bench`: the standard benchmark (50 resources per cloud, against three baselines);
 // `npm run bench -- --scale`: the scale benchmark (50, 200 and 500 over several targets);
 // `npm run bench -- --profile`: where the CPU of preview, no-op up and refresh goes, against the
 // engine's floor. Either way the README's figures section is regenerated from bench/results afterwards.

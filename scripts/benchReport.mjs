@@ -87,6 +87,7 @@ export function figuresSection(latest, scale, profile) {
   ];
   const base = latest.trivialMs;
   const floor = latest.trivialComponentsMs;
+  const shaped = latest.shapedComponentsMs;
   const st = latest.aws.state;
   const lines = [
     START,
@@ -102,7 +103,23 @@ export function figuresSection(latest, scale, profile) {
         ...["up", "up64", "preview", "noOpUp", "refresh", "destroy"].map((k) => s(base[k])),
       ],
       ["trivial components", ...["up", "up64", "preview", "noOpUp", "refresh", "destroy"].map((k) => s(floor[k]))],
+      ...(shaped
+        ? [
+            [
+              "shaped components (ratio to the first)",
+              ...["up", "up64", "preview", "noOpUp", "refresh", "destroy"].map(
+                (k) => `${s(shaped[k])} (${latest.shapedComponentsRatio[k]}×)`,
+              ),
+            ],
+          ]
+        : []),
     ]),
+    ...(shaped
+      ? [
+          "",
+          `Shaped components: ${n} components over one dynamic resource each that carry this resource's AWS state (its inputs, its outputs, a secret, the outputs taken the same way) through a provider that does no work, validates nothing and makes no remote call. Between them and trivial components is the cost, to the engine and the SDK, of the state's shape; between them and AWS, one role, is this package's own work.`,
+        ]
+      : []),
     "",
     `State per authorization: ${st.bytesPerResource.toLocaleString("en")} bytes in \`pulumi stack export\` as printed, ${st.minifiedBytesPerResource.toLocaleString("en")} minified${st.bytesPerEngineResource ? `; per resource the engine keeps (each authorization is two: the component and its dynamic resource) ${st.bytesPerEngineResource.toLocaleString("en")} bytes` : ""}; \`__provider\` ${st.providerBytesPerResource} bytes (it is stored in inputs and outputs). What each part costs, minified, per authorization: ${Object.entries(
       st.minifiedBytesByPart,

@@ -1,10 +1,11 @@
 // The benchmark (`npm run bench`): trust policy capacity per role; wall times of up, no-op
-// preview, no-op up, refresh and destroy against two baselines (trivial dynamic resources, and
-// trivial components over them); remote calls per resource; state sizes by part. AWS (one role),
+// preview, no-op up, refresh and destroy against three baselines (trivial dynamic resources,
+// trivial components over them, and components of this resource's shape and state over a provider
+// that does no work); remote calls per resource; state sizes by part. AWS (one role),
 // GCP (one project), Azure (five Deployments per identity), all from a project that installs the
 // packed package. Prints tables and writes bench/results/latest.json.
 import { randomBytes } from "node:crypto";
-import { mkdirSync, writeFileSync } from "node:fs";
+import { copyFileSync, mkdirSync, writeFileSync } from "node:fs";
 import { createRequire } from "node:module";
 import path from "node:path";
 import {
@@ -195,6 +196,17 @@ try {
   const trivial = project("trivial.js", "bench", { "many:count": { value: String(COUNT) } });
   const floor = project("trivialComponents.js", "bench", { "many:count": { value: String(COUNT) } });
   const auth = project("many.js", "bench", oneRoleConfig(COUNT, roleArn, { airflow, endpoints }));
+  // The third baseline: components of this resource's shape over a provider that does no work and
+  // answers with the AWS stack's own state (captured in the first round, before its first run).
+  const shapedDir = path.join(app, "node_modules", "bench-shaped-provider");
+  mkdirSync(shapedDir, { recursive: true });
+  copyFileSync(path.join(repoRoot, "tests/e2e/programs/shapedProvider.js"), path.join(shapedDir, "index.js"));
+  const shapedTemplate = path.join(app, "shaped-template.json");
+  const shaped = project("shapedComponents.js", "bench", {
+    "many:count": { value: String(COUNT) },
+    "many:targetRole": { value: roleArn },
+    "shaped:template": { value: shapedTemplate },
+  });
 
   // GCP: the same count of project-role grants on one project.
   const projectId = `bench-${randomBytes(3).toString("hex")}`;
@@ -242,7 +254,8 @@ try {
   const measured = [
     { name: "trivialMs", stack: trivial },
     { name: "trivialComponentsMs", stack: floor },
-    { name: "aws", stack: auth, out: { callsPerResource: {} } },
+    { name: "aws", stack: auth, out: { callsPerResource: {} }, onState: (exported) => writeShapedTemplate(exported) },
+    { name: "shapedComponentsMs", stack: shaped },
     { name: "gcp", stack: gcp, out: { callsPerResource: {} } },
     { name: "azure", stack: azure, out: { callsPerResource: {} }, extraCalls: countAzure },
   ];
@@ -262,7 +275,9 @@ try {
         await roundTimes(m.stack, async (phase) => {
           if (!record || phase === "before" || phase === "after") return reset(m);
           if (phase === "state") {
-            m.out.state = stateBreakdown(await m.stack.run("stack", "export"));
+            const exported = await m.stack.run("stack", "export");
+            m.out.state = stateBreakdown(exported);
+            m.onState?.(exported);
             return;
           }
           m.out.callsPerResource[phase] = { ...(await m.extraCalls?.()), ...perResource(calls()) };
@@ -284,7 +299,18 @@ try {
       writes: Object.fromEntries(Object.entries(m.out.callsPerResource).map(([k, v]) => [k, writesIn(v)])),
     };
   }
+  results.shapedComponentsRatio = pairedRatios(measured.find((m) => m.stack === shaped).rounds, base.rounds);
   for (const m of measured) m.stack.dispose();
+
+  /** Each AWS authorization's inputs and outputs, by owner, without the provider and the secret. */
+  function writeShapedTemplate(exported) {
+    const strip = ({ __provider: _p, credentials: _c, ...rest }) => rest;
+    const dynamic = JSON.parse(exported).deployment.resources.filter((r) => r.type.startsWith("pulumi-nodejs:dynamic"));
+    const byOwner = Object.fromEntries(
+      dynamic.map((r) => [r.inputs.owner, { inputs: strip(r.inputs), outputs: strip(r.outputs) }]),
+    );
+    writeFileSync(shapedTemplate, JSON.stringify(byOwner));
+  }
 } finally {
   await close();
 }
@@ -302,11 +328,20 @@ const OPS = [
   ["destroy", "destroy"],
 ];
 table(`Wall time, ${COUNT} resources (ms); ratio to the trivial dynamic resources / to trivial components`, [
-  ["operation", "trivial", "trivial components", "AWS, one role", "GCP, one project", "Azure, 5 per identity"],
+  [
+    "operation",
+    "trivial",
+    "trivial components",
+    "shaped components (ratio)",
+    "AWS, one role",
+    "GCP, one project",
+    "Azure, 5 per identity",
+  ],
   ...OPS.map(([k, label]) => [
     label,
     results.trivialMs[k],
     results.trivialComponentsMs[k],
+    `${results.shapedComponentsMs[k]} (${results.shapedComponentsRatio[k]})`,
     ...["aws", "gcp", "azure"].map(
       (c) => `${results[c].ms[k]} (${results[c].ratio[k]} / ${results[c].ratioToComponentFloor[k]})`,
     ),
