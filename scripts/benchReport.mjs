@@ -88,6 +88,7 @@ export function figuresSection(latest, scale, profile) {
   const base = latest.trivialMs;
   const floor = latest.trivialComponentsMs;
   const shaped = latest.shapedComponentsMs;
+  const BASELINE_OPS = ["up", "up64", "preview", "noOpUp", "refresh", "destroy"];
   const st = latest.aws.state;
   const lines = [
     START,
@@ -98,18 +99,13 @@ export function figuresSection(latest, scale, profile) {
     "",
     markdownTable([
       ["baseline", "up", "up --parallel 64", "preview", "no-op up", "refresh", "destroy"],
-      [
-        "trivial dynamic resources",
-        ...["up", "up64", "preview", "noOpUp", "refresh", "destroy"].map((k) => s(base[k])),
-      ],
-      ["trivial components", ...["up", "up64", "preview", "noOpUp", "refresh", "destroy"].map((k) => s(floor[k]))],
+      ["trivial dynamic resources", ...BASELINE_OPS.map((k) => s(base[k]))],
+      ["trivial components", ...BASELINE_OPS.map((k) => s(floor[k]))],
       ...(shaped
         ? [
             [
               "shaped components (ratio to the first)",
-              ...["up", "up64", "preview", "noOpUp", "refresh", "destroy"].map(
-                (k) => `${s(shaped[k])} (${latest.shapedComponentsRatio[k]}×)`,
-              ),
+              ...BASELINE_OPS.map((k) => `${s(shaped[k])} (${latest.shapedComponentsRatio[k]}×)`),
             ],
           ]
         : []),
