@@ -182,6 +182,16 @@ export class AirflowConnectionsDriver implements ConnectionDriver {
     }
   }
 
+  /** The description of every connection of the Airflow, page by page. */
+  async descriptions(target: ConnectionTarget): Promise<Array<string | null>> {
+    const found: Array<string | null> = [];
+    for (let offset = 0; ; offset += PAGE_SIZE) {
+      const { connections, total } = await this.page(target, offset);
+      found.push(...connections.map((c) => c.description ?? null));
+      if (connections.length < PAGE_SIZE || offset + PAGE_SIZE >= total) return found;
+    }
+  }
+
   async create(target: ConnectionTarget, connectionId: string, payload: ConnectionPayload): Promise<void> {
     if ((await this.apiVersion(target)) === "v2") {
       return new Promise((resolve, reject) =>
@@ -529,6 +539,8 @@ function parseExtra(extra: string | null | undefined): Record<string, ExtraValue
 export function airflowSink(driver: ConnectionDriver): ConnectionSink<AirflowTarget> {
   const at = (target: AirflowTarget, credentials: Credentials): ConnectionTarget => ({ ...target, credentials });
   return {
+    // Airflow's column is unbounded text, except 5,000 characters on MySQL.
+    maxDescriptionLength: 5000,
     prepare: async (target, credentials) => ({ apiVersion: await driver.apiVersion(at(target, credentials)) }),
     async read(target, credentials, connectionId, _facts, options) {
       const payload = await driver.read(at(target, credentials), connectionId, options);
@@ -543,5 +555,6 @@ export function airflowSink(driver: ConnectionDriver): ConnectionSink<AirflowTar
       return {};
     },
     remove: (target, credentials, connectionId) => driver.remove(at(target, credentials), connectionId),
+    descriptions: (target, credentials) => driver.descriptions(at(target, credentials)),
   };
 }

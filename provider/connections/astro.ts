@@ -3,6 +3,8 @@ import { sameConnectionPayload } from "../core/canonical";
 import type { AstroTarget, ConnectionPayload, ConnectionSink, Credentials, ExtraValue, Resolved } from "../core/types";
 import { AstroApi, AstroApiOptions } from "../astro/api";
 
+const ASTRO_PAGE_SIZE = 100;
+
 interface EnvironmentObject {
   id?: string;
   objectKey: string;
@@ -21,6 +23,8 @@ interface EnvironmentObject {
  * API clears links an update leaves out.
  */
 export class AstroEnvironmentConnections implements ConnectionSink<AstroTarget> {
+  /** CreateEnvironmentObjectRequest's `description` has maxLength 500. */
+  readonly maxDescriptionLength = 500;
   private readonly api: AstroApi;
 
   constructor(options: AstroApiOptions = {}) {
@@ -137,6 +141,32 @@ export class AstroEnvironmentConnections implements ConnectionSink<AstroTarget> 
     // Missing by then is done: a try whose answer was lost deleted it.
     await this.call(credentials, "DELETE", `${this.objects(target)}/${encodeURIComponent(object.id)}`, undefined, true);
     return { removed: true };
+  }
+
+  /** The description of every connection object in the target's scope, page by page. */
+  async descriptions(target: AstroTarget, credentials: Credentials): Promise<Array<string | null>> {
+    const filter = target.scope === "DEPLOYMENT" ? "deploymentId" : "workspaceId";
+    const found: Array<string | null> = [];
+    for (let offset = 0; ; offset += ASTRO_PAGE_SIZE) {
+      const query = new URLSearchParams({
+        objectType: "CONNECTION",
+        [filter]: target.scopeEntityId,
+        offset: String(offset),
+        limit: String(ASTRO_PAGE_SIZE),
+      });
+      const page = await this.call<{ environmentObjects: EnvironmentObject[]; totalCount?: number }>(
+        credentials,
+        "GET",
+        `${this.objects(target)}?${query}`,
+      );
+      const objects = page?.environmentObjects ?? [];
+      found.push(
+        ...objects
+          .filter((o) => o.scope === target.scope && o.scopeEntityId === target.scopeEntityId)
+          .map((o) => o.description ?? null),
+      );
+      if (objects.length < ASTRO_PAGE_SIZE || offset + ASTRO_PAGE_SIZE >= (page?.totalCount ?? 0)) return found;
+    }
   }
 
   /** What we manage of the object, whole: the API clears links and resets auto-linking left out. */

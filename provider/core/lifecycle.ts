@@ -1,5 +1,7 @@
+import { createHash } from "node:crypto";
 import { deploymentChange, ownedKeysOf, settingsInPlanTerms, SECRETS_BACKEND_KEYS } from "./deploymentSettings";
 import { sameConnectionPayload } from "./canonical";
+import { FreshListings, claimDigest, claimOf, claimedByOthers, newInstance, withClaim, withoutClaim } from "./claims";
 import { AuthorizationError, ConnectionExistsError } from "./errors";
 import { defaultDescription, livePayloadInPlanTerms, pluginFor } from "./plan";
 import type {
@@ -27,6 +29,7 @@ export interface AmbientCredentials {
 
 type ConnectionPart = PlannedAuthorization["connection"];
 type Facts = AuthorizationState["resolved"];
+type ClaimSubject = { connection: Pick<ConnectionPart, SinkKind>; credentials?: Credentials };
 
 /** Which sink a connection uses: the key its target is planned under. */
 export function sinkOf(connection: Pick<ConnectionPart, SinkKind>): SinkKind {
@@ -43,12 +46,14 @@ export class AuthorizationLifecycle {
     private readonly plugins: ReadonlyMap<string, GrantPlanner>,
     private readonly drivers: Drivers,
     private readonly ambient: AmbientCredentials = {},
+    private readonly listings: FreshListings<Array<string | null>> = new FreshListings(),
   ) {}
 
   async create(planned: PlannedAuthorization): Promise<{ id: string; outs: AuthorizationState }> {
     const { plugin, driver } = this.grantOf(planned);
     const connection = this.connectionOf(planned, "program");
     const settings = planned.deploymentSettings;
+    const instance = newInstance();
     // The Deployment may only run as an identity that already trusts it, and a connection taken over
     // cannot be given back: those wait for the grant. Otherwise the connection is written as soon as
     // the facts it needs are known, while the grant is still being written and verified.
@@ -67,8 +72,7 @@ export class AuthorizationLifecycle {
         );
       }
       const facts = await connection.prepare();
-      const payload = { ...planned.connection.payload };
-      payload.extra = plugin.extraForApply(payload.extra, resolved);
+      const payload = this.written(plugin, planned, instance, resolved, connection.maxDescriptionLength);
       sent = payload;
       try {
         return { ...facts, ...(await connection.create(planned.connection.connectionId, payload)) };
@@ -80,9 +84,10 @@ export class AuthorizationLifecycle {
     });
     const [grant, made] = await Promise.allSettled([granting, connecting]);
     if (grant.status === "fulfilled" && made.status === "fulfilled") {
+      const granted = await this.withSharesKnown(plugin, planned.grant, grant.value.resolved, planned, instance);
       return {
         id: this.idOf(planned),
-        outs: { ...planned, resolved: { ...grant.value.resolved, ...made.value, ...applied } },
+        outs: { ...planned, resolved: { ...granted, ...made.value, ...applied, instance } },
       };
     }
     // Created together or not at all: take back the connection, what this call set on the
@@ -142,9 +147,80 @@ export class AuthorizationLifecycle {
     planned: PlannedAuthorization,
     payload: ConnectionPart["payload"],
   ): Promise<boolean> {
-    if (payload.description !== defaultDescription(planned.owner)) return false;
+    const inPlanTerms = (p: ConnectionPart["payload"]) => ({
+      ...p,
+      description: withoutClaim(p.description, planned.connection.payload.description),
+    });
+    if (inPlanTerms(payload).description !== defaultDescription(planned.owner)) return false;
     const live = await connection.read(planned.connection.connectionId, {});
-    return sameConnectionPayload(live?.payload, payload);
+    return live !== undefined && sameConnectionPayload(inPlanTerms(live.payload), inPlanTerms(payload));
+  }
+
+  /**
+   * The connection as written: the plan's payload with what apply resolved, and a description that
+   * ends in this instance's claim on the grant's entries. A description too long to take the claim
+   * goes without: that resource then shares its entries as an earlier release did.
+   */
+  private written(
+    plugin: GrantPlanner,
+    planned: PlannedAuthorization,
+    instance: string,
+    resolved: Facts,
+    maxDescriptionLength: number,
+  ): ConnectionPart["payload"] {
+    const payload = planned.connection.payload;
+    const claimed = withClaim(payload.description, { instance, grants: plugin.claims(planned.grant).map(claimDigest) });
+    return {
+      ...payload,
+      description: claimed.length <= maxDescriptionLength ? claimed : payload.description,
+      extra: plugin.extraForApply(payload.extra, resolved),
+    };
+  }
+
+  /**
+   * The grant less every entry that another instance claims in the connection's place. Asked after
+   * our own connection is written or gone, so of two resources taking one entry away at once, the
+   * later one sees neither's claim and removes it.
+   */
+  private async unclaimed<G extends AuthorizationState["grant"]>(
+    plugin: GrantPlanner,
+    grant: G,
+    subject: ClaimSubject,
+    instance: string | undefined,
+    source: "program" | "stored",
+  ): Promise<G | undefined> {
+    const kept = await this.claimedByOthers(plugin.claims(grant), subject, instance, source);
+    return (kept.size === 0 ? grant : plugin.withoutClaims(grant, kept)) as G | undefined;
+  }
+
+  /**
+   * The facts with every unit that apply found granted already and another resource claims taken
+   * as that resource's share (removed when neither claims it), not as a stranger's (never removed).
+   */
+  private async withSharesKnown(
+    plugin: GrantPlanner,
+    grant: AuthorizationState["grant"],
+    resolved: Facts,
+    subject: ClaimSubject,
+    instance: string,
+  ): Promise<Facts> {
+    const found = plugin.foundGranted(grant, resolved);
+    if (found.length === 0) return resolved;
+    const shared = await this.claimedByOthers(found, subject, instance, "program");
+    return shared.size === 0 ? resolved : plugin.shareClaimed(grant, resolved, shared);
+  }
+
+  /** Which of these claim keys an instance other than `instance` claims in the subject's connection place. */
+  private async claimedByOthers(
+    keys: string[],
+    subject: ClaimSubject,
+    instance: string | undefined,
+    source: "program" | "stored",
+  ): Promise<Set<string>> {
+    const connection = this.connectionOf(subject, source);
+    const descriptions = await this.listings.get(connection.place, () => connection.descriptions());
+    const claimed = claimedByOthers(descriptions, instance);
+    return new Set(keys.filter((key) => claimed.has(claimDigest(key))));
   }
 
   /** What is live, in the plan's terms, so that a refresh shows drift in either half as a diff. */
@@ -190,44 +266,56 @@ export class AuthorizationLifecycle {
   ): Promise<{ outs: AuthorizationState }> {
     const { plugin, driver } = this.grantOf(news);
     const connection = this.connectionOf(news, "program");
+    // A resource made by an earlier release gets its instance, and so its claim, on its first update.
+    const instance = olds.resolved.instance ?? newInstance();
     const { resolved } = await driver.ensure(news.grant, { grant: olds.grant, resolved: olds.resolved });
-    const stale = plugin.stale(olds.grant, news.grant);
-    if (stale) await driver.remove(stale, olds.resolved);
     const settingsFacts = await this.updateSettings(plugin, olds, news, resolved);
     const facts = await connection.prepare();
     const updated = await connection.update(
       news.connection.connectionId,
-      { ...news.connection.payload, extra: plugin.extraForApply(news.connection.payload.extra, resolved) },
+      this.written(plugin, news, instance, resolved, connection.maxDescriptionLength),
       olds.resolved,
     );
+    // Taken back once the connection claims what it now relies on, and only what nobody else claims.
+    const stale = plugin.stale(olds.grant, news.grant);
+    const unclaimed = stale && (await this.unclaimed(plugin, stale, news, instance, "program"));
+    if (unclaimed) await driver.remove(unclaimed, olds.resolved);
     const kept = olds.resolved.environmentObjectId ? { environmentObjectId: olds.resolved.environmentObjectId } : {};
-    return { outs: { ...news, resolved: { ...resolved, ...kept, ...settingsFacts, ...facts, ...updated } } };
+    const granted = await this.withSharesKnown(plugin, news.grant, resolved, news, instance);
+    return {
+      outs: { ...news, resolved: { ...granted, ...kept, ...settingsFacts, ...facts, ...updated, instance } },
+    };
   }
 
   /**
-   * The grant and the connection go at once; the Deployment's settings go after the grant. Each
-   * removal treats absent as done, so a delete that failed halfway completes when run again.
+   * The connection goes first, then the grant's entries that no other instance claims where the
+   * connection lived, then the Deployment's settings. A connection that holds another instance's
+   * claim stays: a newer instance of this resource made it (an engine may delete a replaced
+   * resource again after its replacement was created), and so do the entries that instance claims.
+   * Each removal treats absent as done, so a delete that failed halfway completes when run again.
    */
   async delete(id: string, state: AuthorizationState): Promise<void> {
-    const { driver } = this.grantOf(state);
+    const { plugin, driver } = this.grantOf(state);
+    const connection = this.connectionOf(state, "stored");
     const settings = state.deploymentSettings;
-    const results = await Promise.allSettled([
-      driver.remove(state.grant, state.resolved).then(async () => {
-        if (!settings) return;
-        await this.settingsDriver().remove(
-          {
-            organizationId: settings.organizationId,
-            deploymentId: settings.deploymentId,
-            ownedKeys: ownedKeysOf(settings),
-            ...this.restoredIdentity(settings, state.resolved.previousWorkloadIdentity),
-          },
-          this.astroCredentials(state.credentials, "stored"),
-        );
-      }),
-      this.connectionOf(state, "stored").remove(state.connection.connectionId, state.resolved),
-    ]);
-    const failed = results.find((r): r is PromiseRejectedResult => r.status === "rejected");
-    if (failed) throw failed.reason;
+    const instance = state.resolved.instance;
+    const live = await connection.read(state.connection.connectionId, state.resolved);
+    const holder = claimOf(live?.payload.description)?.instance;
+    if (holder === undefined || holder === instance) {
+      await connection.remove(state.connection.connectionId, state.resolved);
+    }
+    const unclaimed = await this.unclaimed(plugin, state.grant, state, instance, "stored");
+    if (unclaimed) await driver.remove(unclaimed, state.resolved);
+    if (!settings) return;
+    await this.settingsDriver().remove(
+      {
+        organizationId: settings.organizationId,
+        deploymentId: settings.deploymentId,
+        ownedKeys: ownedKeysOf(settings),
+        ...this.restoredIdentity(settings, state.resolved.previousWorkloadIdentity),
+      },
+      this.astroCredentials(state.credentials, "stored"),
+    );
   }
 
   /**
@@ -306,6 +394,12 @@ export class AuthorizationLifecycle {
     const credentials = this.credentials(kind, subject.credentials ?? {}, source);
     return {
       kind,
+      maxDescriptionLength: sink.maxDescriptionLength,
+      /** One key per place connections share: one Airflow seen with these credentials, one Astro scope. */
+      place: createHash("sha256")
+        .update(JSON.stringify([kind, target, credentials.token ?? "", credentials.password ?? ""]))
+        .digest("hex"),
+      descriptions: () => sink.descriptions(target, credentials),
       prepare: () => sink.prepare(target, credentials),
       read: (connectionId: string, facts: Facts, options?: ReadOptions) =>
         sink.read(target, credentials, connectionId, facts, options),

@@ -1,3 +1,4 @@
+import { withoutClaim } from "./claims";
 import { AuthorizationError } from "./errors";
 import { pluginFor } from "./plugins";
 import { reviewAuthorization } from "./review";
@@ -147,8 +148,9 @@ export function sortedRecord<T>(record: Record<string, T>): Record<string, T> {
 
 /**
  * The payload as read from Airflow, in the plan's terms: a masked value (`***`) cannot be compared,
- * so it counts as what we wrote; values the plug-in resolved at apply read as the plan's words, so
- * a refresh shows no change where there is none.
+ * so it counts as what we wrote; values the plug-in resolved at apply read as the plan's words, and
+ * the description's claim (see claims.ts) is left out, so a refresh shows no change where there is
+ * none.
  */
 export function livePayloadInPlanTerms<R extends Resolved>(
   plugin: Pick<GrantPlanner<GrantBase, R>, "extraInPlanTerms">,
@@ -161,7 +163,7 @@ export function livePayloadInPlanTerms<R extends Resolved>(
     if (value === "***" && key in planned.extra) extra[key] = planned.extra[key] ?? null;
     else extra[key] = plugin.extraInPlanTerms(key, value, planned.extra, resolved);
   }
-  return { ...live, extra: sortedRecord(extra) };
+  return { ...live, description: withoutClaim(live.description, planned.description), extra: sortedRecord(extra) };
 }
 
 export interface DiffDecision {

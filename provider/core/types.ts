@@ -54,6 +54,8 @@ export interface ConnectionDriver {
   update(target: ConnectionTarget, connectionId: string, payload: ConnectionPayload): Promise<void>;
   /** Absent is success. */
   remove(target: ConnectionTarget, connectionId: string): Promise<{ removed: boolean }>;
+  /** The description of every connection of the Airflow (where other resources' claims are read). */
+  descriptions(target: ConnectionTarget): Promise<Array<string | null>>;
 }
 
 /** A connection in Astro's Environment Manager: an environment object of type CONNECTION. */
@@ -79,6 +81,8 @@ export type SinkKind = keyof ConnectionTargets;
  * read, update and remove get back.
  */
 export interface ConnectionSink<T> {
+  /** The longest description the place keeps: a claim that would not fit is left out. */
+  readonly maxDescriptionLength: number;
   prepare(target: T, credentials: Credentials): Promise<Resolved>;
   /** The connection as live, and the target when part of it can drift (Astro's links); undefined when absent. */
   read(
@@ -100,6 +104,11 @@ export interface ConnectionSink<T> {
   ): Promise<Resolved>;
   /** Absent is success. */
   remove(target: T, credentials: Credentials, connectionId: string, facts: Resolved): Promise<{ removed: boolean }>;
+  /**
+   * The descriptions of every connection in the target's place (one Airflow, one Astro scope), as
+   * live now: where the claims of the resources that share our grant entries are read.
+   */
+  descriptions(target: T, credentials: Credentials): Promise<Array<string | null>>;
 }
 
 /** Every planned grant names its cloud: the key of its plug-in. */
@@ -161,6 +170,18 @@ export interface GrantPlanner<G extends GrantBase = GrantBase, R extends Resolve
   replaces(old: G, next: G): string[];
   /** What of the old grant to take back after the new one is in; undefined when nothing. */
   stale(old: G, next: G): G | undefined;
+  /**
+   * One stable key per unit of access this grant holds (what `remove` takes away): a principal in a
+   * role's statement, a member of a binding, a federated credential, a role assignment. Another
+   * resource that holds the same unit has the same key: the two share it.
+   */
+  claims(grant: G): string[];
+  /** The grant less the units whose keys are kept (another resource claims them); undefined when none is left. */
+  withoutClaims(grant: G, kept: ReadonlySet<string>): G | undefined;
+  /** Keys of the units apply found granted already, which the resource leaves in place when it goes. */
+  foundGranted(grant: G, resolved: R): string[];
+  /** The facts once those of `claimed` are known to be another resource's share, to remove when neither claims them. */
+  shareClaimed(grant: G, resolved: R, claimed: ReadonlySet<string>): R;
   /** This grant's part of the resource id. */
   idOf(grant: G): string;
   /** `extra` with what apply resolved filled in (a role given by name gets its ARN). */
@@ -296,6 +317,8 @@ export interface AuthorizationState<G extends GrantBase = GrantBase, R extends R
     environmentObjectId?: string;
     /** The Deployment's effective identity before this resource set its own. */
     previousWorkloadIdentity?: string;
+    /** Made by the create that made the connection and written into its claim; absent in state of earlier releases. */
+    instance?: string;
   };
 }
 

@@ -102,6 +102,10 @@ export class MemoryConnections implements ConnectionDriver {
     if (removed) this.writes++;
     return { removed };
   }
+
+  async descriptions(target: ConnectionTarget) {
+    return [...this.store].filter(([key]) => key.startsWith(`${target.url}|`)).map(([, c]) => c.description);
+  }
 }
 
 /** A Deployment's identity and variables, with the driver contract of AstroDeploymentSettings. */

@@ -6,6 +6,7 @@ import { awsGrantDriver } from "../../provider/grants/aws";
 import { airflowSink } from "../../provider/connections/airflow";
 import { parseInputs } from "../../provider/inputs";
 import { findStatement, minify } from "../../provider/grants/aws/trustPolicy";
+import { claimOf } from "../../provider/core/claims";
 import { MemoryConnections, MemoryTrust } from "../support/memoryDrivers";
 import { PlannedAws, WORKLOAD_IDENTITY, foreignPolicy, rawInputs } from "../support/fixtures";
 
@@ -53,9 +54,12 @@ describe("a create repeated after an interrupted one (pulumi up killed before it
     expect(principals()).toEqual([WORKLOAD_IDENTITY]);
     expect(await connections.read(TARGET, "aws_data")).toEqual({
       ...planned.connection.payload,
+      // The claim is now this create's: the interrupted one left no state that could delete it.
+      description: `${planned.connection.payload.description}\n[DeploymentAuthorization instance=${outs.resolved.instance} grants=${claimOf((await connections.read(TARGET, "aws_data"))?.description)?.grants.join(",")}]`,
       extra: { role_arn: "arn:aws:iam::123456789012:role/data-reader", region_name: "us-east-1" },
     });
-    expect(connections.writes).toBe(writesBefore + 1); // one rewrite of the same content, nothing removed
+    expect(claimOf((await connections.read(TARGET, "aws_data"))?.description)?.grants).toHaveLength(1);
+    expect(connections.writes).toBe(writesBefore + 1); // one rewrite, with this create's claim, nothing removed
   });
 
   it("refuses a connection with the same content made under another resource's name (another stack)", async () => {

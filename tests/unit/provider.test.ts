@@ -53,7 +53,11 @@ describe("provider methods", () => {
     const planned = await checked();
     const { id, outs } = await provider.create(planned);
     expect(id).toBe(`data-reader/${planned.grant.sid}/aws_data`);
-    expect(outs.resolved).toEqual({ roleArn: TARGET_ROLE_ARN, apiVersion: "v2" });
+    expect(outs.resolved).toEqual({
+      roleArn: TARGET_ROLE_ARN,
+      apiVersion: "v2",
+      instance: expect.stringMatching(/^[0-9a-f]{12}$/),
+    });
     const statements = statementsOf(trust.roles.get("data-reader")!.policy);
     expect(statements.slice(0, FOREIGN_COUNT)).toEqual(statementsOf(foreignPolicy()));
     expect(statements[FOREIGN_COUNT]).toEqual(planned.grant.statement);
@@ -174,7 +178,8 @@ describe("provider methods", () => {
     connections.seenCredentials = [];
     await provider.read(id, outs);
     await provider.delete(id, outs);
-    expect(connections.seenCredentials.map((c) => c.token)).toEqual(["rotated", "rotated"]);
+    // read; then delete's read of the connection's claim and its removal
+    expect(connections.seenCredentials.map((c) => c.token)).toEqual(["rotated", "rotated", "rotated"]);
   });
 
   it("moves its entry when the identity changes, leaving the entries of others", async () => {

@@ -7,6 +7,15 @@ export const awsPlanner: GrantPlanner<AwsGrant, AwsResolved> = {
   cloud: "aws",
   replaces: (old, next) => (sameRole(old.role, next.role) ? [] : ["grant.role"]),
   stale: staleAwsGrant,
+  claims: (grant) => grant.entries.map((entry) => claimKey(grant, entry)),
+  withoutClaims(grant, kept) {
+    const entries = grant.entries.filter((entry) => !kept.has(claimKey(grant, entry)));
+    if (entries.length === 0) return undefined;
+    return entries.length === grant.entries.length ? grant : { ...grant, entries, statement: null };
+  },
+  // Entries are kept in this package's own statements: one found there is another resource's share, never a stranger's.
+  foundGranted: () => [],
+  shareClaimed: (_grant, resolved) => resolved,
   idOf: (grant) => `${roleNameOf(grant.role)}/${grant.sid}`,
   extraForApply: awsExtraForApply,
   extraInPlanTerms(key: string, live: ExtraValue, planned: Record<string, ExtraValue>, resolved: AwsResolved) {
@@ -58,6 +67,11 @@ export const awsPlanner: GrantPlanner<AwsGrant, AwsResolved> = {
     reservedKwargs: ["role_arn", "assume_role_method"],
   },
 };
+
+/** A role's name is unique in its account, whether the grant gives its name or its ARN. */
+function claimKey(grant: AwsGrant, entry: string): string {
+  return `aws ${roleNameOf(grant.role)} ${grant.sid} ${entry}`;
+}
 
 function pick(record: Record<string, ExtraValue>, keys: readonly string[]): Record<string, ExtraValue> {
   return Object.fromEntries(keys.filter((k) => k in record).map((k) => [k, record[k]!]));

@@ -10,11 +10,34 @@ import {
 
 const BROAD_ROLES = new Set(["Owner", "Contributor", "User Access Administrator"]);
 
+/** Entra keeps one credential per issuer and subject on an identity: that pair is the unit of access. */
+function credentialKey(grant: AzureGrant, credential: AzureGrant["credentials"][number]): string {
+  return `azure ${grant.identity.toLowerCase()} ${credential.issuer} ${credential.subject}`;
+}
+
+function assignmentKey(grant: AzureGrant): string {
+  const { scope, role } = grant.roleAssignment!;
+  return `azure ${grant.identity.toLowerCase()} role ${role} at ${scope.toLowerCase()}`;
+}
+
 /** Azure once planned: the identity's id and review, and what apply fills into the connection. */
 export const azurePlanner: GrantPlanner<AzureGrant, AzureResolved> = {
   cloud: "azure",
   replaces: (old, next) => (old.identity.toLowerCase() === next.identity.toLowerCase() ? [] : ["grant.identity"]),
   stale: staleAzureGrant,
+  claims: (grant) => [
+    ...grant.credentials.map((c) => credentialKey(grant, c)),
+    ...(grant.roleAssignment ? [assignmentKey(grant)] : []),
+  ],
+  withoutClaims(grant, kept) {
+    const credentials = grant.credentials.filter((c) => !kept.has(credentialKey(grant, c)));
+    const roleAssignment = grant.roleAssignment && !kept.has(assignmentKey(grant)) ? grant.roleAssignment : null;
+    if (credentials.length === 0 && !roleAssignment) return undefined;
+    return { ...grant, credentials, roleAssignment };
+  },
+  // Credentials are ours by name; an equal assignment under another name (preExistingAssignment) is a stranger's.
+  foundGranted: () => [],
+  shareClaimed: (_grant, resolved) => resolved,
   idOf: (grant) => identityName(grant.identity),
   extraForApply: azureExtraForApply,
   extraInPlanTerms: azureExtraInPlanTerms,

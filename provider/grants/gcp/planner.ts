@@ -3,11 +3,28 @@ import { GcpGrant, GcpResolved, describeResource, staleGcpGrant } from "./plan";
 
 const BASIC_ROLES = new Set(["roles/owner", "roles/editor", "roles/viewer"]);
 
+function claimKey(grant: GcpGrant, member: string): string {
+  return `gcp ${grant.resource} ${grant.role} ${member}`;
+}
+
 /** GCP once planned: the binding's id and review, and what an update leaves behind. */
 export const gcpPlanner: GrantPlanner<GcpGrant, GcpResolved> = {
   cloud: "gcp",
   replaces: (old, next) => (old.resource === next.resource ? [] : ["grant.resource"]),
   stale: staleGcpGrant,
+  claims: (grant) => grant.members.map((member) => claimKey(grant, member)),
+  withoutClaims(grant, kept) {
+    const members = grant.members.filter((member) => !kept.has(claimKey(grant, member)));
+    if (members.length === 0) return undefined;
+    if (members.length === grant.members.length) return grant;
+    const live = grant.binding ? grant.binding.members.filter((m) => members.includes(m)) : null;
+    return { ...grant, members, binding: live && { role: grant.role, members: live } };
+  },
+  foundGranted: (grant, resolved) => (resolved.preExistingMembers ?? []).map((member) => claimKey(grant, member)),
+  shareClaimed: (grant, resolved, claimed) => ({
+    ...resolved,
+    preExistingMembers: (resolved.preExistingMembers ?? []).filter((member) => !claimed.has(claimKey(grant, member))),
+  }),
   idOf: (grant) => `${grant.resource}/${grant.role}`,
   extraForApply: (extra) => extra,
   extraInPlanTerms: (_key, live) => live,

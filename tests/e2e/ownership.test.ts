@@ -1,0 +1,192 @@
+import path from "node:path";
+import { describe, expect, inject, it } from "vitest";
+import { AirflowConnectionsDriver } from "../../provider/connections/airflow";
+import { findStatement, minify } from "../../provider/grants/aws/trustPolicy";
+import { airflowTarget } from "../support/airflow";
+import { createRole, iamClient, trustPolicyOf, uniqueName } from "../support/aws";
+import {
+  createIdentity,
+  foreignCredentials,
+  storageAccountScope,
+  storedCredentials,
+  storedRoleAssignments,
+} from "../support/azure";
+import { AKS_ISSUER, foreignPolicy } from "../support/fixtures";
+import { createProject, foreignProjectPolicy, storedPolicy } from "../support/gcp";
+import { ProgramStack, programStack, repoRoot } from "../support/pulumiProgram";
+// @ts-expect-error plain ESM script without type declarations
+import { azureEnv, gcpEnv, motoEnv } from "../../scripts/toolchain.mjs";
+
+const endpoints = () => inject("endpoints");
+const iam = () => iamClient(endpoints().moto.url);
+const ROLE = "roles/bigquery.dataViewer";
+
+/** One Deployment's identities and the targets that trust them, on every cloud. */
+async function deploymentTargets(tag: string) {
+  const roleName = uniqueName(`own-${tag}`);
+  const roleArn = await createRole(iam(), roleName, foreignPolicy());
+  const { projectId } = await createProject(endpoints().gcp.fakeUrl, { policy: foreignProjectPolicy() });
+  const identity = await createIdentity(endpoints().azure.fakeUrl, { credentials: foreignCredentials(1) });
+  const scope = storageAccountScope(identity.subscriptionId, identity.resourceGroup, "lake");
+  return {
+    roleName,
+    roleArn,
+    projectId,
+    identity,
+    scope,
+    awsIdentity: `arn:aws:iam::111122223333:role/astro-${tag}-deployment`,
+    gcpIdentity: `astro-${tag}@astronomer-prod.iam.gserviceaccount.com`,
+    namespace: `${tag}-ns`,
+  };
+}
+type Targets = Awaited<ReturnType<typeof deploymentTargets>>;
+
+function ownershipStack(stackName: string, targets: Targets, suffix: string): Promise<ProgramStack> {
+  const server = endpoints().airflow3;
+  const settings: Record<string, string> = {
+    suffix,
+    airflowUrl: server.url,
+    airflowUsername: server.username,
+    awsIdentity: targets.awsIdentity,
+    awsRole: targets.roleArn,
+    gcpIdentity: targets.gcpIdentity,
+    gcpProject: targets.projectId,
+    azureIdentity: targets.identity.id,
+    azureIssuer: AKS_ISSUER,
+    azureNamespace: targets.namespace,
+    azureScope: targets.scope,
+  };
+  const config: Record<string, { value: string; secret?: boolean }> = {
+    "aws:region": { value: "us-east-1" },
+    "deployment-authorization:airflowPassword": { value: server.password, secret: true },
+  };
+  for (const [key, value] of Object.entries(settings)) config[`own:${key}`] = { value };
+  return programStack({
+    program: path.join(repoRoot, "tests/e2e/programs/ownership.js"),
+    stackName,
+    config,
+    env: {
+      ...motoEnv(endpoints().moto.url),
+      ...gcpEnv(endpoints().gcp.url),
+      ...azureEnv(endpoints().azure.url, endpoints().azure.caFile),
+    } as Record<string, string>,
+  });
+}
+
+/** What each cloud holds of the Deployment's access now. */
+async function liveAccess(targets: Targets) {
+  const statement = findStatement(await trustPolicyOf(iam(), targets.roleName), "AirflowDAAssumeRole");
+  const principals = ([] as string[]).concat(
+    (statement?.Principal as { AWS?: string | string[] } | undefined)?.AWS ?? [],
+  );
+  const policy = await storedPolicy(endpoints().gcp.fakeUrl, { project: targets.projectId });
+  const members = (policy.bindings ?? []).filter((b) => b.role === ROLE && !b.condition).flatMap((b) => b.members);
+  const credentials = (await storedCredentials(endpoints().azure.fakeUrl, targets.identity.id)).filter((c) =>
+    c.properties.subject.includes(`:${targets.namespace}:`),
+  );
+  const assignments = (await storedRoleAssignments(endpoints().azure.fakeUrl, targets.scope)).filter(
+    (a) => a.properties.principalId === targets.identity.properties.principalId,
+  );
+  return {
+    aws: principals.includes(targets.awsIdentity),
+    gcp: members.includes(`serviceAccount:${targets.gcpIdentity}`),
+    azureCredentials: credentials.length,
+    azureAssignment: assignments.length,
+  };
+}
+
+const connectionsOf = async (suffix: string) => {
+  const driver = new AirflowConnectionsDriver();
+  const ids = ["aws", "gcp", "azure"].map((p) => `${p}_${suffix}`);
+  return Promise.all(ids.map(async (id) => (await driver.read(airflowTarget(), id)) !== undefined));
+};
+
+/** No resource would change after a refresh: what is live is what state says. */
+async function expectNoChangesAfterRefresh(stack: ProgramStack) {
+  const preview = await stack.cli(["preview", "--refresh", "--expect-no-changes", "--diff"]);
+  expect(preview.code, `${preview.stdout}\n${preview.stderr}`).toBe(0);
+}
+
+async function expectOnlyForeignLeft(targets: Targets) {
+  expect(minify(await trustPolicyOf(iam(), targets.roleName))).toBe(minify(foreignPolicy()));
+  expect((await storedPolicy(endpoints().gcp.fakeUrl, { project: targets.projectId })).bindings).toEqual(
+    foreignProjectPolicy().bindings,
+  );
+  expect(await liveAccess(targets)).toMatchObject({ azureCredentials: 0, azureAssignment: 0 });
+}
+
+describe("ownership at the edges, with the real pulumi CLI", () => {
+  it("a replacement that failed (a wrong Airflow URL), then the URL put back: access is live, and a refresh agrees", async () => {
+    const targets = await deploymentTargets("fix");
+    const stack = await ownershipStack("own-fix", targets, "fix");
+    try {
+      await stack.stack.up();
+      expect(await liveAccess(targets)).toEqual({ aws: true, gcp: true, azureCredentials: 4, azureAssignment: 1 });
+
+      // A typo in the URL replaces all three (delete first); every create fails on the closed port.
+      await stack.stack.setConfig("own:airflowUrl", { value: "http://127.0.0.1:9" });
+      const failed = await stack.cli(["up", "--yes", "--skip-preview"]);
+      expect(failed.code).not.toBe(0);
+      const state = JSON.parse(stack.stateText()) as {
+        checkpoint: {
+          latest: {
+            resources: Array<{
+              type: string;
+              pendingReplacement?: boolean;
+              outputs?: { resolved?: Record<string, unknown> };
+            }>;
+          };
+        };
+      };
+      const dynamic = state.checkpoint.latest.resources.filter((r) => r.type.startsWith("pulumi-nodejs:dynamic"));
+      expect(dynamic.filter((r) => r.pendingReplacement)).toHaveLength(3);
+
+      // A stack in this state made by an earlier release holds no instance: the state says so too.
+      const exported = await stack.stack.exportStack();
+      const deployment = exported.deployment as {
+        resources: Array<{ type: string; outputs?: { resolved?: Record<string, unknown> } }>;
+      };
+      for (const resource of deployment.resources.filter((r) => r.type.startsWith("pulumi-nodejs:dynamic"))) {
+        delete resource.outputs?.resolved?.instance;
+      }
+      await stack.stack.importStack(exported);
+
+      await stack.stack.setConfig("own:airflowUrl", { value: endpoints().airflow3.url });
+      const fixed = await stack.stack.up();
+      expect(fixed.summary.result).toBe("succeeded");
+      expect(await liveAccess(targets)).toEqual({ aws: true, gcp: true, azureCredentials: 4, azureAssignment: 1 });
+      expect(await connectionsOf("fix")).toEqual([true, true, true]);
+      await expectNoChangesAfterRefresh(stack);
+
+      await stack.stack.destroy();
+      await expectOnlyForeignLeft(targets);
+      expect(await connectionsOf("fix")).toEqual([false, false, false]);
+    } finally {
+      await stack.dispose();
+    }
+  });
+
+  it("two stacks authorize one Deployment: destroying one leaves the other's access, destroying both leaves nothing", async () => {
+    const targets = await deploymentTargets("two");
+    const [first, second] = await Promise.all([
+      ownershipStack("own-a", targets, "two_a"),
+      ownershipStack("own-b", targets, "two_b"),
+    ]);
+    try {
+      await first.stack.up();
+      await second.stack.up();
+      expect(await liveAccess(targets)).toEqual({ aws: true, gcp: true, azureCredentials: 4, azureAssignment: 1 });
+
+      await first.stack.destroy();
+      expect(await liveAccess(targets)).toEqual({ aws: true, gcp: true, azureCredentials: 4, azureAssignment: 1 });
+      expect(await connectionsOf("two_a")).toEqual([false, false, false]);
+      expect(await connectionsOf("two_b")).toEqual([true, true, true]);
+      await expectNoChangesAfterRefresh(second);
+
+      await second.stack.destroy();
+      await expectOnlyForeignLeft(targets);
+    } finally {
+      await Promise.all([first.dispose(), second.dispose()]);
+    }
+  });
+});

@@ -1,0 +1,247 @@
+import fc from "fast-check";
+import { beforeEach, describe, expect, it } from "vitest";
+import {
+  FreshListings,
+  claimDigest,
+  claimOf,
+  claimedByOthers,
+  withClaim,
+  withoutClaim,
+} from "../../provider/core/claims";
+import { createProvider, ProviderMethods } from "../../provider/core/provider";
+import type { AuthorizationState } from "../../provider/core/types";
+import { awsGrantDriver } from "../../provider/grants/aws";
+import type { AwsGrant } from "../../provider/grants/aws/types";
+import { findStatement } from "../../provider/grants/aws/trustPolicy";
+import { GRANT_PLANNERS } from "../../provider/grants/planners";
+import { gcpPlanner } from "../../provider/grants/gcp/planner";
+import { azurePlanner } from "../../provider/grants/azure/planner";
+import { airflowSink } from "../../provider/connections/airflow";
+import { parseInputs } from "../../provider/inputs";
+import { MemoryConnections, MemoryTrust } from "../support/memoryDrivers";
+import {
+  PlannedAws,
+  WORKLOAD_IDENTITY,
+  azureInputs,
+  foreignPolicy,
+  gcpInputs,
+  plannedAzure,
+  plannedGcp,
+  rawInputs,
+} from "../support/fixtures";
+
+const TARGET = { url: "http://127.0.0.1:8080", apiVersion: "v2", auth: { kind: "token" }, credentials: {} } as const;
+
+let trust: MemoryTrust;
+let connections: MemoryConnections;
+let provider: ProviderMethods<AwsGrant>;
+
+beforeEach(() => {
+  trust = new MemoryTrust();
+  trust.addRole("data-reader", foreignPolicy());
+  connections = new MemoryConnections();
+  provider = createProvider({
+    planners: GRANT_PLANNERS,
+    loadParser: () => parseInputs,
+    makeDrivers: () => ({ grants: { aws: awsGrantDriver(trust) }, connections: { airflow: airflowSink(connections) } }),
+    env: { AIRFLOW_API_TOKEN: "tok" },
+  }) as ProviderMethods<AwsGrant>;
+});
+
+async function checked(overrides: Record<string, unknown> = {}) {
+  const result = await provider.check({}, rawInputs(overrides));
+  expect(result.failures).toBeUndefined();
+  return result.inputs as unknown as PlannedAws;
+}
+
+function principals(): string[] {
+  const statement = findStatement(trust.roles.get("data-reader")!.policy, "AirflowDAAssumeRole");
+  const aws = (statement?.Principal as { AWS?: string | string[] } | undefined)?.AWS;
+  return aws === undefined ? [] : ([] as string[]).concat(aws);
+}
+
+const legacy = (state: AuthorizationState<AwsGrant>) => {
+  const { instance: _instance, ...resolved } = state.resolved;
+  return { ...state, resolved } as AuthorizationState<AwsGrant>;
+};
+
+describe("a replacement deleted again after its successor exists (delete-before-replace, then a fixed create)", () => {
+  it("leaves the successor's connection and trust entry in place", async () => {
+    const planned = await checked();
+    const first = await provider.create(planned);
+    // The engine's replacement: the old one goes first, the create fails, the state keeps the old one.
+    await provider.delete(first.id, first.outs);
+    expect(principals()).toEqual([]);
+    // The next `up`: the create succeeds, then an engine that retries the pending delete deletes the old one again.
+    const second = await provider.create(planned);
+    expect(second.outs.resolved.instance).not.toBe(first.outs.resolved.instance);
+    await provider.delete(first.id, first.outs);
+    expect(principals()).toEqual([WORKLOAD_IDENTITY]);
+    expect(await connections.read(TARGET, "aws_data")).toBeDefined();
+    // ... and the successor still deletes all of it.
+    await provider.delete(second.id, second.outs);
+    expect(principals()).toEqual([]);
+    expect(connections.store.size).toBe(0);
+  });
+
+  it("does the same for state written by an earlier release, which holds no instance", async () => {
+    const planned = await checked();
+    const first = await provider.create(planned);
+    await provider.delete(first.id, legacy(first.outs));
+    await provider.create(planned);
+    await provider.delete(first.id, legacy(first.outs));
+    expect(principals()).toEqual([WORKLOAD_IDENTITY]);
+    expect(await connections.read(TARGET, "aws_data")).toBeDefined();
+  });
+
+  it("keeps the entry when the successor's connection has another id in the same Airflow", async () => {
+    const first = await provider.create(await checked());
+    await provider.delete(first.id, first.outs);
+    const moved = await checked({
+      connection: { connectionId: "aws_data_2", airflow: { url: TARGET.url, auth: { kind: "token" } } },
+    });
+    await provider.create(moved);
+    await provider.delete(first.id, first.outs);
+    expect(principals()).toEqual([WORKLOAD_IDENTITY]);
+    expect(await connections.read(TARGET, "aws_data_2")).toBeDefined();
+  });
+});
+
+describe("two resources that trust the same identity on the same role", () => {
+  const other = {
+    owner: "other/prod/s3-reader",
+    connection: { connectionId: "aws_other", airflow: { url: TARGET.url, auth: { kind: "token" } } },
+  };
+
+  it("share one entry: destroying either leaves it to the other, destroying both removes it", async () => {
+    const a = await provider.create(await checked());
+    const b = await provider.create(await checked(other));
+    expect(principals()).toEqual([WORKLOAD_IDENTITY]);
+    await provider.delete(a.id, a.outs);
+    expect(principals()).toEqual([WORKLOAD_IDENTITY]);
+    expect(await connections.read(TARGET, "aws_data")).toBeUndefined();
+    const refreshed = await provider.read(b.id, b.outs);
+    expect(refreshed.props.grant.statement).toEqual(b.outs.grant.statement);
+    await provider.delete(b.id, b.outs);
+    expect(principals()).toEqual([]);
+  });
+
+  it("deleted at the same moment, the later one sees neither claim: nothing is left behind", async () => {
+    const a = await provider.create(await checked());
+    const b = await provider.create(await checked(other));
+    await Promise.all([provider.delete(a.id, a.outs), provider.delete(b.id, b.outs)]);
+    expect(principals()).toEqual([]);
+    expect(connections.store.size).toBe(0);
+  });
+
+  it("an update that stops trusting the identity leaves the entry another resource claims", async () => {
+    const a = await provider.create(await checked());
+    await provider.create(await checked(other));
+    const elsewhere = "arn:aws:iam::111122223333:role/astro-other-galaxy-9876";
+    const news = await checked({ workloadIdentity: elsewhere });
+    await provider.update(a.id, a.outs, news);
+    expect(principals().sort()).toEqual([elsewhere, WORKLOAD_IDENTITY].sort());
+  });
+
+  it("a resource of an earlier release (no claim yet) gets its claim on its first update", async () => {
+    const a = await provider.create(await checked());
+    const planned = await checked({ connection: { ...rawInputs().connection, description: "reads the lake" } });
+    const updated = await provider.update(a.id, legacy(a.outs), planned);
+    expect(updated.outs.resolved.instance).toMatch(/^[0-9a-f]{12}$/);
+    const claim = claimOf((await connections.read(TARGET, "aws_data"))?.description);
+    expect(claim?.instance).toBe(updated.outs.resolved.instance);
+    expect((await connections.read(TARGET, "aws_data"))?.description).toMatch(
+      /^reads the lake\n\[DeploymentAuthorization /,
+    );
+  });
+});
+
+describe("a description too long to take the claim", () => {
+  it("is written as planned, and the resource deletes as before", async () => {
+    const description = "d".repeat(4990);
+    const planned = await checked({ connection: { ...rawInputs().connection, description } });
+    const { id, outs } = await provider.create(planned);
+    expect((await connections.read(TARGET, "aws_data"))?.description).toBe(description);
+    await provider.delete(id, outs);
+    expect(principals()).toEqual([]);
+    expect(connections.store.size).toBe(0);
+  });
+});
+
+describe("claims", () => {
+  it("a description round-trips through its claim, whatever its text", () => {
+    fc.assert(
+      fc.property(
+        fc.option(fc.string(), { nil: null }),
+        fc.stringMatching(/^[0-9a-f]{12}$/),
+        fc.array(fc.string(), { maxLength: 6 }),
+        (description, instance, keys) => {
+          const written = withClaim(description, { instance, grants: keys.map(claimDigest) });
+          expect(claimOf(written)).toEqual({ instance, grants: [...new Set(keys.map(claimDigest))].sort() });
+          expect(withoutClaim(written, description)).toBe(description === "" ? "" : description);
+        },
+      ),
+    );
+  });
+
+  it("a description without a claim is left as it is and claims nothing", () => {
+    expect(withoutClaim("made by hand", "made by hand")).toBe("made by hand");
+    expect(claimOf("[DeploymentAuthorization instance=xyz grants=]")).toBeUndefined();
+    expect(
+      claimedByOthers(
+        ["made by hand", null, withClaim("x", { instance: "aaaaaaaaaaaa", grants: ["01234567"] })],
+        "aaaaaaaaaaaa",
+      ).size,
+    ).toBe(0);
+  });
+
+  it("GCP members and Azure credentials and assignments are units another resource can claim", () => {
+    const gcp = plannedGcp(gcpInputs()).grant;
+    const [member] = gcpPlanner.claims(gcp);
+    expect(gcpPlanner.withoutClaims(gcp, new Set([member!]))).toBeUndefined();
+    expect(gcpPlanner.withoutClaims(gcp, new Set())).toBe(gcp);
+
+    const azure = plannedAzure(
+      azureInputs({
+        roleAssignment: {
+          role: "Storage Blob Data Reader",
+          scope: `/subscriptions/11111111-2222-3333-4444-555555555555/resourceGroups/data`,
+        },
+      }),
+    ).grant;
+    const keys = azurePlanner.claims(azure);
+    expect(keys).toHaveLength(azure.credentials.length + 1);
+    const assignment = keys.at(-1)!;
+    const keptAssignment = azurePlanner.withoutClaims(azure, new Set([assignment]));
+    expect(keptAssignment?.roleAssignment).toBeNull();
+    expect(keptAssignment?.credentials).toEqual(azure.credentials);
+    const keptFirst = azurePlanner.withoutClaims(azure, new Set([keys[0]!]));
+    expect(keptFirst?.credentials).toEqual(azure.credentials.slice(1));
+    expect(azurePlanner.withoutClaims(azure, new Set(keys))).toBeUndefined();
+  });
+});
+
+describe("fresh listings", () => {
+  it("callers that ask while a listing is in flight share the next one, started after it", async () => {
+    const listings = new FreshListings<number>();
+    let started = 0;
+    let release: () => void = () => {};
+    const list = () => {
+      const n = ++started;
+      return new Promise<number>((resolve) => (release = () => resolve(n)));
+    };
+    const first = listings.get("a", list);
+    await Promise.resolve();
+    await Promise.resolve();
+    expect(started).toBe(1);
+    const [second, third] = [listings.get("a", list), listings.get("a", list)];
+    expect(started).toBe(1);
+    release();
+    expect(await first).toBe(1);
+    await new Promise((r) => setTimeout(r, 0));
+    expect(started).toBe(2);
+    release();
+    expect(await second).toBe(2);
+    expect(await third).toBe(2);
+  });
+});
