@@ -21,7 +21,10 @@ export interface AuthorizationReview {
   };
   /** The Astro Deployment's own settings (identity, secrets backend), when the resource owns any. */
   deploymentSettings: FieldChange[];
-  /** Input paths whose change replaces the resource. */
+  /**
+   * The inputs, by their path in the program (`aws.targetRole`, `connection.connectionId`), whose
+   * change replaces the resource; the engine gives the same as the replacement's reason.
+   */
   replaces: string[];
   deleteBeforeReplace: boolean;
   risks: string[];
@@ -51,22 +54,10 @@ export function reviewAuthorization(
   news: PlannedAuthorization | undefined,
 ): AuthorizationReview {
   const subject = (news ?? olds)!;
-  const plugin = pluginFor(plugins, subject.grant.cloud);
   const before = olds ? summary(plugins, olds) : undefined;
   const after = news ? summary(plugins, news) : undefined;
 
-  const replaces: string[] = [];
-  if (olds && news) {
-    if (olds.grant.cloud !== news.grant.cloud) replaces.push("grant.cloud");
-    else replaces.push(...plugin.replaces(olds.grant, news.grant));
-    if (olds.connection.airflow?.url !== news.connection.airflow?.url) replaces.push("connection.airflow.url");
-    if (olds.connection.astro?.scopeEntityId !== news.connection.astro?.scopeEntityId) {
-      replaces.push("connection.astro");
-    }
-    if (olds.connection.connectionId !== news.connection.connectionId) replaces.push("connection.connectionId");
-    const [was, will] = [olds.deploymentSettings, news.deploymentSettings];
-    if (was && will && was.deploymentId !== will.deploymentId) replaces.push("deploymentSettings.deploymentId");
-  }
+  const replaces = olds && news ? replacedBy(plugins, olds, news) : [];
   const changed = !olds || !news || replaces.length > 0 || comparable(olds) !== comparable(news);
   // Grants are shared entries and connections keep their id: the old one must go before the new one
   // comes, or removing the old would take the new one's entry (or the create would collide).
@@ -114,6 +105,41 @@ export function reviewAuthorization(
     risks,
     changed,
   };
+}
+
+/**
+ * The inputs whose change makes the resource manage other remote objects, by their path in the
+ * program. Each cloud's planner names its own (its target); the connection's and the Deployment's
+ * are the same for every cloud.
+ */
+function replacedBy(
+  plugins: ReadonlyMap<string, GrantPlanner>,
+  olds: AuthorizationState,
+  news: PlannedAuthorization,
+): string[] {
+  const replaces: string[] = [];
+  // Another cloud: the program dropped one cloud's key and gave another's.
+  if (olds.grant.cloud !== news.grant.cloud) replaces.push(olds.grant.cloud, news.grant.cloud);
+  else replaces.push(...pluginFor(plugins, news.grant.cloud).replaces(olds.grant, news.grant));
+  const [was, will] = [olds.connection, news.connection];
+  if ((was.airflow === undefined) !== (will.airflow === undefined)) {
+    replaces.push("connection.target");
+  } else {
+    if (was.airflow?.url !== will.airflow?.url) replaces.push("connection.airflow.url");
+    if (was.astro?.scopeEntityId !== will.astro?.scopeEntityId) {
+      // The scope's id is the Deployment's or the Workspace's: the input that named it, before and after.
+      for (const astro of [was.astro, will.astro]) {
+        const path = astro?.scope === "WORKSPACE" ? "connection.astro.workspaceId" : "connection.astro.deploymentId";
+        if (!replaces.includes(path)) replaces.push(path);
+      }
+    }
+  }
+  if (was.connectionId !== will.connectionId) replaces.push("connection.connectionId");
+  const [settingsWere, settingsWillBe] = [olds.deploymentSettings, news.deploymentSettings];
+  if (settingsWere && settingsWillBe && settingsWere.deploymentId !== settingsWillBe.deploymentId) {
+    replaces.push("deployment.deploymentId");
+  }
+  return replaces;
 }
 
 function summary(plugins: ReadonlyMap<string, GrantPlanner>, s: Subject): GrantSummary {

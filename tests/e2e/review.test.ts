@@ -72,8 +72,14 @@ describe("deployment-authorization review, on the real pulumi preview --json", (
       await stack.stack.setConfig("astroe2e:targetRole", { value: secondArn });
       const replaced = JSON.parse(review((await stack.cli(["preview", "--json"])).stdout, "--json")) as NamedReview[];
       expect(replaced).toHaveLength(1);
-      expect(replaced[0]).toMatchObject({ operation: "replace", replaces: ["grant.role"], deleteBeforeReplace: true });
-      expect(replaced[0]!.risks).toEqual([expect.stringMatching(/^replacement deletes first \(grant.role changed\)/)]);
+      expect(replaced[0]).toMatchObject({
+        operation: "replace",
+        replaces: ["aws.targetRole"],
+        deleteBeforeReplace: true,
+      });
+      expect(replaced[0]!.risks).toEqual([
+        expect.stringMatching(/^replacement deletes first \(aws.targetRole changed\)/),
+      ]);
       expect(replaced[0]!.target).toContain(second);
 
       expect(() => review("{}")).toThrow(/not the output of pulumi preview --json/);

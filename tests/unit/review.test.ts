@@ -66,7 +66,7 @@ describe("the review of one authorization (shared with the provider's diff)", ()
       before: "us-east-1",
       after: "eu-west-1",
     });
-    expect(r.risks).toEqual([expect.stringMatching(/^replacement deletes first \(grant.role changed\)/)]);
+    expect(r.risks).toEqual([expect.stringMatching(/^replacement deletes first \(aws.targetRole changed\)/)]);
     expect(r.grant.removed).toHaveLength(1);
     expect(r.grant.added).toHaveLength(1);
   });
