@@ -55,7 +55,11 @@ export function reviewPreview(preview: unknown): NamedReview[] {
   return reviews;
 }
 
-/** A pull-request comment: per authorization, the access granted or taken, the connection's changes, the risks. */
+/**
+ * A pull-request comment: per authorization, the access granted or taken, the connection's changes,
+ * the risks. Every block (paragraph, list, table, quote) stands after a blank line: renderers that
+ * let no table or list interrupt a paragraph read the same blocks.
+ */
 export function renderMarkdown(reviews: NamedReview[]): string {
   if (reviews.length === 0) return "### Deployment authorizations\n\nNo authorization changes.\n";
   const risky = reviews.filter((r) => r.risks.length > 0).length;
@@ -66,7 +70,7 @@ export function renderMarkdown(reviews: NamedReview[]): string {
   for (const r of reviews) {
     lines.push(`#### \`${r.name}\`: ${r.operation} (${r.cloud})`, "");
     if (r.risks.length) lines.push(r.risks.map((risk) => `> **Risk:** ${show(risk)}`).join("\n>\n"), "");
-    lines.push(`**Grant** on ${show(r.target)}`);
+    lines.push(`**Grant** on ${show(r.target)}`, "");
     for (const entry of r.grant.added) lines.push(`- added: ${show(entry)}`);
     for (const entry of r.grant.removed) lines.push(`- removed: ${show(entry)}`);
     if (!r.grant.added.length && !r.grant.removed.length)
@@ -75,10 +79,10 @@ export function renderMarkdown(reviews: NamedReview[]): string {
       `- everything else on it (statements, members or credentials this resource did not add) is not touched`,
       "",
     );
-    lines.push(`**Connection** \`${r.connection.connectionId}\` (${show(r.connection.location)})`);
+    lines.push(`**Connection** \`${r.connection.connectionId}\` (${show(r.connection.location)})`, "");
     lines.push(...fieldTable(r.connection.changes), "");
     if (r.deploymentSettings.length) {
-      lines.push("**Deployment settings**", ...fieldTable(r.deploymentSettings), "");
+      lines.push("**Deployment settings**", "", ...fieldTable(r.deploymentSettings), "");
     }
     if (r.replaces.length) {
       lines.push(

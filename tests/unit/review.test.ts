@@ -1,3 +1,4 @@
+import MarkdownIt from "markdown-it";
 import { describe, expect, it } from "vitest";
 import { reviewAuthorization } from "../../provider/core/review";
 import type { AuthorizationState, PlannedAuthorization } from "../../provider/core/types";
@@ -122,6 +123,46 @@ describe("the review of one authorization (shared with the provider's diff)", ()
     expect(markdown).not.toMatch(/entryPath|entries|adoptExisting|apiVersion/);
     expect(renderMarkdown([])).toContain("No authorization changes.");
     expect(() => reviewPreview({})).toThrow(/not the output of pulumi preview --json/);
+  });
+});
+
+describe("the Markdown, as a CommonMark/GFM renderer other than GitHub's reads it (markdown-it)", () => {
+  const markdownIt = new MarkdownIt();
+  const reviews = () => {
+    const olds = stateOf(planned(rawInputs()));
+    const moved = planned({
+      ...rawInputs(),
+      aws: { targetRole: "arn:aws:iam::123456789012:role/other", region: "eu-west-1" },
+    });
+    const owner = plannedGcp(gcpInputs({ grant: { kind: "projectRole", role: "roles/owner" } }));
+    return [
+      { name: "moved", urn: "urn:moved", ...review(olds, moved) },
+      { name: "created", urn: "urn:created", ...review(undefined, owner) },
+    ];
+  };
+
+  it("every block starts after a blank line, so renderers that let no table or list interrupt a paragraph agree", () => {
+    const markdown = renderMarkdown(reviews());
+    const lines = markdown.split("\n");
+    const blocks = markdownIt.parse(markdown, {}).filter((t) => t.level === 0 && t.nesting === 1 && t.map);
+    expect(blocks.map((t) => t.type)).toEqual(
+      expect.arrayContaining(["table_open", "bullet_list_open", "blockquote_open"]),
+    );
+    for (const block of blocks) {
+      const [start] = block.map!;
+      expect({ block: block.type, line: lines[start], before: lines[start - 1] ?? "" }).toMatchObject({ before: "" });
+    }
+  });
+
+  it("renders the field tables, the lists and the risks as such", () => {
+    const html = markdownIt.render(renderMarkdown(reviews()));
+    expect(html.match(/<table>/g)).toHaveLength(2);
+    expect(html).toContain("<th>field</th>\n<th>before</th>\n<th>after</th>");
+    expect(html).toContain("<td><code>extra.region_name</code></td>\n<td><code>&quot;us-east-1&quot;</code></td>");
+    expect(html).toMatch(/<blockquote>\n<p><strong>Risk:<\/strong> replacement deletes first/);
+    expect(html).toMatch(/<li>added: serviceAccount:.* has roles\/owner<\/li>/);
+    // No table row or list item was swallowed into a paragraph.
+    expect(html).not.toMatch(/<p>[^<]*(\| field|^- )/m);
   });
 });
 
