@@ -18,7 +18,7 @@ import { installedIn } from "./providerStub";
 import { NamedReview, reviewPreview } from "./review";
 
 export type { NamedReview } from "./review";
-export type { AuthorizationReview, FieldChange } from "../provider/core/review";
+export type { AuthorizationReview, ConnectionReview, FieldChange, GrantChange } from "../provider/core/review";
 export type { DeploymentAuthorizationArgs } from "./args";
 
 /**
