@@ -18,7 +18,7 @@ import { installedIn } from "./providerStub";
 import { NamedReview, reviewPreview } from "./review";
 
 export type { NamedReview } from "./review";
-export type { AuthorizationReview, FieldChange } from "../provider/core/review";
+export type { AuthorizationReview, ConnectionReview, FieldChange, GrantChange } from "../provider/core/review";
 export type { DeploymentAuthorizationArgs } from "./args";
 
 /**
@@ -44,7 +44,10 @@ export interface StackTarget {
   config?: ConfigMap;
   /** Environment for the pulumi CLI and the provider (cloud credentials, endpoints, passphrase). */
   env?: Record<string, string>;
-  /** The pulumi CLI to use (a folder holding the `pulumi` binary); default: the one on PATH. */
+  /**
+   * The Pulumi CLI installation to use: the folder that holds `bin/pulumi` (what the installer
+   * makes, such as `~/.pulumi`), not the `bin` folder itself. Default: the `pulumi` on PATH.
+   */
   pulumiRoot?: string;
   /**
    * Stops the operation: before it starts, nothing runs; while it runs, the CLI is interrupted as by

@@ -8,8 +8,9 @@ const USAGE = `usage: deployment-authorization review [preview.json] [--json]
        deployment-authorization discover [targets] [deployments] [options]   (--help for more)
 
 Reads the output of \`pulumi preview --json\` (from the file, or standard input) and prints, per
-authorization, what it grants or takes away, the connection fields that change, whether it
-replaces, and what is risky: Markdown for a pull-request comment, or JSON with --json.`;
+authorization, what it grants or takes away and where (both places when the grant moves), what
+happens to the connection and which of its fields change, whether it replaces and which input made
+it, and what is risky: Markdown for a pull-request comment, or JSON with --json.`;
 
 const DISCOVER_USAGE = `usage: deployment-authorization discover [targets] [deployments] [options]
 

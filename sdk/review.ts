@@ -55,48 +55,91 @@ export function reviewPreview(preview: unknown): NamedReview[] {
   return reviews;
 }
 
-/** A pull-request comment: per authorization, the access granted or taken, the connection's changes, the risks. */
+/**
+ * A pull-request comment: per authorization, the access taken from where and granted where, what
+ * happens to the connection, the risks. Every block (paragraph, list, table, quote) stands after a
+ * blank line: renderers that let no table or list interrupt a paragraph read the same blocks.
+ */
 export function renderMarkdown(reviews: NamedReview[]): string {
   if (reviews.length === 0) return "### Deployment authorizations\n\nNo authorization changes.\n";
   const risky = reviews.filter((r) => r.risks.length > 0).length;
-  const lines = [
+  const blocks = [
     `### Deployment authorizations: ${count(reviews.length, "change")}${risky ? `, ${count(risky, "to look at twice", "to look at twice")}` : ""}`,
-    "",
+    ...reviews.flatMap(reviewBlocks),
   ];
-  for (const r of reviews) {
-    lines.push(`#### \`${r.name}\`: ${r.operation} (${r.cloud})`, "");
-    if (r.risks.length) lines.push(r.risks.map((risk) => `> **Risk:** ${show(risk)}`).join("\n>\n"), "");
-    lines.push(`**Grant** on ${show(r.target)}`);
-    for (const entry of r.grant.added) lines.push(`- added: ${show(entry)}`);
-    for (const entry of r.grant.removed) lines.push(`- removed: ${show(entry)}`);
-    if (!r.grant.added.length && !r.grant.removed.length)
-      lines.push(`- no change (${count(r.grant.unchanged, "entry", "entries")})`);
-    lines.push(
-      `- everything else on it (statements, members or credentials this resource did not add) is not touched`,
-      "",
-    );
-    lines.push(`**Connection** \`${r.connection.connectionId}\` (${show(r.connection.location)})`);
-    lines.push(...fieldTable(r.connection.changes), "");
-    if (r.deploymentSettings.length) {
-      lines.push("**Deployment settings**", ...fieldTable(r.deploymentSettings), "");
-    }
-    if (r.replaces.length) {
-      lines.push(
-        `Replaced because ${r.replaces.map((p) => `\`${p}\``).join(", ")} changed; the old one is deleted first.`,
-        "",
-      );
-    }
-  }
-  return `${lines.join("\n").trimEnd()}\n`;
+  return `${blocks.join("\n\n")}\n`;
 }
 
-function fieldTable(changes: FieldChange[]): string[] {
-  if (changes.length === 0) return ["- no change"];
+function reviewBlocks(r: NamedReview): string[] {
+  const blocks = [`#### \`${r.name}\`: ${r.operation} (${r.cloud})`];
+  if (r.risks.length) blocks.push(r.risks.map((risk) => `> **Risk:** ${show(risk)}`).join("\n>\n"));
+  if (r.operation === "replace") {
+    blocks.push(
+      `Replaced because ${r.replaces.map((p) => `\`${p}\``).join(", ")} changed: the old resource is deleted first, ` +
+        `as \`pulumi destroy\` deletes it, and the new one is created after.`,
+    );
+  }
+  blocks.push(...grantBlocks(r), ...connectionBlocks(r));
+  if (r.deploymentSettings.length) blocks.push("**Deployment settings**", fieldTable(r.deploymentSettings));
+  return blocks;
+}
+
+function grantBlocks(r: NamedReview): string[] {
+  const { from, to, added, removed, unchanged } = r.grant;
+  const untouched = "(statements, members or credentials this resource did not add) is not touched";
+  if (from !== undefined && to !== undefined && (from !== to || r.operation === "replace")) {
+    // The entries are taken from one place and written to another (or to the same, after a delete):
+    // each list says where, and both are named even when one is empty.
+    const moves = from !== to;
+    const removal = entryList(`removed from ${show(from)}`, removed);
+    const addition = entryList(`${moves ? "added to" : "added again to"} ${show(to)}`, added);
+    const title = moves
+      ? `**Grant**: moves from ${show(from)} to ${show(to)}`
+      : `**Grant** on ${show(to)}: removed, then added again (the replacement deletes first)`;
+    // A replacement deletes first: its removals come before its additions; an update adds first.
+    const items = r.operation === "replace" ? [...removal, ...addition] : [...addition, ...removal];
+    return [title, [...items, `- everything else on ${moves ? "both" : "it"} ${untouched}`].join("\n")];
+  }
+  const items = [...added.map((e) => `- added: ${show(e)}`), ...removed.map((e) => `- removed: ${show(e)}`)];
+  if (items.length === 0) items.push(`- no change: ${kept(unchanged)}`);
+  else if (unchanged) items.push(`- ${kept(unchanged)}`);
+  return [`**Grant** on ${show((to ?? from)!)}`, [...items, `- everything else on it ${untouched}`].join("\n")];
+}
+
+function entryList(lead: string, entries: string[]): string[] {
+  return entries.length ? [`- ${lead}:`, ...entries.map((e) => `  - ${show(e)}`)] : [`- ${lead}: nothing`];
+}
+
+function kept(n: number): string {
+  return n === 0 ? "it grants nothing" : `${n} ${n === 1 ? "is" : "are"} kept as before`;
+}
+
+function connectionBlocks(r: NamedReview): string[] {
+  const c = r.connection;
+  const id = `\`${c.connectionId}\``;
+  const where = show(c.location);
+  const previous = c.previous;
+  const title =
+    c.action === "create"
+      ? `**Connection** ${id}: created in ${where}`
+      : c.action === "delete"
+        ? `**Connection** ${id}: deleted from ${where}`
+        : c.action === "replace" && previous
+          ? previous.connectionId === c.connectionId && previous.location === c.location
+            ? `**Connection** ${id}: deleted from ${where}, then created there again`
+            : `**Connection**: \`${previous.connectionId}\` deleted from ${show(previous.location)}, then ${id} created in ${where}`
+          : c.action === "update"
+            ? `**Connection** ${id} in ${where}: updated in place`
+            : `**Connection** ${id} in ${where}: no change`;
+  return c.changes.length ? [title, fieldTable(c.changes)] : [title];
+}
+
+function fieldTable(changes: FieldChange[]): string {
   return [
     "| field | before | after |",
     "| --- | --- | --- |",
     ...changes.map((c) => `| \`${c.field}\` | ${cell(c.before)} | ${cell(c.after)} |`),
-  ];
+  ].join("\n");
 }
 
 function cell(value: ExtraValue | undefined): string {

@@ -164,6 +164,12 @@ function statusOf(error: unknown): number {
 const escape = (text: string) =>
   text.replace(/[&<>"']/g, (c) => ({ "&": "&amp;", "<": "&lt;", ">": "&gt;", '"': "&quot;", "'": "&#39;" })[c]!);
 
+/** Where the grant lives; both places when the change moves it (another role). */
+const where = (c: NamedReview) =>
+  c.grant.from !== undefined && c.grant.to !== undefined && c.grant.from !== c.grant.to
+    ? `${c.grant.from} → ${c.grant.to}`
+    : c.target;
+
 /** The approver's page: what the request grants, the connection it creates, the risks. */
 export function reviewPage(request: AccessRequest): string {
   const sections = request.changes.map((c) => {
@@ -177,7 +183,7 @@ export function reviewPage(request: AccessRequest): string {
       )
       .join("");
     return `<section>
-  <h2>${escape(c.operation)}: ${escape(c.target)}</h2>
+  <h2>${escape(c.operation)}: ${escape(where(c))}</h2>
   ${risks ? `<ul class="risks">${risks}</ul>` : ""}
   <h3>Access</h3><ul>${added}${removed}</ul>
   <p class="untouched">Everything else on the role is not touched.</p>

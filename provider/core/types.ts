@@ -166,7 +166,11 @@ export type IssueSink = (path: ReadonlyArray<string | number>, message: string) 
 export interface GrantPlanner<G extends GrantBase = GrantBase, R extends Resolved = Resolved> {
   /** The input key that selects this plug-in (`aws`, `gcp`); also `grant.cloud` in the plan. */
   readonly cloud: string;
-  /** Input paths whose change means another remote object: the resource is replaced. */
+  /**
+   * The input paths, as the program gives them (`aws.targetRole`, `azure.identity`), whose change
+   * means another remote object: the resource is replaced. The engine prints them as the reason, and
+   * the review names them, so they are the user's words, never the plan's fields.
+   */
   replaces(old: G, next: G): string[];
   /** What of the old grant to take back after the new one is in; undefined when nothing. */
   stale(old: G, next: G): G | undefined;

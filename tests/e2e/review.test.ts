@@ -70,11 +70,39 @@ describe("deployment-authorization review, on the real pulumi preview --json", (
       expect(markdown).not.toContain("Risk");
 
       await stack.stack.setConfig("astroe2e:targetRole", { value: secondArn });
-      const replaced = JSON.parse(review((await stack.cli(["preview", "--json"])).stdout, "--json")) as NamedReview[];
+      const movedPreview = (await stack.cli(["preview", "--json"])).stdout;
+      const replaced = JSON.parse(review(movedPreview, "--json")) as NamedReview[];
       expect(replaced).toHaveLength(1);
-      expect(replaced[0]).toMatchObject({ operation: "replace", replaces: ["grant.role"], deleteBeforeReplace: true });
-      expect(replaced[0]!.risks).toEqual([expect.stringMatching(/^replacement deletes first \(grant.role changed\)/)]);
+      expect(replaced[0]).toMatchObject({
+        operation: "replace",
+        replaces: ["aws.targetRole"],
+        deleteBeforeReplace: true,
+        grant: {
+          from: expect.stringContaining(firstArn),
+          to: expect.stringContaining(secondArn),
+          // State still trusts the old identity: the change of identity was never applied.
+          removed: [`${oldIdentity} may assume it`],
+          added: [`${newIdentity} may assume it`],
+        },
+        connection: {
+          action: "replace",
+          connectionId: "aws_lake",
+          previous: { connectionId: "aws_lake", location: replaced[0]!.connection.location },
+        },
+      });
+      expect(replaced[0]!.risks).toEqual([
+        expect.stringMatching(/^replacement deletes first \(aws\.targetRole changed\)/),
+      ]);
       expect(replaced[0]!.target).toContain(second);
+      const movedMarkdown = review(movedPreview);
+      expect(movedMarkdown).toContain("Replaced because `aws.targetRole` changed");
+      expect(movedMarkdown).toMatch(
+        new RegExp(`- removed from IAM role ${firstArn}, statement \\w+:\n  - ${oldIdentity} may assume it`),
+      );
+      expect(movedMarkdown).toMatch(
+        new RegExp(`- added to IAM role ${secondArn}, statement \\w+:\n  - ${newIdentity} may assume it`),
+      );
+      expect(movedMarkdown).toContain("`aws_lake`: deleted from Astro's Environment Manager, deployment");
 
       expect(() => review("{}")).toThrow(/not the output of pulumi preview --json/);
       await stack.stack.destroy();

@@ -106,7 +106,7 @@ describe("GCP planning, one table row per kind", () => {
       ),
     ).toEqual({
       changes: true,
-      replaces: ["grant.resource"],
+      replaces: ["gcp.project"],
       deleteBeforeReplace: true,
     });
   });

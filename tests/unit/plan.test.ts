@@ -102,7 +102,7 @@ describe("diff", () => {
     const news = plan(rawInputs({ aws: { targetRole: "arn:aws:iam::123456789012:role/other", region: "us-east-1" } }));
     expect(diff(old, news)).toEqual({
       changes: true,
-      replaces: ["grant.role"],
+      replaces: ["aws.targetRole"],
       deleteBeforeReplace: true,
     });
   });

@@ -164,7 +164,10 @@ describe("connection target: the Airflow API or Astro's Environment Manager, one
       scopeEntityId: WORKSPACE,
       links: [DEPLOYMENT],
     });
-    expect(diff({ ...byDeployment, resolved: { roleArn: "x" } }, byWorkspace).replaces).toEqual(["connection.astro"]);
+    expect(diff({ ...byDeployment, resolved: { roleArn: "x" } }, byWorkspace).replaces).toEqual([
+      "connection.astro.deploymentId",
+      "connection.astro.workspaceId",
+    ]);
   });
 
   it("names what is missing or doubled at its path", () => {

@@ -5,7 +5,8 @@ import type { AwsGrant, AwsResolved, TrustDriver } from "./types";
 /** AWS once planned: the statement's id and review, and the role's ARN filled into the connection. */
 export const awsPlanner: GrantPlanner<AwsGrant, AwsResolved> = {
   cloud: "aws",
-  replaces: (old, next) => (sameRole(old.role, next.role) ? [] : ["grant.role"]),
+  // The trust policy lives on the role the program names: another role is another policy.
+  replaces: (old, next) => (sameRole(old.role, next.role) ? [] : ["aws.targetRole"]),
   stale: staleAwsGrant,
   claims: (grant) => grant.entries.map((entry) => claimKey(grant, entry)),
   withoutClaims(grant, kept) {

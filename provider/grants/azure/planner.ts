@@ -23,7 +23,8 @@ function assignmentKey(grant: AzureGrant): string {
 /** Azure once planned: the identity's id and review, and what apply fills into the connection. */
 export const azurePlanner: GrantPlanner<AzureGrant, AzureResolved> = {
   cloud: "azure",
-  replaces: (old, next) => (old.identity.toLowerCase() === next.identity.toLowerCase() ? [] : ["grant.identity"]),
+  // The credentials live on the identity the program names: another identity is another set of them.
+  replaces: (old, next) => (old.identity.toLowerCase() === next.identity.toLowerCase() ? [] : ["azure.identity"]),
   stale: staleAzureGrant,
   claims: (grant) => [
     ...grant.credentials.map((c) => credentialKey(grant, c)),

@@ -1,5 +1,6 @@
 import type { GrantPlanner } from "../../core/types";
-import { GcpGrant, GcpResolved, describeResource, staleGcpGrant } from "./plan";
+import { UNKNOWN } from "../../core/unknown";
+import { GcpGrant, GcpResolved, describeResource, resourceKind, staleGcpGrant } from "./plan";
 
 const BASIC_ROLES = new Set(["roles/owner", "roles/editor", "roles/viewer"]);
 
@@ -10,7 +11,12 @@ function claimKey(grant: GcpGrant, member: string): string {
 /** GCP once planned: the binding's id and review, and what an update leaves behind. */
 export const gcpPlanner: GrantPlanner<GcpGrant, GcpResolved> = {
   cloud: "gcp",
-  replaces: (old, next) => (old.resource === next.resource ? [] : ["grant.resource"]),
+  replaces(old, next) {
+    if (old.resource === next.resource) return [];
+    const [was, will] = [resourceInput(old), resourceInput(next)];
+    // From a project to a service account (or back): the kind changed, and it names the new policy.
+    return was === will ? [will] : ["gcp.grant.kind", will];
+  },
   stale: staleGcpGrant,
   claims: (grant) => grant.members.map((member) => claimKey(grant, member)),
   withoutClaims(grant, kept) {
@@ -64,3 +70,14 @@ export const gcpPlanner: GrantPlanner<GcpGrant, GcpResolved> = {
     reservedKwargs: ["impersonation_chain"],
   },
 };
+
+/** The input that names the IAM policy the grant lives on: the project, or the service account. */
+function resourceInput(grant: GcpGrant): "gcp.project" | "gcp.grant.serviceAccount" {
+  const kind =
+    grant.resource === UNKNOWN
+      ? grant.mode === "projectRole"
+        ? "project"
+        : "service account"
+      : resourceKind(grant.resource);
+  return kind === "project" ? "gcp.project" : "gcp.grant.serviceAccount";
+}
