@@ -154,9 +154,12 @@ describe("discover: from a manual setup to a program that owns it", () => {
         Action: "sts:AssumeRole",
       },
     ]);
+    // Taken over: the description keeps its text and ends in this resource's claim.
     expect(await connections.read(airflowTarget("airflow3"), `${id}_a`)).toEqual({
       conn_type: "aws",
-      description: "typed in the UI",
+      description: expect.stringMatching(
+        /^typed in the UI\n\[DeploymentAuthorization instance=[0-9a-f]{12} grants=[0-9a-f]{8}\]$/,
+      ),
       extra: { role_arn: roleArn, region_name: "eu-west-1" },
     });
 

@@ -23,7 +23,7 @@ const ROLE = "roles/bigquery.dataViewer";
 
 /** One Deployment's identities and the targets that trust them, on every cloud. */
 async function deploymentTargets(tag: string) {
-  const roleName = uniqueName(`own-${tag}`);
+  const roleName = `own-${tag}`;
   const roleArn = await createRole(iam(), roleName, foreignPolicy());
   const { projectId } = await createProject(endpoints().gcp.fakeUrl, { policy: foreignProjectPolicy() });
   const identity = await createIdentity(endpoints().azure.fakeUrl, { credentials: foreignCredentials(1) });
@@ -117,8 +117,10 @@ async function expectOnlyForeignLeft(targets: Targets) {
 
 describe("ownership at the edges, with the real pulumi CLI", () => {
   it("a replacement that failed (a wrong Airflow URL), then the URL put back: access is live, and a refresh agrees", async () => {
-    const targets = await deploymentTargets("fix");
-    const stack = await ownershipStack("own-fix", targets, "fix");
+    const tag = uniqueName("fix");
+    const suffix = tag.replace("-", "_");
+    const targets = await deploymentTargets(tag);
+    const stack = await ownershipStack("own-fix", targets, suffix);
     try {
       await stack.stack.up();
       expect(await liveAccess(targets)).toEqual({ aws: true, gcp: true, azureCredentials: 4, azureAssignment: 1 });
@@ -155,22 +157,24 @@ describe("ownership at the edges, with the real pulumi CLI", () => {
       const fixed = await stack.stack.up();
       expect(fixed.summary.result).toBe("succeeded");
       expect(await liveAccess(targets)).toEqual({ aws: true, gcp: true, azureCredentials: 4, azureAssignment: 1 });
-      expect(await connectionsOf("fix")).toEqual([true, true, true]);
+      expect(await connectionsOf(suffix)).toEqual([true, true, true]);
       await expectNoChangesAfterRefresh(stack);
 
       await stack.stack.destroy();
       await expectOnlyForeignLeft(targets);
-      expect(await connectionsOf("fix")).toEqual([false, false, false]);
+      expect(await connectionsOf(suffix)).toEqual([false, false, false]);
     } finally {
       await stack.dispose();
     }
   });
 
   it("two stacks authorize one Deployment: destroying one leaves the other's access, destroying both leaves nothing", async () => {
-    const targets = await deploymentTargets("two");
+    const tag = uniqueName("two");
+    const suffix = tag.replace("-", "_");
+    const targets = await deploymentTargets(tag);
     const [first, second] = await Promise.all([
-      ownershipStack("own-a", targets, "two_a"),
-      ownershipStack("own-b", targets, "two_b"),
+      ownershipStack("own-a", targets, `${suffix}_a`),
+      ownershipStack("own-b", targets, `${suffix}_b`),
     ]);
     try {
       await first.stack.up();
@@ -179,8 +183,8 @@ describe("ownership at the edges, with the real pulumi CLI", () => {
 
       await first.stack.destroy();
       expect(await liveAccess(targets)).toEqual({ aws: true, gcp: true, azureCredentials: 4, azureAssignment: 1 });
-      expect(await connectionsOf("two_a")).toEqual([false, false, false]);
-      expect(await connectionsOf("two_b")).toEqual([true, true, true]);
+      expect(await connectionsOf(`${suffix}_a`)).toEqual([false, false, false]);
+      expect(await connectionsOf(`${suffix}_b`)).toEqual([true, true, true]);
       await expectNoChangesAfterRefresh(second);
 
       await second.stack.destroy();

@@ -3,6 +3,7 @@ import { copyFileSync, mkdirSync, mkdtempSync, rmSync, symlinkSync, unlinkSync }
 import path from "node:path";
 import { afterAll, beforeAll, describe, expect, inject, it } from "vitest";
 import { AirflowConnectionsDriver } from "../../provider/connections/airflow";
+import { claimOf, withoutClaim } from "../../provider/core/claims";
 import { airflowTarget } from "../support/airflow";
 import { createRole, iamClient, trustPolicyOf, uniqueName } from "../support/aws";
 import { foreignPolicy } from "../support/fixtures";
@@ -128,7 +129,11 @@ describe("upgrading from 0.1.0", () => {
     expect(updated.summary.resourceChanges).toEqual({ same: RESOURCES - MODES, update: MODES });
     expect(await policies()).toEqual(policiesBefore);
     const connectionsAfter = await liveConnections();
-    expect(connectionsAfter.map((c) => c?.description)).toEqual(connections.map(([id]) => `${id} (v2)`));
+    // The first update writes each connection's claim after its description.
+    expect(connectionsAfter.map((c) => withoutClaim(c?.description ?? null, null))).toEqual(
+      connections.map(([id]) => `${id} (v2)`),
+    );
+    expect(connectionsAfter.every((c) => claimOf(c?.description)?.grants.length === 1)).toBe(true);
     expect(connectionsAfter.map((c) => c?.extra)).toEqual(connectionsBefore.map((c) => c?.extra));
     expect((await stack.stack.preview({ diff: true, refresh: true })).changeSummary).toEqual({ same: RESOURCES });
 
