@@ -1,12 +1,12 @@
 import type { ExtraValue } from "../../core/types";
 import { UNKNOWN } from "../../core/unknown";
 import { ROLE_ARN } from "./names";
-import type { AwsResolved } from "./types";
+import type { AwsGrant, AwsResolved } from "./types";
 
 /**
  * What an AWS grant only knows once applied: the ARN of a role given by name. The plan names it in
- * words, apply writes the ARN, and state keeps the words (so a refresh shows no change). No schema
- * here.
+ * words, apply writes the ARN, state keeps the words (so a refresh shows no change) and the
+ * component's outputs show the ARN. The program loads this module: no schema here.
  */
 
 /** A role given by name has an ARN only AWS knows; the plan says so, and apply fills it in. */
@@ -28,4 +28,20 @@ export function awsExtraInPlanTerms(
   resolved: AwsResolved,
 ): ExtraValue {
   return key === "role_arn" && live === resolved.roleArn ? (planned.role_arn ?? live) : live;
+}
+
+/**
+ * `extra` from state as the connection holds it: `role_arn` in the plan's words becomes the ARN.
+ * Any other value is what a refresh found (drift) and stays; so do the words while the ARN is not
+ * known (a preview).
+ */
+export function awsExtraAsApplied(
+  extra: Record<string, ExtraValue>,
+  grant: Pick<AwsGrant, "role">,
+  resolved: Partial<AwsResolved>,
+): Record<string, ExtraValue> {
+  const arn = resolved.roleArn;
+  return typeof arn === "string" && "role_arn" in extra && extra.role_arn === plannedRoleArn(grant.role)
+    ? { ...extra, role_arn: arn }
+    : extra;
 }

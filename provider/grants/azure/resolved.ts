@@ -1,12 +1,13 @@
 import type { ExtraValue } from "../../core/types";
 import { UNKNOWN } from "../../core/unknown";
 import { identityName } from "./names";
-import type { AzureResolved } from "./plan";
+import type { AzureGrant, AzureResolved } from "./plan";
 
 /**
  * What an Azure grant only knows once applied: the managed identity's client id, tenant and
- * principal. The plan names them in words, apply writes the values, and state keeps the words (so a
- * refresh shows no change). No schema here.
+ * principal. The plan names them in words, apply writes the values, state keeps the words (so a
+ * refresh shows no change) and the component's outputs show the values. The program loads this
+ * module: no schema here.
  */
 
 const words = (what: string) => (identity: string) =>
@@ -30,4 +31,25 @@ export function azureExtraInPlanTerms(
   if (key === "managed_identity_client_id" && live === resolved.clientId) return planned[key] ?? live;
   if (key === "workload_identity_tenant_id" && live === resolved.tenantId) return planned[key] ?? live;
   return live;
+}
+
+/**
+ * `extra` from state as the connection holds it: the client id and tenant in the plan's words become
+ * the identity's. Any other value is what a refresh found (drift) and stays; so do the words while
+ * the values are not known (a preview).
+ */
+export function azureExtraAsApplied(
+  extra: Record<string, ExtraValue>,
+  grant: Pick<AzureGrant, "identity">,
+  resolved: Partial<AzureResolved>,
+): Record<string, ExtraValue> {
+  const applied = { ...extra };
+  const facts = [
+    ["managed_identity_client_id", plannedClientId(grant.identity), resolved.clientId],
+    ["workload_identity_tenant_id", plannedTenantId(grant.identity), resolved.tenantId],
+  ] as const;
+  for (const [key, planned, value] of facts) {
+    if (typeof value === "string" && key in applied && applied[key] === planned) applied[key] = value;
+  }
+  return applied;
 }
