@@ -228,6 +228,7 @@ export interface AzureGrantOutput {
     name: string;
     scope: string;
     role: string;
+    /** The identity's principal id. */
     principal: string;
     roleDefinitionId: string | null;
   } | null;
@@ -251,5 +252,9 @@ export interface ConnectionOutput {
    */
   url: string;
   connType: string | null;
+  /**
+   * The connection's `extra` as written: what apply resolved (a role's ARN, an identity's client id and
+   * tenant) where the plan says `(… resolved at apply)`; a value a refresh found edited by hand, as found.
+   */
   extra: Record<string, ExtraValue> | null;
 }

@@ -1,5 +1,5 @@
 import * as pulumi from "@pulumi/pulumi";
-import type { GrantBase, PlannedAuthorization, Resolved } from "../provider/core/types";
+import type { ExtraValue, GrantBase, PlannedAuthorization, Resolved } from "../provider/core/types";
 import { GRANT_CLOUDS, GRANT_OUTPUTS } from "../provider/grants/outputs";
 import type {
   AwsGrantOutput,
@@ -102,23 +102,32 @@ export class DeploymentAuthorization<
       { parent: this, additionalSecretOutputs: ["credentials"] },
     );
 
-    this.grant = pulumi.all([resource.grant, resource.resolved]).apply(([grant, resolved]) => {
+    // State holds the plan's words for what apply resolved (so a refresh and a diff stay quiet); the
+    // outputs show the values, as the cloud's own outputs make them.
+    const outputsOf = (grant: GrantBase) => {
       const named = grant.cloud ?? cloud ?? "";
-      const output = GRANT_OUTPUTS.get(named);
-      if (!output) throw new Error(`give one of ${GRANT_CLOUDS.join(", ")} (the cloud to grant in)`);
-      return output({ ...grant, cloud: named }, resolved) as unknown as GrantOutputOf<Args>;
+      const outputs = GRANT_OUTPUTS.get(named);
+      if (!outputs) throw new Error(`give one of ${GRANT_CLOUDS.join(", ")} (the cloud to grant in)`);
+      return { outputs, grant: { ...grant, cloud: named } };
+    };
+    this.grant = pulumi.all([resource.grant, resource.resolved]).apply(([given, resolved]) => {
+      const { outputs, grant } = outputsOf(given);
+      return outputs.grant(grant, resolved) as unknown as GrantOutputOf<Args>;
     });
-    this.connection = pulumi.all([resource.connection, resource.resolved]).apply(([connection, resolved]) => {
-      const payload = connection.payload as { conn_type: string; extra: ConnectionOutput["extra"] } | null;
-      return {
-        connectionId: connection.connectionId,
-        url: connection.astro
-          ? `${astroApiUrl()}/organizations/${connection.astro.organizationId}/environment-objects/${String(resolved.environmentObjectId)}`
-          : `${connection.airflow?.url}/api/${resolved.apiVersion}/connections/${connection.connectionId}`,
-        connType: payload?.conn_type ?? null,
-        extra: payload?.extra ?? null,
-      };
-    });
+    this.connection = pulumi
+      .all([resource.connection, resource.grant, resource.resolved])
+      .apply(([connection, given, resolved]) => {
+        const payload = connection.payload as { conn_type: string; extra: Record<string, ExtraValue> } | null;
+        const { outputs, grant } = outputsOf(given);
+        return {
+          connectionId: connection.connectionId,
+          url: connection.astro
+            ? `${astroApiUrl()}/organizations/${connection.astro.organizationId}/environment-objects/${String(resolved.environmentObjectId)}`
+            : `${connection.airflow?.url}/api/${resolved.apiVersion}/connections/${connection.connectionId}`,
+          connType: payload?.conn_type ?? null,
+          extra: payload ? outputs.connectionExtra(payload.extra, grant, resolved) : null,
+        };
+      });
     // The outputs are the dynamic resource's, already in state: registering them again here would
     // store a second copy for every authorization (about 850 bytes each in `stack export`).
     this.registerOutputs({});

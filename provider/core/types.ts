@@ -149,6 +149,21 @@ export interface EnsureProgress<R extends Resolved = Resolved> {
 /** What a reviewer and a program see of the grant (the component's `grant` output). */
 export type GrantOutput = { cloud: string } & Record<string, unknown>;
 
+/**
+ * What the component shows of one cloud's authorization, from state. State keeps the plan's words
+ * for what apply resolved (a role's ARN, an identity's client id), so that a refresh and a diff stay
+ * quiet; the outputs show the resolved values. The program loads these: no schema, no driver.
+ */
+export interface GrantOutputs<G extends GrantBase = GrantBase, R extends Resolved = Resolved> {
+  /** The component's `grant` output. */
+  grant(grant: G, resolved: R): GrantOutput;
+  /**
+   * The component's `connection.extra`: state's `extra` as the connection holds it, each value in the
+   * plan's words replaced by what apply resolved. Values a refresh found drifted stay as found.
+   */
+  connectionExtra(extra: Record<string, ExtraValue>, grant: G, resolved: R): Record<string, ExtraValue>;
+}
+
 export interface CommonInputs {
   owner: string;
   workloadIdentity?: string;
@@ -201,7 +216,7 @@ export interface GrantPlanner<G extends GrantBase = GrantBase, R extends Resolve
 /**
  * One cloud: its planner, and how its part of the inputs parses and what it plans. Adding a cloud is
  * adding one of these to the registry (`GRANT_PLUGINS`), its planner to `GRANT_PLANNERS` and its
- * output to `GRANT_OUTPUTS`.
+ * outputs to `GRANT_OUTPUTS`.
  */
 export interface GrantPlugin<Input = unknown, G extends GrantBase = GrantBase, R extends Resolved = Resolved>
   extends GrantPlanner<G, R> {

@@ -1,18 +1,16 @@
-import type { GrantBase, GrantOutput, Resolved } from "../core/types";
-import { awsGrantOutput } from "./aws/outputs";
-import { azureGrantOutput } from "./azure/outputs";
-import { gcpGrantOutput } from "./gcp/outputs";
-
-type GrantOutputFn = (grant: GrantBase, resolved: Resolved) => GrantOutput;
+import type { GrantOutputs } from "../core/types";
+import { awsOutputs } from "./aws/outputs";
+import { azureOutputs } from "./azure/outputs";
+import { gcpOutputs } from "./gcp/outputs";
 
 /**
- * What the component shows of each cloud's grant, by the cloud's input key. Kept apart from the
- * plug-ins because the Pulumi program loads it: the plug-ins' schemas (and zod) stay in the provider.
+ * What the component shows of each cloud's authorization, by the cloud's input key. Kept apart from
+ * the plug-ins because the Pulumi program loads it: the plug-ins' schemas (and zod) stay in the provider.
  */
-export const GRANT_OUTPUTS: ReadonlyMap<string, GrantOutputFn> = new Map([
-  ["aws", awsGrantOutput as GrantOutputFn],
-  ["gcp", gcpGrantOutput as GrantOutputFn],
-  ["azure", azureGrantOutput as GrantOutputFn],
+export const GRANT_OUTPUTS: ReadonlyMap<string, GrantOutputs> = new Map([
+  ["aws", awsOutputs as GrantOutputs],
+  ["gcp", gcpOutputs as GrantOutputs],
+  ["azure", azureOutputs as GrantOutputs],
 ]);
 
 /** The clouds a grant can be in, in the order the component looks for them in its arguments. */

@@ -1,3 +1,4 @@
+import { LocalWorkspace, PulumiCommand } from "@pulumi/pulumi/automation";
 import { mkdirSync, mkdtempSync, readFileSync, readdirSync, rmSync, writeFileSync } from "node:fs";
 import path from "node:path";
 import { afterAll, describe, expect, inject, it } from "vitest";
@@ -50,12 +51,30 @@ function target(stackName: string, extra: Partial<StackTarget> = {}): StackTarge
   };
 }
 
+/** `pulumi refresh` of a helper's stack, as an operator runs it: the provider reads what is live into state. */
+async function refresh(t: StackTarget) {
+  const project = "deployment-authorizations";
+  const stack = await LocalWorkspace.selectStack(
+    // A refresh runs no program: state holds all it needs.
+    { stackName: t.stackName, projectName: project, program: async () => ({}) },
+    {
+      // Inside the repository, where the provider process finds @pulumi/pulumi.
+      workDir: mkdtempSync(path.join(root, "refresh-")),
+      envVars: { PULUMI_BACKEND_URL: t.backendUrl, PULUMI_SKIP_UPDATE_CHECK: "true", ...t.env },
+      projectSettings: { name: project, runtime: "nodejs", backend: { url: t.backendUrl } },
+      pulumiCommand: await PulumiCommand.get({ root: t.pulumiRoot!, skipVersionCheck: true }),
+    },
+  );
+  await stack.setAllConfig(t.config ?? {});
+  return stack.refresh();
+}
+
 /** One authorization for a Deployment: its default identity trusted on the role, the connection in Astro. */
-async function request(roleArn: string) {
+async function request(targetRole: string) {
   const deployment = await seedDeployment(inject("endpoints").astro.fakeUrl, { cloudProvider: "AWS" });
   const args: DeploymentAuthorizationArgs = {
     deployment: { organizationId: deployment.organizationId, deploymentId: deployment.id },
-    aws: { targetRole: roleArn, region: "us-east-1" },
+    aws: { targetRole, region: "us-east-1" },
     connection: { connectionId: "aws_portal", target: "astro" },
   };
   return { deployment, args };
@@ -66,7 +85,8 @@ describe("the Automation helper (pulumi-deployment-authorization/automation), as
     const iam = iamClient(inject("endpoints").moto.url);
     const roleName = uniqueName("portal");
     const roleArn = await createRole(iam, roleName, foreignPolicy());
-    const [a, b] = [await request(roleArn), await request(roleArn)];
+    // One by the role's name: its ARN is known only at apply, and the outputs must show it from then on.
+    const [a, b] = [await request(roleName), await request(roleArn)];
 
     const preview = await previewAuthorizations(target("team-a"), { authorizations: { "deployment-a": a.args } });
     expect(preview.changes).toHaveLength(1);
@@ -92,10 +112,21 @@ describe("the Automation helper (pulumi-deployment-authorization/automation), as
     // The second request for team-a ran after the first had finished: nothing left to do.
     expect(again.summary).toMatchObject({ same: 3 });
     expect(again.changes).toEqual([]);
-    expect(first.outputs["deployment-a"]).toMatchObject({
+    const applied = {
       grant: { cloud: "aws", roleArn },
-      connection: { connectionId: "aws_portal", connType: "aws" },
-    });
+      connection: {
+        connectionId: "aws_portal",
+        connType: "aws",
+        extra: { role_arn: roleArn, region_name: "us-east-1" },
+      },
+    };
+    expect(first.outputs["deployment-a"]).toMatchObject(applied);
+    expect(again.outputs["deployment-a"]).toMatchObject(applied);
+    // A refresh leaves the plan's words in state; the next apply makes its outputs from that state.
+    expect((await refresh(target("team-a"))).summary.resourceChanges).toEqual({ same: 3 });
+    const afterRefresh = await applyAuthorizations(target("team-a"), { authorizations: { "deployment-a": a.args } });
+    expect(afterRefresh.summary).toMatchObject({ same: 3 });
+    expect(afterRefresh.outputs["deployment-a"]).toMatchObject(applied);
     const entries = JSON.stringify(await trustPolicyOf(iam, roleName));
     expect(entries).toContain(a.deployment.effectiveWorkloadIdentity);
     expect(entries).toContain(b.deployment.effectiveWorkloadIdentity);

@@ -38,7 +38,7 @@ function azureStack(stackName: string, settings: Record<string, string | number>
 const names = (items: Array<{ name: string }>) => items.map((c) => c.name).sort();
 
 describe("Azure with the real pulumi CLI", () => {
-  it("up, no-op preview, drift of credentials, assignment and connection shown and repaired, destroy leaves exactly the foreign ones", async () => {
+  it("up, no-op preview, refresh, drift of credentials, assignment and connection shown and repaired, destroy leaves exactly the foreign ones; the outputs hold the identity's ids throughout", async () => {
     const foreign = foreignCredentials(2);
     const identity = await createIdentity(azure().fakeUrl, { credentials: foreign });
     const scope = storageAccountScope(identity.subscriptionId, identity.resourceGroup, "lake");
@@ -46,14 +46,19 @@ describe("Azure with the real pulumi CLI", () => {
     const stack = await azureStack("az-life", { identity: identity.id, scope });
     const connections = new AirflowConnectionsDriver();
     const connectionId = "azure_az_life_0";
+    // What apply reads from the identity: the connection holds it, and so must the outputs.
+    const { clientId, tenantId, principalId } = identity.properties;
+    const applied = {
+      managed_identity_client_id: clientId,
+      workload_identity_tenant_id: tenantId,
+      subscriptionId: identity.subscriptionId,
+    };
+    const resolvedIds = { clientId, tenantId, principalId, roleAssignment: { principal: principalId } };
     try {
       const up = await stack.stack.up();
       const grant = up.outputs.grants!.value[0];
-      expect(grant).toMatchObject({
-        cloud: "azure",
-        clientId: identity.properties.clientId,
-        preExistingAssignment: null,
-      });
+      expect(grant).toMatchObject({ cloud: "azure", ...resolvedIds, preExistingAssignment: null });
+      expect(up.outputs.connections!.value[0].extra).toEqual(applied);
       expect(grant.credentials).toHaveLength(4);
       expect(names(await storedCredentials(azure().fakeUrl, identity.id))).toEqual(
         [...foreign.map((c) => c.name), ...grant.credentials.map((c: { name: string }) => c.name)].sort(),
@@ -62,14 +67,16 @@ describe("Azure with the real pulumi CLI", () => {
       expect(names(assignments)).toEqual([foreignAssignment.name, grant.roleAssignment.name].sort());
       expect(await connections.read(airflowTarget(), connectionId)).toMatchObject({
         conn_type: "azure",
-        extra: {
-          managed_identity_client_id: identity.properties.clientId,
-          workload_identity_tenant_id: identity.properties.tenantId,
-          subscriptionId: identity.subscriptionId,
-        },
+        extra: applied,
       });
 
       expect((await stack.stack.preview({ diff: true })).changeSummary).toEqual({ same: 3 });
+
+      // State keeps the plan's words; the outputs a refresh makes from it hold the identity's ids.
+      expect((await stack.stack.refresh({ runProgram: true })).summary.resourceChanges).toEqual({ same: 3 });
+      const refreshed = await stack.stack.outputs();
+      expect(refreshed.grants!.value[0]).toMatchObject(resolvedIds);
+      expect(refreshed.connections!.value[0].extra).toEqual(applied);
 
       // Drift by hand: one credential deleted, one re-pointed, the assignment deleted, the connection edited.
       const { msi, authorization } = azureClients(azure().url, identity.subscriptionId);
@@ -94,7 +101,8 @@ describe("Azure with the real pulumi CLI", () => {
       expect(preview.stdout).toMatch(/roleAssignment/);
       expect(preview.stdout).toMatch(/someone-else/);
 
-      await stack.stack.up({ refresh: true });
+      const repairedUp = await stack.stack.up({ refresh: true });
+      expect(repairedUp.outputs.connections!.value[0].extra).toEqual(applied);
       const repaired = await storedCredentials(azure().fakeUrl, identity.id);
       expect(names(repaired)).toEqual(
         [...foreign.map((c) => c.name), ...grant.credentials.map((c: { name: string }) => c.name)].sort(),

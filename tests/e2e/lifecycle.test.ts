@@ -42,9 +42,10 @@ describe("DeploymentAuthorization with the real pulumi CLI", { shuffle: false },
 
   beforeAll(async () => {
     roleArn = await createRole(iam(), roleName, foreignPolicy());
+    // The role by name: its ARN is known only at apply, and the outputs must show it from then on.
     program = await demoProgramStack({
       stackName: "e2e",
-      config: demoConfig(roleArn, connectionId),
+      config: demoConfig(roleName, connectionId),
       env: motoEnv(inject("endpoints").moto.url) as Record<string, string>,
     });
     console.log(`pulumi CLI ${await program.stack.workspace.pulumiVersion}`);
@@ -76,6 +77,8 @@ describe("DeploymentAuthorization with the real pulumi CLI", { shuffle: false },
     expect(result.outputs.connection!.value.url).toBe(
       `${inject("endpoints").airflow3.url}/api/v2/connections/${connectionId}`,
     );
+    expect(result.outputs.connection!.value.extra).toEqual(live?.extra);
+    expect(result.outputs.grant!.value.roleArn).toBe(roleArn);
   });
 
   it("keeps the password out of state and stores a small provider reference", () => {
@@ -94,6 +97,21 @@ describe("DeploymentAuthorization with the real pulumi CLI", { shuffle: false },
     expect(preview.changeSummary).toEqual({ same: 3 });
   });
 
+  it("refresh keeps the plan's words in state; the outputs made from that state hold the role's ARN", async () => {
+    const refresh = await program.stack.refresh({ runProgram: true, onOutput });
+    expect(refresh.summary.resourceChanges).toEqual({ same: 3 });
+    const resource = (
+      JSON.parse(program.stateText()).checkpoint.latest.resources as Array<{
+        type: string;
+        outputs: { connection: { payload: { extra: Record<string, unknown> } } };
+      }>
+    ).find((r) => r.type.startsWith("pulumi-nodejs:dynamic"))!;
+    expect(resource.outputs.connection.payload.extra.role_arn).toBe(`(ARN of role ${roleName}, resolved at apply)`);
+    const outputs = await program.stack.outputs();
+    expect(outputs.connection!.value.extra).toEqual({ role_arn: roleArn, region_name: "us-east-1" });
+    expect(outputs.grant!.value.roleArn).toBe(roleArn);
+  });
+
   it("preview --refresh shows a removed statement and an edited connection; up repairs both", async () => {
     await setTrustPolicy(iam(), roleName, foreignPolicy());
     const driver = new AirflowConnectionsDriver();
@@ -108,6 +126,7 @@ describe("DeploymentAuthorization with the real pulumi CLI", { shuffle: false },
 
     const up = await program.stack.up({ refresh: true, onOutput });
     expect(up.summary.resourceChanges?.update).toBe(1);
+    expect(up.outputs.connection!.value.extra).toEqual({ role_arn: roleArn, region_name: "us-east-1" });
     expect(statementsOf(await trustPolicyOf(iam(), roleName))).toHaveLength(FOREIGN_COUNT + 1);
     expect((await driver.read(airflowTarget(), connectionId))?.extra.region_name).toBe("us-east-1");
   });

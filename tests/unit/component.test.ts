@@ -1,5 +1,13 @@
 import * as pulumi from "@pulumi/pulumi";
 import { beforeAll, describe, expect, it } from "vitest";
+import { airflowSink } from "../../provider/connections/airflow";
+import { createProvider } from "../../provider/core/provider";
+import type { AuthorizationState, PlannedAuthorization } from "../../provider/core/types";
+import { awsGrantDriver } from "../../provider/grants/aws";
+import { GRANT_PLANNERS } from "../../provider/grants/planners";
+import { parseInputs } from "../../provider/inputs";
+import { TARGET_ROLE_ARN, foreignPolicy } from "../support/fixtures";
+import { MemoryConnections, MemoryTrust } from "../support/memoryDrivers";
 
 interface Registered {
   type: string;
@@ -11,6 +19,36 @@ const registered: Registered[] = [];
 let aws: typeof import("@pulumi/aws");
 let sdk: typeof import("../../sdk");
 
+/**
+ * Resources, by name, whose state the real provider makes over in-memory IAM and Airflow (check and
+ * create, then read for a refresh): the component's outputs come from the state that `pulumi up`,
+ * or a `pulumi refresh` after it, leaves.
+ */
+const provided = new Map<string, "up" | "refresh">();
+const trust = new MemoryTrust();
+trust.addRole("data-reader", foreignPolicy());
+const provider = createProvider({
+  planners: GRANT_PLANNERS,
+  loadParser: () => parseInputs,
+  makeDrivers: () => ({
+    grants: { aws: awsGrantDriver(trust) },
+    connections: { airflow: airflowSink(new MemoryConnections()) },
+  }),
+  env: {},
+});
+const states: Record<string, AuthorizationState> = {};
+
+async function providedState(name: string, inputs: Record<string, unknown>, after: "up" | "refresh") {
+  const { grant: _grant, resolved: _resolved, credentials, ...raw } = inputs;
+  const secret = (credentials as { value?: unknown } | undefined)?.value ?? credentials;
+  const checked = await provider.check({}, { ...raw, ...(secret ? { credentials: secret } : {}) });
+  if (checked.failures) throw new Error(JSON.stringify(checked.failures));
+  const { id, outs } = await provider.create(checked.inputs as unknown as PlannedAuthorization);
+  const state = after === "refresh" ? (await provider.read(id, outs)).props : outs;
+  states[name] = state;
+  return { id, state };
+}
+
 // Loading @pulumi/aws and the SDK takes several seconds on a busy 2-core runner, longer than a
 // unit test's 5 s budget; it happens once here, where the budget is the module load's own.
 const moduleLoadTimeoutMs = 120_000;
@@ -20,6 +58,8 @@ beforeAll(async () => {
     {
       newResource: (args) => {
         registered.push({ type: args.type, name: args.name, inputs: args.inputs });
+        const after = provided.get(args.name);
+        if (after && args.type.includes("dynamic")) return providedState(args.name, args.inputs, after);
         if (args.type === "aws:iam/role:Role") {
           return { id: args.name, state: { ...args.inputs, arn: `arn:aws:iam::123456789012:role/${args.name}` } };
         }
@@ -123,4 +163,29 @@ describe("DeploymentAuthorization component, GCP and bad input", () => {
     const parsed = parseInputs(inputs);
     expect(parsed.ok ? [] : parsed.failures.map((f) => f.property)).toEqual(["connection.airflow.auth.kind"]);
   });
+});
+
+describe("DeploymentAuthorization component outputs, from the state the provider leaves", () => {
+  it.each([
+    ["up", "by-name"],
+    ["refresh", "by-name-refreshed"],
+  ] as const)(
+    "show the ARN of a role given by name after %s, where state keeps the plan's words",
+    async (after, name) => {
+      provided.set(name, after);
+      const auth = new sdk.DeploymentAuthorization(name, {
+        workloadIdentity: "arn:aws:iam::111122223333:role/astro-ns",
+        aws: { targetRole: "data-reader", region: "us-east-1" },
+        connection: {
+          connectionId: `aws_${name.replace(/-/g, "_")}`,
+          airflow: { url: "http://localhost:8080", auth: { kind: "token", token: pulumi.secret("tok-123456") } },
+        },
+      });
+      const [grant, connection] = await Promise.all([valueOf(auth.grant), valueOf(auth.connection)]);
+      expect(states[name]?.connection.payload?.extra.role_arn).toBe("(ARN of role data-reader, resolved at apply)");
+      expect(connection.extra).toEqual({ role_arn: TARGET_ROLE_ARN, region_name: "us-east-1" });
+      expect(connection.connType).toBe("aws");
+      expect(grant.roleArn).toBe(TARGET_ROLE_ARN);
+    },
+  );
 });

@@ -1,12 +1,16 @@
-import type { GrantOutput } from "../../core/types";
+import type { GrantOutputs } from "../../core/types";
+import { awsExtraAsApplied } from "./resolved";
 import type { AwsGrant, AwsResolved } from "./types";
 
-/** The component's `grant` output for AWS: the role, the statement and the entries it trusts. */
-export const awsGrantOutput = (grant: AwsGrant, resolved: AwsResolved): GrantOutput => ({
-  cloud: "aws",
-  roleArn: resolved.roleArn,
-  statementId: grant.sid,
-  trusted: grant.entries,
-  statement: grant.statement,
-  oidcProviderCreated: resolved.oidcProviderCreated ?? false,
-});
+/** The component's outputs for AWS: the role, the statement and the entries it trusts; `role_arn` as written. */
+export const awsOutputs: GrantOutputs<AwsGrant, AwsResolved> = {
+  grant: (grant, resolved) => ({
+    cloud: "aws",
+    roleArn: resolved.roleArn,
+    statementId: grant.sid,
+    trusted: grant.entries,
+    statement: grant.statement,
+    oidcProviderCreated: resolved.oidcProviderCreated ?? false,
+  }),
+  connectionExtra: awsExtraAsApplied,
+};

@@ -3,9 +3,10 @@ import { DEFAULT_SERVICE_ACCOUNTS, serviceAccountName } from "../../core/astro";
 import type { CommonInputs, ExtraValue } from "../../core/types";
 import { UNKNOWN } from "../../core/unknown";
 import { ROLE_ARN } from "./names";
+import { plannedRoleArn } from "./resolved";
 import type { AwsInput } from "./schema";
 import { PolicyValue, entriesAt, staleShare, withEntriesAt } from "./trustPolicy";
-import type { AwsGrant, AwsResolved, GrantOnRole, TrustMode } from "./types";
+import type { AwsGrant, GrantOnRole, TrustMode } from "./types";
 
 /** Pure planning of the AWS grant: the seeds' trust statements and the `aws` connection's extra. */
 
@@ -31,12 +32,6 @@ export function issuerHostPath(issuerUrl: string): string {
  */
 export function ownedGrantOf(grant: AwsGrant): GrantOnRole {
   return { ...grant, statement: withEntriesAt({ Sid: grant.sid }, grant.entryPath, grant.entries) };
-}
-
-/** A role given by name has an ARN only AWS knows; the plan says so, and apply fills it in. */
-export function plannedRoleArn(role: string): string {
-  if (role === UNKNOWN || ROLE_ARN.test(role)) return role;
-  return `(ARN of role ${role}, resolved at apply)`;
 }
 
 export function roleNameOf(role: string): string {
@@ -164,9 +159,4 @@ export function staleAwsGrant(old: AwsGrant, next: AwsGrant): AwsGrant | undefin
     statement: stale.statement,
     ...(keepsProvider ? { oidcProvider: undefined } : {}),
   };
-}
-
-/** The payload's `role_arn` once the role's ARN is known. */
-export function awsExtraForApply(extra: Record<string, ExtraValue>, resolved: AwsResolved): Record<string, ExtraValue> {
-  return "role_arn" in extra ? { ...extra, role_arn: resolved.roleArn } : extra;
 }

@@ -1,5 +1,6 @@
 import type { ExtraValue, GrantDriver, GrantPlanner } from "../../core/types";
-import { awsExtraForApply, ownedGrantOf, roleNameOf, sameRole, staleAwsGrant } from "./plan";
+import { ownedGrantOf, roleNameOf, sameRole, staleAwsGrant } from "./plan";
+import { awsExtraForApply, awsExtraInPlanTerms } from "./resolved";
 import type { AwsGrant, AwsResolved, TrustDriver } from "./types";
 
 /** AWS once planned: the statement's id and review, and the role's ARN filled into the connection. */
@@ -19,10 +20,7 @@ export const awsPlanner: GrantPlanner<AwsGrant, AwsResolved> = {
   shareClaimed: (_grant, resolved) => resolved,
   idOf: (grant) => `${roleNameOf(grant.role)}/${grant.sid}`,
   extraForApply: awsExtraForApply,
-  extraInPlanTerms(key: string, live: ExtraValue, planned: Record<string, ExtraValue>, resolved: AwsResolved) {
-    // A role given by name: the live ARN reads as the plan's "(ARN of role x, resolved at apply)".
-    return key === "role_arn" && live === resolved.roleArn ? (planned.role_arn ?? live) : live;
-  },
+  extraInPlanTerms: awsExtraInPlanTerms,
   summarize(grant) {
     // After a refresh that found none of our entries live, the statement is null: nothing is granted.
     const entries = grant.statement === null ? [] : grant.entries;

@@ -12,11 +12,10 @@ import {
   CREDENTIAL_PREFIX,
   FederatedCredential,
   MAX_CREDENTIALS_PER_IDENTITY,
-  identityName,
   isOtherDeploymentsCredential,
   roleDefinitionGuid,
 } from "./plan";
-import { IDENTITY_ID } from "./names";
+import { IDENTITY_ID, identityName } from "./names";
 
 type TokenCredential = ConstructorParameters<typeof ManagedServiceIdentityClient>[0];
 type PipelinePolicy = NonNullable<

@@ -15,3 +15,8 @@ export const ROLE_DEFINITION_ID = new RegExp(
   `^(?:/subscriptions/${GUID})?/providers/Microsoft\\.Authorization/roleDefinitions/(${GUID})$|^(${GUID})$`,
   "i",
 );
+
+/** A managed identity's name: the last part of its resource id (the id itself when it is not one). */
+export function identityName(id: string): string {
+  return IDENTITY_ID.exec(id)?.[3] ?? id;
+}

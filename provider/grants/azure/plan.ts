@@ -3,6 +3,7 @@ import { serviceAccountName } from "../../core/astro";
 import type { ExtraValue } from "../../core/types";
 import { UNKNOWN } from "../../core/unknown";
 import { IDENTITY_ID, ROLE_DEFINITION_ID } from "./names";
+import { plannedClientId, plannedPrincipal, plannedTenantId } from "./resolved";
 import type { AzureInput } from "./schema";
 
 /**
@@ -66,10 +67,6 @@ export function identityId(identity: AzureInput["identity"]): string {
   return `/subscriptions/${identity.subscriptionId}/resourceGroups/${identity.resourceGroup}/providers/Microsoft.ManagedIdentity/userAssignedIdentities/${identity.name}`;
 }
 
-export function identityName(id: string): string {
-  return IDENTITY_ID.exec(id)?.[3] ?? id;
-}
-
 function hash(text: string, length: number): string {
   return createHash("sha256").update(text).digest("hex").slice(0, length);
 }
@@ -115,7 +112,7 @@ export function planAzureGrant(input: AzureInput): AzureGrant {
           : guidOf(`${a.scope.toLowerCase()} ${identity.toLowerCase()} ${a.role.toLowerCase()}`),
         scope: a.scope,
         role: a.role,
-        principal: identity === UNKNOWN ? UNKNOWN : `(principal of ${identityName(identity)}, resolved at apply)`,
+        principal: plannedPrincipal(identity),
       }
     : null;
   return {
@@ -141,31 +138,15 @@ export function roleDefinitionGuid(role: string): string | undefined {
  * apply from the identity; the plan says so.
  */
 export function azureConnectionExtra(grant: AzureGrant): Record<string, ExtraValue> {
-  const name = grant.identity === UNKNOWN ? UNKNOWN : identityName(grant.identity);
   const subscription =
     grant.roleAssignment?.scope.match(/^\/subscriptions\/([^/]+)/i)?.[1] ??
     IDENTITY_ID.exec(grant.identity)?.[1] ??
     UNKNOWN;
   return {
-    managed_identity_client_id: name === UNKNOWN ? UNKNOWN : `(client id of ${name}, resolved at apply)`,
-    workload_identity_tenant_id: name === UNKNOWN ? UNKNOWN : `(tenant of ${name}, resolved at apply)`,
+    managed_identity_client_id: plannedClientId(grant.identity),
+    workload_identity_tenant_id: plannedTenantId(grant.identity),
     subscriptionId: subscription,
   };
-}
-
-export function azureExtraForApply(extra: Record<string, ExtraValue>, resolved: AzureResolved) {
-  return { ...extra, managed_identity_client_id: resolved.clientId, workload_identity_tenant_id: resolved.tenantId };
-}
-
-export function azureExtraInPlanTerms(
-  key: string,
-  live: ExtraValue,
-  planned: Record<string, ExtraValue>,
-  resolved: AzureResolved,
-): ExtraValue {
-  if (key === "managed_identity_client_id" && live === resolved.clientId) return planned[key] ?? live;
-  if (key === "workload_identity_tenant_id" && live === resolved.tenantId) return planned[key] ?? live;
-  return live;
 }
 
 /**

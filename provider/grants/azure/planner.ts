@@ -1,12 +1,7 @@
 import type { GrantPlanner } from "../../core/types";
-import {
-  AzureGrant,
-  AzureResolved,
-  azureExtraForApply,
-  azureExtraInPlanTerms,
-  identityName,
-  staleAzureGrant,
-} from "./plan";
+import { identityName } from "./names";
+import { AzureGrant, AzureResolved, staleAzureGrant } from "./plan";
+import { azureExtraForApply, azureExtraInPlanTerms } from "./resolved";
 
 const BROAD_ROLES = new Set(["Owner", "Contributor", "User Access Administrator"]);
 

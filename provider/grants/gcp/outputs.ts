@@ -1,13 +1,17 @@
-import type { GrantOutput } from "../../core/types";
+import type { GrantOutputs } from "../../core/types";
 import type { GcpGrant, GcpResolved } from "./plan";
 
-/** The component's `grant` output for GCP: the resource, the role and the binding's members. */
-export const gcpGrantOutput = (grant: GcpGrant, resolved: GcpResolved): GrantOutput => ({
-  cloud: "gcp",
-  mode: grant.mode,
-  resource: grant.resource,
-  role: grant.role,
-  members: grant.members,
-  binding: grant.binding,
-  preExistingMembers: resolved.preExistingMembers ?? [],
-});
+/** The component's outputs for GCP: the resource, the role and the binding's members. */
+export const gcpOutputs: GrantOutputs<GcpGrant, GcpResolved> = {
+  grant: (grant, resolved) => ({
+    cloud: "gcp",
+    mode: grant.mode,
+    resource: grant.resource,
+    role: grant.role,
+    members: grant.members,
+    binding: grant.binding,
+    preExistingMembers: resolved.preExistingMembers ?? [],
+  }),
+  // The plan knows every value of the connection's extra (the project, the service account): nothing to resolve.
+  connectionExtra: (extra) => extra,
+};

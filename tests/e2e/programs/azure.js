@@ -11,6 +11,7 @@ const scope = config.get("scope");
 const identities = config.getObject("identities") ?? [config.require("identity")];
 
 const grants = [];
+const connections = [];
 for (let i = first; i < first + count; i++) {
   const auth = new DeploymentAuthorization(`deployment-${i}`, {
     azure: {
@@ -28,5 +29,7 @@ for (let i = first; i < first + count; i++) {
     },
   });
   grants.push(auth.grant);
+  connections.push(auth.connection);
 }
 exports.grants = grants;
+exports.connections = connections;
