@@ -15,7 +15,7 @@ export interface NamedReview extends AuthorizationReview {
 interface PreviewStep {
   op: string;
   urn: string;
-  oldState?: { inputs?: Record<string, unknown>; outputs?: Record<string, unknown> };
+  oldState?: { inputs?: Record<string, unknown>; outputs?: Record<string, unknown>; pendingReplacement?: boolean };
   newState?: { inputs?: Record<string, unknown> };
 }
 
@@ -48,11 +48,34 @@ export function reviewPreview(preview: unknown): NamedReview[] {
     const newAuth =
       step.op !== "delete" && isAuthorization(news) ? (news as unknown as PlannedAuthorization) : undefined;
     if (!oldAuth && !newAuth) continue;
-    const review = reviewAuthorization(PLUGINS, oldAuth, newAuth);
+    const review =
+      step.op === "replace" && newAuth && reviewAuthorization(PLUGINS, oldAuth, newAuth).operation !== "replace"
+        ? replacementByTheEngine(newAuth, step.oldState?.pendingReplacement === true)
+        : reviewAuthorization(PLUGINS, oldAuth, newAuth);
     const owner = (newAuth ?? oldAuth)!.owner;
     reviews.push({ name: owner.split("/").at(-1) ?? owner, urn: step.urn, ...review });
   }
   return reviews;
+}
+
+/**
+ * A replacement the engine makes although the inputs ask for none: it finishes an earlier one whose
+ * delete went through and whose create failed (`pendingReplacement` in state), so nothing of the old
+ * resource is live and everything of the new one is created.
+ */
+function replacementByTheEngine(news: PlannedAuthorization, pending: boolean): AuthorizationReview {
+  const created = reviewAuthorization(PLUGINS, undefined, news);
+  const why = pending
+    ? "an earlier update deleted this resource to replace it and the create failed (pending replacement in state)"
+    : "the engine replaces this resource although its inputs ask for no replacement";
+  return {
+    ...created,
+    operation: "replace",
+    risks: [
+      `${why}: the Deployment has had no access through it since then; this update creates the grant and the connection again`,
+      ...created.risks,
+    ],
+  };
 }
 
 /**

@@ -1,6 +1,7 @@
 import path from "node:path";
 import { describe, expect, inject, it } from "vitest";
 import { AirflowConnectionsDriver } from "../../provider/connections/airflow";
+import { renderMarkdown, reviewPreview } from "../../sdk/review";
 import { findStatement, minify } from "../../provider/grants/aws/trustPolicy";
 import { airflowTarget } from "../support/airflow";
 import { createRole, iamClient, trustPolicyOf, uniqueName } from "../support/aws";
@@ -154,6 +155,20 @@ describe("ownership at the edges, with the real pulumi CLI", () => {
       await stack.stack.importStack(exported);
 
       await stack.stack.setConfig("own:airflowUrl", { value: endpoints().airflow3.url });
+      // The review of the fixing preview says what the engine will do: create all three again.
+      const preview = await stack.cli(["preview", "--json"]);
+      const reviews = reviewPreview(JSON.parse(preview.stdout));
+      expect(reviews.map((r) => [r.cloud, r.operation]).sort()).toEqual([
+        ["aws", "replace"],
+        ["azure", "replace"],
+        ["gcp", "replace"],
+      ]);
+      for (const review of reviews) {
+        expect(review.grant.added.length).toBeGreaterThan(0);
+        expect(review.risks[0]).toMatch(/pending replacement in state/);
+      }
+      expect(renderMarkdown(reviews)).not.toMatch(/: same|no change/);
+
       const fixed = await stack.stack.up();
       expect(fixed.summary.result).toBe("succeeded");
       expect(await liveAccess(targets)).toEqual({ aws: true, gcp: true, azureCredentials: 4, azureAssignment: 1 });
