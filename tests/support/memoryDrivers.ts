@@ -7,8 +7,31 @@ import type {
   DeploymentChange,
   DeploymentSettingsDriver,
 } from "../../provider/core/types";
-import type { GrantOnRole, TrustDriver } from "../../provider/grants/aws/types";
+import type { AwsGrant, GrantOnRole, TrustDriver } from "../../provider/grants/aws/types";
+import { airflowSink } from "../../provider/connections/airflow";
+import { createProvider, type ProviderMethods } from "../../provider/core/provider";
+import { awsGrantDriver } from "../../provider/grants/aws";
+import { GRANT_PLANNERS } from "../../provider/grants/planners";
+import { parseInputs } from "../../provider/inputs";
+import { foreignPolicy } from "./fixtures";
 import { TrustPolicy, grantHolds, liveShare, withGrant, withoutGrant } from "../../provider/grants/aws/trustPolicy";
+
+/**
+ * The real provider methods over an in-memory IAM (one role, `data-reader`, holding the foreign
+ * statements of the fixtures) and an in-memory Airflow, for the lifecycle's unit tests.
+ */
+export function memoryAwsProvider(env: NodeJS.ProcessEnv = {}) {
+  const trust = new MemoryTrust();
+  trust.addRole("data-reader", foreignPolicy());
+  const connections = new MemoryConnections();
+  const provider = createProvider({
+    planners: GRANT_PLANNERS,
+    loadParser: () => parseInputs,
+    makeDrivers: () => ({ grants: { aws: awsGrantDriver(trust) }, connections: { airflow: airflowSink(connections) } }),
+    env,
+  }) as ProviderMethods<AwsGrant>;
+  return { trust, connections, provider };
+}
 
 /** In-memory stand-ins with the same contract as the real drivers, for the lifecycle's unit tests. */
 export class MemoryTrust implements TrustDriver {

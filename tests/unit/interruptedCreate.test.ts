@@ -1,13 +1,9 @@
 import { beforeEach, describe, expect, it } from "vitest";
-import { createProvider, ProviderMethods } from "../../provider/core/provider";
+import type { ProviderMethods } from "../../provider/core/provider";
 import type { AwsGrant } from "../../provider/grants/aws/types";
-import { GRANT_PLANNERS } from "../../provider/grants/planners";
-import { awsGrantDriver } from "../../provider/grants/aws";
-import { airflowSink } from "../../provider/connections/airflow";
-import { parseInputs } from "../../provider/inputs";
 import { findStatement, minify } from "../../provider/grants/aws/trustPolicy";
 import { claimOf } from "../../provider/core/claims";
-import { MemoryConnections, MemoryTrust } from "../support/memoryDrivers";
+import { MemoryConnections, MemoryTrust, memoryAwsProvider } from "../support/memoryDrivers";
 import { PlannedAws, WORKLOAD_IDENTITY, foreignPolicy, rawInputs } from "../support/fixtures";
 
 const URL = "http://127.0.0.1:8080";
@@ -18,15 +14,7 @@ let connections: MemoryConnections;
 let provider: ProviderMethods<AwsGrant>;
 
 beforeEach(() => {
-  trust = new MemoryTrust();
-  trust.addRole("data-reader", foreignPolicy());
-  connections = new MemoryConnections();
-  provider = createProvider({
-    planners: GRANT_PLANNERS,
-    loadParser: () => parseInputs,
-    makeDrivers: () => ({ grants: { aws: awsGrantDriver(trust) }, connections: { airflow: airflowSink(connections) } }),
-    env: {},
-  }) as ProviderMethods<AwsGrant>;
+  ({ trust, connections, provider } = memoryAwsProvider());
 });
 
 async function checked(overrides: Record<string, unknown> = {}): Promise<PlannedAws> {

@@ -1,27 +1,22 @@
 import { beforeEach, describe, expect, it } from "vitest";
-import { airflowSink } from "../../provider/connections/airflow";
 import { livePayloadInPlanTerms } from "../../provider/core/plan";
-import { createProvider, ProviderMethods } from "../../provider/core/provider";
+import type { ProviderMethods } from "../../provider/core/provider";
 import type { AuthorizationState, ExtraValue, GrantBase, PlannedAuthorization } from "../../provider/core/types";
-import { awsGrantDriver } from "../../provider/grants/aws";
 import type { AwsGrant } from "../../provider/grants/aws/types";
 import { azurePlanner } from "../../provider/grants/azure";
 import type { AzureGrant, AzureResolved } from "../../provider/grants/azure/plan";
 import { GRANT_OUTPUTS } from "../../provider/grants/outputs";
-import { GRANT_PLANNERS } from "../../provider/grants/planners";
-import { parseInputs } from "../../provider/inputs";
 import {
   AZURE_IDENTITY,
   AZURE_SUBSCRIPTION,
   TARGET_ROLE_ARN,
   azureInputs,
-  foreignPolicy,
   gcpInputs,
   plannedAzure,
   plannedGcp,
   rawInputs,
 } from "../support/fixtures";
-import { MemoryConnections, MemoryTrust } from "../support/memoryDrivers";
+import { MemoryConnections, memoryAwsProvider } from "../support/memoryDrivers";
 
 const CONNECTION = "http://127.0.0.1:8080|aws_data";
 
@@ -43,23 +38,11 @@ function stringsIn(value: unknown): string[] {
 }
 
 describe("AWS outputs: a role given by name", () => {
-  let trust: MemoryTrust;
   let connections: MemoryConnections;
   let provider: ProviderMethods<AwsGrant>;
 
   beforeEach(() => {
-    trust = new MemoryTrust();
-    trust.addRole("data-reader", foreignPolicy());
-    connections = new MemoryConnections();
-    provider = createProvider({
-      planners: GRANT_PLANNERS,
-      loadParser: () => parseInputs,
-      makeDrivers: () => ({
-        grants: { aws: awsGrantDriver(trust) },
-        connections: { airflow: airflowSink(connections) },
-      }),
-      env: {},
-    }) as ProviderMethods<AwsGrant>;
+    ({ connections, provider } = memoryAwsProvider());
   });
 
   async function createdByName() {

@@ -8,22 +8,17 @@ import {
   withClaim,
   withoutClaim,
 } from "../../provider/core/claims";
-import { createProvider, ProviderMethods } from "../../provider/core/provider";
 import type { AuthorizationState } from "../../provider/core/types";
-import { awsGrantDriver } from "../../provider/grants/aws";
 import type { AwsGrant } from "../../provider/grants/aws/types";
+import type { ProviderMethods } from "../../provider/core/provider";
 import { findStatement } from "../../provider/grants/aws/trustPolicy";
-import { GRANT_PLANNERS } from "../../provider/grants/planners";
 import { gcpPlanner } from "../../provider/grants/gcp/planner";
 import { azurePlanner } from "../../provider/grants/azure/planner";
-import { airflowSink } from "../../provider/connections/airflow";
-import { parseInputs } from "../../provider/inputs";
-import { MemoryConnections, MemoryTrust } from "../support/memoryDrivers";
+import { MemoryConnections, MemoryTrust, memoryAwsProvider } from "../support/memoryDrivers";
 import {
   PlannedAws,
   WORKLOAD_IDENTITY,
   azureInputs,
-  foreignPolicy,
   gcpInputs,
   plannedAzure,
   plannedGcp,
@@ -37,15 +32,7 @@ let connections: MemoryConnections;
 let provider: ProviderMethods<AwsGrant>;
 
 beforeEach(() => {
-  trust = new MemoryTrust();
-  trust.addRole("data-reader", foreignPolicy());
-  connections = new MemoryConnections();
-  provider = createProvider({
-    planners: GRANT_PLANNERS,
-    loadParser: () => parseInputs,
-    makeDrivers: () => ({ grants: { aws: awsGrantDriver(trust) }, connections: { airflow: airflowSink(connections) } }),
-    env: { AIRFLOW_API_TOKEN: "tok" },
-  }) as ProviderMethods<AwsGrant>;
+  ({ trust, connections, provider } = memoryAwsProvider({ AIRFLOW_API_TOKEN: "tok" }));
 });
 
 async function checked(overrides: Record<string, unknown> = {}) {
