@@ -35,11 +35,13 @@ describe.each(servers)("Airflow connections driver against real $name", ({ key, 
     expect(await new AirflowConnectionsDriver().apiVersion(target())).toBe(version);
   });
 
-  it("creates, reads, refuses a duplicate, updates and deletes", async () => {
+  it("creates, lists, reads, refuses a duplicate, updates and deletes", async () => {
     const driver = new AirflowConnectionsDriver();
     const id = connectionId();
     expect(await driver.read(target(), id)).toBeUndefined();
-    await driver.create(target(), id, payload);
+    await driver.create(target(), id, { ...payload, description: `listed ${id}` });
+    expect(await driver.descriptions(target())).toContain(`listed ${id}`);
+    await driver.update(target(), id, payload);
     expect(await driver.read(target(), id)).toEqual(payload);
     await expect(driver.create(target(), id, payload)).rejects.toThrow(ConnectionExistsError);
     await expect(driver.create(target(), id, payload)).rejects.toThrow(/set connection.adoptExisting: true/);
@@ -239,6 +241,26 @@ describe("a refresh's reads on Airflow 3 with more connections than one page", (
       const unlisted = [...ids, absent].filter((id) => !firstPage.has(id)).length;
       expect(unlisted).toBeGreaterThan(0);
       expect(reader.calls.requests).toBe(2 + unlisted);
+    } finally {
+      for (let i = 0; i < ids.length; i += 8) {
+        await Promise.all(ids.slice(i, i + 8).map((id) => writer.remove(target(), id)));
+      }
+    }
+  });
+
+  it("lists every connection's description, page by page (where other resources' claims are read)", async () => {
+    const writer = new AirflowConnectionsDriver();
+    const ids = Array.from({ length: 105 }, connectionId);
+    for (let i = 0; i < ids.length; i += 8) {
+      await Promise.all(
+        ids.slice(i, i + 8).map((id) => writer.create(target(), id, { ...payload, description: `claim of ${id}` })),
+      );
+    }
+    try {
+      const reader = new AirflowConnectionsDriver();
+      const descriptions = new Set(await reader.descriptions(target()));
+      expect(ids.filter((id) => !descriptions.has(`claim of ${id}`))).toEqual([]);
+      expect(reader.calls.requests).toBeGreaterThanOrEqual(3); // a JWT, then two pages at least
     } finally {
       for (let i = 0; i < ids.length; i += 8) {
         await Promise.all(ids.slice(i, i + 8).map((id) => writer.remove(target(), id)));

@@ -96,6 +96,24 @@ describe("connections in Astro's Environment Manager, against the Astro API fake
     expect(facts).toEqual(made);
   });
 
+  it("lists the description of every connection in a scope, page by page, and none of another scope", async () => {
+    const [d, other] = [await seedDeployment(astro().fakeUrl), await seedDeployment(astro().fakeUrl)];
+    const s = sink();
+    const keys = Array.from({ length: 103 }, (_, i) => `aws_claim_${i}`);
+    for (let i = 0; i < keys.length; i += 10) {
+      await Promise.all(
+        keys
+          .slice(i, i + 10)
+          .map((key) =>
+            s.create(deploymentTarget(d), credentials, key, { ...payload(), description: `claim of ${key}` }),
+          ),
+      );
+    }
+    await s.create(deploymentTarget(other), credentials, "aws_elsewhere", { ...payload(), description: "elsewhere" });
+    const descriptions = await s.descriptions(deploymentTarget(d), credentials);
+    expect([...descriptions].sort()).toEqual(keys.map((key) => `claim of ${key}`).sort());
+  });
+
   it("names the missing token and a refused one without echoing it", async () => {
     const d = await seedDeployment(astro().fakeUrl);
     const target = deploymentTarget(d);
