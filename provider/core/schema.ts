@@ -7,6 +7,20 @@ export const orUnknown = <T extends z.ZodType>(schema: T) => schema.or(z.literal
 
 export const CONNECTION_ID = /^[\w.-]+$/;
 
+/**
+ * The key a hook reads for an `extra` key: hooks read `<key>` and, for older connections,
+ * `extra__<conn type>__<key>`. Lower case, as a key that differs only in case holds the same secret.
+ */
+export function extraKeyAsHooksReadIt(key: string): string {
+  return key.replace(/^extra__[a-z0-9_]+?__(?=.)/i, "").toLowerCase();
+}
+
+/** What a cloud's hooks read as a secret under this `extra` key, if they do. */
+export function secretExtraKey(secrets: Readonly<Record<string, string>>, key: string): string | undefined {
+  const name = extraKeyAsHooksReadIt(key);
+  return Object.entries(secrets).find(([secret]) => secret.toLowerCase() === name)?.[1];
+}
+
 /** Keys Airflow masks in `extra`: anything secret belongs in a secrets backend, never in plain inputs. */
 export const SENSITIVE_EXTRA_KEY =
   /(access_token|api_key|apikey|authorization|passphrase|passwd|password|private_key|secret|token|credential|keyfile)/i;
@@ -317,12 +331,15 @@ function checkExtraKeys(
   for (const key of Object.keys(extraValue)) {
     const path = ["connection", "extra", key];
     const refused = plugin.refusedExtraKeys?.[key];
+    const secret = secretExtraKey(plugin.secretExtraKeys, key);
     if (refused) {
       report(path, refused);
-    } else if (plugin.forbiddenExtraKeys.test(key)) {
+    } else if (secret) {
       report(
         path,
-        `looks like a secret (key material): this resource grants by workload identity, so the connection needs no keys; remove it (extra is stored in plain text in Pulumi state)`,
+        `is key material: Airflow's ${plugin.cloud} hooks read it as ${secret}. This resource grants by workload ` +
+          `identity, so the connection needs no key or secret: remove it (extra is stored in plain text in Pulumi ` +
+          `state and in the connection; a DAG that needs a secret reads it from a secrets backend)`,
       );
     } else if (SENSITIVE_EXTRA_KEY.test(key)) {
       report(

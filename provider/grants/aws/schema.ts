@@ -26,6 +26,17 @@ const targetRole = z
 
 export const RESERVED_AWS_EXTRA_KEYS = ["role_arn", "region_name", "assume_role_method"] as const;
 
+/**
+ * The `extra` keys apache-airflow-providers-amazon reads as credentials
+ * (AwsConnectionWrapper._get_credentials, for every AWS hook). Its other credential-bearing keys,
+ * `session_kwargs` and `assume_role_kwargs`, are objects, which `extra` values here cannot be.
+ */
+export const SECRET_AWS_EXTRA_KEYS: Readonly<Record<string, string>> = {
+  aws_access_key_id: "an access key id, the half of a long-lived key pair that goes with aws_secret_access_key",
+  aws_secret_access_key: "the secret of an access key",
+  aws_session_token: "a session token of temporary credentials",
+};
+
 const trust = z.discriminatedUnion(
   "kind",
   [

@@ -9,6 +9,26 @@ import type { CommonInputs, IssueSink } from "../../core/types";
 import { orUnknown } from "../../core/schema";
 import { GUID, IDENTITY_ID, RESOURCE_GROUP, SCOPE } from "./names";
 
+/**
+ * The `extra` keys apache-airflow-providers-microsoft-azure reads as key material or a secret, in
+ * AzureBaseHook (the `azure` connection type) and in the other hooks a DAG may point at the same
+ * connection; each is also read as `extra__<conn type>__<key>`.
+ */
+export const SECRET_AZURE_EXTRA_KEYS: Readonly<Record<string, string>> = {
+  key_path: "the path of a service principal's auth file (AzureBaseHook)",
+  key_json: "a service principal's auth file, with its client secret (AzureBaseHook)",
+  client_secret: "a service principal's client secret",
+  certificate: "a PEM certificate with its private key (AzureDataExplorerHook)",
+  certificate_path: "the path of a certificate with its private key (KiotaRequestAdapterHook, msgraph)",
+  certificate_data: "a certificate with its private key (KiotaRequestAdapterHook, msgraph)",
+  connection_string:
+    "a storage connection string, which holds the account key (WasbHook, AzureDataLakeStorageV2Hook, AzureFileShareHook, AzureContainerVolumeHook)",
+  shared_access_key: "a storage account key (WasbHook)",
+  account_key: "a storage account key (WasbHook)",
+  sas_token: "a shared access signature (WasbHook, AzureFileShareHook)",
+  credential: "a Service Bus credential (AzureServiceBus hooks)",
+};
+
 const identity = z.union(
   [
     z.string().regex(IDENTITY_ID, {

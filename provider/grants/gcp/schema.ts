@@ -11,6 +11,19 @@ import {
   WORKLOAD_IDENTITY_POOL,
 } from "./names";
 
+/**
+ * The `extra` keys apache-airflow-providers-google reads as key material or a secret
+ * (GoogleBaseHook.get_credentials_and_project_id, for every Google hook; each also as
+ * `extra__google_cloud_platform__<key>`).
+ */
+export const SECRET_GCP_EXTRA_KEYS: Readonly<Record<string, string>> = {
+  keyfile_dict: "a service account key (its JSON)",
+  key_path: "the path of a service account key file",
+  key_secret_name: "the Secret Manager secret that holds a service account key",
+  key_secret_project_id: "the project of the Secret Manager secret that holds a service account key",
+  client_secret: "the client secret of the client credentials flow (with idp_issuer_url and client_id)",
+};
+
 const projectId = z.string({ error: "must be a Google Cloud project id as a string" }).regex(PROJECT_ID, {
   error: "must be a project id (6-30 lower-case letters, digits and hyphens), such as my-data-project",
 });
