@@ -160,7 +160,9 @@ describe("Azure validation", () => {
       "azure.identity": expect.stringMatching(/user-assigned managed identity: its resource id/),
       "azure.issuerUrl": expect.stringMatching(/https URL/),
       "azure.namespace": expect.stringMatching(/Kubernetes namespace/),
-      "azure.roleAssignment.scope": expect.stringMatching(/resource id such as \/subscriptions/),
+      "azure.roleAssignment.scope": expect.stringMatching(
+        /resource id to assign the role at: .* "storage-account" is not$/,
+      ),
     });
     expect(
       failuresOf(azureInputs({ identity: { subscriptionId: "nope", resourceGroup: "rg", name: "airflow-reader" } })),
