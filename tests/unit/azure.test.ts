@@ -146,6 +146,19 @@ describe("Azure planning", () => {
 });
 
 describe("Azure validation", () => {
+  it("refuses service account names that would share one federated credential name", () => {
+    // Kubernetes takes both names; Entra's credential names hold no dots, so both map to one.
+    expect(failuresOf(azureInputs({ serviceAccountNames: ["etl.worker", "etl-worker"] }))).toEqual({
+      "azure.serviceAccountNames": expect.stringMatching(
+        /^name "etl.worker" and "etl-worker", which map to one federated credential name \(etl-worker after/,
+      ),
+    });
+    expect(plannedAzure(azureInputs({ serviceAccountNames: ["etl.worker", "etl-reader"] })).grant.credentials).toEqual([
+      expect.objectContaining({ subject: "system:serviceaccount:celestial-galaxy-1234:etl.worker" }),
+      expect.objectContaining({ subject: "system:serviceaccount:celestial-galaxy-1234:etl-reader" }),
+    ]);
+  });
+
   it("names a bad identity, issuer, namespace and scope", () => {
     expect(
       failuresOf(
