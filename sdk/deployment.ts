@@ -1,5 +1,6 @@
 import * as pulumi from "@pulumi/pulumi";
 import { ASTRO_API_URL, AstroApi, DeploymentFacts, getDeployment } from "../provider/astro/api";
+import { ASTRO_ID } from "../provider/core/astro";
 import type { DeploymentArgs, DeploymentAuthorizationArgs } from "./args";
 
 /** The Astro Platform API the provider talks to (stack config, environment, or Astronomer's). */
@@ -25,6 +26,10 @@ export function lookupDeployment(args: DeploymentArgs): pulumi.Output<Deployment
   const facts = pulumi
     .all([args.organizationId, args.deploymentId, token])
     .apply(async ([organizationId, deploymentId, t]): Promise<DeploymentLookup> => {
+      // Ids that cannot be Astro's are not sent: check names them at deployment.<field>.
+      if (!ASTRO_ID.test(String(organizationId)) || !ASTRO_ID.test(String(deploymentId))) {
+        return { organizationId, deploymentId };
+      }
       try {
         return await getDeployment(new AstroApi({ baseUrl: astroApiUrl() }), t, organizationId, deploymentId);
       } catch (error) {

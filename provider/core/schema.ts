@@ -1,11 +1,52 @@
 import { z } from "zod";
 import type { CommonInputs, GrantPlugin } from "./types";
+import { ASTRO_ID } from "./astro";
 import { UNKNOWN } from "./unknown";
 
 /** A schema that also lets through the engine's placeholder for a value not known yet. */
 export const orUnknown = <T extends z.ZodType>(schema: T) => schema.or(z.literal(UNKNOWN));
 
+/**
+ * A value as an error message shows it: as JSON, cut short past 80 characters. Only for
+ * identifiers (names, ids, URLs without credentials), never for anything that may be a secret.
+ */
+export function shown(value: unknown): string {
+  let text: string;
+  try {
+    text = JSON.stringify(value) ?? String(value);
+  } catch {
+    text = Object.prototype.toString.call(value);
+  }
+  return text.length > 80 ? `${text.slice(0, 60)}…" (${text.length - 2} characters)` : text;
+}
+
+/** A URL as an error message shows it: `shown`, with any user name and password left out. */
+export function shownUrl(value: unknown): string {
+  return shown(typeof value === "string" ? value.replace(/^([a-z][a-z0-9+.-]*:\/*)[^/?#]*@/i, "$1…@") : value);
+}
+
+/** A zod error that says what a valid value looks like and echoes the one given. */
+export const mustBe =
+  (rule: string) =>
+  (issue: { input?: unknown }): string =>
+    `must be ${rule}; ${shown(issue.input)} is not`;
+
+/** Airflow 3's REST API rule for a connection id (ConnectionBody: max_length 200, ^[\w.-]+$), the stricter of the two Airflows'. */
 export const CONNECTION_ID = /^[\w.-]+$/;
+
+/**
+ * The key a hook reads for an `extra` key: hooks read `<key>` and, for older connections,
+ * `extra__<conn type>__<key>`. Lower case, as a key that differs only in case holds the same secret.
+ */
+export function extraKeyAsHooksReadIt(key: string): string {
+  return key.replace(/^extra__[a-z0-9_]+?__(?=.)/i, "").toLowerCase();
+}
+
+/** What a cloud's hooks read as a secret under this `extra` key, if they do. */
+export function secretExtraKey(secrets: Readonly<Record<string, string>>, key: string): string | undefined {
+  const name = extraKeyAsHooksReadIt(key);
+  return Object.entries(secrets).find(([secret]) => secret.toLowerCase() === name)?.[1];
+}
 
 /** Keys Airflow masks in `extra`: anything secret belongs in a secrets backend, never in plain inputs. */
 export const SENSITIVE_EXTRA_KEY =
@@ -17,26 +58,38 @@ const extraValue = z.union([z.string(), z.number(), z.boolean(), z.null()], {
 
 const extra = z.record(z.string(), extraValue);
 
+/**
+ * The Deployment's Airflow base URL: http(s) with a host, no credentials (they are secrets: give
+ * the password or token apart), no query, fragment or white space, and not the REST API itself
+ * (the resource adds /api/v1 or /api/v2).
+ */
 const airflowUrl = z
   .string({ error: "must be the Airflow base URL as a string" })
   .refine(
     (v) => {
+      if (/\s/.test(v)) return false;
       try {
         const u = new URL(v);
-        return (u.protocol === "http:" || u.protocol === "https:") && !u.username && !u.password;
+        return (
+          (u.protocol === "http:" || u.protocol === "https:") &&
+          /^https?:\/\//i.test(v) &&
+          u.hostname !== "" &&
+          !u.username &&
+          !u.password
+        );
       } catch {
         return false;
       }
     },
     {
-      error:
-        "must be an http(s) URL without credentials, such as https://myorg.astronomer.run/d1234567 or http://localhost:8080",
+      error: (issue) =>
+        `must be an http(s) URL without credentials or white space, such as https://myorg.astronomer.run/d1234567 or http://localhost:8080; ${shownUrl(issue.input)} is not`,
       abort: true,
     },
   )
-  .refine((v) => !/\/api\/v\d+\/?$/.test(new URL(v).pathname) && !new URL(v).search, {
-    error:
-      "must be the Deployment's base URL, without /api/v1 or /api/v2 and without a query (the resource adds the API path), such as https://myorg.astronomer.run/d1234567",
+  .refine((v) => !/\/api\/v\d+(?:\/|$)/i.test(new URL(v).pathname) && !v.includes("?") && !v.includes("#"), {
+    error: (issue) =>
+      `must be the Deployment's base URL, without /api/v1 or /api/v2, a query or a fragment (the resource adds the API path), such as https://myorg.astronomer.run/d1234567; ${shownUrl(issue.input)} is not`,
   });
 
 const airflowAuth = z.discriminatedUnion(
@@ -53,10 +106,11 @@ const airflowAuth = z.discriminatedUnion(
   { error: 'must be {kind: "token"} (a bearer token, as on Astro) or {kind: "password", username}' },
 );
 
+/** Astro's ids are cuids (25 lower-case letters and digits); its API documents no pattern, so 20-40 are taken. */
 const astroId = (what: string) =>
   orUnknown(
-    z.string({ error: `must be the ${what} id as a string` }).regex(/^[a-z0-9]{20,40}$/, {
-      error: `must be an Astro ${what} id such as clmh597sg000208lb2kjhcn8q`,
+    z.string({ error: `must be the ${what} id as a string` }).regex(ASTRO_ID, {
+      error: mustBe(`an Astro ${what} id (20-40 lower-case letters and digits) such as clmh597sg000208lb2kjhcn8q`),
     }),
   );
 
@@ -85,9 +139,11 @@ export const connectionInputSchema = z
     connectionId: orUnknown(
       z
         .string({ error: "must be a string" })
-        .max(200, { error: "must be at most 200 characters" })
+        .max(200, {
+          error: (issue) => `must be at most 200 characters, such as aws_default; ${shown(issue.input)} is not`,
+        })
         .regex(CONNECTION_ID, {
-          error: "must match ^[\\w.-]+$ (letters, digits, _ . -), for example aws_default",
+          error: mustBe("a connection id of letters, digits, _ . and - (^[\\w.-]+$), such as aws_default"),
         }),
     ),
     description: orUnknown(z.string({ error: "must be a string" }).max(5000)).optional(),
@@ -162,8 +218,9 @@ const secretsBackend = z.union(
         backend: z
           .string({ error: "must be a string" })
           .regex(/^[A-Za-z_][\w]*(\.[A-Za-z_][\w]*)+$/, {
-            error:
-              "must be a dotted Python class path, such as airflow.providers.amazon.aws.secrets.systems_manager.SystemsManagerParameterStoreBackend",
+            error: mustBe(
+              "a dotted Python class path, such as airflow.providers.amazon.aws.secrets.systems_manager.SystemsManagerParameterStoreBackend",
+            ),
           })
           .optional(),
         /** kwargs added to (or replacing) the defaults, such as connections_prefix or project_id. */
@@ -177,8 +234,8 @@ const secretsBackend = z.union(
 /** `inputs.deployment`: the Deployment the component read, and what of its own settings to own. */
 const deploymentInputSchema = z
   .object({
-    organizationId: z.string(),
-    deploymentId: z.string(),
+    organizationId: astroId("organization"),
+    deploymentId: astroId("Deployment"),
     cloudProvider: z.enum(["AWS", "GCP", "AZURE"]).optional(),
     lookupError: z.string().optional(),
     customerManagedIdentity: customerManagedIdentity.optional(),
@@ -317,12 +374,15 @@ function checkExtraKeys(
   for (const key of Object.keys(extraValue)) {
     const path = ["connection", "extra", key];
     const refused = plugin.refusedExtraKeys?.[key];
+    const secret = secretExtraKey(plugin.secretExtraKeys, key);
     if (refused) {
       report(path, refused);
-    } else if (plugin.forbiddenExtraKeys.test(key)) {
+    } else if (secret) {
       report(
         path,
-        `looks like a secret (key material): this resource grants by workload identity, so the connection needs no keys; remove it (extra is stored in plain text in Pulumi state)`,
+        `is key material: Airflow's ${plugin.cloud} hooks read it as ${secret}. This resource grants by workload ` +
+          `identity, so the connection needs no key or secret: remove it (extra is stored in plain text in Pulumi ` +
+          `state and in the connection; a DAG that needs a secret reads it from a secrets backend)`,
       );
     } else if (SENSITIVE_EXTRA_KEY.test(key)) {
       report(

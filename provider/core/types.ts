@@ -226,8 +226,12 @@ export interface GrantPlugin<Input = unknown, G extends GrantBase = GrantBase, R
   readonly reservedExtraKeys: readonly string[];
   /** `extra` keys refused for a reason of their own, with that reason. */
   readonly refusedExtraKeys?: Readonly<Record<string, string>>;
-  /** `extra` keys that would carry key material for this cloud. */
-  readonly forbiddenExtraKeys: RegExp;
+  /**
+   * `extra` keys that this cloud's Airflow hooks read as a secret or as key material, each with
+   * what it holds. Refused in any case and with any `extra__<conn type>__` prefix (the hooks read
+   * the prefixed form too): the grant is keyless, and `extra` is plain text in state.
+   */
+  readonly secretExtraKeys: Readonly<Record<string, string>>;
   /**
    * Rules that join this cloud's inputs with the common ones (e.g. which need `workloadIdentity`).
    * Also called with the raw value when it did not parse, so read it defensively.

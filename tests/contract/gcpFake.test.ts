@@ -317,6 +317,47 @@ describe("Google Cloud IAM fake, through Prism, with the official clients", () =
       });
       expect(principalCount(full)).toBe(1500);
     });
+
+    it("counts as the provider does: repeats across bindings, conditional bindings and audit-log exemptions", async () => {
+      const users = (from: number, n: number) => Array.from({ length: n }, (_, i) => `user:u${from + i}@example.com`);
+      // Each shape is written at the provider's count of 1,500 (taken) and 1,501 (refused).
+      const shapes: Array<(extra: number) => Policy> = [
+        // The same principal in many bindings counts once per binding.
+        (extra) => ({
+          bindings: [
+            ...Array.from({ length: 50 }, (_, i) => ({ role: `roles/r${i}`, members: ["user:same@example.com"] })),
+            { role: "roles/viewer", members: users(0, 1450 + extra) },
+          ],
+        }),
+        // Conditional bindings count like the others; a group is one principal.
+        (extra) => ({
+          bindings: [
+            { role: "roles/viewer", members: ["group:everyone@example.com", ...users(0, 999)] },
+            { role: "roles/editor", members: users(1000, 500 + extra), condition: CONDITION },
+          ],
+        }),
+        // Members exempted from audit logging count on top of the bindings.
+        (extra) => ({
+          bindings: [{ role: "roles/viewer", members: users(0, 1499) }],
+          auditConfigs: [
+            {
+              service: "allServices",
+              auditLogConfigs: [{ logType: "DATA_READ", exemptedMembers: users(5000, 1 + extra) }],
+            },
+          ],
+        }),
+      ];
+      for (const shape of shapes) {
+        const { resource } = await projectWithForeignPolicy();
+        const mask = "bindings,etag,auditConfigs";
+        expect(principalCount(shape(0))).toBe(1500);
+        expect(principalCount(shape(1))).toBe(1501);
+        const over = await failure(setProjectPolicy(resource, { version: 3, ...shape(1) }, mask));
+        expect(over).toMatchObject({ status: 400, error: { message: expect.stringContaining("(1,501)") } });
+        const taken = await setProjectPolicy(resource, { version: 3, ...shape(0) }, mask);
+        expect(principalCount(taken)).toBe(1500);
+      }
+    });
   });
 
   describe("the contract check is live", () => {

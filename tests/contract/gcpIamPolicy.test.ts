@@ -176,6 +176,31 @@ describe("GCP IAM driver against the fake (every call validated by Prism)", () =
     expect((await callCounts(gcp().fakeUrl, { project: projectId }))["projects.setIamPolicy"]).toBeUndefined();
   });
 
+  it("counts audit-log exemptions as Google does: a policy at the limit is QUOTA_EXCEEDED before any write", async () => {
+    // 1,499 members in bindings and 1 exempted from audit logging: Google's 1,500, with no room left.
+    const members = Array.from({ length: 1499 }, (_, i) => `user:u${i}@example.com`);
+    const auditConfigs = [
+      {
+        service: "allServices",
+        auditLogConfigs: [{ logType: "DATA_READ", exemptedMembers: ["user:auditor@example.com"] }],
+      },
+    ];
+    const { projectId } = await createProject(gcp().fakeUrl, {
+      policy: { version: 1, bindings: [{ role: "roles/viewer", members }], auditConfigs },
+    });
+    const before = await storedPolicy(gcp().fakeUrl, { project: projectId });
+    const failure = await driver()
+      .ensure(projectRole(projectId, 8))
+      .catch((e: unknown) => e);
+    expect(failure).toBeInstanceOf(AuthorizationError);
+    expect(failure).toMatchObject({
+      code: "QUOTA_EXCEEDED",
+      message: expect.stringMatching(/1501 principals \(now 1500, counting role bindings and audit-log exemptions/),
+    });
+    expect((await callCounts(gcp().fakeUrl, { project: projectId }))["projects.setIamPolicy"]).toBeUndefined();
+    expect(await storedPolicy(gcp().fakeUrl, { project: projectId })).toEqual(before);
+  });
+
   it("a deleted project or service account is a clear error naming it, never re-created", async () => {
     const { projectId } = await createProject(gcp().fakeUrl);
     const sa = await createServiceAccount(gcp().fakeUrl);

@@ -193,7 +193,9 @@ describe("GCP with the real pulumi CLI", () => {
         () => undefined,
         (e: Error) => e,
       );
-      expect(failure?.message).toMatch(/gcp\.grant\.serviceAccount.*service account e-mail such as/);
+      expect(failure?.message).toMatch(
+        /gcp\.grant\.serviceAccount.*service account e-mail, .* such as .*"not-an-email" is not/,
+      );
       expect(failure?.message).toMatch(/gcp\.project.*project id/);
       expect(google.requests).toEqual([]);
     } finally {

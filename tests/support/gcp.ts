@@ -2,6 +2,7 @@ import { cloudresourcemanager, type cloudresourcemanager_v3 } from "@googleapis/
 import { iam, type iam_v1 } from "@googleapis/iam";
 import { OAuth2Client } from "google-auth-library";
 import { randomBytes } from "node:crypto";
+import { IamPolicy, principalCount as providerPrincipalCount } from "../../provider/grants/gcp/policy";
 import { fakeAdmin } from "./fakeAdmin";
 
 export { fakeAdmin };
@@ -97,13 +98,12 @@ export async function injectFault(
   await fakeAdmin(fakeUrl, "POST", "faults", { method, count, kind, ...target });
 }
 
-/** The principals in a policy, counted the way Google's 1,500 limit counts them. */
+/**
+ * The principals in a policy, by the provider's count: the contract tests that use it against the
+ * fake check that the provider and the fake agree on Google's rule.
+ */
 export function principalCount(policy: Policy): number {
-  const inBindings = (policy.bindings ?? []).reduce((n, b) => n + (b.members?.length ?? 0), 0);
-  const exempted = (policy.auditConfigs ?? [])
-    .flatMap((c) => c.auditLogConfigs ?? [])
-    .reduce((n, l) => n + (l.exemptedMembers?.length ?? 0), 0);
-  return inBindings + exempted;
+  return providerPrincipalCount(policy as IamPolicy);
 }
 
 /**

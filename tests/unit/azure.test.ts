@@ -146,6 +146,19 @@ describe("Azure planning", () => {
 });
 
 describe("Azure validation", () => {
+  it("refuses service account names that would share one federated credential name", () => {
+    // Kubernetes takes both names; Entra's credential names hold no dots, so both map to one.
+    expect(failuresOf(azureInputs({ serviceAccountNames: ["etl.worker", "etl-worker"] }))).toEqual({
+      "azure.serviceAccountNames": expect.stringMatching(
+        /^name "etl.worker" and "etl-worker", which map to one federated credential name \(etl-worker after/,
+      ),
+    });
+    expect(plannedAzure(azureInputs({ serviceAccountNames: ["etl.worker", "etl-reader"] })).grant.credentials).toEqual([
+      expect.objectContaining({ subject: "system:serviceaccount:celestial-galaxy-1234:etl.worker" }),
+      expect.objectContaining({ subject: "system:serviceaccount:celestial-galaxy-1234:etl-reader" }),
+    ]);
+  });
+
   it("names a bad identity, issuer, namespace and scope", () => {
     expect(
       failuresOf(
@@ -160,7 +173,9 @@ describe("Azure validation", () => {
       "azure.identity": expect.stringMatching(/user-assigned managed identity: its resource id/),
       "azure.issuerUrl": expect.stringMatching(/https URL/),
       "azure.namespace": expect.stringMatching(/Kubernetes namespace/),
-      "azure.roleAssignment.scope": expect.stringMatching(/resource id such as \/subscriptions/),
+      "azure.roleAssignment.scope": expect.stringMatching(
+        /resource id to assign the role at: .* "storage-account" is not$/,
+      ),
     });
     expect(
       failuresOf(azureInputs({ identity: { subscriptionId: "nope", resourceGroup: "rg", name: "airflow-reader" } })),

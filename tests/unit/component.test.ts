@@ -189,3 +189,36 @@ describe("DeploymentAuthorization component outputs, from the state the provider
     },
   );
 });
+
+describe("DeploymentAuthorization component, a Deployment named by ids of another shape", () => {
+  it("does not ask Astro about them, and check names each at its path", async () => {
+    const { DeploymentAuthorization } = sdk;
+    const { parseInputs } = await import("../../provider/inputs");
+    const fetched: string[] = [];
+    const original = globalThis.fetch;
+    globalThis.fetch = (async (url: string | URL | Request) => {
+      fetched.push(String(url));
+      throw new Error("no remote call expected");
+    }) as typeof fetch;
+    try {
+      const auth = new DeploymentAuthorization("named", {
+        deployment: { organizationId: "My Org", deploymentId: "dep-1", token: pulumi.secret("astro-tok-1") },
+        aws: { targetRole: "arn:aws:iam::123456789012:role/reader", region: "us-east-1" },
+        connection: { connectionId: "aws_named", target: "astro" },
+      });
+      expect(await valueOf(auth.deployment)).toEqual({ organizationId: "My Org", deploymentId: "dep-1" });
+      await new Promise((resolve) => setTimeout(resolve, 50));
+      expect(fetched).toEqual([]);
+      const dynamic = registered.find((r) => r.type.includes("dynamic") && r.name === "named");
+      const { __provider: _provider, ...inputs } = dynamic!.inputs as Record<string, unknown>;
+      const parsed = parseInputs(inputs);
+      const failures = parsed.ok ? {} : Object.fromEntries(parsed.failures.map((f) => [f.property, f.reason]));
+      expect(failures).toMatchObject({
+        "deployment.organizationId": expect.stringMatching(/Astro organization id .*; "My Org" is not$/),
+        "deployment.deploymentId": expect.stringMatching(/Astro Deployment id .*; "dep-1" is not$/),
+      });
+    } finally {
+      globalThis.fetch = original;
+    }
+  });
+});

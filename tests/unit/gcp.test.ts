@@ -1,4 +1,8 @@
+import fc from "fast-check";
+import http from "node:http";
+import type { AddressInfo } from "node:net";
 import { describe, expect, it } from "vitest";
+import { GcpIamPolicyDriver } from "../../provider/grants/gcp/driver";
 import { UNKNOWN } from "../../provider/core/unknown";
 import { TOKEN_CREATOR, WORKLOAD_IDENTITY_USER, preExisting, staleGcpGrant } from "../../provider/grants/gcp/plan";
 import { IamPolicy, liveMembers, principalCount, withMembers, withoutMembers } from "../../provider/grants/gcp/policy";
@@ -142,8 +146,10 @@ describe("GCP validation: every bad field at its path, before any remote call", 
         ),
       ),
     ).toEqual({
-      "gcp.grant.serviceAccount": expect.stringMatching(/service account e-mail such as/),
-      "gcp.grant.workloadIdentityPool": expect.stringMatching(/<project>.svc.id.goog/),
+      "gcp.grant.serviceAccount": expect.stringMatching(
+        /service account e-mail, .* such as .*; "not-an-email" is not$/,
+      ),
+      "gcp.grant.workloadIdentityPool": expect.stringMatching(/<cluster project id>.svc.id.goog, .*; "pool" is not$/),
     });
     expect(failuresOf(gcpInputs({ grant: { kind: "owner" } }))["gcp.grant.kind"]).toMatch(
       /\{kind: "projectRole", role\}.*impersonation.*customerManagedIdentity/,
@@ -298,5 +304,131 @@ describe("GCP policy edits keep what others own", () => {
     ]);
     expect(staleGcpGrant(next, next)).toBeUndefined();
     expect(staleGcpGrant(old, { ...next, role: "roles/iam.serviceAccountUser" })).toBe(old);
+  });
+});
+
+describe("principalCount: Google's rule for the 1,500 principals of an allow policy", () => {
+  const user = (i: number) => `user:u${i}@example.com`;
+  const exempted = (members: string[]): IamPolicy["auditConfigs"] => [
+    { service: "allServices", auditLogConfigs: [{ logType: "DATA_READ", exemptedMembers: members }] },
+  ];
+
+  it("counts every appearance in role bindings: one principal in 50 bindings leaves room for 1,450", () => {
+    const policy: IamPolicy = {
+      bindings: Array.from({ length: 50 }, (_, i) => ({ role: `roles/r${i}`, members: [user(0)] })),
+    };
+    expect(principalCount(policy)).toBe(50);
+    const full = withMembers(
+      policy,
+      "roles/viewer",
+      Array.from({ length: 1450 }, (_, i) => user(i + 1)),
+    );
+    expect(principalCount(full)).toBe(1500);
+  });
+
+  it("counts the members exempted from audit logging, on top of the bindings", () => {
+    const policy: IamPolicy = {
+      bindings: [{ role: "roles/viewer", members: [user(1), user(2)] }],
+      auditConfigs: [
+        ...exempted([user(1), user(3)])!,
+        { service: "storage.googleapis.com", auditLogConfigs: [{ logType: "DATA_WRITE", exemptedMembers: [user(1)] }] },
+        { service: "bigquery.googleapis.com", auditLogConfigs: [{ logType: "ADMIN_READ" }] },
+      ],
+    };
+    expect(principalCount(policy)).toBe(2 + 3);
+  });
+
+  it("counts conditional bindings like the others, and a group or a domain as one principal", () => {
+    const policy: IamPolicy = {
+      bindings: [
+        { role: "roles/viewer", members: ["group:everyone@example.com", "domain:example.com"] },
+        { role: "roles/viewer", members: [user(1)], condition: { expression: "true", title: "always" } },
+      ],
+    };
+    expect(principalCount(policy)).toBe(3);
+  });
+
+  it("counts a member repeated within one binding or one exemption list once, as Google stores it", () => {
+    const policy: IamPolicy = {
+      bindings: [{ role: "roles/viewer", members: [user(1), user(1)] }],
+      auditConfigs: exempted([user(2), user(2)]),
+    };
+    expect(principalCount(policy)).toBe(2);
+  });
+
+  it("over random policies: each added appearance counts one, whatever the order; the count is the sum of its parts", () => {
+    const member = fc.constantFrom(user(1), user(2), "group:g@example.com", "domain:example.com", "allUsers");
+    const binding = fc.record({
+      role: fc.constantFrom<string>("roles/viewer", "roles/editor", "projects/p-123456/roles/custom"),
+      members: fc.uniqueArray(member, { minLength: 1, maxLength: 5 }),
+      conditional: fc.boolean(),
+    });
+    const policy = fc.record({
+      bindings: fc.array(binding, { maxLength: 6 }),
+      exemptions: fc.array(fc.uniqueArray(member, { maxLength: 4 }), { maxLength: 3 }),
+    });
+    fc.assert(
+      fc.property(policy, fc.nat(), ({ bindings, exemptions }, pick) => {
+        const asPolicy = (bs: typeof bindings, ex: typeof exemptions): IamPolicy => ({
+          bindings: bs.map((b) => ({
+            role: b.role,
+            members: b.members,
+            ...(b.conditional ? { condition: { expression: "true", title: "c" } } : {}),
+          })),
+          auditConfigs: ex.map((members, i) => ({
+            service: `s${i}.googleapis.com`,
+            auditLogConfigs: [{ logType: "DATA_READ", exemptedMembers: members }],
+          })),
+        });
+        const count = principalCount(asPolicy(bindings, exemptions));
+        const expected =
+          bindings.reduce((n, b) => n + b.members.length, 0) + exemptions.reduce((n, e) => n + e.length, 0);
+        expect(count).toBe(expected);
+        expect(principalCount(asPolicy([...bindings].reverse(), [...exemptions].reverse()))).toBe(count);
+        // One more binding of a principal already counted elsewhere still counts one more.
+        const again = { role: "roles/another", members: [user(1)], conditional: pick % 2 === 0 };
+        expect(principalCount(asPolicy([...bindings, again], exemptions))).toBe(count + 1);
+        expect(principalCount(asPolicy(bindings, [...exemptions, [user(1)]]))).toBe(count + 1);
+      }),
+    );
+  });
+});
+
+describe("Google's own refusal of a policy over its size", () => {
+  it("is QUOTA_EXCEEDED with the ways out, even below the predicted count (conditions, long identifiers)", async () => {
+    // Google documents that it may allow fewer than 1,500 principals: it then answers as over the limit.
+    const refusal = {
+      error: {
+        code: 400,
+        status: "INVALID_ARGUMENT",
+        message: "The number of members in the policy (1,501) is larger than the maximum allowed size 1,500.",
+      },
+    };
+    const writes: string[] = [];
+    const server = http.createServer((req, res) => {
+      req.resume();
+      req.on("end", () => {
+        const setting = req.url?.includes(":setIamPolicy") ?? false;
+        if (setting) writes.push(req.url!);
+        res.writeHead(setting ? 400 : 200, { "content-type": "application/json" });
+        res.end(JSON.stringify(setting ? refusal : { version: 1, etag: "BwX=", bindings: [] }));
+      });
+    });
+    await new Promise<void>((resolve) => server.listen(0, "127.0.0.1", resolve));
+    try {
+      const { port } = server.address() as AddressInfo;
+      const driver = new GcpIamPolicyDriver({ rootUrl: `http://127.0.0.1:${port}/`, accessToken: "t", attempts: 1 });
+      const grant = plannedGcp(gcpInputs({ project: "customer-data" })).grant;
+      const failure = await driver.ensure(grant).catch((e: unknown) => e);
+      expect(failure).toMatchObject({
+        code: "QUOTA_EXCEEDED",
+        message: expect.stringMatching(
+          /project customer-data .*size limit.*Ways out: grant the role to a Google group/,
+        ),
+      });
+      expect(writes.length).toBeGreaterThan(0);
+    } finally {
+      server.close();
+    }
   });
 });

@@ -544,7 +544,7 @@ const foreignIam: fc.Arbitrary<ForeignIam> = fc.constantFrom(...EDITED_ROLES).ch
       version: fc.option(fc.constantFrom(1, 3), { nil: undefined }),
       etag: fc.option(fc.base64String({ minLength: 4, maxLength: 12 }), { nil: undefined }),
       auditConfigs: fc.option(
-        fc.constant<unknown[]>([
+        fc.constant<NonNullable<IamPolicy["auditConfigs"]>>([
           { service: "allServices", auditLogConfigs: [{ logType: "DATA_READ" }, { logType: "ADMIN_READ" }] },
         ]),
         { nil: undefined },

@@ -26,7 +26,9 @@ describe("input schema", () => {
         },
       }),
     );
-    expect(failures["workloadIdentity"]).toMatch(/IAM role ARN such as arn:aws:iam::123456789012:role\//);
+    expect(failures["workloadIdentity"]).toMatch(
+      /IAM role ARN, .* such as arn:aws:iam::123456789012:role\/astro-my-namespace; "astro-deployment" is not$/,
+    );
     expect(failures["aws.targetRole"]).toMatch(/role ARN .* or a role name/);
     expect(failures["aws.region"]).toMatch(/such as us-east-1/);
     expect(failures["connection.connectionId"]).toMatch(/\^\[\\w\.-\]\+\$/);
@@ -50,7 +52,7 @@ describe("input schema", () => {
         }),
       ),
     ).toEqual({
-      "connection.connectionId": "must be at most 200 characters",
+      "connection.connectionId": `must be at most 200 characters, such as aws_default; "${"a".repeat(59)}…" (201 characters) is not`,
     });
     expect(
       parseInputs(
@@ -76,7 +78,9 @@ describe("input schema", () => {
         },
       }),
     );
-    expect(failures["connection.extra.aws_secret_access_key"]).toMatch(/looks like a secret/);
+    expect(failures["connection.extra.aws_secret_access_key"]).toMatch(
+      /key material: Airflow's aws hooks read it as the secret of an access key\..*needs no key or secret: remove it/,
+    );
     expect(failures["connection.extra.role_arn"]).toMatch(/set by the resource itself/);
     expect(failures["connection.airflow.url"]).toMatch(/without credentials/);
     expect(JSON.stringify(failures)).not.toContain("hunter22");
@@ -195,7 +199,7 @@ describe("connection target: the Airflow API or Astro's Environment Manager, one
     expect(
       failuresOf(astroInputs({ target: "astro", astro: { organizationId: "Org 1", deploymentId: DEPLOYMENT } })),
     ).toEqual({
-      "connection.astro.organizationId": expect.stringMatching(/Astro organization id such as/),
+      "connection.astro.organizationId": expect.stringMatching(/Astro organization id .* such as .*; "Org 1" is not$/),
     });
   });
 });

@@ -1,7 +1,7 @@
 import type { GrantPlugin } from "../../core/types";
 import { awsConnectionExtra, planAwsGrant } from "./plan";
 import { awsPlanner } from "./planner";
-import { AwsInput, RESERVED_AWS_EXTRA_KEYS, awsInputSchema, refineAwsInput } from "./schema";
+import { AwsInput, RESERVED_AWS_EXTRA_KEYS, SECRET_AWS_EXTRA_KEYS, awsInputSchema, refineAwsInput } from "./schema";
 import type { AwsGrant, AwsResolved } from "./types";
 
 /** AWS: a statement in an IAM role's trust policy, and an `aws` connection that assumes the role. */
@@ -9,7 +9,7 @@ export const awsPlugin: GrantPlugin<AwsInput, AwsGrant, AwsResolved> = {
   ...awsPlanner,
   schema: awsInputSchema,
   reservedExtraKeys: RESERVED_AWS_EXTRA_KEYS,
-  forbiddenExtraKeys: /^(aws_access_key_id|aws_secret_access_key|aws_session_token)$/i,
+  secretExtraKeys: SECRET_AWS_EXTRA_KEYS,
   refine: refineAwsInput,
   plan(input, common) {
     const grant = planAwsGrant(input, common);

@@ -1,5 +1,5 @@
 import { z } from "zod";
-import { orUnknown } from "../../core/schema";
+import { mustBe, orUnknown, shown } from "../../core/schema";
 import { UNKNOWN } from "../../core/unknown";
 import type { CommonInputs, IssueSink } from "../../core/types";
 import {
@@ -8,23 +8,55 @@ import {
   serviceAccountNamesSchema,
   serviceAccountsSchema,
 } from "../../core/astroSchema";
-import { ROLE_ARN, ROLE_NAME } from "./names";
+import { CLUSTER_ROLE_PREFIX, ROLE_ARN, ROLE_NAME } from "./names";
 
-const AWS_REGION = /^[a-z]{2}(?:-[a-z]+)+-\d$/;
+/**
+ * Region codes as AWS writes them (us-east-1, us-gov-west-1, cn-north-1, eusc-de-east-1): a 2-4
+ * letter area, one or more words, a number. Which regions exist is the account's business.
+ */
+const AWS_REGION = /^[a-z]{2,4}(?:-[a-z]+)+-\d{1,2}$/;
 
-const roleArn = (what: string) =>
-  z.string({ error: `${what} must be a string` }).regex(ROLE_ARN, {
-    error: `${what} must be an IAM role ARN such as arn:aws:iam::123456789012:role/astro-my-namespace`,
-  });
+const ROLE_ARN_RULE =
+  "an IAM role ARN, arn:aws:iam::<12-digit account>:role/<optional path/><name of 1-64 letters, digits and _+=,.@->, such as arn:aws:iam::123456789012:role/astro-my-namespace";
+
+const roleArn = z
+  .string({ error: "must be an IAM role ARN as a string" })
+  .regex(ROLE_ARN, { error: mustBe(ROLE_ARN_RULE) });
 
 const targetRole = z
   .string({ error: "must be a string: an IAM role ARN or role name" })
   .refine((v) => ROLE_ARN.test(v) || ROLE_NAME.test(v), {
-    error:
-      "must be an IAM role ARN (arn:aws:iam::123456789012:role/my-role) or a role name (1-64 characters of letters, digits and +=,.@_-)",
+    error: mustBe(
+      "an IAM role ARN (arn:aws:iam::<12-digit account>:role/<optional path/><name>) or a role name (1-64 letters, digits and _+=,.@-), such as arn:aws:iam::123456789012:role/my-role or my-role",
+    ),
+  });
+
+/** AWS account ids are 12 digits ("View AWS account identifiers"). */
+const accountId = z
+  .string({ error: "must be a 12-digit AWS account id as a string" })
+  .regex(/^\d{12}$/, { error: mustBe("a 12-digit AWS account id such as 123456789012") });
+
+/** The cluster role `AirflowS3Logs-<clusterId>` must itself be an IAM role name: at most 64 characters. */
+const clusterId = z
+  .string({ error: "must be the Astro cluster id as a string" })
+  .regex(new RegExp(`^[\\w-]{1,${64 - CLUSTER_ROLE_PREFIX.length}}$`), {
+    error: mustBe(
+      `the Astro cluster id, at most ${64 - CLUSTER_ROLE_PREFIX.length} letters, digits, _ and - (the role ${CLUSTER_ROLE_PREFIX}<clusterId> is an IAM role name, at most 64 characters), such as clv1a2b3c000008l7abcd1234`,
+    ),
   });
 
 export const RESERVED_AWS_EXTRA_KEYS = ["role_arn", "region_name", "assume_role_method"] as const;
+
+/**
+ * The `extra` keys apache-airflow-providers-amazon reads as credentials
+ * (AwsConnectionWrapper._get_credentials, for every AWS hook). Its other credential-bearing keys,
+ * `session_kwargs` and `assume_role_kwargs`, are objects, which `extra` values here cannot be.
+ */
+export const SECRET_AWS_EXTRA_KEYS: Readonly<Record<string, string>> = {
+  aws_access_key_id: "an access key id, the half of a long-lived key pair that goes with aws_secret_access_key",
+  aws_secret_access_key: "the secret of an access key",
+  aws_session_token: "a session token of temporary credentials",
+};
 
 const trust = z.discriminatedUnion(
   "kind",
@@ -33,15 +65,9 @@ const trust = z.discriminatedUnion(
     z
       .object({
         kind: z.literal("clusterRole"),
-        clusterRoleArn: orUnknown(roleArn("aws.trust.clusterRoleArn")).optional(),
-        dataPlaneAccountId: orUnknown(
-          z.string().regex(/^\d{12}$/, { error: "must be a 12-digit AWS account id" }),
-        ).optional(),
-        clusterId: orUnknown(
-          z
-            .string()
-            .regex(/^[\w-]{1,64}$/, { error: "must be the Astro cluster id, such as clv1a2b3c000008l7abcd1234" }),
-        ).optional(),
+        clusterRoleArn: orUnknown(roleArn).optional(),
+        dataPlaneAccountId: orUnknown(accountId).optional(),
+        clusterId: orUnknown(clusterId).optional(),
       })
       .strict()
       .refine(
@@ -53,7 +79,13 @@ const trust = z.discriminatedUnion(
     z
       .object({
         kind: z.literal("webIdentity"),
-        issuerUrl: issuerUrlSchema("https://oidc.eks.us-west-2.amazonaws.com/id/EXAMPLED539D4633E53DE1B71"),
+        // CreateOpenIDConnectProvider Url: https, no query, "should not contain a port", 1-255 characters.
+        issuerUrl: issuerUrlSchema({
+          example: "https://oidc.eks.us-west-2.amazonaws.com/id/EXAMPLED539D4633E53DE1B71",
+          maxLength: 255,
+          port: false,
+          source: "IAM's rule for an OIDC provider URL",
+        }),
         namespace: namespaceSchema,
         serviceAccounts: serviceAccountsSchema,
         serviceAccountNames: serviceAccountNamesSchema,
@@ -92,7 +124,7 @@ export const awsInputSchema = z
         .string({
           error: "is required: pass aws.region or set the stack config aws:region (for example us-east-1)",
         })
-        .regex(AWS_REGION, { error: "must be an AWS region such as us-east-1 or eu-central-1" }),
+        .regex(AWS_REGION, { error: mustBe("an AWS region code such as us-east-1 or eu-central-1") }),
     ),
   })
   .strict();
@@ -111,10 +143,7 @@ export function refineAwsInput(input: AwsInput, common: CommonInputs, issue: Iss
     );
   }
   if (kind === "deploymentRole" && identity !== undefined && identity !== UNKNOWN && !ROLE_ARN.test(identity)) {
-    issue(
-      ["workloadIdentity"],
-      "workloadIdentity must be an IAM role ARN such as arn:aws:iam::123456789012:role/astro-my-namespace",
-    );
+    issue(["workloadIdentity"], mustBe(ROLE_ARN_RULE)({ input: identity }));
   }
   if (kind !== "deploymentRole" && identity !== undefined) {
     issue(
@@ -126,7 +155,7 @@ export function refineAwsInput(input: AwsInput, common: CommonInputs, issue: Iss
   if (kind === "webIdentity" && typeof role === "string" && role !== UNKNOWN && !ROLE_ARN.test(role)) {
     issue(
       ["aws", "targetRole"],
-      "must be a role ARN for the webIdentity trust (the OIDC provider lives in the role's account), such as arn:aws:iam::123456789012:role/my-role",
+      `must be a role ARN for the webIdentity trust (the OIDC provider lives in the role's account), such as arn:aws:iam::123456789012:role/my-role; ${shown(role)} is not`,
     );
   }
 }

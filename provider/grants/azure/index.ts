@@ -1,7 +1,7 @@
 import type { GrantPlugin } from "../../core/types";
 import { AzureGrant, AzureResolved, azureConnectionExtra, planAzureGrant } from "./plan";
 import { azurePlanner } from "./planner";
-import { AzureInput, azureInputSchema, refineAzureInput } from "./schema";
+import { AzureInput, SECRET_AZURE_EXTRA_KEYS, azureInputSchema, refineAzureInput } from "./schema";
 
 /**
  * Azure: federated identity credentials for the Deployment's Kubernetes service accounts on a
@@ -22,7 +22,7 @@ export const azurePlugin: GrantPlugin<AzureInput, AzureGrant, AzureResolved> = {
       "would switch the Azure hook from the managed identity to client-secret authentication (login and password); remove it: workload_identity_tenant_id is set by the resource",
     ]),
   ),
-  forbiddenExtraKeys: /^(extra__azure__)?(key_path|key_json|client_secret|certificate|certificate_path|sas_token)$/i,
+  secretExtraKeys: SECRET_AZURE_EXTRA_KEYS,
   refine: refineAzureInput,
   plan(input) {
     const grant = planAzureGrant(input);

@@ -230,9 +230,8 @@ export class GcpIamPolicyDriver implements GrantDriver<GcpGrant, GcpResolved> {
     return new AuthorizationError(
       "QUOTA_EXCEEDED",
       `the IAM policy of ${describeResource(resource)} would hold ${needed} principals (now ` +
-        `${principalCount(current)}), over Google's limit of ${MAX_PRINCIPALS_PER_POLICY} per policy. Ways out: ` +
-        `grant the role to a Google group that holds the Deployments' identities, or spread Deployments over ` +
-        `more service accounts or projects.`,
+        `${principalCount(current)}, counting role bindings and audit-log exemptions as Google does), over ` +
+        `Google's limit of ${MAX_PRINCIPALS_PER_POLICY} per policy. ${WAYS_OUT_OF_THE_PRINCIPAL_LIMIT}`,
     );
   }
 
@@ -269,6 +268,13 @@ export class GcpIamPolicyDriver implements GrantDriver<GcpGrant, GcpResolved> {
   }
 }
 
+const WAYS_OUT_OF_THE_PRINCIPAL_LIMIT =
+  "Ways out: grant the role to a Google group that holds the Deployments' identities, or spread " +
+  "Deployments over more service accounts or projects.";
+
+/** Google's refusal of a policy over its size limit (400 INVALID_ARGUMENT). */
+const POLICY_TOO_LARGE = /number of members in the policy .* is larger than the maximum allowed size/i;
+
 /** A Google error in our terms: what failed, where, and what to do. */
 function explain(error: unknown, what: string, resource: string): Error {
   if (error instanceof RetriesExhaustedError) {
@@ -303,6 +309,15 @@ function explain(error: unknown, what: string, resource: string): Error {
       status,
       false,
       { cause: error, code: "PERMISSION_DENIED" },
+    );
+  }
+  // Google may refuse below the predicted count (conditions, very long identifiers): the same limit.
+  if (status === 400 && POLICY_TOO_LARGE.test(message)) {
+    return new AuthorizationError(
+      "QUOTA_EXCEEDED",
+      `${what} was refused: the IAM policy of ${name} is over Google's size limit (${message}). ` +
+        WAYS_OUT_OF_THE_PRINCIPAL_LIMIT,
+      { cause: error },
     );
   }
   return new RemoteError(`${what} failed (${status ?? "no answer"}: ${message})`, status, false, { cause: error });

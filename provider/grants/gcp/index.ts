@@ -1,7 +1,7 @@
 import type { GrantPlugin } from "../../core/types";
 import { GcpGrant, GcpResolved, gcpConnectionExtra, planGcpGrant } from "./plan";
 import { gcpPlanner } from "./planner";
-import { GcpInput, gcpInputSchema, refineGcpInput } from "./schema";
+import { GcpInput, SECRET_GCP_EXTRA_KEYS, gcpInputSchema, refineGcpInput } from "./schema";
 
 /** GCP: one member/role pair on a project's or a service account's IAM policy, and a Google Cloud connection. */
 export const gcpPlugin: GrantPlugin<GcpInput, GcpGrant, GcpResolved> = {
@@ -13,8 +13,7 @@ export const gcpPlugin: GrantPlugin<GcpInput, GcpGrant, GcpResolved> = {
     "extra__google_cloud_platform__project",
     "extra__google_cloud_platform__impersonation_chain",
   ],
-  forbiddenExtraKeys:
-    /^(extra__google_cloud_platform__)?(keyfile_dict|keyfile_json|key_path|keyfile|key_secret_name|key_secret_project_id)$/i,
+  secretExtraKeys: SECRET_GCP_EXTRA_KEYS,
   refine: refineGcpInput,
   plan: (input, common) => ({
     grant: planGcpGrant(input, common),

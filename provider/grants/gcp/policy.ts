@@ -17,14 +17,24 @@ export interface IamBinding {
   condition?: IamCondition | null;
 }
 
+export interface IamAuditLogConfig {
+  logType?: string | null;
+  exemptedMembers?: string[] | null;
+}
+
+export interface IamAuditConfig {
+  service?: string | null;
+  auditLogConfigs?: IamAuditLogConfig[] | null;
+}
+
 export interface IamPolicy {
   version?: number | null;
   bindings?: IamBinding[] | null;
   etag?: string | null;
-  auditConfigs?: unknown[] | null;
+  auditConfigs?: IamAuditConfig[] | null;
 }
 
-/** Google's limit on principals in one allow policy (members over all bindings). */
+/** Google's limit on principals in one allow policy; what counts is `principalCount`'s rule. */
 export const MAX_PRINCIPALS_PER_POLICY = 1500;
 
 const unconditional = (binding: IamBinding, role: string) => binding.role === role && !binding.condition;
@@ -66,6 +76,24 @@ export function withoutMembers(policy: IamPolicy, role: string, members: readonl
   return { ...policy, bindings };
 }
 
+/**
+ * The principals of an allow policy as Google counts them against its limit of 1,500
+ * (https://cloud.google.com/iam/docs/allow-policies, "Limits for all principals"; the same rule in
+ * the Policy reference: "Each occurrence of a principal counts towards these limits"):
+ * - every appearance in a role binding, conditional bindings included: a principal in 50 bindings
+ *   counts 50 times, nothing is de-duplicated across bindings;
+ * - plus every principal the policy exempts from audit logging
+ *   (`auditConfigs[].auditLogConfigs[].exemptedMembers`);
+ * - a Google group or a domain counts once per appearance, however many members it has.
+ * Google keeps a member once within one binding (or one audit log config), so a repeat there counts
+ * once, as Google would store it. Google may refuse a policy with conditions or very long
+ * identifiers below 1,500; its refusal is then reported as the same limit (see the driver).
+ */
 export function principalCount(policy: IamPolicy): number {
-  return (policy.bindings ?? []).reduce((n, b) => n + (b.members?.length ?? 0), 0);
+  const distinct = (members: readonly string[] | null | undefined) => new Set(members ?? []).size;
+  const inBindings = (policy.bindings ?? []).reduce((n, b) => n + distinct(b.members), 0);
+  const exempted = (policy.auditConfigs ?? [])
+    .flatMap((c) => c.auditLogConfigs ?? [])
+    .reduce((n, l) => n + distinct(l.exemptedMembers), 0);
+  return inBindings + exempted;
 }

@@ -1,24 +1,41 @@
 import { z } from "zod";
 import { namespaceSchema, serviceAccountNamesSchema, serviceAccountsSchema } from "../../core/astroSchema";
 import type { CommonInputs, IssueSink } from "../../core/types";
-import { orUnknown } from "../../core/schema";
+import { mustBe, orUnknown } from "../../core/schema";
 import { UNKNOWN } from "../../core/unknown";
 import {
   PROJECT_ID,
-  SERVICE_ACCOUNT_EMAIL,
   USER_MANAGED_SERVICE_ACCOUNT,
   ROLE_NAME,
   WORKLOAD_IDENTITY_POOL,
+  isServiceAccountEmail,
 } from "./names";
 
+/**
+ * The `extra` keys apache-airflow-providers-google reads as key material or a secret
+ * (GoogleBaseHook.get_credentials_and_project_id, for every Google hook; each also as
+ * `extra__google_cloud_platform__<key>`).
+ */
+export const SECRET_GCP_EXTRA_KEYS: Readonly<Record<string, string>> = {
+  keyfile_dict: "a service account key (its JSON)",
+  key_path: "the path of a service account key file",
+  key_secret_name: "the Secret Manager secret that holds a service account key",
+  key_secret_project_id: "the project of the Secret Manager secret that holds a service account key",
+  client_secret: "the client secret of the client credentials flow (with idp_issuer_url and client_id)",
+};
+
 const projectId = z.string({ error: "must be a Google Cloud project id as a string" }).regex(PROJECT_ID, {
-  error: "must be a project id (6-30 lower-case letters, digits and hyphens), such as my-data-project",
+  error: mustBe(
+    "a project id (6-30 lower-case letters, digits and hyphens, starting with a letter and not ending in a hyphen), such as my-data-project",
+  ),
 });
 
-const serviceAccount = (what: string) =>
-  z.string({ error: `${what} must be a service account e-mail as a string` }).regex(SERVICE_ACCOUNT_EMAIL, {
-    error: `${what} must be a service account e-mail such as airflow-reader@my-data-project.iam.gserviceaccount.com`,
-  });
+const SERVICE_ACCOUNT_RULE =
+  "a service account e-mail, <account id>@<project>.iam.gserviceaccount.com with an account id of 6-30 lower-case letters, digits and hyphens (starting with a letter, not ending in a hyphen), such as airflow-reader@my-data-project.iam.gserviceaccount.com";
+
+const serviceAccount = z
+  .string({ error: "must be a service account e-mail as a string" })
+  .refine(isServiceAccountEmail, { error: mustBe(SERVICE_ACCOUNT_RULE) });
 
 const grant = z.discriminatedUnion(
   "kind",
@@ -30,8 +47,9 @@ const grant = z.discriminatedUnion(
         /** The role to grant, such as roles/bigquery.dataViewer or projects/my-project/roles/custom. */
         role: orUnknown(
           z.string({ error: "must be a role name as a string" }).regex(ROLE_NAME, {
-            error:
-              "must be a role such as roles/bigquery.dataViewer, projects/<id>/roles/<name> or organizations/<id>/roles/<name>",
+            error: mustBe(
+              "a role: roles/<name> (such as roles/bigquery.dataViewer), or a custom role projects/<project id>/roles/<role id> or organizations/<numeric id>/roles/<role id>, the role id 1-64 letters, digits, _ and .",
+            ),
           }),
         ),
       })
@@ -41,7 +59,7 @@ const grant = z.discriminatedUnion(
         /** The Deployment's workload identity may impersonate a customer service account (Token Creator on it). */
         kind: z.literal("impersonation"),
         /** The customer service account to impersonate. */
-        serviceAccount: orUnknown(serviceAccount("gcp.grant.serviceAccount")),
+        serviceAccount: orUnknown(serviceAccount),
       })
       .strict(),
     z
@@ -51,12 +69,13 @@ const grant = z.discriminatedUnion(
          * Kubernetes service accounts act as it (Workload Identity User on it).
          */
         kind: z.literal("customerManagedIdentity"),
-        serviceAccount: orUnknown(serviceAccount("gcp.grant.serviceAccount")),
+        serviceAccount: orUnknown(serviceAccount),
         /** The cluster's workload identity pool, `<cluster project>.svc.id.goog`. */
         workloadIdentityPool: orUnknown(
           z.string({ error: "must be a workload identity pool as a string" }).regex(WORKLOAD_IDENTITY_POOL, {
-            error:
-              "must be the cluster's workload identity pool, <project>.svc.id.goog, such as astronomer-prod-123.svc.id.goog",
+            error: mustBe(
+              "the cluster's workload identity pool, <cluster project id>.svc.id.goog, such as astronomer-prod-123.svc.id.goog",
+            ),
           }),
         ),
         /** The Deployment's namespace; may be an output of the resource that creates the Deployment. */
@@ -108,10 +127,12 @@ export function refineGcpInput(input: GcpInput, common: CommonInputs, issue: Iss
       `is required for the ${kind} grant: the Deployment's workload identity, a service account e-mail such as astro-celestial-galaxy-1234@astronomer-prod.iam.gserviceaccount.com`,
     );
   }
-  if (needsIdentity && identity !== undefined && identity !== UNKNOWN && !SERVICE_ACCOUNT_EMAIL.test(identity)) {
+  if (needsIdentity && identity !== undefined && identity !== UNKNOWN && !isServiceAccountEmail(identity)) {
     issue(
       ["workloadIdentity"],
-      "must be the Deployment's workload identity on GCP, a service account e-mail such as astro-celestial-galaxy-1234@astronomer-prod.iam.gserviceaccount.com",
+      mustBe(
+        "the Deployment's workload identity on GCP, a service account e-mail such as astro-celestial-galaxy-1234@astronomer-prod.iam.gserviceaccount.com",
+      )({ input: identity }),
     );
   }
   if (!needsIdentity && identity !== undefined) {

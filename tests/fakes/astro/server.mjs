@@ -96,8 +96,14 @@ const ADJECTIVES = [
 ];
 const NOUNS = ["diameter", "telescope", "quasar", "meteor", "parallax", "zenith", "pulsar", "comet", "aurora"];
 // Astro names a Deployment's Kubernetes namespace like "weightless-diameter-8927".
-const namespaceName = () =>
-  `${ADJECTIVES[randomInt(ADJECTIVES.length)]}-${NOUNS[randomInt(NOUNS.length)]}-${randomInt(1000, 10000)}`;
+// On GCP the default identity is astro-<namespace>@…, and Google's account ids are at most 30
+// characters: a generated namespace always leaves a valid one.
+const namespaceName = () => {
+  for (;;) {
+    const name = `${ADJECTIVES[randomInt(ADJECTIVES.length)]}-${NOUNS[randomInt(NOUNS.length)]}-${randomInt(1000, 10000)}`;
+    if (`astro-${name}`.length <= 30) return name;
+  }
+};
 
 // The subject recorded in createdBy/updatedBy for a call made with `token`.
 function tokenSubject(token) {

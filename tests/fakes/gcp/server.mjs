@@ -17,7 +17,7 @@ import http from "node:http";
 import path from "node:path";
 import { fileURLToPath } from "node:url";
 
-const MAX_PRINCIPALS = 1500; // https://cloud.google.com/iam/quotas, per policy
+const MAX_PRINCIPALS = 1500; // per allow policy; what counts: checkPrincipalCount
 const EMPTY_ETAG = "ACAB"; // what Google answers for a policy that was never written
 const SA_ETAG = "MDEwMjE5MjA="; // ServiceAccount.etag is deprecated; Google sends this constant
 const SA_DOMAIN = ".iam.gserviceaccount.com";
@@ -203,6 +203,11 @@ function normaliseAuditConfigs(configs) {
   });
 }
 
+// Google's rule (https://cloud.google.com/iam/docs/allow-policies, "Limits for all principals"):
+// every appearance of a principal in a role binding, conditional ones included and nothing
+// de-duplicated across bindings, plus the principals exempted from audit logging; a group or a
+// domain counts once per appearance. Called on normalised bindings and audit configs, where a
+// member appears once per binding and once per audit log config.
 function checkPrincipalCount(bindings, auditConfigs) {
   const count =
     bindings.reduce((n, b) => n + b.members.length, 0) +
