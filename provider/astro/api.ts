@@ -1,5 +1,6 @@
 import { RemoteError, TargetMissingError, redact } from "../core/errors";
 import { RetriesExhaustedError, withRetries } from "../core/retry";
+import { certificateError } from "../core/diagnosis";
 
 export interface AstroApiOptions {
   /** The Astro Platform API base, with its version path; default Astronomer's. */
@@ -83,6 +84,9 @@ export class AstroApi {
               signal: AbortSignal.timeout(this.options.timeoutMs ?? 30_000),
             });
           } catch (error) {
+            // No request went out: the handshake failed before it, and would again.
+            const rejected = certificateError(error, { what, url });
+            if (rejected) throw rejected;
             const cause = (error as { cause?: { code?: string } }).cause?.code ?? (error as Error).name;
             if (cause !== "ECONNREFUSED") tries.mayHaveLanded = true;
             throw new HttpFailure(`cannot reach ${url} (${cause})`, undefined);

@@ -2,6 +2,7 @@ import { createHash } from "node:crypto";
 import { sameConnectionPayload } from "../core/canonical";
 import { ConnectionExistsError, RemoteError, redact } from "../core/errors";
 import { RetriesExhaustedError, withRetries } from "../core/retry";
+import { certificateError } from "../core/diagnosis";
 import type {
   AirflowTarget,
   ApiVersion,
@@ -424,6 +425,9 @@ export class AirflowConnectionsDriver implements ConnectionDriver {
               signal: AbortSignal.timeout(this.options.timeoutMs ?? 30_000),
             });
           } catch (error) {
+            // No request went out: the handshake failed before it, and would again.
+            const rejected = certificateError(error, { what, url });
+            if (rejected) throw rejected;
             const cause = (error as { cause?: { code?: string } }).cause?.code ?? (error as Error).name;
             if (cause !== "ECONNREFUSED") tries.mayHaveLanded = true;
             throw new HttpFailure(`cannot reach ${url} (${cause})`, undefined, true);

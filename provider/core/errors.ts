@@ -18,6 +18,8 @@ export type ErrorCode =
   | "PERMISSION_DENIED"
   /** Throttling or server errors outlasted the retries. */
   | "REMOTE_UNAVAILABLE"
+  /** TLS refused the server's certificate (an unknown CA, as behind a proxy that inspects TLS; expired; another name). */
+  | "CERTIFICATE_REJECTED"
   /** Any other failed remote call. */
   | "REMOTE_FAILED";
 

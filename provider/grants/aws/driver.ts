@@ -8,6 +8,7 @@ import {
   ListRolesCommand,
   UpdateAssumeRolePolicyCommand,
 } from "@aws-sdk/client-iam";
+import { certificateError } from "../../core/diagnosis";
 import { AuthorizationError, RemoteError, TargetMissingError } from "../../core/errors";
 import { PolicyStore, SharedPolicyOptions, SharedPolicyWriter } from "../../core/policyStore";
 import { RetriesExhaustedError, withRetries } from "../../core/retry";
@@ -70,6 +71,30 @@ export function isRetryableAwsError(error: unknown): boolean {
   return code === "ECONNRESET" || code === "ETIMEDOUT" || code === "EPIPE";
 }
 
+/**
+ * A failed call's error says nothing of where it went (a network error is Node's own), and where
+ * matters when TLS refused the certificate there: the request's URL is noted on the error.
+ */
+function notesUrlOnErrors(client: IAMClient): void {
+  client.middlewareStack.add(
+    (next) => async (args) => {
+      try {
+        return await next(args);
+      } catch (error) {
+        const request = args.request as { protocol?: string; hostname?: string; port?: number } | undefined;
+        if (error !== null && typeof error === "object" && request?.hostname && !("$url" in error)) {
+          const port = request.port ? `:${request.port}` : "";
+          Object.defineProperty(error, "$url", {
+            value: `${request.protocol ?? "https:"}//${request.hostname}${port}/`,
+          });
+        }
+        throw error;
+      }
+    },
+    { step: "finalizeRequest", name: "deploymentAuthorizationNotesUrl", override: true },
+  );
+}
+
 function mayHaveLanded(error: unknown): boolean {
   if (!(error instanceof Error)) return false;
   const status = (error as { $metadata?: { httpStatusCode?: number } }).$metadata?.httpStatusCode;
@@ -103,6 +128,7 @@ export class AwsIamTrustDriver implements TrustDriver {
         maxAttempts: 1,
         requestHandler: { requestTimeout: timeoutMs, connectionTimeout: timeoutMs, throwOnRequestTimeout: true },
       });
+    notesUrlOnErrors(this.client);
     if (options.policySizeQuota !== undefined) this.quota = Promise.resolve(options.policySizeQuota);
     const store: PolicyStore<TrustPolicy, { arn: string }> = {
       etags: false,
@@ -355,6 +381,8 @@ export class AwsIamTrustDriver implements TrustDriver {
         },
       );
     } catch (error) {
+      const rejected = certificateError(error, { what: `AWS IAM ${what}` });
+      if (rejected) throw rejected;
       if (error instanceof RetriesExhaustedError) {
         throw new RemoteError(
           `${error.message}. AWS is throttling or failing; run pulumi up again later.`,

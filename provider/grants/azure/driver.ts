@@ -1,6 +1,7 @@
 import { AuthorizationManagementClient } from "@azure/arm-authorization";
 import { FederatedIdentityCredential as SdkCredential, ManagedServiceIdentityClient } from "@azure/arm-msi";
 import { DefaultAzureCredential } from "@azure/identity";
+import { certificateError } from "../../core/diagnosis";
 import { AuthorizationError, RemoteError, TargetMissingError } from "../../core/errors";
 import { withLock } from "../../core/lock";
 import { RetriesExhaustedError, defaultSleep, withRetries } from "../../core/retry";
@@ -395,6 +396,11 @@ export class AzureFederationDriver implements GrantDriver<AzureGrant, AzureResol
     try {
       return await send();
     } catch (error) {
+      const rejected = certificateError(error, {
+        what: `Azure ${what}`,
+        url: this.options.endpoint ?? "https://management.azure.com",
+      });
+      if (rejected) throw rejected;
       const e = armError(error);
       const status = e.statusCode;
       const detail = `${e.code ? `${e.code}: ` : ""}${e.message}`;

@@ -1,6 +1,7 @@
 import { cloudresourcemanager, cloudresourcemanager_v3 } from "@googleapis/cloudresourcemanager";
 import { iam, iam_v1 } from "@googleapis/iam";
 import { GoogleAuth, OAuth2Client } from "google-auth-library";
+import { certificateError } from "../../core/diagnosis";
 import { AuthorizationError, RemoteError, TargetMissingError } from "../../core/errors";
 import { PolicyStore, SharedPolicyOptions, SharedPolicyWriter, StalePolicyError } from "../../core/policyStore";
 import { RetriesExhaustedError, withRetries } from "../../core/retry";
@@ -264,13 +265,15 @@ export class GcpIamPolicyDriver implements GrantDriver<GcpGrant, GcpResolved> {
         },
       );
     } catch (error) {
-      throw explain(error, what, resource);
+      throw explain(error, what, resource, this.options.rootUrl ?? "https://cloudresourcemanager.googleapis.com");
     }
   }
 }
 
 /** A Google error in our terms: what failed, where, and what to do. */
-function explain(error: unknown, what: string, resource: string): Error {
+function explain(error: unknown, what: string, resource: string, rootUrl: string): Error {
+  const rejected = certificateError(error, { what, url: rootUrl });
+  if (rejected) return rejected;
   if (error instanceof RetriesExhaustedError) {
     return new RemoteError(
       `${error.message}. Google Cloud is throttling or failing; run pulumi up again later.`,
