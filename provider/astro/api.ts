@@ -1,6 +1,6 @@
 import { RemoteError, TargetMissingError, redact } from "../core/errors";
 import { RetriesExhaustedError, withRetries } from "../core/retry";
-import { certificateError } from "../core/diagnosis";
+import { certificateError, summarizeBody } from "../core/diagnosis";
 
 export interface AstroApiOptions {
   /** The Astro Platform API base, with its version path; default Astronomer's. */
@@ -111,13 +111,7 @@ export class AstroApi {
     if (response.status === 204) return undefined;
     const text = await response.text();
     if (!response.ok) {
-      let detail = text.slice(0, 500);
-      try {
-        const parsed = JSON.parse(text) as { message?: string; fieldErrors?: unknown };
-        detail = `${parsed.message ?? detail}${parsed.fieldErrors ? ` ${JSON.stringify(parsed.fieldErrors)}` : ""}`;
-      } catch {
-        // not JSON: keep the text
-      }
+      const detail = summarizeBody(text, response.headers.get("content-type") ?? "");
       const denied = response.status === 401 || response.status === 403;
       const hint = denied
         ? " Check the Astro API token: it needs an Organization, Workspace or Deployment role that may update the Deployment and edit its Environment Manager."

@@ -32,7 +32,7 @@ export interface ValidInputs {
     target?: "airflow" | "astro";
     airflow?: {
       url: string;
-      apiVersion?: "v1" | "v2";
+      apiVersion?: "v1" | "v2" | "detect";
       auth: { kind: "token" } | { kind: "password"; username: string };
     };
     astro?: { organizationId: string; deploymentId?: string; workspaceId?: string; linkedDeploymentIds?: string[] };

@@ -97,7 +97,9 @@ export const connectionInputSchema = z
       .object({
         url: orUnknown(airflowUrl),
         apiVersion: z
-          .enum(["v1", "v2"], { error: 'must be "v1" (Airflow 2) or "v2" (Airflow 3); omit it to detect' })
+          .enum(["v1", "v2", "detect"], {
+            error: 'must be "v1" (Airflow 2), "v2" (Airflow 3) or "detect" (the default: found at apply)',
+          })
           .optional(),
         auth: airflowAuth,
       })

@@ -93,6 +93,21 @@ describe("input schema", () => {
     expect(failures["(inputs)"]).toMatch(/unknown properties extraThing/);
   });
 
+  it('takes apiVersion "detect" as the default it is, and says what else it takes', () => {
+    const withVersion = (apiVersion?: string) =>
+      rawInputs({
+        connection: {
+          connectionId: "c",
+          airflow: { url: "http://x", auth: { kind: "token" }, ...(apiVersion ? { apiVersion } : {}) },
+        },
+      });
+    expect(planned(withVersion("detect"))).toEqual(planned(withVersion()));
+    expect(planned(withVersion("detect")).connection.airflow?.apiVersion).toBe("detect");
+    expect(failuresOf(withVersion("v3"))["connection.airflow.apiVersion"]).toBe(
+      'must be "v1" (Airflow 2), "v2" (Airflow 3) or "detect" (the default: found at apply)',
+    );
+  });
+
   it("lets values that are not known yet through", () => {
     const result = parseInputs(
       rawInputs({ workloadIdentity: UNKNOWN, aws: { targetRole: UNKNOWN, region: "us-east-1" } }),

@@ -95,6 +95,22 @@ function notesUrlOnErrors(client: IAMClient): void {
   );
 }
 
+/**
+ * What AWS said. A body the SDK cannot read as an AWS error (a proxy's HTML page) leaves only
+ * "Unknown", and the SDK has consumed the body by then: its status and type are what is left.
+ */
+function awsDetail(error: Error): string {
+  const response = (error as { $response?: { statusCode?: number; headers?: Record<string, string> } }).$response;
+  if (errorCode(error) === "Unknown" && response?.statusCode !== undefined) {
+    const type = response.headers?.["content-type"] ?? "no content type";
+    return (
+      `the answer (${response.statusCode}, ${type}) is not an AWS error: something other than AWS, such as a proxy, ` +
+      `may have answered`
+    );
+  }
+  return `${errorCode(error)}: ${error.message}`;
+}
+
 function mayHaveLanded(error: unknown): boolean {
   if (!(error instanceof Error)) return false;
   const status = (error as { $metadata?: { httpStatusCode?: number } }).$metadata?.httpStatusCode;
@@ -368,6 +384,10 @@ export class AwsIamTrustDriver implements TrustDriver {
           maxDelayMs: 5000,
           retryable: isRetryableAwsError,
           what: `AWS IAM ${what}`,
+          describe: (error) =>
+            error instanceof Error && errorCode(error) === "Unknown"
+              ? awsDetail(error)
+              : String((error as Error)?.message ?? error),
           sleep: this.options.sleep,
         },
         async () => {
@@ -393,7 +413,7 @@ export class AwsIamTrustDriver implements TrustDriver {
       }
       if (error instanceof Error && !isCode(error, "NoSuchEntity") && !isCode(error, "EntityAlreadyExists")) {
         const denied = ["AccessDenied", "UnrecognizedClient", "InvalidClientTokenId"].includes(errorCode(error));
-        throw new RemoteError(`AWS IAM ${what} failed: ${errorCode(error)}: ${error.message}`, undefined, false, {
+        throw new RemoteError(`AWS IAM ${what} failed: ${awsDetail(error)}`, undefined, false, {
           cause: error,
           ...(denied ? { code: "PERMISSION_DENIED" as const } : {}),
         });

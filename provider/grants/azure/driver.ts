@@ -1,7 +1,7 @@
 import { AuthorizationManagementClient } from "@azure/arm-authorization";
 import { FederatedIdentityCredential as SdkCredential, ManagedServiceIdentityClient } from "@azure/arm-msi";
 import { DefaultAzureCredential } from "@azure/identity";
-import { certificateError } from "../../core/diagnosis";
+import { certificateError, summarizeBody } from "../../core/diagnosis";
 import { AuthorizationError, RemoteError, TargetMissingError } from "../../core/errors";
 import { withLock } from "../../core/lock";
 import { RetriesExhaustedError, defaultSleep, withRetries } from "../../core/retry";
@@ -46,6 +46,17 @@ interface ArmError {
   statusCode?: number;
   code?: string;
   message: string;
+  response?: { bodyAsText?: string | null; headers?: { get(name: string): string | undefined } };
+}
+
+/**
+ * What Azure said: an ARM error's code and message; a body that is not one (a proxy's page) in a
+ * line, since the SDK makes such a body the whole message.
+ */
+function armDetail(e: ArmError): string {
+  if (e.code) return `${e.code}: ${e.message}`;
+  const body = e.response?.bodyAsText;
+  return summarizeBody(body || e.message, e.response?.headers?.get("content-type") ?? "");
 }
 
 const armError = (error: unknown): ArmError =>
@@ -403,7 +414,7 @@ export class AzureFederationDriver implements GrantDriver<AzureGrant, AzureResol
       if (rejected) throw rejected;
       const e = armError(error);
       const status = e.statusCode;
-      const detail = `${e.code ? `${e.code}: ` : ""}${e.message}`;
+      const detail = armDetail(e);
       if (status === 429 || (status !== undefined && status >= 500) || (status === undefined && e.code !== undefined)) {
         throw new RemoteError(
           `Azure ${what} failed after ${this.callAttempts} tries (${status ?? "no answer"}: ${detail}). Azure is throttling or failing, or did not answer; run pulumi up again later.`,

@@ -1,7 +1,7 @@
 import { cloudresourcemanager, cloudresourcemanager_v3 } from "@googleapis/cloudresourcemanager";
 import { iam, iam_v1 } from "@googleapis/iam";
 import { GoogleAuth, OAuth2Client } from "google-auth-library";
-import { certificateError } from "../../core/diagnosis";
+import { certificateError, summarizeBody } from "../../core/diagnosis";
 import { AuthorizationError, RemoteError, TargetMissingError } from "../../core/errors";
 import { PolicyStore, SharedPolicyOptions, SharedPolicyWriter, StalePolicyError } from "../../core/policyStore";
 import { RetriesExhaustedError, withRetries } from "../../core/retry";
@@ -34,7 +34,20 @@ interface GoogleError {
   status?: number;
   code?: number | string;
   message: string;
-  response?: { status?: number; data?: { error?: { status?: string; message?: string } } };
+  response?: { status?: number; data?: unknown; headers?: Record<string, string> | Headers };
+}
+
+/** What Google (or whatever answered in its place) said: its error's message, or the body in a line. */
+function googleMessage(error: unknown): string {
+  const response = (error as GoogleError)?.response;
+  if (response?.data !== undefined && response.data !== "") {
+    const data = response.data as { error?: { message?: unknown } } | string;
+    if (typeof data === "object" && data !== null && typeof data.error?.message === "string") return data.error.message;
+    const headers = response.headers;
+    const contentType = (headers instanceof Headers ? headers.get("content-type") : headers?.["content-type"]) ?? "";
+    return summarizeBody(data, contentType);
+  }
+  return error instanceof Error ? error.message : String(error);
 }
 
 function statusOf(error: unknown): number | undefined {
@@ -252,6 +265,7 @@ export class GcpIamPolicyDriver implements GrantDriver<GcpGrant, GcpResolved> {
           maxDelayMs: 5000,
           retryable: isRetryableGoogleError,
           what,
+          describe: googleMessage,
           sleep: this.options.sleep,
         },
         async () => {
@@ -285,8 +299,7 @@ function explain(error: unknown, what: string, resource: string, rootUrl: string
     );
   }
   const status = statusOf(error);
-  const detail = (error as GoogleError)?.response?.data?.error;
-  const message = detail?.message ?? (error instanceof Error ? error.message : String(error));
+  const message = googleMessage(error);
   const name = describeResource(resource);
   // Resource Manager answers 403 for a project that does not exist, so as not to reveal which do.
   if (status === 404 || (status === 403 && resourceKind(resource) === "project")) {
