@@ -157,6 +157,20 @@ export function deploymentUrl(api: Pick<AstroApi, "baseUrl">, organizationId: st
   return `${api.baseUrl}/organizations/${encodeURIComponent(organizationId)}/deployments/${encodeURIComponent(deploymentId)}`;
 }
 
+/** A Deployment the Astro API does not show these credentials. */
+export function missingDeployment(
+  api: Pick<AstroApi, "baseUrl">,
+  organizationId: string,
+  deploymentId: string,
+): TargetMissingError {
+  return new TargetMissingError({
+    what: `Deployment ${deploymentId} in Astro organization ${organizationId}`,
+    kind: "Deployment",
+    input: "deployment.organizationId and deployment.deploymentId",
+    check: `GET ${deploymentUrl(api, organizationId, deploymentId)} with the same Astro API token`,
+  });
+}
+
 /** GetDeployment, in the terms a grant and its connection need. A missing Deployment is TARGET_MISSING. */
 export async function getDeployment(
   api: AstroApi,
@@ -171,12 +185,7 @@ export async function getDeployment(
     undefined,
     true,
   );
-  if (!d) {
-    throw new TargetMissingError(
-      `Deployment ${deploymentId} does not exist in Astro organization ${organizationId} (or the token may not see it): ` +
-        `check deployment.organizationId and deployment.deploymentId`,
-    );
-  }
+  if (!d) throw missingDeployment(api, organizationId, deploymentId);
   // webServerAirflowApiUrl has no scheme and ends in the API's path: /api/v1 (Airflow 2) or /api/v2 (Airflow 3).
   // Astro gives it without a scheme (https is meant); a self-hosted setup may give one.
   const apiUrl = d.webServerAirflowApiUrl?.match(/^(https?:\/\/)?(.*?)\/api\/(v1|v2)\/?$/);

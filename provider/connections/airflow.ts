@@ -1,6 +1,6 @@
 import { createHash } from "node:crypto";
 import { sameConnectionPayload } from "../core/canonical";
-import { ConnectionExistsError, RemoteError, redact } from "../core/errors";
+import { ConnectionExistsError, RemoteError, TargetMissingError, redact } from "../core/errors";
 import { RetriesExhaustedError, withRetries } from "../core/retry";
 import { certificateError, summarizeBody } from "../core/diagnosis";
 import type {
@@ -109,10 +109,12 @@ export class AirflowConnectionsDriver implements ConnectionDriver {
       const response = await this.send(target, "GET", `${target.url}/api/${version}/version`, {});
       if (response.status !== 404) return version;
     }
-    throw new RemoteError(
-      `no Airflow REST API at ${target.url}: neither /api/v2/version nor /api/v1/version exists. ` +
-        `Set connection.airflow.url to the Deployment's base URL (for Astro: https://<org>.astronomer.run/<deployment>).`,
-    );
+    throw new TargetMissingError({
+      what: `the Airflow REST API at ${target.url}`,
+      kind: "Airflow",
+      input: "connection.airflow.url (the Deployment's base URL; on Astro https://<org>.astronomer.run/<deployment>)",
+      check: `curl ${target.url}/api/v2/version and ${target.url}/api/v1/version (neither exists now)`,
+    });
   }
 
   async read(

@@ -279,9 +279,13 @@ export class AwsIamTrustDriver implements TrustDriver {
     } catch (error) {
       if (isCode(error, "NoSuchEntity")) {
         throw new TargetMissingError(
-          `IAM role ${name} does not exist. This resource adds a trust statement to a role it does not own and ` +
-            `never creates one: create the role (or fix aws.targetRole). If the role was deleted on purpose, ` +
-            `remove this resource from the stack with pulumi state delete <urn>.`,
+          {
+            what: `IAM role ${name}`,
+            kind: "role",
+            input: "aws.targetRole",
+            check: `aws iam get-role --role-name ${name}`,
+          },
+          { cause: error },
         );
       }
       throw error;

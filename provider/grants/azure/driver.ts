@@ -350,9 +350,12 @@ export class AzureFederationDriver implements GrantDriver<AzureGrant, AzureResol
     } catch (error) {
       if (error instanceof RemoteError && error.status === 404) {
         throw new TargetMissingError(
-          `managed identity ${name} (${id}) does not exist. This resource adds federated credentials to an identity it ` +
-            `does not own and never creates one: create it or fix azure.identity. If it was deleted on purpose, remove ` +
-            `this resource from the stack with pulumi state delete <urn>.`,
+          {
+            what: `managed identity ${name} (${id})`,
+            kind: "managed identity",
+            input: "azure.identity",
+            check: `az identity show --ids ${id}`,
+          },
           { cause: error },
         );
       }

@@ -303,12 +303,16 @@ function explain(error: unknown, what: string, resource: string, rootUrl: string
   const name = describeResource(resource);
   // Resource Manager answers 403 for a project that does not exist, so as not to reveal which do.
   if (status === 404 || (status === 403 && resourceKind(resource) === "project")) {
-    const maybeHidden = status === 403 ? ", or the credentials in use may not see it" : "";
+    const project = resourceKind(resource) === "project";
+    const id = resource.replace(project ? /^projects\// : /^projects\/[^/]+\/serviceAccounts\//, "");
     return new TargetMissingError(
-      `${name} does not exist${maybeHidden} (${what} answered ${status}: ${message}). This resource adds a ` +
-        `binding to a policy it does not own and never creates the ${resourceKind(resource)}: create it or fix the gcp ` +
-        `inputs (and check that the credentials may get its IAM policy). If it was deleted on purpose, remove ` +
-        `this resource from the stack with pulumi state delete <urn>.`,
+      {
+        what: name,
+        kind: resourceKind(resource),
+        input: project ? "gcp.project" : "gcp.grant.serviceAccount",
+        check: project ? `gcloud projects get-iam-policy ${id}` : `gcloud iam service-accounts get-iam-policy ${id}`,
+        answered: `${what} answered ${status}: ${message}`,
+      },
       { cause: error },
     );
   }
