@@ -50,6 +50,11 @@ export function defaultDescription(owner: string): string {
   return `Managed by Pulumi (DeploymentAuthorization ${owner}); edits by hand are reverted on the next update.`;
 }
 
+/** The owner (`<project>/<stack>/<name>`) a connection's description names, when it is our default one. */
+export function ownerInDescription(description: string | null | undefined): string | undefined {
+  return description?.match(/^Managed by Pulumi \(DeploymentAuthorization ([^)]+)\);/)?.[1];
+}
+
 export function planAuthorization(plugin: GrantPlugin, inputs: ValidInputs): PlannedAuthorization {
   const common = {
     owner: inputs.owner,
