@@ -5,6 +5,7 @@ import { AstroApi } from "../../provider/astro/api";
 import { AirflowConnectionsDriver } from "../../provider/connections/airflow";
 import { certificateError } from "../../provider/core/diagnosis";
 import { AuthorizationError } from "../../provider/core/errors";
+import { withRetries } from "../../provider/core/retry";
 import { AwsIamTrustDriver } from "../../provider/grants/aws/driver";
 import { AzureFederationDriver } from "../../provider/grants/azure/driver";
 import { GcpIamPolicyDriver } from "../../provider/grants/gcp/driver";
@@ -153,6 +154,28 @@ describe("a certificate from a trusted CA that is still refused", () => {
       expect(error.message).toContain("ERR_TLS_CERT_ALTNAME_INVALID");
       expect(error.message).toContain(new URL(server.url).host);
       expect(error.message).toMatch(/not valid for the name called/);
+      expect(server.connections()).toBe(1);
+    } finally {
+      await server.close();
+    }
+  });
+});
+
+describe("the one shared classification", () => {
+  it("withRetries never retries a refused certificate, whatever the caller's rule says", async () => {
+    const server = await httpsServer(tls.selfSigned);
+    try {
+      let tries = 0;
+      const error = await withRetries(
+        { attempts: 5, baseDelayMs: 1, maxDelayMs: 1, retryable: () => true, what: "GET /", sleep: noSleep },
+        () =>
+          new Promise((resolve, reject) => {
+            tries++;
+            https.get(server.url, resolve).on("error", reject);
+          }),
+      ).catch((e: unknown) => e);
+      expect(tries).toBe(1);
+      expect(error).toMatchObject({ code: "DEPTH_ZERO_SELF_SIGNED_CERT" });
       expect(server.connections()).toBe(1);
     } finally {
       await server.close();
