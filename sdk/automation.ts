@@ -106,6 +106,7 @@ const CODES: readonly ErrorCode[] = [
   "CONFLICT",
   "PERMISSION_DENIED",
   "REMOTE_UNAVAILABLE",
+  "CERTIFICATE_REJECTED",
   "REMOTE_FAILED",
 ];
 

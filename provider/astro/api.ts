@@ -1,5 +1,6 @@
 import { RemoteError, TargetMissingError, redact } from "../core/errors";
 import { RetriesExhaustedError, withRetries } from "../core/retry";
+import { certificateError, summarizeBody } from "../core/diagnosis";
 
 export interface AstroApiOptions {
   /** The Astro Platform API base, with its version path; default Astronomer's. */
@@ -83,6 +84,9 @@ export class AstroApi {
               signal: AbortSignal.timeout(this.options.timeoutMs ?? 30_000),
             });
           } catch (error) {
+            // No request went out: the handshake failed before it, and would again.
+            const rejected = certificateError(error, { what, url });
+            if (rejected) throw rejected;
             const cause = (error as { cause?: { code?: string } }).cause?.code ?? (error as Error).name;
             if (cause !== "ECONNREFUSED") tries.mayHaveLanded = true;
             throw new HttpFailure(`cannot reach ${url} (${cause})`, undefined);
@@ -107,13 +111,7 @@ export class AstroApi {
     if (response.status === 204) return undefined;
     const text = await response.text();
     if (!response.ok) {
-      let detail = text.slice(0, 500);
-      try {
-        const parsed = JSON.parse(text) as { message?: string; fieldErrors?: unknown };
-        detail = `${parsed.message ?? detail}${parsed.fieldErrors ? ` ${JSON.stringify(parsed.fieldErrors)}` : ""}`;
-      } catch {
-        // not JSON: keep the text
-      }
+      const detail = summarizeBody(text, response.headers.get("content-type") ?? "");
       const denied = response.status === 401 || response.status === 403;
       const hint = denied
         ? " Check the Astro API token: it needs an Organization, Workspace or Deployment role that may update the Deployment and edit its Environment Manager."
@@ -159,6 +157,20 @@ export function deploymentUrl(api: Pick<AstroApi, "baseUrl">, organizationId: st
   return `${api.baseUrl}/organizations/${encodeURIComponent(organizationId)}/deployments/${encodeURIComponent(deploymentId)}`;
 }
 
+/** A Deployment the Astro API does not show these credentials. */
+export function missingDeployment(
+  api: Pick<AstroApi, "baseUrl">,
+  organizationId: string,
+  deploymentId: string,
+): TargetMissingError {
+  return new TargetMissingError({
+    what: `Deployment ${deploymentId} in Astro organization ${organizationId}`,
+    kind: "Deployment",
+    input: "deployment.organizationId and deployment.deploymentId",
+    check: `GET ${deploymentUrl(api, organizationId, deploymentId)} with the same Astro API token`,
+  });
+}
+
 /** GetDeployment, in the terms a grant and its connection need. A missing Deployment is TARGET_MISSING. */
 export async function getDeployment(
   api: AstroApi,
@@ -173,12 +185,7 @@ export async function getDeployment(
     undefined,
     true,
   );
-  if (!d) {
-    throw new TargetMissingError(
-      `Deployment ${deploymentId} does not exist in Astro organization ${organizationId} (or the token may not see it): ` +
-        `check deployment.organizationId and deployment.deploymentId`,
-    );
-  }
+  if (!d) throw missingDeployment(api, organizationId, deploymentId);
   // webServerAirflowApiUrl has no scheme and ends in the API's path: /api/v1 (Airflow 2) or /api/v2 (Airflow 3).
   // Astro gives it without a scheme (https is meant); a self-hosted setup may give one.
   const apiUrl = d.webServerAirflowApiUrl?.match(/^(https?:\/\/)?(.*?)\/api\/(v1|v2)\/?$/);

@@ -1,8 +1,8 @@
-import { AuthorizationError, TargetMissingError } from "../core/errors";
+import { AuthorizationError } from "../core/errors";
 import { withLock } from "../core/lock";
 import { defaultSleep } from "../core/retry";
 import type { Credentials, DeploymentChange, DeploymentSettingsDriver, LiveDeploymentSettings } from "../core/types";
-import { AstroApi, AstroApiOptions, deploymentUrl } from "./api";
+import { AstroApi, AstroApiOptions, deploymentUrl, missingDeployment } from "./api";
 
 /** The Deployment as GetDeployment answers it: the fields an UpdateDeployment must send back. */
 export interface DeploymentRecord {
@@ -187,7 +187,7 @@ export class AstroDeploymentSettings implements DeploymentSettingsDriver {
       let previous: string | undefined;
       for (let attempt = 1; ; attempt++) {
         const d = await this.get(change, credentials);
-        if (!d) throw missing(change);
+        if (!d) throw missingDeployment(this.api, change.organizationId, change.deploymentId);
         if (attempt === 1) {
           previous = d.effectiveWorkloadIdentity;
           this.refuseForeignValues(d, change);
@@ -249,7 +249,7 @@ export class AstroDeploymentSettings implements DeploymentSettingsDriver {
   private async settled(change: DeploymentChange, credentials: Credentials): Promise<boolean> {
     if (change.workloadIdentity !== undefined) await this.awaitIdentity(change, change.workloadIdentity, credentials);
     const d = await this.get(change, credentials);
-    if (!d) throw missing(change);
+    if (!d) throw missingDeployment(this.api, change.organizationId, change.deploymentId);
     return this.pendingChange(d, change) === undefined;
   }
 
@@ -279,7 +279,7 @@ export class AstroDeploymentSettings implements DeploymentSettingsDriver {
     let shown: string | undefined;
     for (let i = 0; i < reads; i++) {
       const d = await this.get(deployment, credentials);
-      if (!d) throw missing(deployment);
+      if (!d) throw missingDeployment(this.api, deployment.organizationId, deployment.deploymentId);
       shown = d.effectiveWorkloadIdentity;
       if (shown === identity) return;
       await sleep(Math.min(5000, (this.options.baseDelayMs ?? 250) * 2 ** Math.min(i, 4)));
@@ -320,13 +320,6 @@ function variablesOf(d: DeploymentRecord, keys: readonly string[]): Record<strin
 const hasKey = (d: DeploymentRecord, key: string) => (d.environmentVariables ?? []).some((v) => v.key === key);
 const lockKey = (d: Pick<DeploymentChange, "organizationId" | "deploymentId">) =>
   `astro-deployment:${d.organizationId}/${d.deploymentId}`;
-
-function missing(d: Pick<DeploymentChange, "organizationId" | "deploymentId">) {
-  return new TargetMissingError(
-    `Deployment ${d.deploymentId} does not exist in Astro organization ${d.organizationId} (or the token may not see it): ` +
-      `check deployment.organizationId and deployment.deploymentId`,
-  );
-}
 
 function describe(change: DeploymentChange): string {
   const parts = Object.keys(change.environmentVariables);

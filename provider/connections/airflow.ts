@@ -1,7 +1,8 @@
 import { createHash } from "node:crypto";
 import { sameConnectionPayload } from "../core/canonical";
-import { ConnectionExistsError, RemoteError, redact } from "../core/errors";
+import { ConnectionExistsError, RemoteError, TargetMissingError, redact } from "../core/errors";
 import { RetriesExhaustedError, withRetries } from "../core/retry";
+import { certificateError, summarizeBody } from "../core/diagnosis";
 import type {
   AirflowTarget,
   ApiVersion,
@@ -108,10 +109,12 @@ export class AirflowConnectionsDriver implements ConnectionDriver {
       const response = await this.send(target, "GET", `${target.url}/api/${version}/version`, {});
       if (response.status !== 404) return version;
     }
-    throw new RemoteError(
-      `no Airflow REST API at ${target.url}: neither /api/v2/version nor /api/v1/version exists. ` +
-        `Set connection.airflow.url to the Deployment's base URL (for Astro: https://<org>.astronomer.run/<deployment>).`,
-    );
+    throw new TargetMissingError({
+      what: `the Airflow REST API at ${target.url}`,
+      kind: "Airflow",
+      input: "connection.airflow.url (the Deployment's base URL; on Astro https://<org>.astronomer.run/<deployment>)",
+      check: `curl ${target.url}/api/v2/version and ${target.url}/api/v1/version (neither exists now)`,
+    });
   }
 
   async read(
@@ -327,8 +330,8 @@ export class AirflowConnectionsDriver implements ConnectionDriver {
       if (response.status === 404) this.noBulk.add(key);
       else result = ((await response.json()) as Partial<Record<BulkAction, typeof result>>)[action];
     } catch (error) {
-      // Without a bulk route (405), or refused as a whole: each write on its own says what is wrong.
-      if (error instanceof RemoteError && error.status === 405) this.noBulk.add(key);
+      // Without a bulk route (404, 405), or refused as a whole: each write on its own says what is wrong.
+      if (error instanceof RemoteError && (error.status === 404 || error.status === 405)) this.noBulk.add(key);
     }
     const succeeded = new Set(result?.success ?? []);
     const applied = result !== undefined && result !== null && (result.errors ?? []).length === 0;
@@ -359,8 +362,43 @@ export class AirflowConnectionsDriver implements ConnectionDriver {
       response = await this.send(target, method, url, await this.authHeaders(target, version), body, tries);
     }
     if (write) this.calls.writes++;
-    if (response.ok || response.status === 404 || (response.status === 409 && method === "POST")) return response;
+    if (response.status === 404) {
+      // The API's own "not found" is an answer; a page from whatever serves the URL is not.
+      const text = await response.text().catch(() => "");
+      if (isApiAnswer(text)) return response;
+      throw this.notServed(target, version, method, url, response.status, summarizeBody(text, contentTypeOf(response)));
+    }
+    if (response.ok || (response.status === 409 && method === "POST")) return response;
     throw failure(await this.describeFailure(target, method, url, response), response.status);
+  }
+
+  /**
+   * A route of the API version in use is not there: the Airflow at the URL runs the other major
+   * version (Airflow 2 serves /api/v1, Airflow 3 /api/v2 and /auth/token), or the URL is not the
+   * Airflow's base URL.
+   */
+  private notServed(
+    target: ConnectionTarget,
+    version: ApiVersion,
+    method: string,
+    url: string,
+    status: number,
+    summary: string,
+  ): RemoteError {
+    const other: ApiVersion = version === "v2" ? "v1" : "v2";
+    const advice =
+      target.apiVersion === "detect"
+        ? `The version was detected at ${target.url}, so connection.airflow.url may not be the Airflow's base URL: check it.`
+        : `If it runs Airflow ${other === "v1" ? 2 : 3}, set connection.airflow.apiVersion: "${other}", or "detect" to ` +
+          `find the version; otherwise check connection.airflow.url (the Airflow's base URL, such as https://myorg.astronomer.run/d1234567).`;
+    return new RemoteError(
+      redact(
+        `${method} ${url} answered ${status} (${summary}): the Airflow at ${target.url} does not serve API ${version} ` +
+          `(${API_OF[version]}). ${advice}`,
+        [target.credentials.token, target.credentials.password],
+      ),
+      status,
+    );
   }
 
   private async authHeaders(target: ConnectionTarget, version: ApiVersion): Promise<Record<string, string>> {
@@ -388,6 +426,10 @@ export class AirflowConnectionsDriver implements ConnectionDriver {
   private async exchangePassword(target: ConnectionTarget, username: string, password: string): Promise<string> {
     const url = `${target.url}/auth/token`;
     const response = await this.send(target, "POST", url, {}, { username, password });
+    if (response.status === 404) {
+      const summary = summarizeBody(await response.text().catch(() => ""), contentTypeOf(response));
+      throw this.notServed(target, "v2", "POST", url, response.status, summary);
+    }
     if (!response.ok) {
       throw failure(await this.describeFailure(target, "POST", url, response), response.status);
     }
@@ -434,6 +476,9 @@ export class AirflowConnectionsDriver implements ConnectionDriver {
               signal: AbortSignal.timeout(this.options.timeoutMs ?? 30_000),
             });
           } catch (error) {
+            // No request went out: the handshake failed before it, and would again.
+            const rejected = certificateError(error, { what, url });
+            if (rejected) throw rejected;
             const cause = (error as { cause?: { code?: string } }).cause?.code ?? (error as Error).name;
             if (cause !== "ECONNREFUSED") tries.mayHaveLanded = true;
             throw new HttpFailure(`cannot reach ${url} (${cause})`, undefined, true);
@@ -460,15 +505,7 @@ export class AirflowConnectionsDriver implements ConnectionDriver {
   }
 
   private async describeFailure(target: ConnectionTarget, method: string, url: string, response: Response) {
-    const text = await response.text().catch(() => "");
-    let detail = text.slice(0, 500);
-    try {
-      const parsed = JSON.parse(text) as { detail?: unknown; title?: string };
-      detail =
-        typeof parsed.detail === "string" ? parsed.detail : JSON.stringify(parsed.detail ?? parsed.title ?? parsed);
-    } catch {
-      // not JSON: keep the text
-    }
+    const detail = summarizeBody(await response.text().catch(() => ""), contentTypeOf(response));
     const hint =
       response.status === 401
         ? "the credentials were refused: check the token or password (stack config, environment, or the secret input)"
@@ -476,11 +513,34 @@ export class AirflowConnectionsDriver implements ConnectionDriver {
           ? "the credentials were refused (Airflow 2 answers 403 to a wrong password), or the user or token may not edit connections: check them, and give the user an Admin or Op role (Astro: a Deployment or Workspace API token with edit rights)"
           : response.status === 422 || response.status === 400
             ? "Airflow rejected the connection fields; check connection.extra and connection.description"
-            : "see Airflow's API server log";
-    return redact(`${method} ${url} answered ${response.status}: ${detail.slice(0, 500)}. Fix: ${hint}.`, [
+            : response.status === 405
+              ? `this Airflow does not take ${method} there: check connection.airflow.apiVersion (v1 is Airflow 2's API, v2 Airflow 3's), or set it to "detect"`
+              : "see Airflow's API server log";
+    return redact(`${method} ${url} answered ${response.status}: ${detail}. Fix: ${hint}.`, [
       target.credentials.token,
       target.credentials.password,
     ]);
+  }
+}
+
+const API_OF: Record<ApiVersion, string> = { v1: "Airflow 2's REST API", v2: "Airflow 3's REST API" };
+
+function contentTypeOf(response: Response): string {
+  return response.headers.get("content-type") ?? "";
+}
+
+/**
+ * Whether a 404 is the API's own answer, a JSON problem (the connection is not there), rather than
+ * a route the server does not have: an HTML page (Airflow 2's webserver under /api/v2), Airflow 3's
+ * `{"error": "/api/v1 has been removed …"}`, or a framework's bare "Not Found".
+ */
+function isApiAnswer(text: string): boolean {
+  try {
+    const body = JSON.parse(text) as { error?: unknown; detail?: unknown; title?: unknown };
+    if (body === null || typeof body !== "object") return false;
+    return typeof body.error !== "string" && body.detail !== "Not Found" && body.title !== "Not Found";
+  } catch {
+    return false;
   }
 }
 

@@ -2,7 +2,7 @@ import { createHash } from "node:crypto";
 import { deploymentChange, ownedKeysOf, settingsInPlanTerms, SECRETS_BACKEND_KEYS } from "./deploymentSettings";
 import { sameConnectionPayload } from "./canonical";
 import { FreshListings, claimDigest, claimOf, claimedByOthers, newInstance, withClaim, withoutClaim } from "./claims";
-import { AuthorizationError, ConnectionExistsError } from "./errors";
+import { AuthorizationError, ConnectionExistsError, Operation, adviseFor } from "./errors";
 import { defaultDescription, livePayloadInPlanTerms, pluginFor } from "./plan";
 import type {
   AuthorizationState,
@@ -49,7 +49,25 @@ export class AuthorizationLifecycle {
     private readonly listings: FreshListings<Array<string | null>> = new FreshListings(),
   ) {}
 
-  async create(planned: PlannedAuthorization): Promise<{ id: string; outs: AuthorizationState }> {
+  // Errors leave each operation with advice that fits it: a missing role on create is checked or
+  // created; on refresh or delete it may have been deleted on purpose.
+  create(planned: PlannedAuthorization): Promise<{ id: string; outs: AuthorizationState }> {
+    return advised("create", this.creating(planned));
+  }
+
+  read(id: string, state: AuthorizationState) {
+    return advised("read", this.reading(id, state));
+  }
+
+  update(id: string, olds: AuthorizationState, news: PlannedAuthorization): Promise<{ outs: AuthorizationState }> {
+    return advised("update", this.updating(olds, news));
+  }
+
+  delete(_id: string, state: AuthorizationState): Promise<void> {
+    return advised("delete", this.deleting(state));
+  }
+
+  private async creating(planned: PlannedAuthorization): Promise<{ id: string; outs: AuthorizationState }> {
     const { plugin, driver } = this.grantOf(planned);
     const connection = this.connectionOf(planned, "program");
     const settings = planned.deploymentSettings;
@@ -224,7 +242,7 @@ export class AuthorizationLifecycle {
   }
 
   /** What is live, in the plan's terms, so that a refresh shows drift in either half as a diff. */
-  async read(id: string, state: AuthorizationState) {
+  private async reading(id: string, state: AuthorizationState) {
     const { plugin, driver } = this.grantOf(state);
     const connection = this.connectionOf(state, "stored");
     const settings = state.deploymentSettings;
@@ -259,11 +277,7 @@ export class AuthorizationLifecycle {
     return { id, props, inputs };
   }
 
-  async update(
-    id: string,
-    olds: AuthorizationState,
-    news: PlannedAuthorization,
-  ): Promise<{ outs: AuthorizationState }> {
+  private async updating(olds: AuthorizationState, news: PlannedAuthorization): Promise<{ outs: AuthorizationState }> {
     const { plugin, driver } = this.grantOf(news);
     const connection = this.connectionOf(news, "program");
     // A resource made by an earlier release gets its instance, and so its claim, on its first update.
@@ -294,7 +308,7 @@ export class AuthorizationLifecycle {
    * resource again after its replacement was created), and so do the entries that instance claims.
    * Each removal treats absent as done, so a delete that failed halfway completes when run again.
    */
-  async delete(id: string, state: AuthorizationState): Promise<void> {
+  private async deleting(state: AuthorizationState): Promise<void> {
     const { plugin, driver } = this.grantOf(state);
     const connection = this.connectionOf(state, "stored");
     const settings = state.deploymentSettings;
@@ -426,5 +440,13 @@ export class AuthorizationLifecycle {
     return source === "program"
       ? { token: mine.token ?? ambient.token, password: mine.password ?? ambient.password }
       : { token: ambient.token ?? mine.token, password: ambient.password ?? mine.password };
+  }
+}
+
+async function advised<T>(operation: Operation, work: Promise<T>): Promise<T> {
+  try {
+    return await work;
+  } catch (error) {
+    throw adviseFor(operation, error);
   }
 }

@@ -33,7 +33,7 @@ export interface ValidInputs {
     target?: "airflow" | "astro";
     airflow?: {
       url: string;
-      apiVersion?: "v1" | "v2";
+      apiVersion?: "v1" | "v2" | "detect";
       auth: { kind: "token" } | { kind: "password"; username: string };
     };
     astro?: { organizationId: string; deploymentId?: string; workspaceId?: string; linkedDeploymentIds?: string[] };
@@ -49,6 +49,11 @@ export function normalizeUrl(url: string): string {
 
 export function defaultDescription(owner: string): string {
   return `Managed by Pulumi (DeploymentAuthorization ${owner}); edits by hand are reverted on the next update.`;
+}
+
+/** The owner (`<project>/<stack>/<name>`) a connection's description names, when it is our default one. */
+export function ownerInDescription(description: string | null | undefined): string | undefined {
+  return description?.match(/^Managed by Pulumi \(DeploymentAuthorization ([^)]+)\);/)?.[1];
 }
 
 export function planAuthorization(plugin: GrantPlugin, inputs: ValidInputs): PlannedAuthorization {

@@ -1,7 +1,8 @@
 import { AuthorizationError } from "./errors";
 import { AmbientCredentials, AuthorizationLifecycle } from "./lifecycle";
 import { DiffDecision, ValidInputs, diffAuthorization, planAuthorization } from "./plan";
-import type { CheckFailure, ParseResult } from "./schema";
+import { type CheckFailure, describeFailure } from "./checkFailure";
+import type { ParseResult } from "./schema";
 import type { AuthorizationState, Drivers, GrantBase, GrantPlanner, PlannedAuthorization } from "./types";
 
 /** The stack config namespace the provider reads in `configure`. */
@@ -74,7 +75,10 @@ export function createProvider(options: {
     async check(_olds, news) {
       const { [PROVIDER_KEY]: _provider, ...raw } = news;
       const parsed = (parse ??= options.loadParser())(raw);
-      if (!parsed.ok) return { inputs: news, failures: parsed.failures };
+      // The engine shows a failure's value only for a top-level property: each line carries its own.
+      if (!parsed.ok) {
+        return { inputs: news, failures: parsed.failures.map((f) => ({ property: "", reason: describeFailure(f) })) };
+      }
       const planned = planAuthorization(parsed.plugin, parsed.value as ValidInputs);
       return { inputs: planned as unknown as Record<string, unknown> };
     },

@@ -1,3 +1,5 @@
+import { certificateProblem } from "./diagnosis";
+
 /** Bounded retries with full-jitter exponential backoff. */
 
 export interface RetryOptions {
@@ -9,6 +11,8 @@ export interface RetryOptions {
   retryable: (error: unknown) => boolean;
   /** Describes the operation in the final error: "UpdateAssumeRolePolicy on role x". */
   what: string;
+  /** Words the last error in the final one; default its message. */
+  describe?: (error: unknown) => string;
   sleep?: (ms: number) => Promise<void>;
 }
 
@@ -37,9 +41,10 @@ export async function withRetries<T>(options: RetryOptions, operation: (attempt:
       return await operation(attempt);
     } catch (error) {
       const tries = attempt + 1;
-      if (!options.retryable(error)) throw error;
+      // A certificate TLS refused is refused again on every try, whatever the caller's rule says.
+      if (!options.retryable(error) || certificateProblem(error)) throw error;
       if (tries >= options.attempts) {
-        const reason = error instanceof Error ? error.message : String(error);
+        const reason = options.describe?.(error) ?? (error instanceof Error ? error.message : String(error));
         throw new RetriesExhaustedError(
           `${options.what} failed after ${tries} tries; the last error was: ${reason}`,
           tries,

@@ -1,4 +1,5 @@
 import { z } from "zod";
+import type { CheckFailure } from "./checkFailure";
 import type { CommonInputs, GrantPlugin } from "./types";
 import { ASTRO_ID } from "./astro";
 import { UNKNOWN } from "./unknown";
@@ -20,16 +21,8 @@ export function shown(value: unknown): string {
   return text.length > 80 ? `${text.slice(0, 60)}…" (${text.length - 2} characters)` : text;
 }
 
-/** A URL as an error message shows it: `shown`, with any user name and password left out. */
-export function shownUrl(value: unknown): string {
-  return shown(typeof value === "string" ? value.replace(/^([a-z][a-z0-9+.-]*:\/*)[^/?#]*@/i, "$1…@") : value);
-}
-
-/** A zod error that says what a valid value looks like and echoes the one given. */
-export const mustBe =
-  (rule: string) =>
-  (issue: { input?: unknown }): string =>
-    `must be ${rule}; ${shown(issue.input)} is not`;
+/** A zod error that says what a valid value looks like; the failure shows the value given beside it (`given`). */
+export const mustBe = (rule: string) => (): string => `must be ${rule}`;
 
 /** Airflow 3's REST API rule for a connection id (ConnectionBody: max_length 200, ^[\w.-]+$), the stricter of the two Airflows'. */
 export const CONNECTION_ID = /^[\w.-]+$/;
@@ -82,14 +75,14 @@ const airflowUrl = z
       }
     },
     {
-      error: (issue) =>
-        `must be an http(s) URL without credentials or white space, such as https://myorg.astronomer.run/d1234567 or http://localhost:8080; ${shownUrl(issue.input)} is not`,
+      error:
+        "must be an http(s) URL without credentials or white space, such as https://myorg.astronomer.run/d1234567 or http://localhost:8080",
       abort: true,
     },
   )
   .refine((v) => !/\/api\/v\d+(?:\/|$)/i.test(new URL(v).pathname) && !v.includes("?") && !v.includes("#"), {
-    error: (issue) =>
-      `must be the Deployment's base URL, without /api/v1 or /api/v2, a query or a fragment (the resource adds the API path), such as https://myorg.astronomer.run/d1234567; ${shownUrl(issue.input)} is not`,
+    error:
+      "must be the Deployment's base URL, without /api/v1 or /api/v2, a query or a fragment (the resource adds the API path), such as https://myorg.astronomer.run/d1234567",
   });
 
 const airflowAuth = z.discriminatedUnion(
@@ -140,7 +133,7 @@ export const connectionInputSchema = z
       z
         .string({ error: "must be a string" })
         .max(200, {
-          error: (issue) => `must be at most 200 characters, such as aws_default; ${shown(issue.input)} is not`,
+          error: "must be at most 200 characters, such as aws_default",
         })
         .regex(CONNECTION_ID, {
           error: mustBe("a connection id of letters, digits, _ . and - (^[\\w.-]+$), such as aws_default"),
@@ -153,7 +146,9 @@ export const connectionInputSchema = z
       .object({
         url: orUnknown(airflowUrl),
         apiVersion: z
-          .enum(["v1", "v2"], { error: 'must be "v1" (Airflow 2) or "v2" (Airflow 3); omit it to detect' })
+          .enum(["v1", "v2", "detect"], {
+            error: 'must be "v1" (Airflow 2), "v2" (Airflow 3) or "detect" (the default: found at apply)',
+          })
           .optional(),
         auth: airflowAuth,
       })
@@ -260,9 +255,52 @@ export function inputsSchema(plugins: ReadonlyArray<GrantPlugin>) {
     .strict();
 }
 
-export interface CheckFailure {
-  property: string;
-  reason: string;
+export type { CheckFailure };
+
+/** Keys whose values are secrets wherever they appear in the inputs. */
+const SECRET_FIELD = /(token|password|passwd|passphrase|secret|private_?key|api_?key)/i;
+/** Maps whose keys are free-form and whose secret-looking keys are refused: their values are never shown. */
+const FREE_FORM_MAPS = ["connection.extra", "deployment.secretsBackend.kwargs"];
+const SHOWN_LENGTH = 120;
+
+/** Whether the value at this path may hold a secret: shown as *** in any failure. */
+function isSecretPath(path: ReadonlyArray<PropertyKey>, plugins: ReadonlyArray<GrantPlugin>): boolean {
+  const keys = path.map(String);
+  if (keys[0] === "credentials") return true;
+  const last = keys.at(-1) ?? "";
+  if (SECRET_FIELD.test(last)) return true;
+  const parent = keys.slice(0, -1).join(".");
+  return (
+    FREE_FORM_MAPS.includes(parent) &&
+    (SENSITIVE_EXTRA_KEY.test(last) || plugins.some((p) => secretExtraKey(p.secretExtraKeys, last) !== undefined))
+  );
+}
+
+/** The value given at `path` in the raw inputs, or undefined when there is none. */
+function valueAt(raw: unknown, path: ReadonlyArray<PropertyKey>): unknown {
+  let value = raw;
+  for (const key of path) {
+    if (value === null || typeof value !== "object") return undefined;
+    value = (value as Record<PropertyKey, unknown>)[key as string];
+  }
+  return value;
+}
+
+/** A value as a failure may show it: secrets masked at any depth, credentials in a URL masked, cut short. */
+function shownGiven(value: unknown, path: ReadonlyArray<PropertyKey>, plugins: ReadonlyArray<GrantPlugin>): string {
+  const masked = (v: unknown, at: ReadonlyArray<PropertyKey>): unknown => {
+    if (isSecretPath(at, plugins) && v !== undefined) return "***";
+    if (v === UNKNOWN) return "(not known yet)";
+    if (typeof v === "string") return v.replace(/^([a-z][a-z0-9+.-]*:\/\/[^/@:]*):[^/@]*@/i, "$1:***@");
+    if (Array.isArray(v)) return v.map((item, i) => masked(item, [...at, i]));
+    if (v !== null && typeof v === "object") {
+      return Object.fromEntries(Object.entries(v).map(([k, inner]) => [k, masked(inner, [...at, k])]));
+    }
+    return v;
+  };
+  if (isSecretPath(path, plugins)) return "***";
+  const text = JSON.stringify(masked(value, path)) ?? String(value);
+  return text.length <= SHOWN_LENGTH ? text : `${text.slice(0, SHOWN_LENGTH - 1)}…`;
 }
 
 export type ParseResult<T> = { ok: true; value: T; plugin: GrantPlugin } | { ok: false; failures: CheckFailure[] };
@@ -279,7 +317,8 @@ export function parseWith<T>(plugins: ReadonlyArray<GrantPlugin>, schema: z.ZodT
     const property = path.map(String).join(".") || "(inputs)";
     if (seen.has(property)) return;
     seen.add(property);
-    failures.push({ property, reason });
+    const value = path.length > 0 ? valueAt(raw, path) : undefined;
+    failures.push({ property, reason, ...(value !== undefined ? { given: shownGiven(value, path, plugins) } : {}) });
   };
 
   const result = schema.safeParse(raw);
@@ -417,7 +456,29 @@ function flatten(
   if (issue.code === "unrecognized_keys") {
     return report(path, `unknown properties ${issue.keys.join(", ")}; remove them (check the spelling)`);
   }
-  report(path, issue.message);
+  report(path, ownWords(issue));
+}
+
+/** zod's own messages ("Invalid input: expected string, received number") in the schemas' terms. */
+function ownWords(issue: z.core.$ZodIssue): string {
+  if (!/^(Invalid input|Too small|Too big)\b/.test(issue.message)) return issue.message;
+  if (issue.code === "invalid_type") {
+    const expected: Record<string, string> = {
+      string: "a string",
+      boolean: "true or false",
+      number: "a number",
+      object: "an object",
+      array: "a list",
+    };
+    return `must be ${expected[issue.expected] ?? issue.expected}`;
+  }
+  if (issue.code === "too_small" && issue.origin === "string") {
+    return Number(issue.minimum) <= 1 ? "must not be empty" : `must be at least ${issue.minimum} characters`;
+  }
+  if (issue.code === "too_big" && issue.origin === "string") return `must be at most ${issue.maximum} characters`;
+  if (issue.code === "too_small" && issue.origin === "array") return `must hold at least ${issue.minimum} item(s)`;
+  if (issue.code === "too_big" && issue.origin === "array") return `must hold at most ${issue.maximum} item(s)`;
+  return issue.message;
 }
 
 function isOrUnknown(issue: z.core.$ZodIssueInvalidUnion): boolean {

@@ -1,16 +1,25 @@
 import { DEFAULT_SERVICE_ACCOUNTS, SERVICE_ACCOUNT_COMPONENTS, serviceAccountName } from "../../provider/core/astro";
+import { ownerInDescription } from "../../provider/core/plan";
 import { SENSITIVE_EXTRA_KEY } from "../../provider/core/schema";
 import type { ExtraValue } from "../../provider/core/types";
 import { RESERVED_AWS_EXTRA_KEYS } from "../../provider/grants/aws/schema";
 import { isOwnedSid, planAwsGrant, roleNameOf } from "../../provider/grants/aws/plan";
-import { TrustPolicy, entriesAt, handMadeTwins, statementsOf } from "../../provider/grants/aws/trustPolicy";
 import {
+  PolicyStatement,
+  TrustPolicy,
+  entriesAt,
+  handMadeTwins,
+  statementsOf,
+  withEntriesAt,
+} from "../../provider/grants/aws/trustPolicy";
+import {
+  AUDIENCE,
   AZURE_DEFAULT_SERVICE_ACCOUNTS,
   CREDENTIAL_PREFIX,
   FederatedCredential,
 } from "../../provider/grants/azure/plan";
 import { TOKEN_CREATOR, WORKLOAD_IDENTITY_USER } from "../../provider/grants/gcp/plan";
-import type { IamPolicy } from "../../provider/grants/gcp/policy";
+import type { IamBinding, IamPolicy } from "../../provider/grants/gcp/policy";
 import { USER_MANAGED_SERVICE_ACCOUNT } from "../../provider/grants/gcp/names";
 
 /**
@@ -86,15 +95,23 @@ export interface Unmatched {
 export interface Discovery {
   authorizations: FoundAuthorization[];
   unmatched: Unmatched[];
-  /** Grants a DeploymentAuthorization already owns (our Sid): nothing to adopt. */
+  /**
+   * Grants a DeploymentAuthorization already owns (our Sid, our credential names) and connections
+   * one manages (its description names the stack): nothing to adopt.
+   */
   alreadyManaged: string[];
+}
+
+/** What one matching pass writes to, and the Deployments some of whose grants it left out. */
+interface Findings extends Discovery {
+  leftOutFor: Set<string>;
 }
 
 const WEB_IDENTITY_METHOD = "assume_role_with_web_identity";
 const SUBJECT = /^system:serviceaccount:([a-z0-9]([-a-z0-9]{0,61}[a-z0-9])?):(.+)$/;
 
 export function discover(inventory: Inventory, options: MatchOptions): Discovery {
-  const out: Discovery = { authorizations: [], unmatched: [], alreadyManaged: [] };
+  const out: Findings = { authorizations: [], unmatched: [], alreadyManaged: [], leftOutFor: new Set() };
   const connections = new ConnectionPool(inventory.connections);
   for (const role of inventory.awsRoles) matchAwsRole(role, inventory.deployments, connections, options, out);
   for (const policy of inventory.gcpPolicies) matchGcpPolicy(policy, inventory.deployments, connections, options, out);
@@ -102,41 +119,76 @@ export function discover(inventory: Inventory, options: MatchOptions): Discovery
     matchAzureIdentity(identity, inventory.deployments, connections, out);
   const granted = new Set(out.authorizations.map((a) => a.deployment.name));
   for (const d of inventory.deployments) {
-    if (!granted.has(d.name))
-      out.unmatched.push({ where: `Deployment ${d.name}`, what: "no grant to it found on the targets given" });
+    if (granted.has(d.name)) continue;
+    out.unmatched.push({
+      where: `Deployment ${d.name}`,
+      what: out.leftOutFor.has(d.name)
+        ? "no grant to it that a resource can take over: the ones found are left out, each for its reason (see them here)"
+        : "no grant to it found on the targets given",
+    });
   }
-  for (const [url, left] of connections.unused()) {
-    for (const c of left) {
+  // Each connection is reported once, by what became of it: taken over (in the program), managed
+  // by a stack, passed over for another, or left with no grant to go with.
+  for (const { url, connection: c, passedOver } of connections.leftOver()) {
+    const where = `connection ${c.connectionId} at ${url}`;
+    const owner = ownerInDescription(c.description);
+    if (owner) out.alreadyManaged.push(`${where}: ${managedBy(owner)}`);
+    else if (passedOver) out.unmatched.push({ where, what: passedOver });
+    else {
       out.unmatched.push({
-        where: `connection ${c.connectionId} at ${url}`,
+        where,
         what: `a ${c.conn_type} connection that refers to a target given, but no grant it could use was matched to this Airflow's Deployment`,
       });
     }
   }
-  return out;
+  const { leftOutFor: _leftOutFor, ...discovery } = out;
+  return discovery;
 }
 
-/** The connections of each Airflow, each handed out at most once: one resource writes one connection. */
+/** Who manages a connection whose description names its owner, `<project>/<stack>/<name>`. */
+function managedBy(owner: string): string {
+  const [project, stack, ...name] = owner.split("/");
+  return name.length > 0
+    ? `managed by stack ${project}/${stack} (DeploymentAuthorization ${name.join("/")}): never taken over`
+    : `managed by DeploymentAuthorization ${owner}: never taken over`;
+}
+
+/**
+ * The connections of each Airflow, each handed out at most once: one resource writes one
+ * connection, and none that a stack manages is handed out. What becomes of the rest is kept until
+ * the end, so that each is reported once.
+ */
 class ConnectionPool {
   private readonly used = new Set<string>();
   private readonly relevant = new Set<string>();
+  /** Connections that fit a grant for which another one was taken: why, by key. */
+  private readonly passedOver = new Map<string, string>();
 
   constructor(private readonly byUrl: Record<string, LiveConnection[]>) {}
 
-  /** The first unused connection that `fits`, by id; the others that fit are reported by the caller. */
+  /**
+   * The first unused connection that `fits`, by id, that no stack manages; those that fit but a
+   * stack manages come back as `managed`. The other fitting ones are noted with `passedOver`'s reason.
+   */
   take(
     url: string | undefined,
     fits: (c: LiveConnection) => boolean,
-  ): { chosen?: LiveConnection; others: LiveConnection[] } {
-    if (!url) return { others: [] };
-    const candidates = (this.byUrl[url] ?? [])
+    passedOver: (chosen: LiveConnection) => string,
+  ): { chosen?: LiveConnection; managed: LiveConnection[] } {
+    if (!url) return { managed: [] };
+    const fitting = (this.byUrl[url] ?? [])
       .filter((c) => !this.used.has(key(url, c)) && fits(c))
       .sort((a, b) => a.connectionId.localeCompare(b.connectionId));
-    const [chosen, ...others] = candidates;
-    if (chosen) this.used.add(key(url, chosen));
-    // The caller reports the others with the reason; they are not reported again as unused.
-    for (const other of others) this.relevant.delete(key(url, other));
-    return { chosen, others };
+    const managed = fitting.filter((c) => ownerInDescription(c.description) !== undefined);
+    const [chosen, ...others] = fitting.filter((c) => !managed.includes(c));
+    for (const c of managed) this.relevant.add(key(url, c));
+    if (chosen) {
+      this.used.add(key(url, chosen));
+      for (const other of others) {
+        if (!this.passedOver.has(key(url, other))) this.passedOver.set(key(url, other), passedOver(chosen));
+      }
+    }
+    return { chosen, managed };
   }
 
   /** Every connection of that Airflow, used or not. */
@@ -151,11 +203,18 @@ class ConnectionPool {
     }
   }
 
-  unused(): Array<[string, LiveConnection[]]> {
-    return Object.entries(this.byUrl).map(([url, list]) => [
-      url,
-      list.filter((c) => this.relevant.has(key(url, c)) && !this.used.has(key(url, c))),
-    ]);
+  /** The connections not taken over that refer to a target given, each once, with why one was passed over. */
+  leftOver(): Array<{ url: string; connection: LiveConnection; passedOver?: string }> {
+    return Object.entries(this.byUrl).flatMap(([url, list]) =>
+      list
+        .filter(
+          (c) => !this.used.has(key(url, c)) && (this.relevant.has(key(url, c)) || this.passedOver.has(key(url, c))),
+        )
+        .map((c) => {
+          const reason = this.passedOver.get(key(url, c));
+          return { url, connection: c, ...(reason ? { passedOver: reason } : {}) };
+        }),
+    );
   }
 
   /** A connection id free in that Airflow, for a grant found without a connection. */
@@ -179,22 +238,26 @@ function connectionFor(
   fits: (c: LiveConnection) => boolean,
   newId: string,
   reservedKeys: readonly string[],
-  out: Discovery,
   what: string,
 ): { connection: FoundAuthorization["connection"]; live?: LiveConnection; notes: string[] } {
-  const { chosen, others } = pool.take(deployment.airflowUrl, fits);
-  for (const other of others) {
-    out.unmatched.push({
-      where: `connection ${other.connectionId} at ${deployment.airflowUrl}`,
-      what: `also uses ${what}; one resource writes one connection, and ${chosen!.connectionId} was taken`,
-    });
-  }
+  const { chosen, managed } = pool.take(
+    deployment.airflowUrl,
+    fits,
+    (taken) => `also uses ${what}; one resource writes one connection, and ${taken.connectionId} was taken`,
+  );
   if (!chosen) {
     const connectionId = pool.freeId(deployment.airflowUrl, newId);
+    const managedNotes = managed.map(
+      (c) =>
+        `connection ${c.connectionId} at ${deployment.airflowUrl} uses ${what}, but is ${managedBy(ownerInDescription(c.description)!)}`,
+    );
     return {
       connection: { connectionId, adopted: false },
       notes: [
-        `no connection at ${deployment.airflowUrl ?? "its Airflow"} uses ${what}: the resource creates ${connectionId}`,
+        ...managedNotes,
+        managed.length > 0
+          ? `the resource creates ${connectionId}`
+          : `no connection at ${deployment.airflowUrl ?? "its Airflow"} uses ${what}: the resource creates ${connectionId}`,
       ],
     };
   }
@@ -261,7 +324,7 @@ function matchAwsRole(
   deployments: DeploymentRef[],
   pool: ConnectionPool,
   options: MatchOptions,
-  out: Discovery,
+  out: Findings,
 ) {
   const name = roleNameOf(role.arn);
   const where = `IAM role ${name}`;
@@ -272,6 +335,13 @@ function matchAwsRole(
   });
   const candidates: AwsCandidate[] = [];
   const cluster: Array<{ principal: string; statements: number[] }> = [];
+  const plan: PlanStatement = (trust, workloadIdentity) => {
+    const planned = planAwsGrant(
+      { targetRole: role.arn, region: options.defaultRegion, trust: trust as never },
+      { owner: "", workloadIdentity },
+    );
+    return { statement: planned.statement!, entryPath: planned.entryPath };
+  };
   const twinsOf = (trust: Record<string, unknown>, workloadIdentity?: string) => {
     const planned = planAwsGrant(
       { targetRole: role.arn, region: options.defaultRegion, trust: trust as never },
@@ -348,13 +418,8 @@ function matchAwsRole(
         });
         continue;
       }
-      if (twins.length === 0) {
-        out.unmatched.push({
-          where,
-          what: `trusts service accounts of namespace ${web.namespace}, in a statement unlike the one this resource writes (extra actions or conditions): left as is`,
-        });
-        continue;
-      }
+      // A statement unlike ours is reported below, with how it differs.
+      if (twins.length === 0) continue;
       candidates.push({ deployment: d, trust, statements: twins, what: `role ${name} with its web identity` });
     }
   }
@@ -369,7 +434,6 @@ function matchAwsRole(
       web ? assumes : (x) => x.conn_type === "aws" && x.extra.role_arn === role.arn && !x.extra.assume_role_method,
       connectionIdFrom("aws", name),
       RESERVED_AWS_EXTRA_KEYS,
-      out,
       c.what,
     );
     let trust = c.trust;
@@ -386,7 +450,6 @@ function matchAwsRole(
           regionOnly,
           connectionIdFrom("aws", name),
           RESERVED_AWS_EXTRA_KEYS,
-          out,
           c.what,
         );
       }
@@ -427,10 +490,16 @@ function matchAwsRole(
       (x) => x.conn_type === "aws" && x.extra.role_arn === role.arn,
       connectionIdFrom("aws", name),
       RESERVED_AWS_EXTRA_KEYS,
-      out,
       `role ${name}`,
     );
-    if (!found.live) continue;
+    if (!found.live) {
+      out.unmatched.push({
+        where,
+        what: `trusts cluster role ${c.principal}: left out: ${owner.name}'s connection to this role goes with another of its grants (one resource writes one connection)`,
+      });
+      out.leftOutFor.add(owner.name);
+      continue;
+    }
     out.authorizations.push({
       name: resourceName(owner.name, name, "cluster"),
       deployment: owner,
@@ -448,6 +517,154 @@ function matchAwsRole(
       ],
     });
   }
+
+  // Taken over, or reported above (a cluster role no Deployment given has a connection to).
+  const taken = new Set([...candidates.flatMap((c) => c.statements), ...cluster.flatMap((c) => c.statements)]);
+  reportLeftOutStatements(where, role.policy, taken, deployments, plan, out);
+}
+
+/** Our statement for a trust, and where in it the trusted entries are: what a hand-made one is compared to. */
+type PlanStatement = (
+  trust: Record<string, unknown>,
+  workloadIdentity?: string,
+) => { statement: PolicyStatement; entryPath: string[] };
+
+interface Mention {
+  /** Whom the statement trusts, in the report's words. */
+  who: string;
+  /** The Deployment given it trusts, if any (a cluster role serves every Deployment of the cluster). */
+  deployment?: string;
+  statement: PolicyStatement;
+  entryPath: string[];
+}
+
+/**
+ * Every hand-made statement that is not taken over is reported once: one that trusts a Deployment
+ * given (its role, its namespace's service accounts) or a cluster role, with how it differs from
+ * the statement this resource writes; the rest together, as trusting no Deployment given. Web
+ * identity statements for namespaces without a Deployment given are reported where they are found.
+ */
+function reportLeftOutStatements(
+  where: string,
+  policy: TrustPolicy,
+  taken: ReadonlySet<number>,
+  deployments: DeploymentRef[],
+  plan: PlanStatement,
+  out: Findings,
+) {
+  const others: string[] = [];
+  statementsOf(policy).forEach((s, index) => {
+    if ((s.Sid !== undefined && isOwnedSid(s.Sid)) || taken.has(index)) return;
+    const { mentions, webElsewhere } = mentionsIn(s, deployments, plan);
+    if (mentions.length === 0) {
+      if (!webElsewhere) others.push(describeStatement(policy, index));
+      return;
+    }
+    for (const m of mentions) {
+      out.unmatched.push({
+        where,
+        what: `statement ${describeStatement(policy, index)} trusts ${m.who}: left out: ${howUnlike(s, m.statement, m.entryPath).join("; ")}`,
+      });
+      if (m.deployment) out.leftOutFor.add(m.deployment);
+    }
+  });
+  if (others.length > 0) {
+    out.unmatched.push({
+      where,
+      what: `statement${others.length > 1 ? "s" : ""} ${others.join(", ")} trust${others.length > 1 ? "" : "s"} no Deployment given: left as ${others.length > 1 ? "they are" : "it is"}`,
+    });
+  }
+}
+
+function mentionsIn(
+  s: PolicyStatement,
+  deployments: DeploymentRef[],
+  plan: PlanStatement,
+): { mentions: Mention[]; webElsewhere: boolean } {
+  const mentions: Mention[] = [];
+  const principals = entriesAt(s, ["Principal", "AWS"]);
+  for (const d of deployments) {
+    if (d.identity && principals.includes(d.identity)) {
+      mentions.push({ who: d.identity, deployment: d.name, ...plan({ kind: "deploymentRole" }, d.identity) });
+    }
+  }
+  for (const principal of principals.filter((p) => /:role\/AirflowS3Logs-[\w-]+$/.test(p))) {
+    mentions.push({ who: `cluster role ${principal}`, ...plan({ kind: "clusterRole", clusterRoleArn: principal }) });
+  }
+  let webElsewhere = false;
+  const hostPath = entriesAt(s, ["Principal", "Federated"])[0]?.match(/:oidc-provider\/(.+)$/)?.[1];
+  if (hostPath) {
+    const issuerUrl = `https://${hostPath}`;
+    for (const operator of ["StringEquals", "StringLike"] as const) {
+      const byNamespace = new Map<string, string[]>();
+      for (const subject of entriesAt(s, ["Condition", operator, `${hostPath}:sub`])) {
+        const m = subject.match(SUBJECT);
+        if (m) byNamespace.set(m[1]!, [...(byNamespace.get(m[1]!) ?? []), m[3]!]);
+      }
+      for (const [namespace, names] of byNamespace) {
+        const d = deployments.find(
+          (x) => x.namespace === namespace && (!x.oidcIssuerUrl || x.oidcIssuerUrl.replace(/\/+$/, "") === issuerUrl),
+        );
+        if (!d) {
+          webElsewhere = true;
+          continue;
+        }
+        const wide = operator === "StringLike" && names.includes("*");
+        const trust = {
+          kind: "webIdentity",
+          issuerUrl,
+          namespace,
+          ...(wide ? { namespaceWide: true } : { serviceAccountNames: names }),
+        };
+        mentions.push({ who: `service accounts of namespace ${namespace}`, deployment: d.name, ...plan(trust) });
+      }
+    }
+  }
+  return { mentions, webElsewhere };
+}
+
+/** How a hand-made statement differs from the one this resource writes, the trusted entries aside. */
+function howUnlike(s: PolicyStatement, ours: PolicyStatement, entryPath: string[]): string[] {
+  const theirs = withEntriesAt({ ...s, Sid: undefined }, entryPath, []) as Record<string, unknown>;
+  const template = withEntriesAt({ ...ours, Sid: undefined }, entryPath, []) as Record<string, unknown>;
+  const reasons: string[] = [];
+  if ((theirs.Effect ?? "Allow") !== template.Effect) reasons.push(`is a ${String(theirs.Effect)} statement`);
+  const actions = (x: unknown) => [x ?? []].flat().map(String).sort();
+  const [theirActions, ourActions] = [actions(theirs.Action), actions(template.Action)];
+  if (theirActions.join() !== ourActions.join()) {
+    const other = theirActions.filter((a) => !ourActions.includes(a));
+    reasons.push(
+      other.length > 0
+        ? `has other actions (${other.join(", ")})`
+        : `has actions ${theirActions.join(", ") || "(none)"}, not ${ourActions.join(", ")}`,
+    );
+  }
+  const conditionKeys = (c: unknown) =>
+    c !== null && typeof c === "object"
+      ? Object.entries(c).flatMap(([operator, keys]) =>
+          keys !== null && typeof keys === "object" ? Object.keys(keys).map((k) => `${operator} ${k}`) : [operator],
+        )
+      : [];
+  if (JSON.stringify(theirs.Condition) !== JSON.stringify(template.Condition)) {
+    const ourKeys = conditionKeys(template.Condition);
+    const other = conditionKeys(theirs.Condition).filter((k) => !ourKeys.includes(k));
+    reasons.push(
+      template.Condition === undefined
+        ? `has conditions (${conditionKeys(theirs.Condition).join(", ")})`
+        : other.length > 0
+          ? `has other conditions (${other.join(", ")})`
+          : "has conditions unlike the ones this resource writes",
+    );
+  }
+  const principalKinds = (p: unknown) => (p !== null && typeof p === "object" ? Object.keys(p) : [String(p)]);
+  const otherKinds = principalKinds(theirs.Principal).filter((k) => !principalKinds(template.Principal).includes(k));
+  if (otherKinds.length > 0) reasons.push(`also trusts ${otherKinds.join(", ")} principals`);
+  for (const key of Object.keys(theirs)) {
+    if (!["Sid", "Effect", "Action", "Principal", "Condition"].includes(key) && theirs[key] !== undefined) {
+      reasons.push(`has ${key}`);
+    }
+  }
+  return reasons.length > 0 ? reasons : ["not in the shape this resource writes"];
 }
 
 function describeStatement(policy: TrustPolicy, index: number): string {
@@ -462,7 +679,7 @@ function matchGcpPolicy(
   deployments: DeploymentRef[],
   pool: ConnectionPool,
   options: MatchOptions,
-  out: Discovery,
+  out: Findings,
 ) {
   const email = target.resource.match(/serviceAccounts\/(.+)$/)?.[1];
   const project = email ? undefined : target.resource.replace(/^projects\//, "");
@@ -483,7 +700,6 @@ function matchGcpPolicy(
       (x) => gcpConnection(x) && x.extra.impersonation_chain === email,
       connectionIdFrom("google_cloud", (email ?? "").split("@")[0]!),
       ["project", "impersonation_chain"],
-      out,
       `service account ${email}`,
     );
   const note = (members: string) =>
@@ -491,17 +707,28 @@ function matchGcpPolicy(
       ? `takes over the hand-made member ${members}: it goes on destroy (adoptExistingMembers)`
       : `the member ${members} exists already: the resource keeps it, and leaves it on destroy`;
 
+  const leftOut = (d: DeploymentRef, what: string) => {
+    out.unmatched.push({ where, what });
+    out.leftOutFor.add(d.name);
+  };
+
   for (const d of deployments) {
     const member = d.identity ? `serviceAccount:${d.identity}` : undefined;
     if (!member) continue;
     for (const b of bindings.filter((b) => b.condition && (b.members ?? []).includes(member))) {
-      out.unmatched.push({
-        where,
-        what: `conditional binding of ${b.role} for ${d.identity}: this resource writes unconditional bindings only; left as is`,
-      });
+      leftOut(
+        d,
+        `conditional binding of ${b.role} for ${d.identity}: left out: has conditions (${conditionOf(b)}); this resource writes unconditional bindings only`,
+      );
     }
     const roles = bindings.filter((b) => !b.condition && (b.members ?? []).includes(member)).map((b) => b.role ?? "");
     if (email) {
+      for (const other of roles.filter((r) => r !== TOKEN_CREATOR)) {
+        leftOut(
+          d,
+          `${d.identity} has ${other} on it: left out: on a service account this resource grants ${TOKEN_CREATOR} (impersonation), or ${WORKLOAD_IDENTITY_USER} to Kubernetes service accounts`,
+        );
+      }
       if (!roles.includes(TOKEN_CREATOR)) continue;
       const found = impersonating(d);
       const projectFromEmail = email.match(USER_MANAGED_SERVICE_ACCOUNT)?.[1];
@@ -524,10 +751,7 @@ function matchGcpPolicy(
     const [role, ...more] = roles;
     if (!role) continue;
     for (const other of more) {
-      out.unmatched.push({
-        where,
-        what: `${d.identity} also has ${other}: a resource grants one role; that binding stays as it is`,
-      });
+      leftOut(d, `${d.identity} also has ${other}: left out: a resource grants one role, and ${role} is taken`);
     }
     const found = connectionFor(
       pool,
@@ -535,7 +759,6 @@ function matchGcpPolicy(
       (x) => gcpConnection(x) && x.extra.project === project && !x.extra.impersonation_chain,
       connectionIdFrom("google_cloud", project!),
       ["project", "impersonation_chain"],
-      out,
       `project ${project}`,
     );
     out.authorizations.push({
@@ -549,14 +772,25 @@ function matchGcpPolicy(
     });
   }
 
+  reportUnrelatedBindings(where, bindings, deployments, email !== undefined, out);
   if (!email) return;
   // Customer-managed identity: the namespace's Kubernetes service accounts act as the service account.
   const byNamespace = new Map<string, { pool: string; names: string[] }>();
-  for (const b of bindings.filter((b) => !b.condition && b.role === WORKLOAD_IDENTITY_USER)) {
+  for (const b of bindings.filter((b) => b.role === WORKLOAD_IDENTITY_USER)) {
     for (const m of b.members ?? []) {
-      const parsed = m.match(/^serviceAccount:([a-z0-9-]+\.svc\.id\.goog)\[([a-z0-9-]+)\/([a-z0-9.-]+)\]$/);
+      const parsed = m.match(KUBERNETES_MEMBER);
       if (!parsed) continue;
       const [, workloadPool, namespace, ksa] = parsed as unknown as [string, string, string, string];
+      if (b.condition) {
+        const d = deployments.find((x) => x.namespace === namespace);
+        if (d) {
+          leftOut(
+            d,
+            `conditional binding of ${WORKLOAD_IDENTITY_USER} for ${namespace}/${ksa}: left out: has conditions (${conditionOf(b)}); this resource writes unconditional bindings only`,
+          );
+        }
+        continue;
+      }
       const entry = byNamespace.get(namespace) ?? { pool: workloadPool, names: [] };
       entry.names.push(ksa);
       byNamespace.set(namespace, entry);
@@ -595,26 +829,74 @@ function matchGcpPolicy(
   }
 }
 
+const KUBERNETES_MEMBER = /^serviceAccount:([a-z0-9-]+\.svc\.id\.goog)\[([a-z0-9-]+)\/([a-z0-9.-]+)\]$/;
+
+function conditionOf(b: IamBinding): string {
+  return b.condition?.title ? `"${b.condition.title}"` : (b.condition?.expression ?? "a condition");
+}
+
+/**
+ * Bindings that grant nothing to a Deployment given (their members are people, other service
+ * accounts, other namespaces' Kubernetes service accounts) are left as they are, and said so once.
+ */
+function reportUnrelatedBindings(
+  where: string,
+  bindings: IamBinding[],
+  deployments: DeploymentRef[],
+  serviceAccount: boolean,
+  out: Findings,
+) {
+  // Kubernetes service accounts in Workload Identity User on a service account are reported by namespace.
+  const ours = (b: IamBinding, member: string) =>
+    deployments.some((d) => d.identity !== undefined && member === `serviceAccount:${d.identity}`) ||
+    (serviceAccount && b.role === WORKLOAD_IDENTITY_USER && KUBERNETES_MEMBER.test(member));
+  const unrelated = bindings.filter((b) => !(b.members ?? []).some((m) => ours(b, m)));
+  if (unrelated.length === 0) return;
+  const roles = unrelated.map((b) => `${b.role}${b.condition ? " (conditional)" : ""}`);
+  const shown = roles.length > 5 ? `${roles.slice(0, 5).join(", ")} and ${roles.length - 5} more` : roles.join(", ");
+  out.unmatched.push({
+    where,
+    what: `${unrelated.length} binding${unrelated.length > 1 ? "s" : ""} (${shown}) grant${unrelated.length > 1 ? "" : "s"} nothing to a Deployment given: left as ${unrelated.length > 1 ? "they are" : "it is"}`,
+  });
+}
+
 // -------------------------------------------------------------------------------------------- Azure
 
 function matchAzureIdentity(
   identity: Inventory["azureIdentities"][number],
   deployments: DeploymentRef[],
   pool: ConnectionPool,
-  out: Discovery,
+  out: Findings,
 ) {
   const name = identity.id.split("/").pop()!;
   const where = `managed identity ${name}`;
   pool.markRelevant((x) => x.conn_type === "azure" && x.extra.managed_identity_client_id === identity.clientId);
   const groups = new Map<string, { issuer: string; namespace: string; names: string[]; credentials: string[] }>();
+  /** Credentials that federate no Kubernetes service account (a CI system's, say). */
+  const others: string[] = [];
   for (const c of identity.credentials) {
     if (c.name.startsWith(CREDENTIAL_PREFIX)) {
       out.alreadyManaged.push(`${where}, credential ${c.name}`);
       continue;
     }
     const m = c.subject.match(SUBJECT);
-    if (!m || !c.audiences.includes("api://AzureADTokenExchange")) continue;
+    if (!m) {
+      others.push(c.name);
+      continue;
+    }
     const [, namespace, , serviceAccount] = m as unknown as [string, string, string, string];
+    if (!c.audiences.includes(AUDIENCE)) {
+      const d = deployments.find((x) => x.namespace === namespace);
+      if (!d) others.push(c.name);
+      else {
+        out.unmatched.push({
+          where,
+          what: `credential ${c.name} federates ${namespace}/${serviceAccount}: left out: its audiences (${c.audiences.join(", ")}) are not ${AUDIENCE}`,
+        });
+        out.leftOutFor.add(d.name);
+      }
+      continue;
+    }
     const k = `${c.issuer} ${namespace}`;
     const entry = groups.get(k) ?? { issuer: c.issuer, namespace, names: [], credentials: [] };
     entry.names.push(serviceAccount);
@@ -636,7 +918,6 @@ function matchAzureIdentity(
       (x) => x.conn_type === "azure" && x.extra.managed_identity_client_id === identity.clientId,
       connectionIdFrom("azure", name),
       ["managed_identity_client_id", "workload_identity_tenant_id"],
-      out,
       `managed identity ${name}`,
     );
     out.authorizations.push({
@@ -655,6 +936,12 @@ function matchAzureIdentity(
         "role assignments are not looked for: add azure.roleAssignment if the identity needs one managed here",
         ...found.notes,
       ],
+    });
+  }
+  if (others.length > 0) {
+    out.unmatched.push({
+      where,
+      what: `credential${others.length > 1 ? "s" : ""} ${others.join(", ")} federate${others.length > 1 ? "" : "s"} no Deployment given: left as ${others.length > 1 ? "they are" : "it is"}`,
     });
   }
 }

@@ -103,11 +103,11 @@ export function renderReport(discovery: Discovery): string {
     );
   }
   if (discovery.alreadyManaged.length > 0) {
-    lines.push("", "Already managed by a DeploymentAuthorization (left out):");
+    lines.push("", "Already managed by a DeploymentAuthorization (left out, never taken over):");
     for (const m of discovery.alreadyManaged) lines.push(`- ${m}`);
   }
   if (discovery.unmatched.length > 0) {
-    lines.push("", "Not matched (left as they are):");
+    lines.push("", "Not matched or left out, each with the reason (left as they are):");
     for (const u of discovery.unmatched) lines.push(`- ${u.where}: ${u.what}`);
   }
   return lines.join("\n");

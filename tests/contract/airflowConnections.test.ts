@@ -168,6 +168,34 @@ describe.each(servers)("Airflow connections driver against real $name", ({ key, 
     expect(error?.message).not.toContain("wrong-password-123");
   });
 
+  it("asked for the other API version, says so and suggests the right one, without dumping a page", async () => {
+    const other = version === "v2" ? "v1" : "v2";
+    const driver = new AirflowConnectionsDriver({ attempts: 1 });
+    const failed = (work: Promise<unknown>) =>
+      work.then(
+        () => "no error",
+        (e: Error) => e.message,
+      );
+    for (const t of [
+      target({ apiVersion: other }),
+      target({ apiVersion: other, auth: { kind: "token" }, credentials: { token: "tok-x" } }),
+    ]) {
+      const read = await failed(driver.read(t, connectionId()));
+      expect(read).toContain(`does not serve API ${other}`);
+      expect(read).toContain(`set connection.airflow.apiVersion: "${version}", or "detect"`);
+      expect(read).not.toMatch(/<[a-z!/]/i);
+      expect(read).not.toContain("\n");
+    }
+    // A create must not pass for written: Airflow 2 answers it with its 404 page, Airflow 3 with 405.
+    const created = await failed(driver.create(target({ apiVersion: other }), connectionId(), payload));
+    expect(created).toMatch(
+      new RegExp(
+        `does not serve API ${other}|apiVersion \\(v1 is Airflow 2's API, v2 Airflow 3's\\), or set it to "detect"`,
+      ),
+    );
+    expect(created).not.toMatch(/<[a-z!/]/i);
+  });
+
   it("says where it could not connect", async () => {
     const driver = new AirflowConnectionsDriver({ attempts: 2, baseDelayMs: 1 });
     const error = await driver

@@ -80,7 +80,7 @@ describe("AWS IAM trust driver against moto", () => {
     for (const attempt of [() => driver.read(grant), () => driver.ensure(grant), () => driver.remove(grant)]) {
       await expect(attempt()).rejects.toThrow(TargetMissingError);
     }
-    await expect(driver.read(grant)).rejects.toThrow(/IAM role gone-[0-9a-f]+ does not exist.*never creates one/);
+    await expect(driver.read(grant)).rejects.toThrow(/IAM role gone-[0-9a-f]+ does not exist.*never creates a role/);
   });
 
   it("refuses an ARN whose account differs from the role found", async () => {

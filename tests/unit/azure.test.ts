@@ -174,7 +174,7 @@ describe("Azure validation", () => {
       "azure.issuerUrl": expect.stringMatching(/https URL/),
       "azure.namespace": expect.stringMatching(/Kubernetes namespace/),
       "azure.roleAssignment.scope": expect.stringMatching(
-        /resource id to assign the role at: .* "storage-account" is not$/,
+        /resource id to assign the role at: .*such as \/subscriptions\//,
       ),
     });
     expect(

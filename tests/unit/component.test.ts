@@ -214,8 +214,8 @@ describe("DeploymentAuthorization component, a Deployment named by ids of anothe
       const parsed = parseInputs(inputs);
       const failures = parsed.ok ? {} : Object.fromEntries(parsed.failures.map((f) => [f.property, f.reason]));
       expect(failures).toMatchObject({
-        "deployment.organizationId": expect.stringMatching(/Astro organization id .*; "My Org" is not$/),
-        "deployment.deploymentId": expect.stringMatching(/Astro Deployment id .*; "dep-1" is not$/),
+        "deployment.organizationId": expect.stringMatching(/Astro organization id .*such as /),
+        "deployment.deploymentId": expect.stringMatching(/Astro Deployment id .*such as /),
       });
     } finally {
       globalThis.fetch = original;

@@ -147,8 +147,13 @@ describe("discover on AWS", () => {
     expect(found.authorizations[0]!.notes[0]).not.toContain("#3");
   });
 
-  it("reports what it leaves: a second connection to the role, a grant already owned", () => {
+  it("reports what it leaves, each with its reason: a conditional statement, others', a second connection, one owned", () => {
     expect(found.unmatched).toEqual([
+      {
+        where: "IAM role data-lake",
+        what: `statement #3 trusts ${A}: left out: has conditions (Bool aws:SecureTransport)`,
+      },
+      { where: "IAM role data-lake", what: "statement #1 trusts no Deployment given: left as it is" },
       { where: `connection aws_lake_2 at ${AIRFLOW_A}`, what: expect.stringContaining("aws_lake was taken") },
     ]);
     expect(found.alreadyManaged).toEqual(["IAM role data-lake, statement AirflowDAAssumeRole"]);
@@ -175,6 +180,7 @@ describe("discover on AWS", () => {
     expect(lonely.authorizations).toEqual([]);
     expect(lonely.unmatched.map((u) => u.what)).toEqual([
       expect.stringContaining(`namespace ${NS}`),
+      "statements #1, #2, #3 trust no Deployment given: left as they are",
       "no grant to it found on the targets given",
       expect.stringContaining("no grant it could use"),
       expect.stringContaining("no grant it could use"),
@@ -306,13 +312,203 @@ describe("discover on GCP and Azure", () => {
     expect(found.authorizations.map(validates)).toEqual(["ok", "ok", "ok"]);
   });
 
-  it("reports the conditional binding it does not take", () => {
+  it("reports the conditional binding it does not take, and a credential that federates no Deployment", () => {
     expect(found.unmatched).toEqual([
       {
         where: "project my-data-project",
-        what: expect.stringContaining("conditional binding of roles/storage.objectViewer"),
+        what: `conditional binding of roles/storage.objectViewer for ${SA}: left out: has conditions ("t"); this resource writes unconditional bindings only`,
+      },
+      {
+        where: "managed identity airflow-id",
+        what: "credential someone-else federates no Deployment given: left as it is",
       },
     ]);
+  });
+});
+
+/** Every connection is reported once: taken over, managed by a stack, or left out with its reason. */
+function expectEachConnectionOnce(d: Discovery) {
+  const mentions = [
+    ...d.authorizations.filter((a) => a.connection.adopted).map((a) => a.connection.connectionId),
+    ...d.unmatched.flatMap((u) => u.where.match(/^connection (\S+) at /)?.[1] ?? []),
+    ...d.alreadyManaged.flatMap((m) => m.match(/^connection (\S+) at /)?.[1] ?? []),
+  ];
+  expect(mentions.length).toBe(new Set(mentions).size);
+}
+
+describe("discover's bookkeeping", () => {
+  const CLUSTER_ROLE = "arn:aws:iam::111122223333:role/AirflowS3Logs-clv1a2b3c000008l7abcd1234";
+  const trustsA = { Effect: "Allow", Principal: { AWS: A }, Action: "sts:AssumeRole" };
+  const policy: TrustPolicy = {
+    Version: "2012-10-17",
+    Statement: [trustsA, { Effect: "Allow", Principal: { AWS: CLUSTER_ROLE }, Action: "sts:AssumeRole" }],
+  };
+  const connection = (connectionId: string, description: string | null = null): LiveConnection => ({
+    connectionId,
+    conn_type: "aws",
+    description,
+    extra: { role_arn: ROLE, region_name: "eu-west-1" },
+  });
+
+  it("never offers a connection another stack manages, and says which stack manages it", () => {
+    const managed =
+      "Managed by Pulumi (DeploymentAuthorization data-platform/prod/team-a-lake); edits by hand are reverted on the next update.";
+    const found = discover(
+      inventory({
+        deployments: [{ name: "team-a", identity: A, airflowUrl: AIRFLOW_A }],
+        connections: { [AIRFLOW_A]: [connection("aws_lake", managed)] },
+        awsRoles: [{ arn: ROLE, policy: { Version: "2012-10-17", Statement: [trustsA] } }],
+      }),
+      { takeOver: true, defaultRegion: "us-east-1" },
+    );
+    expect(found.authorizations).toHaveLength(1);
+    expect(found.authorizations[0]!.connection).toEqual({ connectionId: "aws_data-lake", adopted: false });
+    expect(found.authorizations[0]!.notes).toContain(
+      `connection aws_lake at ${AIRFLOW_A} uses role data-lake, but is managed by stack data-platform/prod (DeploymentAuthorization team-a-lake): never taken over`,
+    );
+    expect(found.alreadyManaged).toEqual([
+      `connection aws_lake at ${AIRFLOW_A}: managed by stack data-platform/prod (DeploymentAuthorization team-a-lake): never taken over`,
+    ]);
+    expect(found.unmatched).toEqual([]);
+    expect(renderProgram(found, { kind: "token" })).not.toContain('connectionId: "aws_lake"');
+    expectEachConnectionOnce(found);
+  });
+
+  it("reports a connection passed over for one grant and taken by another once, as taken over", () => {
+    // The Deployment's own role and its cluster's role are both trusted: two grants, two connections.
+    const found = discover(
+      inventory({
+        deployments: [{ name: "team-a", identity: A, airflowUrl: AIRFLOW_A }],
+        connections: { [AIRFLOW_A]: [connection("aws_lake"), connection("aws_lake_2")] },
+        awsRoles: [{ arn: ROLE, policy }],
+      }),
+      { takeOver: true, defaultRegion: "us-east-1" },
+    );
+    expect(found.authorizations.map((a) => [a.name, a.connection.connectionId, a.connection.adopted])).toEqual([
+      ["team-a-data-lake", "aws_lake", true],
+      ["team-a-data-lake-cluster", "aws_lake_2", true],
+    ]);
+    expect(found.unmatched).toEqual([]);
+    expectEachConnectionOnce(found);
+  });
+
+  it("the same on GCP: one service account impersonated and acted as, two connections", () => {
+    const NS_G = "astronomer-g-1234";
+    const found = discover(
+      inventory({
+        deployments: [{ name: "g", identity: SA, namespace: NS_G, airflowUrl: AIRFLOW_G }],
+        connections: {
+          [AIRFLOW_G]: ["gcp_a", "gcp_b"].map((connectionId) => ({
+            connectionId,
+            conn_type: "google_cloud_platform",
+            description: null,
+            extra: { impersonation_chain: CUSTOMER_SA },
+          })),
+        },
+        gcpPolicies: [
+          {
+            resource: `projects/-/serviceAccounts/${CUSTOMER_SA}`,
+            policy: {
+              bindings: [
+                { role: "roles/iam.serviceAccountTokenCreator", members: [`serviceAccount:${SA}`] },
+                {
+                  role: "roles/iam.workloadIdentityUser",
+                  members: [`serviceAccount:astronomer-prod.svc.id.goog[${NS_G}/${NS_G}-worker]`],
+                },
+              ],
+            },
+          },
+        ],
+      }),
+      { takeOver: false, defaultRegion: "us-east-1" },
+    );
+    expect(found.authorizations.map((a) => a.connection.connectionId)).toEqual(["gcp_a", "gcp_b"]);
+    expect(found.unmatched).toEqual([]);
+    expectEachConnectionOnce(found);
+  });
+
+  it("reports every statement or binding it leaves out with the reason, not as 'no grant found'", () => {
+    const found = discover(
+      inventory({
+        deployments: [
+          { name: "team-a", identity: A, airflowUrl: AIRFLOW_A },
+          { name: "g", identity: SA, airflowUrl: AIRFLOW_G },
+          { name: "fed", namespace: NS, airflowUrl: AIRFLOW_WEB },
+        ],
+        awsRoles: [
+          {
+            arn: ROLE,
+            policy: {
+              Version: "2012-10-17",
+              Statement: [
+                {
+                  Sid: "OnlyFromTheVpn",
+                  Effect: "Allow",
+                  Principal: { AWS: A },
+                  Action: ["sts:AssumeRole", "sts:TagSession"],
+                  Condition: { IpAddress: { "aws:SourceIp": "10.0.0.0/8" } },
+                },
+              ],
+            },
+          },
+        ],
+        gcpPolicies: [
+          {
+            resource: `projects/-/serviceAccounts/${CUSTOMER_SA}`,
+            policy: {
+              bindings: [
+                {
+                  role: "roles/iam.serviceAccountTokenCreator",
+                  members: [`serviceAccount:${SA}`],
+                  condition: { title: "office hours", expression: "request.time.getHours() < 18" },
+                },
+                { role: "roles/iam.serviceAccountUser", members: [`serviceAccount:${SA}`] },
+              ],
+            },
+          },
+        ],
+        azureIdentities: [
+          {
+            id: IDENTITY,
+            clientId: "client-1",
+            tenantId: "tenant-1",
+            credentials: [
+              {
+                name: "wrong-audience",
+                issuer: "https://westus2.oic.prod-aks.azure.com/t/g/",
+                subject: `system:serviceaccount:${NS}:${NS}-worker-serviceaccount`,
+                audiences: ["api://something-else"],
+              },
+            ],
+          },
+        ],
+      }),
+      { takeOver: true, defaultRegion: "us-east-1" },
+    );
+    expect(found.authorizations).toEqual([]);
+    expect(found.unmatched).toEqual([
+      {
+        where: "IAM role data-lake",
+        what: `statement "OnlyFromTheVpn" trusts ${A}: left out: has other actions (sts:TagSession); has conditions (IpAddress aws:SourceIp)`,
+      },
+      {
+        where: `service account ${CUSTOMER_SA}`,
+        what: `conditional binding of roles/iam.serviceAccountTokenCreator for ${SA}: left out: has conditions ("office hours"); this resource writes unconditional bindings only`,
+      },
+      {
+        where: `service account ${CUSTOMER_SA}`,
+        what: expect.stringMatching(new RegExp(`^${SA} has roles/iam.serviceAccountUser on it: left out: `)),
+      },
+      {
+        where: "managed identity airflow-id",
+        what: `credential wrong-audience federates ${NS}/${NS}-worker-serviceaccount: left out: its audiences (api://something-else) are not api://AzureADTokenExchange`,
+      },
+      ...["team-a", "g", "fed"].map((name) => ({
+        where: `Deployment ${name}`,
+        what: expect.stringMatching(/^no grant to it that a resource can take over: the ones found are left out/),
+      })),
+    ]);
+    expect(renderReport(found)).toContain("left out: has other actions (sts:TagSession); has conditions");
   });
 });
 

@@ -146,10 +146,8 @@ describe("GCP validation: every bad field at its path, before any remote call", 
         ),
       ),
     ).toEqual({
-      "gcp.grant.serviceAccount": expect.stringMatching(
-        /service account e-mail, .* such as .*; "not-an-email" is not$/,
-      ),
-      "gcp.grant.workloadIdentityPool": expect.stringMatching(/<cluster project id>.svc.id.goog, .*; "pool" is not$/),
+      "gcp.grant.serviceAccount": expect.stringMatching(/service account e-mail, .* such as /),
+      "gcp.grant.workloadIdentityPool": expect.stringMatching(/<cluster project id>.svc.id.goog, .*such as /),
     });
     expect(failuresOf(gcpInputs({ grant: { kind: "owner" } }))["gcp.grant.kind"]).toMatch(
       /\{kind: "projectRole", role\}.*impersonation.*customerManagedIdentity/,

@@ -5,6 +5,7 @@ import { createProvider } from "../../provider/core/provider";
 import { GRANT_PLUGINS } from "../../provider/grants";
 import { GRANT_PLANNERS } from "../../provider/grants/planners";
 import { parseInputs } from "../../provider/inputs";
+import { describeFailure } from "../../provider/core/checkFailure";
 import { azureInputs, gcpInputs, rawInputs } from "../support/fixtures";
 
 /**
@@ -29,10 +30,17 @@ const provider = createProvider({
   env: {},
 });
 
+/** The failures by path, each its reason; `given` holds the values shown beside them (secrets masked). */
 async function failuresOf(raw: Record<string, unknown>): Promise<Record<string, string>> {
   const { failures } = await provider.check({}, raw);
-  return Object.fromEntries((failures ?? []).map((f) => [f.property, f.reason]));
+  const parsed = parseInputs(raw);
+  const structured = parsed.ok ? [] : parsed.failures;
+  // What the engine prints is one line per failure, with the path, the value shown and the reason.
+  expect((failures ?? []).map((f) => f.reason)).toEqual(structured.map(describeFailure));
+  lastGiven = Object.fromEntries(structured.map((f) => [f.property, f.given ?? ""]));
+  return Object.fromEntries(structured.map((f) => [f.property, f.reason]));
 }
+let lastGiven: Record<string, string> = {};
 
 const BASE_INPUTS: Record<string, () => Record<string, unknown>> = {
   aws: () => rawInputs(),
@@ -93,7 +101,7 @@ describe("secret-bearing extra keys, per cloud", () => {
             ),
           );
           expect(failures[`connection.extra.${spelled}`]).toContain(plugin.secretExtraKeys[key]!);
-          expect(JSON.stringify(failures)).not.toContain(secret);
+          expect(JSON.stringify([failures, lastGiven])).not.toContain(secret);
         }),
       );
     });
@@ -747,22 +755,18 @@ describe("every documented input shape, against its vendor's rule", () => {
           const property = shape.path.join(".");
           expect(Object.keys(failures), JSON.stringify(failures)).toEqual([property]);
           const reason = failures[property]!;
-          expect(reason).toMatch(/^must be .*such as .*; ".*" (\(\d+ characters\) )?is not$/s);
-          expect(reason).toContain(shownForTest(shape.url ? withoutCredentials(value) : value));
-          expect(reason).not.toContain("hunter22");
+          expect(reason).toMatch(/^must be .*such as /s);
+          const given = lastGiven[property]!;
+          if (!shape.url) expect(given).toContain(shownForTest(value));
+          expect(given).not.toContain("hunter22");
         }),
       );
     });
   }
 });
 
-/** A URL's user name and password are never echoed. */
-function withoutCredentials(url: string): string {
-  return url.replace(/^([a-z][a-z0-9+.-]*:\/*)[^/?#]*@/i, "$1…@");
-}
-
-/** What an error echoes of a value: the same cut as the provider's. */
+/** What a failure shows of a value: the same cut as the provider's. */
 function shownForTest(value: string): string {
   const text = JSON.stringify(value);
-  return text.length > 80 ? text.slice(0, 60) : text;
+  return text.length <= 120 ? text : text.slice(0, 119);
 }

@@ -132,7 +132,11 @@ describe("cluster role trust (Astro cluster authorized to AWS)", () => {
   it("needs either the role ARN or the account and cluster id", () => {
     const r = parseInputs(trustInputs(TARGET_ROLE_ARN, { kind: "clusterRole", clusterId: "c1" }));
     expect(r.ok ? [] : r.failures).toEqual([
-      { property: "aws.trust", reason: expect.stringMatching(/clusterRoleArn, or dataPlaneAccountId and clusterId/) },
+      {
+        property: "aws.trust",
+        reason: expect.stringMatching(/clusterRoleArn, or dataPlaneAccountId and clusterId/),
+        given: '{"kind":"clusterRole","clusterId":"c1"}',
+      },
     ]);
   });
 });

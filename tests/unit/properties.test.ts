@@ -1,5 +1,6 @@
 import fc from "fast-check";
 import { describe, expect, it, vi } from "vitest";
+import { describeFailure } from "../../provider/core/checkFailure";
 import { AuthorizationError } from "../../provider/core/errors";
 import { createProvider } from "../../provider/core/provider";
 import { UNKNOWN } from "../../provider/core/unknown";
@@ -1133,6 +1134,25 @@ function expectNamedFailures(failures: ReadonlyArray<{ property: unknown; reason
   expect(JSON.stringify(failures)).not.toContain(SECRET);
 }
 
+/**
+ * What check hands the engine: one line per failure of parseInputs, each with its path (named as
+ * expectNamedFailures asks) and no property of its own for the engine to look up. The structured
+ * failures are returned for checks of their paths.
+ */
+function expectEngineFailures(
+  failures: ReadonlyArray<{ property: unknown; reason: unknown }> | undefined,
+  news: Record<string, unknown>,
+) {
+  const { __provider: _stub, ...raw } = news;
+  const parsed = parseInputs(raw);
+  expect(parsed.ok).toBe(false);
+  const structured = parsed.ok ? [] : parsed.failures;
+  expectNamedFailures(structured);
+  expect(failures).toEqual(structured.map((f) => ({ property: "", reason: describeFailure(f) })));
+  expect(JSON.stringify(failures)).not.toContain(SECRET);
+  return structured;
+}
+
 describe("input validation never throws", () => {
   it("the bases are valid inputs", async () => {
     for (const base of BASES) expect((await provider.check({}, base)).failures).toBeUndefined();
@@ -1162,7 +1182,7 @@ describe("input validation never throws", () => {
       const result = await provider.check({}, mutate(base, m).raw);
       // An empty object is a valid `secretsBackend` or `customerManagedIdentity`.
       if (result.failures === undefined) expect(result.inputs).toMatchObject({ grant: expect.any(Object) });
-      else expectNamedFailures(result.failures);
+      else expectEngineFailures(result.failures, mutate(base, m).raw);
     }
   });
 
@@ -1193,7 +1213,7 @@ describe("input validation never throws", () => {
         async (news) => {
           const result = await provider.check({}, news);
           expect(result.failures).toBeDefined();
-          expectNamedFailures(result.failures ?? []);
+          expectEngineFailures(result.failures, news);
         },
       ),
       { numRuns: runs(300) },
@@ -1214,13 +1234,12 @@ describe("input validation never throws", () => {
             targets.push(mutated.expectAt);
           }
           const result = await provider.check({}, raw);
-          const failures = result.failures;
-          if (failures === undefined) {
+          if (result.failures === undefined) {
             expect(parseInputs(raw).ok).toBe(true);
             expect(result.inputs).toMatchObject({ grant: expect.any(Object), connection: expect.any(Object) });
             return;
           }
-          expectNamedFailures(failures);
+          const failures = expectEngineFailures(result.failures, raw);
           const target = mutations.length === 1 ? targets[0] : undefined;
           if (target) {
             // The one bad value is reported at its own path or at an object that holds it, not only at the top.

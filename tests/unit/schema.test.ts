@@ -27,7 +27,7 @@ describe("input schema", () => {
       }),
     );
     expect(failures["workloadIdentity"]).toMatch(
-      /IAM role ARN, .* such as arn:aws:iam::123456789012:role\/astro-my-namespace; "astro-deployment" is not$/,
+      /IAM role ARN, .* such as arn:aws:iam::123456789012:role\/astro-my-namespace$/,
     );
     expect(failures["aws.targetRole"]).toMatch(/role ARN .* or a role name/);
     expect(failures["aws.region"]).toMatch(/such as us-east-1/);
@@ -52,7 +52,7 @@ describe("input schema", () => {
         }),
       ),
     ).toEqual({
-      "connection.connectionId": `must be at most 200 characters, such as aws_default; "${"a".repeat(59)}…" (201 characters) is not`,
+      "connection.connectionId": "must be at most 200 characters, such as aws_default",
     });
     expect(
       parseInputs(
@@ -95,6 +95,21 @@ describe("input schema", () => {
     );
     expect(failures["connection.airflow.auth.kind"]).toMatch(/\{kind: "token"\}.*\{kind: "password", username\}/);
     expect(failures["(inputs)"]).toMatch(/unknown properties extraThing/);
+  });
+
+  it('takes apiVersion "detect" as the default it is, and says what else it takes', () => {
+    const withVersion = (apiVersion?: string) =>
+      rawInputs({
+        connection: {
+          connectionId: "c",
+          airflow: { url: "http://x", auth: { kind: "token" }, ...(apiVersion ? { apiVersion } : {}) },
+        },
+      });
+    expect(planned(withVersion("detect"))).toEqual(planned(withVersion()));
+    expect(planned(withVersion("detect")).connection.airflow?.apiVersion).toBe("detect");
+    expect(failuresOf(withVersion("v3"))["connection.airflow.apiVersion"]).toBe(
+      'must be "v1" (Airflow 2), "v2" (Airflow 3) or "detect" (the default: found at apply)',
+    );
   });
 
   it("lets values that are not known yet through", () => {
@@ -199,7 +214,7 @@ describe("connection target: the Airflow API or Astro's Environment Manager, one
     expect(
       failuresOf(astroInputs({ target: "astro", astro: { organizationId: "Org 1", deploymentId: DEPLOYMENT } })),
     ).toEqual({
-      "connection.astro.organizationId": expect.stringMatching(/Astro organization id .* such as .*; "Org 1" is not$/),
+      "connection.astro.organizationId": expect.stringMatching(/Astro organization id .* such as /),
     });
   });
 });

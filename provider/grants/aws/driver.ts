@@ -8,6 +8,7 @@ import {
   ListRolesCommand,
   UpdateAssumeRolePolicyCommand,
 } from "@aws-sdk/client-iam";
+import { certificateError } from "../../core/diagnosis";
 import { AuthorizationError, RemoteError, TargetMissingError } from "../../core/errors";
 import { PolicyStore, SharedPolicyOptions, SharedPolicyWriter } from "../../core/policyStore";
 import { RetriesExhaustedError, withRetries } from "../../core/retry";
@@ -70,6 +71,46 @@ export function isRetryableAwsError(error: unknown): boolean {
   return code === "ECONNRESET" || code === "ETIMEDOUT" || code === "EPIPE";
 }
 
+/**
+ * A failed call's error says nothing of where it went (a network error is Node's own), and where
+ * matters when TLS refused the certificate there: the request's URL is noted on the error.
+ */
+function notesUrlOnErrors(client: IAMClient): void {
+  client.middlewareStack.add(
+    (next) => async (args) => {
+      try {
+        return await next(args);
+      } catch (error) {
+        const request = args.request as { protocol?: string; hostname?: string; port?: number } | undefined;
+        if (error !== null && typeof error === "object" && request?.hostname && !("$url" in error)) {
+          const port = request.port ? `:${request.port}` : "";
+          Object.defineProperty(error, "$url", {
+            value: `${request.protocol ?? "https:"}//${request.hostname}${port}/`,
+          });
+        }
+        throw error;
+      }
+    },
+    { step: "finalizeRequest", name: "deploymentAuthorizationNotesUrl", override: true },
+  );
+}
+
+/**
+ * What AWS said. A body the SDK cannot read as an AWS error (a proxy's HTML page) leaves only
+ * "Unknown", and the SDK has consumed the body by then: its status and type are what is left.
+ */
+function awsDetail(error: Error): string {
+  const response = (error as { $response?: { statusCode?: number; headers?: Record<string, string> } }).$response;
+  if (errorCode(error) === "Unknown" && response?.statusCode !== undefined) {
+    const type = response.headers?.["content-type"] ?? "no content type";
+    return (
+      `the answer (${response.statusCode}, ${type}) is not an AWS error: something other than AWS, such as a proxy, ` +
+      `may have answered`
+    );
+  }
+  return `${errorCode(error)}: ${error.message}`;
+}
+
 function mayHaveLanded(error: unknown): boolean {
   if (!(error instanceof Error)) return false;
   const status = (error as { $metadata?: { httpStatusCode?: number } }).$metadata?.httpStatusCode;
@@ -103,6 +144,7 @@ export class AwsIamTrustDriver implements TrustDriver {
         maxAttempts: 1,
         requestHandler: { requestTimeout: timeoutMs, connectionTimeout: timeoutMs, throwOnRequestTimeout: true },
       });
+    notesUrlOnErrors(this.client);
     if (options.policySizeQuota !== undefined) this.quota = Promise.resolve(options.policySizeQuota);
     const store: PolicyStore<TrustPolicy, { arn: string }> = {
       etags: false,
@@ -237,9 +279,13 @@ export class AwsIamTrustDriver implements TrustDriver {
     } catch (error) {
       if (isCode(error, "NoSuchEntity")) {
         throw new TargetMissingError(
-          `IAM role ${name} does not exist. This resource adds a trust statement to a role it does not own and ` +
-            `never creates one: create the role (or fix aws.targetRole). If the role was deleted on purpose, ` +
-            `remove this resource from the stack with pulumi state delete <urn>.`,
+          {
+            what: `IAM role ${name}`,
+            kind: "role",
+            input: "aws.targetRole",
+            check: `aws iam get-role --role-name ${name}`,
+          },
+          { cause: error },
         );
       }
       throw error;
@@ -342,6 +388,10 @@ export class AwsIamTrustDriver implements TrustDriver {
           maxDelayMs: 5000,
           retryable: isRetryableAwsError,
           what: `AWS IAM ${what}`,
+          describe: (error) =>
+            error instanceof Error && errorCode(error) === "Unknown"
+              ? awsDetail(error)
+              : String((error as Error)?.message ?? error),
           sleep: this.options.sleep,
         },
         async () => {
@@ -355,6 +405,8 @@ export class AwsIamTrustDriver implements TrustDriver {
         },
       );
     } catch (error) {
+      const rejected = certificateError(error, { what: `AWS IAM ${what}` });
+      if (rejected) throw rejected;
       if (error instanceof RetriesExhaustedError) {
         throw new RemoteError(
           `${error.message}. AWS is throttling or failing; run pulumi up again later.`,
@@ -365,7 +417,7 @@ export class AwsIamTrustDriver implements TrustDriver {
       }
       if (error instanceof Error && !isCode(error, "NoSuchEntity") && !isCode(error, "EntityAlreadyExists")) {
         const denied = ["AccessDenied", "UnrecognizedClient", "InvalidClientTokenId"].includes(errorCode(error));
-        throw new RemoteError(`AWS IAM ${what} failed: ${errorCode(error)}: ${error.message}`, undefined, false, {
+        throw new RemoteError(`AWS IAM ${what} failed: ${awsDetail(error)}`, undefined, false, {
           cause: error,
           ...(denied ? { code: "PERMISSION_DENIED" as const } : {}),
         });

@@ -1,5 +1,5 @@
 import { z } from "zod";
-import { mustBe, orUnknown, shown } from "../../core/schema";
+import { mustBe, orUnknown } from "../../core/schema";
 import { UNKNOWN } from "../../core/unknown";
 import type { CommonInputs, IssueSink } from "../../core/types";
 import {
@@ -143,7 +143,7 @@ export function refineAwsInput(input: AwsInput, common: CommonInputs, issue: Iss
     );
   }
   if (kind === "deploymentRole" && identity !== undefined && identity !== UNKNOWN && !ROLE_ARN.test(identity)) {
-    issue(["workloadIdentity"], mustBe(ROLE_ARN_RULE)({ input: identity }));
+    issue(["workloadIdentity"], mustBe(ROLE_ARN_RULE)());
   }
   if (kind !== "deploymentRole" && identity !== undefined) {
     issue(
@@ -155,7 +155,7 @@ export function refineAwsInput(input: AwsInput, common: CommonInputs, issue: Iss
   if (kind === "webIdentity" && typeof role === "string" && role !== UNKNOWN && !ROLE_ARN.test(role)) {
     issue(
       ["aws", "targetRole"],
-      `must be a role ARN for the webIdentity trust (the OIDC provider lives in the role's account), such as arn:aws:iam::123456789012:role/my-role; ${shown(role)} is not`,
+      `must be a role ARN for the webIdentity trust (the OIDC provider lives in the role's account), such as arn:aws:iam::123456789012:role/my-role`,
     );
   }
 }

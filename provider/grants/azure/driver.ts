@@ -1,6 +1,7 @@
 import { AuthorizationManagementClient } from "@azure/arm-authorization";
 import { FederatedIdentityCredential as SdkCredential, ManagedServiceIdentityClient } from "@azure/arm-msi";
 import { DefaultAzureCredential } from "@azure/identity";
+import { certificateError, summarizeBody } from "../../core/diagnosis";
 import { AuthorizationError, RemoteError, TargetMissingError } from "../../core/errors";
 import { withLock } from "../../core/lock";
 import { RetriesExhaustedError, defaultSleep, withRetries } from "../../core/retry";
@@ -44,6 +45,17 @@ interface ArmError {
   statusCode?: number;
   code?: string;
   message: string;
+  response?: { bodyAsText?: string | null; headers?: { get(name: string): string | undefined } };
+}
+
+/**
+ * What Azure said: an ARM error's code and message; a body that is not one (a proxy's page) in a
+ * line, since the SDK makes such a body the whole message.
+ */
+function armDetail(e: ArmError): string {
+  if (e.code) return `${e.code}: ${e.message}`;
+  const body = e.response?.bodyAsText;
+  return summarizeBody(body || e.message, e.response?.headers?.get("content-type") ?? "");
 }
 
 const armError = (error: unknown): ArmError =>
@@ -337,9 +349,12 @@ export class AzureFederationDriver implements GrantDriver<AzureGrant, AzureResol
     } catch (error) {
       if (error instanceof RemoteError && error.status === 404) {
         throw new TargetMissingError(
-          `managed identity ${name} (${id}) does not exist. This resource adds federated credentials to an identity it ` +
-            `does not own and never creates one: create it or fix azure.identity. If it was deleted on purpose, remove ` +
-            `this resource from the stack with pulumi state delete <urn>.`,
+          {
+            what: `managed identity ${name} (${id})`,
+            kind: "managed identity",
+            input: "azure.identity",
+            check: `az identity show --ids ${id}`,
+          },
           { cause: error },
         );
       }
@@ -394,9 +409,14 @@ export class AzureFederationDriver implements GrantDriver<AzureGrant, AzureResol
     try {
       return await send();
     } catch (error) {
+      const rejected = certificateError(error, {
+        what: `Azure ${what}`,
+        url: this.options.endpoint ?? "https://management.azure.com",
+      });
+      if (rejected) throw rejected;
       const e = armError(error);
       const status = e.statusCode;
-      const detail = `${e.code ? `${e.code}: ` : ""}${e.message}`;
+      const detail = armDetail(e);
       if (status === 429 || (status !== undefined && status >= 500) || (status === undefined && e.code !== undefined)) {
         throw new RemoteError(
           `Azure ${what} failed after ${this.callAttempts} tries (${status ?? "no answer"}: ${detail}). Azure is throttling or failing, or did not answer; run pulumi up again later.`,

@@ -68,7 +68,7 @@ const identity = z.union(
   {
     error: (issue) =>
       typeof issue.input === "string" || issue.input === null || typeof issue.input !== "object"
-        ? `must be ${IDENTITY_RULE}; ${shown(issue.input)} is not`
+        ? `must be ${IDENTITY_RULE}`
         : `must be ${IDENTITY_RULE}`,
   },
 );

@@ -1,6 +1,7 @@
 import { cloudresourcemanager, cloudresourcemanager_v3 } from "@googleapis/cloudresourcemanager";
 import { iam, iam_v1 } from "@googleapis/iam";
 import { GoogleAuth, OAuth2Client } from "google-auth-library";
+import { certificateError, summarizeBody } from "../../core/diagnosis";
 import { AuthorizationError, RemoteError, TargetMissingError } from "../../core/errors";
 import { PolicyStore, SharedPolicyOptions, SharedPolicyWriter, StalePolicyError } from "../../core/policyStore";
 import { RetriesExhaustedError, withRetries } from "../../core/retry";
@@ -33,7 +34,20 @@ interface GoogleError {
   status?: number;
   code?: number | string;
   message: string;
-  response?: { status?: number; data?: { error?: { status?: string; message?: string } } };
+  response?: { status?: number; data?: unknown; headers?: Record<string, string> | Headers };
+}
+
+/** What Google (or whatever answered in its place) said: its error's message, or the body in a line. */
+function googleMessage(error: unknown): string {
+  const response = (error as GoogleError)?.response;
+  if (response?.data !== undefined && response.data !== "") {
+    const data = response.data as { error?: { message?: unknown } } | string;
+    if (typeof data === "object" && data !== null && typeof data.error?.message === "string") return data.error.message;
+    const headers = response.headers;
+    const contentType = (headers instanceof Headers ? headers.get("content-type") : headers?.["content-type"]) ?? "";
+    return summarizeBody(data, contentType);
+  }
+  return error instanceof Error ? error.message : String(error);
 }
 
 function statusOf(error: unknown): number | undefined {
@@ -250,6 +264,7 @@ export class GcpIamPolicyDriver implements GrantDriver<GcpGrant, GcpResolved> {
           maxDelayMs: 5000,
           retryable: isRetryableGoogleError,
           what,
+          describe: googleMessage,
           sleep: this.options.sleep,
         },
         async () => {
@@ -263,7 +278,7 @@ export class GcpIamPolicyDriver implements GrantDriver<GcpGrant, GcpResolved> {
         },
       );
     } catch (error) {
-      throw explain(error, what, resource);
+      throw explain(error, what, resource, this.options.rootUrl ?? "https://cloudresourcemanager.googleapis.com");
     }
   }
 }
@@ -276,7 +291,9 @@ const WAYS_OUT_OF_THE_PRINCIPAL_LIMIT =
 const POLICY_TOO_LARGE = /number of members in the policy .* is larger than the maximum allowed size/i;
 
 /** A Google error in our terms: what failed, where, and what to do. */
-function explain(error: unknown, what: string, resource: string): Error {
+function explain(error: unknown, what: string, resource: string, rootUrl: string): Error {
+  const rejected = certificateError(error, { what, url: rootUrl });
+  if (rejected) return rejected;
   if (error instanceof RetriesExhaustedError) {
     return new RemoteError(
       `${error.message}. Google Cloud is throttling or failing; run pulumi up again later.`,
@@ -288,17 +305,20 @@ function explain(error: unknown, what: string, resource: string): Error {
     );
   }
   const status = statusOf(error);
-  const detail = (error as GoogleError)?.response?.data?.error;
-  const message = detail?.message ?? (error instanceof Error ? error.message : String(error));
+  const message = googleMessage(error);
   const name = describeResource(resource);
   // Resource Manager answers 403 for a project that does not exist, so as not to reveal which do.
   if (status === 404 || (status === 403 && resourceKind(resource) === "project")) {
-    const maybeHidden = status === 403 ? ", or the credentials in use may not see it" : "";
+    const project = resourceKind(resource) === "project";
+    const id = resource.replace(project ? /^projects\// : /^projects\/[^/]+\/serviceAccounts\//, "");
     return new TargetMissingError(
-      `${name} does not exist${maybeHidden} (${what} answered ${status}: ${message}). This resource adds a ` +
-        `binding to a policy it does not own and never creates the ${resourceKind(resource)}: create it or fix the gcp ` +
-        `inputs (and check that the credentials may get its IAM policy). If it was deleted on purpose, remove ` +
-        `this resource from the stack with pulumi state delete <urn>.`,
+      {
+        what: name,
+        kind: resourceKind(resource),
+        input: project ? "gcp.project" : "gcp.grant.serviceAccount",
+        check: project ? `gcloud projects get-iam-policy ${id}` : `gcloud iam service-accounts get-iam-policy ${id}`,
+        answered: `${what} answered ${status}: ${message}`,
+      },
       { cause: error },
     );
   }

@@ -132,7 +132,7 @@ export function refineGcpInput(input: GcpInput, common: CommonInputs, issue: Iss
       ["workloadIdentity"],
       mustBe(
         "the Deployment's workload identity on GCP, a service account e-mail such as astro-celestial-galaxy-1234@astronomer-prod.iam.gserviceaccount.com",
-      )({ input: identity }),
+      )(),
     );
   }
   if (!needsIdentity && identity !== undefined) {
