@@ -1,4 +1,5 @@
 import { DEFAULT_SERVICE_ACCOUNTS, SERVICE_ACCOUNT_COMPONENTS, serviceAccountName } from "../../provider/core/astro";
+import { claimOf } from "../../provider/core/claims";
 import { ownerInDescription } from "../../provider/core/plan";
 import { SENSITIVE_EXTRA_KEY } from "../../provider/core/schema";
 import type { ExtraValue } from "../../provider/core/types";
@@ -131,8 +132,8 @@ export function discover(inventory: Inventory, options: MatchOptions): Discovery
   // by a stack, passed over for another, or left with no grant to go with.
   for (const { url, connection: c, passedOver } of connections.leftOver()) {
     const where = `connection ${c.connectionId} at ${url}`;
-    const owner = ownerInDescription(c.description);
-    if (owner) out.alreadyManaged.push(`${where}: ${managedBy(owner)}`);
+    const manager = managerOf(c.description);
+    if (manager) out.alreadyManaged.push(`${where}: ${manager}`);
     else if (passedOver) out.unmatched.push({ where, what: passedOver });
     else {
       out.unmatched.push({
@@ -146,6 +147,19 @@ export function discover(inventory: Inventory, options: MatchOptions): Discovery
 }
 
 /** Who manages a connection whose description names its owner, `<project>/<stack>/<name>`. */
+/**
+ * Who manages a connection, from its description: the default one names the stack and resource; a
+ * claim alone (a description the program set) says only that a resource of this package holds it.
+ */
+function managerOf(description: string | null): string | undefined {
+  const owner = ownerInDescription(description);
+  if (owner) return managedBy(owner);
+  const claim = claimOf(description);
+  return claim
+    ? `managed by a DeploymentAuthorization (instance ${claim.instance}; its description does not name the stack): never taken over`
+    : undefined;
+}
+
 function managedBy(owner: string): string {
   const [project, stack, ...name] = owner.split("/");
   return name.length > 0
@@ -179,7 +193,7 @@ class ConnectionPool {
     const fitting = (this.byUrl[url] ?? [])
       .filter((c) => !this.used.has(key(url, c)) && fits(c))
       .sort((a, b) => a.connectionId.localeCompare(b.connectionId));
-    const managed = fitting.filter((c) => ownerInDescription(c.description) !== undefined);
+    const managed = fitting.filter((c) => managerOf(c.description) !== undefined);
     const [chosen, ...others] = fitting.filter((c) => !managed.includes(c));
     for (const c of managed) this.relevant.add(key(url, c));
     if (chosen) {
@@ -249,7 +263,7 @@ function connectionFor(
     const connectionId = pool.freeId(deployment.airflowUrl, newId);
     const managedNotes = managed.map(
       (c) =>
-        `connection ${c.connectionId} at ${deployment.airflowUrl} uses ${what}, but is ${managedBy(ownerInDescription(c.description)!)}`,
+        `connection ${c.connectionId} at ${deployment.airflowUrl} uses ${what}, but is ${managerOf(c.description)!}`,
     );
     return {
       connection: { connectionId, adopted: false },

@@ -374,6 +374,23 @@ describe("discover's bookkeeping", () => {
     expectEachConnectionOnce(found);
   });
 
+  it("never offers a connection whose description a program set, when it carries a resource's claim", () => {
+    const claimed = "reads the lake\n[DeploymentAuthorization instance=0123456789ab grants=1a2b3c4d]";
+    const found = discover(
+      inventory({
+        deployments: [{ name: "team-a", identity: A, airflowUrl: AIRFLOW_A }],
+        connections: { [AIRFLOW_A]: [connection("aws_lake", claimed)] },
+        awsRoles: [{ arn: ROLE, policy: { Version: "2012-10-17", Statement: [trustsA] } }],
+      }),
+      { takeOver: true, defaultRegion: "us-east-1" },
+    );
+    expect(found.authorizations[0]!.connection).toEqual({ connectionId: "aws_data-lake", adopted: false });
+    expect(found.alreadyManaged).toEqual([
+      `connection aws_lake at ${AIRFLOW_A}: managed by a DeploymentAuthorization (instance 0123456789ab; its description does not name the stack): never taken over`,
+    ]);
+    expectEachConnectionOnce(found);
+  });
+
   it("reports a connection passed over for one grant and taken by another once, as taken over", () => {
     // The Deployment's own role and its cluster's role are both trusted: two grants, two connections.
     const found = discover(
