@@ -3,7 +3,16 @@ import type { ProviderMethods } from "../../provider/core/provider";
 import { statementsOf } from "../../provider/grants/aws/trustPolicy";
 import { createRole, iamClient, trustPolicyOf, uniqueName } from "../support/aws";
 import { startFaultProxy, type FaultProxy } from "../support/faultProxy";
-import { FaultLedger, airflowConnection, failure, fastTuning, faultProvider, plan } from "../support/faultWorld";
+import {
+  FaultLedger,
+  airflowConnection,
+  failure,
+  fastTuning,
+  faultProvider,
+  inPlanTerms,
+  plan,
+} from "../support/faultWorld";
+import { claimOf } from "../../provider/core/claims";
 import { foreignPolicy, rawInputs } from "../support/fixtures";
 // @ts-expect-error plain ESM script without type declarations
 import { motoEnv } from "../../scripts/toolchain.mjs";
@@ -105,10 +114,11 @@ describe("faults on IAM (moto) and Airflow 3: every step converges, or fails who
       true,
     );
     expect(await w.trusted(w.identity)).toBe(1);
-    expect(await w.connection()).toEqual({
+    expect(inPlanTerms(await w.connection(), planned.connection.payload)).toEqual({
       ...planned.connection.payload,
       extra: { ...planned.connection.payload.extra, role_arn: w.roleArn },
     });
+    expect(claimOf((await w.connection())?.description)?.instance).toBe(created.outs.resolved.instance);
 
     const read = await ledger.step(
       "read",

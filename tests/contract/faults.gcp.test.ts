@@ -1,7 +1,16 @@
 import { afterAll, beforeAll, describe, expect, inject, it } from "vitest";
 import type { ProviderMethods } from "../../provider/core/provider";
 import { startFaultProxy, type FaultProxy } from "../support/faultProxy";
-import { FaultLedger, airflowConnection, failure, fastTuning, faultProvider, plan } from "../support/faultWorld";
+import {
+  FaultLedger,
+  airflowConnection,
+  failure,
+  fastTuning,
+  faultProvider,
+  inPlanTerms,
+  plan,
+} from "../support/faultWorld";
+import { claimOf } from "../../provider/core/claims";
 import { gcpInputs } from "../support/fixtures";
 import {
   SANDBOX_GCP_TOKEN,
@@ -97,7 +106,8 @@ describe("faults on Google Cloud IAM (fake behind Prism) and Airflow 2: every st
     expect(gcpProxy.requests.some((r) => SET_POLICY.test(r.path) && r.status === 409)).toBe(true);
     expect(created.outs.resolved.preExistingMembers).toEqual([]);
     expect(await w.members(w.identity)).toBe(1);
-    expect(await w.connection()).toEqual(planned.connection.payload);
+    expect(inPlanTerms(await w.connection(), planned.connection.payload)).toEqual(planned.connection.payload);
+    expect(claimOf((await w.connection())?.description)?.instance).toBe(created.outs.resolved.instance);
 
     const read = await ledger.step(
       "read",

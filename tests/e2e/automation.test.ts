@@ -169,7 +169,7 @@ describe("the Automation helper (pulumi-deployment-authorization/automation), as
     // The engine looks a failure's property up among the top-level inputs only: a nested one used
     // to print as `value {<nil>}`. The line names the path and the value given itself.
     expect((invalid as Error).message).not.toContain("<nil>");
-    expect((invalid as Error).message).toContain('connection.connectionId = "not valid!": must match');
+    expect((invalid as Error).message).toContain('connection.connectionId = "not valid!": must be a connection id');
     await removeAuthorizations(target("team-missing"));
   });
 

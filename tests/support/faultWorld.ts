@@ -1,5 +1,6 @@
 import { expect } from "vitest";
 import { AirflowConnectionsDriver } from "../../provider/connections/airflow";
+import { withoutClaim } from "../../provider/core/claims";
 import { createProvider, type ProviderMethods } from "../../provider/core/provider";
 import type { AuthorizationState, ConnectionPayload, PlannedAuthorization } from "../../provider/core/types";
 import { GRANT_PLANNERS } from "../../provider/grants/planners";
@@ -111,6 +112,14 @@ export async function airflowConnection(
     },
     connectionId,
   );
+}
+
+/** A stored connection with its description's claim left out, as a refresh compares it with the plan. */
+export function inPlanTerms(
+  live: ConnectionPayload | undefined,
+  planned: ConnectionPayload,
+): ConnectionPayload | undefined {
+  return live && { ...live, description: withoutClaim(live.description, planned.description) };
 }
 
 /** The error a rejected step threw, with its message. */
