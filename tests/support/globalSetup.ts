@@ -1,10 +1,10 @@
-import { existsSync, readFileSync, writeFileSync } from "node:fs";
+import { cpSync, existsSync, mkdirSync, readFileSync, rmSync, symlinkSync, writeFileSync } from "node:fs";
 import path from "node:path";
 import type { TestProject } from "vitest/node";
 // @ts-expect-error plain ESM scripts without type declarations
 import { startSandbox, stopSandbox } from "../../scripts/sandbox.mjs";
 // @ts-expect-error plain ESM scripts without type declarations
-import { pulumiEnv, repoRoot } from "../../scripts/toolchain.mjs";
+import { pulumiEnv, repoRoot, toolchain } from "../../scripts/toolchain.mjs";
 
 export interface Endpoints {
   moto: { url: string };
@@ -26,27 +26,73 @@ export interface Endpoints {
   astro: { url: string; fakeUrl: string; token: string };
 }
 
+/** The versions a test project's programs run on (scripts/toolchain.mjs). */
+export interface Toolchain {
+  name: "current" | "floor";
+  node: string;
+  sdk: string;
+  cli: string;
+}
+
 declare module "vitest" {
   export interface ProvidedContext {
     endpoints: Endpoints;
+    /** PATH for the CLI: the toolchain's CLI, then its Node.js (which runs the programs and the provider). */
     pulumiPath: string;
     pulumiBin: string;
+    toolchain: Toolchain;
+    /**
+     * The folder programs run in, made for this run: its node_modules holds the toolchain's
+     * @pulumi/pulumi and this package as it installs (package.json and dist), so a program and the
+     * package load the same SDK, the toolchain's; other dependencies resolve from the repository.
+     */
+    programRoot: string;
   }
 }
 
-/** Starts the sandbox servers (or reuses running ones) and the Pulumi toolchain for contract and e2e tests. */
+/** The vitest project `floor` runs on the floor toolchain; every other project on the current one. */
+const toolchainOf = (projectName: string): Toolchain["name"] => (projectName === "floor" ? "floor" : "current");
+
+/**
+ * Starts the sandbox servers (or reuses running ones: the projects of one run share them) and the
+ * project's Pulumi toolchain for contract and e2e tests. The test process itself stays on the
+ * Node.js that runs vitest and drives the CLI through the repository's own @pulumi/pulumi
+ * Automation API; what a user runs (the program, the language host's Node.js, the dynamic provider)
+ * runs on the project's toolchain.
+ */
 export default async function setup(project: TestProject) {
   const dir = process.env.SANDBOX_DIR ?? path.join(repoRoot as string, ".sandbox");
   const reused = existsSync(path.join(dir, "endpoints.json"));
   const endpoints = (await startSandbox({ dir })) as Endpoints;
   trustSandboxCa(endpoints.azure.caFile, dir);
-  const env = pulumiEnv() as { PATH: string; binDir: string };
+  const name = toolchainOf(project.name);
+  const env = pulumiEnv(process.env, name) as { PATH: string; binDir: string };
+  const t = toolchain(name) as Toolchain & { sdkDir: string };
+  const programRoot = makeProgramRoot(name, t.sdkDir);
   project.provide("endpoints", endpoints);
   project.provide("pulumiPath", env.PATH);
   project.provide("pulumiBin", env.binDir);
+  project.provide("toolchain", { name, node: t.node, sdk: t.sdk, cli: t.cli });
+  project.provide("programRoot", programRoot);
   return async () => {
+    rmSync(programRoot, { recursive: true, force: true });
     if (!reused) await stopSandbox({ dir });
   };
+}
+
+/** See ProvidedContext.programRoot. One per run and project, so runs side by side never share one. */
+function makeProgramRoot(name: string, sdkDir: string): string {
+  const root = path.join(repoRoot as string, ".pulumi-state", `${name}-${process.pid}`);
+  rmSync(root, { recursive: true, force: true });
+  const modules = path.join(root, "node_modules");
+  mkdirSync(path.join(modules, "@pulumi"), { recursive: true });
+  symlinkSync(sdkDir, path.join(modules, "@pulumi", "pulumi"));
+  const self = path.join(modules, "pulumi-deployment-authorization");
+  mkdirSync(self);
+  cpSync(path.join(repoRoot as string, "package.json"), path.join(self, "package.json"));
+  // All of dist, examples included: the demo program runs from here too.
+  cpSync(path.join(repoRoot as string, "dist"), path.join(self, "dist"), { recursive: true });
+  return root;
 }
 
 /**
