@@ -43,15 +43,26 @@ declare module "vitest" {
     toolchain: Toolchain;
     /**
      * The folder programs run in, made for this run: its node_modules holds the toolchain's
-     * @pulumi/pulumi and this package as it installs (package.json and dist), so a program and the
+     * @pulumi/pulumi and this package as it installs (package.json, dist/sdk, dist/provider), so a program and the
      * package load the same SDK, the toolchain's; other dependencies resolve from the repository.
      */
     programRoot: string;
   }
 }
 
-/** The vitest project `floor` runs on the floor toolchain; every other project on the current one. */
-const toolchainOf = (projectName: string): Toolchain["name"] => (projectName === "floor" ? "floor" : "current");
+/**
+ * The vitest project `floor` runs on the floor toolchain; every other project on the current one,
+ * or on the one TEST_TOOLCHAIN names (`TEST_TOOLCHAIN=floor npx vitest run --project integration
+ * tests/e2e/<file>` runs any test's programs on the floor).
+ */
+function toolchainOf(projectName: string): Toolchain["name"] {
+  if (projectName === "floor") return "floor";
+  const chosen = process.env.TEST_TOOLCHAIN ?? "current";
+  if (chosen !== "current" && chosen !== "floor") {
+    throw new Error(`TEST_TOOLCHAIN is '${chosen}': use current or floor (scripts/toolchain.mjs)`);
+  }
+  return chosen;
+}
 
 /**
  * Starts the sandbox servers (or reuses running ones: the projects of one run share them) and the
@@ -90,8 +101,9 @@ function makeProgramRoot(name: string, sdkDir: string): string {
   const self = path.join(modules, "pulumi-deployment-authorization");
   mkdirSync(self);
   cpSync(path.join(repoRoot as string, "package.json"), path.join(self, "package.json"));
-  // All of dist, examples included: the demo program runs from here too.
-  cpSync(path.join(repoRoot as string, "dist"), path.join(self, "dist"), { recursive: true });
+  for (const part of ["dist/sdk", "dist/provider"]) {
+    cpSync(path.join(repoRoot as string, part), path.join(self, part), { recursive: true });
+  }
   return root;
 }
 

@@ -26,18 +26,19 @@ export async function demoProgramStack(options: {
   config: Record<string, { value: string; secret?: boolean }>;
   env: Record<string, string>;
 }): Promise<ProgramStack> {
-  return programStack({ ...options, program: path.join(installedPackage(), "dist/examples/demo/index.js") });
+  return programStack({ ...options, program: path.join(repoRoot, "dist/examples/demo/index.js") });
 }
 
-/** This package as the toolchain's programs load it (package.json and a copy of dist). */
+/** This package as the toolchain's programs load it (package.json, dist/sdk and dist/provider). */
 export function installedPackage(): string {
   return path.join(inject("programRoot"), "node_modules", "pulumi-deployment-authorization");
 }
 
 /**
  * A stack of one program file, run by the real CLI from a throwaway project folder in the
- * toolchain's program root. A program of this repository's tests (which loads the package by its
- * name) is copied in as index.js; any other is required by its path.
+ * toolchain's program root. A program of this repository (a test's, or the compiled demo: each
+ * loads the package by its name, as a user's does) is copied in as index.js; any other is required
+ * by its path.
  */
 export async function programStack(options: {
   program: string;
@@ -52,7 +53,7 @@ export async function programStack(options: {
     path.join(workDir, "Pulumi.yaml"),
     "name: deployment-authorization-demo\nruntime:\n  name: nodejs\n  options:\n    typescript: false\nmain: index.js\n",
   );
-  if (options.program.startsWith(path.join(repoRoot, "tests") + path.sep)) {
+  if (options.program.startsWith(repoRoot + path.sep)) {
     copyFileSync(options.program, path.join(workDir, "index.js"));
   } else {
     writeFileSync(path.join(workDir, "index.js"), `module.exports = require(${JSON.stringify(options.program)});\n`);
