@@ -19,11 +19,17 @@ export default defineConfig({
         },
       },
       // What can differ by version, again on the floor toolchain: the packed package in a user's
-      // project on every cloud, the upgrade from 0.1.0 and the recovery from a killed `pulumi up`.
+      // project on every cloud, the upgrade from 0.1.0, the recovery from a killed `pulumi up`, and
+      // what the engine does with resources a failed replacement left pending (ownership).
       {
         test: {
           name: "floor",
-          include: ["tests/e2e/package.test.ts", "tests/e2e/upgrade.test.ts", "tests/e2e/crash.test.ts"],
+          include: [
+            "tests/e2e/package.test.ts",
+            "tests/e2e/upgrade.test.ts",
+            "tests/e2e/crash.test.ts",
+            "tests/e2e/ownership.test.ts",
+          ],
           ...integration,
         },
       },
