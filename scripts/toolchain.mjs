@@ -17,9 +17,12 @@
 // codename in `process.release.lts`), `npm view @pulumi/pulumi version` the newest SDK, and
 // `go list -m -versions github.com/pulumi/pulumi/pkg/v3` the CLI versions the proxy lists (the
 // build fails clearly if the proxy refuses the one chosen). Keep a toolchain's SDK and CLI close
-// (a CLI release ships with the SDK of the same number). Its language host cannot follow: the
-// proxy serves `pulumi-language-nodejs` only as part of the sdk/v3 module up to v3.68.0, so every
-// CLI runs beside that one (scripts/bootstrap/pulumi.sh).
+// (a CLI release ships with the SDK of the same number): the current one's are a release apart
+// (npm had no 3.277.0 yet). Where they cannot be close: the floor's SDK (3.216.0, the peer range's
+// floor) is older than its CLI (v3.259.0, the oldest CLI this project builds; its users update the
+// CLI more often than their lockfiles), and no CLI can have its own language host: the proxy
+// serves `pulumi-language-nodejs` only as part of the sdk/v3 module up to v3.68.0, so every CLI
+// runs beside that one (scripts/bootstrap/pulumi.sh).
 //
 // Everything is installed into ~/.cache/deployment-authorization (XDG_CACHE_HOME), once per
 // version: node/<version>/bin/node, pulumi-sdk/<version>/node_modules/@pulumi/pulumi, and
