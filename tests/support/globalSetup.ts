@@ -1,4 +1,5 @@
-import { cpSync, existsSync, mkdirSync, readFileSync, rmSync, symlinkSync, writeFileSync } from "node:fs";
+import { execFileSync } from "node:child_process";
+import { cpSync, existsSync, mkdirSync, readFileSync, rmSync, writeFileSync } from "node:fs";
 import path from "node:path";
 import type { TestProject } from "vitest/node";
 // @ts-expect-error plain ESM scripts without type declarations
@@ -78,8 +79,9 @@ export default async function setup(project: TestProject) {
   trustSandboxCa(endpoints.azure.caFile, dir);
   const name = toolchainOf(project.name);
   const env = pulumiEnv(process.env, name) as { PATH: string; binDir: string };
-  const t = toolchain(name) as Toolchain & { sdkDir: string };
-  const programRoot = makeProgramRoot(name, t.sdkDir);
+  const t = toolchain(name) as Toolchain & { sdkRoot: string; nodeDir: string };
+  const programRoot = makeProgramRoot(name, path.join(t.sdkRoot, "node_modules"));
+  expectToolchainSdk(programRoot, t.nodeDir, t.sdk);
   project.provide("endpoints", endpoints);
   project.provide("pulumiPath", env.PATH);
   project.provide("pulumiBin", env.binDir);
@@ -91,13 +93,31 @@ export default async function setup(project: TestProject) {
   };
 }
 
-/** See ProvidedContext.programRoot. One per run and project, so runs side by side never share one. */
-function makeProgramRoot(name: string, sdkDir: string): string {
+/**
+ * See ProvidedContext.programRoot. One per run and project, so runs side by side never share one.
+ * The toolchain's SDK and its dependencies are hard links to the installed copy (a copy where links
+ * cannot be made), not a link to its folder: the SDK names the modules a resource's provider
+ * requires by looking from where it is, and from the cache it would not find this package.
+ */
+function makeProgramRoot(name: string, sdkModules: string): string {
   const root = path.join(repoRoot as string, ".pulumi-state", `${name}-${process.pid}`);
   rmSync(root, { recursive: true, force: true });
+  // A package scope of its own: below the repository's package.json, a program's
+  // require("pulumi-deployment-authorization") would be a self-reference to the repository's dist
+  // (Node.js tries that before node_modules), which loads the repository's @pulumi/pulumi.
+  mkdirSync(root, { recursive: true });
+  writeFileSync(
+    path.join(root, "package.json"),
+    JSON.stringify({ name: `deployment-authorization-${name}-programs`, private: true }),
+  );
   const modules = path.join(root, "node_modules");
-  mkdirSync(path.join(modules, "@pulumi"), { recursive: true });
-  symlinkSync(sdkDir, path.join(modules, "@pulumi", "pulumi"));
+  try {
+    execFileSync("cp", ["-al", sdkModules, modules]);
+  } catch {
+    rmSync(modules, { recursive: true, force: true });
+    execFileSync("cp", ["-a", sdkModules, modules]);
+  }
+  // This package's own dependencies resolve from the repository's node_modules, further up.
   const self = path.join(modules, "pulumi-deployment-authorization");
   mkdirSync(self);
   cpSync(path.join(repoRoot as string, "package.json"), path.join(self, "package.json"));
@@ -105,6 +125,25 @@ function makeProgramRoot(name: string, sdkDir: string): string {
     cpSync(path.join(repoRoot as string, part), path.join(self, part), { recursive: true });
   }
   return root;
+}
+
+/**
+ * Fails the run unless the toolchain's Node.js, from the program root, loads the toolchain's SDK
+ * both as a program does and as this package does.
+ */
+function expectToolchainSdk(programRoot: string, nodeDir: string, sdk: string) {
+  const probe = [
+    'const path = require("node:path");',
+    'const own = require.resolve("@pulumi/pulumi", { paths: [path.dirname(require.resolve("pulumi-deployment-authorization"))] });',
+    'console.log(JSON.stringify([process.version, require("@pulumi/pulumi/version").version, own === require.resolve("@pulumi/pulumi")]));',
+  ].join("\n");
+  const out = execFileSync(path.join(nodeDir, "node"), ["-e", probe], { cwd: programRoot, encoding: "utf8" });
+  const [node, version, same] = JSON.parse(out) as [string, string, boolean];
+  if (version !== sdk || !same) {
+    throw new Error(
+      `programs in ${programRoot} (Node.js ${node}) load @pulumi/pulumi ${version}, not ${sdk} (one copy: ${same})`,
+    );
+  }
 }
 
 /**
