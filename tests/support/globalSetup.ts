@@ -81,7 +81,12 @@ export default async function setup(project: TestProject) {
   const env = pulumiEnv(process.env, name) as { PATH: string; binDir: string };
   const t = toolchain(name) as Toolchain & { sdkRoot: string; nodeDir: string };
   const programRoot = makeProgramRoot(name, path.join(t.sdkRoot, "node_modules"));
-  expectToolchainSdk(programRoot, t.nodeDir, t.sdk);
+  try {
+    expectToolchainSdk(programRoot, t.nodeDir, t.sdk);
+  } catch (error) {
+    rmSync(programRoot, { recursive: true, force: true });
+    throw error;
+  }
   project.provide("endpoints", endpoints);
   project.provide("pulumiPath", env.PATH);
   project.provide("pulumiBin", env.binDir);
