@@ -1,23 +1,27 @@
 #!/usr/bin/env bash
-# Provide the real `pulumi` CLI and `pulumi-language-nodejs`, building them from
-# Pulumi's Go modules when they are not already on PATH.
+# Provide one version of the real `pulumi` CLI, with `pulumi-language-nodejs` beside it, building
+# them from Pulumi's Go modules when they are not already built.
 #
-#   BIN=$(bash scripts/bootstrap/pulumi.sh | tail -1)
+#   BIN=$(bash scripts/bootstrap/pulumi.sh v3.277.0 | tail -1)
 #
-# The last stdout line is the absolute bin dir; everything else goes to stderr.
-# PULUMI_FORCE_BUILD=1 ignores binaries on PATH (the cached build is still reused;
-# delete its dir to rebuild). Only the Go toolchain and its module proxy are used.
+# The last stdout line is the absolute bin dir; everything else goes to stderr. The versions in use
+# are pinned in scripts/toolchain.mjs (one CLI per toolchain); this script builds the one it is
+# given (or $PULUMI_VERSION). A `pulumi` on PATH is used when it reports exactly that version
+# (unless PULUMI_FORCE_BUILD=1) and has the language host beside it; otherwise the build cached
+# per version is reused (delete its dir to rebuild). Only the Go toolchain and its module proxy are
+# used. Two versions may build at once (each holds its own lock; the language host has its own).
 set -euo pipefail
 
-# v3.259.0 is the newest pkg/v3 whose source the module proxy serves (v3.260.0+
-# answer 403 for the .zip). Keep @pulumi/pulumi in package.json on the same version.
-VERSION="${PULUMI_VERSION:-v3.259.0}"
-# pulumi-language-nodejs has been its own module since sdk v3.69.0, and the proxy
-# refuses that module at every version; v3.68.0 is the last sdk/v3 that still
-# contains it as a package, so the language host is built from there.
+VERSION="${1:-${PULUMI_VERSION:-}}"
+[[ -n "$VERSION" ]] || { echo "pulumi.sh: usage: pulumi.sh vX.Y.Z (see scripts/toolchain.mjs)" >&2; exit 2; }
+# pulumi-language-nodejs has been its own Go module since sdk v3.69.0, and the module proxy refuses
+# that module at every version (403, checked again 2026-12-07 up to v3.277.0); v3.68.0 is the last
+# sdk/v3 that still contains it as a package, so every CLI gets the language host built from there.
 LANGHOST_SDK_VERSION="${PULUMI_LANGHOST_SDK_VERSION:-v3.68.0}"
 
-CACHE="${XDG_CACHE_HOME:-$HOME/.cache}/deployment-authorization/pulumi/$VERSION"
+ROOT="${XDG_CACHE_HOME:-$HOME/.cache}/deployment-authorization"
+LANGHOST="$ROOT/pulumi-language-nodejs/$LANGHOST_SDK_VERSION"
+CACHE="$ROOT/pulumi/$VERSION"
 BIN="$CACHE/bin"
 
 log() { echo "pulumi.sh: $*" >&2; }
@@ -28,18 +32,17 @@ cached_ok() {
     [[ "$("$BIN/pulumi" version 2>/dev/null)" == "$VERSION" ]]
 }
 
-if [[ "${PULUMI_FORCE_BUILD:-0}" != 1 ]] &&
-   command -v pulumi >/dev/null && command -v pulumi-language-nodejs >/dev/null; then
+if [[ "${PULUMI_FORCE_BUILD:-0}" != 1 ]] && command -v pulumi >/dev/null; then
   dir=$(cd "$(dirname "$(command -v pulumi)")" && pwd -P)
-  have=$(pulumi version 2>/dev/null || true)
-  [[ "$have" == "$VERSION" ]] || log "warning: pulumi on PATH is '$have', pinned is $VERSION"
-  log "using pulumi from PATH"
-  echo "$dir"; exit 0
+  if [[ "$(pulumi version 2>/dev/null || true)" == "$VERSION" && -x "$dir/pulumi-language-nodejs" ]]; then
+    log "using pulumi $VERSION from PATH"
+    echo "$dir"; exit 0
+  fi
 fi
 if cached_ok; then echo "$BIN"; exit 0; fi
 
 command -v go >/dev/null ||
-  die "'go' not found; install Go (v3.259.0 needs >= 1.25.11) or put pulumi + pulumi-language-nodejs on PATH"
+  die "'go' not found; install Go (the CLI's go.mod names the version it needs) or put pulumi $VERSION + pulumi-language-nodejs on PATH"
 
 mkdir -p "$CACHE"
 # Serialise concurrent bootstraps (parallel CI jobs) on one machine, then re-check.
@@ -98,15 +101,33 @@ build() {
     die "building $out failed (see above)"
 }
 
+# The language host is the same for every CLI: built once, under its own lock, then copied beside
+# each CLI (the CLI looks for its plugins next to itself).
+langhost() {
+  local work
+  mkdir -p "$LANGHOST"
+  if command -v flock >/dev/null; then exec 8>"$LANGHOST/.lock"; flock 8; fi
+  if [[ ! -x "$LANGHOST/bin/pulumi-language-nodejs" ]]; then
+    local t=$SECONDS
+    rm -rf "$LANGHOST"/build.*
+    work=$(mktemp -d "$LANGHOST/build.XXXXXX")
+    WORK=$work build pulumi-language-nodejs github.com/pulumi/pulumi/sdk/v3/nodejs/cmd/pulumi-language-nodejs \
+      github.com/pulumi/pulumi/sdk/v3 "$LANGHOST_SDK_VERSION"
+    rm -rf "$LANGHOST/bin" && mv -T "$work/bin" "$LANGHOST/bin" && rm -rf "$work"
+    log "built pulumi-language-nodejs ($LANGHOST_SDK_VERSION) in $((SECONDS - t))s"
+  fi
+  if command -v flock >/dev/null; then exec 8>&-; fi
+  cp "$LANGHOST/bin/pulumi-language-nodejs" "$WORK/bin/pulumi-language-nodejs"
+}
+
 log "building pulumi $VERSION into $BIN (a cold build takes ~5 min on 2 cores)"
 start=$SECONDS
 build pulumi github.com/pulumi/pulumi/pkg/v3/cmd/pulumi \
   github.com/pulumi/pulumi/pkg/v3 "$VERSION" "github.com/pulumi/pulumi/sdk/v3 $VERSION"
-log "pulumi built after $((SECONDS - start))s"
-build pulumi-language-nodejs github.com/pulumi/pulumi/sdk/v3/nodejs/cmd/pulumi-language-nodejs \
-  github.com/pulumi/pulumi/sdk/v3 "$LANGHOST_SDK_VERSION"
+log "pulumi $VERSION built after $((SECONDS - start))s"
 [[ "$("$WORK/bin/pulumi" version)" == "$VERSION" ]] || die "built pulumi does not report $VERSION"
+langhost
 
 rm -rf "$BIN" && mv -T "$WORK/bin" "$BIN"
-log "built pulumi + pulumi-language-nodejs in $((SECONDS - start))s"
+log "built pulumi $VERSION + pulumi-language-nodejs in $((SECONDS - start))s"
 echo "$BIN"

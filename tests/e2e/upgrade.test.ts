@@ -7,7 +7,7 @@ import { claimOf, withoutClaim } from "../../provider/core/claims";
 import { airflowTarget } from "../support/airflow";
 import { createRole, iamClient, trustPolicyOf, uniqueName } from "../support/aws";
 import { foreignPolicy } from "../support/fixtures";
-import { ProgramStack, programStack, repoRoot } from "../support/pulumiProgram";
+import { ProgramStack, installedPackage, programStack, repoRoot } from "../support/pulumiProgram";
 // @ts-expect-error plain ESM script without type declarations
 import { motoEnv } from "../../scripts/toolchain.mjs";
 
@@ -17,11 +17,13 @@ const RELEASE_0_1_0 = "412172b120122e3ce1e94ddd718ad9ecf4ad6171";
 const MODES = 7;
 const RESOURCES = 1 + 2 * MODES; // the stack, and a component over one dynamic resource each
 
-/** Release 0.1.0's package, compiled from git into a throwaway folder beside the test stacks. */
+/**
+ * Release 0.1.0's package, compiled from git into a throwaway folder beside the test stacks. It is
+ * compiled against the repository's node_modules and then loads what the toolchain's programs load
+ * (its node_modules link is gone once it is built, so its @pulumi/pulumi is the toolchain's).
+ */
 function buildRelease(): string {
-  const base = path.join(repoRoot, ".pulumi-state");
-  mkdirSync(base, { recursive: true });
-  const dir = mkdtempSync(path.join(base, "release-0.1.0-"));
+  const dir = mkdtempSync(path.join(inject("programRoot"), "release-0.1.0-"));
   const archive = execFileSync(
     "git",
     ["-C", repoRoot, "archive", RELEASE_0_1_0, "package.json", "tsconfig.json", "sdk", "provider", "examples/demo"],
@@ -32,6 +34,7 @@ function buildRelease(): string {
   execFileSync(path.join(repoRoot, "node_modules/.bin/tsc"), ["-p", path.join(dir, "tsconfig.json")], {
     stdio: "inherit",
   });
+  unlinkSync(path.join(dir, "node_modules"));
   return dir;
 }
 
@@ -113,7 +116,7 @@ describe("upgrading from 0.1.0", () => {
     const connectionsBefore = await liveConnections();
     expect(connectionsBefore.every((c) => c !== undefined)).toBe(true);
 
-    install(stack.workDir, repoRoot);
+    install(stack.workDir, installedPackage());
     expect((await stack.stack.preview({ diff: true })).changeSummary).toEqual({ same: RESOURCES });
     expect((await stack.stack.preview({ diff: true, refresh: true })).changeSummary).toEqual({ same: RESOURCES });
     expect((await stack.stack.refresh()).summary.resourceChanges).toEqual({ same: RESOURCES });

@@ -1,6 +1,6 @@
 import { LocalWorkspace, PulumiCommand, Stack } from "@pulumi/pulumi/automation";
 import { execFile } from "node:child_process";
-import { mkdirSync, mkdtempSync, readFileSync, readdirSync, rmSync, writeFileSync } from "node:fs";
+import { copyFileSync, mkdirSync, mkdtempSync, readFileSync, readdirSync, rmSync, writeFileSync } from "node:fs";
 import path from "node:path";
 import { inject } from "vitest";
 
@@ -18,7 +18,8 @@ export interface ProgramStack {
 
 /**
  * A stack of the repository's demo program (dist/examples/demo), in a throwaway project folder
- * inside the repository so the CLI, the language host and the provider shim find node_modules.
+ * inside the toolchain's program root (see ProvidedContext.programRoot), so the language host, the
+ * program, the package and the provider shim all find the toolchain's @pulumi/pulumi.
  */
 export async function demoProgramStack(options: {
   stackName: string;
@@ -28,23 +29,35 @@ export async function demoProgramStack(options: {
   return programStack({ ...options, program: path.join(repoRoot, "dist/examples/demo/index.js") });
 }
 
-/** A stack of one program file, run by the real CLI from a throwaway project folder. */
+/** This package as the toolchain's programs load it (package.json, dist/sdk and dist/provider). */
+export function installedPackage(): string {
+  return path.join(inject("programRoot"), "node_modules", "pulumi-deployment-authorization");
+}
+
+/**
+ * A stack of one program file, run by the real CLI from a throwaway project folder in the
+ * toolchain's program root. A program of this repository (a test's, or the compiled demo: each
+ * loads the package by its name, as a user's does) is copied in as index.js; any other is required
+ * by its path.
+ */
 export async function programStack(options: {
   program: string;
   stackName: string;
   config: Record<string, { value: string; secret?: boolean }>;
   env: Record<string, string>;
 }): Promise<ProgramStack> {
-  const base = path.join(repoRoot, ".pulumi-state");
-  mkdirSync(base, { recursive: true });
-  const workDir = mkdtempSync(path.join(base, "e2e-"));
+  const workDir = mkdtempSync(path.join(inject("programRoot"), "e2e-"));
   const backendDir = path.join(workDir, "backend");
   mkdirSync(backendDir);
   writeFileSync(
     path.join(workDir, "Pulumi.yaml"),
     "name: deployment-authorization-demo\nruntime:\n  name: nodejs\n  options:\n    typescript: false\nmain: index.js\n",
   );
-  writeFileSync(path.join(workDir, "index.js"), `module.exports = require(${JSON.stringify(options.program)});\n`);
+  if (options.program.startsWith(repoRoot + path.sep)) {
+    copyFileSync(options.program, path.join(workDir, "index.js"));
+  } else {
+    writeFileSync(path.join(workDir, "index.js"), `module.exports = require(${JSON.stringify(options.program)});\n`);
+  }
   const envVars = {
     PATH: inject("pulumiPath"),
     PULUMI_BACKEND_URL: `file://${backendDir}`,
