@@ -179,6 +179,10 @@ interface TargetQueue<P, F> {
   draining: boolean;
   /** The edits of writes not yet read back (without etags), in the order they were written. */
   unverified: Array<Array<QueuedEdit<P, F>>>;
+  /** How many edits the last read-back answered: about as many new ones follow (the engine's freed slots). */
+  lastAnswered: number;
+  /** Wakes a write that waits for the edits that follow a read-back. */
+  arrived?: () => void;
 }
 
 /** A write to read back: its edits, the document it was written over, and when its answer came. */
@@ -265,6 +269,7 @@ export class SharedPolicyWriter<P, F> {
       const key = this.store.lockKey(target);
       const queue = this.queues.get(key) ?? this.newQueue(key);
       queue.edits.push({ ...edit, tries: 0, staleReads: 0, resolve, reject });
+      queue.arrived?.();
       this.kick(target, key, queue);
     });
   }
@@ -291,7 +296,7 @@ export class SharedPolicyWriter<P, F> {
   }
 
   private newQueue(key: string): TargetQueue<P, F> {
-    const queue: TargetQueue<P, F> = { edits: [], draining: false, unverified: [] };
+    const queue: TargetQueue<P, F> = { edits: [], draining: false, unverified: [], lastAnswered: 0 };
     this.queues.set(key, queue);
     return queue;
   }
@@ -331,12 +336,30 @@ export class SharedPolicyWriter<P, F> {
    * A read young enough to write on: the latest one when a write sent now would still leave a little
    * room (a tenth of sendWithinMs) before the bound, else a new one. A write that misses the bound
    * anyway is not sent, and reads again.
+   *
+   * Starting from the latest read (often the read-back that just answered a batch, whose creates'
+   * slots the engine now fills again), the write first waits for as many edits as that read-back
+   * answered, for at most one median call and only while the read stays within the bound: the
+   * engine starts those creates one after the other, and one that missed this write would wait for
+   * its answer before its own write could go. A fresh read gathers them while it is in flight.
    */
-  private async baseRead(target: string, key: string): Promise<Snapshot<P, F>> {
+  private async baseRead(target: string, key: string, queue: TargetQueue<P, F>): Promise<Snapshot<P, F>> {
     const latest = this.latest.get(key);
     const room = (this.options.sendWithinMs ?? 200) / 10;
-    if (latest && !this.store.etags && Date.now() - latest.sentAt + room <= this.readBound()) return latest;
-    return this.timedRead(target, key);
+    const youngEnough = (read: Snapshot<P, F>) => Date.now() - read.sentAt + room <= this.readBound();
+    if (!latest || this.store.etags || !youngEnough(latest)) return this.timedRead(target, key);
+    const until = Math.min(Date.now() + this.callLatency.median(), latest.sentAt + this.readBound() - room);
+    while (queue.edits.length < queue.lastAnswered && Date.now() < until) {
+      await new Promise<void>((resolve) => {
+        const timer = setTimeout(resolve, until - Date.now());
+        queue.arrived = () => {
+          clearTimeout(timer);
+          resolve();
+        };
+      });
+      queue.arrived = undefined;
+    }
+    return youngEnough(latest) ? latest : this.timedRead(target, key);
   }
 
   /**
@@ -346,7 +369,7 @@ export class SharedPolicyWriter<P, F> {
   private async writeBatch(target: string, key: string, queue: TargetQueue<P, F>): Promise<Array<Written<P, F>>> {
     let read: Snapshot<P, F>;
     try {
-      read = await this.baseRead(target, key);
+      read = await this.baseRead(target, key, queue);
     } catch (error) {
       queue.edits.splice(0).forEach((edit) => edit.reject(error));
       return [];
@@ -488,6 +511,7 @@ export class SharedPolicyWriter<P, F> {
         return false;
       });
       queue.unverified = queue.unverified.filter((edits) => edits !== written.edits);
+      queue.lastAnswered = written.edits.length - overwritten.length;
       if (overwritten.length > 0) await this.retryLater(target, overwritten, queue);
     } catch (error) {
       queue.unverified = queue.unverified.filter((edits) => edits !== written.edits);

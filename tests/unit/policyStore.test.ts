@@ -227,4 +227,20 @@ describe("the shared policy writer's timing, without etags", () => {
     // The write, the read that found it landed, and that read's read-back: no second write.
     expect(log).toEqual(["read", "write", "read", "read"]);
   });
+
+  it("starts the next write from the read-back that answered a batch, once the edits that follow it have come", async () => {
+    // 50 ms a call; after the read-back answers three creates, three more arrive 20 ms apart.
+    const { store, docs, log } = memoryStore({ before: 25, after: 25 });
+    const writer = new SharedPolicyWriter(store);
+    await Promise.all(["a", "b", "c"].map((entry) => writer.submit("role", add(entry))));
+    const pause = (ms: number) => new Promise((resolve) => setTimeout(resolve, ms));
+    const later = ["d", "e", "f"].map(async (entry, i) => {
+      await pause(20 * i);
+      return writer.submit("role", add(entry));
+    });
+    await Promise.all(later);
+    expect(docs.get("role")).toEqual(["a", "b", "c", "d", "e", "f"]);
+    // One write for each three, the second on the first one's read-back: no read of its own.
+    expect(log).toEqual(["read", "write", "read", "write", "read"]);
+  });
 });
