@@ -382,8 +382,11 @@ export class SharedPolicyWriter<P, F> {
     try {
       for (const edit of batch) edit.factsKnown?.(facts);
       const landedUnseen: Array<QueuedEdit<P, F>> = [];
+      // The document as our writes not yet read back leave it: an edit found holding only there
+      // (or only in the read) is written again, so that its own read-back answers it.
+      const ours = queue.unverified.flat().reduce((doc, edit) => edit.apply(doc), policy);
       for (const edit of batch) {
-        if (!edit.holds(policy)) todo.push(edit);
+        if (!edit.holds(policy) || !edit.holds(ours)) todo.push(edit);
         // Without etags, a write of ours whose answer was lost is read back like any other.
         else if (edit.beforeUnseenWrite !== undefined && !this.store.etags) landedUnseen.push(edit);
         else if (edit.beforeUnseenWrite !== undefined)
@@ -468,6 +471,8 @@ export class SharedPolicyWriter<P, F> {
         this.readAgain(target, written, queue, error);
         return [];
       }
+      // It may have landed: no later write starts from a read taken before it.
+      this.latest.delete(key);
       for (const edit of written) edit.writeFailed?.(edit.beforeUnseenWrite ?? policy);
       throw error;
     }
