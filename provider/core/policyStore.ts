@@ -179,10 +179,6 @@ interface TargetQueue<P, F> {
   draining: boolean;
   /** The edits of writes not yet read back (without etags), in the order they were written. */
   unverified: Array<Array<QueuedEdit<P, F>>>;
-  /** How many edits the last read-back answered: about as many new ones follow (the engine's freed slots). */
-  lastAnswered: number;
-  /** Wakes a write that waits for the edits that follow a read-back. */
-  arrived?: () => void;
 }
 
 /** A write to read back: its edits, the document it was written over, and when its answer came. */
@@ -234,8 +230,6 @@ class LatencyWindow {
 export class SharedPolicyWriter<P, F> {
   private readonly queues = new Map<string, TargetQueue<P, F>>();
   private readonly sharedReads = new Map<string, Promise<Snapshot<P, F>>>();
-  /** The most recently sent read of each target: a write may start from it while it is young enough. */
-  private readonly latest = new Map<string, Snapshot<P, F>>();
   /** Reads only: the bound is a promise about this process's reads. */
   private readonly readLatency = new LatencyWindow();
   /** Every call, reads and writes: what another process's calls to the same remote may take. */
@@ -269,7 +263,6 @@ export class SharedPolicyWriter<P, F> {
       const key = this.store.lockKey(target);
       const queue = this.queues.get(key) ?? this.newQueue(key);
       queue.edits.push({ ...edit, tries: 0, staleReads: 0, resolve, reject });
-      queue.arrived?.();
       this.kick(target, key, queue);
     });
   }
@@ -277,26 +270,25 @@ export class SharedPolicyWriter<P, F> {
   private sharedRead(target: string, key: string): Promise<Snapshot<P, F>> {
     let shared = this.sharedReads.get(key);
     if (!shared) {
-      shared = this.timedRead(target, key).finally(() => this.sharedReads.delete(key));
+      shared = this.timedRead(target).finally(() => this.sharedReads.delete(key));
       this.sharedReads.set(key, shared);
     }
     return shared;
   }
 
   /** One read, timed from the send of the try that was answered to its answer. */
-  private async timedRead(target: string, key: string): Promise<Snapshot<P, F>> {
+  private async timedRead(target: string): Promise<Snapshot<P, F>> {
     let sentAt = Date.now();
     const answer = await this.store.read(target, { sending: () => (sentAt = Date.now()) });
     const answeredAt = Date.now();
     this.readLatency.add(answeredAt - sentAt);
     this.callLatency.add(answeredAt - sentAt);
     const snapshot = { ...answer, sentAt, answeredAt };
-    if (!this.store.etags && sentAt >= (this.latest.get(key)?.sentAt ?? -Infinity)) this.latest.set(key, snapshot);
     return snapshot;
   }
 
   private newQueue(key: string): TargetQueue<P, F> {
-    const queue: TargetQueue<P, F> = { edits: [], draining: false, unverified: [], lastAnswered: 0 };
+    const queue: TargetQueue<P, F> = { edits: [], draining: false, unverified: [] };
     this.queues.set(key, queue);
     return queue;
   }
@@ -333,43 +325,13 @@ export class SharedPolicyWriter<P, F> {
   }
 
   /**
-   * A read young enough to write on: the latest one when a write sent now would still leave a little
-   * room (a tenth of sendWithinMs) before the bound, else a new one. A write that misses the bound
-   * anyway is not sent, and reads again.
-   *
-   * Starting from the latest read (often the read-back that just answered a batch, whose creates'
-   * slots the engine now fills again), the write first waits for as many edits as that read-back
-   * answered, for at most one median call and only while the read stays within the bound: the
-   * engine starts those creates one after the other, and one that missed this write would wait for
-   * its answer before its own write could go. A fresh read gathers them while it is in flight.
-   */
-  private async baseRead(target: string, key: string, queue: TargetQueue<P, F>): Promise<Snapshot<P, F>> {
-    const latest = this.latest.get(key);
-    const room = (this.options.sendWithinMs ?? 200) / 10;
-    const youngEnough = (read: Snapshot<P, F>) => Date.now() - read.sentAt + room <= this.readBound();
-    if (!latest || this.store.etags || !youngEnough(latest)) return this.timedRead(target, key);
-    const until = Math.min(Date.now() + this.callLatency.median(), latest.sentAt + this.readBound() - room);
-    while (queue.edits.length < queue.lastAnswered && Date.now() < until) {
-      await new Promise<void>((resolve) => {
-        const timer = setTimeout(resolve, until - Date.now());
-        queue.arrived = () => {
-          clearTimeout(timer);
-          resolve();
-        };
-      });
-      queue.arrived = undefined;
-    }
-    return youngEnough(latest) ? latest : this.timedRead(target, key);
-  }
-
-  /**
    * One read and one write for every edit waiting when the read is answered. Without etags, returns
    * what was written (and what an unseen write of ours had written), for `verify` to read back.
    */
   private async writeBatch(target: string, key: string, queue: TargetQueue<P, F>): Promise<Array<Written<P, F>>> {
     let read: Snapshot<P, F>;
     try {
-      read = await this.baseRead(target, key, queue);
+      read = await this.timedRead(target);
     } catch (error) {
       queue.edits.splice(0).forEach((edit) => edit.reject(error));
       return [];
@@ -471,8 +433,6 @@ export class SharedPolicyWriter<P, F> {
         this.readAgain(target, written, queue, error);
         return [];
       }
-      // It may have landed: no later write starts from a read taken before it.
-      this.latest.delete(key);
       for (const edit of written) edit.writeFailed?.(edit.beforeUnseenWrite ?? policy);
       throw error;
     }
@@ -484,7 +444,6 @@ export class SharedPolicyWriter<P, F> {
   /** A write that would have missed the bound goes round again at once, on a new read, a bounded number of times. */
   private readAgain(target: string, edits: Array<QueuedEdit<P, F>>, queue: TargetQueue<P, F>, cause: ReadTooOldError) {
     const limit = this.options.staleReadAttempts ?? 12;
-    this.latest.delete(this.store.lockKey(target));
     const again = edits.filter((edit) => {
       if (++edit.staleReads < limit) return true;
       edit.reject(
@@ -509,14 +468,13 @@ export class SharedPolicyWriter<P, F> {
       // A timer may fire a little early by this clock: the read-back never goes out before the delay.
       const early = written.answeredAt + delay - Date.now();
       if (early > 0) await defaultSleep(early);
-      const after = await this.timedRead(target, key);
+      const after = await this.timedRead(target);
       const overwritten = written.edits.filter((edit) => {
         if (!edit.holds(after.policy)) return true;
         edit.resolve({ facts: after.facts, changed: true, before: edit.beforeUnseenWrite ?? written.before });
         return false;
       });
       queue.unverified = queue.unverified.filter((edits) => edits !== written.edits);
-      queue.lastAnswered = written.edits.length - overwritten.length;
       if (overwritten.length > 0) await this.retryLater(target, overwritten, queue);
     } catch (error) {
       queue.unverified = queue.unverified.filter((edits) => edits !== written.edits);
