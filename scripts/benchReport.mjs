@@ -71,13 +71,14 @@ const OPS_SCALE = Object.keys(SCALE_OPS);
 function latencyLines(latency) {
   return [
     "",
-    `Latency (\`npm run bench -- --latency\`, ${latency.machine}, ${latency.date.slice(0, 10)}; ${latency.count} authorizations on one role, \`--parallel ${latency.parallel}\` so ${latency.waves} waves; the latency added to every IAM call by the recording proxy in front of moto, split at random between the way there and back; least possible: the same run without added latency, plus one read, one write and one read-back at that latency for each wave; trivial dynamic resources' \`up\` ${s(latency.trivialUpMs)} in the same run, so the \`up\` without added latency took ${latency.idleRatioToTrivial}× that):`,
+    `Latency (\`npm run bench -- --latency\`, ${latency.machine}, ${latency.date.slice(0, 10)}; ${latency.count} authorizations on one role, \`--parallel ${latency.parallel}\` so ${latency.waves} waves; the latency added to every IAM call by the recording proxy in front of moto, split at random between the way there and back; least possible: the same run without added latency, plus one read, one write and one read-back at that latency for each wave; least with the read-back delay: that plus, for each wave, what the read-back delay grows by at that latency (2 × _L_ + 225 ms against 300 ms); trivial dynamic resources' \`up\` ${s(latency.trivialUpMs)} in the same run, so the \`up\` without added latency took ${latency.idleRatioToTrivial}× that):`,
     "",
     markdownTable([
       [
         "ms per IAM call",
         "`up`",
         "least possible `up` (ratio)",
+        "least with the read-back delay (ratio)",
         "`destroy`",
         "least possible `destroy` (ratio)",
         "`GetRole` / create",
@@ -87,6 +88,9 @@ function latencyLines(latency) {
         String(l.latencyMs),
         s(l.upMs),
         `${s(l.leastUpMs)} (${l.ratioToLeast}×)`,
+        l.leastWithReadBackDelayUpMs === undefined
+          ? "–"
+          : `${s(l.leastWithReadBackDelayUpMs)} (${l.ratioToLeastWithReadBackDelay}×)`,
         s(l.destroyMs),
         `${s(l.leastDestroyMs)} (${l.destroyRatioToLeast}×)`,
         String(l.readsPerCreate),
