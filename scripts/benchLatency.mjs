@@ -7,7 +7,7 @@
 // plus, for each wave, the longer read-back delay the latency calls for (2 x L + 225 ms at L ms a
 // call, against 300 ms on a fast IAM; see SharedPolicyOptions). Writes bench/results/latency.json.
 import { randomBytes } from "node:crypto";
-import { existsSync, mkdirSync, writeFileSync } from "node:fs";
+import { existsSync, mkdirSync, rmSync, writeFileSync } from "node:fs";
 import path from "node:path";
 import {
   createRole,
@@ -105,6 +105,7 @@ try {
 } finally {
   await iam.close();
   if (!reused) await stopSandbox({ dir: sandboxDir });
+  rmSync(app, { recursive: true, force: true });
 }
 
 table(
