@@ -3,7 +3,16 @@
 import { execFile, execFileSync } from "node:child_process";
 import { createRequire } from "node:module";
 import os from "node:os";
-import { mkdirSync, mkdtempSync, readdirSync, readFileSync, rmSync, writeFileSync, copyFileSync } from "node:fs";
+import {
+  copyFileSync,
+  existsSync,
+  mkdirSync,
+  mkdtempSync,
+  readdirSync,
+  readFileSync,
+  rmSync,
+  writeFileSync,
+} from "node:fs";
 import path from "node:path";
 import { performance } from "node:perf_hooks";
 import { promisify } from "node:util";
@@ -95,6 +104,8 @@ export function installedApp(root) {
 export async function benchWorld() {
   const toolchain = pulumiEnv();
   const sandboxDir = process.env.SANDBOX_DIR ?? path.join(repoRoot, ".sandbox");
+  // A sandbox that was running already (a shared one) is used and left running.
+  const reused = existsSync(path.join(sandboxDir, "endpoints.json"));
   const endpoints = await startSandbox({ dir: sandboxDir, only: ["moto", "airflow3", "gcp", "azure"] });
   const aws = await startRecordingProxy(endpoints.moto.url);
   const airflow = await startRecordingProxy(endpoints.airflow3.url);
@@ -112,7 +123,7 @@ export async function benchWorld() {
     await aws.close();
     await airflow.close();
     await google.close();
-    await stopSandbox({ dir: sandboxDir });
+    if (!reused) await stopSandbox({ dir: sandboxDir });
     rmSync(app, { recursive: true, force: true });
   };
   return { endpoints, aws, airflow, google, app, env, close };

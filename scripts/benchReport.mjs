@@ -1,5 +1,5 @@
 // What the benchmarks leave for readers: the README's figures table, regenerated from
-// bench/results/latest.json (and scale.json and profile.json when present), and the scale curves as an SVG.
+// bench/results/latest.json (and scale.json, profile.json and latency.json when present), and the scale curves as an SVG.
 // `node scripts/benchReport.mjs` rewrites the README section between its two markers.
 import { existsSync, readFileSync, writeFileSync } from "node:fs";
 import path from "node:path";
@@ -67,7 +67,40 @@ export const SCALE_OPS = {
 };
 const OPS_SCALE = Object.keys(SCALE_OPS);
 
-export function figuresSection(latest, scale, profile) {
+/** Up and destroy of one role's authorizations at each latency (bench/results/latency.json). */
+function latencyLines(latency) {
+  return [
+    "",
+    `Latency (\`npm run bench -- --latency\`, ${latency.machine}, ${latency.date.slice(0, 10)}; ${latency.count} authorizations on one role, \`--parallel ${latency.parallel}\` so ${latency.waves} waves; the latency added to every IAM call by the recording proxy in front of moto, split at random between the way there and back; least possible: the same run without added latency, plus one read, one write and one read-back at that latency for each wave; least with the read-back delay: that plus, for each wave, what the read-back delay grows by at that latency (2 × _L_ + 225 ms against 300 ms); trivial dynamic resources' \`up\` ${s(latency.trivialUpMs)} in the same run, so the \`up\` without added latency took ${latency.idleRatioToTrivial}× that):`,
+    "",
+    markdownTable([
+      [
+        "ms per IAM call",
+        "`up`",
+        "least possible `up` (ratio)",
+        "least with the read-back delay (ratio)",
+        "`destroy`",
+        "least possible `destroy` (ratio)",
+        "`GetRole` / create",
+        "`UpdateAssumeRolePolicy` / create",
+      ],
+      ...latency.levels.map((l) => [
+        String(l.latencyMs),
+        s(l.upMs),
+        `${s(l.leastUpMs)} (${l.ratioToLeast}×)`,
+        l.leastWithReadBackDelayUpMs === undefined
+          ? "–"
+          : `${s(l.leastWithReadBackDelayUpMs)} (${l.ratioToLeastWithReadBackDelay}×)`,
+        s(l.destroyMs),
+        `${s(l.leastDestroyMs)} (${l.destroyRatioToLeast}×)`,
+        String(l.readsPerCreate),
+        String(l.writesPerCreate),
+      ]),
+    ]),
+  ];
+}
+
+export function figuresSection(latest, scale, profile, latency) {
   const n = latest.count;
   const op = (c, k) => `${s(latest[c].ms[k])} (${latest[c].ratio[k]}× / ${latest[c].ratioToComponentFloor[k]}×)`;
   const rows = [
@@ -184,6 +217,7 @@ export function figuresSection(latest, scale, profile) {
     }
   }
   if (profile) lines.push(...profileLines(profile));
+  if (latency) lines.push(...latencyLines(latency));
   lines.push("", END);
   return lines.join("\n");
 }
@@ -195,13 +229,15 @@ export function updateReadme() {
   const scale = existsSync(scalePath) ? JSON.parse(readFileSync(scalePath, "utf8")) : undefined;
   const profilePath = path.join(dir, "profile.json");
   const profile = existsSync(profilePath) ? JSON.parse(readFileSync(profilePath, "utf8")) : undefined;
+  const latencyPath = path.join(dir, "latency.json");
+  const latency = existsSync(latencyPath) ? JSON.parse(readFileSync(latencyPath, "utf8")) : undefined;
   const readmePath = path.join(repoRoot, "README.md");
   const readme = readFileSync(readmePath, "utf8");
   const [from, to] = [readme.indexOf(START), readme.indexOf(END)];
   if (from < 0 || to < 0) throw new Error(`README.md lacks the figures markers (${START} … ${END})`);
   writeFileSync(
     readmePath,
-    readme.slice(0, from) + figuresSection(latest, scale, profile) + readme.slice(to + END.length),
+    readme.slice(0, from) + figuresSection(latest, scale, profile, latency) + readme.slice(to + END.length),
   );
   console.log("README figures regenerated from bench/results");
 }

@@ -34,6 +34,12 @@ const COUNT = Number(process.env.BENCH_COUNT ?? 50);
  * the medians, the ratios the medians of each round's ratios.
  */
 const ROUNDS = Number(process.env.BENCH_ROUNDS ?? 3);
+/**
+ * BENCH_ONLY=aws: only the AWS stack and the first two baselines, written to
+ * bench/results/standard-aws.json (latest.json and the README's table keep the last full run).
+ */
+const ONLY = process.env.BENCH_ONLY;
+if (ONLY !== undefined && ONLY !== "aws") throw new Error(`BENCH_ONLY takes "aws", not ${ONLY}`);
 const results = {
   date: new Date().toISOString(),
   machine: machine(),
@@ -259,6 +265,13 @@ try {
     { name: "gcp", stack: gcp, out: { callsPerResource: {} } },
     { name: "azure", stack: azure, out: { callsPerResource: {} }, extraCalls: countAzure },
   ];
+  if (ONLY)
+    measured.splice(
+      0,
+      measured.length,
+      ...measured.filter((m) => m.name !== ONLY && m.out === undefined && m.stack !== shaped),
+      ...measured.filter((m) => m.name === ONLY),
+    );
   for (const m of measured) m.rounds = [];
   // Unmeasured: the first pulumi run of a session pays for loading the CLI, plugins and modules.
   await trivial.run(...UP);
@@ -299,7 +312,7 @@ try {
       writes: Object.fromEntries(Object.entries(m.out.callsPerResource).map(([k, v]) => [k, writesIn(v)])),
     };
   }
-  results.shapedComponentsRatio = pairedRatios(measured.find((m) => m.stack === shaped).rounds, base.rounds);
+  if (!ONLY) results.shapedComponentsRatio = pairedRatios(measured.find((m) => m.stack === shaped).rounds, base.rounds);
   for (const m of measured) m.stack.dispose();
 
   /** Each AWS authorization's inputs and outputs, by owner, without the provider and the secret. */
@@ -316,6 +329,21 @@ try {
 }
 
 // ---- report -----------------------------------------------------------------------------------
+if (ONLY) {
+  table(`Wall time, ${COUNT} resources (ms); ratio to the trivial dynamic resources / to trivial components`, [
+    ["operation", "trivial", "trivial components", "AWS, one role"],
+    ...["up", "up64", "preview", "noOpUp", "refresh", "destroy"].map((k) => [
+      k,
+      results.trivialMs[k],
+      results.trivialComponentsMs[k],
+      `${results.aws.ms[k]} (${results.aws.ratio[k]} / ${results.aws.ratioToComponentFloor[k]})`,
+    ]),
+  ]);
+  mkdirSync(path.join(repoRoot, "bench", "results"), { recursive: true });
+  writeFileSync(path.join(repoRoot, "bench", "results", "standard-aws.json"), JSON.stringify(results, null, 2) + "\n");
+  console.log("\nwritten to bench/results/standard-aws.json");
+  process.exit(0);
+}
 const rows = [["Deployments per role (trust policy quota)", "2,048", "4,096"]];
 for (const c of results.capacity) rows.push([`${c.mode}, ${c.packing}`, String(c.q2048), String(c.q4096)]);
 table("Capacity", rows);

@@ -23,6 +23,14 @@ class HttpFailure extends Error {
   }
 }
 
+/** A request body whose retries are made anew: `first` for the first try, `again()` for each retry. */
+export class RetryBody {
+  constructor(
+    readonly first: unknown,
+    readonly again: () => Promise<unknown>,
+  ) {}
+}
+
 /** The Astro Platform API over fetch (Astronomer publishes no Node client): bearer token, bounded retries. */
 export class AstroApi {
   private readonly fetch: typeof fetch;
@@ -38,6 +46,9 @@ export class AstroApi {
    * One API call, retried on 429, 5xx and dropped connections; a 404 is undefined when `missingOk`.
    * `tries.mayHaveLanded` tells the caller that a failed try may still have been applied (a 5xx, a
    * dropped connection, a timeout), so that a write's later answer may be about our own write.
+   * `body` may be a `RetryBody`: its `again` makes the body of each retry (after the pause), so a
+   * write that replaces a whole object is rebuilt from a fresh read rather than resent as built
+   * before the first try.
    */
   async call<T>(
     token: string | undefined,
@@ -68,7 +79,8 @@ export class AstroApi {
           what,
           sleep: this.options.sleep,
         },
-        async () => {
+        async (attempt) => {
+          const payload = body instanceof RetryBody ? (attempt === 0 ? body.first : await body.again()) : body;
           this.calls.requests++;
           if (method !== "GET") this.calls.writes++;
           let r: Response;
@@ -78,9 +90,9 @@ export class AstroApi {
               headers: {
                 accept: "application/json",
                 authorization: `Bearer ${token}`,
-                ...(body === undefined ? {} : { "content-type": "application/json" }),
+                ...(payload === undefined ? {} : { "content-type": "application/json" }),
               },
-              body: body === undefined ? undefined : JSON.stringify(body),
+              body: payload === undefined ? undefined : JSON.stringify(payload),
               signal: AbortSignal.timeout(this.options.timeoutMs ?? 30_000),
             });
           } catch (error) {

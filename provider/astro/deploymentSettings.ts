@@ -2,7 +2,7 @@ import { AuthorizationError } from "../core/errors";
 import { withLock } from "../core/lock";
 import { defaultSleep } from "../core/retry";
 import type { Credentials, DeploymentChange, DeploymentSettingsDriver, LiveDeploymentSettings } from "../core/types";
-import { AstroApi, AstroApiOptions, deploymentUrl, missingDeployment } from "./api";
+import { AstroApi, AstroApiOptions, RetryBody, deploymentUrl, missingDeployment } from "./api";
 
 /** The Deployment as GetDeployment answers it: the fields an UpdateDeployment must send back. */
 export interface DeploymentRecord {
@@ -151,9 +151,13 @@ export interface AstroDeploymentSettingsOptions extends AstroApiOptions {
 
 /**
  * The Deployment's own settings through the Astro Platform API: its workload identity and the
- * variables this resource owns. UpdateDeployment has no etag, so every write is a fresh
- * read-modify-write under a per-Deployment lock, verified by reading back (a concurrent writer
- * elsewhere that replaced the list is detected, and the write made again, a bounded number of times).
+ * variables this resource owns. UpdateDeployment replaces the whole Deployment and takes no version
+ * to check, so every write is a fresh read-modify-write under a per-Deployment lock, sent as soon as
+ * its read is answered (and each retry of it rebuilt from a read of its own, after the pause),
+ * verified by reading back: a concurrent writer elsewhere that replaced our settings is detected,
+ * and the write made again, a bounded number of times. What nothing can detect is an edit someone
+ * else makes between our read being served and our write landing: our write undoes it. That window
+ * is the read's way back plus the write's way there, about one call's latency, on every try.
  */
 export class AstroDeploymentSettings implements DeploymentSettingsDriver {
   private readonly api: AstroApi;
@@ -193,7 +197,7 @@ export class AstroDeploymentSettings implements DeploymentSettingsDriver {
           this.refuseForeignValues(d, change);
         }
         const pending = this.pendingChange(d, change);
-        if (pending) await this.update(change, credentials, updateDeploymentBody(d, pending));
+        if (pending) await this.update(change, credentials, d, (fresh) => updateDeploymentBody(fresh, pending));
         if (await this.settled(change, credentials)) break;
         if (attempt >= 3) {
           throw new AuthorizationError(
@@ -220,10 +224,8 @@ export class AstroDeploymentSettings implements DeploymentSettingsDriver {
           ? change.workloadIdentity
           : undefined;
       if (drop.length === 0 && identity === undefined) return;
-      await this.update(
-        change,
-        credentials,
-        updateDeploymentBody(d, { drop, ...(identity !== undefined ? { workloadIdentity: identity } : {}) }),
+      await this.update(change, credentials, d, (fresh) =>
+        updateDeploymentBody(fresh, { drop, ...(identity !== undefined ? { workloadIdentity: identity } : {}) }),
       );
       if (identity !== undefined) await this.awaitIdentity(change, identity, credentials);
     });
@@ -295,12 +297,24 @@ export class AstroDeploymentSettings implements DeploymentSettingsDriver {
     return this.api.call<DeploymentRecord>(credentials.token, "GET", this.url(deployment), undefined, true);
   }
 
+  /**
+   * UpdateDeployment with the body `build` makes from the Deployment as read: from `read` for the
+   * first try, and from a new read for each retry, so a retry after a pause (a 5xx, a timeout) does
+   * not undo what someone else changed meanwhile. The change is idempotent: a first try that landed
+   * unseen shows in that read, and building on it changes nothing more.
+   */
   private async update(
     deployment: Pick<DeploymentChange, "organizationId" | "deploymentId">,
     credentials: Credentials,
-    body: UpdateDeploymentBody,
+    read: DeploymentRecord,
+    build: (d: DeploymentRecord) => UpdateDeploymentBody,
   ) {
-    await this.api.call(credentials.token, "POST", this.url(deployment), body);
+    const again = async () => {
+      const fresh = await this.get(deployment, credentials);
+      if (!fresh) throw missingDeployment(this.api, deployment.organizationId, deployment.deploymentId);
+      return build(fresh);
+    };
+    await this.api.call(credentials.token, "POST", this.url(deployment), new RetryBody(build(read), again));
   }
 
   private url(deployment: Pick<DeploymentChange, "organizationId" | "deploymentId">) {

@@ -1,6 +1,12 @@
 import { afterAll, beforeAll, describe, expect, inject, it } from "vitest";
 import { AstroDeploymentSettings } from "../../provider/astro/deploymentSettings";
-import { SANDBOX_ASTRO_TOKEN, seedDeployment, storedDeployment } from "../support/astro";
+import {
+  SANDBOX_ASTRO_TOKEN,
+  astroClient,
+  seedDeployment,
+  storedDeployment,
+  updateRequestFrom,
+} from "../support/astro";
 import { startFaultProxy, type FaultProxy } from "../support/faultProxy";
 
 const ROLE = "arn:aws:iam::123456789012:role/lake-reader";
@@ -97,5 +103,46 @@ describe("faults on the Astro API's Deployment settings (GetDeployment, UpdateDe
     const after = await storedDeployment(astro().fakeUrl, d.seeded.id);
     expect(after.workloadIdentity).toBe(before.workloadIdentity);
     expect(after.environmentVariables).toEqual(before.environmentVariables);
+  });
+
+  it("a retried UpdateDeployment is rebuilt from a new read: what someone else changed during the pause is kept", async () => {
+    const d = await deployment();
+    const client = astroClient(astro().url);
+    // Someone else (the Astro UI, a CI job) edits the Deployment while our first try's 503 is
+    // being waited out.
+    const someoneElse = async () => {
+      const live = await client.getDeployment(d.ref.organizationId, d.ref.deploymentId);
+      const body = updateRequestFrom(live);
+      body.environmentVariables = [
+        ...(body.environmentVariables ?? []),
+        { key: "ADDED_MEANWHILE", value: "by hand", isSecret: false },
+      ];
+      await client.updateDeployment(d.ref.organizationId, d.ref.deploymentId, body);
+    };
+    let edited = false;
+    const withPause = new AstroDeploymentSettings({
+      baseUrl: `${proxy.url}/v1`,
+      attempts: 4,
+      baseDelayMs: 5,
+      timeoutMs: 500,
+      sleep: async () => {
+        if (!edited) await someoneElse();
+        edited = true;
+      },
+    });
+    proxy.schedule([{ method: "POST", path: DEPLOYMENT, fault: "error503" }]);
+    await withPause.apply(
+      { ...d.ref, workloadIdentity: ROLE, environmentVariables: BACKEND, ownedKeys: [] },
+      credentials,
+    );
+    expect(proxy.faultsSinceSchedule().map((r) => r.fault)).toEqual(["error503"]);
+    const after = await storedDeployment(astro().fakeUrl, d.seeded.id);
+    expect(after.workloadIdentity).toBe(ROLE);
+    expect(after.environmentVariables.map((v) => v.key)).toEqual([
+      "PLAIN",
+      "DB_PASSWORD",
+      "ADDED_MEANWHILE",
+      ...Object.keys(BACKEND),
+    ]);
   });
 });

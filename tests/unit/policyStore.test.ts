@@ -1,24 +1,39 @@
 import { describe, expect, it, vi } from "vitest";
 import { PolicyStore, SharedPolicyWriter } from "../../provider/core/policyStore";
 
-/** A policy that is a list of entries, in memory, without etags (as IAM trust policies are). */
-function memoryStore() {
+/**
+ * A policy that is a list of entries, in memory, without etags (as IAM trust policies are). Each call
+ * reports its send, then takes `latency.before` ms to reach the document and `latency.after` ms to
+ * answer; `log` says what happened and `sends` when each call went out.
+ */
+function memoryStore(latency: { before?: number; after?: number } = {}) {
   const docs = new Map<string, string[]>();
   const log: string[] = [];
+  const sends: Array<{ call: "read" | "write"; at: number }> = [];
+  const pause = (ms = 0) => (ms > 0 ? new Promise((resolve) => setTimeout(resolve, ms)) : Promise.resolve());
   const store: PolicyStore<string[], { name: string }> = {
     etags: false,
     describe: (target) => `policy ${target}`,
     lockKey: (target) => `memory:${target}`,
-    read: async (target) => {
+    read: async (target, timing) => {
+      timing?.sending();
+      sends.push({ call: "read", at: Date.now() });
+      await pause(latency.before);
       log.push("read");
-      return { policy: [...(docs.get(target) ?? [])], facts: { name: target } };
+      const policy = [...(docs.get(target) ?? [])];
+      await pause(latency.after);
+      return { policy, facts: { name: target } };
     },
-    write: async (target, policy) => {
+    write: async (target, policy, _etag, timing) => {
+      timing?.sending();
+      sends.push({ call: "write", at: Date.now() });
+      await pause(latency.before);
       log.push("write");
       docs.set(target, [...policy]);
+      await pause(latency.after);
     },
   };
-  return { store, docs, log };
+  return { store, docs, log, sends };
 }
 
 const add = (entry: string) => ({
@@ -71,9 +86,9 @@ describe("the shared policy writer", () => {
     let release!: () => void;
     const held = new Promise<void>((resolve) => (release = resolve));
     let writesStarted = 0;
-    store.write = async (target, policy, etag) => {
+    store.write = async (target, policy, etag, timing) => {
       if (writesStarted++ === 0) await held;
-      await write(target, policy, etag);
+      await write(target, policy, etag, timing);
     };
     const first = writer.submit("role", add("a"));
     await vi.waitFor(() => expect(writesStarted).toBe(1), { interval: 1 });
@@ -96,13 +111,13 @@ describe("the shared policy writer", () => {
     // The first write lands, and the next read is served as the document was before it (as an
     // eventually consistent remote may).
     const write = store.write.bind(store);
-    store.write = async (target, policy, etag) => {
+    store.write = async (target, policy, etag, timing) => {
       if (stale === undefined) stale = [...(docs.get(target) ?? [])];
-      await write(target, policy, etag);
+      await write(target, policy, etag, timing);
     };
     let reads = 0;
-    store.read = async (target) => {
-      const answer = await read(target);
+    store.read = async (target, timing) => {
+      const answer = await read(target, timing);
       return ++reads === 2 && stale ? { ...answer, policy: [...stale] } : answer;
     };
     docs.set("role", ["foreign"]);
@@ -120,12 +135,93 @@ describe("the shared policy writer", () => {
     const writer = new SharedPolicyWriter(store, { verifyDelayMs: 50, baseDelayMs: 5 });
     const original = store.write.bind(store);
     let overwrites = 1;
-    store.write = async (target, policy, etag) => {
-      await original(target, policy, etag);
+    store.write = async (target, policy, etag, timing) => {
+      await original(target, policy, etag, timing);
       // A naive writer that read before our write lands its stale copy right after.
       if (overwrites-- > 0) setTimeout(() => docs.set(target, ["foreign"]), 10);
     };
     await writer.submit("role", add("ours"));
     expect(docs.get("role")).toEqual(["foreign", "ours"]);
+  });
+});
+
+describe("the shared policy writer's timing, without etags", () => {
+  it("on a fast remote keeps today's bound and read-back delay: 250 ms and 300 ms", async () => {
+    const { store } = memoryStore();
+    const writer = new SharedPolicyWriter(store);
+    await writer.submit("role", add("a"));
+    expect(writer.readBound()).toBe(250);
+    expect(writer.verifyDelay()).toBe(300);
+  });
+
+  it("on a slow remote, grows the bound and the read-back delay from what it measured, and writes on the first read", async () => {
+    // 150 ms to reach the document and 150 ms back: every call takes 300 ms, more than the 250 ms floor.
+    const { store, log, sends } = memoryStore({ before: 150, after: 150 });
+    const writer = new SharedPolicyWriter(store);
+    const answered: number[] = [];
+    const write = store.write.bind(store);
+    store.write = async (...args) => {
+      await write(...args);
+      answered.push(Date.now());
+    };
+    await writer.submit("role", add("a"));
+    // No read redone because it took longer than 250 ms: the bound is the reads' median + 200 ms.
+    expect(log).toEqual(["read", "write", "read"]);
+    expect(writer.readBound()).toBeGreaterThanOrEqual(300 + 200);
+    // Our slowest read + 200 ms + our slowest write + 25 ms.
+    expect(writer.verifyDelay()).toBeGreaterThanOrEqual(300 + 200 + 300 + 25);
+    const [read, written, readBack] = sends;
+    expect(written!.at - read!.at).toBeLessThanOrEqual(writer.readBound());
+    expect(readBack!.at - answered[0]!).toBeGreaterThanOrEqual(writer.verifyDelay());
+  });
+
+  it("never sends a write past the bound: a try that would go out too late is not sent, and the batch reads again", async () => {
+    const { store, docs, log, sends } = memoryStore();
+    const writer = new SharedPolicyWriter(store);
+    const write = store.write.bind(store);
+    let busy = 2;
+    // A client that gets round to sending 300 ms after it was asked to, twice (a saturated machine).
+    store.write = async (target, policy, etag, timing) => {
+      if (busy-- > 0) await new Promise((resolve) => setTimeout(resolve, 300));
+      await write(target, policy, etag, timing);
+    };
+    await writer.submit("role", add("a"));
+    expect(docs.get("role")).toEqual(["a"]);
+    expect(log).toEqual(["read", "read", "read", "write", "read"]);
+    const written = sends.findIndex((s) => s.call === "write");
+    expect(sends[written]!.at - sends[written - 1]!.at).toBeLessThanOrEqual(250);
+  });
+
+  it("does not write on an old read at all: after as many reads too old in a row as allowed, the edit fails and says why", async () => {
+    const { store, docs, log } = memoryStore();
+    const writer = new SharedPolicyWriter(store, { staleReadAttempts: 3 });
+    const write = store.write.bind(store);
+    store.write = async (target, policy, etag, timing) => {
+      await new Promise((resolve) => setTimeout(resolve, 300));
+      await write(target, policy, etag, timing);
+    };
+    await expect(writer.submit("role", add("a"))).rejects.toThrow(/3 reads in a row were too old to write on/);
+    expect(log.filter((l) => l === "write")).toHaveLength(0);
+    expect(docs.get("role")).toBeUndefined();
+  });
+
+  it("reads back a write whose retry was held back by the bound, since its first try may have landed", async () => {
+    const { store, docs, log } = memoryStore();
+    const writer = new SharedPolicyWriter(store);
+    const write = store.write.bind(store);
+    let tries = 0;
+    // The first try lands and its answer is lost; the client retries 300 ms later, past the bound.
+    store.write = async (target, policy, etag, timing) => {
+      await write(target, policy, etag, timing);
+      if (tries++ > 0) return;
+      await new Promise((resolve) => setTimeout(resolve, 300));
+      timing?.sending();
+      await write(target, policy, etag, timing);
+    };
+    const result = await writer.submit("role", add("a"));
+    expect(result).toMatchObject({ changed: true, before: [] });
+    expect(docs.get("role")).toEqual(["a"]);
+    // The write, the read that found it landed, and that read's read-back: no second write.
+    expect(log).toEqual(["read", "write", "read", "read"]);
   });
 });

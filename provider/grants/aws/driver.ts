@@ -10,7 +10,13 @@ import {
 } from "@aws-sdk/client-iam";
 import { certificateError } from "../../core/diagnosis";
 import { AuthorizationError, RemoteError, TargetMissingError } from "../../core/errors";
-import { PolicyStore, SharedPolicyOptions, SharedPolicyWriter } from "../../core/policyStore";
+import {
+  CallTiming,
+  PolicyStore,
+  ReadTooOldError,
+  SharedPolicyOptions,
+  SharedPolicyWriter,
+} from "../../core/policyStore";
 import { RetriesExhaustedError, withRetries } from "../../core/retry";
 import { ROLE_ARN } from "./names";
 import {
@@ -119,6 +125,24 @@ function mayHaveLanded(error: unknown): boolean {
 }
 
 /**
+ * Tells `timing` right before the command's request is handed to the HTTP client: after
+ * serialization and signing, the last step of the client's own stack, so what the shared writer
+ * times (and bounds) is the send, not the call.
+ */
+function timed<C extends GetRoleCommand | UpdateAssumeRolePolicyCommand>(command: C, timing?: CallTiming): C {
+  if (!timing) return command;
+  const stack = command.middlewareStack as UpdateAssumeRolePolicyCommand["middlewareStack"];
+  stack.add(
+    (next) => async (args) => {
+      timing.sending();
+      return next(args);
+    },
+    { step: "deserialize", priority: "low", name: "deploymentAuthorizationSendTiming" },
+  );
+  return command;
+}
+
+/**
  * Keeps grants in IAM role trust policies. IAM has no etag on trust policies, so writes go through
  * the shared writer with verify-after-write: edits to one role that arrive together are written
  * together, read back, and applied again when another process overwrote them.
@@ -150,11 +174,11 @@ export class AwsIamTrustDriver implements TrustDriver {
       etags: false,
       describe: (role) => `the trust policy of role ${roleNameOf(role)}`,
       lockKey: (role) => `aws-iam-role:${roleNameOf(role)}`,
-      read: async (role) => {
-        const { arn, policy } = await this.getRole(role);
+      read: async (role, timing) => {
+        const { arn, policy } = await this.getRole(role, timing);
         return { policy, facts: { arn } };
       },
-      write: (role, policy) => this.updatePolicy(role, policy),
+      write: (role, policy, _etag, timing) => this.updatePolicy(role, policy, timing),
       checkLimits: (role, current, next) => this.overQuota(role, current, next),
     };
     this.writer = new SharedPolicyWriter(store, options);
@@ -229,11 +253,25 @@ export class AwsIamTrustDriver implements TrustDriver {
     return { removed: changed };
   }
 
-  private async updatePolicy(role: string, policy: TrustPolicy): Promise<void> {
+  private async updatePolicy(role: string, policy: TrustPolicy, timing?: CallTiming): Promise<void> {
     const name = roleNameOf(role);
-    await this.call(`UpdateAssumeRolePolicy on role ${name}`, "UpdateAssumeRolePolicy", () =>
-      this.client.send(new UpdateAssumeRolePolicyCommand({ RoleName: name, PolicyDocument: minify(policy) })),
-    );
+    const tries = { mayHaveLanded: false };
+    try {
+      await this.call(
+        `UpdateAssumeRolePolicy on role ${name}`,
+        "UpdateAssumeRolePolicy",
+        () =>
+          this.client.send(
+            timed(new UpdateAssumeRolePolicyCommand({ RoleName: name, PolicyDocument: minify(policy) }), timing),
+          ),
+        tries,
+      );
+    } catch (error) {
+      // A retry that would go out past the bound is not sent; an earlier try may have landed.
+      if (error instanceof ReadTooOldError && tries.mayHaveLanded && !error.earlierTryMayHaveLanded)
+        throw new ReadTooOldError(error.message, true);
+      throw error;
+    }
   }
 
   private async overQuota(
@@ -262,11 +300,11 @@ export class AwsIamTrustDriver implements TrustDriver {
     return this.quota;
   }
 
-  private async getRole(role: string): Promise<{ arn: string; policy: TrustPolicy }> {
+  private async getRole(role: string, timing?: CallTiming): Promise<{ arn: string; policy: TrustPolicy }> {
     const name = roleNameOf(role);
     try {
       const response = await this.call(`GetRole ${name}`, "GetRole", () =>
-        this.client.send(new GetRoleCommand({ RoleName: name })),
+        this.client.send(timed(new GetRoleCommand({ RoleName: name }), timing)),
       );
       const arn = response.Role?.Arn ?? "";
       if (ROLE_ARN.test(role) && arn !== role) {
@@ -399,12 +437,15 @@ export class AwsIamTrustDriver implements TrustDriver {
           try {
             return await send();
           } catch (error) {
+            // Refused before it was sent: not a call.
+            if (error instanceof ReadTooOldError) this.calls[action]--;
             if (isRetryableAwsError(error) && mayHaveLanded(error)) tries.mayHaveLanded = true;
             throw error;
           }
         },
       );
     } catch (error) {
+      if (error instanceof ReadTooOldError) throw error;
       const rejected = certificateError(error, { what: `AWS IAM ${what}` });
       if (rejected) throw rejected;
       if (error instanceof RetriesExhaustedError) {
