@@ -194,9 +194,9 @@ describe("GCP with the real pulumi CLI", () => {
         (e: Error) => e,
       );
       expect(failure?.message).toMatch(
-        /gcp\.grant\.serviceAccount.*service account e-mail, .* such as .*"not-an-email" is not/,
+        /gcp\.grant\.serviceAccount = "not-an-email": must be a service account e-mail, .* such as /,
       );
-      expect(failure?.message).toMatch(/gcp\.project.*project id/);
+      expect(failure?.message).toMatch(/gcp\.project = "Bad_Project": must be a project id/);
       expect(google.requests).toEqual([]);
     } finally {
       await stack.dispose();
