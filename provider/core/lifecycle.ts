@@ -207,7 +207,7 @@ export class AuthorizationLifecycle {
     instance: string | undefined,
     source: "program" | "stored",
   ): Promise<G | undefined> {
-    const kept = await this.claimedByOthers(plugin.claims(grant), subject, instance, source);
+    const kept = await this.keysOthersClaim(plugin.claims(grant), subject, instance, source);
     return (kept.size === 0 ? grant : plugin.withoutClaims(grant, kept)) as G | undefined;
   }
 
@@ -224,12 +224,12 @@ export class AuthorizationLifecycle {
   ): Promise<Facts> {
     const found = plugin.foundGranted(grant, resolved);
     if (found.length === 0) return resolved;
-    const shared = await this.claimedByOthers(found, subject, instance, "program");
+    const shared = await this.keysOthersClaim(found, subject, instance, "program");
     return shared.size === 0 ? resolved : plugin.shareClaimed(grant, resolved, shared);
   }
 
   /** Which of these claim keys an instance other than `instance` claims in the subject's connection place. */
-  private async claimedByOthers(
+  private async keysOthersClaim(
     keys: string[],
     subject: ClaimSubject,
     instance: string | undefined,

@@ -1,13 +1,21 @@
-import { CreateRoleCommand, GetRoleCommand, IAMClient, UpdateAssumeRolePolicyCommand } from "@aws-sdk/client-iam";
+import {
+  CreateRoleCommand,
+  GetRoleCommand,
+  IAMClient,
+  type IAMClientConfig,
+  UpdateAssumeRolePolicyCommand,
+} from "@aws-sdk/client-iam";
 import { randomBytes } from "node:crypto";
 import { TrustPolicy, minify, parsePolicyDocument } from "../../provider/grants/aws/trustPolicy";
 
-export function iamClient(motoUrl: string): IAMClient {
+/** An IAM client of one try against a local IAM (moto, or a test server); `options` adds to it. */
+export function iamClient(url: string, options: IAMClientConfig = {}): IAMClient {
   return new IAMClient({
-    endpoint: motoUrl,
+    endpoint: url,
     region: "us-east-1",
     credentials: { accessKeyId: "testing", secretAccessKey: "testing" },
     maxAttempts: 1,
+    ...options,
   });
 }
 

@@ -1,5 +1,4 @@
 import https from "node:https";
-import { IAMClient } from "@aws-sdk/client-iam";
 import { afterAll, beforeAll, describe, expect, it } from "vitest";
 import { AstroApi } from "../../provider/astro/api";
 import { AirflowConnectionsDriver } from "../../provider/connections/airflow";
@@ -9,6 +8,7 @@ import { withRetries } from "../../provider/core/retry";
 import { AwsIamTrustDriver } from "../../provider/grants/aws/driver";
 import { AzureFederationDriver } from "../../provider/grants/azure/driver";
 import { GcpIamPolicyDriver } from "../../provider/grants/gcp/driver";
+import { iamClient } from "../support/aws";
 import { KeyPair, ThrowawayTls, httpsServer, makeThrowawayTls } from "../support/throwawayTls";
 
 /**
@@ -31,12 +31,7 @@ const IDENTITY =
 const clients: Record<string, (url: string) => { call: () => Promise<unknown>; tries: () => number }> = {
   "AWS IAM": (url) => {
     const driver = new AwsIamTrustDriver({
-      client: new IAMClient({
-        endpoint: url,
-        region: "us-east-1",
-        maxAttempts: 1,
-        credentials: { accessKeyId: "AKIDEXAMPLE", secretAccessKey: "example" },
-      }),
+      client: iamClient(url),
       attempts: 4,
       sleep: noSleep,
     });
@@ -116,13 +111,7 @@ describe("a certificate from a trusted CA that is still refused", () => {
   /** The AWS driver over a client that trusts the throwaway CA, as NODE_EXTRA_CA_CERTS would make it. */
   const trustingAws = (url: string) => {
     const driver = new AwsIamTrustDriver({
-      client: new IAMClient({
-        endpoint: url,
-        region: "us-east-1",
-        maxAttempts: 1,
-        credentials: { accessKeyId: "AKIDEXAMPLE", secretAccessKey: "example" },
-        requestHandler: { httpsAgent: new https.Agent({ ca: tls.ca }) },
-      }),
+      client: iamClient(url, { requestHandler: { httpsAgent: new https.Agent({ ca: tls.ca }) } }),
       attempts: 4,
       sleep: noSleep,
     });

@@ -1,7 +1,7 @@
 import http from "node:http";
 import type { AddressInfo } from "node:net";
-import { IAMClient } from "@aws-sdk/client-iam";
 import { afterEach, describe, expect, it } from "vitest";
+import { iamClient } from "../support/aws";
 import { AstroApi } from "../../provider/astro/api";
 import { AirflowConnectionsDriver } from "../../provider/connections/airflow";
 import { summarizeBody } from "../../provider/core/diagnosis";
@@ -177,12 +177,7 @@ describe("every client summarises a page that is not its API's answer", () => {
   it("AWS IAM, whose SDK keeps only the status and type of such a body", async () => {
     const { url } = await serve(proxy);
     const driver = new AwsIamTrustDriver({
-      client: new IAMClient({
-        endpoint: url,
-        region: "us-east-1",
-        maxAttempts: 1,
-        credentials: { accessKeyId: "AKIDEXAMPLE", secretAccessKey: "example" },
-      }),
+      client: iamClient(url),
       sleep: noSleep,
     });
     const message = await messageOf(() => driver.trustPolicy("data-reader"));

@@ -1,7 +1,7 @@
 import http from "node:http";
 import type { AddressInfo } from "node:net";
-import { IAMClient } from "@aws-sdk/client-iam";
 import { afterEach, describe, expect, it } from "vitest";
+import { iamClient } from "../support/aws";
 import { AirflowConnectionsDriver, airflowSink } from "../../provider/connections/airflow";
 import { AuthorizationError } from "../../provider/core/errors";
 import { ProviderMethods, createProvider } from "../../provider/core/provider";
@@ -101,12 +101,7 @@ describe("TARGET_MISSING advice fits the operation", () => {
   it("an IAM role that does not exist (IAM's own NoSuchEntity answer)", async () => {
     const url = await serve(404, "text/xml", NO_SUCH_ROLE);
     const driver = new AwsIamTrustDriver({
-      client: new IAMClient({
-        endpoint: url,
-        region: "us-east-1",
-        maxAttempts: 1,
-        credentials: { accessKeyId: "AKIDEXAMPLE", secretAccessKey: "example" },
-      }),
+      client: iamClient(url),
       sleep: noSleep,
     });
     const provider = providerOver({ aws: awsGrantDriver(driver) as GrantDriver });
