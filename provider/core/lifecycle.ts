@@ -76,6 +76,8 @@ export class AuthorizationLifecycle {
     // cannot be given back: those wait for the grant. Otherwise the connection is written as soon as
     // the facts it needs are known, while the grant is still being written and verified.
     const inOrder = settings !== undefined || planned.connection.adoptExisting;
+    // Claimed in the cloud before it is granted: a delete elsewhere that lists claims from now on keeps it.
+    await this.recordClaim(plugin, driver, planned.grant, instance);
     let factsKnown: (facts: Facts) => void = () => {};
     const early = new Promise<Facts>((resolve) => (factsKnown = resolve));
     const granting = driver.ensure(planned.grant, undefined, inOrder ? undefined : { factsKnown });
@@ -130,6 +132,7 @@ export class AuthorizationLifecycle {
       }
       if (grant.value.changed) await driver.remove(planned.grant, grant.value.resolved);
     }
+    await this.releaseClaim(plugin, driver, planned.grant, instance).catch(() => undefined);
     throw grant.status === "rejected" ? grant.reason : (made as PromiseRejectedResult).reason;
   }
 
@@ -207,8 +210,55 @@ export class AuthorizationLifecycle {
     instance: string | undefined,
     source: "program" | "stored",
   ): Promise<G | undefined> {
-    const kept = await this.keysOthersClaim(plugin.claims(grant), subject, instance, source);
+    const [kept, keptElsewhere] = await Promise.all([
+      this.keysOthersClaim(plugin.claims(grant), subject, instance, source),
+      this.keysClaimedInLedger(plugin, grant, instance),
+    ]);
+    for (const key of keptElsewhere) kept.add(key);
     return (kept.size === 0 ? grant : plugin.withoutClaims(grant, kept)) as G | undefined;
+  }
+
+  /** The units that resources in other places may share, as digests for a ledger claim. */
+  private crossPlaceDigests(plugin: GrantPlanner, grant: AuthorizationState["grant"]): string[] {
+    return (plugin.sharedAcrossPlaces?.(grant) ?? []).map(claimDigest);
+  }
+
+  /** This instance's claim in the cloud on the units other places may share; released when there are none. */
+  private async recordClaim(
+    plugin: GrantPlanner,
+    driver: GrantDriver,
+    grant: AuthorizationState["grant"],
+    instance: string,
+  ): Promise<void> {
+    if (!driver.ledger) return;
+    const digests = this.crossPlaceDigests(plugin, grant);
+    if (digests.length > 0) await driver.ledger.record(grant, instance, digests);
+  }
+
+  private async releaseClaim(
+    plugin: GrantPlanner,
+    driver: GrantDriver,
+    grant: AuthorizationState["grant"],
+    instance: string | undefined,
+  ): Promise<void> {
+    if (!driver.ledger || instance === undefined || this.crossPlaceDigests(plugin, grant).length === 0) return;
+    await driver.ledger.release(grant, instance);
+  }
+
+  /**
+   * Which of the grant's cross-place units an instance other than `instance` claims in the cloud.
+   * Asked after our own ledger claim is gone, for the same reason as the connection's.
+   */
+  private async keysClaimedInLedger(
+    plugin: GrantPlanner,
+    grant: AuthorizationState["grant"],
+    instance: string | undefined,
+  ): Promise<Set<string>> {
+    const keys = plugin.sharedAcrossPlaces?.(grant) ?? [];
+    const ledger = this.grantOf({ grant }).driver.ledger;
+    if (keys.length === 0 || !ledger) return new Set();
+    const claimed = await ledger.claimedByOthers(grant, instance);
+    return new Set(keys.filter((key) => claimed.has(claimDigest(key))));
   }
 
   /**
@@ -282,6 +332,9 @@ export class AuthorizationLifecycle {
     const connection = this.connectionOf(news, "program");
     // A resource made by an earlier release gets its instance, and so its claim, on its first update.
     const instance = olds.resolved.instance ?? newInstance();
+    if (this.crossPlaceDigests(plugin, news.grant).length > 0)
+      await this.recordClaim(plugin, driver, news.grant, instance);
+    else await this.releaseClaim(plugin, driver, olds.grant, olds.resolved.instance);
     const { resolved } = await driver.ensure(news.grant, { grant: olds.grant, resolved: olds.resolved });
     const settingsFacts = await this.updateSettings(plugin, olds, news, resolved);
     const facts = await connection.prepare();
@@ -318,6 +371,8 @@ export class AuthorizationLifecycle {
     if (holder === undefined || holder === instance) {
       await connection.remove(state.connection.connectionId, state.resolved);
     }
+    // A newer instance holding the connection has a ledger claim of its own.
+    await this.releaseClaim(plugin, driver, state.grant, instance);
     const unclaimed = await this.unclaimed(plugin, state.grant, state, instance, "stored");
     if (unclaimed) await driver.remove(unclaimed, state.resolved);
     if (!settings) return;

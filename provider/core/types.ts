@@ -139,6 +139,25 @@ export interface GrantDriver<G extends GrantBase = GrantBase, R extends Resolved
   ): Promise<{ changed: boolean; resolved: R }>;
   /** Removes our part only; absent is success. Missing target: TargetMissingError. */
   remove(grant: G, resolved: R): Promise<{ removed: boolean }>;
+  /** Where claims on units shared across connection places are kept in the cloud; absent: nowhere. */
+  readonly ledger?: ClaimLedger<G>;
+}
+
+/**
+ * Claims kept in the cloud, beside the grant, on the units that resources whose connections live in
+ * different places may share (an AWS cluster role trusted for Deployments in different Airflows,
+ * an Azure role assignment of one identity federated for Deployments in different Airflows). A
+ * connection's own claim is read only where it lives; these are read wherever the unit is.
+ * Each instance's claim is a record of its own, written and removed whole, so writers never race
+ * over one record.
+ */
+export interface ClaimLedger<G extends GrantBase = GrantBase> {
+  /** Records this instance's claim on these digests (replacing an earlier one), before the grant is written. */
+  record(grant: G, instance: string, digests: string[]): Promise<void>;
+  /** Takes this instance's claim away; absent is success. */
+  release(grant: G, instance: string): Promise<void>;
+  /** The digests that instances other than `instance` claim on the grant's target. */
+  claimedByOthers(grant: G, instance: string | undefined): Promise<Set<string>>;
 }
 
 /** What a grant driver reports while it ensures a grant: lets the connection be written meanwhile. */
@@ -197,6 +216,11 @@ export interface GrantPlanner<G extends GrantBase = GrantBase, R extends Resolve
   claims(grant: G): string[];
   /** The grant less the units whose keys are kept (another resource claims them); undefined when none is left. */
   withoutClaims(grant: G, kept: ReadonlySet<string>): G | undefined;
+  /**
+   * The keys (among `claims`) of units that resources whose connections live in other places may
+   * share: claimed in the driver's ledger as well as in the connection. Absent: none.
+   */
+  sharedAcrossPlaces?(grant: G): string[];
   /** Keys of the units apply found granted already, which the resource leaves in place when it goes. */
   foundGranted(grant: G, resolved: R): string[];
   /** The facts once those of `claimed` are known to be another resource's share, to remove when neither claims them. */

@@ -1,4 +1,5 @@
 import path from "node:path";
+import { ListRoleTagsCommand } from "@aws-sdk/client-iam";
 import { describe, expect, inject, it } from "vitest";
 import { AirflowConnectionsDriver } from "../../provider/connections/airflow";
 import { renderMarkdown, reviewPreview } from "../../sdk/review";
@@ -221,3 +222,54 @@ describe("ownership at the edges, with the real pulumi CLI", () => {
     }
   });
 });
+
+describe("a cluster's role trusted for Deployments in different Airflows, with the real pulumi CLI", () => {
+  it("destroying one Deployment's stack leaves the trust to the other, destroying both leaves nothing", async () => {
+    const roleName = `cluster-${uniqueName("x")}`;
+    await createRole(iam(), roleName, foreignPolicy());
+    const clusterRole = `arn:aws:iam::222233334444:role/AirflowS3Logs-${uniqueName("clu")}`;
+    const stackFor = (stackName: string, server: { url: string; username: string; password: string }) =>
+      programStack({
+        program: path.join(repoRoot, "tests/e2e/programs/clusterRole.js"),
+        stackName,
+        config: {
+          "aws:region": { value: "us-east-1" },
+          "deployment-authorization:airflowPassword": { value: server.password, secret: true },
+          "cluster:role": { value: roleName },
+          "cluster:clusterRole": { value: clusterRole },
+          "cluster:connectionId": { value: `aws_logs_${roleName.replace(/-/g, "_")}` },
+          "cluster:airflowUrl": { value: server.url },
+          "cluster:airflowUsername": { value: server.username },
+        },
+        env: motoEnv(endpoints().moto.url) as Record<string, string>,
+      });
+    const trusted = async () => {
+      const statement = findStatement(await trustPolicyOf(iam(), roleName), "AirflowDAAssumeRole");
+      return ([] as string[]).concat((statement?.Principal as { AWS?: string | string[] } | undefined)?.AWS ?? []);
+    };
+    const [inAirflow3, inAirflow2] = await Promise.all([
+      stackFor("cluster-a", endpoints().airflow3),
+      stackFor("cluster-b", endpoints().airflow2),
+    ]);
+    try {
+      await inAirflow3.stack.up();
+      await inAirflow2.stack.up();
+      expect(await trusted()).toEqual([clusterRole]);
+
+      await inAirflow3.stack.destroy();
+      expect(await trusted()).toEqual([clusterRole]);
+      await expectNoChangesAfterRefresh(inAirflow2);
+
+      await inAirflow2.stack.destroy();
+      expect(minify(await trustPolicyOf(iam(), roleName))).toBe(minify(foreignPolicy()));
+      expect(await claimTags(roleName)).toEqual([]);
+    } finally {
+      await Promise.all([inAirflow3.dispose(), inAirflow2.dispose()]);
+    }
+  });
+});
+
+async function claimTags(roleName: string): Promise<string[]> {
+  const { Tags } = await iam().send(new ListRoleTagsCommand({ RoleName: roleName }));
+  return (Tags ?? []).map((tag) => tag.Key ?? "").filter((key) => key.startsWith("DeploymentAuthorization:"));
+}

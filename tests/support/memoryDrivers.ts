@@ -75,6 +75,28 @@ export class MemoryTrust implements TrustDriver {
     this.writes++;
     return { removed: true };
   }
+
+  /** Each role's claim tags: instance → digests. */
+  readonly claims = new Map<string, Map<string, string[]>>();
+
+  private claimsOf(role: string) {
+    this.role(role);
+    const name = role.slice(role.lastIndexOf("/") + 1);
+    if (!this.claims.has(name)) this.claims.set(name, new Map());
+    return this.claims.get(name)!;
+  }
+
+  async listClaims(role: string) {
+    return new Map(this.claimsOf(role));
+  }
+
+  async recordClaim(role: string, instance: string, digests: string[]) {
+    this.claimsOf(role).set(instance, [...digests]);
+  }
+
+  async releaseClaim(role: string, instance: string) {
+    this.claims.get(role.slice(role.lastIndexOf("/") + 1))?.delete(instance);
+  }
 }
 
 export class MemoryConnections implements ConnectionDriver {

@@ -143,6 +143,68 @@ describe("two resources that trust the same identity on the same role", () => {
   });
 });
 
+describe("a cluster's role trusted for Deployments whose connections live in different Airflows", () => {
+  const CLUSTER_ROLE = "arn:aws:iam::222233334444:role/AirflowS3Logs-clu1234567890";
+  const OTHER_AIRFLOW = "http://127.0.0.1:9090";
+  const forCluster = (airflowUrl: string, connectionId: string, owner: string) =>
+    checked({
+      owner,
+      workloadIdentity: undefined,
+      aws: { ...rawInputs().aws, trust: { kind: "clusterRole", clusterRoleArn: CLUSTER_ROLE } },
+      connection: { connectionId, airflow: { url: airflowUrl, auth: { kind: "token" } } },
+    });
+  const trusted = () => {
+    const statement = findStatement(trust.roles.get("data-reader")!.policy, "AirflowDAAssumeRole");
+    const aws = (statement?.Principal as { AWS?: string | string[] } | undefined)?.AWS;
+    return aws === undefined ? [] : ([] as string[]).concat(aws);
+  };
+
+  it("keeps each resource's claim on the role: destroying one leaves the trust to the other", async () => {
+    const a = await provider.create(await forCluster(TARGET.url, "aws_logs", "team-a/prod/logs"));
+    const b = await provider.create(await forCluster(OTHER_AIRFLOW, "aws_logs", "team-b/prod/logs"));
+    expect(trusted()).toEqual([CLUSTER_ROLE]);
+    expect([...trust.claims.get("data-reader")!.keys()].sort()).toEqual(
+      [a.outs.resolved.instance, b.outs.resolved.instance].sort(),
+    );
+    await provider.delete(a.id, a.outs);
+    expect(trusted()).toEqual([CLUSTER_ROLE]);
+    expect([...trust.claims.get("data-reader")!.keys()]).toEqual([b.outs.resolved.instance]);
+    await provider.delete(b.id, b.outs);
+    expect(trusted()).toEqual([]);
+    expect(trust.claims.get("data-reader")!.size).toBe(0);
+  });
+
+  it("deleted at the same moment, the later one sees neither claim: nothing is left behind", async () => {
+    const a = await provider.create(await forCluster(TARGET.url, "aws_logs", "team-a/prod/logs"));
+    const b = await provider.create(await forCluster(OTHER_AIRFLOW, "aws_logs", "team-b/prod/logs"));
+    await Promise.all([provider.delete(a.id, a.outs), provider.delete(b.id, b.outs)]);
+    expect(trusted()).toEqual([]);
+  });
+
+  it("an update away from the cluster's role takes the claim back and leaves the trust to the other", async () => {
+    const a = await provider.create(await forCluster(TARGET.url, "aws_logs", "team-a/prod/logs"));
+    const b = await provider.create(await forCluster(OTHER_AIRFLOW, "aws_logs", "team-b/prod/logs"));
+    const updated = await provider.update(a.id, a.outs, await checked({ owner: "team-a/prod/logs" }));
+    expect(trusted().sort()).toEqual([CLUSTER_ROLE, WORKLOAD_IDENTITY].sort());
+    expect([...trust.claims.get("data-reader")!.keys()]).toEqual([b.outs.resolved.instance]);
+    await provider.delete(b.id, b.outs);
+    expect(trusted()).toEqual([WORKLOAD_IDENTITY]);
+    await provider.delete(a.id, updated.outs);
+  });
+
+  it("a create that fails takes its claim back", async () => {
+    connections.failNextCreate = new Error("Airflow is down");
+    await expect(provider.create(await forCluster(TARGET.url, "aws_logs", "team-a/prod/logs"))).rejects.toThrow();
+    expect(trust.claims.get("data-reader")?.size ?? 0).toBe(0);
+    expect(trusted()).toEqual([]);
+  });
+
+  it("keeps no claim on the role for a Deployment's own role (its connection's place is the only one)", async () => {
+    await provider.create(await checked());
+    expect(trust.claims.get("data-reader")?.size ?? 0).toBe(0);
+  });
+});
+
 describe("a description too long to take the claim", () => {
   it("is written as planned, and the resource deletes as before", async () => {
     const description = "d".repeat(4990);

@@ -5,7 +5,10 @@ import {
   GetOpenIDConnectProviderCommand,
   GetRoleCommand,
   IAMClient,
+  ListRoleTagsCommand,
   ListRolesCommand,
+  TagRoleCommand,
+  UntagRoleCommand,
   UpdateAssumeRolePolicyCommand,
 } from "@aws-sdk/client-iam";
 import { certificateError } from "../../core/diagnosis";
@@ -147,6 +150,18 @@ function timed<C extends GetRoleCommand | UpdateAssumeRolePolicyCommand>(command
  * the shared writer with verify-after-write: edits to one role that arrive together are written
  * together, read back, and applied again when another process overwrote them.
  */
+/** Tags that hold claims: one per instance, its digests separated by spaces (commas are not allowed in tags). */
+export const CLAIM_TAG_PREFIX = "DeploymentAuthorization:";
+/** IAM's quota of tags per role. */
+const ROLE_TAG_LIMIT = 50;
+
+function missingRole(name: string, cause: unknown): TargetMissingError {
+  return new TargetMissingError(
+    { what: `IAM role ${name}`, kind: "role", input: "aws.targetRole", check: `aws iam get-role --role-name ${name}` },
+    { cause },
+  );
+}
+
 export class AwsIamTrustDriver implements TrustDriver {
   private readonly client: IAMClient;
   private readonly writer: SharedPolicyWriter<TrustPolicy, { arn: string }>;
@@ -253,6 +268,61 @@ export class AwsIamTrustDriver implements TrustDriver {
     return { removed: changed };
   }
 
+  async listClaims(role: string): Promise<Map<string, string[]>> {
+    const claims = new Map<string, string[]>();
+    for (const tag of await this.roleTags(role)) {
+      if (!tag.Key?.startsWith(CLAIM_TAG_PREFIX)) continue;
+      claims.set(tag.Key.slice(CLAIM_TAG_PREFIX.length), (tag.Value ?? "").split(" ").filter(Boolean));
+    }
+    return claims;
+  }
+
+  async recordClaim(role: string, instance: string, digests: string[]): Promise<void> {
+    const name = roleNameOf(role);
+    const key = `${CLAIM_TAG_PREFIX}${instance}`;
+    const tags = await this.roleTags(role);
+    // IAM's limit, checked first so that the error says what the tag is for.
+    if (!tags.some((tag) => tag.Key === key) && tags.length >= ROLE_TAG_LIMIT) {
+      throw new AuthorizationError(
+        "QUOTA_EXCEEDED",
+        `IAM role ${name} has ${tags.length} tags, IAM's limit per role: this resource keeps its claim on the ` +
+          `role's trust of a cluster role as a tag (${key}), so that a resource for another Deployment on the same ` +
+          `cluster does not take that trust away when it is deleted. Remove a tag the role does not need ` +
+          `(aws iam list-role-tags --role-name ${name}), then run pulumi up again.`,
+      );
+    }
+    await this.call(`TagRole ${name}`, "TagRole", () =>
+      this.client.send(new TagRoleCommand({ RoleName: name, Tags: [{ Key: key, Value: digests.join(" ") }] })),
+    ).catch((error: unknown) => {
+      throw isCode(error, "NoSuchEntity") ? missingRole(name, error) : error;
+    });
+  }
+
+  async releaseClaim(role: string, instance: string): Promise<void> {
+    const name = roleNameOf(role);
+    await this.call(`UntagRole ${name}`, "UntagRole", () =>
+      this.client.send(new UntagRoleCommand({ RoleName: name, TagKeys: [`${CLAIM_TAG_PREFIX}${instance}`] })),
+    ).catch((error: unknown) => {
+      if (!isCode(error, "NoSuchEntity")) throw error;
+    });
+  }
+
+  private async roleTags(role: string): Promise<Array<{ Key?: string; Value?: string }>> {
+    const name = roleNameOf(role);
+    const tags: Array<{ Key?: string; Value?: string }> = [];
+    let marker: string | undefined;
+    do {
+      const page = await this.call(`ListRoleTags ${name}`, "ListRoleTags", () =>
+        this.client.send(new ListRoleTagsCommand({ RoleName: name, Marker: marker })),
+      ).catch((error: unknown) => {
+        throw isCode(error, "NoSuchEntity") ? missingRole(name, error) : error;
+      });
+      tags.push(...(page.Tags ?? []));
+      marker = page.IsTruncated ? page.Marker : undefined;
+    } while (marker);
+    return tags;
+  }
+
   private async updatePolicy(role: string, policy: TrustPolicy, timing?: CallTiming): Promise<void> {
     const name = roleNameOf(role);
     const tries = { mayHaveLanded: false };
@@ -315,18 +385,7 @@ export class AwsIamTrustDriver implements TrustDriver {
       }
       return { arn, policy: parsePolicyDocument(response.Role?.AssumeRolePolicyDocument ?? "{}") };
     } catch (error) {
-      if (isCode(error, "NoSuchEntity")) {
-        throw new TargetMissingError(
-          {
-            what: `IAM role ${name}`,
-            kind: "role",
-            input: "aws.targetRole",
-            check: `aws iam get-role --role-name ${name}`,
-          },
-          { cause: error },
-        );
-      }
-      throw error;
+      throw isCode(error, "NoSuchEntity") ? missingRole(name, error) : error;
     }
   }
 

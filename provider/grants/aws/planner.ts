@@ -1,4 +1,4 @@
-import type { ExtraValue, GrantDriver, GrantPlanner } from "../../core/types";
+import type { ClaimLedger, ExtraValue, GrantDriver, GrantPlanner } from "../../core/types";
 import { ownedGrantOf, roleNameOf, sameRole, staleAwsGrant } from "./plan";
 import { awsExtraForApply, awsExtraInPlanTerms } from "./resolved";
 import type { AwsGrant, AwsResolved, TrustDriver } from "./types";
@@ -15,6 +15,10 @@ export const awsPlanner: GrantPlanner<AwsGrant, AwsResolved> = {
     if (entries.length === 0) return undefined;
     return entries.length === grant.entries.length ? grant : { ...grant, entries, statement: null };
   },
+  // A cluster's role is every Deployment's on that cluster, and their connections live in as many
+  // Airflows: claims on it are kept on the role too.
+  sharedAcrossPlaces: (grant) =>
+    grant.mode === "clusterRole" ? grant.entries.map((entry) => claimKey(grant, entry)) : [],
   // Entries are kept in this package's own statements: one found there is another resource's share, never a stranger's.
   foundGranted: () => [],
   shareClaimed: (_grant, resolved) => resolved,
@@ -95,5 +99,20 @@ export function awsGrantDriver(trust: TrustDriver): GrantDriver<AwsGrant, AwsRes
       return { changed, resolved: { roleArn, ...(created ? { oidcProviderCreated: true } : {}) } };
     },
     remove: (grant) => trust.remove(ownedGrantOf(grant)),
+    ...(trust.listClaims && trust.recordClaim && trust.releaseClaim
+      ? { ledger: roleTagLedger(trust as Required<TrustDriver>) }
+      : {}),
+  };
+}
+
+/** Claims kept as the role's tags, one per instance, so concurrent writers never edit one tag. */
+function roleTagLedger(trust: Required<TrustDriver>): ClaimLedger<AwsGrant> {
+  return {
+    record: (grant, instance, digests) => trust.recordClaim(grant.role, instance, digests),
+    release: (grant, instance) => trust.releaseClaim(grant.role, instance),
+    async claimedByOthers(grant, instance) {
+      const claims = await trust.listClaims(grant.role);
+      return new Set([...claims].filter(([owner]) => owner !== instance).flatMap(([, digests]) => digests));
+    },
   };
 }

@@ -50,4 +50,10 @@ export interface TrustDriver {
   ): Promise<{ roleArn: string; changed: boolean; oidcProviderCreated?: boolean }>;
   /** Removes our entries only; absent is success. Missing role: TargetMissingError. */
   remove(grant: GrantOnRole): Promise<{ removed: boolean }>;
+  /** The claims kept on the role (its tags): the digests each instance claims. Missing role: TargetMissingError. */
+  listClaims?(role: string): Promise<Map<string, string[]>>;
+  /** Keeps an instance's claim on the role, replacing its earlier one. Missing role: TargetMissingError. */
+  recordClaim?(role: string, instance: string, digests: string[]): Promise<void>;
+  /** Takes an instance's claim off the role; absent (and a missing role) is success. */
+  releaseClaim?(role: string, instance: string): Promise<void>;
 }
