@@ -2,7 +2,7 @@
 // `npm run bench -- --scale`: the scale benchmark (50, 200 and 500 over several targets);
 // `npm run bench -- --profile`: where the CPU of preview, no-op up and refresh goes, against the
 // engine's floor; `npm run bench -- --latency`: up and destroy of 50 on one role with latency
-// added to every IAM call. Either way the README's figures section is regenerated from bench/results afterwards.
+// added to every IAM call. Either way bench/README.md is regenerated from bench/results afterwards.
 import { updateReadme } from "./benchReport.mjs";
 
 const flag = ["scale", "profile", "latency"].find((name) => process.argv.includes(`--${name}`));

@@ -36,7 +36,7 @@ const COUNT = Number(process.env.BENCH_COUNT ?? 50);
 const ROUNDS = Number(process.env.BENCH_ROUNDS ?? 3);
 /**
  * BENCH_ONLY=aws: only the AWS stack and the first two baselines, written to
- * bench/results/standard-aws.json (latest.json and the README's table keep the last full run).
+ * bench/results/standard-aws.json (latest.json and bench/README.md's main table keep the last full run).
  */
 const ONLY = process.env.BENCH_ONLY;
 if (ONLY !== undefined && ONLY !== "aws") throw new Error(`BENCH_ONLY takes "aws", not ${ONLY}`);

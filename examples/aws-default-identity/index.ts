@@ -13,7 +13,7 @@ const analytics = new DeploymentAuthorization("analytics", {
     region: config.get("region") ?? "us-east-1",
   },
   connection: {
-    connectionId: "aws_default",
+    connectionId: config.get("connectionId") ?? "aws_default",
     airflow: {
       // https://<org>.astronomer.run/<deployment>; the token comes from
       // `pulumi config set --secret deployment-authorization:airflowToken <Astro API token>`.

@@ -25,7 +25,7 @@ const PER_STACK = 10;
  */
 const LATENCY_MS: [number, number] = [100, 300];
 const NAIVE_SIDS = ["NaiveWriter0", "NaiveWriter1", "NaiveWriter2"];
-/** What the README asks of another writer: its write goes out within this long after its read's answer. */
+/** What docs/concurrency-and-limits.md asks of another writer: its write goes out within this long after its read's answer. */
 const NAIVE_SEND_WITHIN_MS = 200;
 
 const naiveStatement = (sid: string) => ({
@@ -65,7 +65,7 @@ function holdEveryCore(): ChildProcess[] {
 
 /**
  * A writer with no read-back that edits its own statements of the same trust policy in a loop, and
- * sends each write as late as the README allows another writer to: up to 200 ms after its read's
+ * sends each write as late as docs/concurrency-and-limits.md allows another writer to: up to 200 ms after its read's
  * answer. A write that would go out later is not sent (as the bound asks), and counted.
  */
 function naiveWriter(url: string, roleName: string) {
@@ -158,7 +158,7 @@ describe("concurrent writers of one trust policy on a saturated machine, against
       expect(principals).toHaveLength(2 * PER_STACK);
       // What the role held before is untouched, and the other writer's statements are each as it
       // wrote them, never changed or doubled (an edit of its that landed between one of our reads
-      // and its write can be undone, as the README says; its own read-back would see that).
+      // and its write can be undone, as docs/concurrency-and-limits.md says; its own read-back would see that).
       expect(statementsOf(policy).slice(0, FOREIGN_COUNT)).toEqual(statementsOf(foreignPolicy()));
       const naiveNow = statementsOf(policy).filter((s) => NAIVE_SIDS.includes(s.Sid ?? ""));
       expect(new Set(naiveNow.map((s) => s.Sid)).size).toBe(naiveNow.length);

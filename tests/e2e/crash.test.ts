@@ -184,7 +184,7 @@ function lockFiles(program: ProgramStack): string[] {
  * The file backend writes the stack file's `.attrs` sidecar in place (create, then write) before it
  * renames the new checkpoint over the stack file; a kill in between leaves it empty, and every
  * command then fails with "failed to load checkpoint: EOF". The checkpoint itself is whole. The
- * README's recovery removes such a sidecar first (the backend reads a missing one as no attributes).
+ * recovery in docs/recovery.md removes such a sidecar first (the backend reads a missing one as no attributes).
  */
 function emptySidecar(program: ProgramStack): string | undefined {
   const file = path.join(
@@ -338,7 +338,7 @@ async function airflow3Counter(prefix: string): Promise<() => Promise<number>> {
   };
 }
 
-/** The recovery the README gives, after the interrupted run's processes are gone. */
+/** The recovery docs/recovery.md gives, after the interrupted run's processes are gone. */
 const RECOVERY = [
   ["cancel", "--yes"],
   ["refresh", "--clear-pending-creates", "--yes", "--skip-preview"],
@@ -436,7 +436,7 @@ describe("a pulumi up killed (SIGKILL, CLI and provider) and recovered", { shuff
     expect(left.finishedCreates).toBeLessThan(COUNT);
     expect(left.lockFiles).toBe(1);
 
-    // The recovery, as the README gives it.
+    // The recovery, as docs/recovery.md gives it.
     const sidecar = emptySidecar(program);
     if (sidecar) rmSync(sidecar);
     for (const step of RECOVERY) await pulumiOk(program, step);

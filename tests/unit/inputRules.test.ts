@@ -454,7 +454,7 @@ const WITH_DEPLOYMENT = {
 };
 
 interface Shape {
-  /** The input, as the README's inputs table names it. */
+  /** The input, as the inputs table of docs/reference.md names it. */
   name: string;
   base: Record<string, unknown>;
   path: Path;

@@ -379,9 +379,9 @@ describe("the Markdown, as a CommonMark/GFM renderer other than GitHub's reads i
     }
   });
 
-  it("the README's example is what the review prints", () => {
-    const readme = readFileSync(path.join(__dirname, "../../README.md"), "utf8");
-    const example = readme.match(/For a change of `aws\.targetRole` it reads:\n\n```text\n([\s\S]*?)```\n/)?.[1];
+  it("the example in docs/preview-and-review.md is what the review prints", () => {
+    const page = readFileSync(path.join(__dirname, "../../docs/preview-and-review.md"), "utf8");
+    const example = page.match(/For a change of `aws\.targetRole` it reads:\n\n```text\n([\s\S]*?)```\n/)?.[1];
     const airflow = { url: "https://a.example", auth: { kind: "token" } };
     const r = change(
       rawInputs({ connection: { connectionId: "aws_lake", airflow } }),
