@@ -37,8 +37,9 @@ export interface RemoteTuning {
 export type RemoteDefaults = Required<Omit<RemoteTuning, "sleep">>;
 
 /**
- * Each remote's defaults, as they were when each driver had its own wrapper. Azure's are those of
- * the Azure SDKs' retry policy, which makes its tries (it honours `Retry-After`).
+ * Each remote's defaults; they differ, and stay as each remote has always been called, so that an
+ * upgrade retries no differently. Azure's bound the Azure SDKs' retry policy, which makes the tries
+ * of one call there (it honours `Retry-After`).
  */
 export const REMOTE_DEFAULTS = {
   awsIam: { attempts: 6, baseDelayMs: 200, maxDelayMs: 5000, timeoutMs: 30_000 },
