@@ -1,6 +1,7 @@
 /* eslint-disable @typescript-eslint/no-require-imports */
 import { ProviderMethods, ProviderSettings, createProvider } from "./core/provider";
 import type { SharedPolicyOptions } from "./core/policyStore";
+import type { RemoteTuning } from "./core/remoteCall";
 import type { ConnectionSink, ConnectionTargets, DeploymentSettingsDriver, Drivers, GrantDriver } from "./core/types";
 import { GRANT_PLANNERS } from "./grants/planners";
 
@@ -17,16 +18,11 @@ export const provider: ProviderMethods = createProvider({
 });
 
 /**
- * Retries, backoff and timeouts of every remote call, for all drivers at once. The defaults suit
- * production; a test that injects faults makes them small so that retries take milliseconds.
+ * Retries, backoff and timeouts of every remote call, for all drivers at once, by the names every
+ * driver takes (`core/remoteCall.ts`); what is left out keeps each remote's default. The defaults
+ * suit production; a test that injects faults makes them small so that retries take milliseconds.
  */
-export interface DriverTuning {
-  /** Tries for one remote call, the first included. */
-  attempts?: number;
-  baseDelayMs?: number;
-  /** How long one remote call may take before it is abandoned (and retried). */
-  timeoutMs?: number;
-  sleep?: (ms: number) => Promise<void>;
+export interface DriverTuning extends RemoteTuning {
   /** Read-back and batching of shared policy documents (IAM trust policies, Google IAM policies). */
   policy?: SharedPolicyOptions;
 }
@@ -87,14 +83,7 @@ export function realDrivers(
     },
     azure: () => {
       const { AzureFederationDriver } = modules.azure();
-      return new AzureFederationDriver({
-        baseDelayMs: calls.baseDelayMs,
-        sleep: calls.sleep,
-        callAttempts: calls.attempts,
-        callRetryDelayMs: calls.baseDelayMs,
-        timeoutMs: calls.timeoutMs,
-        ...remotes.azure,
-      }) as GrantDriver;
+      return new AzureFederationDriver({ ...calls, ...remotes.azure }) as GrantDriver;
     },
   });
   const connections = lazy<{ [K in keyof ConnectionTargets]?: ConnectionSink<ConnectionTargets[K]> }>({

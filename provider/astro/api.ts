@@ -1,27 +1,28 @@
 import { RemoteError, TargetMissingError, redact } from "../core/errors";
-import { RetriesExhaustedError, withRetries } from "../core/retry";
-import { certificateError, summarizeBody } from "../core/diagnosis";
+import { summarizeBody } from "../core/diagnosis";
+import {
+  HTTP_CLASSIFIER,
+  LandedTries,
+  REMOTE_DEFAULTS,
+  Remote,
+  RemoteTuning,
+  fetchTry,
+  refused,
+  unavailable,
+} from "../core/remoteCall";
+import { RetriesExhaustedError } from "../core/retry";
 
-export interface AstroApiOptions {
+/**
+ * `attempts` (default 5: throttling, 5xx, dropped connections), `baseDelayMs`, `maxDelayMs`,
+ * `timeoutMs` (default 30 s) and `sleep` as for every remote (`core/remoteCall.ts`).
+ */
+export interface AstroApiOptions extends RemoteTuning {
   /** The Astro Platform API base, with its version path; default Astronomer's. */
   baseUrl?: string;
   fetch?: typeof fetch;
-  attempts?: number;
-  baseDelayMs?: number;
-  timeoutMs?: number;
-  sleep?: (ms: number) => Promise<void>;
 }
 
 export const ASTRO_API_URL = "https://api.astronomer.io/v1";
-
-class HttpFailure extends Error {
-  constructor(
-    message: string,
-    readonly status: number | undefined,
-  ) {
-    super(message);
-  }
-}
 
 /** A request body whose retries are made anew: `first` for the first try, `again()` for each retry. */
 export class RetryBody {
@@ -34,12 +35,24 @@ export class RetryBody {
 /** The Astro Platform API over fetch (Astronomer publishes no Node client): bearer token, bounded retries. */
 export class AstroApi {
   private readonly fetch: typeof fetch;
+  private readonly remote: Remote;
   readonly baseUrl: string;
+  /** Tries made (`requests`), and of those, the ones that were not GETs (`writes`). */
   readonly calls = { requests: 0, writes: 0 };
 
-  constructor(private readonly options: AstroApiOptions = {}) {
+  constructor(options: AstroApiOptions = {}) {
     this.fetch = options.fetch ?? globalThis.fetch;
     this.baseUrl = (options.baseUrl ?? ASTRO_API_URL).replace(/\/+$/, "");
+    this.remote = new Remote({
+      defaults: REMOTE_DEFAULTS.astro,
+      tuning: options,
+      classify: HTTP_CLASSIFIER,
+      calls: this.calls,
+      explain: ({ error, secrets }) =>
+        error instanceof RetriesExhaustedError
+          ? unavailable(error, "The Astro API is throttling or failing; run pulumi up again later.", secrets)
+          : error,
+    });
   }
 
   /**
@@ -56,7 +69,7 @@ export class AstroApi {
     url: string,
     body?: unknown,
     missingOk = false,
-    tries: { mayHaveLanded: boolean } = { mayHaveLanded: false },
+    tries?: LandedTries,
   ): Promise<T | undefined> {
     if (!token) {
       throw new RemoteError(
@@ -68,57 +81,15 @@ export class AstroApi {
       );
     }
     const what = `${method} ${url}`;
-    let response: Response;
-    try {
-      response = await withRetries(
-        {
-          attempts: this.options.attempts ?? 5,
-          baseDelayMs: this.options.baseDelayMs ?? 250,
-          maxDelayMs: 5000,
-          retryable: (e) => e instanceof HttpFailure && (e.status === undefined || e.status === 429 || e.status >= 500),
-          what,
-          sleep: this.options.sleep,
-        },
-        async (attempt) => {
-          const payload = body instanceof RetryBody ? (attempt === 0 ? body.first : await body.again()) : body;
-          this.calls.requests++;
-          if (method !== "GET") this.calls.writes++;
-          let r: Response;
-          try {
-            r = await this.fetch(url, {
-              method,
-              headers: {
-                accept: "application/json",
-                authorization: `Bearer ${token}`,
-                ...(payload === undefined ? {} : { "content-type": "application/json" }),
-              },
-              body: payload === undefined ? undefined : JSON.stringify(payload),
-              signal: AbortSignal.timeout(this.options.timeoutMs ?? 30_000),
-            });
-          } catch (error) {
-            // No request went out: the handshake failed before it, and would again.
-            const rejected = certificateError(error, { what, url });
-            if (rejected) throw rejected;
-            const cause = (error as { cause?: { code?: string } }).cause?.code ?? (error as Error).name;
-            if (cause !== "ECONNREFUSED") tries.mayHaveLanded = true;
-            throw new HttpFailure(`cannot reach ${url} (${cause})`, undefined);
-          }
-          if (r.status >= 500) tries.mayHaveLanded = true;
-          if (r.status === 429 || r.status >= 500) throw new HttpFailure(`${what} answered ${r.status}`, r.status);
-          return r;
-        },
-      );
-    } catch (error) {
-      if (error instanceof RetriesExhaustedError) {
-        throw new RemoteError(
-          redact(`${error.message}. The Astro API is throttling or failing; run pulumi up again later.`, [token]),
-          undefined,
-          true,
-          { cause: error.lastError },
-        );
-      }
-      throw error;
-    }
+    const count = method === "GET" ? "requests" : ["requests", "writes"];
+    const response = await this.remote.call(
+      { what, url, count, secrets: [token], ...(tries ? { tries } : {}) },
+      async (attempt) => {
+        const payload = body instanceof RetryBody ? (attempt === 0 ? body.first : await body.again()) : body;
+        const headers = { authorization: `Bearer ${token}` };
+        return fetchTry(this.fetch, url, { method, headers, body: payload }, this.remote.settings.timeoutMs);
+      },
+    );
     if (response.status === 404 && missingOk) return undefined;
     if (response.status === 204) return undefined;
     const text = await response.text();
@@ -128,14 +99,7 @@ export class AstroApi {
       const hint = denied
         ? " Check the Astro API token: it needs an Organization, Workspace or Deployment role that may update the Deployment and edit its Environment Manager."
         : "";
-      throw new RemoteError(
-        redact(`${what} answered ${response.status}: ${detail}.${hint}`, [token]),
-        response.status,
-        false,
-        {
-          ...(denied ? { code: "PERMISSION_DENIED" as const } : {}),
-        },
-      );
+      throw refused(redact(`${what} answered ${response.status}: ${detail}.${hint}`, [token]), response.status);
     }
     return (text ? JSON.parse(text) : undefined) as T | undefined;
   }

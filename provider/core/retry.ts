@@ -1,6 +1,9 @@
 import { certificateProblem } from "./diagnosis";
 
-/** Bounded retries with full-jitter exponential backoff. */
+/**
+ * Bounded retries with jittered exponential backoff: the loop under every remote call
+ * (`remoteCall.ts`, which is where drivers call remotes) and the pauses of the shared policy writer.
+ */
 
 export interface RetryOptions {
   /** Total tries, the first included. */

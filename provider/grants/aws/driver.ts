@@ -11,7 +11,6 @@ import {
   UntagRoleCommand,
   UpdateAssumeRolePolicyCommand,
 } from "@aws-sdk/client-iam";
-import { certificateError } from "../../core/diagnosis";
 import { AuthorizationError, RemoteError, TargetMissingError } from "../../core/errors";
 import {
   CallTiming,
@@ -20,7 +19,17 @@ import {
   SharedPolicyOptions,
   SharedPolicyWriter,
 } from "../../core/policyStore";
-import { RetriesExhaustedError, withRetries } from "../../core/retry";
+import {
+  DROPPED,
+  LandedTries,
+  REMOTE_DEFAULTS,
+  Remote,
+  RemoteClassifier,
+  RemoteTuning,
+  mayHaveLandedByStatus,
+  unavailable,
+} from "../../core/remoteCall";
+import { RetriesExhaustedError } from "../../core/retry";
 import { ROLE_ARN } from "./names";
 import {
   TrustPolicy,
@@ -39,14 +48,15 @@ import {
 import { isOwnedSid, roleNameOf } from "./plan";
 import type { GrantOnRole, TrustDriver } from "./types";
 
-export interface AwsIamTrustOptions extends SharedPolicyOptions {
+/**
+ * `attempts` (default 6: throttling, 5xx, a principal not yet visible), `baseDelayMs`, `maxDelayMs`,
+ * `timeoutMs` (default 30 s) and `sleep` as for every remote (`core/remoteCall.ts`); `baseDelayMs`
+ * and `sleep` pace the shared writer's re-applies too.
+ */
+export interface AwsIamTrustOptions extends SharedPolicyOptions, RemoteTuning {
   client?: IAMClient;
   /** Trust policy length quota; read once from GetAccountSummary when not given. */
   policySizeQuota?: number;
-  /** Tries for one remote call (throttling, 5xx, principal not yet visible). */
-  attempts?: number;
-  /** How long one IAM call may take before it is abandoned and retried; default 30 s. */
-  timeoutMs?: number;
 }
 
 /** Tag on an OIDC provider this package created: only such a provider is ever deleted, and only unused. */
@@ -76,8 +86,7 @@ export function isRetryableAwsError(error: unknown): boolean {
   if (RETRYABLE_CODES.has(errorCode(error)) || (status !== undefined && status >= 500)) return true;
   // IAM is eventually consistent: a principal created a moment ago is not yet "valid".
   if (isCode(error, "MalformedPolicyDocument") && /invalid principal/i.test(error.message)) return true;
-  const code = (error as { code?: string }).code;
-  return code === "ECONNRESET" || code === "ETIMEDOUT" || code === "EPIPE";
+  return DROPPED.has((error as { code?: string }).code ?? "");
 }
 
 /**
@@ -120,11 +129,35 @@ function awsDetail(error: Error): string {
   return `${errorCode(error)}: ${error.message}`;
 }
 
-function mayHaveLanded(error: unknown): boolean {
-  if (!(error instanceof Error)) return false;
-  const status = (error as { $metadata?: { httpStatusCode?: number } }).$metadata?.httpStatusCode;
-  if (status !== undefined) return status >= 500;
-  return (error as { code?: string }).code !== "ECONNREFUSED";
+/** What is worth another try, what may have landed, and what was never sent (a write past its bound). */
+const AWS_CLASSIFIER: RemoteClassifier = {
+  retryable: isRetryableAwsError,
+  mayHaveLanded: (error) =>
+    error instanceof Error &&
+    mayHaveLandedByStatus(
+      (error as { $metadata?: { httpStatusCode?: number } }).$metadata?.httpStatusCode,
+      (error as { code?: string }).code,
+    ),
+  notSent: (error) => error instanceof ReadTooOldError,
+  describe: (error) =>
+    error instanceof Error && errorCode(error) === "Unknown"
+      ? awsDetail(error)
+      : String((error as Error)?.message ?? error),
+};
+
+/** An IAM failure in our terms; NoSuchEntity and EntityAlreadyExists are answers the caller reads. */
+function explainAws({ error, what }: { error: unknown; what: string }): unknown {
+  if (error instanceof RetriesExhaustedError) {
+    return unavailable(error, "AWS is throttling or failing; run pulumi up again later.");
+  }
+  if (error instanceof Error && !isCode(error, "NoSuchEntity") && !isCode(error, "EntityAlreadyExists")) {
+    const denied = ["AccessDenied", "UnrecognizedClient", "InvalidClientTokenId"].includes(errorCode(error));
+    return new RemoteError(`${what} failed: ${awsDetail(error)}`, undefined, false, {
+      cause: error,
+      ...(denied ? { code: "PERMISSION_DENIED" as const } : {}),
+    });
+  }
+  return error;
 }
 
 /**
@@ -167,15 +200,21 @@ export class AwsIamTrustDriver implements TrustDriver {
   private readonly writer: SharedPolicyWriter<TrustPolicy, { arn: string }>;
   private quota: Promise<number> | undefined;
   private readonly oidcEnsured = new Map<string, Promise<boolean>>();
-  readonly calls: Record<string, number> = {};
+  private readonly remote: Remote;
 
   constructor(private readonly options: AwsIamTrustOptions = {}) {
     // The SDK's notice about future Node.js lines is for whoever chose Node, not for every stack's
     // diagnostics: it is the SDK's documented switch, and an explicit setting is respected.
     process.env.AWS_SDK_JS_NODE_VERSION_SUPPORT_WARNING_DISABLED ??= "true";
+    this.remote = new Remote({
+      defaults: REMOTE_DEFAULTS.awsIam,
+      tuning: options,
+      classify: AWS_CLASSIFIER,
+      explain: explainAws,
+    });
     // The SDK sets no request timeout of its own (and only warns when one passes): a call that
     // hangs must fail, and be retried, like any other dropped call.
-    const timeoutMs = options.timeoutMs ?? 30_000;
+    const { timeoutMs } = this.remote.settings;
     this.client =
       options.client ??
       new IAMClient({
@@ -197,6 +236,11 @@ export class AwsIamTrustDriver implements TrustDriver {
       checkLimits: (role, current, next) => this.overQuota(role, current, next),
     };
     this.writer = new SharedPolicyWriter(store, options);
+  }
+
+  /** Tries made, by IAM action. */
+  get calls(): Record<string, number> {
+    return this.remote.calls;
   }
 
   /** The role's ARN and whole trust policy, as it is now: for finding what a manual setup made. */
@@ -471,58 +515,7 @@ export class AwsIamTrustDriver implements TrustDriver {
   }
 
   /** `tries.mayHaveLanded`: a failed try may still have been applied (a 5xx, a dropped connection, a timeout). */
-  private async call<T>(
-    what: string,
-    action: string,
-    send: () => Promise<T>,
-    tries: { mayHaveLanded: boolean } = { mayHaveLanded: false },
-  ): Promise<T> {
-    try {
-      return await withRetries(
-        {
-          attempts: this.options.attempts ?? 6,
-          baseDelayMs: this.options.baseDelayMs ?? 200,
-          maxDelayMs: 5000,
-          retryable: isRetryableAwsError,
-          what: `AWS IAM ${what}`,
-          describe: (error) =>
-            error instanceof Error && errorCode(error) === "Unknown"
-              ? awsDetail(error)
-              : String((error as Error)?.message ?? error),
-          sleep: this.options.sleep,
-        },
-        async () => {
-          this.calls[action] = (this.calls[action] ?? 0) + 1;
-          try {
-            return await send();
-          } catch (error) {
-            // Refused before it was sent: not a call.
-            if (error instanceof ReadTooOldError) this.calls[action]--;
-            if (isRetryableAwsError(error) && mayHaveLanded(error)) tries.mayHaveLanded = true;
-            throw error;
-          }
-        },
-      );
-    } catch (error) {
-      if (error instanceof ReadTooOldError) throw error;
-      const rejected = certificateError(error, { what: `AWS IAM ${what}` });
-      if (rejected) throw rejected;
-      if (error instanceof RetriesExhaustedError) {
-        throw new RemoteError(
-          `${error.message}. AWS is throttling or failing; run pulumi up again later.`,
-          undefined,
-          true,
-          { cause: error.lastError },
-        );
-      }
-      if (error instanceof Error && !isCode(error, "NoSuchEntity") && !isCode(error, "EntityAlreadyExists")) {
-        const denied = ["AccessDenied", "UnrecognizedClient", "InvalidClientTokenId"].includes(errorCode(error));
-        throw new RemoteError(`AWS IAM ${what} failed: ${awsDetail(error)}`, undefined, false, {
-          cause: error,
-          ...(denied ? { code: "PERMISSION_DENIED" as const } : {}),
-        });
-      }
-      throw error;
-    }
+  private call<T>(what: string, action: string, send: () => Promise<T>, tries?: LandedTries): Promise<T> {
+    return this.remote.call({ what: `AWS IAM ${what}`, count: action, ...(tries ? { tries } : {}) }, send);
   }
 }

@@ -1,10 +1,10 @@
 import { AuthorizationManagementClient } from "@azure/arm-authorization";
 import { FederatedIdentityCredential as SdkCredential, ManagedServiceIdentityClient } from "@azure/arm-msi";
 import { DefaultAzureCredential } from "@azure/identity";
-import { certificateError, summarizeBody } from "../../core/diagnosis";
+import { summarizeBody } from "../../core/diagnosis";
 import { AuthorizationError, RemoteError, TargetMissingError } from "../../core/errors";
 import { withLock } from "../../core/lock";
-import { RetriesExhaustedError, defaultSleep, withRetries } from "../../core/retry";
+import { REMOTE_DEFAULTS, Remote, RemoteTuning, mayHaveLandedByStatus, refused } from "../../core/remoteCall";
 import type { EnsureProgress, GrantDriver } from "../../core/types";
 import {
   AUDIENCE,
@@ -23,23 +23,31 @@ type PipelinePolicy = NonNullable<
   NonNullable<ConstructorParameters<typeof ManagedServiceIdentityClient>[1]>["additionalPolicies"]
 >[number];
 
-export interface AzureArmOptions {
+/**
+ * `attempts` (default 5), `baseDelayMs` (default 1 s), `maxDelayMs` (default 30 s), `timeoutMs`
+ * (default 30 s) and `sleep` as for every remote (`core/remoteCall.ts`). The Azure SDKs make the
+ * tries of one call (throttling, honouring `Retry-After`, 5xx, dropped connections), with these
+ * bounds.
+ */
+export interface AzureArmOptions extends RemoteTuning {
   /** Azure Resource Manager; default Azure's public cloud. Tests point it at a local server. */
   endpoint?: string;
   /** A ready ARM access token (DEPLOYMENT_AUTHORIZATION_AZURE_ACCESS_TOKEN); default DefaultAzureCredential. */
   accessToken?: string;
   credential?: TokenCredential;
-  /** Tries for one write that Azure refuses because another write to the identity is running (409). */
-  attempts?: number;
-  baseDelayMs?: number;
-  sleep?: (ms: number) => Promise<void>;
-  /** Tries for one call, by the SDKs' own policy (throttling, 5xx, dropped connections); default 5. */
+  /**
+   * Tries for one credential write that Azure refuses because another write to the identity is
+   * running (409), default 8; the pauses start at `baseDelayMs` (default 300 ms here) and stay under 8 s.
+   */
+  convergeAttempts?: number;
+  /** @deprecated `attempts`. */
   callAttempts?: number;
-  /** The SDKs' backoff between those tries, when no Retry-After says otherwise; default 1 s. */
+  /** @deprecated `baseDelayMs`. */
   callRetryDelayMs?: number;
-  /** How long one try may take before it is abandoned and retried; default 30 s. */
-  timeoutMs?: number;
 }
+
+/** Pauses between the tries of a credential write that another writer's write refused. */
+const CONVERGE_DEFAULTS = { attempts: 8, baseDelayMs: 300, maxDelayMs: 8000 };
 
 interface ArmError {
   statusCode?: number;
@@ -61,6 +69,12 @@ function armDetail(e: ArmError): string {
 const armError = (error: unknown): ArmError =>
   error instanceof Error ? (error as Error & ArmError) : { message: String(error) };
 
+/** What the SDKs' retry policy retries, and so what remains an outage once its tries are over. */
+function isRetryableArmError(error: unknown): boolean {
+  const { statusCode: status, code } = armError(error);
+  return status === 429 || (status !== undefined && status >= 500) || (status === undefined && code !== undefined);
+}
+
 /** Azure refuses overlapping writes to one identity's credentials: wait and write again. */
 const CONCURRENT_WRITES = "ConcurrentFederatedIdentityCredentialsWritesForSingleManagedIdentity";
 
@@ -75,7 +89,7 @@ export class AzureFederationDriver implements GrantDriver<AzureGrant, AzureResol
   private readonly credential: TokenCredential;
   private readonly identities = new Map<string, ManagedServiceIdentityClient>();
   private readonly authorization = new Map<string, AuthorizationManagementClient>();
-  readonly calls: Record<string, number> = {};
+  private readonly remote: Remote;
 
   constructor(private readonly options: AzureArmOptions = {}) {
     const token = options.accessToken;
@@ -84,6 +98,27 @@ export class AzureFederationDriver implements GrantDriver<AzureGrant, AzureResol
       (token
         ? { getToken: async () => ({ token, expiresOnTimestamp: Date.now() + 3_600_000 }) }
         : new DefaultAzureCredential());
+    const endpoint = options.endpoint ?? "https://management.azure.com";
+    this.remote = new Remote({
+      defaults: REMOTE_DEFAULTS.azureArm,
+      tuning: {
+        ...options,
+        attempts: options.attempts ?? options.callAttempts,
+        baseDelayMs: options.baseDelayMs ?? options.callRetryDelayMs,
+      },
+      clientRetries: true,
+      url: endpoint,
+      classify: {
+        retryable: isRetryableArmError,
+        mayHaveLanded: (error) => mayHaveLandedByStatus(armError(error).statusCode, armError(error).code),
+      },
+      explain: ({ error, what }) => this.explain(error, what),
+    });
+  }
+
+  /** Calls made, by SDK operation (the SDKs' own tries of one call count once). */
+  get calls(): Record<string, number> {
+    return this.remote.calls;
   }
 
   /** The identity's ids and every federated credential on it: for finding what a manual setup made. */
@@ -296,13 +331,18 @@ export class AzureFederationDriver implements GrantDriver<AzureGrant, AzureResol
 
   private async findEqualAssignment(scope: string, principalId: string, roleDefinitionId: string) {
     const client = this.authorizationClient(scope);
-    this.count("roleAssignments.listForScope");
-    for await (const a of client.roleAssignments.listForScope(scope, { filter: `principalId eq '${principalId}'` })) {
-      if (a.scope?.toLowerCase() === scope.toLowerCase() && sameRoleDefinition(a.roleDefinitionId, roleDefinitionId)) {
-        return a.id;
+    return this.call(`list role assignments at ${scope}`, "roleAssignments.listForScope", async () => {
+      const filter = `principalId eq '${principalId}'`;
+      for await (const a of client.roleAssignments.listForScope(scope, { filter })) {
+        if (
+          a.scope?.toLowerCase() === scope.toLowerCase() &&
+          sameRoleDefinition(a.roleDefinitionId, roleDefinitionId)
+        ) {
+          return a.id;
+        }
       }
-    }
-    return undefined;
+      return undefined;
+    });
   }
 
   private async getAssignment(scope: string, name: string) {
@@ -323,11 +363,14 @@ export class AzureFederationDriver implements GrantDriver<AzureGrant, AzureResol
     const guid = roleDefinitionGuid(role);
     if (guid) return `/subscriptions/${subscription}/providers/Microsoft.Authorization/roleDefinitions/${guid}`;
     const client = this.authorizationClient(scope);
-    this.count("roleDefinitions.list");
     const escaped = role.replace(/'/g, "''");
-    for await (const definition of client.roleDefinitions.list(scope, { filter: `roleName eq '${escaped}'` })) {
-      if (definition.id) return definition.id;
-    }
+    const found = await this.call(`list role definitions at ${scope}`, "roleDefinitions.list", async () => {
+      for await (const definition of client.roleDefinitions.list(scope, { filter: `roleName eq '${escaped}'` })) {
+        if (definition.id) return definition.id;
+      }
+      return undefined;
+    });
+    if (found) return found;
     throw new AuthorizationError(
       "INVALID_INPUT",
       `no role named "${role}" at ${scope}: give azure.roleAssignment.role as a built-in role's exact name (such as ` +
@@ -375,76 +418,60 @@ export class AzureFederationDriver implements GrantDriver<AzureGrant, AzureResol
   }
 
   /** A credential write, retried while another writer holds the identity (Azure's 409). */
-  private async write(
+  private write(
     id: string,
     what: string,
     operation: string,
     send: (c: ManagedServiceIdentityClient) => Promise<unknown>,
-  ) {
-    await withRetries(
+  ): Promise<unknown> {
+    return this.remote.call(
       {
-        attempts: this.options.attempts ?? 8,
-        baseDelayMs: this.options.baseDelayMs ?? 300,
-        maxDelayMs: 8000,
-        retryable: (e) => e instanceof RemoteError && e.status === 409 && e.message.includes(CONCURRENT_WRITES),
-        what: `${what} on managed identity ${identityName(id)}`,
-        sleep: this.options.sleep ?? defaultSleep,
+        what: `Azure ${what} on managed identity ${identityName(id)}`,
+        count: operation,
+        retry: {
+          attempts: this.options.convergeAttempts ?? CONVERGE_DEFAULTS.attempts,
+          baseDelayMs: this.options.baseDelayMs ?? CONVERGE_DEFAULTS.baseDelayMs,
+          maxDelayMs: CONVERGE_DEFAULTS.maxDelayMs,
+          retryable: (e) => armError(e).statusCode === 409 && armDetail(armError(e)).includes(CONCURRENT_WRITES),
+          exhausted: (error) =>
+            new AuthorizationError(
+              "CONFLICT",
+              `${error.message}. Another writer kept changing this identity's credentials; run pulumi up again.`,
+              { cause: error.lastError },
+            ),
+        },
       },
-      () =>
-        this.call(`${what} on managed identity ${identityName(id)}`, operation, () => send(this.identityClient(id))),
-    ).catch((error: unknown) => {
-      if (error instanceof RetriesExhaustedError) {
-        throw new AuthorizationError(
-          "CONFLICT",
-          `${error.message}. Another writer kept changing this identity's credentials; run pulumi up again.`,
-          { cause: error.lastError },
-        );
-      }
-      throw error;
-    });
+      () => send(this.identityClient(id)),
+    );
   }
 
-  private async call<T>(what: string, operation: string, send: () => Promise<T>): Promise<T> {
-    this.count(operation);
-    try {
-      return await send();
-    } catch (error) {
-      const rejected = certificateError(error, {
-        what: `Azure ${what}`,
-        url: this.options.endpoint ?? "https://management.azure.com",
-      });
-      if (rejected) throw rejected;
-      const e = armError(error);
-      const status = e.statusCode;
-      const detail = armDetail(e);
-      if (status === 429 || (status !== undefined && status >= 500) || (status === undefined && e.code !== undefined)) {
-        throw new RemoteError(
-          `Azure ${what} failed after ${this.callAttempts} tries (${status ?? "no answer"}: ${detail}). Azure is throttling or failing, or did not answer; run pulumi up again later.`,
-          status,
-          true,
-          { cause: error },
-        );
-      }
-      const denied = status === 401 || status === 403;
-      throw new RemoteError(
-        `Azure ${what} failed (${status ?? "no answer"}: ${detail})${denied ? ". Check the Azure credentials (DefaultAzureCredential) and their roles." : ""}`,
+  private call<T>(what: string, operation: string, send: () => Promise<T>): Promise<T> {
+    return this.remote.call({ what: `Azure ${what}`, count: operation }, send);
+  }
+
+  /** An ARM failure in our terms, once the SDK's tries are over. */
+  private explain(error: unknown, what: string): unknown {
+    const e = armError(error);
+    const status = e.statusCode;
+    const detail = armDetail(e);
+    if (isRetryableArmError(error)) {
+      return new RemoteError(
+        `${what} failed after ${this.remote.settings.attempts} tries (${status ?? "no answer"}: ${detail}). Azure is throttling or failing, or did not answer; run pulumi up again later.`,
         status,
-        false,
-        { cause: error, ...(denied ? { code: "PERMISSION_DENIED" as const } : {}) },
+        true,
+        { cause: error },
       );
     }
-  }
-
-  private count(operation: string) {
-    this.calls[operation] = (this.calls[operation] ?? 0) + 1;
-  }
-
-  private get callAttempts(): number {
-    return this.options.callAttempts ?? 5;
+    const denied = status === 401 || status === 403;
+    return refused(
+      `${what} failed (${status ?? "no answer"}: ${detail})${denied ? ". Check the Azure credentials (DefaultAzureCredential) and their roles." : ""}`,
+      status,
+      { cause: error },
+    );
   }
 
   private clientOptions() {
-    const timeoutMs = this.options.timeoutMs ?? 30_000;
+    const { attempts, baseDelayMs, maxDelayMs, timeoutMs } = this.remote.settings;
     // The SDKs set no timeout on a try: one that hangs must fail, and be retried. Their own
     // timeout ends in an AbortError, which their retry policy gives up on; a network error's code
     // (ETIMEDOUT) is what it retries.
@@ -475,11 +502,7 @@ export class AzureFederationDriver implements GrantDriver<AzureGrant, AzureResol
     };
     return {
       ...(this.options.endpoint ? { endpoint: this.options.endpoint } : {}),
-      retryOptions: {
-        maxRetries: this.callAttempts - 1,
-        maxRetryDelayInMs: 30_000,
-        ...(this.options.callRetryDelayMs !== undefined ? { retryDelayInMs: this.options.callRetryDelayMs } : {}),
-      },
+      retryOptions: { maxRetries: attempts - 1, retryDelayInMs: baseDelayMs, maxRetryDelayInMs: maxDelayMs },
       additionalPolicies: [timeout],
     };
   }

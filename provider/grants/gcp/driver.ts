@@ -1,10 +1,20 @@
 import { cloudresourcemanager, cloudresourcemanager_v3 } from "@googleapis/cloudresourcemanager";
 import { iam, iam_v1 } from "@googleapis/iam";
 import { GoogleAuth, OAuth2Client } from "google-auth-library";
-import { certificateError, summarizeBody } from "../../core/diagnosis";
+import { summarizeBody } from "../../core/diagnosis";
 import { AuthorizationError, RemoteError, TargetMissingError } from "../../core/errors";
 import { PolicyStore, SharedPolicyOptions, SharedPolicyWriter, StalePolicyError } from "../../core/policyStore";
-import { RetriesExhaustedError, withRetries } from "../../core/retry";
+import {
+  DROPPED,
+  LandedTries,
+  REMOTE_DEFAULTS,
+  Remote,
+  RemoteClassifier,
+  RemoteTuning,
+  mayHaveLandedByStatus,
+  unavailable,
+} from "../../core/remoteCall";
+import { RetriesExhaustedError } from "../../core/retry";
 import type { EnsureProgress, GrantDriver } from "../../core/types";
 import { GcpGrant, GcpResolved, describeResource, preExisting, resourceKind } from "./plan";
 import {
@@ -16,15 +26,16 @@ import {
   withoutMembers,
 } from "./policy";
 
-export interface GcpIamOptions extends SharedPolicyOptions {
+/**
+ * `attempts` (default 6: throttling, 5xx, dropped connections), `baseDelayMs`, `maxDelayMs`,
+ * `timeoutMs` (default 30 s) and `sleep` as for every remote (`core/remoteCall.ts`); `baseDelayMs`
+ * and `sleep` pace the shared writer's re-applies too.
+ */
+export interface GcpIamOptions extends SharedPolicyOptions, RemoteTuning {
   /** Where the Google APIs are; default Google's. Tests point it at a local server. */
   rootUrl?: string;
   /** A ready OAuth access token (GOOGLE_OAUTH_ACCESS_TOKEN); default Application Default Credentials. */
   accessToken?: string;
-  /** Tries for one remote call (throttling, 5xx, dropped connections). */
-  attempts?: number;
-  /** How long one call may take before it is abandoned and retried; default 30 s. */
-  timeoutMs?: number;
 }
 
 /** Conditions in a policy need version 3: always ask for it, so nothing is read (or written back) downgraded. */
@@ -59,9 +70,7 @@ function isRetryableGoogleError(error: unknown): boolean {
   const status = statusOf(error);
   if (status === 429 || (status !== undefined && status >= 500)) return true;
   const code = (error as { code?: string })?.code;
-  return (
-    code === "ECONNRESET" || code === "ETIMEDOUT" || code === "EPIPE" || code === "ECONNREFUSED" || isTimeout(error)
-  );
+  return (typeof code === "string" && (DROPPED.has(code) || code === "ECONNREFUSED")) || isTimeout(error);
 }
 
 /** The client's own timeout (an aborted fetch), however deep the client wrapped it. */
@@ -72,15 +81,12 @@ function isTimeout(error: unknown): boolean {
   return false;
 }
 
-/**
- * Whether a failed try may still have been applied: the server may have written before a 5xx, a
- * dropped connection or a timeout; a throttled or refused call was not.
- */
-function mayHaveLanded(error: unknown): boolean {
-  const status = statusOf(error);
-  if (status !== undefined) return status >= 500;
-  return (error as { code?: string })?.code !== "ECONNREFUSED";
-}
+const GOOGLE_CLASSIFIER: RemoteClassifier = {
+  retryable: isRetryableGoogleError,
+  // The server may have written before a 5xx, a dropped connection or a timeout; not before a throttle.
+  mayHaveLanded: (error) => mayHaveLandedByStatus(statusOf(error), (error as { code?: string })?.code),
+  describe: googleMessage,
+};
 
 /**
  * Keeps grants as member/role pairs in Google Cloud IAM policies: a project's (Resource Manager v3)
@@ -92,18 +98,26 @@ export class GcpIamPolicyDriver implements GrantDriver<GcpGrant, GcpResolved> {
   private readonly projects: cloudresourcemanager_v3.Resource$Projects;
   private readonly serviceAccounts: iam_v1.Resource$Projects$Serviceaccounts;
   private readonly writer: SharedPolicyWriter<IamPolicy, Record<string, never>>;
-  readonly calls: Record<string, number> = {};
+  private readonly remote: Remote;
 
   constructor(private readonly options: GcpIamOptions = {}) {
     const auth = options.accessToken
       ? Object.assign(new OAuth2Client(), { credentials: { access_token: options.accessToken } })
       : new GoogleAuth({ scopes: ["https://www.googleapis.com/auth/cloud-platform"] });
+    const rootUrl = options.rootUrl ?? "https://cloudresourcemanager.googleapis.com";
+    this.remote = new Remote({
+      defaults: REMOTE_DEFAULTS.gcpIam,
+      tuning: options,
+      classify: GOOGLE_CLASSIFIER,
+      url: rootUrl,
+      explain: ({ error, what, target }) => explain(error, what, target ?? ""),
+    });
     // Retries are ours (bounded, counted, explained), not the client's.
     // The clients wait forever unless told otherwise: a call that hangs must fail, and be retried.
     const common = {
       auth,
       retry: false,
-      timeout: options.timeoutMs ?? 30_000,
+      timeout: this.remote.settings.timeoutMs,
       ...(options.rootUrl ? { rootUrl: withSlash(options.rootUrl) } : {}),
     };
     this.projects = cloudresourcemanager({ version: "v3", ...common }).projects;
@@ -120,6 +134,11 @@ export class GcpIamPolicyDriver implements GrantDriver<GcpGrant, GcpResolved> {
       checkLimits: async (resource, current, next) => this.overLimit(resource, current, next),
     };
     this.writer = new SharedPolicyWriter(store, options);
+  }
+
+  /** Tries made, by API method. */
+  get calls(): Record<string, number> {
+    return this.remote.calls;
   }
 
   /** The whole IAM policy of a project or service account, as it is now: for finding what a manual setup made. */
@@ -249,37 +268,9 @@ export class GcpIamPolicyDriver implements GrantDriver<GcpGrant, GcpResolved> {
     );
   }
 
-  private async call<T>(
-    resource: string,
-    method: string,
-    send: () => Promise<T>,
-    tries: { mayHaveLanded: boolean } = { mayHaveLanded: false },
-  ): Promise<T> {
+  private call<T>(resource: string, method: string, send: () => Promise<T>, tries?: LandedTries): Promise<T> {
     const what = `Google Cloud ${method} on ${describeResource(resource)}`;
-    try {
-      return await withRetries(
-        {
-          attempts: this.options.attempts ?? 6,
-          baseDelayMs: this.options.baseDelayMs ?? 200,
-          maxDelayMs: 5000,
-          retryable: isRetryableGoogleError,
-          what,
-          describe: googleMessage,
-          sleep: this.options.sleep,
-        },
-        async () => {
-          this.calls[method] = (this.calls[method] ?? 0) + 1;
-          try {
-            return await send();
-          } catch (error) {
-            if (isRetryableGoogleError(error) && mayHaveLanded(error)) tries.mayHaveLanded = true;
-            throw error;
-          }
-        },
-      );
-    } catch (error) {
-      throw explain(error, what, resource, this.options.rootUrl ?? "https://cloudresourcemanager.googleapis.com");
-    }
+    return this.remote.call({ what, count: method, target: resource, ...(tries ? { tries } : {}) }, () => send());
   }
 }
 
@@ -291,18 +282,9 @@ const WAYS_OUT_OF_THE_PRINCIPAL_LIMIT =
 const POLICY_TOO_LARGE = /number of members in the policy .* is larger than the maximum allowed size/i;
 
 /** A Google error in our terms: what failed, where, and what to do. */
-function explain(error: unknown, what: string, resource: string, rootUrl: string): Error {
-  const rejected = certificateError(error, { what, url: rootUrl });
-  if (rejected) return rejected;
+function explain(error: unknown, what: string, resource: string): unknown {
   if (error instanceof RetriesExhaustedError) {
-    return new RemoteError(
-      `${error.message}. Google Cloud is throttling or failing; run pulumi up again later.`,
-      undefined,
-      true,
-      {
-        cause: error.lastError,
-      },
-    );
+    return unavailable(error, "Google Cloud is throttling or failing; run pulumi up again later.");
   }
   const status = statusOf(error);
   const message = googleMessage(error);

@@ -1,0 +1,2 @@
+export { AirflowConnectionsDriver, airflowSink } from "./driver";
+export type { AirflowConnectionsOptions } from "./transport";
