@@ -364,6 +364,10 @@ describe("the example portal: durable, who may do what, in a browser", () => {
       expect(await page.getByLabel("Astro Deployment id").inputValue()).toBe(d.id);
       expect(await page.getByRole("alert").innerText()).toMatch(/problems/);
       await shot(page, "form-errors");
+      expect(await contrasts(page, [".field-error", ".notice.error", ".hint", "label"])).toEqual([]);
+      // The keyboard: the first Tab reaches the skip link, which leads to the content.
+      await page.keyboard.press("Tab");
+      expect(await page.evaluate("document.activeElement.textContent")).toBe("Skip to content");
 
       // Fixed, and sent with the keyboard: the review page comes back.
       await page.getByLabel("Team").fill("team-browser");
@@ -380,6 +384,7 @@ describe("the example portal: durable, who may do what, in a browser", () => {
       expect(await page.locator("li.added .sign").innerText()).toBe("+");
       expect(await page.getByRole("button", { name: "Approve" }).count()).toBe(0);
       await shot(page, "review");
+      expect(await contrasts(page, ["li.added", "h1", "td", "header a", "th", ".status"])).toEqual([]);
 
       // Alice approves her own request anyway (a form posted by hand): refused, on the page.
       // (The browser's own DOM, in a string: this file is type-checked without the DOM's types.)
@@ -421,6 +426,7 @@ describe("the example portal: durable, who may do what, in a browser", () => {
       expect(text).toMatch(/approved by bob@example\.com — the review showed: \+ /);
       expect(await trusted()).toContain(d.effectiveWorkloadIdentity);
       await shot(review, "approved");
+      expect(await contrasts(review, [".notice.success", "button.revoke", "table.made-grant td"])).toEqual([]);
 
       // Revoke: gone from the role and from Astro, and the history says who.
       await review.getByRole("button", { name: "Revoke" }).click();
@@ -469,4 +475,39 @@ function listeningAt(child: ChildProcess): Promise<string> {
       reject(new Error(`the portal exited (${code}):\n${output}`));
     });
   });
+}
+
+/**
+ * The elements (by selector) whose text falls below WCAG AA contrast (4.5:1) against the colour
+ * behind it (the first ancestor with a background); empty when every one reads.
+ */
+async function contrasts(page: Page, selectors: string[]): Promise<string[]> {
+  const colours = (await page.evaluate(`(${JSON.stringify(selectors)}).flatMap((selector) =>
+    [...document.querySelectorAll(selector)].map((element) => {
+      let behind = element;
+      while (behind && getComputedStyle(behind).backgroundColor === "rgba(0, 0, 0, 0)") behind = behind.parentElement;
+      return [selector, getComputedStyle(element).color, behind ? getComputedStyle(behind).backgroundColor : "rgb(255, 255, 255)"];
+    }))`)) as Array<[string, string, string]>;
+  for (const selector of selectors)
+    expect(
+      colours.some(([s]) => s === selector),
+      `${selector} on the page`,
+    ).toBe(true);
+  const luminance = (rgb: string) => {
+    const [r, g, b] = rgb
+      .match(/\d+(\.\d+)?/g)!
+      .slice(0, 3)
+      .map((c) => {
+        const v = Number(c) / 255;
+        return v <= 0.03928 ? v / 12.92 : ((v + 0.055) / 1.055) ** 2.4;
+      }) as [number, number, number];
+    return 0.2126 * r + 0.7152 * g + 0.0722 * b;
+  };
+  return colours
+    .map(([selector, fg, bg]) => {
+      const [light, dark] = [luminance(fg), luminance(bg)].sort((a, b) => b - a) as [number, number];
+      return { selector, fg, bg, ratio: (light + 0.05) / (dark + 0.05) };
+    })
+    .filter((c) => c.ratio < 4.5)
+    .map((c) => `${c.selector}: ${c.fg} on ${c.bg} is ${c.ratio.toFixed(2)}:1`);
 }
