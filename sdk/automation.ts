@@ -62,9 +62,11 @@ export interface StackTarget {
 }
 
 /**
- * The authorizations the stack should hold, by resource name. A function is called when the run
- * starts, after any earlier run on the same stack has ended: a portal reads its approved set
- * there, so two approvals racing on one stack both end up in it.
+ * The authorizations the stack should hold, by resource name. A function is called while the
+ * program runs, so inside the stack's lock (an apply holds the backend's lock on the stack from
+ * before the program runs until the update ends; another process's apply on the same stack waits
+ * for it): a portal reads its approved set there from its database, so two approvals racing on one
+ * stack, in one process or in two, both end up in it.
  */
 export interface AuthorizationSet {
   authorizations:
@@ -110,14 +112,31 @@ const CODES: readonly ErrorCode[] = [
   "REMOTE_FAILED",
 ];
 
+export interface RunOptions {
+  /**
+   * Read every authorization's cloud grant and connection first (as `--refresh`): a preview's
+   * changes then also show drift (an entry or a connection removed or changed by hand), and an
+   * apply puts back what drifted. Default false: the changes are from what the stack's state says.
+   */
+  refresh?: boolean;
+}
+
 /** What `apply` would change, without changing anything. */
-export function previewAuthorizations(target: StackTarget, set: AuthorizationSet): Promise<RunResult> {
-  return run(target, set, "preview");
+export function previewAuthorizations(
+  target: StackTarget,
+  set: AuthorizationSet,
+  options: RunOptions = {},
+): Promise<RunResult> {
+  return run(target, set, "preview", options);
 }
 
 /** Makes the stack hold exactly these authorizations (others in the stack are removed). */
-export function applyAuthorizations(target: StackTarget, set: AuthorizationSet): Promise<RunResult> {
-  return run(target, set, "apply");
+export function applyAuthorizations(
+  target: StackTarget,
+  set: AuthorizationSet,
+  options: RunOptions = {},
+): Promise<RunResult> {
+  return run(target, set, "apply", options);
 }
 
 /** Removes every authorization of the stack (the stack itself stays, empty). */
@@ -125,14 +144,19 @@ export function removeAuthorizations(target: StackTarget): Promise<RunResult> {
   return run(target, { authorizations: {} }, "remove");
 }
 
-async function run(target: StackTarget, set: AuthorizationSet, operation: "preview" | "apply" | "remove") {
+async function run(
+  target: StackTarget,
+  set: AuthorizationSet,
+  operation: "preview" | "apply" | "remove",
+  options: RunOptions = {},
+) {
   const project = target.projectName ?? DEFAULT_PROJECT;
   // One operation per stack at a time in this process; other stacks run in parallel.
   return withLock(`automation:${target.backendUrl}#${project}/${target.stackName}`, async () => {
     const deadline = Date.now() + (target.lockWaitMs ?? 60_000);
     for (let attempt = 0; ; attempt++) {
       try {
-        return await runOnce(target, set, operation, project);
+        return await runOnce(target, set, operation, project, options);
       } catch (error) {
         if (!(error instanceof AuthorizationRunError) || error.code !== "STACK_LOCKED") throw error;
         if (Date.now() >= deadline || target.signal?.aborted) {
@@ -155,6 +179,7 @@ async function runOnce(
   set: AuthorizationSet,
   operation: "preview" | "apply" | "remove",
   project: string,
+  options: RunOptions,
 ): Promise<RunResult> {
   if (target.signal?.aborted) throw new AuthorizationRunError("CANCELLED", "cancelled before it started");
   const workDir = mkdtempSync(path.join(tmpdir(), "deployment-authorization-"));
@@ -168,7 +193,7 @@ async function runOnce(
     const signal = target.signal;
     if (signal?.aborted) throw new AuthorizationRunError("CANCELLED", "cancelled before the stack operation started");
     if (operation === "preview") {
-      const result = await stack.preview({ onEvent, signal, refresh: false });
+      const result = await stack.preview({ onEvent, signal, refresh: options.refresh ?? false });
       return {
         stackName: target.stackName,
         changes: reviews(events),
@@ -185,7 +210,7 @@ async function runOnce(
         summary: counts(result.summary.resourceChanges),
       };
     }
-    const result = await stack.up({ onEvent, signal });
+    const result = await stack.up({ onEvent, signal, refresh: options.refresh ?? false });
     return {
       stackName: target.stackName,
       changes: reviews(events),
@@ -226,8 +251,8 @@ async function selectStack(
       ? { pulumiCommand: await PulumiCommand.get({ root: target.pulumiRoot, skipVersionCheck: true }) }
       : {}),
   };
-  const authorizations = typeof set.authorizations === "function" ? await set.authorizations() : set.authorizations;
   const program = async () => {
+    const authorizations = typeof set.authorizations === "function" ? await set.authorizations() : set.authorizations;
     const outputs: Record<string, unknown> = {};
     for (const [name, args] of Object.entries(authorizations)) {
       const authorization = new DeploymentAuthorization(name, args);
@@ -239,10 +264,14 @@ async function selectStack(
     }
     return outputs;
   };
-  const stack = await LocalWorkspace.createOrSelectStack(
-    { stackName: target.stackName, projectName: project, program },
-    options,
-  );
+  const args = { stackName: target.stackName, projectName: project, program };
+  const stack = await LocalWorkspace.createOrSelectStack(args, options).catch((error: unknown) => {
+    // Another process created the stack between this one's select and create (two replicas of a
+    // portal, the first requests for a new team): it exists now, select it.
+    const stderr = (error as { commandResult?: { stderr?: string } }).commandResult?.stderr ?? String(error);
+    if (!/already exists/i.test(stderr)) throw error;
+    return LocalWorkspace.selectStack(args, options);
+  });
   if (target.config) await stack.setAllConfig(target.config);
   return stack;
 }
