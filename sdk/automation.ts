@@ -265,15 +265,31 @@ async function selectStack(
     return outputs;
   };
   const args = { stackName: target.stackName, projectName: project, program };
-  const stack = await LocalWorkspace.createOrSelectStack(args, options).catch((error: unknown) => {
-    // Another process created the stack between this one's select and create (two replicas of a
-    // portal, the first requests for a new team): it exists now, select it.
-    const stderr = (error as { commandResult?: { stderr?: string } }).commandResult?.stderr ?? String(error);
-    if (!/already exists/i.test(stderr)) throw error;
-    return LocalWorkspace.selectStack(args, options);
-  });
+  const stack = await createOrSelect(args, options);
   if (target.config) await stack.setAllConfig(target.config);
   return stack;
+}
+
+/**
+ * Two processes may create one new stack at once (two replicas of a portal, the first requests for
+ * a new team). The loser either finds it exists (select it) or, on a bucket backend, meets the
+ * winner's creation lock as it is released (the lock file it lists is gone when it reads it): that
+ * try is made again, a bounded number of times.
+ */
+async function createOrSelect(
+  args: Parameters<typeof LocalWorkspace.createOrSelectStack>[0] & { stackName: string },
+  options: Parameters<typeof LocalWorkspace.createOrSelectStack>[1],
+) {
+  for (let attempt = 1; ; attempt++) {
+    try {
+      return await LocalWorkspace.createOrSelectStack(args, options);
+    } catch (error) {
+      const stderr = (error as { commandResult?: { stderr?: string } }).commandResult?.stderr ?? String(error);
+      if (/already exists/i.test(stderr)) return LocalWorkspace.selectStack(args, options);
+      if (attempt >= 5 || !/could not create stack/i.test(stderr)) throw error;
+      await new Promise((resolve) => setTimeout(resolve, 200 * attempt + Math.random() * 300));
+    }
+  }
 }
 
 /** The engine's step events in the shape `pulumi preview --json` gives them, reviewed. */
