@@ -156,6 +156,19 @@ describe("claims kept as the identity's tags by the Azure driver", () => {
     expect((error as Error).message).toContain(`managed identity ${identity.name}`);
   });
 
+  it("retries a tag write that ARM throttles (429 with Retry-After), as every other call", async () => {
+    const identity = await createIdentity(azure().fakeUrl);
+    await injectFault(azure().fakeUrl, {
+      operation: "Tags_UpdateAtScope",
+      kind: "throttle",
+      retryAfterSeconds: 0,
+      identity: identity.id,
+    });
+    await driver().recordClaim(identity.id, "a1b2c3d4e5f6", ["deadbeef"]);
+    expect(await storedTags(azure().fakeUrl, identity.id)).toEqual({ [`${CLAIM_TAG_PREFIX}a1b2c3d4e5f6`]: "deadbeef" });
+    expect((await callCounts(azure().fakeUrl, { identity: identity.id })).Tags_UpdateAtScope).toBe(2);
+  });
+
   it("a missing identity: recording and listing name it; releasing succeeds", async () => {
     const identity = await createIdentity(azure().fakeUrl);
     await deleteIdentity(azure().fakeUrl, identity.id);
