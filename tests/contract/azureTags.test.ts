@@ -154,6 +154,7 @@ describe("claims kept as the identity's tags by the Azure driver", () => {
     expect((error as Error).message).toContain("AuthorizationFailed");
     expect((error as Error).message).toContain("Microsoft.Resources/tags/write");
     expect((error as Error).message).toContain(`managed identity ${identity.name}`);
+    expect((error as Error).message).toMatch(/their roles\. This resource keeps its claim/);
   });
 
   it("retries a tag write that ARM throttles (429 with Retry-After), as every other call", async () => {

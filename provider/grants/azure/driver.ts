@@ -240,7 +240,9 @@ export class AzureFederationDriver implements GrantDriver<AzureGrant, AzureResol
       }
       const remaining = live.filter((l) => !mine.includes(l));
       const assignment = grant.roleAssignment;
-      // A shared assignment stays while another Deployment of ours still federates with the identity.
+      // A shared assignment stays while another Deployment of ours still federates with the identity:
+      // the claims on the identity's tags keep it for resources of this release, this for those of
+      // earlier ones, which have no tag until their next update.
       if (
         assignment &&
         !resolved.preExistingAssignment &&
@@ -337,7 +339,7 @@ export class AzureFederationDriver implements GrantDriver<AzureGrant, AzureResol
       if (error instanceof RemoteError && error.status === 403) {
         throw new AuthorizationError(
           "PERMISSION_DENIED",
-          `${error.message}. This resource keeps its claim on the identity's role assignment as a tag on the identity ` +
+          `${error.message.replace(/\.$/, "")}. This resource keeps its claim on the identity's role assignment as a tag on the identity ` +
             `(${CLAIM_TAG_PREFIX}<instance>): give the Azure credentials Microsoft.Resources/tags/read and ` +
             `Microsoft.Resources/tags/write on managed identity ${name} (the built-in Tag Contributor role at ${id} ` +
             `has both), then run pulumi up again.`,
