@@ -286,7 +286,7 @@ describe("an Azure role assignment shared by Deployments whose connections live 
     expect(credentialNames()).toEqual([]);
   });
 
-  it("deleted at the same moment: nothing is left behind", async () => {
+  it("deleted at the same moment (in one process): nothing is left behind, no claim stays", async () => {
     const a = await provider.create(await forDeployment("galaxy-a", TARGET.url));
     const b = await provider.create(await forDeployment("galaxy-b", OTHER_AIRFLOW));
     await Promise.all([provider.delete(a.id, a.outs), provider.delete(b.id, b.outs)]);
