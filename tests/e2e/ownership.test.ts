@@ -9,11 +9,13 @@ import { createRole, iamClient, trustPolicyOf, uniqueName } from "../support/aws
 import {
   createIdentity,
   foreignCredentials,
+  seedRoleAssignment,
   storageAccountScope,
   storedCredentials,
   storedRoleAssignments,
+  storedTags,
 } from "../support/azure";
-import { AKS_ISSUER, foreignPolicy } from "../support/fixtures";
+import { AKS_ISSUER, azureInputs, foreignPolicy, plannedAzure } from "../support/fixtures";
 import { createProject, foreignProjectPolicy, storedPolicy } from "../support/gcp";
 import { ProgramStack, programStack, repoRoot } from "../support/pulumiProgram";
 // @ts-expect-error plain ESM script without type declarations
@@ -273,3 +275,75 @@ async function claimTags(roleName: string): Promise<string[]> {
   const { Tags } = await iam().send(new ListRoleTagsCommand({ RoleName: roleName }));
   return (Tags ?? []).map((tag) => tag.Key ?? "").filter((key) => key.startsWith("DeploymentAuthorization:"));
 }
+
+describe("one Azure identity's role assignment for Deployments in different Airflows, with the real pulumi CLI", () => {
+  it("destroying one Deployment's stack leaves the assignment and credentials to the other, destroying both leaves only foreign content", async () => {
+    const fakeUrl = endpoints().azure.fakeUrl;
+    // The second Deployment federated by hand before it was managed: its credentials carry names of
+    // someone's choosing, so nothing but its claim tells that it relies on the assignment.
+    const [first, second] = [uniqueName("shared-a"), uniqueName("shared-b")];
+    const adopterNamespace = `${second}-ns0`;
+    const handMade = plannedAzure(azureInputs({ namespace: adopterNamespace })).grant.credentials.map((c, i) => ({
+      name: `by-hand-${i}`,
+      issuer: c.issuer,
+      subject: c.subject,
+    }));
+    const foreign = foreignCredentials(1);
+    const identity = await createIdentity(fakeUrl, { credentials: [...foreign, ...handMade], tags: { team: "data" } });
+    const scope = storageAccountScope(identity.subscriptionId, identity.resourceGroup, "lake");
+    const foreignAssignment = await seedRoleAssignment(fakeUrl, { scope, role: "Reader" });
+    const stackFor = (
+      stackName: string,
+      server: { url: string; username: string; password: string },
+      extra: Record<string, string> = {},
+    ) => {
+      const config: Record<string, { value: string; secret?: boolean }> = {
+        "deployment-authorization:airflowPassword": { value: server.password, secret: true },
+        "aze2e:airflowUrl": { value: server.url },
+        "aze2e:airflowUsername": { value: server.username },
+        "aze2e:issuerUrl": { value: AKS_ISSUER },
+        "aze2e:identity": { value: identity.id },
+        "aze2e:scope": { value: scope },
+      };
+      for (const [key, value] of Object.entries(extra)) config[`aze2e:${key}`] = { value };
+      return programStack({
+        program: path.join(repoRoot, "tests/e2e/programs/azure.js"),
+        stackName,
+        config,
+        env: azureEnv(endpoints().azure.url, endpoints().azure.caFile) as Record<string, string>,
+      });
+    };
+    const ourAssignments = async () =>
+      (await storedRoleAssignments(fakeUrl, scope, identity.properties.principalId)).map((a) => a.name);
+    const credentialNames = async () => (await storedCredentials(fakeUrl, identity.id)).map((c) => c.name).sort();
+    const claimTags = async () =>
+      Object.keys(await storedTags(fakeUrl, identity.id)).filter((key) => key.startsWith("DeploymentAuthorization:"));
+    const [inAirflow3, inAirflow2] = await Promise.all([
+      stackFor(first, endpoints().airflow3),
+      stackFor(second, endpoints().airflow2, { adoptExistingCredentials: "true" }),
+    ]);
+    try {
+      await inAirflow3.stack.up();
+      await inAirflow2.stack.up();
+      const [assignment] = await ourAssignments();
+      expect(await ourAssignments()).toEqual([assignment]);
+      const claimsWhileBoth = await claimTags();
+      const adopterCredentials = [...foreign, ...handMade].map((c) => c.name).sort();
+
+      await inAirflow3.stack.destroy();
+      expect(await ourAssignments()).toEqual([assignment]);
+      expect(await credentialNames()).toEqual(adopterCredentials);
+      expect(claimsWhileBoth).toHaveLength(2);
+      expect(await claimTags()).toHaveLength(1);
+      await expectNoChangesAfterRefresh(inAirflow2);
+
+      await inAirflow2.stack.destroy();
+      expect(await ourAssignments()).toEqual([]);
+      expect(await credentialNames()).toEqual(foreign.map((c) => c.name));
+      expect(await storedTags(fakeUrl, identity.id)).toEqual({ team: "data" });
+      expect((await storedRoleAssignments(fakeUrl, scope)).map((a) => a.name)).toEqual([foreignAssignment.name]);
+    } finally {
+      await Promise.all([inAirflow3.dispose(), inAirflow2.dispose()]);
+    }
+  });
+});

@@ -37,7 +37,11 @@ export type AzureOperation =
   | "RoleAssignments_Create"
   | "RoleAssignments_Delete"
   | "RoleDefinitions_List"
-  | "RoleDefinitions_Get";
+  | "RoleDefinitions_Get"
+  | "Tags_GetAtScope"
+  | "Tags_UpdateAtScope"
+  | "Tags_CreateOrUpdateAtScope"
+  | "Tags_DeleteAtScope";
 
 export interface AzureClients {
   msi: ManagedServiceIdentityClient;
@@ -230,9 +234,10 @@ export interface Fault {
   /**
    * schema: the answer carries a field the contract does not allow (Prism turns it into a 500);
    * throttle: 429 with Retry-After; error500 / error503: ARM's server errors; concurrentWrite:
-   * 409 as if another writer held the identity (credential writes only).
+   * 409 as if another writer held the identity (credential writes only); forbidden: 403
+   * AuthorizationFailed, naming the action the caller lacks.
    */
-  kind: "schema" | "throttle" | "error500" | "error503" | "concurrentWrite";
+  kind: "schema" | "throttle" | "error500" | "error503" | "concurrentWrite" | "forbidden";
   count?: number;
   retryAfterSeconds?: number;
   identity?: string;
@@ -242,6 +247,11 @@ export interface Fault {
 /** The next `count` (default 1) calls of `operation` (for that identity or scope) meet the fault. */
 export async function injectFault(fakeUrl: string, fault: Fault): Promise<void> {
   await fakeAdmin(fakeUrl, "POST", "faults", fault);
+}
+
+/** The identity's tags as the fake holds them (the claims this package keeps are among them). */
+export async function storedTags(fakeUrl: string, identityId: string): Promise<Record<string, string>> {
+  return fakeAdmin(fakeUrl, "GET", `tags?identity=${encodeURIComponent(identityId)}`);
 }
 
 /** The identity as the SDK returns it, for comparisons with FakeIdentity. */

@@ -8,6 +8,14 @@ import type {
   DeploymentSettingsDriver,
 } from "../../provider/core/types";
 import type { AwsGrant, GrantOnRole, TrustDriver } from "../../provider/grants/aws/types";
+import type { ClaimLedger, GrantDriver } from "../../provider/core/types";
+import {
+  type AzureGrant,
+  type AzureResolved,
+  type FederatedCredential,
+  isOtherDeploymentsCredential,
+} from "../../provider/grants/azure/plan";
+import { CLAIM_TAG_PREFIX, TAG_LIMIT } from "../../provider/grants/azure/driver";
 import { airflowSink } from "../../provider/connections/airflow";
 import { createProvider, type ProviderMethods } from "../../provider/core/provider";
 import { awsGrantDriver } from "../../provider/grants/aws";
@@ -197,4 +205,136 @@ export class MemoryDeploymentSettings implements DeploymentSettingsDriver {
     if (change.workloadIdentity !== undefined) d.identity = change.workloadIdentity;
     this.writes++;
   }
+}
+
+/**
+ * The real provider methods over an in-memory ARM (managed identities with their credentials and
+ * tags, role assignments) and an in-memory Airflow, for the lifecycle's unit tests on Azure.
+ */
+export function memoryAzureProvider(env: NodeJS.ProcessEnv = {}) {
+  const azure = new MemoryAzure();
+  const connections = new MemoryConnections();
+  const provider = createProvider({
+    planners: GRANT_PLANNERS,
+    loadParser: () => parseInputs,
+    makeDrivers: () => ({ grants: { azure }, connections: { airflow: airflowSink(connections) } }),
+    env,
+  }) as ProviderMethods<AzureGrant>;
+  return { azure, connections, provider };
+}
+
+interface MemoryIdentity {
+  principalId: string;
+  clientId: string;
+  tenantId: string;
+  credentials: Map<string, FederatedCredential>;
+  tags: Map<string, string>;
+}
+
+/**
+ * ARM as the Azure driver sees it, with the same contract: credentials by name, role assignments
+ * by their derived name (kept while another Deployment of ours federates with the identity), and
+ * claims as the identity's tags, one per instance.
+ */
+export class MemoryAzure implements GrantDriver<AzureGrant, AzureResolved> {
+  readonly identities = new Map<string, MemoryIdentity>();
+  /** Role assignments by name. */
+  readonly assignments = new Map<string, { scope: string; role: string; principalId: string }>();
+
+  addIdentity(id: string, tags: Record<string, string> = {}) {
+    const n = this.identities.size + 1;
+    this.identities.set(id.toLowerCase(), {
+      principalId: `principal-${n}`,
+      clientId: `client-${n}`,
+      tenantId: "tenant",
+      credentials: new Map(),
+      tags: new Map(Object.entries(tags)),
+    });
+  }
+
+  private identity(id: string): MemoryIdentity {
+    const found = this.identities.get(id.toLowerCase());
+    if (!found) throw new TargetMissingError(`managed identity ${id} does not exist`);
+    return found;
+  }
+
+  /** The claim tags on an identity: instance → digests. */
+  claimTags(id: string): Map<string, string[]> {
+    const claims = new Map<string, string[]>();
+    for (const [key, value] of this.identity(id).tags) {
+      if (key.startsWith(CLAIM_TAG_PREFIX)) claims.set(key.slice(CLAIM_TAG_PREFIX.length), value.split(" "));
+    }
+    return claims;
+  }
+
+  async read(grant: AzureGrant, resolved: AzureResolved) {
+    const identity = this.identity(grant.identity);
+    const credentials = grant.credentials.filter((c) => identity.credentials.has(c.name));
+    const assignment = grant.roleAssignment;
+    const roleAssignment = assignment && this.assignments.has(assignment.name) ? assignment : null;
+    return { grant: { ...grant, credentials, roleAssignment }, resolved };
+  }
+
+  /** A credential someone made by hand (another name than ours), as adoptExistingCredentials finds it. */
+  addCredential(id: string, credential: FederatedCredential) {
+    this.identity(id).credentials.set(credential.name, { ...credential });
+  }
+
+  async ensure(grant: AzureGrant) {
+    const identity = this.identity(grant.identity);
+    let changed = false;
+    const adopted: string[] = [];
+    for (const c of grant.credentials) {
+      const twin = [...identity.credentials.values()].find(
+        (l) => l.name !== c.name && l.issuer === c.issuer && l.subject === c.subject,
+      );
+      if (twin && grant.adoptExistingCredentials) adopted.push(twin.name);
+      if (twin || identity.credentials.has(c.name)) continue;
+      identity.credentials.set(c.name, { ...c });
+      changed = true;
+    }
+    const assignment = grant.roleAssignment;
+    if (assignment && !this.assignments.has(assignment.name)) {
+      this.assignments.set(assignment.name, {
+        scope: assignment.scope,
+        role: assignment.role,
+        principalId: identity.principalId,
+      });
+      changed = true;
+    }
+    const { principalId, clientId, tenantId } = identity;
+    return {
+      changed,
+      resolved: { principalId, clientId, tenantId, ...(adopted.length > 0 ? { adoptedCredentials: adopted } : {}) },
+    };
+  }
+
+  async remove(grant: AzureGrant, resolved: AzureResolved) {
+    const identity = this.identity(grant.identity);
+    let removed = false;
+    for (const c of grant.credentials) removed = identity.credentials.delete(c.name) || removed;
+    for (const name of resolved.adoptedCredentials ?? []) removed = identity.credentials.delete(name) || removed;
+    const assignment = grant.roleAssignment;
+    const othersFederate = [...identity.credentials.values()].some((c) => isOtherDeploymentsCredential(c, grant));
+    if (assignment && !othersFederate) removed = this.assignments.delete(assignment.name) || removed;
+    return { removed };
+  }
+
+  readonly ledger: ClaimLedger<AzureGrant> = {
+    record: async (grant, instance, digests) => {
+      const tags = this.identity(grant.identity).tags;
+      const key = `${CLAIM_TAG_PREFIX}${instance}`;
+      if (!tags.has(key) && tags.size >= TAG_LIMIT) {
+        throw new AuthorizationError("QUOTA_EXCEEDED", `managed identity ${grant.identity} has ${tags.size} tags`);
+      }
+      tags.set(key, digests.join(" "));
+    },
+    release: async (grant, instance) => {
+      this.identities.get(grant.identity.toLowerCase())?.tags.delete(`${CLAIM_TAG_PREFIX}${instance}`);
+    },
+    claimedByOthers: async (grant, instance) =>
+      new Set(
+        [...this.claimTags(grant.identity)].filter(([owner]) => owner !== instance).flatMap(([, digests]) => digests),
+      ),
+  };
 }

@@ -1,5 +1,5 @@
 import fc from "fast-check";
-import { beforeEach, describe, expect, it } from "vitest";
+import { beforeEach, describe, expect, it, vi } from "vitest";
 import {
   FreshListings,
   claimDigest,
@@ -14,8 +14,17 @@ import type { ProviderMethods } from "../../provider/core/provider";
 import { findStatement } from "../../provider/grants/aws/trustPolicy";
 import { gcpPlanner } from "../../provider/grants/gcp/planner";
 import { azurePlanner } from "../../provider/grants/azure/planner";
-import { MemoryConnections, MemoryTrust, memoryAwsProvider } from "../support/memoryDrivers";
+import type { AzureGrant } from "../../provider/grants/azure/plan";
 import {
+  MemoryAzure,
+  MemoryConnections,
+  MemoryTrust,
+  memoryAwsProvider,
+  memoryAzureProvider,
+} from "../support/memoryDrivers";
+import {
+  AZURE_IDENTITY,
+  AZURE_SUBSCRIPTION,
   PlannedAws,
   WORKLOAD_IDENTITY,
   azureInputs,
@@ -202,6 +211,120 @@ describe("a cluster's role trusted for Deployments whose connections live in dif
   it("keeps no claim on the role for a Deployment's own role (its connection's place is the only one)", async () => {
     await provider.create(await checked());
     expect(trust.claims.get("data-reader")?.size ?? 0).toBe(0);
+  });
+});
+
+describe("an Azure role assignment shared by Deployments whose connections live in different Airflows", () => {
+  const OTHER_AIRFLOW = "http://127.0.0.1:9090";
+  const SCOPE = `/subscriptions/${AZURE_SUBSCRIPTION}/resourceGroups/data`;
+  let azure: MemoryAzure;
+  let connections: MemoryConnections;
+  let provider: ProviderMethods<AzureGrant>;
+
+  beforeEach(() => {
+    ({ azure, connections, provider } = memoryAzureProvider({ AIRFLOW_API_TOKEN: "tok" }));
+    azure.addIdentity(AZURE_IDENTITY, { team: "data" });
+  });
+
+  const forDeployment = async (
+    namespace: string,
+    airflowUrl: string,
+    azureExtra: Record<string, unknown> = {},
+    roleAssignment: Record<string, string> | null = { scope: SCOPE, role: "Storage Blob Data Reader" },
+  ) => {
+    const raw = azureInputs(
+      { namespace, ...(roleAssignment ? { roleAssignment } : {}), ...azureExtra },
+      {
+        owner: `${namespace}/prod/lake`,
+        connection: { connectionId: "azure_lake", airflow: { url: airflowUrl, auth: { kind: "token" } } },
+      },
+    );
+    const result = await provider.check({}, raw);
+    expect(result.failures).toBeUndefined();
+    return result.inputs as unknown as Parameters<typeof provider.create>[0];
+  };
+  const assignmentExists = () => azure.assignments.size === 1;
+  const credentialNames = () => [...azure.identities.get(AZURE_IDENTITY.toLowerCase())!.credentials.keys()].sort();
+  const namesOf = (state: { grant: AzureGrant }) => state.grant.credentials.map((c) => c.name).sort();
+
+  it("keeps each resource's claim on the identity: destroying one leaves the assignment to the other", async () => {
+    const a = await provider.create(await forDeployment("galaxy-a", TARGET.url));
+    const b = await provider.create(await forDeployment("galaxy-b", OTHER_AIRFLOW));
+    expect(assignmentExists()).toBe(true);
+    expect([...azure.claimTags(AZURE_IDENTITY).keys()].sort()).toEqual(
+      [a.outs.resolved.instance, b.outs.resolved.instance].sort(),
+    );
+    // One digest each, the assignment's: credentials are each Deployment's own.
+    expect(azure.claimTags(AZURE_IDENTITY).get(a.outs.resolved.instance!)).toEqual([
+      claimDigest(azurePlanner.sharedAcrossPlaces!(a.outs.grant)[0]!),
+    ]);
+    await provider.delete(a.id, a.outs);
+    expect(assignmentExists()).toBe(true);
+    expect(credentialNames()).toEqual(namesOf(b.outs));
+    expect([...azure.claimTags(AZURE_IDENTITY).keys()]).toEqual([b.outs.resolved.instance]);
+    await provider.delete(b.id, b.outs);
+    expect(assignmentExists()).toBe(false);
+    expect(credentialNames()).toEqual([]);
+    expect(azure.claimTags(AZURE_IDENTITY).size).toBe(0);
+    expect(azure.identities.get(AZURE_IDENTITY.toLowerCase())!.tags).toEqual(new Map([["team", "data"]]));
+  });
+
+  it("keeps the assignment for a Deployment whose credentials were made by hand and adopted", async () => {
+    const adopter = await forDeployment("galaxy-b", OTHER_AIRFLOW, { adoptExistingCredentials: true });
+    // The same issuer and subjects under names of someone's choosing: not recognisably ours by name.
+    for (const [i, c] of adopter.grant.credentials.entries()) {
+      azure.addCredential(AZURE_IDENTITY, { ...c, name: `by-hand-${i}` });
+    }
+    const a = await provider.create(await forDeployment("galaxy-a", TARGET.url));
+    const b = await provider.create(adopter);
+    expect(b.outs.resolved.adoptedCredentials).toHaveLength(adopter.grant.credentials.length);
+    await provider.delete(a.id, a.outs);
+    expect(assignmentExists()).toBe(true);
+    expect(credentialNames()).toEqual(adopter.grant.credentials.map((_, i) => `by-hand-${i}`).sort());
+    await provider.delete(b.id, b.outs);
+    expect(assignmentExists()).toBe(false);
+    expect(credentialNames()).toEqual([]);
+  });
+
+  it("deleted at the same moment (in one process): nothing is left behind, no claim stays", async () => {
+    const a = await provider.create(await forDeployment("galaxy-a", TARGET.url));
+    const b = await provider.create(await forDeployment("galaxy-b", OTHER_AIRFLOW));
+    await Promise.all([provider.delete(a.id, a.outs), provider.delete(b.id, b.outs)]);
+    expect(assignmentExists()).toBe(false);
+    expect(credentialNames()).toEqual([]);
+    expect(azure.claimTags(AZURE_IDENTITY).size).toBe(0);
+    expect(connections.store.size).toBe(0);
+  });
+
+  it("a create that fails takes its claim back", async () => {
+    const record = vi.spyOn(azure.ledger, "record");
+    connections.failNextCreate = new Error("Airflow is down");
+    await expect(provider.create(await forDeployment("galaxy-a", TARGET.url))).rejects.toThrow();
+    expect(record).toHaveBeenCalledOnce();
+    expect(azure.claimTags(AZURE_IDENTITY).size).toBe(0);
+    expect(assignmentExists()).toBe(false);
+  });
+
+  it("an update that drops the role assignment takes the claim back and leaves the assignment to the other", async () => {
+    const a = await provider.create(await forDeployment("galaxy-a", TARGET.url));
+    const b = await provider.create(await forDeployment("galaxy-b", OTHER_AIRFLOW));
+    await provider.update(a.id, a.outs, await forDeployment("galaxy-a", TARGET.url, {}, null));
+    expect([...azure.claimTags(AZURE_IDENTITY).keys()]).toEqual([b.outs.resolved.instance]);
+    expect(assignmentExists()).toBe(true);
+  });
+
+  it("keeps no claim on the identity for a resource without a role assignment", async () => {
+    await provider.create(await forDeployment("galaxy-a", TARGET.url, {}, null));
+    expect(azure.claimTags(AZURE_IDENTITY).size).toBe(0);
+  });
+
+  it("fails with QUOTA_EXCEEDED before writing anything when the identity holds 50 tags", async () => {
+    for (let i = 1; i < 50; i++) azure.identities.get(AZURE_IDENTITY.toLowerCase())!.tags.set(`cost-${i}`, "x");
+    const error = await provider.create(await forDeployment("galaxy-a", TARGET.url)).catch((e: unknown) => e);
+    expect(error).toMatchObject({ code: "QUOTA_EXCEEDED" });
+    expect(credentialNames()).toEqual([]);
+    expect(assignmentExists()).toBe(false);
+    expect(connections.store.size).toBe(0);
   });
 });
 

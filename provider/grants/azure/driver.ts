@@ -1,11 +1,12 @@
 import { AuthorizationManagementClient } from "@azure/arm-authorization";
 import { FederatedIdentityCredential as SdkCredential, ManagedServiceIdentityClient } from "@azure/arm-msi";
+import { type OperationSpec, createSerializer } from "@azure/core-client";
 import { DefaultAzureCredential } from "@azure/identity";
 import { summarizeBody } from "../../core/diagnosis";
 import { AuthorizationError, RemoteError, TargetMissingError } from "../../core/errors";
 import { withLock } from "../../core/lock";
 import { REMOTE_DEFAULTS, Remote, RemoteTuning, mayHaveLandedByStatus, refused } from "../../core/remoteCall";
-import type { EnsureProgress, GrantDriver } from "../../core/types";
+import type { ClaimLedger, EnsureProgress, GrantDriver } from "../../core/types";
 import {
   AUDIENCE,
   AzureGrant,
@@ -74,6 +75,74 @@ function isRetryableArmError(error: unknown): boolean {
   const { statusCode: status, code } = armError(error);
   return status === 429 || (status !== undefined && status >= 500) || (status === undefined && code !== undefined);
 }
+/**
+ * Tags on the identity that hold claims on its role assignment: one per instance, its digests
+ * separated by spaces. ARM allows a colon in a tag name (not `<>%&\\?/`).
+ */
+export const CLAIM_TAG_PREFIX = "DeploymentAuthorization:";
+/** ARM's limit of tags on one resource. */
+export const TAG_LIMIT = 50;
+
+/**
+ * Microsoft.Resources Tags at scope, 2021-04-01 (resources.json): GET reads a resource's tags,
+ * PATCH with `Merge` adds or replaces the given names, with `Delete` removes them. Sent through the
+ * identity client's pipeline (its credential, retries and timeout), as `@azure/arm-resources` does.
+ */
+function tagsAtScope(httpMethod: "GET" | "PATCH"): OperationSpec {
+  const text = { name: "String" } as const;
+  const tags = {
+    serializedName: "properties",
+    type: {
+      name: "Composite",
+      modelProperties: { tags: { serializedName: "tags", type: { name: "Dictionary", value: { type: text } } } },
+    },
+  } as const;
+  const tagsResource = {
+    type: { name: "Composite", modelProperties: { properties: tags } },
+  } as const;
+  const constant = (serializedName: string, defaultValue: string) => ({
+    parameterPath: serializedName,
+    mapper: { serializedName, defaultValue, isConstant: true, type: text },
+  });
+  const urlParameter = (name: string) => ({
+    parameterPath: name,
+    mapper: { serializedName: name, required: true, type: text },
+    skipEncoding: true,
+  });
+  return {
+    path: "/{scope}/providers/Microsoft.Resources/tags/default",
+    httpMethod,
+    responses: { 200: { bodyMapper: tagsResource }, default: {} },
+    queryParameters: [constant("api-version", "2021-04-01")],
+    urlParameters: [urlParameter("$host"), urlParameter("scope")],
+    headerParameters: [
+      constant("Accept", "application/json"),
+      ...(httpMethod === "PATCH" ? [constant("Content-Type", "application/json")] : []),
+    ],
+    ...(httpMethod === "PATCH"
+      ? {
+          requestBody: {
+            parameterPath: "parameters",
+            mapper: {
+              serializedName: "parameters",
+              required: true,
+              type: {
+                name: "Composite",
+                modelProperties: {
+                  operation: { serializedName: "operation", type: text },
+                  properties: tags,
+                },
+              },
+            },
+          },
+          mediaType: "json" as const,
+        }
+      : {}),
+    serializer: createSerializer({}, false),
+  };
+}
+const GET_TAGS = tagsAtScope("GET");
+const PATCH_TAGS = tagsAtScope("PATCH");
 
 /** Azure refuses overlapping writes to one identity's credentials: wait and write again. */
 const CONCURRENT_WRITES = "ConcurrentFederatedIdentityCredentialsWritesForSingleManagedIdentity";
@@ -90,6 +159,15 @@ export class AzureFederationDriver implements GrantDriver<AzureGrant, AzureResol
   private readonly identities = new Map<string, ManagedServiceIdentityClient>();
   private readonly authorization = new Map<string, AuthorizationManagementClient>();
   private readonly remote: Remote;
+  /** Claims on the role assignment, kept as the identity's tags: read wherever the identity is. */
+  readonly ledger: ClaimLedger<AzureGrant> = {
+    record: (grant, instance, digests) => this.recordClaim(grant.identity, instance, digests),
+    release: (grant, instance) => this.releaseClaim(grant.identity, instance),
+    claimedByOthers: async (grant, instance) => {
+      const claims = await this.listClaims(grant.identity);
+      return new Set([...claims].filter(([owner]) => owner !== instance).flatMap(([, digests]) => digests));
+    },
+  };
 
   constructor(private readonly options: AzureArmOptions = {}) {
     const token = options.accessToken;
@@ -196,7 +274,9 @@ export class AzureFederationDriver implements GrantDriver<AzureGrant, AzureResol
       }
       const remaining = live.filter((l) => !mine.includes(l));
       const assignment = grant.roleAssignment;
-      // A shared assignment stays while another Deployment of ours still federates with the identity.
+      // A shared assignment stays while another Deployment of ours still federates with the identity:
+      // the claims on the identity's tags keep it for resources of this release, this for those of
+      // earlier ones, which have no tag until their next update.
       if (
         assignment &&
         !resolved.preExistingAssignment &&
@@ -209,7 +289,101 @@ export class AzureFederationDriver implements GrantDriver<AzureGrant, AzureResol
     });
   }
 
-  /** Our credentials in place: predicted against the limit first, then written one at a time (under the identity lock). */
+  /** The claims kept on the identity (its tags): the digests each instance claims. */
+  async listClaims(id: string): Promise<Map<string, string[]>> {
+    const claims = new Map<string, string[]>();
+    for (const [key, value] of Object.entries(await this.identityTags(id))) {
+      if (!key.startsWith(CLAIM_TAG_PREFIX)) continue;
+      claims.set(key.slice(CLAIM_TAG_PREFIX.length), value.split(" ").filter(Boolean));
+    }
+    return claims;
+  }
+
+  /** Keeps an instance's claim as one tag of its own (a Merge of that name alone), replacing its earlier one. */
+  async recordClaim(id: string, instance: string, digests: string[]): Promise<void> {
+    const name = identityName(id);
+    const key = `${CLAIM_TAG_PREFIX}${instance}`;
+    const tags = await this.identityTags(id);
+    const count = Object.keys(tags).length;
+    // ARM's limit, checked first so that the error says what the tag is for.
+    if (!(key in tags) && count >= TAG_LIMIT) {
+      throw new AuthorizationError(
+        "QUOTA_EXCEEDED",
+        `managed identity ${name} has ${count} tags, Azure's limit per resource: this resource keeps its claim on the ` +
+          `identity's role assignment as a tag (${key}), so that a resource for another Deployment federated with the ` +
+          `same identity does not take the role assignment away when it is deleted. Remove a tag the identity does ` +
+          `not need (az tag list --resource-id ${id}), then run pulumi up again.`,
+      );
+    }
+    await this.patchTags(id, "Merge", { [key]: digests.join(" ") });
+  }
+
+  /** Takes an instance's claim off the identity; absent (and a missing identity) is success. */
+  async releaseClaim(id: string, instance: string): Promise<void> {
+    const key = `${CLAIM_TAG_PREFIX}${instance}`;
+    let tags: Record<string, string>;
+    try {
+      tags = await this.identityTags(id);
+    } catch (error) {
+      if (error instanceof TargetMissingError) return;
+      throw error;
+    }
+    if (!(key in tags)) return;
+    // The name with the value it has: a Delete removes that pair, whichever way ARM matches it.
+    await this.patchTags(id, "Delete", { [key]: tags[key]! }).catch((error: unknown) => {
+      if (!(error instanceof TargetMissingError)) throw error;
+    });
+  }
+
+  private async identityTags(id: string): Promise<Record<string, string>> {
+    const result = await this.tagsCall(id, "read tags", "tags.getAtScope", GET_TAGS, {});
+    return result.properties?.tags ?? {};
+  }
+
+  private async patchTags(id: string, operation: "Merge" | "Delete", tags: Record<string, string>): Promise<void> {
+    await this.tagsCall(id, `${operation.toLowerCase()} tags`, "tags.updateAtScope", PATCH_TAGS, {
+      parameters: { operation, properties: { tags } },
+    });
+  }
+
+  private async tagsCall(
+    id: string,
+    what: string,
+    operation: string,
+    spec: OperationSpec,
+    args: Record<string, unknown>,
+  ): Promise<{ properties?: { tags?: Record<string, string> } }> {
+    const name = identityName(id);
+    try {
+      return (await this.call(`${what} of managed identity ${name}`, operation, () =>
+        this.identityClient(id).sendOperationRequest({ scope: id.replace(/^\//, ""), ...args }, spec),
+      )) as { properties?: { tags?: Record<string, string> } };
+    } catch (error) {
+      if (error instanceof RemoteError && error.status === 404) {
+        throw new TargetMissingError(
+          {
+            what: `managed identity ${name} (${id})`,
+            kind: "managed identity",
+            input: "azure.identity",
+            check: `az identity show --ids ${id}`,
+          },
+          { cause: error },
+        );
+      }
+      if (error instanceof RemoteError && error.status === 403) {
+        throw new AuthorizationError(
+          "PERMISSION_DENIED",
+          `${error.message.replace(/\.$/, "")}. This resource keeps its claim on the identity's role assignment as a tag on the identity ` +
+            `(${CLAIM_TAG_PREFIX}<instance>): give the Azure credentials Microsoft.Resources/tags/read and ` +
+            `Microsoft.Resources/tags/write on managed identity ${name} (the built-in Tag Contributor role at ${id} ` +
+            `has both), then run pulumi up again.`,
+          { cause: error },
+        );
+      }
+      throw error;
+    }
+  }
+
   /** Best effort: the failure being reported matters more than one of its clean-up calls failing too. */
   private async takeBackCredentials(id: string, names: string[]): Promise<void> {
     const { resourceGroup, name } = parseIdentity(id);
@@ -220,6 +394,7 @@ export class AzureFederationDriver implements GrantDriver<AzureGrant, AzureResol
     }
   }
 
+  /** Our credentials in place: predicted against the limit first, then written one at a time (under the identity lock). */
   private async ensureCredentials(grant: AzureGrant, adoptedBefore: string[], made: string[] = []) {
     const { resourceGroup, name } = parseIdentity(grant.identity);
     const live = await this.listCredentials(grant.identity);

@@ -25,6 +25,10 @@ export const azurePlanner: GrantPlanner<AzureGrant, AzureResolved> = {
     ...grant.credentials.map((c) => credentialKey(grant, c)),
     ...(grant.roleAssignment ? [assignmentKey(grant)] : []),
   ],
+  // One identity federated for Deployments in different Airflows shares their role assignment, and
+  // their connections live in as many places: claims on it are kept on the identity too. Credentials
+  // are one Deployment's (its issuer and namespace), so their claims stay with its connection.
+  sharedAcrossPlaces: (grant) => (grant.roleAssignment ? [assignmentKey(grant)] : []),
   withoutClaims(grant, kept) {
     const credentials = grant.credentials.filter((c) => !kept.has(credentialKey(grant, c)));
     const roleAssignment = grant.roleAssignment && !kept.has(assignmentKey(grant)) ? grant.roleAssignment : null;

@@ -19,6 +19,7 @@ for (let i = first; i < first + count; i++) {
       issuerUrl: config.require("issuerUrl"),
       namespace: `${stack}-ns${i}`,
       ...(scope ? { roleAssignment: { scope, role: config.get("role") ?? "Storage Blob Data Reader" } } : {}),
+      ...(config.getBoolean("adoptExistingCredentials") ? { adoptExistingCredentials: true } : {}),
     },
     connection: {
       connectionId: `azure_${stack}_${i}`.replace(/-/g, "_"),

@@ -10,6 +10,8 @@
 //     GET    {scope}/providers/Microsoft.Authorization/roleAssignments             ($filter, $skipToken)
 //     GET    {scope}/providers/Microsoft.Authorization/roleDefinitions             ($filter)
 //     GET    {scope}/providers/Microsoft.Authorization/roleDefinitions/{guid}      (and /providers/… by id)
+//   Microsoft.Resources 2021-04-01, {scope} = a user-assigned identity
+//     GET | PATCH | PUT | DELETE {scope}/providers/Microsoft.Resources/tags/default
 //
 // plus a small admin API under /_fake/ for tests (see README.md beside this file). The sandbox
 // runs it as two listeners: this http server (the API and /_fake/) and, with --front-port, an
@@ -31,6 +33,12 @@ import { fileURLToPath } from "node:url";
 
 const MSI_VERSION = "2024-11-30";
 const AUTHORIZATION_VERSION = "2022-04-01";
+const TAGS_VERSION = "2021-04-01";
+// https://learn.microsoft.com/azure/azure-resource-manager/management/tag-resources#limitations
+const MAX_TAGS = 50;
+const MAX_TAG_NAME = 512;
+const MAX_TAG_VALUE = 256;
+const TAG_NAME_FORBIDDEN = /[<>%&\\?/]/;
 // https://learn.microsoft.com/entra/workload-id/workload-identity-federation-considerations
 const MAX_CREDENTIALS = 20;
 const CREDENTIAL_NAME = /^[a-zA-Z0-9][a-zA-Z0-9-_]{2,119}$/;
@@ -245,6 +253,7 @@ const CANONICAL = new Map(
     "userAssignedIdentities",
     "federatedIdentityCredentials",
     "Microsoft.Authorization",
+    "Microsoft.Resources",
     "roleAssignments",
     "roleDefinitions",
   ].map((s) => [s.toLowerCase(), s]),
@@ -307,6 +316,59 @@ function identityJson(i) {
       isolationScope: i.isolationScope,
     },
   };
+}
+
+// Tags at scope: the identity's own tags, as its GET shows them.
+function tagsJson(i) {
+  return {
+    id: `${identityId(i)}/providers/Microsoft.Resources/tags/default`,
+    name: "default",
+    type: "Microsoft.Resources/tags",
+    properties: { tags: { ...(i.tags ?? {}) } },
+  };
+}
+
+const findTag = (tags, name) => Object.keys(tags).find((k) => lower(k) === lower(name));
+
+/**
+ * A Tags_UpdateAtScope body applied to `current` (resources.json 2021-04-01): Replace sets the
+ * whole set; Merge adds the given names and replaces the values of names present; Delete removes
+ * the given names, each only while its value is the one given (a name/value pair), or whatever
+ * its value when given with an empty one (a name). Names are case-insensitive, values are not;
+ * at most 50 tags at the end.
+ */
+function patchTags(current, body) {
+  const { operation } = body ?? {};
+  const given = body?.properties?.tags ?? {};
+  if (!["Replace", "Merge", "Delete"].includes(operation)) {
+    throw badRequest(`The tags operation '${operation}' is not supported. Use Replace, Merge or Delete.`);
+  }
+  for (const [name, value] of Object.entries(given)) {
+    if (name.length > MAX_TAG_NAME || TAG_NAME_FORBIDDEN.test(name)) {
+      throw badRequest(`The tag name '${name}' is invalid.`, "InvalidTagNameCharacters");
+    }
+    if (String(value).length > MAX_TAG_VALUE) {
+      throw badRequest(`The tag value of '${name}' exceeds ${MAX_TAG_VALUE} characters.`, "InvalidTagValueLength");
+    }
+  }
+  let next = { ...current };
+  if (operation === "Replace") next = { ...given };
+  for (const [name, value] of Object.entries(operation === "Merge" ? given : {})) {
+    const existing = findTag(next, name);
+    if (existing !== undefined) delete next[existing];
+    next[existing ?? name] = value;
+  }
+  for (const [name, value] of Object.entries(operation === "Delete" ? given : {})) {
+    const existing = findTag(next, name);
+    if (existing !== undefined && (value === "" || next[existing] === value)) delete next[existing];
+  }
+  if (Object.keys(next).length > MAX_TAGS) {
+    throw badRequest(
+      `The resource would have ${Object.keys(next).length} tags: at most ${MAX_TAGS} are allowed on a resource.`,
+      "TagsLimitExceeded",
+    );
+  }
+  return next;
 }
 
 function credentialJson(i, c) {
@@ -682,6 +744,8 @@ function listRoleAssignments(scope, query, base, pathname) {
 
 const IDENTITY_PATH =
   /^\/subscriptions\/([^/]+)\/resourceGroups\/([^/]+)\/providers\/Microsoft\.ManagedIdentity\/userAssignedIdentities\/([^/]+)(\/federatedIdentityCredentials(?:\/([^/]+))?)?$/;
+const TAGS_PATH =
+  /^\/subscriptions\/([^/]+)\/resourceGroups\/([^/]+)\/providers\/Microsoft\.ManagedIdentity\/userAssignedIdentities\/([^/]+)\/providers\/Microsoft\.Resources\/tags\/default$/;
 const AUTHORIZATION_PATH =
   /^(.*)\/providers\/Microsoft\.Authorization\/(roleAssignments|roleDefinitions)(?:\/([^/]+))?$/;
 
@@ -689,6 +753,12 @@ const MSI_OPERATIONS = {
   GET: ["UserAssignedIdentities_Get", "FederatedIdentityCredentials_List", "FederatedIdentityCredentials_Get"],
   PUT: [undefined, undefined, "FederatedIdentityCredentials_CreateOrUpdate"],
   DELETE: [undefined, undefined, "FederatedIdentityCredentials_Delete"],
+};
+const TAGS_OPERATIONS = {
+  GET: "Tags_GetAtScope",
+  PATCH: "Tags_UpdateAtScope",
+  PUT: "Tags_CreateOrUpdateAtScope",
+  DELETE: "Tags_DeleteAtScope",
 };
 const AUTHORIZATION_OPERATIONS = {
   roleAssignments: {
@@ -700,7 +770,11 @@ const AUTHORIZATION_OPERATIONS = {
 };
 export const OPERATIONS = [
   ...new Set(
-    [...Object.values(MSI_OPERATIONS), ...Object.values(AUTHORIZATION_OPERATIONS).flatMap(Object.values)].flat(),
+    [
+      ...Object.values(MSI_OPERATIONS),
+      ...Object.values(TAGS_OPERATIONS),
+      ...Object.values(AUTHORIZATION_OPERATIONS).flatMap(Object.values),
+    ].flat(),
   ),
 ].filter(Boolean);
 const WRITES = new Set([
@@ -708,8 +782,11 @@ const WRITES = new Set([
   "FederatedIdentityCredentials_Delete",
   "RoleAssignments_Create",
   "RoleAssignments_Delete",
+  "Tags_UpdateAtScope",
+  "Tags_CreateOrUpdateAtScope",
+  "Tags_DeleteAtScope",
 ]);
-const NO_BODY = new Set(["FederatedIdentityCredentials_Delete"]);
+const NO_BODY = new Set(["FederatedIdentityCredentials_Delete", "Tags_DeleteAtScope"]);
 
 /** The operation a request is, with what it needs to run; undefined when the fake does not serve it. */
 function route(method, pathname) {
@@ -724,6 +801,18 @@ function route(method, pathname) {
       operation,
       version: MSI_VERSION,
       params: { subscriptionId, resourceGroup, name, credential: credential && decodeURIComponent(credential) },
+      resource: { identity: ref(identityId(identity ?? { subscriptionId, resourceGroup, name })) },
+    };
+  }
+  if ((m = TAGS_PATH.exec(pathname))) {
+    const [, subscriptionId, resourceGroup, name] = m;
+    const operation = TAGS_OPERATIONS[method];
+    if (!operation) return undefined;
+    const identity = identities.get(identityKey(subscriptionId, resourceGroup, name));
+    return {
+      operation,
+      version: TAGS_VERSION,
+      params: { subscriptionId, resourceGroup, name },
       resource: { identity: ref(identityId(identity ?? { subscriptionId, resourceGroup, name })) },
     };
   }
@@ -777,6 +866,21 @@ function handle(r, { body, query, base, pathname }) {
       const hold = holdIdentity(identity);
       return { status: identity.credentials.delete(lower(credential)) ? 200 : 204, ...hold };
     }
+    case "Tags_GetAtScope":
+      return { body: tagsJson(identityOrNotFound(subscriptionId, resourceGroup, name)) };
+    case "Tags_UpdateAtScope": {
+      const identity = identityOrNotFound(subscriptionId, resourceGroup, name);
+      identity.tags = patchTags(identity.tags ?? {}, body);
+      return { body: tagsJson(identity) };
+    }
+    case "Tags_CreateOrUpdateAtScope": {
+      const identity = identityOrNotFound(subscriptionId, resourceGroup, name);
+      identity.tags = patchTags({}, { operation: "Replace", properties: body?.properties });
+      return { body: tagsJson(identity) };
+    }
+    case "Tags_DeleteAtScope":
+      identityOrNotFound(subscriptionId, resourceGroup, name).tags = {};
+      return { status: 200 };
     case "RoleAssignments_ListForScope":
       return { body: listRoleAssignments(scopeOrNotFound(scope), query, base, pathname) };
     case "RoleAssignments_Get": {
@@ -858,8 +962,25 @@ function answerFault(r) {
       const { subscriptionId, resourceGroup, name } = r.params;
       throw concurrentWrites({ subscriptionId, resourceGroup, name });
     }
+    case "forbidden": {
+      // ARM's answer to a caller without the operation's action (AuthorizationFailed).
+      const action = TAGS_ACTIONS[r.operation] ?? r.operation;
+      const scope = r.resource.identity ?? r.resource.scope;
+      throw new ApiError(
+        403,
+        "AuthorizationFailed",
+        `The client '${CALLER}' with object id '${CALLER}' does not have authorization to perform action '${action}' over scope '${scope}' or the scope is invalid. If access was recently granted, please refresh your credentials.`,
+      );
+    }
   }
 }
+
+const TAGS_ACTIONS = {
+  Tags_GetAtScope: "Microsoft.Resources/tags/read",
+  Tags_UpdateAtScope: "Microsoft.Resources/tags/write",
+  Tags_CreateOrUpdateAtScope: "Microsoft.Resources/tags/write",
+  Tags_DeleteAtScope: "Microsoft.Resources/tags/delete",
+};
 
 function takeFault(r, which) {
   const i = faults.findIndex(
@@ -973,6 +1094,11 @@ function admin(req, url, text) {
     deleteIdentity(identityKey(identity.subscriptionId, identity.resourceGroup, identity.name));
     return {};
   }
+  if (request === "GET /_fake/tags") {
+    const identity = findIdentityById(q.get("identity"));
+    if (!identity) throw notFound(`No identity ${q.get("identity")}.`);
+    return { ...(identity.tags ?? {}) };
+  }
   if (request === "GET /_fake/credentials") {
     const identity = findIdentityById(q.get("identity"));
     if (!identity) throw notFound(`No identity ${q.get("identity")}.`);
@@ -1014,7 +1140,7 @@ function admin(req, url, text) {
     if (!OPERATIONS.includes(operation))
       throw invalid(`Unknown operation ${operation}; one of ${OPERATIONS.join(", ")}.`);
     if (!Number.isInteger(count) || count < 1) throw invalid(`Invalid count ${count}.`);
-    if (!["schema", "throttle", "error500", "error503", "concurrentWrite"].includes(kind)) {
+    if (!["schema", "throttle", "error500", "error503", "concurrentWrite", "forbidden"].includes(kind)) {
       throw invalid(`Unknown fault kind ${kind}.`);
     }
     if (kind === "schema" && (NO_BODY.has(operation) || operation === "RoleAssignments_Delete")) {
