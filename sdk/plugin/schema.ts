@@ -10,6 +10,12 @@ import { COMPONENT_TYPE } from "./component";
  */
 export const PACKAGE = "deployment-authorization";
 
+/**
+ * The Go SDK's module path: `sdks/go` of the repository the package is published from. Go fetches a
+ * module by this path, so it must name that repository before a release.
+ */
+export const GO_MODULE = "github.com/pulumi-deployment-authorization/pulumi-deployment-authorization/sdks/go";
+
 /** One cloud's part of the inputs: its key and the schema of `inputs[cloud]`. */
 export interface CloudSchemaPiece {
   readonly cloud: string;
@@ -253,12 +259,14 @@ export function packageSchema(clouds: ReadonlyArray<CloudSchemaPiece>, version: 
         pyproject: { enabled: true },
       },
       go: {
-        importBasePath: "github.com/pulumi-deployment-authorization/sdk/go/deploymentauthorization",
+        importBasePath: `${GO_MODULE}/deploymentauthorization`,
         respectSchemaVersion: true,
         generateResourceContainerTypes: false,
       },
       csharp: { rootNamespace: "DeploymentAuthorization", respectSchemaVersion: true },
       java: { basePackage: "io.deploymentauthorization" },
     },
+    // Each SDK is a package of its own (pyproject.toml, go.mod), versioned like this one.
+    meta: { supportPack: true },
   };
 }
