@@ -1,10 +1,10 @@
 #!/usr/bin/env bash
-# `npm run sdks`: the SDKs for Python and Go, generated from schema.json (itself generated from the
+# `npm run sdks`: the SDKs for Python, Go and .NET, generated from schema.json (itself generated from the
 # input schemas: `npm run schema`) into sdks/<language>, at package.json's version (the schema
 # carries it). The generator (scripts/sdkgen) is built once per source into the user cache, from
-# Pulumi's pkg/v3 module at the current CLI's version, with the Go toolchain and its module proxy.
+# Pulumi's pkg/v3 module, with the Go toolchain and its module proxy.
 #
-#   bash scripts/sdks.sh                 # python and go
+#   bash scripts/sdks.sh                 # python, go and dotnet
 #   bash scripts/sdks.sh python          # one language
 #   bash scripts/sdks.sh --wheel DIR     # only build the Python SDK's wheel (from sdks/python) into DIR
 set -euo pipefail
@@ -19,23 +19,24 @@ languages=()
 while [[ $# -gt 0 ]]; do
   case $1 in
     --wheel) wheel_dir=${2:?--wheel needs a directory}; shift 2 ;;
-    python | go) languages+=("$1"); shift ;;
-    *) die "unknown argument $1 (python, go, --wheel DIR)" ;;
+    python | go | dotnet) languages+=("$1"); shift ;;
+    *) die "unknown argument $1 (python, go, dotnet, --wheel DIR)" ;;
   esac
 done
-[[ ${#languages[@]} -gt 0 || -n $wheel_dir ]] || languages=(python go)
+[[ ${#languages[@]} -gt 0 || -n $wheel_dir ]] || languages=(python go dotnet)
 
 if [[ ${#languages[@]} -gt 0 ]]; then
   command -v go >/dev/null || die "'go' not found: the SDK generator is a Go program (scripts/sdkgen)"
   export GOTOOLCHAIN=local GOWORK=off CGO_ENABLED=0
   # The Pulumi Go SDK the Go SDK requires: the current toolchain's CLI version (scripts/toolchain.mjs).
   GO_SDK_VERSION=$(cd "$ROOT" && node -e 'import("./scripts/toolchain.mjs").then((t) => console.log(t.TOOLCHAINS.current.cli))')
-  hash=$(cat "$ROOT"/scripts/sdkgen/{main.go,go.mod,go.sum} | sha256sum | cut -c1-12)
+  hash=$(cat "$ROOT"/scripts/sdkgen/{main.go,go.mod,go.sum,logo.png} | sha256sum | cut -c1-12)
   gen="$CACHE/sdkgen/$hash/sdkgen"
   if [[ ! -x $gen ]]; then
     t=$SECONDS
     mkdir -p "$(dirname "$gen")"
     (cd "$ROOT/scripts/sdkgen" && go build -trimpath -o "$gen.tmp" .) || die "building scripts/sdkgen failed (see above)"
+    cp "$ROOT/scripts/sdkgen/logo.png" "$(dirname "$gen")/logo.png"   # the .NET package's icon
     mv -f "$gen.tmp" "$gen"
     log "built the SDK generator in $((SECONDS - t))s"
   fi
@@ -46,9 +47,9 @@ for language in ${languages[@]+"${languages[@]}"}; do
   "$gen" "$language" "$ROOT/schema.json" "$ROOT/sdks/$language"
   # pyproject.toml names a README beside it; the generator writes one into the package.
   if [[ $language == python ]]; then cp "$ROOT/sdks/python/pulumi_deployment_authorization/README.md" "$ROOT/sdks/python/README.md"; fi
-  # The generator requires the Pulumi Go SDK it was released with (v3.269.0, whose dependencies the
-  # module proxy here no longer serves all of); require the current CLI's instead, and record every
-  # dependency (go.sum) so that the module builds as it is.
+  # The generated go.mod requires the Pulumi Go SDK the generator was released with; require the
+  # current CLI's instead (the SDK version the tests run), and record every dependency (go.sum)
+  # so that the module builds as it is.
   if [[ $language == go ]]; then
     (cd "$ROOT/sdks/go" && go mod edit -require="github.com/pulumi/pulumi/sdk/v3@$GO_SDK_VERSION" && go mod tidy) ||
       die "go mod tidy in sdks/go failed (see above)"

@@ -7,7 +7,7 @@ import warnings
 import sys
 import pulumi
 import pulumi.runtime
-from typing import Any, Mapping, Optional, Sequence, Union, overload, Literal
+from typing import Any, Mapping, Optional, Sequence, Union, overload
 if sys.version_info >= (3, 11):
     from typing import NotRequired, TypedDict, TypeAlias
 else:
@@ -16,59 +16,247 @@ from . import _utilities
 from ._enums import *
 
 __all__ = [
-    'AwsGrantArgs',
-    'AwsGrantArgsDict',
     'AwsGrantTrustClusterRoleArgs',
     'AwsGrantTrustClusterRoleArgsDict',
     'AwsGrantTrustDeploymentRoleArgs',
     'AwsGrantTrustDeploymentRoleArgsDict',
     'AwsGrantTrustWebIdentityArgs',
     'AwsGrantTrustWebIdentityArgsDict',
-    'AzureGrantArgs',
-    'AzureGrantArgsDict',
+    'AwsGrantArgs',
+    'AwsGrantArgsDict',
     'AzureGrantIdentityArgs',
     'AzureGrantIdentityArgsDict',
     'AzureGrantRoleAssignmentArgs',
     'AzureGrantRoleAssignmentArgsDict',
-    'ConnectionArgs',
-    'ConnectionArgsDict',
-    'ConnectionAirflowArgs',
-    'ConnectionAirflowArgsDict',
+    'AzureGrantArgs',
+    'AzureGrantArgsDict',
     'ConnectionAirflowAuthPasswordArgs',
     'ConnectionAirflowAuthPasswordArgsDict',
     'ConnectionAirflowAuthTokenArgs',
     'ConnectionAirflowAuthTokenArgsDict',
+    'ConnectionAirflowArgs',
+    'ConnectionAirflowArgsDict',
     'ConnectionAstroArgs',
     'ConnectionAstroArgsDict',
-    'DeploymentArgs',
-    'DeploymentArgsDict',
+    'ConnectionArgs',
+    'ConnectionArgsDict',
     'DeploymentCustomerManagedIdentityArgs',
     'DeploymentCustomerManagedIdentityArgsDict',
     'DeploymentSecretsBackendArgs',
     'DeploymentSecretsBackendArgsDict',
-    'GcpGrantArgs',
-    'GcpGrantArgsDict',
+    'DeploymentArgs',
+    'DeploymentArgsDict',
     'GcpGrantCustomerManagedIdentityArgs',
     'GcpGrantCustomerManagedIdentityArgsDict',
     'GcpGrantImpersonationArgs',
     'GcpGrantImpersonationArgsDict',
     'GcpGrantProjectRoleArgs',
     'GcpGrantProjectRoleArgsDict',
+    'GcpGrantArgs',
+    'GcpGrantArgsDict',
 ]
 
-class AwsGrantArgsDict(TypedDict):
-    target_role: pulumi.Input[_builtins.str]
-    adopt_existing_trust: NotRequired[pulumi.Input[Optional[_builtins.bool]]]
-    region: NotRequired[pulumi.Input[Optional[_builtins.str]]]
-    trust: NotRequired[pulumi.Input[Optional[Union['AwsGrantTrustDeploymentRoleArgsDict', 'AwsGrantTrustClusterRoleArgsDict', 'AwsGrantTrustWebIdentityArgsDict']]]]
+MYPY = False
+
+if not MYPY:
+    class AwsGrantTrustClusterRoleArgsDict(TypedDict):
+        kind: pulumi.Input[_builtins.str]
+        cluster_id: NotRequired[pulumi.Input[_builtins.str]]
+        cluster_role_arn: NotRequired[pulumi.Input[_builtins.str]]
+        data_plane_account_id: NotRequired[pulumi.Input[_builtins.str]]
+elif False:
+    AwsGrantTrustClusterRoleArgsDict: TypeAlias = Mapping[str, Any]
+
+@pulumi.input_type
+class AwsGrantTrustClusterRoleArgs:
+    def __init__(__self__, *,
+                 kind: pulumi.Input[_builtins.str],
+                 cluster_id: Optional[pulumi.Input[_builtins.str]] = None,
+                 cluster_role_arn: Optional[pulumi.Input[_builtins.str]] = None,
+                 data_plane_account_id: Optional[pulumi.Input[_builtins.str]] = None):
+        pulumi.set(__self__, "kind", 'clusterRole')
+        if cluster_id is not None:
+            pulumi.set(__self__, "cluster_id", cluster_id)
+        if cluster_role_arn is not None:
+            pulumi.set(__self__, "cluster_role_arn", cluster_role_arn)
+        if data_plane_account_id is not None:
+            pulumi.set(__self__, "data_plane_account_id", data_plane_account_id)
+
+    @_builtins.property
+    @pulumi.getter
+    def kind(self) -> pulumi.Input[_builtins.str]:
+        return pulumi.get(self, "kind")
+
+    @kind.setter
+    def kind(self, value: pulumi.Input[_builtins.str]):
+        pulumi.set(self, "kind", value)
+
+    @_builtins.property
+    @pulumi.getter(name="clusterId")
+    def cluster_id(self) -> Optional[pulumi.Input[_builtins.str]]:
+        return pulumi.get(self, "cluster_id")
+
+    @cluster_id.setter
+    def cluster_id(self, value: Optional[pulumi.Input[_builtins.str]]):
+        pulumi.set(self, "cluster_id", value)
+
+    @_builtins.property
+    @pulumi.getter(name="clusterRoleArn")
+    def cluster_role_arn(self) -> Optional[pulumi.Input[_builtins.str]]:
+        return pulumi.get(self, "cluster_role_arn")
+
+    @cluster_role_arn.setter
+    def cluster_role_arn(self, value: Optional[pulumi.Input[_builtins.str]]):
+        pulumi.set(self, "cluster_role_arn", value)
+
+    @_builtins.property
+    @pulumi.getter(name="dataPlaneAccountId")
+    def data_plane_account_id(self) -> Optional[pulumi.Input[_builtins.str]]:
+        return pulumi.get(self, "data_plane_account_id")
+
+    @data_plane_account_id.setter
+    def data_plane_account_id(self, value: Optional[pulumi.Input[_builtins.str]]):
+        pulumi.set(self, "data_plane_account_id", value)
+
+
+if not MYPY:
+    class AwsGrantTrustDeploymentRoleArgsDict(TypedDict):
+        kind: pulumi.Input[_builtins.str]
+elif False:
+    AwsGrantTrustDeploymentRoleArgsDict: TypeAlias = Mapping[str, Any]
+
+@pulumi.input_type
+class AwsGrantTrustDeploymentRoleArgs:
+    def __init__(__self__, *,
+                 kind: pulumi.Input[_builtins.str]):
+        pulumi.set(__self__, "kind", 'deploymentRole')
+
+    @_builtins.property
+    @pulumi.getter
+    def kind(self) -> pulumi.Input[_builtins.str]:
+        return pulumi.get(self, "kind")
+
+    @kind.setter
+    def kind(self, value: pulumi.Input[_builtins.str]):
+        pulumi.set(self, "kind", value)
+
+
+if not MYPY:
+    class AwsGrantTrustWebIdentityArgsDict(TypedDict):
+        kind: pulumi.Input[_builtins.str]
+        connection_assumes_role: NotRequired[pulumi.Input[_builtins.bool]]
+        issuer_url: NotRequired[pulumi.Input[_builtins.str]]
+        namespace: NotRequired[pulumi.Input[_builtins.str]]
+        namespace_wide: NotRequired[pulumi.Input[_builtins.bool]]
+        service_account_names: NotRequired[pulumi.Input[Sequence[pulumi.Input[_builtins.str]]]]
+        service_accounts: NotRequired[pulumi.Input[Sequence[pulumi.Input['ServiceAccountComponent']]]]
+elif False:
+    AwsGrantTrustWebIdentityArgsDict: TypeAlias = Mapping[str, Any]
+
+@pulumi.input_type
+class AwsGrantTrustWebIdentityArgs:
+    def __init__(__self__, *,
+                 kind: pulumi.Input[_builtins.str],
+                 connection_assumes_role: Optional[pulumi.Input[_builtins.bool]] = None,
+                 issuer_url: Optional[pulumi.Input[_builtins.str]] = None,
+                 namespace: Optional[pulumi.Input[_builtins.str]] = None,
+                 namespace_wide: Optional[pulumi.Input[_builtins.bool]] = None,
+                 service_account_names: Optional[pulumi.Input[Sequence[pulumi.Input[_builtins.str]]]] = None,
+                 service_accounts: Optional[pulumi.Input[Sequence[pulumi.Input['ServiceAccountComponent']]]] = None):
+        pulumi.set(__self__, "kind", 'webIdentity')
+        if connection_assumes_role is not None:
+            pulumi.set(__self__, "connection_assumes_role", connection_assumes_role)
+        if issuer_url is not None:
+            pulumi.set(__self__, "issuer_url", issuer_url)
+        if namespace is not None:
+            pulumi.set(__self__, "namespace", namespace)
+        if namespace_wide is not None:
+            pulumi.set(__self__, "namespace_wide", namespace_wide)
+        if service_account_names is not None:
+            pulumi.set(__self__, "service_account_names", service_account_names)
+        if service_accounts is not None:
+            pulumi.set(__self__, "service_accounts", service_accounts)
+
+    @_builtins.property
+    @pulumi.getter
+    def kind(self) -> pulumi.Input[_builtins.str]:
+        return pulumi.get(self, "kind")
+
+    @kind.setter
+    def kind(self, value: pulumi.Input[_builtins.str]):
+        pulumi.set(self, "kind", value)
+
+    @_builtins.property
+    @pulumi.getter(name="connectionAssumesRole")
+    def connection_assumes_role(self) -> Optional[pulumi.Input[_builtins.bool]]:
+        return pulumi.get(self, "connection_assumes_role")
+
+    @connection_assumes_role.setter
+    def connection_assumes_role(self, value: Optional[pulumi.Input[_builtins.bool]]):
+        pulumi.set(self, "connection_assumes_role", value)
+
+    @_builtins.property
+    @pulumi.getter(name="issuerUrl")
+    def issuer_url(self) -> Optional[pulumi.Input[_builtins.str]]:
+        return pulumi.get(self, "issuer_url")
+
+    @issuer_url.setter
+    def issuer_url(self, value: Optional[pulumi.Input[_builtins.str]]):
+        pulumi.set(self, "issuer_url", value)
+
+    @_builtins.property
+    @pulumi.getter
+    def namespace(self) -> Optional[pulumi.Input[_builtins.str]]:
+        return pulumi.get(self, "namespace")
+
+    @namespace.setter
+    def namespace(self, value: Optional[pulumi.Input[_builtins.str]]):
+        pulumi.set(self, "namespace", value)
+
+    @_builtins.property
+    @pulumi.getter(name="namespaceWide")
+    def namespace_wide(self) -> Optional[pulumi.Input[_builtins.bool]]:
+        return pulumi.get(self, "namespace_wide")
+
+    @namespace_wide.setter
+    def namespace_wide(self, value: Optional[pulumi.Input[_builtins.bool]]):
+        pulumi.set(self, "namespace_wide", value)
+
+    @_builtins.property
+    @pulumi.getter(name="serviceAccountNames")
+    def service_account_names(self) -> Optional[pulumi.Input[Sequence[pulumi.Input[_builtins.str]]]]:
+        return pulumi.get(self, "service_account_names")
+
+    @service_account_names.setter
+    def service_account_names(self, value: Optional[pulumi.Input[Sequence[pulumi.Input[_builtins.str]]]]):
+        pulumi.set(self, "service_account_names", value)
+
+    @_builtins.property
+    @pulumi.getter(name="serviceAccounts")
+    def service_accounts(self) -> Optional[pulumi.Input[Sequence[pulumi.Input['ServiceAccountComponent']]]]:
+        return pulumi.get(self, "service_accounts")
+
+    @service_accounts.setter
+    def service_accounts(self, value: Optional[pulumi.Input[Sequence[pulumi.Input['ServiceAccountComponent']]]]):
+        pulumi.set(self, "service_accounts", value)
+
+
+if not MYPY:
+    class AwsGrantArgsDict(TypedDict):
+        target_role: pulumi.Input[_builtins.str]
+        adopt_existing_trust: NotRequired[pulumi.Input[_builtins.bool]]
+        region: NotRequired[pulumi.Input[_builtins.str]]
+        trust: NotRequired[pulumi.Input[Union['AwsGrantTrustDeploymentRoleArgsDict', 'AwsGrantTrustClusterRoleArgsDict', 'AwsGrantTrustWebIdentityArgsDict']]]
+elif False:
+    AwsGrantArgsDict: TypeAlias = Mapping[str, Any]
 
 @pulumi.input_type
 class AwsGrantArgs:
     def __init__(__self__, *,
                  target_role: pulumi.Input[_builtins.str],
-                 adopt_existing_trust: pulumi.Input[Optional[_builtins.bool]] = None,
-                 region: pulumi.Input[Optional[_builtins.str]] = None,
-                 trust: pulumi.Input[Optional[Union['AwsGrantTrustDeploymentRoleArgs', 'AwsGrantTrustClusterRoleArgs', 'AwsGrantTrustWebIdentityArgs']]] = None):
+                 adopt_existing_trust: Optional[pulumi.Input[_builtins.bool]] = None,
+                 region: Optional[pulumi.Input[_builtins.str]] = None,
+                 trust: Optional[pulumi.Input[Union['AwsGrantTrustDeploymentRoleArgs', 'AwsGrantTrustClusterRoleArgs', 'AwsGrantTrustWebIdentityArgs']]] = None):
         pulumi.set(__self__, "target_role", target_role)
         if adopt_existing_trust is not None:
             pulumi.set(__self__, "adopt_existing_trust", adopt_existing_trust)
@@ -88,307 +276,39 @@ class AwsGrantArgs:
 
     @_builtins.property
     @pulumi.getter(name="adoptExistingTrust")
-    def adopt_existing_trust(self) -> pulumi.Input[Optional[_builtins.bool]]:
+    def adopt_existing_trust(self) -> Optional[pulumi.Input[_builtins.bool]]:
         return pulumi.get(self, "adopt_existing_trust")
 
     @adopt_existing_trust.setter
-    def adopt_existing_trust(self, value: pulumi.Input[Optional[_builtins.bool]]):
+    def adopt_existing_trust(self, value: Optional[pulumi.Input[_builtins.bool]]):
         pulumi.set(self, "adopt_existing_trust", value)
 
     @_builtins.property
     @pulumi.getter
-    def region(self) -> pulumi.Input[Optional[_builtins.str]]:
+    def region(self) -> Optional[pulumi.Input[_builtins.str]]:
         return pulumi.get(self, "region")
 
     @region.setter
-    def region(self, value: pulumi.Input[Optional[_builtins.str]]):
+    def region(self, value: Optional[pulumi.Input[_builtins.str]]):
         pulumi.set(self, "region", value)
 
     @_builtins.property
     @pulumi.getter
-    def trust(self) -> pulumi.Input[Optional[Union['AwsGrantTrustDeploymentRoleArgs', 'AwsGrantTrustClusterRoleArgs', 'AwsGrantTrustWebIdentityArgs']]]:
+    def trust(self) -> Optional[pulumi.Input[Union['AwsGrantTrustDeploymentRoleArgs', 'AwsGrantTrustClusterRoleArgs', 'AwsGrantTrustWebIdentityArgs']]]:
         return pulumi.get(self, "trust")
 
     @trust.setter
-    def trust(self, value: pulumi.Input[Optional[Union['AwsGrantTrustDeploymentRoleArgs', 'AwsGrantTrustClusterRoleArgs', 'AwsGrantTrustWebIdentityArgs']]]):
+    def trust(self, value: Optional[pulumi.Input[Union['AwsGrantTrustDeploymentRoleArgs', 'AwsGrantTrustClusterRoleArgs', 'AwsGrantTrustWebIdentityArgs']]]):
         pulumi.set(self, "trust", value)
 
 
-class AwsGrantTrustClusterRoleArgsDict(TypedDict):
-    kind: pulumi.Input[Literal['clusterRole']]
-    cluster_id: NotRequired[pulumi.Input[Optional[_builtins.str]]]
-    cluster_role_arn: NotRequired[pulumi.Input[Optional[_builtins.str]]]
-    data_plane_account_id: NotRequired[pulumi.Input[Optional[_builtins.str]]]
-
-@pulumi.input_type
-class AwsGrantTrustClusterRoleArgs:
-    def __init__(__self__, *,
-                 kind: pulumi.Input[Literal['clusterRole']],
-                 cluster_id: pulumi.Input[Optional[_builtins.str]] = None,
-                 cluster_role_arn: pulumi.Input[Optional[_builtins.str]] = None,
-                 data_plane_account_id: pulumi.Input[Optional[_builtins.str]] = None):
-        pulumi.set(__self__, "kind", 'clusterRole')
-        if cluster_id is not None:
-            pulumi.set(__self__, "cluster_id", cluster_id)
-        if cluster_role_arn is not None:
-            pulumi.set(__self__, "cluster_role_arn", cluster_role_arn)
-        if data_plane_account_id is not None:
-            pulumi.set(__self__, "data_plane_account_id", data_plane_account_id)
-
-    @_builtins.property
-    @pulumi.getter
-    def kind(self) -> pulumi.Input[Literal['clusterRole']]:
-        return pulumi.get(self, "kind")
-
-    @kind.setter
-    def kind(self, value: pulumi.Input[Literal['clusterRole']]):
-        pulumi.set(self, "kind", value)
-
-    @_builtins.property
-    @pulumi.getter(name="clusterId")
-    def cluster_id(self) -> pulumi.Input[Optional[_builtins.str]]:
-        return pulumi.get(self, "cluster_id")
-
-    @cluster_id.setter
-    def cluster_id(self, value: pulumi.Input[Optional[_builtins.str]]):
-        pulumi.set(self, "cluster_id", value)
-
-    @_builtins.property
-    @pulumi.getter(name="clusterRoleArn")
-    def cluster_role_arn(self) -> pulumi.Input[Optional[_builtins.str]]:
-        return pulumi.get(self, "cluster_role_arn")
-
-    @cluster_role_arn.setter
-    def cluster_role_arn(self, value: pulumi.Input[Optional[_builtins.str]]):
-        pulumi.set(self, "cluster_role_arn", value)
-
-    @_builtins.property
-    @pulumi.getter(name="dataPlaneAccountId")
-    def data_plane_account_id(self) -> pulumi.Input[Optional[_builtins.str]]:
-        return pulumi.get(self, "data_plane_account_id")
-
-    @data_plane_account_id.setter
-    def data_plane_account_id(self, value: pulumi.Input[Optional[_builtins.str]]):
-        pulumi.set(self, "data_plane_account_id", value)
-
-
-class AwsGrantTrustDeploymentRoleArgsDict(TypedDict):
-    kind: pulumi.Input[Literal['deploymentRole']]
-
-@pulumi.input_type
-class AwsGrantTrustDeploymentRoleArgs:
-    def __init__(__self__, *,
-                 kind: pulumi.Input[Literal['deploymentRole']]):
-        pulumi.set(__self__, "kind", 'deploymentRole')
-
-    @_builtins.property
-    @pulumi.getter
-    def kind(self) -> pulumi.Input[Literal['deploymentRole']]:
-        return pulumi.get(self, "kind")
-
-    @kind.setter
-    def kind(self, value: pulumi.Input[Literal['deploymentRole']]):
-        pulumi.set(self, "kind", value)
-
-
-class AwsGrantTrustWebIdentityArgsDict(TypedDict):
-    kind: pulumi.Input[Literal['webIdentity']]
-    connection_assumes_role: NotRequired[pulumi.Input[Optional[_builtins.bool]]]
-    issuer_url: NotRequired[pulumi.Input[Optional[_builtins.str]]]
-    namespace: NotRequired[pulumi.Input[Optional[_builtins.str]]]
-    namespace_wide: NotRequired[pulumi.Input[Optional[_builtins.bool]]]
-    service_account_names: NotRequired[pulumi.Input[Optional[Sequence[pulumi.Input[_builtins.str]]]]]
-    service_accounts: NotRequired[pulumi.Input[Optional[Sequence[pulumi.Input['ServiceAccountComponent']]]]]
-
-@pulumi.input_type
-class AwsGrantTrustWebIdentityArgs:
-    def __init__(__self__, *,
-                 kind: pulumi.Input[Literal['webIdentity']],
-                 connection_assumes_role: pulumi.Input[Optional[_builtins.bool]] = None,
-                 issuer_url: pulumi.Input[Optional[_builtins.str]] = None,
-                 namespace: pulumi.Input[Optional[_builtins.str]] = None,
-                 namespace_wide: pulumi.Input[Optional[_builtins.bool]] = None,
-                 service_account_names: pulumi.Input[Optional[Sequence[pulumi.Input[_builtins.str]]]] = None,
-                 service_accounts: pulumi.Input[Optional[Sequence[pulumi.Input['ServiceAccountComponent']]]] = None):
-        pulumi.set(__self__, "kind", 'webIdentity')
-        if connection_assumes_role is not None:
-            pulumi.set(__self__, "connection_assumes_role", connection_assumes_role)
-        if issuer_url is not None:
-            pulumi.set(__self__, "issuer_url", issuer_url)
-        if namespace is not None:
-            pulumi.set(__self__, "namespace", namespace)
-        if namespace_wide is not None:
-            pulumi.set(__self__, "namespace_wide", namespace_wide)
-        if service_account_names is not None:
-            pulumi.set(__self__, "service_account_names", service_account_names)
-        if service_accounts is not None:
-            pulumi.set(__self__, "service_accounts", service_accounts)
-
-    @_builtins.property
-    @pulumi.getter
-    def kind(self) -> pulumi.Input[Literal['webIdentity']]:
-        return pulumi.get(self, "kind")
-
-    @kind.setter
-    def kind(self, value: pulumi.Input[Literal['webIdentity']]):
-        pulumi.set(self, "kind", value)
-
-    @_builtins.property
-    @pulumi.getter(name="connectionAssumesRole")
-    def connection_assumes_role(self) -> pulumi.Input[Optional[_builtins.bool]]:
-        return pulumi.get(self, "connection_assumes_role")
-
-    @connection_assumes_role.setter
-    def connection_assumes_role(self, value: pulumi.Input[Optional[_builtins.bool]]):
-        pulumi.set(self, "connection_assumes_role", value)
-
-    @_builtins.property
-    @pulumi.getter(name="issuerUrl")
-    def issuer_url(self) -> pulumi.Input[Optional[_builtins.str]]:
-        return pulumi.get(self, "issuer_url")
-
-    @issuer_url.setter
-    def issuer_url(self, value: pulumi.Input[Optional[_builtins.str]]):
-        pulumi.set(self, "issuer_url", value)
-
-    @_builtins.property
-    @pulumi.getter
-    def namespace(self) -> pulumi.Input[Optional[_builtins.str]]:
-        return pulumi.get(self, "namespace")
-
-    @namespace.setter
-    def namespace(self, value: pulumi.Input[Optional[_builtins.str]]):
-        pulumi.set(self, "namespace", value)
-
-    @_builtins.property
-    @pulumi.getter(name="namespaceWide")
-    def namespace_wide(self) -> pulumi.Input[Optional[_builtins.bool]]:
-        return pulumi.get(self, "namespace_wide")
-
-    @namespace_wide.setter
-    def namespace_wide(self, value: pulumi.Input[Optional[_builtins.bool]]):
-        pulumi.set(self, "namespace_wide", value)
-
-    @_builtins.property
-    @pulumi.getter(name="serviceAccountNames")
-    def service_account_names(self) -> pulumi.Input[Optional[Sequence[pulumi.Input[_builtins.str]]]]:
-        return pulumi.get(self, "service_account_names")
-
-    @service_account_names.setter
-    def service_account_names(self, value: pulumi.Input[Optional[Sequence[pulumi.Input[_builtins.str]]]]):
-        pulumi.set(self, "service_account_names", value)
-
-    @_builtins.property
-    @pulumi.getter(name="serviceAccounts")
-    def service_accounts(self) -> pulumi.Input[Optional[Sequence[pulumi.Input['ServiceAccountComponent']]]]:
-        return pulumi.get(self, "service_accounts")
-
-    @service_accounts.setter
-    def service_accounts(self, value: pulumi.Input[Optional[Sequence[pulumi.Input['ServiceAccountComponent']]]]):
-        pulumi.set(self, "service_accounts", value)
-
-
-class AzureGrantArgsDict(TypedDict):
-    identity: pulumi.Input[Union[_builtins.str, 'AzureGrantIdentityArgsDict']]
-    adopt_existing_credentials: NotRequired[pulumi.Input[Optional[_builtins.bool]]]
-    issuer_url: NotRequired[pulumi.Input[Optional[_builtins.str]]]
-    namespace: NotRequired[pulumi.Input[Optional[_builtins.str]]]
-    role_assignment: NotRequired[pulumi.Input[Optional['AzureGrantRoleAssignmentArgsDict']]]
-    service_account_names: NotRequired[pulumi.Input[Optional[Sequence[pulumi.Input[_builtins.str]]]]]
-    service_accounts: NotRequired[pulumi.Input[Optional[Sequence[pulumi.Input['ServiceAccountComponent']]]]]
-
-@pulumi.input_type
-class AzureGrantArgs:
-    def __init__(__self__, *,
-                 identity: pulumi.Input[Union[_builtins.str, 'AzureGrantIdentityArgs']],
-                 adopt_existing_credentials: pulumi.Input[Optional[_builtins.bool]] = None,
-                 issuer_url: pulumi.Input[Optional[_builtins.str]] = None,
-                 namespace: pulumi.Input[Optional[_builtins.str]] = None,
-                 role_assignment: pulumi.Input[Optional['AzureGrantRoleAssignmentArgs']] = None,
-                 service_account_names: pulumi.Input[Optional[Sequence[pulumi.Input[_builtins.str]]]] = None,
-                 service_accounts: pulumi.Input[Optional[Sequence[pulumi.Input['ServiceAccountComponent']]]] = None):
-        pulumi.set(__self__, "identity", identity)
-        if adopt_existing_credentials is not None:
-            pulumi.set(__self__, "adopt_existing_credentials", adopt_existing_credentials)
-        if issuer_url is not None:
-            pulumi.set(__self__, "issuer_url", issuer_url)
-        if namespace is not None:
-            pulumi.set(__self__, "namespace", namespace)
-        if role_assignment is not None:
-            pulumi.set(__self__, "role_assignment", role_assignment)
-        if service_account_names is not None:
-            pulumi.set(__self__, "service_account_names", service_account_names)
-        if service_accounts is not None:
-            pulumi.set(__self__, "service_accounts", service_accounts)
-
-    @_builtins.property
-    @pulumi.getter
-    def identity(self) -> pulumi.Input[Union[_builtins.str, 'AzureGrantIdentityArgs']]:
-        return pulumi.get(self, "identity")
-
-    @identity.setter
-    def identity(self, value: pulumi.Input[Union[_builtins.str, 'AzureGrantIdentityArgs']]):
-        pulumi.set(self, "identity", value)
-
-    @_builtins.property
-    @pulumi.getter(name="adoptExistingCredentials")
-    def adopt_existing_credentials(self) -> pulumi.Input[Optional[_builtins.bool]]:
-        return pulumi.get(self, "adopt_existing_credentials")
-
-    @adopt_existing_credentials.setter
-    def adopt_existing_credentials(self, value: pulumi.Input[Optional[_builtins.bool]]):
-        pulumi.set(self, "adopt_existing_credentials", value)
-
-    @_builtins.property
-    @pulumi.getter(name="issuerUrl")
-    def issuer_url(self) -> pulumi.Input[Optional[_builtins.str]]:
-        return pulumi.get(self, "issuer_url")
-
-    @issuer_url.setter
-    def issuer_url(self, value: pulumi.Input[Optional[_builtins.str]]):
-        pulumi.set(self, "issuer_url", value)
-
-    @_builtins.property
-    @pulumi.getter
-    def namespace(self) -> pulumi.Input[Optional[_builtins.str]]:
-        return pulumi.get(self, "namespace")
-
-    @namespace.setter
-    def namespace(self, value: pulumi.Input[Optional[_builtins.str]]):
-        pulumi.set(self, "namespace", value)
-
-    @_builtins.property
-    @pulumi.getter(name="roleAssignment")
-    def role_assignment(self) -> pulumi.Input[Optional['AzureGrantRoleAssignmentArgs']]:
-        return pulumi.get(self, "role_assignment")
-
-    @role_assignment.setter
-    def role_assignment(self, value: pulumi.Input[Optional['AzureGrantRoleAssignmentArgs']]):
-        pulumi.set(self, "role_assignment", value)
-
-    @_builtins.property
-    @pulumi.getter(name="serviceAccountNames")
-    def service_account_names(self) -> pulumi.Input[Optional[Sequence[pulumi.Input[_builtins.str]]]]:
-        return pulumi.get(self, "service_account_names")
-
-    @service_account_names.setter
-    def service_account_names(self, value: pulumi.Input[Optional[Sequence[pulumi.Input[_builtins.str]]]]):
-        pulumi.set(self, "service_account_names", value)
-
-    @_builtins.property
-    @pulumi.getter(name="serviceAccounts")
-    def service_accounts(self) -> pulumi.Input[Optional[Sequence[pulumi.Input['ServiceAccountComponent']]]]:
-        return pulumi.get(self, "service_accounts")
-
-    @service_accounts.setter
-    def service_accounts(self, value: pulumi.Input[Optional[Sequence[pulumi.Input['ServiceAccountComponent']]]]):
-        pulumi.set(self, "service_accounts", value)
-
-
-class AzureGrantIdentityArgsDict(TypedDict):
-    name: pulumi.Input[_builtins.str]
-    resource_group: pulumi.Input[_builtins.str]
-    subscription_id: pulumi.Input[_builtins.str]
+if not MYPY:
+    class AzureGrantIdentityArgsDict(TypedDict):
+        name: pulumi.Input[_builtins.str]
+        resource_group: pulumi.Input[_builtins.str]
+        subscription_id: pulumi.Input[_builtins.str]
+elif False:
+    AzureGrantIdentityArgsDict: TypeAlias = Mapping[str, Any]
 
 @pulumi.input_type
 class AzureGrantIdentityArgs:
@@ -428,9 +348,12 @@ class AzureGrantIdentityArgs:
         pulumi.set(self, "subscription_id", value)
 
 
-class AzureGrantRoleAssignmentArgsDict(TypedDict):
-    role: pulumi.Input[_builtins.str]
-    scope: pulumi.Input[_builtins.str]
+if not MYPY:
+    class AzureGrantRoleAssignmentArgsDict(TypedDict):
+        role: pulumi.Input[_builtins.str]
+        scope: pulumi.Input[_builtins.str]
+elif False:
+    AzureGrantRoleAssignmentArgsDict: TypeAlias = Mapping[str, Any]
 
 @pulumi.input_type
 class AzureGrantRoleAssignmentArgs:
@@ -459,114 +382,220 @@ class AzureGrantRoleAssignmentArgs:
         pulumi.set(self, "scope", value)
 
 
-class ConnectionArgsDict(TypedDict):
-    connection_id: pulumi.Input[_builtins.str]
-    adopt_existing: NotRequired[pulumi.Input[Optional[_builtins.bool]]]
-    airflow: NotRequired[pulumi.Input[Optional['ConnectionAirflowArgsDict']]]
-    astro: NotRequired[pulumi.Input[Optional['ConnectionAstroArgsDict']]]
-    description: NotRequired[pulumi.Input[Optional[_builtins.str]]]
-    extra: NotRequired[pulumi.Input[Optional[Mapping[str, Any]]]]
-    target: NotRequired[pulumi.Input[Optional['ConnectionTarget']]]
+if not MYPY:
+    class AzureGrantArgsDict(TypedDict):
+        identity: pulumi.Input[Union[_builtins.str, 'AzureGrantIdentityArgsDict']]
+        adopt_existing_credentials: NotRequired[pulumi.Input[_builtins.bool]]
+        issuer_url: NotRequired[pulumi.Input[_builtins.str]]
+        namespace: NotRequired[pulumi.Input[_builtins.str]]
+        role_assignment: NotRequired[pulumi.Input['AzureGrantRoleAssignmentArgsDict']]
+        service_account_names: NotRequired[pulumi.Input[Sequence[pulumi.Input[_builtins.str]]]]
+        service_accounts: NotRequired[pulumi.Input[Sequence[pulumi.Input['ServiceAccountComponent']]]]
+elif False:
+    AzureGrantArgsDict: TypeAlias = Mapping[str, Any]
 
 @pulumi.input_type
-class ConnectionArgs:
+class AzureGrantArgs:
     def __init__(__self__, *,
-                 connection_id: pulumi.Input[_builtins.str],
-                 adopt_existing: pulumi.Input[Optional[_builtins.bool]] = None,
-                 airflow: pulumi.Input[Optional['ConnectionAirflowArgs']] = None,
-                 astro: pulumi.Input[Optional['ConnectionAstroArgs']] = None,
-                 description: pulumi.Input[Optional[_builtins.str]] = None,
-                 extra: pulumi.Input[Optional[Mapping[str, Any]]] = None,
-                 target: pulumi.Input[Optional['ConnectionTarget']] = None):
-        pulumi.set(__self__, "connection_id", connection_id)
-        if adopt_existing is not None:
-            pulumi.set(__self__, "adopt_existing", adopt_existing)
-        if airflow is not None:
-            pulumi.set(__self__, "airflow", airflow)
-        if astro is not None:
-            pulumi.set(__self__, "astro", astro)
-        if description is not None:
-            pulumi.set(__self__, "description", description)
-        if extra is not None:
-            pulumi.set(__self__, "extra", extra)
-        if target is not None:
-            pulumi.set(__self__, "target", target)
-
-    @_builtins.property
-    @pulumi.getter(name="connectionId")
-    def connection_id(self) -> pulumi.Input[_builtins.str]:
-        return pulumi.get(self, "connection_id")
-
-    @connection_id.setter
-    def connection_id(self, value: pulumi.Input[_builtins.str]):
-        pulumi.set(self, "connection_id", value)
-
-    @_builtins.property
-    @pulumi.getter(name="adoptExisting")
-    def adopt_existing(self) -> pulumi.Input[Optional[_builtins.bool]]:
-        return pulumi.get(self, "adopt_existing")
-
-    @adopt_existing.setter
-    def adopt_existing(self, value: pulumi.Input[Optional[_builtins.bool]]):
-        pulumi.set(self, "adopt_existing", value)
+                 identity: pulumi.Input[Union[_builtins.str, 'AzureGrantIdentityArgs']],
+                 adopt_existing_credentials: Optional[pulumi.Input[_builtins.bool]] = None,
+                 issuer_url: Optional[pulumi.Input[_builtins.str]] = None,
+                 namespace: Optional[pulumi.Input[_builtins.str]] = None,
+                 role_assignment: Optional[pulumi.Input['AzureGrantRoleAssignmentArgs']] = None,
+                 service_account_names: Optional[pulumi.Input[Sequence[pulumi.Input[_builtins.str]]]] = None,
+                 service_accounts: Optional[pulumi.Input[Sequence[pulumi.Input['ServiceAccountComponent']]]] = None):
+        pulumi.set(__self__, "identity", identity)
+        if adopt_existing_credentials is not None:
+            pulumi.set(__self__, "adopt_existing_credentials", adopt_existing_credentials)
+        if issuer_url is not None:
+            pulumi.set(__self__, "issuer_url", issuer_url)
+        if namespace is not None:
+            pulumi.set(__self__, "namespace", namespace)
+        if role_assignment is not None:
+            pulumi.set(__self__, "role_assignment", role_assignment)
+        if service_account_names is not None:
+            pulumi.set(__self__, "service_account_names", service_account_names)
+        if service_accounts is not None:
+            pulumi.set(__self__, "service_accounts", service_accounts)
 
     @_builtins.property
     @pulumi.getter
-    def airflow(self) -> pulumi.Input[Optional['ConnectionAirflowArgs']]:
-        return pulumi.get(self, "airflow")
+    def identity(self) -> pulumi.Input[Union[_builtins.str, 'AzureGrantIdentityArgs']]:
+        return pulumi.get(self, "identity")
 
-    @airflow.setter
-    def airflow(self, value: pulumi.Input[Optional['ConnectionAirflowArgs']]):
-        pulumi.set(self, "airflow", value)
+    @identity.setter
+    def identity(self, value: pulumi.Input[Union[_builtins.str, 'AzureGrantIdentityArgs']]):
+        pulumi.set(self, "identity", value)
+
+    @_builtins.property
+    @pulumi.getter(name="adoptExistingCredentials")
+    def adopt_existing_credentials(self) -> Optional[pulumi.Input[_builtins.bool]]:
+        return pulumi.get(self, "adopt_existing_credentials")
+
+    @adopt_existing_credentials.setter
+    def adopt_existing_credentials(self, value: Optional[pulumi.Input[_builtins.bool]]):
+        pulumi.set(self, "adopt_existing_credentials", value)
+
+    @_builtins.property
+    @pulumi.getter(name="issuerUrl")
+    def issuer_url(self) -> Optional[pulumi.Input[_builtins.str]]:
+        return pulumi.get(self, "issuer_url")
+
+    @issuer_url.setter
+    def issuer_url(self, value: Optional[pulumi.Input[_builtins.str]]):
+        pulumi.set(self, "issuer_url", value)
 
     @_builtins.property
     @pulumi.getter
-    def astro(self) -> pulumi.Input[Optional['ConnectionAstroArgs']]:
-        return pulumi.get(self, "astro")
+    def namespace(self) -> Optional[pulumi.Input[_builtins.str]]:
+        return pulumi.get(self, "namespace")
 
-    @astro.setter
-    def astro(self, value: pulumi.Input[Optional['ConnectionAstroArgs']]):
-        pulumi.set(self, "astro", value)
+    @namespace.setter
+    def namespace(self, value: Optional[pulumi.Input[_builtins.str]]):
+        pulumi.set(self, "namespace", value)
+
+    @_builtins.property
+    @pulumi.getter(name="roleAssignment")
+    def role_assignment(self) -> Optional[pulumi.Input['AzureGrantRoleAssignmentArgs']]:
+        return pulumi.get(self, "role_assignment")
+
+    @role_assignment.setter
+    def role_assignment(self, value: Optional[pulumi.Input['AzureGrantRoleAssignmentArgs']]):
+        pulumi.set(self, "role_assignment", value)
+
+    @_builtins.property
+    @pulumi.getter(name="serviceAccountNames")
+    def service_account_names(self) -> Optional[pulumi.Input[Sequence[pulumi.Input[_builtins.str]]]]:
+        return pulumi.get(self, "service_account_names")
+
+    @service_account_names.setter
+    def service_account_names(self, value: Optional[pulumi.Input[Sequence[pulumi.Input[_builtins.str]]]]):
+        pulumi.set(self, "service_account_names", value)
+
+    @_builtins.property
+    @pulumi.getter(name="serviceAccounts")
+    def service_accounts(self) -> Optional[pulumi.Input[Sequence[pulumi.Input['ServiceAccountComponent']]]]:
+        return pulumi.get(self, "service_accounts")
+
+    @service_accounts.setter
+    def service_accounts(self, value: Optional[pulumi.Input[Sequence[pulumi.Input['ServiceAccountComponent']]]]):
+        pulumi.set(self, "service_accounts", value)
+
+
+if not MYPY:
+    class ConnectionAirflowAuthPasswordArgsDict(TypedDict):
+        kind: pulumi.Input[_builtins.str]
+        username: pulumi.Input[_builtins.str]
+        password: NotRequired[pulumi.Input[_builtins.str]]
+        """
+        The password. Default: stack config `deployment-authorization:airflowPassword` (set it with `--secret`), then the environment variable `AIRFLOW_API_PASSWORD`.
+        """
+elif False:
+    ConnectionAirflowAuthPasswordArgsDict: TypeAlias = Mapping[str, Any]
+
+@pulumi.input_type
+class ConnectionAirflowAuthPasswordArgs:
+    def __init__(__self__, *,
+                 kind: pulumi.Input[_builtins.str],
+                 username: pulumi.Input[_builtins.str],
+                 password: Optional[pulumi.Input[_builtins.str]] = None):
+        """
+        :param pulumi.Input[_builtins.str] password: The password. Default: stack config `deployment-authorization:airflowPassword` (set it with `--secret`), then the environment variable `AIRFLOW_API_PASSWORD`.
+        """
+        pulumi.set(__self__, "kind", 'password')
+        pulumi.set(__self__, "username", username)
+        if password is not None:
+            pulumi.set(__self__, "password", password)
 
     @_builtins.property
     @pulumi.getter
-    def description(self) -> pulumi.Input[Optional[_builtins.str]]:
-        return pulumi.get(self, "description")
+    def kind(self) -> pulumi.Input[_builtins.str]:
+        return pulumi.get(self, "kind")
 
-    @description.setter
-    def description(self, value: pulumi.Input[Optional[_builtins.str]]):
-        pulumi.set(self, "description", value)
-
-    @_builtins.property
-    @pulumi.getter
-    def extra(self) -> pulumi.Input[Optional[Mapping[str, Any]]]:
-        return pulumi.get(self, "extra")
-
-    @extra.setter
-    def extra(self, value: pulumi.Input[Optional[Mapping[str, Any]]]):
-        pulumi.set(self, "extra", value)
+    @kind.setter
+    def kind(self, value: pulumi.Input[_builtins.str]):
+        pulumi.set(self, "kind", value)
 
     @_builtins.property
     @pulumi.getter
-    def target(self) -> pulumi.Input[Optional['ConnectionTarget']]:
-        return pulumi.get(self, "target")
+    def username(self) -> pulumi.Input[_builtins.str]:
+        return pulumi.get(self, "username")
 
-    @target.setter
-    def target(self, value: pulumi.Input[Optional['ConnectionTarget']]):
-        pulumi.set(self, "target", value)
+    @username.setter
+    def username(self, value: pulumi.Input[_builtins.str]):
+        pulumi.set(self, "username", value)
+
+    @_builtins.property
+    @pulumi.getter
+    def password(self) -> Optional[pulumi.Input[_builtins.str]]:
+        """
+        The password. Default: stack config `deployment-authorization:airflowPassword` (set it with `--secret`), then the environment variable `AIRFLOW_API_PASSWORD`.
+        """
+        return pulumi.get(self, "password")
+
+    @password.setter
+    def password(self, value: Optional[pulumi.Input[_builtins.str]]):
+        pulumi.set(self, "password", value)
 
 
-class ConnectionAirflowArgsDict(TypedDict):
-    auth: pulumi.Input[Union['ConnectionAirflowAuthTokenArgsDict', 'ConnectionAirflowAuthPasswordArgsDict']]
-    url: pulumi.Input[_builtins.str]
-    api_version: NotRequired[pulumi.Input[Optional['ConnectionAirflowApiVersion']]]
+if not MYPY:
+    class ConnectionAirflowAuthTokenArgsDict(TypedDict):
+        kind: pulumi.Input[_builtins.str]
+        token: NotRequired[pulumi.Input[_builtins.str]]
+        """
+        The token. Default: stack config `deployment-authorization:airflowToken` (set it with `--secret`), then the environment variable `AIRFLOW_API_TOKEN`.
+        """
+elif False:
+    ConnectionAirflowAuthTokenArgsDict: TypeAlias = Mapping[str, Any]
+
+@pulumi.input_type
+class ConnectionAirflowAuthTokenArgs:
+    def __init__(__self__, *,
+                 kind: pulumi.Input[_builtins.str],
+                 token: Optional[pulumi.Input[_builtins.str]] = None):
+        """
+        :param pulumi.Input[_builtins.str] token: The token. Default: stack config `deployment-authorization:airflowToken` (set it with `--secret`), then the environment variable `AIRFLOW_API_TOKEN`.
+        """
+        pulumi.set(__self__, "kind", 'token')
+        if token is not None:
+            pulumi.set(__self__, "token", token)
+
+    @_builtins.property
+    @pulumi.getter
+    def kind(self) -> pulumi.Input[_builtins.str]:
+        return pulumi.get(self, "kind")
+
+    @kind.setter
+    def kind(self, value: pulumi.Input[_builtins.str]):
+        pulumi.set(self, "kind", value)
+
+    @_builtins.property
+    @pulumi.getter
+    def token(self) -> Optional[pulumi.Input[_builtins.str]]:
+        """
+        The token. Default: stack config `deployment-authorization:airflowToken` (set it with `--secret`), then the environment variable `AIRFLOW_API_TOKEN`.
+        """
+        return pulumi.get(self, "token")
+
+    @token.setter
+    def token(self, value: Optional[pulumi.Input[_builtins.str]]):
+        pulumi.set(self, "token", value)
+
+
+if not MYPY:
+    class ConnectionAirflowArgsDict(TypedDict):
+        auth: pulumi.Input[Union['ConnectionAirflowAuthTokenArgsDict', 'ConnectionAirflowAuthPasswordArgsDict']]
+        url: pulumi.Input[_builtins.str]
+        api_version: NotRequired[pulumi.Input['ConnectionAirflowApiVersion']]
+elif False:
+    ConnectionAirflowArgsDict: TypeAlias = Mapping[str, Any]
 
 @pulumi.input_type
 class ConnectionAirflowArgs:
     def __init__(__self__, *,
                  auth: pulumi.Input[Union['ConnectionAirflowAuthTokenArgs', 'ConnectionAirflowAuthPasswordArgs']],
                  url: pulumi.Input[_builtins.str],
-                 api_version: pulumi.Input[Optional['ConnectionAirflowApiVersion']] = None):
+                 api_version: Optional[pulumi.Input['ConnectionAirflowApiVersion']] = None):
         pulumi.set(__self__, "auth", auth)
         pulumi.set(__self__, "url", url)
         if api_version is not None:
@@ -592,126 +621,35 @@ class ConnectionAirflowArgs:
 
     @_builtins.property
     @pulumi.getter(name="apiVersion")
-    def api_version(self) -> pulumi.Input[Optional['ConnectionAirflowApiVersion']]:
+    def api_version(self) -> Optional[pulumi.Input['ConnectionAirflowApiVersion']]:
         return pulumi.get(self, "api_version")
 
     @api_version.setter
-    def api_version(self, value: pulumi.Input[Optional['ConnectionAirflowApiVersion']]):
+    def api_version(self, value: Optional[pulumi.Input['ConnectionAirflowApiVersion']]):
         pulumi.set(self, "api_version", value)
 
 
-class ConnectionAirflowAuthPasswordArgsDict(TypedDict):
-    kind: pulumi.Input[Literal['password']]
-    username: pulumi.Input[_builtins.str]
-    password: NotRequired[pulumi.Input[Optional[_builtins.str]]]
-    """
-    The password. Default: stack config `deployment-authorization:airflowPassword` (set it with `--secret`), then the environment variable `AIRFLOW_API_PASSWORD`.
-    """
-
-@pulumi.input_type
-class ConnectionAirflowAuthPasswordArgs:
-    def __init__(__self__, *,
-                 kind: pulumi.Input[Literal['password']],
-                 username: pulumi.Input[_builtins.str],
-                 password: pulumi.Input[Optional[_builtins.str]] = None):
+if not MYPY:
+    class ConnectionAstroArgsDict(TypedDict):
+        deployment_id: NotRequired[pulumi.Input[_builtins.str]]
+        linked_deployment_ids: NotRequired[pulumi.Input[Sequence[pulumi.Input[_builtins.str]]]]
+        organization_id: NotRequired[pulumi.Input[_builtins.str]]
+        token: NotRequired[pulumi.Input[_builtins.str]]
         """
-        :param pulumi.Input[_builtins.str] password: The password. Default: stack config `deployment-authorization:airflowPassword` (set it with `--secret`), then the environment variable `AIRFLOW_API_PASSWORD`.
+        An Astro API token. Default: stack config `deployment-authorization:astroToken` (set it with `--secret`), then the environment variable `ASTRO_API_TOKEN`.
         """
-        pulumi.set(__self__, "kind", 'password')
-        pulumi.set(__self__, "username", username)
-        if password is not None:
-            pulumi.set(__self__, "password", password)
-
-    @_builtins.property
-    @pulumi.getter
-    def kind(self) -> pulumi.Input[Literal['password']]:
-        return pulumi.get(self, "kind")
-
-    @kind.setter
-    def kind(self, value: pulumi.Input[Literal['password']]):
-        pulumi.set(self, "kind", value)
-
-    @_builtins.property
-    @pulumi.getter
-    def username(self) -> pulumi.Input[_builtins.str]:
-        return pulumi.get(self, "username")
-
-    @username.setter
-    def username(self, value: pulumi.Input[_builtins.str]):
-        pulumi.set(self, "username", value)
-
-    @_builtins.property
-    @pulumi.getter
-    def password(self) -> pulumi.Input[Optional[_builtins.str]]:
-        """
-        The password. Default: stack config `deployment-authorization:airflowPassword` (set it with `--secret`), then the environment variable `AIRFLOW_API_PASSWORD`.
-        """
-        return pulumi.get(self, "password")
-
-    @password.setter
-    def password(self, value: pulumi.Input[Optional[_builtins.str]]):
-        pulumi.set(self, "password", value)
-
-
-class ConnectionAirflowAuthTokenArgsDict(TypedDict):
-    kind: pulumi.Input[Literal['token']]
-    token: NotRequired[pulumi.Input[Optional[_builtins.str]]]
-    """
-    The token. Default: stack config `deployment-authorization:airflowToken` (set it with `--secret`), then the environment variable `AIRFLOW_API_TOKEN`.
-    """
-
-@pulumi.input_type
-class ConnectionAirflowAuthTokenArgs:
-    def __init__(__self__, *,
-                 kind: pulumi.Input[Literal['token']],
-                 token: pulumi.Input[Optional[_builtins.str]] = None):
-        """
-        :param pulumi.Input[_builtins.str] token: The token. Default: stack config `deployment-authorization:airflowToken` (set it with `--secret`), then the environment variable `AIRFLOW_API_TOKEN`.
-        """
-        pulumi.set(__self__, "kind", 'token')
-        if token is not None:
-            pulumi.set(__self__, "token", token)
-
-    @_builtins.property
-    @pulumi.getter
-    def kind(self) -> pulumi.Input[Literal['token']]:
-        return pulumi.get(self, "kind")
-
-    @kind.setter
-    def kind(self, value: pulumi.Input[Literal['token']]):
-        pulumi.set(self, "kind", value)
-
-    @_builtins.property
-    @pulumi.getter
-    def token(self) -> pulumi.Input[Optional[_builtins.str]]:
-        """
-        The token. Default: stack config `deployment-authorization:airflowToken` (set it with `--secret`), then the environment variable `AIRFLOW_API_TOKEN`.
-        """
-        return pulumi.get(self, "token")
-
-    @token.setter
-    def token(self, value: pulumi.Input[Optional[_builtins.str]]):
-        pulumi.set(self, "token", value)
-
-
-class ConnectionAstroArgsDict(TypedDict):
-    deployment_id: NotRequired[pulumi.Input[Optional[_builtins.str]]]
-    linked_deployment_ids: NotRequired[pulumi.Input[Optional[Sequence[pulumi.Input[_builtins.str]]]]]
-    organization_id: NotRequired[pulumi.Input[Optional[_builtins.str]]]
-    token: NotRequired[pulumi.Input[Optional[_builtins.str]]]
-    """
-    An Astro API token. Default: stack config `deployment-authorization:astroToken` (set it with `--secret`), then the environment variable `ASTRO_API_TOKEN`.
-    """
-    workspace_id: NotRequired[pulumi.Input[Optional[_builtins.str]]]
+        workspace_id: NotRequired[pulumi.Input[_builtins.str]]
+elif False:
+    ConnectionAstroArgsDict: TypeAlias = Mapping[str, Any]
 
 @pulumi.input_type
 class ConnectionAstroArgs:
     def __init__(__self__, *,
-                 deployment_id: pulumi.Input[Optional[_builtins.str]] = None,
-                 linked_deployment_ids: pulumi.Input[Optional[Sequence[pulumi.Input[_builtins.str]]]] = None,
-                 organization_id: pulumi.Input[Optional[_builtins.str]] = None,
-                 token: pulumi.Input[Optional[_builtins.str]] = None,
-                 workspace_id: pulumi.Input[Optional[_builtins.str]] = None):
+                 deployment_id: Optional[pulumi.Input[_builtins.str]] = None,
+                 linked_deployment_ids: Optional[pulumi.Input[Sequence[pulumi.Input[_builtins.str]]]] = None,
+                 organization_id: Optional[pulumi.Input[_builtins.str]] = None,
+                 token: Optional[pulumi.Input[_builtins.str]] = None,
+                 workspace_id: Optional[pulumi.Input[_builtins.str]] = None):
         """
         :param pulumi.Input[_builtins.str] token: An Astro API token. Default: stack config `deployment-authorization:astroToken` (set it with `--secret`), then the environment variable `ASTRO_API_TOKEN`.
         """
@@ -728,77 +666,238 @@ class ConnectionAstroArgs:
 
     @_builtins.property
     @pulumi.getter(name="deploymentId")
-    def deployment_id(self) -> pulumi.Input[Optional[_builtins.str]]:
+    def deployment_id(self) -> Optional[pulumi.Input[_builtins.str]]:
         return pulumi.get(self, "deployment_id")
 
     @deployment_id.setter
-    def deployment_id(self, value: pulumi.Input[Optional[_builtins.str]]):
+    def deployment_id(self, value: Optional[pulumi.Input[_builtins.str]]):
         pulumi.set(self, "deployment_id", value)
 
     @_builtins.property
     @pulumi.getter(name="linkedDeploymentIds")
-    def linked_deployment_ids(self) -> pulumi.Input[Optional[Sequence[pulumi.Input[_builtins.str]]]]:
+    def linked_deployment_ids(self) -> Optional[pulumi.Input[Sequence[pulumi.Input[_builtins.str]]]]:
         return pulumi.get(self, "linked_deployment_ids")
 
     @linked_deployment_ids.setter
-    def linked_deployment_ids(self, value: pulumi.Input[Optional[Sequence[pulumi.Input[_builtins.str]]]]):
+    def linked_deployment_ids(self, value: Optional[pulumi.Input[Sequence[pulumi.Input[_builtins.str]]]]):
         pulumi.set(self, "linked_deployment_ids", value)
 
     @_builtins.property
     @pulumi.getter(name="organizationId")
-    def organization_id(self) -> pulumi.Input[Optional[_builtins.str]]:
+    def organization_id(self) -> Optional[pulumi.Input[_builtins.str]]:
         return pulumi.get(self, "organization_id")
 
     @organization_id.setter
-    def organization_id(self, value: pulumi.Input[Optional[_builtins.str]]):
+    def organization_id(self, value: Optional[pulumi.Input[_builtins.str]]):
         pulumi.set(self, "organization_id", value)
 
     @_builtins.property
     @pulumi.getter
-    def token(self) -> pulumi.Input[Optional[_builtins.str]]:
+    def token(self) -> Optional[pulumi.Input[_builtins.str]]:
         """
         An Astro API token. Default: stack config `deployment-authorization:astroToken` (set it with `--secret`), then the environment variable `ASTRO_API_TOKEN`.
         """
         return pulumi.get(self, "token")
 
     @token.setter
-    def token(self, value: pulumi.Input[Optional[_builtins.str]]):
+    def token(self, value: Optional[pulumi.Input[_builtins.str]]):
         pulumi.set(self, "token", value)
 
     @_builtins.property
     @pulumi.getter(name="workspaceId")
-    def workspace_id(self) -> pulumi.Input[Optional[_builtins.str]]:
+    def workspace_id(self) -> Optional[pulumi.Input[_builtins.str]]:
         return pulumi.get(self, "workspace_id")
 
     @workspace_id.setter
-    def workspace_id(self, value: pulumi.Input[Optional[_builtins.str]]):
+    def workspace_id(self, value: Optional[pulumi.Input[_builtins.str]]):
         pulumi.set(self, "workspace_id", value)
 
 
-class DeploymentArgsDict(TypedDict):
-    """
-    An Astro Deployment, named by id: the component reads what the grant and connection need from it while the program runs.
-    """
-    deployment_id: pulumi.Input[_builtins.str]
-    organization_id: pulumi.Input[_builtins.str]
-    customer_managed_identity: NotRequired[pulumi.Input[Optional[Union[_builtins.bool, 'DeploymentCustomerManagedIdentityArgsDict']]]]
-    secrets_backend: NotRequired[pulumi.Input[Optional[Union[_builtins.bool, 'DeploymentSecretsBackendArgsDict']]]]
-    token: NotRequired[pulumi.Input[Optional[_builtins.str]]]
-    """
-    An Astro API token that may read the Deployment. Default: stack config `deployment-authorization:astroToken` (set it with `--secret`), then `ASTRO_API_TOKEN`.
-    """
+if not MYPY:
+    class ConnectionArgsDict(TypedDict):
+        connection_id: pulumi.Input[_builtins.str]
+        adopt_existing: NotRequired[pulumi.Input[_builtins.bool]]
+        airflow: NotRequired[pulumi.Input['ConnectionAirflowArgsDict']]
+        astro: NotRequired[pulumi.Input['ConnectionAstroArgsDict']]
+        description: NotRequired[pulumi.Input[_builtins.str]]
+        extra: NotRequired[pulumi.Input[Mapping[str, Any]]]
+        target: NotRequired[pulumi.Input['ConnectionTarget']]
+elif False:
+    ConnectionArgsDict: TypeAlias = Mapping[str, Any]
+
+@pulumi.input_type
+class ConnectionArgs:
+    def __init__(__self__, *,
+                 connection_id: pulumi.Input[_builtins.str],
+                 adopt_existing: Optional[pulumi.Input[_builtins.bool]] = None,
+                 airflow: Optional[pulumi.Input['ConnectionAirflowArgs']] = None,
+                 astro: Optional[pulumi.Input['ConnectionAstroArgs']] = None,
+                 description: Optional[pulumi.Input[_builtins.str]] = None,
+                 extra: Optional[pulumi.Input[Mapping[str, Any]]] = None,
+                 target: Optional[pulumi.Input['ConnectionTarget']] = None):
+        pulumi.set(__self__, "connection_id", connection_id)
+        if adopt_existing is not None:
+            pulumi.set(__self__, "adopt_existing", adopt_existing)
+        if airflow is not None:
+            pulumi.set(__self__, "airflow", airflow)
+        if astro is not None:
+            pulumi.set(__self__, "astro", astro)
+        if description is not None:
+            pulumi.set(__self__, "description", description)
+        if extra is not None:
+            pulumi.set(__self__, "extra", extra)
+        if target is not None:
+            pulumi.set(__self__, "target", target)
+
+    @_builtins.property
+    @pulumi.getter(name="connectionId")
+    def connection_id(self) -> pulumi.Input[_builtins.str]:
+        return pulumi.get(self, "connection_id")
+
+    @connection_id.setter
+    def connection_id(self, value: pulumi.Input[_builtins.str]):
+        pulumi.set(self, "connection_id", value)
+
+    @_builtins.property
+    @pulumi.getter(name="adoptExisting")
+    def adopt_existing(self) -> Optional[pulumi.Input[_builtins.bool]]:
+        return pulumi.get(self, "adopt_existing")
+
+    @adopt_existing.setter
+    def adopt_existing(self, value: Optional[pulumi.Input[_builtins.bool]]):
+        pulumi.set(self, "adopt_existing", value)
+
+    @_builtins.property
+    @pulumi.getter
+    def airflow(self) -> Optional[pulumi.Input['ConnectionAirflowArgs']]:
+        return pulumi.get(self, "airflow")
+
+    @airflow.setter
+    def airflow(self, value: Optional[pulumi.Input['ConnectionAirflowArgs']]):
+        pulumi.set(self, "airflow", value)
+
+    @_builtins.property
+    @pulumi.getter
+    def astro(self) -> Optional[pulumi.Input['ConnectionAstroArgs']]:
+        return pulumi.get(self, "astro")
+
+    @astro.setter
+    def astro(self, value: Optional[pulumi.Input['ConnectionAstroArgs']]):
+        pulumi.set(self, "astro", value)
+
+    @_builtins.property
+    @pulumi.getter
+    def description(self) -> Optional[pulumi.Input[_builtins.str]]:
+        return pulumi.get(self, "description")
+
+    @description.setter
+    def description(self, value: Optional[pulumi.Input[_builtins.str]]):
+        pulumi.set(self, "description", value)
+
+    @_builtins.property
+    @pulumi.getter
+    def extra(self) -> Optional[pulumi.Input[Mapping[str, Any]]]:
+        return pulumi.get(self, "extra")
+
+    @extra.setter
+    def extra(self, value: Optional[pulumi.Input[Mapping[str, Any]]]):
+        pulumi.set(self, "extra", value)
+
+    @_builtins.property
+    @pulumi.getter
+    def target(self) -> Optional[pulumi.Input['ConnectionTarget']]:
+        return pulumi.get(self, "target")
+
+    @target.setter
+    def target(self, value: Optional[pulumi.Input['ConnectionTarget']]):
+        pulumi.set(self, "target", value)
+
+
+if not MYPY:
+    class DeploymentCustomerManagedIdentityArgsDict(TypedDict):
+        restore_on_delete: NotRequired[pulumi.Input[_builtins.bool]]
+elif False:
+    DeploymentCustomerManagedIdentityArgsDict: TypeAlias = Mapping[str, Any]
+
+@pulumi.input_type
+class DeploymentCustomerManagedIdentityArgs:
+    def __init__(__self__, *,
+                 restore_on_delete: Optional[pulumi.Input[_builtins.bool]] = None):
+        if restore_on_delete is not None:
+            pulumi.set(__self__, "restore_on_delete", restore_on_delete)
+
+    @_builtins.property
+    @pulumi.getter(name="restoreOnDelete")
+    def restore_on_delete(self) -> Optional[pulumi.Input[_builtins.bool]]:
+        return pulumi.get(self, "restore_on_delete")
+
+    @restore_on_delete.setter
+    def restore_on_delete(self, value: Optional[pulumi.Input[_builtins.bool]]):
+        pulumi.set(self, "restore_on_delete", value)
+
+
+if not MYPY:
+    class DeploymentSecretsBackendArgsDict(TypedDict):
+        backend: NotRequired[pulumi.Input[_builtins.str]]
+        kwargs: NotRequired[pulumi.Input[Mapping[str, Any]]]
+elif False:
+    DeploymentSecretsBackendArgsDict: TypeAlias = Mapping[str, Any]
+
+@pulumi.input_type
+class DeploymentSecretsBackendArgs:
+    def __init__(__self__, *,
+                 backend: Optional[pulumi.Input[_builtins.str]] = None,
+                 kwargs: Optional[pulumi.Input[Mapping[str, Any]]] = None):
+        if backend is not None:
+            pulumi.set(__self__, "backend", backend)
+        if kwargs is not None:
+            pulumi.set(__self__, "kwargs", kwargs)
+
+    @_builtins.property
+    @pulumi.getter
+    def backend(self) -> Optional[pulumi.Input[_builtins.str]]:
+        return pulumi.get(self, "backend")
+
+    @backend.setter
+    def backend(self, value: Optional[pulumi.Input[_builtins.str]]):
+        pulumi.set(self, "backend", value)
+
+    @_builtins.property
+    @pulumi.getter
+    def kwargs(self) -> Optional[pulumi.Input[Mapping[str, Any]]]:
+        return pulumi.get(self, "kwargs")
+
+    @kwargs.setter
+    def kwargs(self, value: Optional[pulumi.Input[Mapping[str, Any]]]):
+        pulumi.set(self, "kwargs", value)
+
+
+if not MYPY:
+    class DeploymentArgsDict(TypedDict):
+        """
+        An Astro Deployment, named by id: the component reads what the grant and connection need from it while the program runs.
+        """
+        deployment_id: pulumi.Input[_builtins.str]
+        organization_id: pulumi.Input[_builtins.str]
+        customer_managed_identity: NotRequired[pulumi.Input[Union[_builtins.bool, 'DeploymentCustomerManagedIdentityArgsDict']]]
+        secrets_backend: NotRequired[pulumi.Input[Union[_builtins.bool, 'DeploymentSecretsBackendArgsDict']]]
+        token: NotRequired[pulumi.Input[_builtins.str]]
+        """
+        An Astro API token that may read the Deployment. Default: stack config `deployment-authorization:astroToken` (set it with `--secret`), then `ASTRO_API_TOKEN`.
+        """
+elif False:
+    DeploymentArgsDict: TypeAlias = Mapping[str, Any]
 
 @pulumi.input_type
 class DeploymentArgs:
     def __init__(__self__, *,
                  deployment_id: pulumi.Input[_builtins.str],
                  organization_id: pulumi.Input[_builtins.str],
-                 customer_managed_identity: pulumi.Input[Optional[Union[_builtins.bool, 'DeploymentCustomerManagedIdentityArgs']]] = None,
-                 secrets_backend: pulumi.Input[Optional[Union[_builtins.bool, 'DeploymentSecretsBackendArgs']]] = None,
-                 token: pulumi.Input[Optional[_builtins.str]] = None):
+                 customer_managed_identity: Optional[pulumi.Input[Union[_builtins.bool, 'DeploymentCustomerManagedIdentityArgs']]] = None,
+                 secrets_backend: Optional[pulumi.Input[Union[_builtins.bool, 'DeploymentSecretsBackendArgs']]] = None,
+                 token: Optional[pulumi.Input[_builtins.str]] = None):
         """
         An Astro Deployment, named by id: the component reads what the grant and connection need from it while the program runs.
-
         :param pulumi.Input[_builtins.str] token: An Astro API token that may read the Deployment. Default: stack config `deployment-authorization:astroToken` (set it with `--secret`), then `ASTRO_API_TOKEN`.
         """
         pulumi.set(__self__, "deployment_id", deployment_id)
@@ -830,150 +929,55 @@ class DeploymentArgs:
 
     @_builtins.property
     @pulumi.getter(name="customerManagedIdentity")
-    def customer_managed_identity(self) -> pulumi.Input[Optional[Union[_builtins.bool, 'DeploymentCustomerManagedIdentityArgs']]]:
+    def customer_managed_identity(self) -> Optional[pulumi.Input[Union[_builtins.bool, 'DeploymentCustomerManagedIdentityArgs']]]:
         return pulumi.get(self, "customer_managed_identity")
 
     @customer_managed_identity.setter
-    def customer_managed_identity(self, value: pulumi.Input[Optional[Union[_builtins.bool, 'DeploymentCustomerManagedIdentityArgs']]]):
+    def customer_managed_identity(self, value: Optional[pulumi.Input[Union[_builtins.bool, 'DeploymentCustomerManagedIdentityArgs']]]):
         pulumi.set(self, "customer_managed_identity", value)
 
     @_builtins.property
     @pulumi.getter(name="secretsBackend")
-    def secrets_backend(self) -> pulumi.Input[Optional[Union[_builtins.bool, 'DeploymentSecretsBackendArgs']]]:
+    def secrets_backend(self) -> Optional[pulumi.Input[Union[_builtins.bool, 'DeploymentSecretsBackendArgs']]]:
         return pulumi.get(self, "secrets_backend")
 
     @secrets_backend.setter
-    def secrets_backend(self, value: pulumi.Input[Optional[Union[_builtins.bool, 'DeploymentSecretsBackendArgs']]]):
+    def secrets_backend(self, value: Optional[pulumi.Input[Union[_builtins.bool, 'DeploymentSecretsBackendArgs']]]):
         pulumi.set(self, "secrets_backend", value)
 
     @_builtins.property
     @pulumi.getter
-    def token(self) -> pulumi.Input[Optional[_builtins.str]]:
+    def token(self) -> Optional[pulumi.Input[_builtins.str]]:
         """
         An Astro API token that may read the Deployment. Default: stack config `deployment-authorization:astroToken` (set it with `--secret`), then `ASTRO_API_TOKEN`.
         """
         return pulumi.get(self, "token")
 
     @token.setter
-    def token(self, value: pulumi.Input[Optional[_builtins.str]]):
+    def token(self, value: Optional[pulumi.Input[_builtins.str]]):
         pulumi.set(self, "token", value)
 
 
-class DeploymentCustomerManagedIdentityArgsDict(TypedDict):
-    restore_on_delete: NotRequired[pulumi.Input[Optional[_builtins.bool]]]
-
-@pulumi.input_type
-class DeploymentCustomerManagedIdentityArgs:
-    def __init__(__self__, *,
-                 restore_on_delete: pulumi.Input[Optional[_builtins.bool]] = None):
-        if restore_on_delete is not None:
-            pulumi.set(__self__, "restore_on_delete", restore_on_delete)
-
-    @_builtins.property
-    @pulumi.getter(name="restoreOnDelete")
-    def restore_on_delete(self) -> pulumi.Input[Optional[_builtins.bool]]:
-        return pulumi.get(self, "restore_on_delete")
-
-    @restore_on_delete.setter
-    def restore_on_delete(self, value: pulumi.Input[Optional[_builtins.bool]]):
-        pulumi.set(self, "restore_on_delete", value)
-
-
-class DeploymentSecretsBackendArgsDict(TypedDict):
-    backend: NotRequired[pulumi.Input[Optional[_builtins.str]]]
-    kwargs: NotRequired[pulumi.Input[Optional[Mapping[str, Any]]]]
-
-@pulumi.input_type
-class DeploymentSecretsBackendArgs:
-    def __init__(__self__, *,
-                 backend: pulumi.Input[Optional[_builtins.str]] = None,
-                 kwargs: pulumi.Input[Optional[Mapping[str, Any]]] = None):
-        if backend is not None:
-            pulumi.set(__self__, "backend", backend)
-        if kwargs is not None:
-            pulumi.set(__self__, "kwargs", kwargs)
-
-    @_builtins.property
-    @pulumi.getter
-    def backend(self) -> pulumi.Input[Optional[_builtins.str]]:
-        return pulumi.get(self, "backend")
-
-    @backend.setter
-    def backend(self, value: pulumi.Input[Optional[_builtins.str]]):
-        pulumi.set(self, "backend", value)
-
-    @_builtins.property
-    @pulumi.getter
-    def kwargs(self) -> pulumi.Input[Optional[Mapping[str, Any]]]:
-        return pulumi.get(self, "kwargs")
-
-    @kwargs.setter
-    def kwargs(self, value: pulumi.Input[Optional[Mapping[str, Any]]]):
-        pulumi.set(self, "kwargs", value)
-
-
-class GcpGrantArgsDict(TypedDict):
-    grant: pulumi.Input[Union['GcpGrantProjectRoleArgsDict', 'GcpGrantImpersonationArgsDict', 'GcpGrantCustomerManagedIdentityArgsDict']]
-    adopt_existing_members: NotRequired[pulumi.Input[Optional[_builtins.bool]]]
-    project: NotRequired[pulumi.Input[Optional[_builtins.str]]]
-
-@pulumi.input_type
-class GcpGrantArgs:
-    def __init__(__self__, *,
-                 grant: pulumi.Input[Union['GcpGrantProjectRoleArgs', 'GcpGrantImpersonationArgs', 'GcpGrantCustomerManagedIdentityArgs']],
-                 adopt_existing_members: pulumi.Input[Optional[_builtins.bool]] = None,
-                 project: pulumi.Input[Optional[_builtins.str]] = None):
-        pulumi.set(__self__, "grant", grant)
-        if adopt_existing_members is not None:
-            pulumi.set(__self__, "adopt_existing_members", adopt_existing_members)
-        if project is not None:
-            pulumi.set(__self__, "project", project)
-
-    @_builtins.property
-    @pulumi.getter
-    def grant(self) -> pulumi.Input[Union['GcpGrantProjectRoleArgs', 'GcpGrantImpersonationArgs', 'GcpGrantCustomerManagedIdentityArgs']]:
-        return pulumi.get(self, "grant")
-
-    @grant.setter
-    def grant(self, value: pulumi.Input[Union['GcpGrantProjectRoleArgs', 'GcpGrantImpersonationArgs', 'GcpGrantCustomerManagedIdentityArgs']]):
-        pulumi.set(self, "grant", value)
-
-    @_builtins.property
-    @pulumi.getter(name="adoptExistingMembers")
-    def adopt_existing_members(self) -> pulumi.Input[Optional[_builtins.bool]]:
-        return pulumi.get(self, "adopt_existing_members")
-
-    @adopt_existing_members.setter
-    def adopt_existing_members(self, value: pulumi.Input[Optional[_builtins.bool]]):
-        pulumi.set(self, "adopt_existing_members", value)
-
-    @_builtins.property
-    @pulumi.getter
-    def project(self) -> pulumi.Input[Optional[_builtins.str]]:
-        return pulumi.get(self, "project")
-
-    @project.setter
-    def project(self, value: pulumi.Input[Optional[_builtins.str]]):
-        pulumi.set(self, "project", value)
-
-
-class GcpGrantCustomerManagedIdentityArgsDict(TypedDict):
-    kind: pulumi.Input[Literal['customerManagedIdentity']]
-    service_account: pulumi.Input[_builtins.str]
-    workload_identity_pool: pulumi.Input[_builtins.str]
-    namespace: NotRequired[pulumi.Input[Optional[_builtins.str]]]
-    service_account_names: NotRequired[pulumi.Input[Optional[Sequence[pulumi.Input[_builtins.str]]]]]
-    service_accounts: NotRequired[pulumi.Input[Optional[Sequence[pulumi.Input['ServiceAccountComponent']]]]]
+if not MYPY:
+    class GcpGrantCustomerManagedIdentityArgsDict(TypedDict):
+        kind: pulumi.Input[_builtins.str]
+        service_account: pulumi.Input[_builtins.str]
+        workload_identity_pool: pulumi.Input[_builtins.str]
+        namespace: NotRequired[pulumi.Input[_builtins.str]]
+        service_account_names: NotRequired[pulumi.Input[Sequence[pulumi.Input[_builtins.str]]]]
+        service_accounts: NotRequired[pulumi.Input[Sequence[pulumi.Input['ServiceAccountComponent']]]]
+elif False:
+    GcpGrantCustomerManagedIdentityArgsDict: TypeAlias = Mapping[str, Any]
 
 @pulumi.input_type
 class GcpGrantCustomerManagedIdentityArgs:
     def __init__(__self__, *,
-                 kind: pulumi.Input[Literal['customerManagedIdentity']],
+                 kind: pulumi.Input[_builtins.str],
                  service_account: pulumi.Input[_builtins.str],
                  workload_identity_pool: pulumi.Input[_builtins.str],
-                 namespace: pulumi.Input[Optional[_builtins.str]] = None,
-                 service_account_names: pulumi.Input[Optional[Sequence[pulumi.Input[_builtins.str]]]] = None,
-                 service_accounts: pulumi.Input[Optional[Sequence[pulumi.Input['ServiceAccountComponent']]]] = None):
+                 namespace: Optional[pulumi.Input[_builtins.str]] = None,
+                 service_account_names: Optional[pulumi.Input[Sequence[pulumi.Input[_builtins.str]]]] = None,
+                 service_accounts: Optional[pulumi.Input[Sequence[pulumi.Input['ServiceAccountComponent']]]] = None):
         pulumi.set(__self__, "kind", 'customerManagedIdentity')
         pulumi.set(__self__, "service_account", service_account)
         pulumi.set(__self__, "workload_identity_pool", workload_identity_pool)
@@ -986,11 +990,11 @@ class GcpGrantCustomerManagedIdentityArgs:
 
     @_builtins.property
     @pulumi.getter
-    def kind(self) -> pulumi.Input[Literal['customerManagedIdentity']]:
+    def kind(self) -> pulumi.Input[_builtins.str]:
         return pulumi.get(self, "kind")
 
     @kind.setter
-    def kind(self, value: pulumi.Input[Literal['customerManagedIdentity']]):
+    def kind(self, value: pulumi.Input[_builtins.str]):
         pulumi.set(self, "kind", value)
 
     @_builtins.property
@@ -1013,51 +1017,54 @@ class GcpGrantCustomerManagedIdentityArgs:
 
     @_builtins.property
     @pulumi.getter
-    def namespace(self) -> pulumi.Input[Optional[_builtins.str]]:
+    def namespace(self) -> Optional[pulumi.Input[_builtins.str]]:
         return pulumi.get(self, "namespace")
 
     @namespace.setter
-    def namespace(self, value: pulumi.Input[Optional[_builtins.str]]):
+    def namespace(self, value: Optional[pulumi.Input[_builtins.str]]):
         pulumi.set(self, "namespace", value)
 
     @_builtins.property
     @pulumi.getter(name="serviceAccountNames")
-    def service_account_names(self) -> pulumi.Input[Optional[Sequence[pulumi.Input[_builtins.str]]]]:
+    def service_account_names(self) -> Optional[pulumi.Input[Sequence[pulumi.Input[_builtins.str]]]]:
         return pulumi.get(self, "service_account_names")
 
     @service_account_names.setter
-    def service_account_names(self, value: pulumi.Input[Optional[Sequence[pulumi.Input[_builtins.str]]]]):
+    def service_account_names(self, value: Optional[pulumi.Input[Sequence[pulumi.Input[_builtins.str]]]]):
         pulumi.set(self, "service_account_names", value)
 
     @_builtins.property
     @pulumi.getter(name="serviceAccounts")
-    def service_accounts(self) -> pulumi.Input[Optional[Sequence[pulumi.Input['ServiceAccountComponent']]]]:
+    def service_accounts(self) -> Optional[pulumi.Input[Sequence[pulumi.Input['ServiceAccountComponent']]]]:
         return pulumi.get(self, "service_accounts")
 
     @service_accounts.setter
-    def service_accounts(self, value: pulumi.Input[Optional[Sequence[pulumi.Input['ServiceAccountComponent']]]]):
+    def service_accounts(self, value: Optional[pulumi.Input[Sequence[pulumi.Input['ServiceAccountComponent']]]]):
         pulumi.set(self, "service_accounts", value)
 
 
-class GcpGrantImpersonationArgsDict(TypedDict):
-    kind: pulumi.Input[Literal['impersonation']]
-    service_account: pulumi.Input[_builtins.str]
+if not MYPY:
+    class GcpGrantImpersonationArgsDict(TypedDict):
+        kind: pulumi.Input[_builtins.str]
+        service_account: pulumi.Input[_builtins.str]
+elif False:
+    GcpGrantImpersonationArgsDict: TypeAlias = Mapping[str, Any]
 
 @pulumi.input_type
 class GcpGrantImpersonationArgs:
     def __init__(__self__, *,
-                 kind: pulumi.Input[Literal['impersonation']],
+                 kind: pulumi.Input[_builtins.str],
                  service_account: pulumi.Input[_builtins.str]):
         pulumi.set(__self__, "kind", 'impersonation')
         pulumi.set(__self__, "service_account", service_account)
 
     @_builtins.property
     @pulumi.getter
-    def kind(self) -> pulumi.Input[Literal['impersonation']]:
+    def kind(self) -> pulumi.Input[_builtins.str]:
         return pulumi.get(self, "kind")
 
     @kind.setter
-    def kind(self, value: pulumi.Input[Literal['impersonation']]):
+    def kind(self, value: pulumi.Input[_builtins.str]):
         pulumi.set(self, "kind", value)
 
     @_builtins.property
@@ -1070,25 +1077,28 @@ class GcpGrantImpersonationArgs:
         pulumi.set(self, "service_account", value)
 
 
-class GcpGrantProjectRoleArgsDict(TypedDict):
-    kind: pulumi.Input[Literal['projectRole']]
-    role: pulumi.Input[_builtins.str]
+if not MYPY:
+    class GcpGrantProjectRoleArgsDict(TypedDict):
+        kind: pulumi.Input[_builtins.str]
+        role: pulumi.Input[_builtins.str]
+elif False:
+    GcpGrantProjectRoleArgsDict: TypeAlias = Mapping[str, Any]
 
 @pulumi.input_type
 class GcpGrantProjectRoleArgs:
     def __init__(__self__, *,
-                 kind: pulumi.Input[Literal['projectRole']],
+                 kind: pulumi.Input[_builtins.str],
                  role: pulumi.Input[_builtins.str]):
         pulumi.set(__self__, "kind", 'projectRole')
         pulumi.set(__self__, "role", role)
 
     @_builtins.property
     @pulumi.getter
-    def kind(self) -> pulumi.Input[Literal['projectRole']]:
+    def kind(self) -> pulumi.Input[_builtins.str]:
         return pulumi.get(self, "kind")
 
     @kind.setter
-    def kind(self, value: pulumi.Input[Literal['projectRole']]):
+    def kind(self, value: pulumi.Input[_builtins.str]):
         pulumi.set(self, "kind", value)
 
     @_builtins.property
@@ -1099,5 +1109,53 @@ class GcpGrantProjectRoleArgs:
     @role.setter
     def role(self, value: pulumi.Input[_builtins.str]):
         pulumi.set(self, "role", value)
+
+
+if not MYPY:
+    class GcpGrantArgsDict(TypedDict):
+        grant: pulumi.Input[Union['GcpGrantProjectRoleArgsDict', 'GcpGrantImpersonationArgsDict', 'GcpGrantCustomerManagedIdentityArgsDict']]
+        adopt_existing_members: NotRequired[pulumi.Input[_builtins.bool]]
+        project: NotRequired[pulumi.Input[_builtins.str]]
+elif False:
+    GcpGrantArgsDict: TypeAlias = Mapping[str, Any]
+
+@pulumi.input_type
+class GcpGrantArgs:
+    def __init__(__self__, *,
+                 grant: pulumi.Input[Union['GcpGrantProjectRoleArgs', 'GcpGrantImpersonationArgs', 'GcpGrantCustomerManagedIdentityArgs']],
+                 adopt_existing_members: Optional[pulumi.Input[_builtins.bool]] = None,
+                 project: Optional[pulumi.Input[_builtins.str]] = None):
+        pulumi.set(__self__, "grant", grant)
+        if adopt_existing_members is not None:
+            pulumi.set(__self__, "adopt_existing_members", adopt_existing_members)
+        if project is not None:
+            pulumi.set(__self__, "project", project)
+
+    @_builtins.property
+    @pulumi.getter
+    def grant(self) -> pulumi.Input[Union['GcpGrantProjectRoleArgs', 'GcpGrantImpersonationArgs', 'GcpGrantCustomerManagedIdentityArgs']]:
+        return pulumi.get(self, "grant")
+
+    @grant.setter
+    def grant(self, value: pulumi.Input[Union['GcpGrantProjectRoleArgs', 'GcpGrantImpersonationArgs', 'GcpGrantCustomerManagedIdentityArgs']]):
+        pulumi.set(self, "grant", value)
+
+    @_builtins.property
+    @pulumi.getter(name="adoptExistingMembers")
+    def adopt_existing_members(self) -> Optional[pulumi.Input[_builtins.bool]]:
+        return pulumi.get(self, "adopt_existing_members")
+
+    @adopt_existing_members.setter
+    def adopt_existing_members(self, value: Optional[pulumi.Input[_builtins.bool]]):
+        pulumi.set(self, "adopt_existing_members", value)
+
+    @_builtins.property
+    @pulumi.getter
+    def project(self) -> Optional[pulumi.Input[_builtins.str]]:
+        return pulumi.get(self, "project")
+
+    @project.setter
+    def project(self, value: Optional[pulumi.Input[_builtins.str]]):
+        pulumi.set(self, "project", value)
 
 

@@ -22,14 +22,13 @@ __all__ = ['DeploymentAuthorizationArgs', 'DeploymentAuthorization']
 class DeploymentAuthorizationArgs:
     def __init__(__self__, *,
                  connection: pulumi.Input['ConnectionArgs'],
-                 aws: pulumi.Input[Optional['AwsGrantArgs']] = None,
-                 azure: pulumi.Input[Optional['AzureGrantArgs']] = None,
-                 deployment: pulumi.Input[Optional['DeploymentArgs']] = None,
-                 gcp: pulumi.Input[Optional['GcpGrantArgs']] = None,
-                 workload_identity: pulumi.Input[Optional[_builtins.str]] = None):
+                 aws: Optional[pulumi.Input['AwsGrantArgs']] = None,
+                 azure: Optional[pulumi.Input['AzureGrantArgs']] = None,
+                 deployment: Optional[pulumi.Input['DeploymentArgs']] = None,
+                 gcp: Optional[pulumi.Input['GcpGrantArgs']] = None,
+                 workload_identity: Optional[pulumi.Input[_builtins.str]] = None):
         """
         The set of arguments for constructing a DeploymentAuthorization resource.
-
         :param pulumi.Input['DeploymentArgs'] deployment: An Astro Deployment, named by id: the component reads what the grant and connection need from it while the program runs.
         """
         pulumi.set(__self__, "connection", connection)
@@ -55,50 +54,50 @@ class DeploymentAuthorizationArgs:
 
     @_builtins.property
     @pulumi.getter
-    def aws(self) -> pulumi.Input[Optional['AwsGrantArgs']]:
+    def aws(self) -> Optional[pulumi.Input['AwsGrantArgs']]:
         return pulumi.get(self, "aws")
 
     @aws.setter
-    def aws(self, value: pulumi.Input[Optional['AwsGrantArgs']]):
+    def aws(self, value: Optional[pulumi.Input['AwsGrantArgs']]):
         pulumi.set(self, "aws", value)
 
     @_builtins.property
     @pulumi.getter
-    def azure(self) -> pulumi.Input[Optional['AzureGrantArgs']]:
+    def azure(self) -> Optional[pulumi.Input['AzureGrantArgs']]:
         return pulumi.get(self, "azure")
 
     @azure.setter
-    def azure(self, value: pulumi.Input[Optional['AzureGrantArgs']]):
+    def azure(self, value: Optional[pulumi.Input['AzureGrantArgs']]):
         pulumi.set(self, "azure", value)
 
     @_builtins.property
     @pulumi.getter
-    def deployment(self) -> pulumi.Input[Optional['DeploymentArgs']]:
+    def deployment(self) -> Optional[pulumi.Input['DeploymentArgs']]:
         """
         An Astro Deployment, named by id: the component reads what the grant and connection need from it while the program runs.
         """
         return pulumi.get(self, "deployment")
 
     @deployment.setter
-    def deployment(self, value: pulumi.Input[Optional['DeploymentArgs']]):
+    def deployment(self, value: Optional[pulumi.Input['DeploymentArgs']]):
         pulumi.set(self, "deployment", value)
 
     @_builtins.property
     @pulumi.getter
-    def gcp(self) -> pulumi.Input[Optional['GcpGrantArgs']]:
+    def gcp(self) -> Optional[pulumi.Input['GcpGrantArgs']]:
         return pulumi.get(self, "gcp")
 
     @gcp.setter
-    def gcp(self, value: pulumi.Input[Optional['GcpGrantArgs']]):
+    def gcp(self, value: Optional[pulumi.Input['GcpGrantArgs']]):
         pulumi.set(self, "gcp", value)
 
     @_builtins.property
     @pulumi.getter(name="workloadIdentity")
-    def workload_identity(self) -> pulumi.Input[Optional[_builtins.str]]:
+    def workload_identity(self) -> Optional[pulumi.Input[_builtins.str]]:
         return pulumi.get(self, "workload_identity")
 
     @workload_identity.setter
-    def workload_identity(self, value: pulumi.Input[Optional[_builtins.str]]):
+    def workload_identity(self, value: Optional[pulumi.Input[_builtins.str]]):
         pulumi.set(self, "workload_identity", value)
 
 
@@ -108,12 +107,12 @@ class DeploymentAuthorization(pulumi.ComponentResource):
     def __init__(__self__,
                  resource_name: str,
                  opts: Optional[pulumi.ResourceOptions] = None,
-                 aws: pulumi.Input[Optional[Union['AwsGrantArgs', 'AwsGrantArgsDict']]] = None,
-                 azure: pulumi.Input[Optional[Union['AzureGrantArgs', 'AzureGrantArgsDict']]] = None,
-                 connection: pulumi.Input[Optional[Union['ConnectionArgs', 'ConnectionArgsDict']]] = None,
-                 deployment: pulumi.Input[Optional[Union['DeploymentArgs', 'DeploymentArgsDict']]] = None,
-                 gcp: pulumi.Input[Optional[Union['GcpGrantArgs', 'GcpGrantArgsDict']]] = None,
-                 workload_identity: pulumi.Input[Optional[_builtins.str]] = None,
+                 aws: Optional[pulumi.Input[Union['AwsGrantArgs', 'AwsGrantArgsDict']]] = None,
+                 azure: Optional[pulumi.Input[Union['AzureGrantArgs', 'AzureGrantArgsDict']]] = None,
+                 connection: Optional[pulumi.Input[Union['ConnectionArgs', 'ConnectionArgsDict']]] = None,
+                 deployment: Optional[pulumi.Input[Union['DeploymentArgs', 'DeploymentArgsDict']]] = None,
+                 gcp: Optional[pulumi.Input[Union['GcpGrantArgs', 'GcpGrantArgsDict']]] = None,
+                 workload_identity: Optional[pulumi.Input[_builtins.str]] = None,
                  __props__=None):
         """
         Authorizes an Airflow Deployment's workload identity in one cloud (an AWS role trust statement, a GCP IAM binding, or Azure federated credentials and a role assignment) and creates the Airflow connection that uses it, as one resource: created, refreshed, updated and deleted together. Give one of `aws`, `gcp` or `azure`.
@@ -146,12 +145,12 @@ class DeploymentAuthorization(pulumi.ComponentResource):
     def _internal_init(__self__,
                  resource_name: str,
                  opts: Optional[pulumi.ResourceOptions] = None,
-                 aws: pulumi.Input[Optional[Union['AwsGrantArgs', 'AwsGrantArgsDict']]] = None,
-                 azure: pulumi.Input[Optional[Union['AzureGrantArgs', 'AzureGrantArgsDict']]] = None,
-                 connection: pulumi.Input[Optional[Union['ConnectionArgs', 'ConnectionArgsDict']]] = None,
-                 deployment: pulumi.Input[Optional[Union['DeploymentArgs', 'DeploymentArgsDict']]] = None,
-                 gcp: pulumi.Input[Optional[Union['GcpGrantArgs', 'GcpGrantArgsDict']]] = None,
-                 workload_identity: pulumi.Input[Optional[_builtins.str]] = None,
+                 aws: Optional[pulumi.Input[Union['AwsGrantArgs', 'AwsGrantArgsDict']]] = None,
+                 azure: Optional[pulumi.Input[Union['AzureGrantArgs', 'AzureGrantArgsDict']]] = None,
+                 connection: Optional[pulumi.Input[Union['ConnectionArgs', 'ConnectionArgsDict']]] = None,
+                 deployment: Optional[pulumi.Input[Union['DeploymentArgs', 'DeploymentArgsDict']]] = None,
+                 gcp: Optional[pulumi.Input[Union['GcpGrantArgs', 'GcpGrantArgsDict']]] = None,
+                 workload_identity: Optional[pulumi.Input[_builtins.str]] = None,
                  __props__=None):
         opts = pulumi.ResourceOptions.merge(_utilities.get_resource_opts_defaults(), opts)
         if not isinstance(opts, pulumi.ResourceOptions):
