@@ -58,7 +58,7 @@ export function preparePython(): { venvBin: string; site: string; cleanup(): voi
 /**
  * A stack of a Python or YAML program run by the real CLI from a folder outside this repository (no
  * node_modules anywhere above it, no NODE_PATH): the engine starts the provider plugin found on
- * PATH (bin/pulumi-resource-deployment-authorization), as it would an installed one.
+ * PATH (bin/pulumi-resource-deployment-authorization), or the one installed in `pulumiHome`.
  */
 export async function languageStack(options: {
   language: Language;
@@ -68,6 +68,8 @@ export async function languageStack(options: {
   config: Record<string, { value: string; secret?: boolean }>;
   env: Record<string, string>;
   python?: { venvBin: string; site: string };
+  /** A PULUMI_HOME with the plugin installed in it; without one, the plugin is found on PATH (bin/). */
+  pulumiHome?: string;
 }): Promise<LanguageStack> {
   const workDir = mkdtempSync(path.join(os.tmpdir(), `da-${options.language}-`));
   const backendDir = path.join(workDir, ".backend");
@@ -82,15 +84,18 @@ export async function languageStack(options: {
   const { NODE_PATH: _nodePath, ...base } = process.env;
   const env: NodeJS.ProcessEnv = {
     ...base,
-    PATH: [...(options.python ? [options.python.venvBin] : []), path.join(repoRoot, "bin"), inject("pulumiPath")].join(
-      path.delimiter,
-    ),
+    PATH: [
+      ...(options.python ? [options.python.venvBin] : []),
+      // The plugin from this checkout, unless the test installed one.
+      ...(options.pulumiHome ? [] : [path.join(repoRoot, "bin")]),
+      inject("pulumiPath"),
+    ].join(path.delimiter),
     ...(options.python ? { PYTHONPATH: options.python.site, VIRTUAL_ENV: path.dirname(options.python.venvBin) } : {}),
     PULUMI_BACKEND_URL: `file://${backendDir}`,
     PULUMI_CONFIG_PASSPHRASE: "languages-passphrase",
     PULUMI_SKIP_UPDATE_CHECK: "true",
     PULUMI_DISABLE_AUTOMATIC_PLUGIN_ACQUISITION: "true",
-    PULUMI_HOME: path.join(workDir, ".pulumi-home"),
+    PULUMI_HOME: options.pulumiHome ?? path.join(workDir, ".pulumi-home"),
     ...options.env,
   };
   const pulumi = path.join(inject("pulumiBin"), "pulumi");
