@@ -150,3 +150,61 @@ describe.each<Language>(["python", "yaml"])("a %s program through the provider p
     },
   );
 });
+
+describe("a Python program through the provider plugin behaves as the TypeScript component", () => {
+  it("names a bad field before any remote call, answers errors with their code, shows drift and repairs it", async () => {
+    const airflow = inject("endpoints").airflow3;
+    const target = await AWS.target();
+    const before = await target.read();
+    const connectionId = `aws_python_${uniqueName("d").slice(2)}`.replace(/-/g, "_");
+    const stack = await languageStack({
+      language: "python",
+      program: program("python", "aws"),
+      stackName: "dev",
+      config: {
+        workloadIdentity: { value: "not-an-arn" },
+        connectionId: { value: connectionId },
+        description: { value: "Reader" },
+        airflowUrl: { value: airflow.url },
+        airflowUsername: { value: airflow.username },
+        airflowPassword: { value: airflow.password, secret: true },
+        targetRole: { value: "arn:aws:iam::123456789012:role/no-such-role-languages" },
+      },
+      env: AWS.env(),
+      python,
+    });
+    const connections = new AirflowConnectionsDriver();
+    try {
+      const bad = await stack.cli(["preview"]);
+      expect(bad.code).not.toBe(0);
+      expect(bad.stdout + bad.stderr).toMatch(/workloadIdentity = "not-an-arn": .*IAM role ARN/);
+      expect(bad.stdout + bad.stderr).not.toContain(airflow.password);
+
+      // A valid program on a role that does not exist: the engine shows the error's code.
+      expect((await stack.cli(["config", "set", "workloadIdentity", AWS.workloadIdentity])).code).toBe(0);
+      const missing = await stack.cli(["up", "--yes"]);
+      expect(missing.code).not.toBe(0);
+      expect(missing.stdout + missing.stderr).toContain("TARGET_MISSING: ");
+      expect(await connections.read(airflowTarget(), connectionId)).toBeUndefined();
+
+      expect((await stack.cli(["config", "set", "targetRole", target.config.targetRole!])).code).toBe(0);
+      const up = await stack.cli(["up", "--yes"]);
+      expect(up.code, up.stdout + up.stderr).toBe(0);
+
+      // Drift: the connection deleted by hand. A refresh sees it; the next up writes it again.
+      await connections.remove(airflowTarget(), connectionId);
+      const refresh = await stack.cli(["refresh", "--yes"]);
+      expect(refresh.code, refresh.stdout + refresh.stderr).toBe(0);
+      expect(refresh.stdout).toMatch(/~ +deployment-authorization:index:Authorization|1 updated/);
+      const repair = await stack.cli(["up", "--yes"]);
+      expect(repair.code, repair.stdout + repair.stderr).toBe(0);
+      expect(await connections.read(airflowTarget(), connectionId)).toMatchObject({ conn_type: "aws" });
+      expect((await stack.cli(["preview", "--expect-no-changes"])).code).toBe(0);
+
+      expect((await stack.cli(["destroy", "--yes"])).code).toBe(0);
+      expect(await target.read()).toEqual(before);
+    } finally {
+      stack.dispose();
+    }
+  });
+});
