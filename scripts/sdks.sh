@@ -6,6 +6,7 @@
 #
 #   bash scripts/sdks.sh                 # python, go and dotnet
 #   bash scripts/sdks.sh python          # one language
+#   bash scripts/sdks.sh --out DIR       # into DIR/<language> instead (the tests compare it with sdks/)
 #   bash scripts/sdks.sh --wheel DIR     # only build the Python SDK's wheel (from sdks/python) into DIR
 set -euo pipefail
 
@@ -15,10 +16,12 @@ log() { echo "sdks.sh: $*" >&2; }
 die() { echo "sdks.sh: error: $*" >&2; exit 1; }
 
 wheel_dir=
+out=$ROOT/sdks
 languages=()
 while [[ $# -gt 0 ]]; do
   case $1 in
     --wheel) wheel_dir=${2:?--wheel needs a directory}; shift 2 ;;
+    --out) out=${2:?--out needs a directory}; shift 2 ;;
     python | go | dotnet) languages+=("$1"); shift ;;
     *) die "unknown argument $1 (python, go, dotnet, --wheel DIR)" ;;
   esac
@@ -44,17 +47,17 @@ if [[ ${#languages[@]} -gt 0 ]]; then
 fi
 
 for language in ${languages[@]+"${languages[@]}"}; do
-  "$gen" "$language" "$ROOT/schema.json" "$ROOT/sdks/$language"
+  "$gen" "$language" "$ROOT/schema.json" "$out/$language"
   # pyproject.toml names a README beside it; the generator writes one into the package.
-  if [[ $language == python ]]; then cp "$ROOT/sdks/python/pulumi_deployment_authorization/README.md" "$ROOT/sdks/python/README.md"; fi
+  if [[ $language == python ]]; then cp "$out/python/pulumi_deployment_authorization/README.md" "$out/python/README.md"; fi
   # The generated go.mod requires the Pulumi Go SDK the generator was released with; require the
   # current CLI's instead (the SDK version the tests run), and record every dependency (go.sum)
   # so that the module builds as it is.
   if [[ $language == go ]]; then
-    (cd "$ROOT/sdks/go" && go mod edit -require="github.com/pulumi/pulumi/sdk/v3@$GO_SDK_VERSION" && go mod tidy) ||
+    (cd "$out/go" && go mod edit -require="github.com/pulumi/pulumi/sdk/v3@$GO_SDK_VERSION" && go mod tidy) ||
       die "go mod tidy in sdks/go failed (see above)"
   fi
-  log "generated sdks/$language"
+  log "generated $out/$language"
 done
 
 if [[ -n $wheel_dir ]]; then
