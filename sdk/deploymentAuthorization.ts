@@ -13,8 +13,15 @@ import type {
 import { DeploymentLookup, astroApiUrl, deploymentInput, lookupDeployment, withDeploymentFacts } from "./deployment";
 import { serializedProvider } from "./providerStub";
 
-/** The dynamic resource behind the component: the grant and the connection as one resource. */
-class Authorization extends pulumi.dynamic.Resource {
+/** The resource behind the component that does the work: the grant and the connection as one resource. */
+export interface AuthorizationResource {
+  readonly grant: pulumi.Output<GrantBase>;
+  readonly connection: pulumi.Output<PlannedAuthorization["connection"] & { payload: unknown }>;
+  readonly resolved: pulumi.Output<Resolved & { apiVersion?: "v1" | "v2"; environmentObjectId?: string }>;
+}
+
+/** The dynamic resource behind the component in a Node.js program. */
+class Authorization extends pulumi.dynamic.Resource implements AuthorizationResource {
   declare readonly grant: pulumi.Output<GrantBase>;
   declare readonly connection: pulumi.Output<PlannedAuthorization["connection"] & { payload: unknown }>;
   declare readonly resolved: pulumi.Output<Resolved & { apiVersion?: "v1" | "v2"; environmentObjectId?: string }>;
@@ -85,7 +92,7 @@ export class DeploymentAuthorization<
     };
     const credentials = Object.keys(secrets).length === 0 ? undefined : pulumi.secret(secrets);
 
-    const resource = new Authorization(
+    const resource = this.authorizationResource(
       name,
       {
         owner: `${pulumi.getProject()}/${pulumi.getStack()}/${name}`,
@@ -131,6 +138,18 @@ export class DeploymentAuthorization<
     // The outputs are the dynamic resource's, already in state: registering them again here would
     // store a second copy for every authorization (about 850 bytes each in `stack export`).
     this.registerOutputs({});
+  }
+
+  /**
+   * Registers the resource that does the work. In a Node.js program a dynamic resource (no plugin to
+   * install); the provider plugin overrides it with its own resource type (see `sdk/plugin`).
+   */
+  protected authorizationResource(
+    name: string,
+    props: pulumi.Inputs,
+    opts: pulumi.CustomResourceOptions,
+  ): AuthorizationResource {
+    return new Authorization(name, props, opts);
   }
 }
 

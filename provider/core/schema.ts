@@ -227,7 +227,7 @@ const secretsBackend = z.union(
 );
 
 /** `inputs.deployment`: the Deployment the component read, and what of its own settings to own. */
-const deploymentInputSchema = z
+export const deploymentInputSchema = z
   .object({
     organizationId: astroId("organization"),
     deploymentId: astroId("Deployment"),

@@ -1,9 +1,10 @@
 #!/usr/bin/env bash
-# Installs the sandbox's Python servers (moto, Airflow 3, Airflow 2) into exact-pinned
-# virtualenvs in the user cache, and pre-migrates one Airflow SQLite DB per Airflow venv.
+# Installs the sandbox's Python servers (moto, Airflow 3, Airflow 2) and the `pulumi` Python SDK
+# the Python programs of the tests run with (pulumi-python) into exact-pinned virtualenvs in the
+# user cache, and pre-migrates one Airflow SQLite DB per Airflow venv.
 #
-#   bash scripts/bootstrap/python.sh            # idempotent; warm re-run ~1 s
-#   bash scripts/bootstrap/python.sh --relock   # re-resolve sandbox/requirements/*.in -> *.txt
+#   bash scripts/bootstrap/python.sh                   # idempotent; warm re-run ~1 s
+#   bash scripts/bootstrap/python.sh --relock [NAME]   # re-resolve sandbox/requirements/*.in -> *.txt
 #
 # Env: PYTHON (interpreter, default python3), XDG_CACHE_HOME.
 # Layout: $CACHE/venvs/<name>-<sha256(lock)[:12]>/  (done when .bootstrap-ok exists)
@@ -16,7 +17,7 @@ CACHE=${XDG_CACHE_HOME:-$HOME/.cache}/deployment-authorization
 PY=${PYTHON:-python3}
 UV_VERSION=0.13.9
 export UV_PYTHON_DOWNLOADS=never   # use $PY; never fetch a Python build (no GitHub here)
-NAMES=(moto airflow3 airflow2)
+NAMES=(moto airflow3 airflow2 pulumi-python)
 # The sandbox admin's password: distinctive, so tests can prove it never reaches state or logs.
 # Baked into Airflow 2's template DB; bump TEMPLATE_REV whenever the template step changes.
 SANDBOX_PASSWORD=sandbox-pw-4p9xk2
@@ -70,7 +71,8 @@ ensure_uv() {
 # --- --relock: resolve the .in files for this interpreter and write full == locks -------
 if [[ ${1:-} == --relock ]]; then
   ensure_uv; [[ -n $UV ]] || die "--relock needs uv (see $CACHE/logs/uv.log)"
-  for name in "${NAMES[@]}"; do
+  relock=("${@:2}"); [[ ${#relock[@]} -gt 0 ]] || relock=("${NAMES[@]}")
+  for name in "${relock[@]}"; do
     t=$EPOCHREALTIME; out=$(mktemp)
     run "$CACHE/logs/relock-$name.log" "$UV" pip compile --python "$PY" --python-version 3.11 \
       --no-header --no-annotate "$REQ/$name.in" -o "$out"

@@ -1,0 +1,6 @@
+import { GRANT_PLUGINS } from "../../provider/grants";
+import type { CloudSchemaPiece } from "./schema";
+
+/** Where the package schema takes each cloud's inputs from: every cloud this version grants in. */
+export const cloudSchemaPieces = (): CloudSchemaPiece[] =>
+  GRANT_PLUGINS.map((plugin) => ({ cloud: plugin.cloud, schema: plugin.schema }));
