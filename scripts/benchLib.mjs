@@ -20,7 +20,12 @@ import { startRecordingProxy } from "./recordingProxy.mjs";
 import { startSandbox, stopSandbox } from "./sandbox.mjs";
 import { azureEnv, gcpEnv, motoEnv, pulumiEnv, repoRoot } from "./toolchain.mjs";
 
-const PROGRAMS = path.join(repoRoot, "tests/e2e/programs");
+/** The benchmark's own programs. */
+export const BENCH_PROGRAMS = path.join(repoRoot, "bench", "programs");
+/** Programs the e2e tests run that the benchmarks time as well, read from where the tests keep them. */
+const E2E_PROGRAMS = ["many.js", "gcp.js", "azure.js"].map((file) =>
+  path.join(repoRoot, "tests", "e2e", "programs", file),
+);
 const require = createRequire(import.meta.url);
 
 /** The machine a result was measured on, as every results file names it. */
@@ -62,6 +67,12 @@ export function airflowConfig(ns, { airflow, endpoints }) {
   };
 }
 
+/** Every program a benchmark runs: its own and the e2e programs it times too. */
+export const benchPrograms = () => [
+  ...readdirSync(BENCH_PROGRAMS).map((file) => path.join(BENCH_PROGRAMS, file)),
+  ...E2E_PROGRAMS,
+];
+
 /**
  * A project outside the repository's package scope with the package packed (`npm pack`, which builds
  * first) and installed from the tarball, and `@pulumi/pulumi` as its own dependency, so state holds
@@ -92,7 +103,7 @@ export function installedApp(root) {
     cwd: app,
     stdio: ["ignore", "ignore", "inherit"],
   });
-  for (const file of readdirSync(PROGRAMS)) copyFileSync(path.join(PROGRAMS, file), path.join(app, file));
+  for (const program of benchPrograms()) copyFileSync(program, path.join(app, path.basename(program)));
   return app;
 }
 

@@ -1,12 +1,12 @@
 #!/usr/bin/env node
 // Local sandbox of real servers for tests and the demo: moto (AWS mock), Airflow 3 API
 // server, Airflow 2 webserver, each from its pinned venv (scripts/bootstrap/python.sh); gcp:
-// a fake of Google Cloud IAM (tests/fakes/gcp) behind Stoplight Prism, which holds every request
+// a fake of Google Cloud IAM (sandbox/fakes/gcp) behind Stoplight Prism, which holds every request
 // and response to the OpenAPI generated from Google's discovery documents; and azure: a fake of
-// the Azure Resource Manager operations we call (tests/fakes/azure), served over https through
-// Prism, which holds every request and response to tests/fakes/azure/openapi.json. astro: a fake
-// of the Astro Platform API operations we call (tests/fakes/astro) behind Prism, which holds every
-// request and response to tests/fakes/astro/openapi.yaml (logs astro.log and astro-prism.log).
+// the Azure Resource Manager operations we call (sandbox/fakes/azure), served over https through
+// Prism, which holds every request and response to sandbox/fakes/azure/openapi.json. astro: a fake
+// of the Astro Platform API operations we call (sandbox/fakes/astro) behind Prism, which holds every
+// request and response to sandbox/fakes/astro/openapi.yaml (logs astro.log and astro-prism.log).
 //
 //   node scripts/sandbox.mjs up [moto|airflow3|airflow2|gcp|azure|astro ...]   # prints endpoints.json
 //   node scripts/sandbox.mjs status | down
@@ -32,8 +32,8 @@ export const SERVERS = ["moto", "airflow3", "airflow2", "gcp", "azure", "astro"]
 const USERNAME = "admin";
 const TEMPLATE_REV = "t2"; // as in python.sh
 const PRISM = path.join(ROOT, "node_modules", "@stoplight", "prism-cli", "dist", "index.js");
-const AZURE_OPENAPI = path.join(ROOT, "tests", "fakes", "azure", "openapi.json");
-const ASTRO_OPENAPI = path.join(ROOT, "tests", "fakes", "astro", "openapi.yaml");
+const AZURE_OPENAPI = path.join(ROOT, "sandbox", "fakes", "azure", "openapi.json");
+const ASTRO_OPENAPI = path.join(ROOT, "sandbox", "fakes", "astro", "openapi.yaml");
 const ASTRO_TOKEN = "sandbox-astro-token"; // the fake takes any bearer token; this one is the tests'
 const PASSWORD = "sandbox-pw-4p9xk2"; // Airflow 2's is baked into the template DB by the bootstrap
 const READY_TIMEOUT_MS = 120_000;
@@ -284,7 +284,7 @@ function discoveryDocuments() {
 }
 
 async function startGcp(dir, home, t0) {
-  const { buildOpenApi, readDiscovery } = await import("../tests/fakes/gcp/openapi.mjs");
+  const { buildOpenApi, readDiscovery } = await import("../sandbox/fakes/gcp/openapi.mjs");
   const openapi = path.join(home, "openapi.json");
   fs.writeFileSync(openapi, `${JSON.stringify(buildOpenApi(readDiscovery(discoveryDocuments())), null, 2)}\n`);
   const fakePort = await freePort();
@@ -296,7 +296,7 @@ async function startGcp(dir, home, t0) {
   // Both start at once: Prism needs no upstream until the first request, and takes the longer.
   const fake = launch({
     cmd: process.execPath,
-    args: [path.join(ROOT, "tests", "fakes", "gcp", "server.mjs"), "--port", `${fakePort}`],
+    args: [path.join(ROOT, "sandbox", "fakes", "gcp", "server.mjs"), "--port", `${fakePort}`],
     cwd: home,
     logFile: path.join(dir, "gcp.log"),
   });
@@ -323,7 +323,7 @@ async function startAstro(dir, home, t0) {
   // Both start at once: Prism needs no upstream until the first request, and takes the longer.
   const fake = launch({
     cmd: process.execPath,
-    args: [path.join(ROOT, "tests", "fakes", "astro", "server.mjs"), "--port", `${fakePort}`],
+    args: [path.join(ROOT, "sandbox", "fakes", "astro", "server.mjs"), "--port", `${fakePort}`],
     cwd: home,
     logFile: path.join(dir, "astro.log"),
   });
@@ -424,7 +424,7 @@ async function startAzure(dir, home, t0) {
   const fake = launch({
     cmd: process.execPath,
     args: [
-      path.join(ROOT, "tests", "fakes", "azure", "server.mjs"),
+      path.join(ROOT, "sandbox", "fakes", "azure", "server.mjs"),
       ...["--port", `${fakePort}`, "--front-port", `${frontPort}`, "--upstream", prismUrl],
       ...["--cert", tls.cert, "--key", tls.key, "--tenant-id", tenantId],
     ],

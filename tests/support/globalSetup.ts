@@ -15,13 +15,13 @@ export interface Endpoints {
   gcp: { url: string; fakeUrl: string };
   /**
    * url: the https front (the SDKs' endpoint), through Prism, validating against
-   * tests/fakes/azure/openapi.json; fakeUrl: the fake over http, for /_fake/; caFile: the CA
+   * sandbox/fakes/azure/openapi.json; fakeUrl: the fake over http, for /_fake/; caFile: the CA
    * that signed the front's certificate; tenantId: the fake's one tenant.
    */
   azure: { url: string; fakeUrl: string; caFile: string; tenantId: string };
   /**
    * url: the Astro Platform API base through Prism (http://127.0.0.1:<port>/v1), validating
-   * against tests/fakes/astro/openapi.yaml; fakeUrl: the fake, for /_fake/; token: a bearer token
+   * against sandbox/fakes/astro/openapi.yaml; fakeUrl: the fake, for /_fake/; token: a bearer token
    * it takes.
    */
   astro: { url: string; fakeUrl: string; token: string };
