@@ -8,7 +8,6 @@ import { seedDeployment, storedEnvironmentObjects } from "../support/astro";
 import { createRole, iamClient, trustPolicyOf, uniqueName } from "../support/aws";
 import { foreignPolicy } from "../support/fixtures";
 import { repoRoot } from "../support/pulumiProgram";
-// @ts-expect-error plain ESM script without type declarations
 import { motoEnv } from "../../scripts/toolchain.mjs";
 
 // The compiled portal, as it would run: it imports the package's compiled Automation helper.
