@@ -10,30 +10,60 @@ const count = config.requireNumber("count");
 const project = pulumi.getProject();
 const stack = pulumi.getStack();
 
+/** A dynamic resource of the shaped provider (its base class is abstract to TypeScript alone). */
+class ShapedResource extends pulumi.dynamic.Resource {}
+
+/**
+ * The outputs of a ShapedResource read here: those of this package's own resource.
+ * @typedef {import("@pulumi/pulumi").Output<T>} Output
+ * @template T
+ */
+/**
+ * @typedef {{
+ *   grant: Output<Record<string, unknown>>,
+ *   connection: Output<{ connectionId: string }>,
+ *   resolved: Output<{ apiVersion: string }>,
+ * }} ShapedOutputs
+ */
+
+/**
+ * `pulumi.all` of two outputs, typed as such: its record overload comes first and takes a
+ * JavaScript array literal.
+ * @type {<A, B>(values: [Output<A>, Output<B>]) => Output<[import("@pulumi/pulumi").Unwrap<A>, import("@pulumi/pulumi").Unwrap<B>]>}
+ */
+const allOfTwo = pulumi.all;
+
 class Shaped extends pulumi.ComponentResource {
+  /**
+   * @param {string} name
+   * @param {number} index
+   */
   constructor(name, index) {
     super("bench:index:Shaped", name, {});
-    const resource = new pulumi.dynamic.Resource(
-      provider,
-      name,
-      {
-        grant: undefined,
-        connection: {
-          connectionId: `aws_${stack}_${index}`,
-          airflow: { url: "http://127.0.0.1:1", auth: { kind: "password", username: "admin" } },
+    const resource = /** @type {ShapedResource & ShapedOutputs} */ (
+      new ShapedResource(
+        provider,
+        name,
+        {
+          grant: undefined,
+          connection: {
+            connectionId: `aws_${stack}_${index}`,
+            airflow: { url: "http://127.0.0.1:1", auth: { kind: "password", username: "admin" } },
+          },
+          resolved: undefined,
+          owner: `${project}/${stack}/${name}`,
+          workloadIdentity: `arn:aws:iam::111122223333:role/astro-${stack}-${index}`,
+          aws: { targetRole: config.require("targetRole"), region: "us-east-1" },
+          credentials: pulumi.secret({ password: "bench" }),
         },
-        resolved: undefined,
-        owner: `${project}/${stack}/${name}`,
-        workloadIdentity: `arn:aws:iam::111122223333:role/astro-${stack}-${index}`,
-        aws: { targetRole: config.require("targetRole"), region: "us-east-1" },
-        credentials: pulumi.secret({ password: "bench" }),
-      },
-      { parent: this, additionalSecretOutputs: ["credentials"] },
+        { parent: this, additionalSecretOutputs: ["credentials"] },
+      )
     );
-    this.grant = pulumi.all([resource.grant, resource.resolved]).apply(([grant, resolved]) => ({ ...grant, resolved }));
-    this.connection = pulumi
-      .all([resource.connection, resource.resolved])
-      .apply(([connection, resolved]) => ({ connectionId: connection.connectionId, apiVersion: resolved.apiVersion }));
+    this.grant = allOfTwo([resource.grant, resource.resolved]).apply(([grant, resolved]) => ({ ...grant, resolved }));
+    this.connection = allOfTwo([resource.connection, resource.resolved]).apply(([connection, resolved]) => ({
+      connectionId: connection.connectionId,
+      apiVersion: resolved.apiVersion,
+    }));
     this.registerOutputs({});
   }
 }
