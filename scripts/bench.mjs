@@ -16,6 +16,6 @@ if (process.argv.includes("--help")) {
 }
 
 const flag = ["scale", "profile", "latency"].find((name) => process.argv.includes(`--${name}`));
-const which = flag ? flag[0].toUpperCase() + flag.slice(1) : "Standard";
+const which = flag ? flag.charAt(0).toUpperCase() + flag.slice(1) : "Standard";
 await import(`./bench${which}.mjs`);
 updateReadme();
