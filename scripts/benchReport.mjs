@@ -14,8 +14,8 @@ const END = "<!-- figures: end -->";
  * @typedef {Record<string, number>} ByOp a figure per operation (up, up64, preview, noOpUp, refresh, destroy)
  * @typedef {{
  *   bytesPerResource: number, minifiedBytesPerResource: number, bytesPerEngineResource?: number,
- *   providerBytesPerResource: number, minifiedBytesByPart: Record<string, number>,
- * }} StateSizes
+ *   providerBytesPerResource: number, minifiedBytesByPart?: Record<string, number>,
+ * }} StateSizes minifiedBytesByPart: in latest.json, not in scale.json
  * @typedef {{ ms: ByOp, ratio: ByOp, ratioToComponentFloor: ByOp, writes: ByOp, state: StateSizes }} CloudFigures
  * @typedef {{
  *   date: string, machine: string, count: number, rounds?: number, pairedRatios?: boolean,
@@ -102,7 +102,10 @@ function profileLines(profile) {
   ];
 }
 
-/** The operations the scale benchmark times, and the CLI arguments of each. */
+/**
+ * The operations the scale benchmark times, and the CLI arguments of each.
+ * @type {Record<string, string[]>}
+ */
 export const SCALE_OPS = {
   up: ["up", "--yes", "--skip-preview"],
   preview: ["preview"],
@@ -208,7 +211,7 @@ export function figuresSection(latest, scale, profile, latency) {
       : []),
     "",
     `State per authorization: ${st.bytesPerResource.toLocaleString("en")} bytes in \`pulumi stack export\` as printed, ${st.minifiedBytesPerResource.toLocaleString("en")} minified${st.bytesPerEngineResource ? `; per resource the engine keeps (each authorization is two: the component and its dynamic resource) ${st.bytesPerEngineResource.toLocaleString("en")} bytes` : ""}; \`__provider\` ${st.providerBytesPerResource} bytes (it is stored in inputs and outputs). What each part costs, minified, per authorization: ${Object.entries(
-      st.minifiedBytesByPart,
+      st.minifiedBytesByPart ?? {},
     )
       .map(([part, bytes]) => (part.includes(".") ? `\`${part}\` ${bytes}` : `${part} ${bytes}`))
       .join(", ")}.`,
