@@ -45,7 +45,27 @@ const env = { ...pulumiEnv(), ...motoEnv(iam.url) };
 const world = { airflow: endpoints.airflow3, endpoints };
 const UP = ["up", "--yes", "--skip-preview", "--parallel", String(PARALLEL)];
 const DESTROY = ["destroy", "--yes", "--skip-preview", "--parallel", String(PARALLEL)];
-const results = { date: new Date().toISOString(), machine: machine(), count: COUNT, parallel: PARALLEL, waves: WAVES };
+/**
+ * @typedef {{
+ *   latencyMs: number, upMs: number, destroyMs: number,
+ *   readsPerCreate: number, writesPerCreate: number, readsPerDelete: number, writesPerDelete: number,
+ *   leastUpMs?: number, ratioToLeast?: number, leastWithReadBackDelayUpMs?: number,
+ *   ratioToLeastWithReadBackDelay?: number, leastDestroyMs?: number, destroyRatioToLeast?: number,
+ * }} Level what one latency measured
+ */
+/**
+ * @type {{
+ *   date: string, machine: string, count: number, parallel: number, waves: number,
+ *   trivialUpMs?: number, levels?: Level[], idleRatioToTrivial?: number,
+ * }}
+ */
+const results = {
+  date: new Date().toISOString(),
+  machine: machine(),
+  count: COUNT,
+  parallel: PARALLEL,
+  waves: WAVES,
+};
 
 const iamCalls = () => {
   const actions = iam.requests.map((r) => new URLSearchParams(r.body).get("Action"));
@@ -61,11 +81,14 @@ try {
   // Unmeasured: the first pulumi run pays for loading the CLI, plugins and modules.
   await trivial.run(...UP);
   await trivial.run(...DESTROY);
-  results.trivialUpMs = await timed(() => trivial.run(...UP));
+  const trivialUpMs = await timed(() => trivial.run(...UP));
+  results.trivialUpMs = trivialUpMs;
   await trivial.run(...DESTROY);
   trivial.dispose();
 
-  results.levels = [];
+  /** @type {Level[]} */
+  const levels = [];
+  results.levels = levels;
   for (const latencyMs of LATENCIES) {
     const role = await createRole(endpoints.moto.url, `latency-${randomBytes(3).toString("hex")}`, BASE_POLICY);
     const stack = stackOf(app, "many.js", "latency", oneRoleConfig(COUNT, role, world), env);
@@ -77,7 +100,7 @@ try {
     const destroyed = iamCalls();
     iam.setLatency(0);
     stack.dispose();
-    results.levels.push({
+    levels.push({
       latencyMs,
       upMs,
       destroyMs,
@@ -88,20 +111,24 @@ try {
     });
     console.error(`[bench] ${latencyMs} ms a call: up ${upMs} ms, destroy ${destroyMs} ms`);
   }
-  const [idle] = results.levels;
+  const [idle] = levels;
+  if (!idle) throw new Error("BENCH_LATENCIES names no latency");
   // The read-back delay at a steady latency of L ms a call, every call taking L.
-  const readBackDelay = (L) => Math.max(300, Math.max(250, L + 200) + L + 25);
-  for (const level of results.levels) {
+  const readBackDelay = (/** @type {number} */ L) => Math.max(300, Math.max(250, L + 200) + L + 25);
+  for (const level of levels) {
     // No read, write or read-back of a wave can overlap with another's: the least the latency adds.
-    level.leastUpMs = idle.upMs + WAVES * 3 * (level.latencyMs - idle.latencyMs);
-    level.ratioToLeast = round2(level.upMs / level.leastUpMs);
-    level.leastWithReadBackDelayUpMs =
-      level.leastUpMs + WAVES * (readBackDelay(level.latencyMs) - readBackDelay(idle.latencyMs));
-    level.ratioToLeastWithReadBackDelay = round2(level.upMs / level.leastWithReadBackDelayUpMs);
-    level.leastDestroyMs = idle.destroyMs + WAVES * 3 * (level.latencyMs - idle.latencyMs);
-    level.destroyRatioToLeast = round2(level.destroyMs / level.leastDestroyMs);
+    const leastUpMs = idle.upMs + WAVES * 3 * (level.latencyMs - idle.latencyMs);
+    level.leastUpMs = leastUpMs;
+    level.ratioToLeast = round2(level.upMs / leastUpMs);
+    const leastWithReadBackDelayUpMs =
+      leastUpMs + WAVES * (readBackDelay(level.latencyMs) - readBackDelay(idle.latencyMs));
+    level.leastWithReadBackDelayUpMs = leastWithReadBackDelayUpMs;
+    level.ratioToLeastWithReadBackDelay = round2(level.upMs / leastWithReadBackDelayUpMs);
+    const leastDestroyMs = idle.destroyMs + WAVES * 3 * (level.latencyMs - idle.latencyMs);
+    level.leastDestroyMs = leastDestroyMs;
+    level.destroyRatioToLeast = round2(level.destroyMs / leastDestroyMs);
   }
-  results.idleRatioToTrivial = round2(idle.upMs / results.trivialUpMs);
+  results.idleRatioToTrivial = round2(idle.upMs / trivialUpMs);
 } finally {
   await iam.close();
   if (!reused) await stopSandbox({ dir: sandboxDir });
@@ -121,7 +148,7 @@ table(
       "GetRole / create",
       "UpdateAssumeRolePolicy / create",
     ],
-    ...results.levels.map((l) => [
+    ...(results.levels ?? []).map((l) => [
       l.latencyMs,
       l.upMs,
       `${l.leastUpMs} (${l.ratioToLeast})`,

@@ -20,16 +20,30 @@ import { startRecordingProxy } from "./recordingProxy.mjs";
 import { startSandbox, stopSandbox } from "./sandbox.mjs";
 import { azureEnv, gcpEnv, motoEnv, pulumiEnv, repoRoot } from "./toolchain.mjs";
 
-const PROGRAMS = path.join(repoRoot, "tests/e2e/programs");
+/** The benchmark's own programs. */
+export const BENCH_PROGRAMS = path.join(repoRoot, "bench", "programs");
+/** Programs the e2e tests run that the benchmarks time as well, read from where the tests keep them. */
+const E2E_PROGRAMS = ["many.js", "gcp.js", "azure.js"].map((file) =>
+  path.join(repoRoot, "tests", "e2e", "programs", file),
+);
 const require = createRequire(import.meta.url);
 
 /** The machine a result was measured on, as every results file names it. */
 export const machine = () =>
   `${os.cpus().length} cores, ${Math.round(os.totalmem() / 2 ** 30)} GiB, Node.js ${process.version}`;
 
-export const median = (xs) => [...xs].sort((a, b) => a - b)[Math.floor(xs.length / 2)];
+/** @typedef {import("./sandbox.mjs").Endpoints} Endpoints */
+/** @typedef {Record<string, { value: string, secret?: boolean }>} StackConfig `pulumi config set` values */
 
-/** A role in the sandbox's moto with the given trust policy; its ARN. */
+export const median = (/** @type {number[]} */ xs) => [...xs].sort((a, b) => a - b)[Math.floor(xs.length / 2)];
+
+/**
+ * A role in the sandbox's moto with the given trust policy; its ARN.
+ * @param {string} motoUrl
+ * @param {string} name
+ * @param {unknown} trustPolicy
+ * @returns {Promise<string>}
+ */
 export async function createRole(motoUrl, name, trustPolicy) {
   const { IAMClient, CreateRoleCommand } = require("@aws-sdk/client-iam");
   const iam = new IAMClient({
@@ -40,10 +54,18 @@ export async function createRole(motoUrl, name, trustPolicy) {
   const created = await iam.send(
     new CreateRoleCommand({ RoleName: name, AssumeRolePolicyDocument: JSON.stringify(trustPolicy) }),
   );
-  return created.Role.Arn;
+  const arn = created.Role?.Arn;
+  if (!arn) throw new Error(`CreateRole ${name} answered without the role's ARN`);
+  return arn;
 }
 
-/** Config of `many.js`: `count` authorizations on one role, with the bench's trust policy quota. */
+/**
+ * Config of `many.js`: `count` authorizations on one role, with the bench's trust policy quota.
+ * @param {number} count
+ * @param {string} roleArn
+ * @param {BenchServers} world
+ * @returns {StackConfig}
+ */
 export function oneRoleConfig(count, roleArn, world) {
   return {
     "many:count": { value: String(count) },
@@ -53,7 +75,17 @@ export function oneRoleConfig(count, roleArn, world) {
   };
 }
 
-/** Stack config that points a benchmark program (config namespace `ns`) at the sandbox's Airflow 3. */
+/**
+ * @typedef {{ airflow: { url: string }, endpoints: Pick<Endpoints, "airflow3"> }} BenchServers the
+ *   Airflow a benchmark's connections go to (through its recording proxy), and the sandbox's servers
+ */
+
+/**
+ * Stack config that points a benchmark program (config namespace `ns`) at the sandbox's Airflow 3.
+ * @param {string} ns
+ * @param {BenchServers} servers
+ * @returns {StackConfig}
+ */
 export function airflowConfig(ns, { airflow, endpoints }) {
   return {
     [`${ns}:airflowUrl`]: { value: airflow.url },
@@ -62,10 +94,17 @@ export function airflowConfig(ns, { airflow, endpoints }) {
   };
 }
 
+/** Every program a benchmark runs: its own and the e2e programs it times too. */
+export const benchPrograms = () => [
+  ...readdirSync(BENCH_PROGRAMS).map((file) => path.join(BENCH_PROGRAMS, file)),
+  ...E2E_PROGRAMS,
+];
+
 /**
  * A project outside the repository's package scope with the package packed (`npm pack`, which builds
  * first) and installed from the tarball, and `@pulumi/pulumi` as its own dependency, so state holds
  * what a user's state holds. The benchmark's programs are copied in beside it.
+ * @param {string} root
  */
 export function installedApp(root) {
   const app = mkdtempSync(path.join(root, "app-"));
@@ -92,7 +131,7 @@ export function installedApp(root) {
     cwd: app,
     stdio: ["ignore", "ignore", "inherit"],
   });
-  for (const file of readdirSync(PROGRAMS)) copyFileSync(path.join(PROGRAMS, file), path.join(app, file));
+  for (const program of benchPrograms()) copyFileSync(program, path.join(app, path.basename(program)));
   return app;
 }
 
@@ -129,7 +168,14 @@ export async function benchWorld() {
   return { endpoints, aws, airflow, google, app, env, close };
 }
 
-/** A stack of one program, in its own directory under `app` (a file backend of its own). */
+/**
+ * A stack of one program, in its own directory under `app` (a file backend of its own).
+ * @param {string} app
+ * @param {string} program the program's file name in `app`, such as many.js
+ * @param {string} stackName
+ * @param {StackConfig} config
+ * @param {NodeJS.ProcessEnv} env
+ */
 export function project(app, program, stackName, config, env) {
   const dir = mkdtempSync(path.join(app, "stack-"));
   writeFileSync(
@@ -145,6 +191,7 @@ export function project(app, program, stackName, config, env) {
   };
   mkdirSync(path.join(dir, "backend"));
   // Asynchronous: the recording proxies live in this process and must keep serving meanwhile.
+  /** @type {(extraEnv: NodeJS.ProcessEnv, ...args: string[]) => Promise<string>} */
   const runWith = async (extraEnv, ...args) =>
     (
       await promisify(execFile)("pulumi", [...args, "--stack", stackName, "--non-interactive"], {
@@ -153,7 +200,7 @@ export function project(app, program, stackName, config, env) {
         maxBuffer: 1 << 28,
       })
     ).stdout;
-  const run = (...args) => runWith({}, ...args);
+  const run = (/** @type {string[]} */ ...args) => runWith({}, ...args);
   execFileSync("pulumi", ["stack", "init", stackName, "--non-interactive"], {
     cwd: dir,
     env: stackEnv,
@@ -169,6 +216,7 @@ export function project(app, program, stackName, config, env) {
   return { run, runWith, dispose: () => rmSync(dir, { recursive: true, force: true }) };
 }
 
+/** @param {() => Promise<unknown>} fn */
 export async function timed(fn) {
   const t0 = performance.now();
   await fn();
@@ -178,6 +226,7 @@ export async function timed(fn) {
 /**
  * Runs `fn` while sampling the peak resident memory (VmHWM) of every dynamic provider process that
  * appears, every 100 ms; returns the time and the largest peak in MiB.
+ * @param {() => Promise<unknown>} fn
  */
 export async function timedWithProviderMemory(fn) {
   let peakKb = 0;
@@ -201,24 +250,28 @@ export async function timedWithProviderMemory(fn) {
   }
 }
 
-export const round2 = (x) => Math.round(x * 100) / 100;
+export const round2 = (/** @type {number} */ x) => Math.round(x * 100) / 100;
 
 /**
  * State size per authorization (and per resource the engine keeps, the stack and provider included),
  * as `pulumi stack export` prints it and minified, and what each part
  * costs: the serialized provider, the resource's inputs and outputs by key, the engine's own
  * records (stack trace, URNs, dates), and the component around it.
+ * @param {string} exported `pulumi stack export` as printed
  */
 export function stateBreakdown(exported) {
+  /** @typedef {{ type: string, inputs?: Record<string, unknown>, outputs?: Record<string, unknown> } & Record<string, unknown>} StateResource */
+  /** @type {{ deployment: { resources: StateResource[] } }} */
   const deployment = JSON.parse(exported);
   const resources = deployment.deployment.resources;
   const dynamic = resources.filter((r) => r.type.startsWith("pulumi-nodejs:dynamic"));
   const n = dynamic.length;
-  const bytes = (value) => Buffer.byteLength(JSON.stringify(value));
+  const bytes = (/** @type {unknown} */ value) => Buffer.byteLength(JSON.stringify(value));
+  /** @type {Record<string, number>} */
   const parts = {};
-  const add = (key, value) => (parts[key] = (parts[key] ?? 0) + value / n);
+  const add = (/** @type {string} */ key, /** @type {number} */ value) => (parts[key] = (parts[key] ?? 0) + value / n);
   for (const r of dynamic) {
-    for (const side of ["inputs", "outputs"]) {
+    for (const side of /** @type {const} */ (["inputs", "outputs"])) {
       for (const [key, value] of Object.entries(r[side] ?? {})) add(`${side}.${key}`, bytes(value));
     }
     for (const [key, value] of Object.entries(r)) {
@@ -234,21 +287,27 @@ export function stateBreakdown(exported) {
     // Each authorization is two resources to the engine (the component and its dynamic resource).
     bytesPerEngineResource: Math.round(Buffer.byteLength(exported) / resources.length),
     minifiedBytesPerResource: Math.round(bytes(deployment) / n),
-    providerBytesPerResource: Math.round(dynamic.reduce((s, r) => s + Buffer.byteLength(r.inputs.__provider), 0) / n),
+    providerBytesPerResource: Math.round(
+      dynamic.reduce((s, r) => s + Buffer.byteLength(String(r.inputs?.__provider ?? "")), 0) / n,
+    ),
     minifiedBytesByPart: Object.fromEntries(
       Object.entries(parts)
         .map(([k, v]) => [k, Math.round(v)])
-        .sort((a, b) => b[1] - a[1]),
+        .sort((a, b) => Number(b[1]) - Number(a[1])),
     ),
   };
 }
 
-/** Prints a Markdown table. */
+/**
+ * Prints a Markdown table.
+ * @param {string} title
+ * @param {unknown[][]} data the header row, then the rows
+ */
 export function table(title, data) {
-  const widths = data[0].map((_, i) => Math.max(...data.map((r) => String(r[i]).length)));
+  const widths = (data[0] ?? []).map((_, i) => Math.max(...data.map((r) => String(r[i]).length)));
   console.log(`\n${title}`);
   for (const [n, r] of data.entries()) {
-    console.log(`| ${r.map((c, i) => String(c).padEnd(widths[i])).join(" | ")} |`);
+    console.log(`| ${r.map((c, i) => String(c).padEnd(widths[i] ?? 0)).join(" | ")} |`);
     if (n === 0) console.log(`| ${widths.map((w) => "-".repeat(w)).join(" | ")} |`);
   }
 }

@@ -16,6 +16,9 @@ const COUNT = Number(process.env.BENCH_COUNT ?? 50);
 /** Unprofiled runs of each operation (BENCH_ROUNDS); wall and CPU time are their medians. */
 const ROUNDS = Number(process.env.BENCH_ROUNDS ?? 3);
 const UP = ["up", "--yes", "--skip-preview"];
+/** @typedef {import("./benchReport.mjs").ProfileStack} ProfileStack */
+/** @typedef {import("./benchReport.mjs").ProfileSide} ProfileSide */
+/** @type {Array<[keyof ProfileStack, string[]]>} */
 const OPERATIONS = [
   ["preview", ["preview"]],
   ["noOpUp", UP],
@@ -26,6 +29,7 @@ const OPERATIONS = [
  * A `node` first on PATH that adds `--cpu-prof` when PROF_DIR is set. The engine stops the
  * provider with a signal, and Node.js writes a profile only on a normal exit, so a preloaded
  * handler turns the signal into one.
+ * @param {string} dir
  */
 function profilingNode(dir) {
   const onSignal = path.join(dir, "exit-on-signal.cjs");
@@ -41,7 +45,7 @@ function profilingNode(dir) {
 
 /** CPU milliseconds of this process's reaped children (and theirs), from /proc/self/stat. */
 function childrenCpuMs() {
-  const fields = readFileSync("/proc/self/stat", "utf8").split(") ")[1].split(" ");
+  const fields = (readFileSync("/proc/self/stat", "utf8").split(") ")[1] ?? "").split(" ");
   const ticks = Number(fields[13]) + Number(fields[14]); // cutime, cstime
   return (ticks * 1000) / 100; // USER_HZ is 100 on Linux
 }
@@ -69,10 +73,24 @@ const CLIENTS = [
 ];
 const LOADER_NATIVES = new Set(["wrapSafe", "compileForInternalLoader", "readFileUtf8", "internalModuleStat"]);
 
-/** One process's profile: which one it was, its wall time, idle time, and CPU by category. */
+/**
+ * A V8 CPU profile (`--cpu-prof`), the parts read here.
+ * @typedef {{ functionName: string, url: string }} CallFrame
+ * @typedef {{ id: number, callFrame: CallFrame, children?: number[] }} ProfileNode
+ * @typedef {{ nodes: ProfileNode[], samples: number[], timeDeltas: number[], startTime: number, endTime: number }} CpuProfile
+ * @typedef {{ kind: "program" | "provider", wallMs: number, idleMs: number, cpuMs: number, byCategory: Record<string, number> }} ProcessProfile
+ */
+
+/**
+ * One process's profile: which one it was, its wall time, idle time, and CPU by category.
+ * @param {string} file
+ * @returns {ProcessProfile | undefined}
+ */
 function analyse(file) {
+  /** @type {CpuProfile} */
   const profile = JSON.parse(readFileSync(file, "utf8"));
   const nodes = new Map(profile.nodes.map((n) => [n.id, n]));
+  /** @type {Map<number, number>} */
   const parent = new Map();
   for (const n of profile.nodes) for (const c of n.children ?? []) parent.set(c, n.id);
   const urls = profile.nodes.map((n) => n.callFrame.url);
@@ -82,19 +100,23 @@ function analyse(file) {
       ? "program"
       : undefined;
   if (!kind) return undefined;
+  /** @type {Map<number, number>} */
   const selfUs = new Map();
-  profile.samples.forEach((id, i) => selfUs.set(id, (selfUs.get(id) ?? 0) + profile.timeDeltas[i]));
+  profile.samples.forEach((id, i) => selfUs.set(id, (selfUs.get(id) ?? 0) + (profile.timeDeltas[i] ?? 0)));
+  /** @type {Record<string, number>} */
   const byCategory = Object.fromEntries(CATEGORIES.map((c) => [c, 0]));
   let idle = 0;
   for (const [id, us] of selfUs) {
-    const leaf = nodes.get(id).callFrame;
+    const leaf = nodes.get(id)?.callFrame;
+    if (!leaf) continue;
     if (leaf.functionName === "(idle)") {
       idle += us;
       continue;
     }
-    byCategory[categoryOf(id, leaf, nodes, parent)] += us;
+    const category = categoryOf(id, leaf, nodes, parent);
+    byCategory[category] = (byCategory[category] ?? 0) + us;
   }
-  const ms = (us) => Math.round(us / 1000);
+  const ms = (/** @type {number} */ us) => Math.round(us / 1000);
   return {
     kind,
     wallMs: ms(profile.endTime - profile.startTime),
@@ -104,12 +126,20 @@ function analyse(file) {
   };
 }
 
+/**
+ * @param {number} id
+ * @param {CallFrame} leaf
+ * @param {Map<number, ProfileNode>} nodes
+ * @param {Map<number, number>} parent
+ */
 function categoryOf(id, leaf, nodes, parent) {
   if (leaf.functionName === "(garbage collector)") return "garbage collection";
   if (leaf.url.startsWith("node:internal/modules/") || LOADER_NATIVES.has(leaf.functionName)) return "loading modules";
   // The nearest frame that says whose work this is, walking from the sample towards the root.
-  for (let at = id; at !== undefined; at = parent.get(at)) {
-    const { functionName, url } = nodes.get(at).callFrame;
+  for (let /** @type {number | undefined} */ at = id; at !== undefined; at = parent.get(at)) {
+    const frame = nodes.get(at)?.callFrame;
+    if (!frame) break;
+    const { functionName, url } = frame;
     if (functionName === "debuggablePromise") return "the SDK's promise stack traces";
     if (functionName === "callsites" && url.endsWith("/resource.js")) return "resource stack traces";
     if (CLIENTS.some((c) => url.includes(c))) return "cloud and HTTP clients";
@@ -120,8 +150,14 @@ function categoryOf(id, leaf, nodes, parent) {
   return "other JavaScript and Node.js";
 }
 
+/**
+ * @param {ProcessProfile[]} profiles
+ * @param {ProcessProfile["kind"]} kind
+ * @returns {ProfileSide & { idleMs: number }}
+ */
 function sumProcesses(profiles, kind) {
   const of = profiles.filter((p) => p.kind === kind);
+  /** @type {ProfileSide & { idleMs: number }} */
   const out = { processes: of.length, idleMs: 0, cpuMs: 0, byCategory: {} };
   for (const p of of) {
     out.idleMs += p.idleMs;
@@ -134,6 +170,7 @@ function sumProcesses(profiles, kind) {
 const work = mkdtempSync(path.join(os.tmpdir(), "bench-profile-"));
 const shimDir = profilingNode(mkdtempSync(path.join(work, "node-")));
 const { endpoints, airflow, app, env, close } = await benchWorld();
+/** @type {import("./benchReport.mjs").Profile} */
 const results = {
   date: new Date().toISOString(),
   machine: machine(),
@@ -160,8 +197,10 @@ try {
     await stack.run(...UP);
     // Unmeasured: the first run after a create loads what the later ones find cached.
     await stack.run("preview");
-    results.stacks[name] = {};
+    /** @type {Partial<ProfileStack>} */
+    const measured = {};
     for (const [op, args] of OPERATIONS) {
+      /** @type {Array<{ wallMs: number, treeCpuMs: number }>} */
       const unprofiled = [];
       for (let round = 0; round < ROUNDS; round++) {
         const before = childrenCpuMs();
@@ -169,15 +208,14 @@ try {
         await stack.run(...args);
         unprofiled.push({ wallMs: performance.now() - t0, treeCpuMs: childrenCpuMs() - before });
       }
-      const wallMs = Math.round(median(unprofiled.map((r) => r.wallMs)));
-      const treeCpuMs = Math.round(median(unprofiled.map((r) => r.treeCpuMs)));
+      const wallMs = Math.round(Number(median(unprofiled.map((r) => r.wallMs))));
+      const treeCpuMs = Math.round(Number(median(unprofiled.map((r) => r.treeCpuMs))));
       const dir = mkdtempSync(path.join(work, "prof-"));
       await stack.runWith({ PATH: `${shimDir}${path.delimiter}${env.PATH}`, PROF_DIR: dir }, ...args);
       const profiles = readdirSync(dir)
         .filter((f) => f.endsWith(".cpuprofile"))
-        .map((f) => analyse(path.join(dir, f)))
-        .filter(Boolean);
-      results.stacks[name][op] = {
+        .flatMap((f) => analyse(path.join(dir, f)) ?? []);
+      measured[op] = {
         wallMs,
         treeCpuMs,
         program: sumProcesses(profiles, "program"),
@@ -185,6 +223,7 @@ try {
       };
       rmSync(dir, { recursive: true, force: true });
     }
+    results.stacks[name] = /** @type {ProfileStack} */ (measured);
     await stack.run("destroy", "--yes", "--skip-preview");
     stack.dispose();
   }

@@ -10,33 +10,76 @@ const repoRoot = path.resolve(path.dirname(fileURLToPath(import.meta.url)), ".."
 const RESULTS = path.join(repoRoot, "bench", "results");
 const BENCH_README = path.join(repoRoot, "bench", "README.md");
 
-const s = (ms) => `${(ms / 1000).toFixed(1)} s`;
+/**
+ * The results files, as the benchmarks write them. A missing figure (an older file) shows as NaN.
+ * @typedef {Record<string, number>} ByOp a figure per operation (up, up64, preview, noOpUp, refresh, destroy)
+ * @typedef {{
+ *   bytesPerResource: number, minifiedBytesPerResource: number, bytesPerEngineResource?: number,
+ *   providerBytesPerResource: number, minifiedBytesByPart?: Record<string, number>,
+ * }} StateSizes minifiedBytesByPart: in latest.json, not in scale.json
+ * @typedef {{ ms: ByOp, ratio: ByOp, ratioToComponentFloor: ByOp, writes: ByOp, state: StateSizes }} CloudFigures
+ * @typedef {{
+ *   date: string, machine: string, count: number, rounds?: number, pairedRatios?: boolean,
+ *   aws: CloudFigures, gcp: CloudFigures, azure: CloudFigures,
+ *   trivialMs: ByOp, trivialComponentsMs: ByOp, shapedComponentsMs?: ByOp, shapedComponentsRatio?: ByOp,
+ * }} Latest bench/results/latest.json
+ * @typedef {{
+ *   count: number, ms: ByOp, providerPeakMiB: ByOp, callsPerResource: ByOp, state: StateSizes,
+ *   floorMs?: ByOp, ratioToFloor?: ByOp, msWithoutCheckpoints?: ByOp,
+ * }} ScaleSize
+ * @typedef {{ from: number, to: number } & ByOp} Growth
+ * @typedef {{
+ *   date: string, machine: string, spread: string, sizes: ScaleSize[], growth: Growth[],
+ *   floorGrowth?: Growth[], growthWithoutCheckpoints?: Growth[],
+ * }} Scale bench/results/scale.json
+ * @typedef {{ processes: number, cpuMs: number, byCategory: Record<string, number> }} ProfileSide
+ * @typedef {{ wallMs: number, treeCpuMs: number, program: ProfileSide, provider: ProfileSide }} ProfileRun
+ * @typedef {{ preview: ProfileRun, noOpUp: ProfileRun, refresh: ProfileRun }} ProfileStack
+ * @typedef {{ date: string, machine: string, count: number, rounds?: number, stacks: Record<string, ProfileStack> }} Profile
+ *   bench/results/profile.json
+ * @typedef {{
+ *   date: string, machine: string, count: number, parallel: number, waves: number, trivialUpMs: number,
+ *   idleRatioToTrivial: number, levels: import("./benchLatency.mjs").Level[],
+ * }} Latency bench/results/latency.json
+ */
 
+const s = (/** @type {number | undefined} */ ms) => `${(Number(ms) / 1000).toFixed(1)} s`;
+
+/** @param {unknown[][]} rows the header row, then the rows */
 function markdownTable(rows) {
-  const widths = rows[0].map((_, i) => Math.max(...rows.map((r) => String(r[i]).length)));
-  const line = (r) => `| ${r.map((c, i) => String(c).padEnd(widths[i])).join(" | ")} |`;
-  return [line(rows[0]), `| ${widths.map((w) => "-".repeat(w)).join(" | ")} |`, ...rows.slice(1).map(line)].join("\n");
+  const widths = (rows[0] ?? []).map((_, i) => Math.max(...rows.map((r) => String(r[i]).length)));
+  const line = (/** @type {unknown[]} */ r) => `| ${r.map((c, i) => String(c).padEnd(widths[i] ?? 0)).join(" | ")} |`;
+  return [line(rows[0] ?? []), `| ${widths.map((w) => "-".repeat(w)).join(" | ")} |`, ...rows.slice(1).map(line)].join(
+    "\n",
+  );
 }
 
-/** Where the CPU of preview, no-op up and refresh goes (bench/results/profile.json), as a Markdown table. */
+/**
+ * Where the CPU of preview, no-op up and refresh goes (bench/results/profile.json), as a Markdown table.
+ * @param {Profile} profile
+ */
 export function profileTable(profile) {
-  const names = Object.keys(profile.stacks);
+  const stacks = Object.entries(profile.stacks);
+  const names = stacks.map(([name]) => name);
+  /** @type {Array<[keyof ProfileStack, string]>} */
   const ops = [
     ["preview", "`preview`"],
     ["noOpUp", "no-op `up`"],
     ["refresh", "`refresh`"],
   ];
-  const cell = (op, f) => names.map((n) => f(profile.stacks[n][op])).join(" / ");
-  const categories = Object.keys(profile.stacks[names[0]].preview.program.byCategory);
+  /** @type {(op: keyof ProfileStack, f: (run: ProfileRun) => string) => string} */
+  const cell = (op, f) => stacks.map(([, stack]) => f(stack[op])).join(" / ");
+  const categories = Object.keys(stacks[0]?.[1].preview.program.byCategory ?? {});
   const rows = [
     ["", ...ops.map(([, label]) => `${label}: ${names.join(" / ")}`)],
     ["wall time", ...ops.map(([op]) => cell(op, (r) => s(r.wallMs)))],
     ["CPU of every process of the run", ...ops.map(([op]) => cell(op, (r) => s(r.treeCpuMs)))],
-    ...["program", "provider"].flatMap((side) => {
+    .../** @type {const} */ (["program", "provider"]).flatMap((side) => {
       // A refresh runs no program: its cells there read "–"; a part no process spent time in is left out.
+      /** @type {(r: ProfileRun, f: (part: ProfileSide) => number) => string} */
       const ms = (r, f) => (r[side].processes === 0 ? "–" : String(f(r[side])));
       const parts = categories.filter((c) =>
-        ops.some(([op]) => names.some((n) => profile.stacks[n][op][side].byCategory[c] > 0)),
+        ops.some(([op]) => stacks.some(([, stack]) => (stack[op][side].byCategory[c] ?? 0) > 0)),
       );
       return [
         [`${side} CPU`, ...ops.map(([op]) => cell(op, (r) => ms(r, (p) => p.cpuMs)))],
@@ -50,6 +93,7 @@ export function profileTable(profile) {
   return markdownTable(rows);
 }
 
+/** @param {Profile} profile */
 function profileLines(profile) {
   return [
     "",
@@ -59,7 +103,10 @@ function profileLines(profile) {
   ];
 }
 
-/** The operations the scale benchmark times, and the CLI arguments of each. */
+/**
+ * The operations the scale benchmark times, and the CLI arguments of each.
+ * @type {Record<string, string[]>}
+ */
 export const SCALE_OPS = {
   up: ["up", "--yes", "--skip-preview"],
   preview: ["preview"],
@@ -68,7 +115,10 @@ export const SCALE_OPS = {
 };
 const OPS_SCALE = Object.keys(SCALE_OPS);
 
-/** Up and destroy of one role's authorizations at each latency (bench/results/latency.json). */
+/**
+ * Up and destroy of one role's authorizations at each latency (bench/results/latency.json).
+ * @param {Latency} latency
+ */
 function latencyLines(latency) {
   return [
     "",
@@ -101,22 +151,32 @@ function latencyLines(latency) {
   ];
 }
 
+/**
+ * The README's figures section, between its markers.
+ * @param {Latest} latest
+ * @param {Scale} [scale]
+ * @param {Profile} [profile]
+ * @param {Latency} [latency]
+ */
 export function figuresSection(latest, scale, profile, latency) {
   const n = latest.count;
+  /** @type {(c: "aws" | "gcp" | "azure", k: string) => string} */
   const op = (c, k) => `${s(latest[c].ms[k])} (${latest[c].ratio[k]}× / ${latest[c].ratioToComponentFloor[k]}×)`;
   const rows = [
     ["what", "AWS, one role", "GCP, one project", "Azure, 5 per identity"],
-    ...[
+    .../** @type {Array<[op: string, label: string]>} */ ([
       ["up", `\`up\` of ${n} (create)`],
       ["up64", "`up --parallel 64`"],
       ["preview", "`preview`, no changes"],
       ["noOpUp", "no-op `up`"],
       ["refresh", "`refresh`"],
       ["destroy", "`destroy`"],
-    ].map(([k, label]) => [label, op("aws", k), op("gcp", k), op("azure", k)]),
+    ]).map(([k, label]) => [label, op("aws", k), op("gcp", k), op("azure", k)]),
     [
       "writes in a no-op `up` / a refresh",
-      ...["aws", "gcp", "azure"].map((c) => `${latest[c].writes.noOpUp} / ${latest[c].writes.refresh}`),
+      .../** @type {const} */ (["aws", "gcp", "azure"]).map(
+        (c) => `${latest[c].writes.noOpUp} / ${latest[c].writes.refresh}`,
+      ),
     ],
   ];
   const base = latest.trivialMs;
@@ -137,7 +197,7 @@ export function figuresSection(latest, scale, profile, latency) {
         ? [
             [
               "shaped components (ratio to the first)",
-              ...BASELINE_OPS.map((k) => `${s(shaped[k])} (${latest.shapedComponentsRatio[k]}×)`),
+              ...BASELINE_OPS.map((k) => `${s(shaped[k])} (${latest.shapedComponentsRatio?.[k]}×)`),
             ],
           ]
         : []),
@@ -150,7 +210,7 @@ export function figuresSection(latest, scale, profile, latency) {
       : []),
     "",
     `State per authorization: ${st.bytesPerResource.toLocaleString("en")} bytes in \`pulumi stack export\` as printed, ${st.minifiedBytesPerResource.toLocaleString("en")} minified${st.bytesPerEngineResource ? `; per resource the engine keeps (each authorization is two: the component and its dynamic resource) ${st.bytesPerEngineResource.toLocaleString("en")} bytes` : ""}; \`__provider\` ${st.providerBytesPerResource} bytes (it is stored in inputs and outputs). What each part costs, minified, per authorization: ${Object.entries(
-      st.minifiedBytesByPart,
+      st.minifiedBytesByPart ?? {},
     )
       .map(([part, bytes]) => (part.includes(".") ? `\`${part}\` ${bytes}` : `${part} ${bytes}`))
       .join(", ")}.`,
@@ -193,7 +253,7 @@ export function figuresSection(latest, scale, profile, latency) {
         `The engine's floor at each size, timed in the same run (as many trivial components over trivial dynamic resources), and this package's ratio to it: ${scale.sizes
           .map(
             (z) =>
-              `${z.count}: ${OPS_SCALE.map((op) => `${op} ${s(z.floorMs[op])} (${z.ratioToFloor[op]}×)`).join(", ")}`,
+              `${z.count}: ${OPS_SCALE.map((op) => `${op} ${s(z.floorMs?.[op])} (${z.ratioToFloor?.[op]}×)`).join(", ")}`,
           )
           .join("; ")}.${
           scale.floorGrowth
@@ -208,7 +268,7 @@ export function figuresSection(latest, scale, profile, latency) {
       lines.push(
         "",
         `With the engine's intermediate checkpoints off (\`PULUMI_SKIP_CHECKPOINTS=true\`; the file backend otherwise rewrites the whole state after every step): ${scale.sizes
-          .map((z) => `${z.count}: up ${s(z.msWithoutCheckpoints.up)}, destroy ${s(z.msWithoutCheckpoints.destroy)}`)
+          .map((z) => `${z.count}: up ${s(z.msWithoutCheckpoints?.up)}, destroy ${s(z.msWithoutCheckpoints?.destroy)}`)
           .join("; ")}; growth ${scale.growthWithoutCheckpoints
           .map((g) => `${g.from}→${g.to}: up ${g.up}, destroy ${g.destroy}`)
           .join("; ")}.`,
@@ -220,7 +280,10 @@ export function figuresSection(latest, scale, profile, latency) {
   return lines.join("\n");
 }
 
-/** Trust policy capacity: how many Deployments fit on one role at each quota (latest.json's `capacity`). */
+/**
+ * Trust policy capacity: how many Deployments fit on one role at each quota (latest.json's `capacity`).
+ * @param {Latest & { capacity?: Array<{ mode: string, packing: string, q2048: number, q4096: number }> }} latest
+ */
 function capacityLines(latest) {
   if (!latest.capacity) return [];
   return [
@@ -234,7 +297,10 @@ function capacityLines(latest) {
   ];
 }
 
-/** The AWS-only run (`BENCH_ONLY=aws`, bench/results/standard-aws.json), when there is one. */
+/**
+ * The AWS-only run (`BENCH_ONLY=aws`, bench/results/standard-aws.json), when there is one.
+ * @param {{ aws?: CloudFigures, machine: string, date: string, rounds?: number, count: number } | undefined} awsOnly
+ */
 function awsOnlyLines(awsOnly) {
   if (!awsOnly?.aws) return [];
   const r = awsOnly.aws;
@@ -250,7 +316,10 @@ function awsOnlyLines(awsOnly) {
   ];
 }
 
-/** The last soak run (bench/results/soak.json), when there is one. */
+/**
+ * The last soak run (bench/results/soak.json), when there is one.
+ * @param {Record<string, any> | undefined} soak
+ */
 function soakLines(soak) {
   if (!soak) return [];
   return [
@@ -283,6 +352,7 @@ const HOW_TO_RUN = [
   "",
 ];
 
+/** @param {string} name */
 function readResult(name) {
   const file = path.join(RESULTS, `${name}.json`);
   return existsSync(file) ? JSON.parse(readFileSync(file, "utf8")) : undefined;
@@ -308,9 +378,13 @@ export function updateReadme() {
   console.log("bench/README.md regenerated from bench/results");
 }
 
-/** Wall time against the number of authorizations, one line per operation. */
+/**
+ * Wall time against the number of authorizations, one line per operation.
+ * @param {Pick<Scale, "machine" | "sizes">} results
+ */
 export function scaleSvg(results) {
   const [W, H, L, B, T, R] = [640, 400, 70, 50, 30, 150];
+  /** @type {Array<[op: string, color: string]>} */
   const ops = [
     ["up", "#1f77b4"],
     ["preview", "#2ca02c"],
@@ -319,9 +393,9 @@ export function scaleSvg(results) {
   ];
   const xs = results.sizes.map((z) => z.count);
   const maxX = Math.max(...xs);
-  const maxY = Math.max(...results.sizes.flatMap((z) => ops.map(([op]) => z.ms[op]))) / 1000;
-  const x = (v) => L + (v / maxX) * (W - L - R);
-  const y = (v) => H - B - (v / maxY) * (H - B - T);
+  const maxY = Math.max(...results.sizes.flatMap((z) => ops.map(([op]) => Number(z.ms[op])))) / 1000;
+  const x = (/** @type {number} */ v) => L + (v / maxX) * (W - L - R);
+  const y = (/** @type {number} */ v) => H - B - (v / maxY) * (H - B - T);
   const parts = [
     `<svg xmlns="http://www.w3.org/2000/svg" width="${W}" height="${H}" font-family="sans-serif" font-size="12">`,
     `<rect width="${W}" height="${H}" fill="white"/>`,
@@ -340,22 +414,24 @@ export function scaleSvg(results) {
     parts.push(`<line x1="${L}" y1="${y(v)}" x2="${W - R}" y2="${y(v)}" stroke="#ddd"/>`);
   }
   ops.forEach(([op, color], i) => {
-    const points = results.sizes.map((z) => `${x(z.count)},${y(z.ms[op] / 1000)}`).join(" ");
+    const points = results.sizes.map((z) => `${x(z.count)},${y(Number(z.ms[op]) / 1000)}`).join(" ");
     parts.push(`<polyline points="${points}" fill="none" stroke="${color}" stroke-width="2"/>`);
     if (results.sizes.every((z) => z.msWithoutCheckpoints?.[op] !== undefined)) {
-      const flat = results.sizes.map((z) => `${x(z.count)},${y(z.msWithoutCheckpoints[op] / 1000)}`).join(" ");
+      const flat = results.sizes
+        .map((z) => `${x(z.count)},${y(Number(z.msWithoutCheckpoints?.[op]) / 1000)}`)
+        .join(" ");
       parts.push(
         `<polyline points="${flat}" fill="none" stroke="${color}" stroke-width="1.5" stroke-dasharray="5,4"/>`,
       );
     }
     if (results.sizes.every((z) => z.floorMs?.[op] !== undefined)) {
-      const floor = results.sizes.map((z) => `${x(z.count)},${y(z.floorMs[op] / 1000)}`).join(" ");
+      const floor = results.sizes.map((z) => `${x(z.count)},${y(Number(z.floorMs?.[op]) / 1000)}`).join(" ");
       parts.push(
         `<polyline points="${floor}" fill="none" stroke="${color}" stroke-width="1" stroke-dasharray="1,3" opacity="0.8"/>`,
       );
     }
     for (const z of results.sizes)
-      parts.push(`<circle cx="${x(z.count)}" cy="${y(z.ms[op] / 1000)}" r="3" fill="${color}"/>`);
+      parts.push(`<circle cx="${x(z.count)}" cy="${y(Number(z.ms[op]) / 1000)}" r="3" fill="${color}"/>`);
     parts.push(`<rect x="${W - R + 15}" y="${T + 10 + i * 20}" width="12" height="12" fill="${color}"/>`);
     parts.push(`<text x="${W - R + 32}" y="${T + 20 + i * 20}">${op}</text>`);
   });

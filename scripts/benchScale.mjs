@@ -27,6 +27,14 @@ const OPS = Object.keys(SCALE_OPS);
 const UNCHECKPOINTED = ["up", "destroy"];
 const ROLES = 10;
 const PROJECTS = 10;
+/** @typedef {import("./benchReport.mjs").ScaleSize} ScaleSize */
+/** @typedef {import("./benchReport.mjs").Growth} Growth */
+/** @typedef {import("./benchReport.mjs").ByOp} ByOp */
+/**
+ * @type {Omit<import("./benchReport.mjs").Scale, "growth"> & {
+ *   growth?: Growth[], linearOrBetter?: Record<string, boolean>,
+ * }}
+ */
 const results = {
   date: new Date().toISOString(),
   machine: machine(),
@@ -38,7 +46,7 @@ const { endpoints, aws, airflow, google, app, env, close } = await benchWorld();
 
 async function azureCalls() {
   const response = await fetch(`${endpoints.azure.fakeUrl}/_fake/calls`);
-  const counts = await response.json();
+  const counts = /** @type {Record<string, number>} */ (await response.json());
   await fetch(`${endpoints.azure.fakeUrl}/_fake/calls/reset`, { method: "POST" });
   return Object.values(counts).reduce((a, b) => a + b, 0);
 }
@@ -54,10 +62,12 @@ try {
     Statement: [{ Effect: "Allow", Principal: { Service: "ec2.amazonaws.com" }, Action: "sts:AssumeRole" }],
   };
   const max = Math.max(...COUNTS);
+  /** @type {string[]} */
   const roles = [];
   for (let i = 0; i < ROLES; i++) {
     roles.push(await createRole(endpoints.moto.url, `scale-${randomBytes(3).toString("hex")}`, basePolicy));
   }
+  /** @type {string[]} */
   const projects = [];
   for (let i = 0; i < PROJECTS; i++) {
     const projectId = `scale-${randomBytes(3).toString("hex")}`;
@@ -68,6 +78,7 @@ try {
     });
     projects.push(projectId);
   }
+  /** @type {string[]} */
   const identities = [];
   for (let i = 0; i < Math.ceil(max / 3 / 5) + 1; i++) {
     const response = await fetch(`${endpoints.azure.fakeUrl}/_fake/identities`, {
@@ -79,7 +90,7 @@ try {
         name: `scale-${randomBytes(3).toString("hex")}`,
       }),
     });
-    identities.push((await response.json()).id);
+    identities.push(/** @type {{ id: string }} */ (await response.json()).id);
   }
 
   for (const count of COUNTS) {
@@ -96,6 +107,7 @@ try {
       },
       env,
     );
+    /** @type {Omit<ScaleSize, "state"> & { state?: ScaleSize["state"] }} */
     const size = { count, ms: {}, providerPeakMiB: {}, callsPerResource: {} };
     await callsSoFar();
     for (const [op, args] of Object.entries(SCALE_OPS)) {
@@ -108,14 +120,18 @@ try {
     }
     // The same up and destroy with the engine's intermediate checkpoints off: the file backend
     // otherwise rewrites the whole state after every step, which grows with the square of the count.
-    size.msWithoutCheckpoints = {};
+    /** @type {ByOp} */
+    const withoutCheckpoints = {};
+    size.msWithoutCheckpoints = withoutCheckpoints;
     for (const op of UNCHECKPOINTED) {
-      const args = SCALE_OPS[op];
-      size.msWithoutCheckpoints[op] = await timed(() => stack.runWith({ PULUMI_SKIP_CHECKPOINTS: "true" }, ...args));
+      const args = SCALE_OPS[op] ?? [];
+      withoutCheckpoints[op] = await timed(() => stack.runWith({ PULUMI_SKIP_CHECKPOINTS: "true" }, ...args));
       await callsSoFar();
-      console.log(`[scale] ${count}: ${op} without checkpoints ${size.msWithoutCheckpoints[op]} ms`);
+      console.log(`[scale] ${count}: ${op} without checkpoints ${withoutCheckpoints[op]} ms`);
     }
-    delete size.state.minifiedBytesByPart;
+    const state = size.state;
+    if (!state) throw new Error(`no state read before destroy at ${count}`);
+    delete state.minifiedBytesByPart;
 
     // The engine's floor at this size: as many trivial components over trivial dynamic resources,
     // timed in the same run, so the ratio says what this package adds and machine drift cancels.
@@ -126,16 +142,18 @@ try {
       { "many:count": { value: String(count) } },
       env,
     );
-    size.floorMs = {};
+    /** @type {ByOp} */
+    const floorMs = {};
+    size.floorMs = floorMs;
     for (const [op, args] of Object.entries(SCALE_OPS)) {
-      size.floorMs[op] = await timed(() => floor.run(...args));
-      console.log(`[scale] ${count}: floor ${op} ${size.floorMs[op]} ms`);
+      floorMs[op] = await timed(() => floor.run(...args));
+      console.log(`[scale] ${count}: floor ${op} ${floorMs[op]} ms`);
     }
     size.ratioToFloor = Object.fromEntries(
-      Object.keys(size.floorMs).map((op) => [op, round2(size.ms[op] / size.floorMs[op])]),
+      Object.keys(floorMs).map((op) => [op, round2(Number(size.ms[op]) / Number(floorMs[op]))]),
     );
     floor.dispose();
-    results.sizes.push(size);
+    results.sizes.push({ ...size, state });
     stack.dispose();
   }
 } finally {
@@ -144,18 +162,28 @@ try {
 
 // Growth: the time per added resource from one size to the next, against the time per resource at
 // the first size. At or under 1.1 is linear (or better); over it, the step grows faster than the count.
+/**
+ * @param {string[]} ops
+ * @param {(size: ScaleSize) => ByOp | undefined} msOf
+ * @returns {Growth[]}
+ */
 const growthOf = (ops, msOf) =>
-  results.sizes.slice(1).map((size, i) => {
+  results.sizes.slice(1).flatMap((size, i) => {
     const [prev, first] = [results.sizes[i], results.sizes[0]];
-    const perAdded = (op) => (msOf(size)[op] - msOf(prev)[op]) / (size.count - prev.count);
-    return {
-      from: prev.count,
-      to: size.count,
-      ...Object.fromEntries(ops.map((op) => [op, round2(perAdded(op) / (msOf(first)[op] / first.count))])),
-    };
+    if (!prev || !first) return [];
+    const ms = (/** @type {ScaleSize} */ z, /** @type {string} */ op) => Number(msOf(z)?.[op]);
+    const perAdded = (/** @type {string} */ op) => (ms(size, op) - ms(prev, op)) / (size.count - prev.count);
+    return [
+      {
+        from: prev.count,
+        to: size.count,
+        ...Object.fromEntries(ops.map((op) => [op, round2(perAdded(op) / (ms(first, op) / first.count))])),
+      },
+    ];
   });
-results.growth = growthOf(OPS, (z) => z.ms);
-results.linearOrBetter = Object.fromEntries(OPS.map((op) => [op, results.growth.every((g) => g[op] <= 1.1)]));
+const growth = growthOf(OPS, (z) => z.ms);
+results.growth = growth;
+results.linearOrBetter = Object.fromEntries(OPS.map((op) => [op, growth.every((g) => Number(g[op]) <= 1.1)]));
 results.growthWithoutCheckpoints = growthOf(UNCHECKPOINTED, (z) => z.msWithoutCheckpoints);
 results.floorGrowth = growthOf(OPS, (z) => z.floorMs);
 
@@ -172,16 +200,16 @@ table("Scale: wall time (ms), provider peak memory (MiB), remote calls and state
 table("Growth: ms per added resource over ms per resource at the first size (≤ 1.1: linear or better)", [
   ["step", ...OPS],
   ...results.growth.map((g) => [`${g.from} → ${g.to}`, ...OPS.map((op) => g[op])]),
-  ["linear or better", ...OPS.map((op) => (results.linearOrBetter[op] ? "yes" : "no"))],
+  ["linear or better", ...OPS.map((op) => (results.linearOrBetter?.[op] ? "yes" : "no"))],
 ]);
 table("The engine's floor at each size (trivial components over trivial dynamic resources): ms, and ratio to it", [
   ["size", ...OPS.map((op) => `${op} ms (ratio)`)],
-  ...results.sizes.map((s) => [s.count, ...OPS.map((op) => `${s.floorMs[op]} (${s.ratioToFloor[op]})`)]),
+  ...results.sizes.map((s) => [s.count, ...OPS.map((op) => `${s.floorMs?.[op]} (${s.ratioToFloor?.[op]})`)]),
   ...results.floorGrowth.map((g) => [`floor growth ${g.from} → ${g.to}`, ...OPS.map((op) => g[op])]),
 ]);
 table("Without the engine's intermediate checkpoints (PULUMI_SKIP_CHECKPOINTS): ms, and growth as above", [
   ["size", ...UNCHECKPOINTED.map((op) => `${op} ms`)],
-  ...results.sizes.map((s) => [s.count, ...UNCHECKPOINTED.map((op) => s.msWithoutCheckpoints[op])]),
+  ...results.sizes.map((s) => [s.count, ...UNCHECKPOINTED.map((op) => s.msWithoutCheckpoints?.[op])]),
   ...results.growthWithoutCheckpoints.map((g) => [`${g.from} → ${g.to}`, ...UNCHECKPOINTED.map((op) => g[op])]),
 ]);
 const dir = path.join(repoRoot, "bench", "results");

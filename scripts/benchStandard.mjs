@@ -10,6 +10,7 @@ import { createRequire } from "node:module";
 import path from "node:path";
 import {
   airflowConfig as airflowConfigOf,
+  BENCH_PROGRAMS,
   benchWorld,
   createRole,
   machine,
@@ -206,7 +207,7 @@ try {
   // answers with the AWS stack's own state (captured in the first round, before its first run).
   const shapedDir = path.join(app, "node_modules", "bench-shaped-provider");
   mkdirSync(shapedDir, { recursive: true });
-  copyFileSync(path.join(repoRoot, "tests/e2e/programs/shapedProvider.js"), path.join(shapedDir, "index.js"));
+  copyFileSync(path.join(BENCH_PROGRAMS, "shapedProvider.js"), path.join(shapedDir, "index.js"));
   const shapedTemplate = path.join(app, "shaped-template.json");
   const shaped = project("shapedComponents.js", "bench", {
     "many:count": { value: String(COUNT) },

@@ -28,7 +28,7 @@ const FOREIGN_TRUST = {
   ],
 };
 
-const step = (text) => console.log(`\n\x1b[1m== ${text}\x1b[0m`);
+const step = (/** @type {string} */ text) => console.log(`\n\x1b[1m== ${text}\x1b[0m`);
 
 const started = Date.now();
 const sandboxDir = process.env.SANDBOX_DIR ?? path.join(repoRoot, ".sandbox");
@@ -46,7 +46,7 @@ const env = {
   PULUMI_BACKEND_URL: `file://${stateDir}`,
   PULUMI_CONFIG_PASSPHRASE: "demo-passphrase",
 };
-const pulumi = (...args) =>
+const pulumi = (/** @type {string[]} */ ...args) =>
   execFileSync("pulumi", [...args, "--stack", STACK, "--non-interactive"], { cwd: repoRoot, env, stdio: "inherit" });
 const iam = new IAMClient({
   endpoint: endpoints.moto.url,
@@ -60,14 +60,15 @@ try {
   const role = await iam.send(
     new CreateRoleCommand({ RoleName: ROLE, AssumeRolePolicyDocument: JSON.stringify(FOREIGN_TRUST) }),
   );
-  console.log(role.Role.Arn);
+  const roleArn = role.Role?.Arn ?? "";
+  console.log(roleArn);
 
   step("pulumi up");
   execFileSync("pulumi", ["stack", "init", STACK, "--non-interactive"], { cwd: repoRoot, env, stdio: "inherit" });
   for (const [key, value] of Object.entries({
     "aws:region": "us-east-1",
     "demo:workloadIdentity": IDENTITY,
-    "demo:targetRole": role.Role.Arn,
+    "demo:targetRole": roleArn,
     "demo:airflowUrl": airflow.url,
     "demo:airflowUsername": airflow.username,
     "demo:connectionId": CONNECTION_ID,
@@ -88,7 +89,7 @@ try {
   await airflowApi("PATCH", `/connections/${CONNECTION_ID}?update_mask=extra`, {
     connection_id: CONNECTION_ID,
     conn_type: "aws",
-    extra: JSON.stringify({ role_arn: role.Role.Arn, region_name: "eu-west-1" }),
+    extra: JSON.stringify({ role_arn: roleArn, region_name: "eu-west-1" }),
   });
   await show();
 
@@ -121,21 +122,27 @@ try {
 
 async function show() {
   const role = await iam.send(new GetRoleCommand({ RoleName: ROLE }));
-  console.log("trust policy:", decodeURIComponent(role.Role.AssumeRolePolicyDocument));
+  console.log("trust policy:", decodeURIComponent(role.Role?.AssumeRolePolicyDocument ?? ""));
   const response = await airflowApi("GET", `/connections/${CONNECTION_ID}`);
   if (response.status === 404) console.log(`connection ${CONNECTION_ID}: none`);
   else {
-    const c = await response.json();
+    const c = /** @type {{ conn_type: string, extra: string | null }} */ (await response.json());
     console.log(`connection ${CONNECTION_ID}: conn_type=${c.conn_type} extra=${c.extra}`);
   }
 }
 
+/**
+ * A call to the sandbox's Airflow 3 REST API, with a token for its user.
+ * @param {string} method
+ * @param {string} apiPath
+ * @param {unknown} [body]
+ */
 async function airflowApi(method, apiPath, body) {
   const token = await fetch(`${airflow.url}/auth/token`, {
     method: "POST",
     headers: { "content-type": "application/json" },
     body: JSON.stringify({ username: airflow.username, password: airflow.password }),
-  }).then((r) => r.json());
+  }).then(async (r) => /** @type {{ access_token: string }} */ (await r.json()));
   return fetch(`${airflow.url}/api/v2${apiPath}`, {
     method,
     headers: { authorization: `Bearer ${token.access_token}`, "content-type": "application/json" },

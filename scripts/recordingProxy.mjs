@@ -1,5 +1,8 @@
 import http from "node:http";
 
+/** @typedef {number | [least: number, most: number] | undefined} Latency ms added to a request */
+/** @typedef {{ method: string, url: string, body: string, forwardedAt?: number }} RecordedRequest */
+
 /**
  * A loopback HTTP proxy in front of a server that records every request it forwards.
  *
@@ -12,21 +15,26 @@ import http from "node:http";
  * lands as late as it can): the split that lets a write based on an old read land latest. A read
  * is a GET, or an AWS query whose Action starts with Get or List. `requests[i].forwardedAt` is when the server got it (by this clock);
  * `setLatency` changes the latency for the requests that follow.
+ * @param {string} target the server's base URL
+ * @param {{ latencyMs?: Latency, split?: "random" | "worst" }} [options]
  */
 export async function startRecordingProxy(target, { latencyMs, split = "random" } = {}) {
-  /** @type {Array<{ method: string, url: string, body: string, forwardedAt?: number }>} */
+  /** @type {RecordedRequest[]} */
   const requests = [];
   const upstream = new URL(target);
   let least = 0;
   let most = 0;
-  const setLatency = (ms) => ([least, most] = Array.isArray(ms) ? ms : [ms ?? 0, ms ?? 0]);
+  const setLatency = (/** @type {Latency} */ ms) => ([least, most] = Array.isArray(ms) ? ms : [ms ?? 0, ms ?? 0]);
   setLatency(latencyMs);
-  const hold = (ms) => (ms > 0 ? new Promise((resolve) => setTimeout(resolve, ms)) : Promise.resolve());
+  const hold = (/** @type {number} */ ms) =>
+    ms > 0 ? new Promise((resolve) => setTimeout(resolve, ms)) : Promise.resolve();
   const server = http.createServer((req, res) => {
+    /** @type {Buffer[]} */
     const chunks = [];
     req.on("data", (c) => chunks.push(c));
     req.on("end", async () => {
       const body = Buffer.concat(chunks);
+      /** @type {RecordedRequest} */
       const recorded = { method: req.method ?? "", url: req.url ?? "", body: body.toString("utf8") };
       requests.push(recorded);
       const added = least + Math.random() * (most - least);
@@ -44,6 +52,7 @@ export async function startRecordingProxy(target, { latencyMs, split = "random" 
           headers: { ...req.headers, host: upstream.host },
         },
         (answer) => {
+          /** @type {Buffer[]} */
           const answerChunks = [];
           answer.on("data", (c) => answerChunks.push(c));
           answer.on("end", async () => {
@@ -58,13 +67,14 @@ export async function startRecordingProxy(target, { latencyMs, split = "random" 
     });
   });
   // Keep-alive sockets of clients that are done would hold close() open.
+  /** @type {Set<import("node:net").Socket>} */
   const sockets = new Set();
   server.on("connection", (socket) => {
     sockets.add(socket);
     socket.on("close", () => sockets.delete(socket));
   });
-  await new Promise((resolve) => server.listen(0, "127.0.0.1", resolve));
-  const { port } = server.address();
+  await new Promise((resolve) => server.listen(0, "127.0.0.1", () => resolve(undefined)));
+  const { port } = /** @type {import("node:net").AddressInfo} */ (server.address());
   return {
     url: `http://127.0.0.1:${port}`,
     requests,
@@ -72,7 +82,7 @@ export async function startRecordingProxy(target, { latencyMs, split = "random" 
     setLatency,
     close: () =>
       new Promise((resolve) => {
-        server.close(() => resolve());
+        server.close(() => resolve(undefined));
         for (const socket of sockets) socket.destroy();
       }),
   };

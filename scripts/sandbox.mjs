@@ -1,12 +1,12 @@
 #!/usr/bin/env node
 // Local sandbox of real servers for tests and the demo: moto (AWS mock), Airflow 3 API
 // server, Airflow 2 webserver, each from its pinned venv (scripts/bootstrap/python.sh); gcp:
-// a fake of Google Cloud IAM (tests/fakes/gcp) behind Stoplight Prism, which holds every request
+// a fake of Google Cloud IAM (sandbox/fakes/gcp) behind Stoplight Prism, which holds every request
 // and response to the OpenAPI generated from Google's discovery documents; and azure: a fake of
-// the Azure Resource Manager operations we call (tests/fakes/azure), served over https through
-// Prism, which holds every request and response to tests/fakes/azure/openapi.json. astro: a fake
-// of the Astro Platform API operations we call (tests/fakes/astro) behind Prism, which holds every
-// request and response to tests/fakes/astro/openapi.yaml (logs astro.log and astro-prism.log).
+// the Azure Resource Manager operations we call (sandbox/fakes/azure), served over https through
+// Prism, which holds every request and response to sandbox/fakes/azure/openapi.json. astro: a fake
+// of the Astro Platform API operations we call (sandbox/fakes/astro) behind Prism, which holds every
+// request and response to sandbox/fakes/astro/openapi.yaml (logs astro.log and astro-prism.log).
 //
 //   node scripts/sandbox.mjs up [moto|airflow3|airflow2|gcp|azure|astro ...]   # prints endpoints.json
 //   node scripts/sandbox.mjs status | down
@@ -26,25 +26,53 @@ import os from "node:os";
 import path from "node:path";
 import { fileURLToPath } from "node:url";
 
+/**
+ * @typedef {{ url: string }} MotoEndpoint
+ * @typedef {{ url: string, apiVersion: "v1" | "v2", username: string, password: string }} AirflowEndpoint
+ * @typedef {{ url: string, fakeUrl: string }} GcpEndpoint url: Prism, validating against Google's
+ *   discovery documents (the clients' rootUrl); fakeUrl: the fake, for /_fake/.
+ * @typedef {{ url: string, fakeUrl: string, caFile: string, tenantId: string }} AzureEndpoint url: the
+ *   https front (the SDKs' endpoint), through Prism, validating against sandbox/fakes/azure/openapi.json;
+ *   fakeUrl: the fake over http, for /_fake/; caFile: the CA that signed the front's certificate;
+ *   tenantId: the fake's one tenant.
+ * @typedef {{ url: string, fakeUrl: string, token: string }} AstroEndpoint url: the Astro Platform
+ *   API base through Prism (http://127.0.0.1:<port>/v1), validating against
+ *   sandbox/fakes/astro/openapi.yaml; fakeUrl: the fake, for /_fake/; token: a bearer token it takes.
+ * @typedef {{
+ *   moto: MotoEndpoint,
+ *   airflow3: AirflowEndpoint,
+ *   airflow2: AirflowEndpoint,
+ *   gcp: GcpEndpoint,
+ *   azure: AzureEndpoint,
+ *   astro: AstroEndpoint,
+ * }} Endpoints what endpoints.json records for each server
+ * @typedef {keyof Endpoints} ServerName
+ * @typedef {{ pid?: number, prismPid?: number }} Processes the process groups behind a server
+ * @typedef {{ [N in ServerName]?: Endpoints[N] & Processes }} Recorded endpoints.json as read
+ * @typedef {{ pid: number | undefined, exited: string | null, logFile: string }} Launched
+ */
+
 const ROOT = path.resolve(path.dirname(fileURLToPath(import.meta.url)), "..");
 const CACHE = path.join(process.env.XDG_CACHE_HOME || path.join(os.homedir(), ".cache"), "deployment-authorization");
+/** @type {ServerName[]} */
 export const SERVERS = ["moto", "airflow3", "airflow2", "gcp", "azure", "astro"];
 const USERNAME = "admin";
 const TEMPLATE_REV = "t2"; // as in python.sh
 const PRISM = path.join(ROOT, "node_modules", "@stoplight", "prism-cli", "dist", "index.js");
-const AZURE_OPENAPI = path.join(ROOT, "tests", "fakes", "azure", "openapi.json");
-const ASTRO_OPENAPI = path.join(ROOT, "tests", "fakes", "astro", "openapi.yaml");
+const AZURE_OPENAPI = path.join(ROOT, "sandbox", "fakes", "azure", "openapi.json");
+const ASTRO_OPENAPI = path.join(ROOT, "sandbox", "fakes", "astro", "openapi.yaml");
 const ASTRO_TOKEN = "sandbox-astro-token"; // the fake takes any bearer token; this one is the tests'
 const PASSWORD = "sandbox-pw-4p9xk2"; // Airflow 2's is baked into the template DB by the bootstrap
 const READY_TIMEOUT_MS = 120_000;
 const STOP_TIMEOUT_MS = 10_000;
 
-const log = (msg) => process.stderr.write(`[sandbox] ${msg}\n`);
-const secs = (t0) => `${((performance.now() - t0) / 1000).toFixed(1)}s`;
-const sleep = (ms) => new Promise((r) => setTimeout(r, ms));
+const log = (/** @type {string} */ msg) => process.stderr.write(`[sandbox] ${msg}\n`);
+const secs = (/** @type {number} */ t0) => `${((performance.now() - t0) / 1000).toFixed(1)}s`;
+const sleep = (/** @type {number} */ ms) => new Promise((r) => setTimeout(r, ms));
 const defaultDir = () => path.resolve(process.env.SANDBOX_DIR || path.join(ROOT, ".sandbox"));
 
 // Venvs and DB templates are keyed by the lock file's hash, exactly as python.sh does.
+/** @param {ServerName} name */
 function cached(name) {
   const lock = fs.readFileSync(path.join(ROOT, "sandbox", "requirements", `${name}.txt`));
   const key = `${name}-${createHash("sha256").update(lock).digest("hex").slice(0, 12)}`;
@@ -60,20 +88,24 @@ function bootstrap() {
       stdio: ["ignore", "inherit", "inherit"],
     });
     child.on("error", reject);
-    child.on("exit", (code) => (code === 0 ? resolve() : reject(new Error(`python bootstrap failed (exit ${code})`))));
+    child.on("exit", (code) =>
+      code === 0 ? resolve(undefined) : reject(new Error(`python bootstrap failed (exit ${code})`)),
+    );
   });
 }
 
 // Ports handed out by this process: a port is free again once we close it, so another server of the
 // sandbox, started in parallel, could be given the same one before the first has bound it.
+/** @type {Set<number>} */
 const handedOut = new Set();
 
 async function freePort() {
   for (;;) {
+    /** @type {number} */
     const port = await new Promise((resolve, reject) => {
       const srv = net.createServer().once("error", reject);
       srv.listen(0, "127.0.0.1", () => {
-        const { port } = srv.address();
+        const { port } = /** @type {net.AddressInfo} */ (srv.address());
         srv.close(() => resolve(port));
       });
     });
@@ -85,6 +117,7 @@ async function freePort() {
 }
 
 // Settings shared by both Airflows; everything is env so AIRFLOW_HOME needs no airflow.cfg.
+/** @param {string} home */
 function airflowEnv(home) {
   fs.mkdirSync(path.join(home, "dags"), { recursive: true });
   return {
@@ -98,7 +131,21 @@ function airflowEnv(home) {
   };
 }
 
+/**
+ * @typedef {{ cmd: string, args: string[], env?: Record<string, string>, cwd?: string, logFile: string }} Launch
+ * @typedef {(bin: string, port: number, home: string) => Omit<Launch, "logFile">} Launcher
+ * @typedef {{
+ *   moto: { health: string, launch: Launcher, endpoint: (url: string) => MotoEndpoint },
+ *   airflow3: { health: string, launch: Launcher, endpoint: (url: string) => AirflowEndpoint },
+ *   airflow2: { health: string, launch: Launcher, endpoint: (url: string) => AirflowEndpoint },
+ *   gcp: { health: string },
+ *   azure: { health: string },
+ *   astro: { health: string },
+ * }} Specs
+ */
+
 // How to launch each server on `port`, with `home` as its private directory.
+/** @type {Specs} */
 const SPECS = {
   moto: {
     health: "/moto-api/",
@@ -169,6 +216,11 @@ const SPECS = {
   astro: { health: "/_fake/health" },
 };
 
+/**
+ * @param {string} url
+ * @param {string} health
+ * @param {(status: number) => boolean} [ok]
+ */
 async function answers(url, health, ok = (status) => status === 200) {
   try {
     const res = await fetch(url + health, { signal: AbortSignal.timeout(2000) });
@@ -178,9 +230,15 @@ async function answers(url, health, ok = (status) => status === 200) {
   }
 }
 
-const pidsOf = (entry) => [entry?.pid, entry?.prismPid].filter(Boolean);
+/** @type {(entry: Processes | undefined) => number[]} */
+const pidsOf = (entry) => [entry?.pid, entry?.prismPid].flatMap((pid) => (pid ? [pid] : []));
 
 // Over https, trusting only `caFile`; any answer counts but the front's 502 (Prism not up yet).
+/**
+ * @param {string} url
+ * @param {string} caFile
+ * @returns {Promise<boolean>}
+ */
 function answersTls(url, caFile) {
   return new Promise((resolve) => {
     let ca;
@@ -199,59 +257,98 @@ function answersTls(url, caFile) {
 }
 
 // Prism answers any path (404 for one outside the document), which is all readiness needs.
+/**
+ * @param {string} name
+ * @param {Processes & { url: string, fakeUrl?: string, caFile?: string }} e
+ */
 async function healthy(name, e) {
   if (!pidsOf(e).every(alive)) return false;
   if (name === "azure") {
     const [fake, front] = await Promise.all([
-      answers(e.fakeUrl, SPECS.azure.health),
-      answersTls(`${e.url}/`, e.caFile),
+      answers(e.fakeUrl ?? "", SPECS.azure.health),
+      answersTls(`${e.url}/`, e.caFile ?? ""),
     ]);
     return fake && front;
   }
+  if (!isServer(name)) return false;
   if (name !== "gcp" && name !== "astro") return answers(e.url, SPECS[name].health);
-  const [fake, prism] = await Promise.all([answers(e.fakeUrl, SPECS[name].health), answers(e.url, "/", () => true)]);
+  const [fake, prism] = await Promise.all([
+    answers(e.fakeUrl ?? "", SPECS[name].health),
+    answers(e.url, "/", () => true),
+  ]);
   return fake && prism;
 }
 
+/** @type {(name: string) => name is ServerName} */
+const isServer = (name) => SERVERS.some((server) => server === name);
+
+/** @param {unknown} e */
+const errorCode = (e) => (e instanceof Error && "code" in e ? e.code : undefined);
+
+/** @param {number} pid */
 function alive(pid) {
   try {
     process.kill(pid, 0);
     return true;
   } catch (e) {
-    return e.code === "EPERM";
+    return errorCode(e) === "EPERM";
   }
 }
 
-const tail = (file, n = 30) =>
+const tail = (/** @type {string} */ file, n = 30) =>
   fs.existsSync(file) ? fs.readFileSync(file, "utf8").trimEnd().split("\n").slice(-n).join("\n") : "(no log)";
 
 // Our own process group (detached), so stop can signal the server and all its workers.
+/**
+ * @param {Launch} launch
+ * @returns {Launched}
+ */
 function launch({ cmd, args, env = {}, cwd, logFile }) {
   const out = fs.openSync(logFile, "w");
   const inherited = Object.fromEntries(Object.entries(process.env).filter(([k]) => !k.startsWith("AIRFLOW")));
   const child = spawn(cmd, args, { cwd, detached: true, stdio: ["ignore", out, out], env: { ...inherited, ...env } });
   fs.closeSync(out);
   child.unref();
+  /** @type {Launched} */
   const proc = { pid: child.pid, exited: null, logFile };
   child.on("exit", (code, signal) => (proc.exited = signal ?? `exit ${code}`));
   child.on("error", (e) => (proc.exited = e.message)); // e.g. the venv's binary is missing
   return proc;
 }
 
+/**
+ * An error that carries the entry of what a failed start launched, so it can be stopped.
+ * @param {string} message
+ * @param {Processes} entry
+ */
+function startError(message, entry) {
+  return Object.assign(new Error(message), { entry });
+}
+
+/**
+ * @param {string} name
+ * @param {() => Promise<boolean>} ready
+ * @param {Launched[]} procs
+ * @param {Processes} entry
+ * @param {number} t0
+ */
 async function waitUntil(name, ready, procs, entry, t0) {
   while (!(await ready())) {
     const dead = procs.find((p) => p.exited);
     if (dead || performance.now() - t0 > READY_TIMEOUT_MS) {
       const why = dead ? `exited (${dead.exited})` : `not ready after ${READY_TIMEOUT_MS / 1000}s`;
       const logs = procs.map((p) => `last lines of ${p.logFile}:\n${tail(p.logFile)}`).join("\n");
-      const err = new Error(`${name} ${why}; ${logs}`);
-      err.entry = entry;
-      throw err;
+      throw startError(`${name} ${why}; ${logs}`, entry);
     }
     await sleep(250);
   }
 }
 
+/**
+ * @param {ServerName} name
+ * @param {string} dir
+ * @returns {Promise<Endpoints[ServerName] & Processes>}
+ */
 async function startOne(name, dir) {
   const t0 = performance.now();
   const home = path.join(dir, name);
@@ -283,8 +380,14 @@ function discoveryDocuments() {
   return docs;
 }
 
+/**
+ * @param {string} dir
+ * @param {string} home
+ * @param {number} t0
+ * @returns {Promise<GcpEndpoint & Processes>}
+ */
 async function startGcp(dir, home, t0) {
-  const { buildOpenApi, readDiscovery } = await import("../tests/fakes/gcp/openapi.mjs");
+  const { buildOpenApi, readDiscovery } = await import("../sandbox/fakes/gcp/openapi.mjs");
   const openapi = path.join(home, "openapi.json");
   fs.writeFileSync(openapi, `${JSON.stringify(buildOpenApi(readDiscovery(discoveryDocuments())), null, 2)}\n`);
   const fakePort = await freePort();
@@ -296,7 +399,7 @@ async function startGcp(dir, home, t0) {
   // Both start at once: Prism needs no upstream until the first request, and takes the longer.
   const fake = launch({
     cmd: process.execPath,
-    args: [path.join(ROOT, "tests", "fakes", "gcp", "server.mjs"), "--port", `${fakePort}`],
+    args: [path.join(ROOT, "sandbox", "fakes", "gcp", "server.mjs"), "--port", `${fakePort}`],
     cwd: home,
     logFile: path.join(dir, "gcp.log"),
   });
@@ -314,6 +417,12 @@ async function startGcp(dir, home, t0) {
 
 // The project's own document goes to Prism as it is. Its paths carry the API's base path /v1, so
 // clients get a base URL with a path, as in production.
+/**
+ * @param {string} dir
+ * @param {string} home
+ * @param {number} t0
+ * @returns {Promise<AstroEndpoint & Processes>}
+ */
 async function startAstro(dir, home, t0) {
   const ports = new Set();
   while (ports.size < 2) ports.add(await freePort());
@@ -323,7 +432,7 @@ async function startAstro(dir, home, t0) {
   // Both start at once: Prism needs no upstream until the first request, and takes the longer.
   const fake = launch({
     cmd: process.execPath,
-    args: [path.join(ROOT, "tests", "fakes", "astro", "server.mjs"), "--port", `${fakePort}`],
+    args: [path.join(ROOT, "sandbox", "fakes", "astro", "server.mjs"), "--port", `${fakePort}`],
     cwd: home,
     logFile: path.join(dir, "astro.log"),
   });
@@ -339,6 +448,7 @@ async function startAstro(dir, home, t0) {
   return entry;
 }
 
+/** @type {(cmd: string, args: string[], cwd: string) => Promise<void>} */
 const run = (cmd, args, cwd) =>
   new Promise((resolve, reject) =>
     execFile(cmd, args, { cwd }, (err, _stdout, stderr) =>
@@ -348,6 +458,7 @@ const run = (cmd, args, cwd) =>
 
 // A throwaway CA and a certificate for 127.0.0.1 and localhost signed by it, in <dir>/tls; kept
 // while both are valid for another day, so clients that trust ca.pem keep trusting restarts.
+/** @param {string} dir */
 async function sandboxTls(dir) {
   const tls = path.join(dir, "tls");
   const files = {
@@ -355,6 +466,7 @@ async function sandboxTls(dir) {
     cert: path.join(tls, "server.pem"),
     key: path.join(tls, "server.key"),
   };
+  /** @type {(file: string, ms: number) => boolean} */
   const validFor = (file, ms) => {
     try {
       return new Date(new X509Certificate(fs.readFileSync(file)).validTo).getTime() > Date.now() + ms;
@@ -399,6 +511,12 @@ async function sandboxTls(dir) {
 
 // The https front and the fake are one process; Prism sits between them. Prism starts first (it
 // takes the longest) and needs no certificate; the fake starts once the certificate exists.
+/**
+ * @param {string} dir
+ * @param {string} home
+ * @param {number} t0
+ * @returns {Promise<AzureEndpoint & Processes>}
+ */
 async function startAzure(dir, home, t0) {
   const ports = new Set();
   while (ports.size < 3) ports.add(await freePort());
@@ -413,18 +531,18 @@ async function startAzure(dir, home, t0) {
     cwd: home,
     logFile: path.join(dir, "azure-prism.log"),
   });
-  const entry = { url, fakeUrl, caFile: undefined, tenantId, pid: undefined, prismPid: prism.pid };
+  /** @type {AzureEndpoint & Processes} */
+  const entry = { url, fakeUrl, caFile: "", tenantId, pid: undefined, prismPid: prism.pid };
   let tls;
   try {
     tls = await sandboxTls(dir);
   } catch (e) {
-    e.entry = entry;
-    throw e;
+    throw startError(e instanceof Error ? e.message : String(e), entry);
   }
   const fake = launch({
     cmd: process.execPath,
     args: [
-      path.join(ROOT, "tests", "fakes", "azure", "server.mjs"),
+      path.join(ROOT, "sandbox", "fakes", "azure", "server.mjs"),
       ...["--port", `${fakePort}`, "--front-port", `${frontPort}`, "--upstream", prismUrl],
       ...["--cert", tls.cert, "--key", tls.key, "--tenant-id", tenantId],
     ],
@@ -437,7 +555,11 @@ async function startAzure(dir, home, t0) {
   return entry;
 }
 
-const endpointsFile = (dir) => path.join(dir, "endpoints.json");
+const endpointsFile = (/** @type {string} */ dir) => path.join(dir, "endpoints.json");
+/**
+ * @param {string} dir
+ * @returns {Recorded}
+ */
 function readEndpoints(dir) {
   try {
     return JSON.parse(fs.readFileSync(endpointsFile(dir), "utf8"));
@@ -445,6 +567,10 @@ function readEndpoints(dir) {
     return {};
   }
 }
+/**
+ * @param {string} dir
+ * @param {Recorded} endpoints
+ */
 function writeEndpoints(dir, endpoints) {
   const tmp = `${endpointsFile(dir)}.${process.pid}.tmp`;
   fs.writeFileSync(tmp, `${JSON.stringify(endpoints, null, 2)}\n`);
@@ -452,19 +578,21 @@ function writeEndpoints(dir, endpoints) {
 }
 
 // SIGTERM each process group, wait for them to go, then SIGKILL what is left.
+/** @param {number[]} pids */
 async function killGroups(pids) {
   pids = pids.filter((pid) => Number.isInteger(pid) && pid > 1); // -0/-1 would hit us or everything
+  /** @type {(pid: number, sig: NodeJS.Signals | 0) => void} */
   const signal = (pid, sig) => {
     try {
       process.kill(-pid, sig);
     } catch {} // already gone
   };
-  const groupAlive = (pid) => {
+  const groupAlive = (/** @type {number} */ pid) => {
     try {
       process.kill(-pid, 0);
       return true;
     } catch (e) {
-      return e.code === "EPERM";
+      return errorCode(e) === "EPERM";
     }
   };
   pids.forEach((pid) => signal(pid, "SIGTERM"));
@@ -475,6 +603,12 @@ async function killGroups(pids) {
 
 // One start/stop at a time per dir (CLI and vitest may race): otherwise both start servers
 // and the last endpoints.json written orphans the other's. Lock file = holder's pid.
+/**
+ * @template T
+ * @param {string} dir
+ * @param {() => Promise<T>} fn
+ * @returns {Promise<T>}
+ */
 async function withLock(dir, fn) {
   fs.mkdirSync(dir, { recursive: true });
   const lock = path.join(dir, ".lock");
@@ -483,7 +617,7 @@ async function withLock(dir, fn) {
       fs.writeFileSync(lock, `${process.pid}`, { flag: "wx" });
       break;
     } catch (e) {
-      if (e.code !== "EEXIST") throw e;
+      if (errorCode(e) !== "EEXIST") throw e;
       const holder = Number(fs.readFileSync(lock, "utf8"));
       if (!(holder > 0 && alive(holder)))
         fs.rmSync(lock, { force: true }); // holder died
@@ -497,23 +631,51 @@ async function withLock(dir, fn) {
   }
 }
 
-/** Starts (or reuses, when recorded and answering) the servers; returns endpoints.json's content. */
+/**
+ * Starts (or reuses, when recorded and answering) every server; returns endpoints.json's content.
+ * @overload
+ * @param {{ dir?: string }} [options]
+ * @returns {Promise<Endpoints & Recorded>}
+ */
+/**
+ * Starts (or reuses, when recorded and answering) the servers named; returns endpoints.json's
+ * content, which holds at least those.
+ * @template {ServerName} N
+ * @overload
+ * @param {{ only: readonly N[], dir?: string }} options
+ * @returns {Promise<Pick<Endpoints, N> & Recorded>}
+ */
+/**
+ * Starts (or reuses) the servers named on the command line, checked here.
+ * @overload
+ * @param {{ only?: readonly string[], dir?: string }} options
+ * @returns {Promise<Recorded>}
+ */
+/**
+ * @param {{ only?: readonly string[], dir?: string }} [options]
+ * @returns {Promise<Recorded>}
+ */
 export async function startSandbox({ only = SERVERS, dir = defaultDir() } = {}) {
-  const unknown = only.filter((n) => !SERVERS.includes(n));
+  const unknown = only.filter((n) => !isServer(n));
   if (unknown.length) throw new Error(`unknown sandbox server(s): ${unknown.join(", ")}`);
-  return withLock(dir, () => start(only, dir));
+  return withLock(dir, () => start(only.filter(isServer), dir));
 }
 
+/**
+ * @param {readonly ServerName[]} only
+ * @param {string} dir
+ */
 async function start(only, dir) {
   const t0 = performance.now();
   const endpoints = readEndpoints(dir);
   // Keep recorded servers that are alive and answering; forget (and kill) the rest.
+  /** @type {number[]} */
   const stale = [];
   await Promise.all(
     Object.entries(endpoints).map(async ([name, e]) => {
-      if (SPECS[name] && (await healthy(name, e))) return;
+      if (isServer(name) && (await healthy(name, e))) return;
       stale.push(...pidsOf(e));
-      delete endpoints[name];
+      delete endpoints[/** @type {ServerName} */ (name)];
     }),
   );
   await killGroups(stale);
@@ -528,22 +690,31 @@ async function start(only, dir) {
   const failed = results.filter((r) => r.status === "rejected");
   if (failed.length) {
     // Don't leave half a sandbox behind: stop whatever this call started.
-    const ours = results.flatMap((r) => pidsOf(r.status === "fulfilled" ? r.value : r.reason.entry));
+    const ours = results.flatMap((r) => pidsOf(r.status === "fulfilled" ? r.value : r.reason?.entry));
     await killGroups(ours);
-    throw new Error(failed.map((r) => r.reason.message).join("\n\n"));
+    throw new Error(
+      failed.map((r) => (r.status === "rejected" ? String(r.reason?.message ?? r.reason) : "")).join("\n\n"),
+    );
   }
-  missing.forEach((name, i) => (endpoints[name] = results[i].value));
+  missing.forEach((name, i) => {
+    const result = results[i];
+    if (result?.status === "fulfilled") Object.assign(endpoints, { [name]: result.value });
+  });
   writeEndpoints(dir, endpoints);
   log(`sandbox ready in ${secs(t0)} (${endpointsFile(dir)})`);
   return endpoints;
 }
 
-/** Stops exactly the recorded process groups and removes endpoints.json. */
+/**
+ * Stops exactly the recorded process groups and removes endpoints.json.
+ * @param {{ dir?: string }} [options]
+ */
 export async function stopSandbox({ dir = defaultDir() } = {}) {
   if (!fs.existsSync(dir)) return log("stopped nothing (no sandbox dir)");
   return withLock(dir, () => stop(dir));
 }
 
+/** @param {string} dir */
 async function stop(dir) {
   const t0 = performance.now();
   const endpoints = readEndpoints(dir);
@@ -556,7 +727,7 @@ async function status(dir = defaultDir()) {
   const endpoints = readEndpoints(dir);
   let ok = true;
   for (const [name, e] of Object.entries(endpoints)) {
-    const up = Boolean(SPECS[name]) && (await healthy(name, e));
+    const up = isServer(name) && (await healthy(name, e));
     ok &&= up;
     console.log(`${name.padEnd(9)} ${up ? "up  " : "DOWN"} ${e.url} pid ${pidsOf(e).join(", ")}`);
   }
@@ -575,7 +746,7 @@ if (process.argv[1] && path.resolve(process.argv[1]) === fileURLToPath(import.me
       process.exitCode = 2;
     }
   } catch (e) {
-    log(`error: ${e.message}`);
+    log(`error: ${e instanceof Error ? e.message : String(e)}`);
     process.exitCode = 1;
   }
 }

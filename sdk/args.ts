@@ -38,6 +38,7 @@ export type ExtraValue = string | number | boolean | null;
 
 /** Anything with a role ARN output, such as an `aws.iam.Role` from `@pulumi/aws`. */
 export interface RoleLike {
+  /** The role's ARN, such as arn:aws:iam::123456789012:role/my-role. */
   arn: pulumi.Input<string>;
 }
 
@@ -51,14 +52,21 @@ export type WebIdentityTrust = Extract<AwsTrust, { kind: "webIdentity" }>;
 export type { ServiceAccountComponent } from "../provider/core/astro";
 
 export interface AwsGrantArgs extends Inputs<Omit<AwsInput, "targetRole" | "region" | "trust">> {
-  /** Whom the role trusts. Default: the Deployment's workload identity (`deploymentRole`). */
+  /**
+   * Whom the role trusts: { kind: "deploymentRole" }, { kind: "clusterRole", ... } or { kind: "webIdentity",
+   * issuerUrl, namespace, ... }. Default: { kind: "deploymentRole" }, the Deployment's `workloadIdentity`.
+   */
   trust?: AwsTrust;
   /**
-   * The customer's IAM role the Deployment will assume: an ARN, a role name, or an `aws.iam.Role`.
-   * The resource adds one trust statement to this role; it never creates or deletes the role.
+   * The customer's IAM role the Deployment will assume: an ARN, a role name, or an `aws.iam.Role`, such as
+   * arn:aws:iam::123456789012:role/my-role or my-role. The resource adds one trust statement to this role; it
+   * never creates or deletes the role.
    */
   targetRole: pulumi.Input<string> | RoleLike;
-  /** Region written to the connection (`region_name`). Default: the stack config `aws:region`. */
+  /**
+   * Region written to the connection (`region_name`), such as us-east-1. Default: the stack config
+   * `aws:region`.
+   */
   region?: pulumi.Input<string>;
 }
 
@@ -71,11 +79,16 @@ export type GcpImpersonationGrant = Extract<GcpGrant, { kind: "impersonation" }>
 export type GcpCustomerManagedIdentityGrant = Extract<GcpGrant, { kind: "customerManagedIdentity" }>;
 
 export interface GcpGrantArgs extends Inputs<Omit<GcpInput, "project" | "grant">> {
+  /**
+   * What to grant: { kind: "projectRole", role }, { kind: "impersonation", serviceAccount } or { kind:
+   * "customerManagedIdentity", serviceAccount, workloadIdentityPool, namespace, serviceAccounts?,
+   * serviceAccountNames? }.
+   */
   grant: GcpGrant;
   /**
-   * The customer's project: where a project role is granted, and the connection's `project`.
-   * Default: for `projectRole`, the stack config `gcp:project`; for the service account kinds, the
-   * service account's project (from `name@<project>.iam.gserviceaccount.com`).
+   * The customer's project: where a project role is granted, and the connection's `project`, such as
+   * my-data-project. Default: for `projectRole`, the stack config `gcp:project`; for the service account
+   * kinds, the service account's project (from `name@<project>.iam.gserviceaccount.com`).
    */
   project?: pulumi.Input<string>;
 }
@@ -106,6 +119,11 @@ export type AirflowPasswordAuth = Inputs<Extract<AuthInput, { kind: "password" }
 
 /** How to reach the Airflow REST API of the Deployment. */
 export interface AirflowApiArgs extends Inputs<Omit<AirflowInput, "auth">> {
+  /**
+   * How to authenticate to the Airflow API: { kind: "token" } (a bearer token, as on Astro) or { kind:
+   * "password", username } (exchanged at /auth/token on Airflow 3, basic auth on Airflow 2). The token or
+   * password itself is given apart, as a secret.
+   */
   auth: AirflowTokenAuth | AirflowPasswordAuth;
 }
 
@@ -119,18 +137,31 @@ export interface AstroConnectionArgs extends Partial<Inputs<NonNullable<Connecti
 }
 
 export interface AirflowConnectionArgs extends Inputs<Omit<ConnectionInput, "airflow" | "astro" | "extra">> {
-  /** With `deployment`, optional: read from the Deployment (its Airflow API URL and version). */
-  /** More `extra` fields; the fields the grant needs are set by the resource. No secrets here. */
+  /**
+   * More `extra` fields of the connection: strings, numbers, booleans or null, such as { verify: false }. The
+   * fields the grant needs are set by the resource, and keys Airflow's hooks read as secrets are refused: no
+   * secrets here. Default: none.
+   */
   extra?: pulumi.Input<Record<string, pulumi.Input<ExtraValue>>>;
-  /** With `target: "airflow"` (the default): the Deployment's Airflow REST API. */
+  /**
+   * With `target: "airflow"` (the default): the Deployment's Airflow REST API, { url, apiVersion?, auth }.
+   * With `deployment`, optional: read from the Deployment (its Airflow API URL and version, bearer token
+   * auth).
+   */
   airflow?: AirflowApiArgs;
-  /** With `target: "astro"`: Astro's Environment Manager. */
+  /**
+   * With `target: "astro"`: the connection in Astro's Environment Manager, { organizationId, deploymentId }
+   * (Deployment-scoped) or { organizationId, workspaceId, linkedDeploymentIds? } (Workspace-scoped). With
+   * `deployment`, optional: read from the Deployment.
+   */
   astro?: AstroConnectionArgs;
 }
 
 /** An Astro Deployment, named by id: the component reads what the grant and connection need from it. */
 export interface DeploymentArgs {
+  /** The Astro organization's id (20-40 lower-case letters and digits), such as clmh597sg000208lb2kjhcn8q. */
   organizationId: pulumi.Input<string>;
+  /** The Astro Deployment's id (20-40 lower-case letters and digits), such as clmh597sg000208lb2kjhcn8q. */
   deploymentId: pulumi.Input<string>;
   /**
    * An Astro API token that may read the Deployment. Default: stack config
@@ -138,46 +169,101 @@ export interface DeploymentArgs {
    */
   token?: pulumi.Input<string>;
   /**
-   * Make the grant's identity the Deployment's own workload identity (Astro's "Customer Managed
-   * Identity"): on AWS the role of a `webIdentity` trust, on GCP the service account of a
-   * `customerManagedIdentity` grant. Set through UpdateDeployment, which keeps every other setting;
-   * the apply waits until the Deployment shows it. On delete the identity stays in place unless
-   * `restoreOnDelete` sets back the one shown before. Not on Azure (Astro's API refuses it there).
+   * Make the grant's identity the Deployment's own workload identity (Astro's "Customer Managed Identity"):
+   * on AWS the role of a `webIdentity` trust, on GCP the service account of a `customerManagedIdentity`
+   * grant. Set through UpdateDeployment, which keeps every other setting; the apply waits until the
+   * Deployment shows it. On delete the identity stays in place unless `restoreOnDelete` sets back the one
+   * shown before. Not on Azure (Astro's API refuses it there). true or { restoreOnDelete }. Default: the
+   * Deployment's identity is left alone.
    */
-  customerManagedIdentity?: boolean | { restoreOnDelete?: boolean };
+  customerManagedIdentity?:
+    | boolean
+    | {
+        /**
+         * On delete, set back the identity the Deployment showed before. Default: false: the grant's identity
+         * stays in place.
+         */
+        restoreOnDelete?: boolean;
+      };
   /**
-   * Set the Deployment's `AIRFLOW__SECRETS__BACKEND` and `AIRFLOW__SECRETS__BACKEND_KWARGS` to the
-   * cloud's secret store, reached through this grant (AWS Secrets Manager with the connection's role
-   * and region; GCP Secret Manager with the project and impersonation chain), as the guides do.
-   * Only these two variables are ever written; `kwargs` adds or replaces defaults such as
-   * `connections_prefix` or `project_id`. AWS and GCP.
+   * Set the Deployment's `AIRFLOW__SECRETS__BACKEND` and `AIRFLOW__SECRETS__BACKEND_KWARGS` to the cloud's
+   * secret store, reached through this grant (AWS Secrets Manager with the connection's role and region; GCP
+   * Secret Manager with the project and impersonation chain), as the guides do. Only these two variables are
+   * ever written; `kwargs` adds or replaces defaults such as `connections_prefix` or `project_id`. AWS and
+   * GCP. true or { backend?, kwargs? }. Default: the Deployment's variables are left alone.
    */
-  secretsBackend?: true | { backend?: string; kwargs?: Record<string, ExtraValue> };
+  secretsBackend?:
+    | true
+    | {
+        /**
+         * Airflow's secrets backend class, a dotted Python class path such as
+         * airflow.providers.amazon.aws.secrets.systems_manager.SystemsManagerParameterStoreBackend. Default:
+         * the cloud's secret store backend.
+         */
+        backend?: string;
+        /**
+         * Backend kwargs added to (or replacing) the defaults, such as { connections_prefix:
+         * "airflow/connections" } or project_id; scalars, no secrets. Default: none.
+         */
+        kwargs?: Record<string, ExtraValue>;
+      };
 }
 
 interface CommonArgs {
   /**
-   * Read the Deployment from the Astro Platform API (`GetDeployment`) while the program runs, so the
-   * preview already shows the exact grant: its workload identity, namespace and OIDC issuer fill
-   * `workloadIdentity`, `namespace` and `issuerUrl` where not given, its Airflow API fills
-   * `connection.airflow` (bearer token auth), and it fills `connection.astro` for `target: "astro"`.
-   * The cloud key given must match the Deployment's cloud.
+   * Read the Deployment from the Astro Platform API (`GetDeployment`) while the program runs, so the preview
+   * already shows the exact grant: its workload identity, namespace and OIDC issuer fill `workloadIdentity`,
+   * `namespace` and `issuerUrl` where not given, its Airflow API fills `connection.airflow` (bearer token
+   * auth), and it fills `connection.astro` for `target: "astro"`. The cloud key given must match the
+   * Deployment's cloud. { organizationId, deploymentId, token?, customerManagedIdentity?, secretsBackend? }.
    */
   deployment?: DeploymentArgs;
   /**
-   * The Deployment's workload identity (Astro: Deployment → Details → Workload Identity): an IAM
-   * role ARN on AWS, a service account e-mail on GCP. Required by the grants that trust it.
+   * The Deployment's workload identity (Astro: Deployment → Details → Workload Identity): an IAM role ARN on
+   * AWS, such as arn:aws:iam::123456789012:role/astro-my-namespace, a service account e-mail on GCP. Required
+   * by the AWS `deploymentRole` trust and the GCP `projectRole` and `impersonation` grants; an error with the
+   * other kinds and on Azure. With `deployment`, read from the Deployment.
    */
   workloadIdentity?: pulumi.Input<string>;
+  /**
+   * The Airflow connection the Deployment's DAGs use with the grant: its id, where it lives (`target`: the
+   * Deployment's Airflow, or Astro's Environment Manager) and what else goes into it.
+   */
   connection: AirflowConnectionArgs;
 }
 
 /** One cloud per resource: give `aws`, `gcp` or `azure`. */
 export type DeploymentAuthorizationArgs = CommonArgs &
   (
-    | { aws: AwsGrantArgs; gcp?: undefined; azure?: undefined }
-    | { gcp: GcpGrantArgs; aws?: undefined; azure?: undefined }
-    | { azure: AzureGrantArgs; aws?: undefined; gcp?: undefined }
+    | {
+        /**
+         * Grant in AWS: one trust statement for the Deployment in an IAM role's trust policy, and the
+         * connection's role and region. { targetRole, trust?, region?, adoptExistingTrust? }.
+         */
+        aws: AwsGrantArgs;
+        gcp?: undefined;
+        azure?: undefined;
+      }
+    | {
+        /**
+         * Grant in Google Cloud: the Deployment's members in one role's binding, on the project or on a
+         * service account, and the connection's project. { project?, grant, adoptExistingMembers? }.
+         */
+        gcp: GcpGrantArgs;
+        aws?: undefined;
+        azure?: undefined;
+      }
+    | {
+        /**
+         * Grant in Azure: federated identity credentials for the Deployment's Kubernetes service accounts on
+         * a user-assigned managed identity, and optionally the identity's role assignment. { identity,
+         * issuerUrl, namespace, serviceAccounts?, serviceAccountNames?, roleAssignment?,
+         * adoptExistingCredentials? }.
+         */
+        azure: AzureGrantArgs;
+        aws?: undefined;
+        gcp?: undefined;
+      }
   );
 
 /** A trust policy statement, as IAM stores it. */

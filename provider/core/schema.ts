@@ -4,6 +4,13 @@ import type { CommonInputs, GrantPlugin } from "./types";
 import { ASTRO_ID } from "./astro";
 import { UNKNOWN } from "./unknown";
 
+/**
+ * `z.object(shape).strict()`, typed by the shape itself (zod's own type maps it), so the declaration
+ * files keep each field's JSDoc and an editor shows it on the argument types derived from the schema.
+ */
+export const strictObject = <T extends z.core.$ZodLooseShape>(shape: T): z.ZodObject<T, z.core.$strict> =>
+  z.object(shape).strict();
+
 /** A schema that also lets through the engine's placeholder for a value not known yet. */
 export const orUnknown = <T extends z.ZodType>(schema: T) => schema.or(z.literal(UNKNOWN));
 
@@ -88,13 +95,25 @@ const airflowUrl = z
 const airflowAuth = z.discriminatedUnion(
   "kind",
   [
-    z.object({ kind: z.literal("token") }).strict(),
-    z
-      .object({
-        kind: z.literal("password"),
-        username: orUnknown(z.string().min(1, { error: "must be a non-empty user name" })),
-      })
-      .strict(),
+    strictObject({
+      /** "token": a bearer token (an Astro API token, or any token the API accepts). */
+      kind: z.literal("token").describe('"token": a bearer token (an Astro API token, or any token the API accepts).'),
+    }),
+    strictObject({
+      /**
+       * "password": a user name and password, exchanged at /auth/token on Airflow 3, basic auth on Airflow
+       * 2.
+       */
+      kind: z
+        .literal("password")
+        .describe(
+          '"password": a user name and password, exchanged at /auth/token on Airflow 3, basic auth on Airflow 2.',
+        ),
+      /** The Airflow user's name, such as admin. */
+      username: orUnknown(z.string().min(1, { error: "must be a non-empty user name" })).describe(
+        "The Airflow user's name, such as admin.",
+      ),
+    }),
   ],
   { error: 'must be {kind: "token"} (a bearer token, as on Astro) or {kind: "password", username}' },
 );
@@ -107,16 +126,42 @@ const astroId = (what: string) =>
     }),
   );
 
-const astroConnection = z
-  .object({
-    organizationId: astroId("organization"),
-    /** The connection belongs to this Deployment. */
-    deploymentId: astroId("Deployment").optional(),
-    /** The connection belongs to this Workspace and is linked to `linkedDeploymentIds`. */
-    workspaceId: astroId("Workspace").optional(),
-    linkedDeploymentIds: z.array(astroId("Deployment")).optional(),
-  })
-  .strict()
+const astroConnection = strictObject({
+  /**
+   * The Astro organization's id (20-40 lower-case letters and digits), such as clmh597sg000208lb2kjhcn8q.
+   */
+  organizationId: astroId("organization").describe(
+    "The Astro organization's id (20-40 lower-case letters and digits), such as clmh597sg000208lb2kjhcn8q.",
+  ),
+  /**
+   * The Deployment the connection belongs to (a Deployment-scoped connection), such as
+   * clmh597sg000208lb2kjhcn8q. Give it or workspaceId.
+   */
+  deploymentId: astroId("Deployment")
+    .optional()
+    .describe(
+      "The Deployment the connection belongs to (a Deployment-scoped connection), such as clmh597sg000208lb2kjhcn8q. Give it or workspaceId.",
+    ),
+  /**
+   * The Workspace the connection belongs to (a Workspace-scoped connection, linked to linkedDeploymentIds),
+   * such as clmh597sg000208lb2kjhcn8q. Give it or deploymentId.
+   */
+  workspaceId: astroId("Workspace")
+    .optional()
+    .describe(
+      "The Workspace the connection belongs to (a Workspace-scoped connection, linked to linkedDeploymentIds), such as clmh597sg000208lb2kjhcn8q. Give it or deploymentId.",
+    ),
+  /**
+   * With workspaceId: the ids of the Deployments the Workspace-scoped connection is linked to, such as
+   * ["clmh597sg000208lb2kjhcn8q"]. Default: none.
+   */
+  linkedDeploymentIds: z
+    .array(astroId("Deployment"))
+    .optional()
+    .describe(
+      'With workspaceId: the ids of the Deployments the Workspace-scoped connection is linked to, such as ["clmh597sg000208lb2kjhcn8q"]. Default: none.',
+    ),
+})
   .refine((a) => (a.deploymentId === undefined) !== (a.workspaceId === undefined), {
     error: "give deploymentId (a Deployment-scoped connection) or workspaceId (a Workspace-scoped one), one of them",
   })
@@ -125,80 +170,186 @@ const astroConnection = z
   });
 
 /** `inputs.connection`: where the connection lives, its id, and what else goes into it. */
-export const connectionInputSchema = z
-  .object({
-    /** Where the connection lives: the Deployment's Airflow REST API (default), or Astro's Environment Manager. */
-    target: z.enum(["airflow", "astro"], { error: 'must be "airflow" or "astro"' }).optional(),
-    connectionId: orUnknown(
-      z
-        .string({ error: "must be a string" })
-        .max(200, {
-          error: "must be at most 200 characters, such as aws_default",
-        })
-        .regex(CONNECTION_ID, {
-          error: mustBe("a connection id of letters, digits, _ . and - (^[\\w.-]+$), such as aws_default"),
-        }),
+export const connectionInputSchema = strictObject({
+  /**
+   * Where the connection lives: "airflow", the Deployment's Airflow REST API (`connection.airflow`), or
+   * "astro", Astro's Environment Manager (`connection.astro`). Default: "airflow".
+   */
+  target: z
+    .enum(["airflow", "astro"], { error: 'must be "airflow" or "astro"' })
+    .optional()
+    .describe(
+      'Where the connection lives: "airflow", the Deployment\'s Airflow REST API (`connection.airflow`), or "astro", Astro\'s Environment Manager (`connection.astro`). Default: "airflow".',
     ),
-    description: orUnknown(z.string({ error: "must be a string" }).max(5000)).optional(),
-    extra: orUnknown(extra).optional(),
-    adoptExisting: z.boolean({ error: "must be true or false" }).optional(),
-    airflow: z
-      .object({
-        url: orUnknown(airflowUrl),
-        apiVersion: z
-          .enum(["v1", "v2", "detect"], {
-            error: 'must be "v1" (Airflow 2), "v2" (Airflow 3) or "detect" (the default: found at apply)',
-          })
-          .optional(),
-        auth: airflowAuth,
+  /**
+   * The connection's id, as DAGs name it: letters, digits, _ . and - (at most 200 characters), such as
+   * aws_default.
+   */
+  connectionId: orUnknown(
+    z
+      .string({ error: "must be a string" })
+      .max(200, {
+        error: "must be at most 200 characters, such as aws_default",
       })
-      .strict()
-      .optional(),
-    astro: astroConnection.optional(),
+      .regex(CONNECTION_ID, {
+        error: mustBe("a connection id of letters, digits, _ . and - (^[\\w.-]+$), such as aws_default"),
+      }),
+  ).describe(
+    "The connection's id, as DAGs name it: letters, digits, _ . and - (at most 200 characters), such as aws_default.",
+  ),
+  /**
+   * The connection's description, at most 5000 characters, such as "S3 for the lake DAGs". Default: a note
+   * that the connection is managed by Pulumi.
+   */
+  description: orUnknown(z.string({ error: "must be a string" }).max(5000))
+    .optional()
+    .describe(
+      'The connection\'s description, at most 5000 characters, such as "S3 for the lake DAGs". Default: a note that the connection is managed by Pulumi.',
+    ),
+  /**
+   * More `extra` fields of the connection: strings, numbers, booleans or null, such as { verify: false }.
+   * The fields the grant needs are set by the resource, and keys Airflow's hooks read as secrets are
+   * refused: no secrets here. Default: none.
+   */
+  extra: orUnknown(extra)
+    .optional()
+    .describe(
+      "More `extra` fields of the connection: strings, numbers, booleans or null, such as { verify: false }. The fields the grant needs are set by the resource, and keys Airflow's hooks read as secrets are refused: no secrets here. Default: none.",
+    ),
+  /**
+   * Take over a connection with this id that already exists (made by hand), keeping its description and
+   * other `extra` fields. Default: false: create fails when one exists, naming this option.
+   */
+  adoptExisting: z
+    .boolean({ error: "must be true or false" })
+    .optional()
+    .describe(
+      "Take over a connection with this id that already exists (made by hand), keeping its description and other `extra` fields. Default: false: create fails when one exists, naming this option.",
+    ),
+  /**
+   * With `target: "airflow"` (the default): the Deployment's Airflow REST API, { url, apiVersion?, auth }.
+   * With `deployment`, optional: read from the Deployment (its Airflow API URL and version, bearer token
+   * auth).
+   */
+  airflow: strictObject({
+    /**
+     * The Deployment's Airflow base URL, http(s), without credentials, query or fragment, and without
+     * /api/v1 or /api/v2 (the resource adds the API path), such as https://myorg.astronomer.run/d1234567
+     * or http://localhost:8080.
+     */
+    url: orUnknown(airflowUrl).describe(
+      "The Deployment's Airflow base URL, http(s), without credentials, query or fragment, and without /api/v1 or /api/v2 (the resource adds the API path), such as https://myorg.astronomer.run/d1234567 or http://localhost:8080.",
+    ),
+    /**
+     * The Airflow REST API to use: "v2" (Airflow 3), "v1" (Airflow 2) or "detect", found at apply from
+     * /api/v2/version, then /api/v1/version. Default: "detect".
+     */
+    apiVersion: z
+      .enum(["v1", "v2", "detect"], {
+        error: 'must be "v1" (Airflow 2), "v2" (Airflow 3) or "detect" (the default: found at apply)',
+      })
+      .optional()
+      .describe(
+        'The Airflow REST API to use: "v2" (Airflow 3), "v1" (Airflow 2) or "detect", found at apply from /api/v2/version, then /api/v1/version. Default: "detect".',
+      ),
+    /**
+     * How to authenticate to the Airflow API: { kind: "token" } (a bearer token, as on Astro) or { kind:
+     * "password", username } (exchanged at /auth/token on Airflow 3, basic auth on Airflow 2). The token
+     * or password itself is given apart, as a secret.
+     */
+    auth: airflowAuth.describe(
+      'How to authenticate to the Airflow API: { kind: "token" } (a bearer token, as on Astro) or { kind: "password", username } (exchanged at /auth/token on Airflow 3, basic auth on Airflow 2). The token or password itself is given apart, as a secret.',
+    ),
   })
-  .strict()
-  .superRefine((c, ctx) => {
-    // One sink per resource: the same connection id is never written to two places.
-    const target = c.target ?? "airflow";
-    const other = target === "airflow" ? "astro" : "airflow";
-    if (c[target] === undefined) {
-      ctx.addIssue({
-        code: "custom",
-        path: [target],
-        message:
-          target === "airflow"
-            ? 'is required: the Deployment\'s Airflow API ({url, auth}), or set target: "astro" and give astro'
-            : "is required for target astro: {organizationId, deploymentId} or {organizationId, workspaceId, linkedDeploymentIds}",
-      });
-    }
-    if (c[other] !== undefined) {
-      ctx.addIssue({
-        code: "custom",
-        path: [other],
-        message: `is for target "${other}"; this connection's target is "${target}": one resource writes its connection to one place`,
-      });
-    }
-  });
+    .optional()
+    .describe(
+      'With `target: "airflow"` (the default): the Deployment\'s Airflow REST API, { url, apiVersion?, auth }. With `deployment`, optional: read from the Deployment (its Airflow API URL and version, bearer token auth).',
+    ),
+  /**
+   * With `target: "astro"`: the connection in Astro's Environment Manager, { organizationId, deploymentId }
+   * (Deployment-scoped) or { organizationId, workspaceId, linkedDeploymentIds? } (Workspace-scoped). With
+   * `deployment`, optional: read from the Deployment.
+   */
+  astro: astroConnection
+    .optional()
+    .describe(
+      'With `target: "astro"`: the connection in Astro\'s Environment Manager, { organizationId, deploymentId } (Deployment-scoped) or { organizationId, workspaceId, linkedDeploymentIds? } (Workspace-scoped). With `deployment`, optional: read from the Deployment.',
+    ),
+}).superRefine((c, ctx) => {
+  // One sink per resource: the same connection id is never written to two places.
+  const target = c.target ?? "airflow";
+  const other = target === "airflow" ? "astro" : "airflow";
+  if (c[target] === undefined) {
+    ctx.addIssue({
+      code: "custom",
+      path: [target],
+      message:
+        target === "airflow"
+          ? 'is required: the Deployment\'s Airflow API ({url, auth}), or set target: "astro" and give astro'
+          : "is required for target astro: {organizationId, deploymentId} or {organizationId, workspaceId, linkedDeploymentIds}",
+    });
+  }
+  if (c[other] !== undefined) {
+    ctx.addIssue({
+      code: "custom",
+      path: [other],
+      message: `is for target "${other}"; this connection's target is "${target}": one resource writes its connection to one place`,
+    });
+  }
+});
 
-const credentials = z
-  .object({
-    token: z.string().min(1).optional(),
-    password: z.string().min(1).optional(),
-    astroToken: z.string().min(1).optional(),
-  })
-  .strict()
-  .optional();
+const credentials = strictObject({
+  /**
+   * The Airflow API's bearer token (auth kind token). Default: stack config
+   * deployment-authorization:airflowToken, then AIRFLOW_API_TOKEN.
+   */
+  token: z
+    .string()
+    .min(1)
+    .optional()
+    .describe(
+      "The Airflow API's bearer token (auth kind token). Default: stack config deployment-authorization:airflowToken, then AIRFLOW_API_TOKEN.",
+    ),
+  /**
+   * The Airflow user's password (auth kind password). Default: stack config
+   * deployment-authorization:airflowPassword, then AIRFLOW_API_PASSWORD.
+   */
+  password: z
+    .string()
+    .min(1)
+    .optional()
+    .describe(
+      "The Airflow user's password (auth kind password). Default: stack config deployment-authorization:airflowPassword, then AIRFLOW_API_PASSWORD.",
+    ),
+  /**
+   * An Astro API token, to read the Deployment and to write connections in Astro's Environment Manager.
+   * Default: stack config deployment-authorization:astroToken, then ASTRO_API_TOKEN.
+   */
+  astroToken: z
+    .string()
+    .min(1)
+    .optional()
+    .describe(
+      "An Astro API token, to read the Deployment and to write connections in Astro's Environment Manager. Default: stack config deployment-authorization:astroToken, then ASTRO_API_TOKEN.",
+    ),
+}).optional();
 
 /** Make the grant's identity the Deployment's own (Astro's "customer-managed identity"). */
 const customerManagedIdentity = z.union(
   [
     z.boolean(),
-    z
-      .object({
-        /** On delete, set the identity the Deployment showed before back (default: leave ours in place). */
-        restoreOnDelete: z.boolean({ error: "must be true or false" }).optional(),
-      })
-      .strict(),
+    strictObject({
+      /**
+       * On delete, set back the identity the Deployment showed before. Default: false: the grant's identity
+       * stays in place.
+       */
+      restoreOnDelete: z
+        .boolean({ error: "must be true or false" })
+        .optional()
+        .describe(
+          "On delete, set back the identity the Deployment showed before. Default: false: the grant's identity stays in place.",
+        ),
+    }),
   ],
   { error: "must be true, or {restoreOnDelete: true | false}" },
 );
@@ -207,52 +358,152 @@ const customerManagedIdentity = z.union(
 const secretsBackend = z.union(
   [
     z.literal(true),
-    z
-      .object({
-        /** Airflow's backend class (default: the cloud's secret store backend). */
-        backend: z
-          .string({ error: "must be a string" })
-          .regex(/^[A-Za-z_][\w]*(\.[A-Za-z_][\w]*)+$/, {
-            error: mustBe(
-              "a dotted Python class path, such as airflow.providers.amazon.aws.secrets.systems_manager.SystemsManagerParameterStoreBackend",
-            ),
-          })
-          .optional(),
-        /** kwargs added to (or replacing) the defaults, such as connections_prefix or project_id. */
-        kwargs: extra.optional(),
-      })
-      .strict(),
+    strictObject({
+      /**
+       * Airflow's secrets backend class, a dotted Python class path such as
+       * airflow.providers.amazon.aws.secrets.systems_manager.SystemsManagerParameterStoreBackend. Default:
+       * the cloud's secret store backend.
+       */
+      backend: z
+        .string({ error: "must be a string" })
+        .regex(/^[A-Za-z_][\w]*(\.[A-Za-z_][\w]*)+$/, {
+          error: mustBe(
+            "a dotted Python class path, such as airflow.providers.amazon.aws.secrets.systems_manager.SystemsManagerParameterStoreBackend",
+          ),
+        })
+        .optional()
+        .describe(
+          "Airflow's secrets backend class, a dotted Python class path such as airflow.providers.amazon.aws.secrets.systems_manager.SystemsManagerParameterStoreBackend. Default: the cloud's secret store backend.",
+        ),
+      /**
+       * Backend kwargs added to (or replacing) the defaults, such as { connections_prefix:
+       * "airflow/connections" } or project_id; scalars, no secrets. Default: none.
+       */
+      kwargs: extra
+        .optional()
+        .describe(
+          'Backend kwargs added to (or replacing) the defaults, such as { connections_prefix: "airflow/connections" } or project_id; scalars, no secrets. Default: none.',
+        ),
+    }),
   ],
   { error: "must be true (the cloud's defaults), or {backend?, kwargs?}" },
 );
 
 /** `inputs.deployment`: the Deployment the component read, and what of its own settings to own. */
-export const deploymentInputSchema = z
-  .object({
-    organizationId: astroId("organization"),
-    deploymentId: astroId("Deployment"),
-    cloudProvider: z.enum(["AWS", "GCP", "AZURE"]).optional(),
-    lookupError: z.string().optional(),
-    customerManagedIdentity: customerManagedIdentity.optional(),
-    secretsBackend: secretsBackend.optional(),
-  })
-  .strict();
+export const deploymentInputSchema = strictObject({
+  /**
+   * The Astro organization's id (20-40 lower-case letters and digits), such as clmh597sg000208lb2kjhcn8q.
+   */
+  organizationId: astroId("organization").describe(
+    "The Astro organization's id (20-40 lower-case letters and digits), such as clmh597sg000208lb2kjhcn8q.",
+  ),
+  /** The Astro Deployment's id (20-40 lower-case letters and digits), such as clmh597sg000208lb2kjhcn8q. */
+  deploymentId: astroId("Deployment").describe(
+    "The Astro Deployment's id (20-40 lower-case letters and digits), such as clmh597sg000208lb2kjhcn8q.",
+  ),
+  /**
+   * The Deployment's cloud as Astro reports it (AWS, GCP or AZURE), set by the component from the
+   * Deployment it read: it must match the cloud key given.
+   */
+  cloudProvider: z
+    .enum(["AWS", "GCP", "AZURE"])
+    .optional()
+    .describe(
+      "The Deployment's cloud as Astro reports it (AWS, GCP or AZURE), set by the component from the Deployment it read: it must match the cloud key given.",
+    ),
+  /**
+   * Why the component could not read the Deployment from Astro, set by the component: check fails at
+   * `deployment` with it.
+   */
+  lookupError: z
+    .string()
+    .optional()
+    .describe(
+      "Why the component could not read the Deployment from Astro, set by the component: check fails at `deployment` with it.",
+    ),
+  /**
+   * Make the grant's identity the Deployment's own workload identity (Astro's "Customer Managed Identity"):
+   * on AWS the role of a `webIdentity` trust, on GCP the service account of a `customerManagedIdentity`
+   * grant. Set through UpdateDeployment, which keeps every other setting; the apply waits until the
+   * Deployment shows it. On delete the identity stays in place unless `restoreOnDelete` sets back the one
+   * shown before. Not on Azure (Astro's API refuses it there). true or { restoreOnDelete }. Default: the
+   * Deployment's identity is left alone.
+   */
+  customerManagedIdentity: customerManagedIdentity
+    .optional()
+    .describe(
+      "Make the grant's identity the Deployment's own workload identity (Astro's \"Customer Managed Identity\"): on AWS the role of a `webIdentity` trust, on GCP the service account of a `customerManagedIdentity` grant. Set through UpdateDeployment, which keeps every other setting; the apply waits until the Deployment shows it. On delete the identity stays in place unless `restoreOnDelete` sets back the one shown before. Not on Azure (Astro's API refuses it there). true or { restoreOnDelete }. Default: the Deployment's identity is left alone.",
+    ),
+  /**
+   * Set the Deployment's `AIRFLOW__SECRETS__BACKEND` and `AIRFLOW__SECRETS__BACKEND_KWARGS` to the cloud's
+   * secret store, reached through this grant (AWS Secrets Manager with the connection's role and region;
+   * GCP Secret Manager with the project and impersonation chain), as the guides do. Only these two
+   * variables are ever written; `kwargs` adds or replaces defaults such as `connections_prefix` or
+   * `project_id`. AWS and GCP. true or { backend?, kwargs? }. Default: the Deployment's variables are left
+   * alone.
+   */
+  secretsBackend: secretsBackend
+    .optional()
+    .describe(
+      "Set the Deployment's `AIRFLOW__SECRETS__BACKEND` and `AIRFLOW__SECRETS__BACKEND_KWARGS` to the cloud's secret store, reached through this grant (AWS Secrets Manager with the connection's role and region; GCP Secret Manager with the project and impersonation chain), as the guides do. Only these two variables are ever written; `kwargs` adds or replaces defaults such as `connections_prefix` or `project_id`. AWS and GCP. true or { backend?, kwargs? }. Default: the Deployment's variables are left alone.",
+    ),
+});
 
 export type DeploymentInput = z.infer<typeof deploymentInputSchema>;
 
 /** The inputs the component sends to the dynamic provider, with one optional key per cloud. */
 export function inputsSchema(plugins: ReadonlyArray<GrantPlugin>) {
-  return z
-    .object({
-      owner: z.string().min(1, { error: "must name the owning resource (project/stack/name)" }),
-      workloadIdentity: orUnknown(z.string({ error: "must be a string" })).optional(),
-      connection: connectionInputSchema,
-      credentials,
-      /** The Astro Deployment the component read (with `deployment`): checked against the cloud. */
-      deployment: deploymentInputSchema.optional(),
-      ...Object.fromEntries(plugins.map((p) => [p.cloud, p.schema.optional()])),
-    })
-    .strict();
+  return strictObject({
+    /**
+     * The resource that owns the grant and the connection, <project>/<stack>/<name>, such as
+     * lake/prod/analytics-s3: set by the component, and written as the claim beside each.
+     */
+    owner: z
+      .string()
+      .min(1, { error: "must name the owning resource (project/stack/name)" })
+      .describe(
+        "The resource that owns the grant and the connection, <project>/<stack>/<name>, such as lake/prod/analytics-s3: set by the component, and written as the claim beside each.",
+      ),
+    /**
+     * The Deployment's workload identity (Astro: Deployment → Details → Workload Identity): an IAM role ARN
+     * on AWS, such as arn:aws:iam::123456789012:role/astro-my-namespace, a service account e-mail on GCP.
+     * Required by the AWS `deploymentRole` trust and the GCP `projectRole` and `impersonation` grants; an
+     * error with the other kinds and on Azure. With `deployment`, read from the Deployment.
+     */
+    workloadIdentity: orUnknown(z.string({ error: "must be a string" }))
+      .optional()
+      .describe(
+        "The Deployment's workload identity (Astro: Deployment → Details → Workload Identity): an IAM role ARN on AWS, such as arn:aws:iam::123456789012:role/astro-my-namespace, a service account e-mail on GCP. Required by the AWS `deploymentRole` trust and the GCP `projectRole` and `impersonation` grants; an error with the other kinds and on Azure. With `deployment`, read from the Deployment.",
+      ),
+    /**
+     * The Airflow connection the Deployment's DAGs use with the grant: its id, where it lives (`target`:
+     * the Deployment's Airflow, or Astro's Environment Manager) and what else goes into it.
+     */
+    connection: connectionInputSchema.describe(
+      "The Airflow connection the Deployment's DAGs use with the grant: its id, where it lives (`target`: the Deployment's Airflow, or Astro's Environment Manager) and what else goes into it.",
+    ),
+    /**
+     * The secrets, kept apart from the other inputs and never shown: set by the component from its
+     * arguments, the stack config or the environment.
+     */
+    credentials: credentials.describe(
+      "The secrets, kept apart from the other inputs and never shown: set by the component from its arguments, the stack config or the environment.",
+    ),
+    /**
+     * Read the Deployment from the Astro Platform API (`GetDeployment`) while the program runs, so the
+     * preview already shows the exact grant: its workload identity, namespace and OIDC issuer fill
+     * `workloadIdentity`, `namespace` and `issuerUrl` where not given, its Airflow API fills
+     * `connection.airflow` (bearer token auth), and it fills `connection.astro` for `target: "astro"`. The
+     * cloud key given must match the Deployment's cloud. { organizationId, deploymentId, token?,
+     * customerManagedIdentity?, secretsBackend? }.
+     */
+    deployment: deploymentInputSchema
+      .optional()
+      .describe(
+        'Read the Deployment from the Astro Platform API (`GetDeployment`) while the program runs, so the preview already shows the exact grant: its workload identity, namespace and OIDC issuer fill `workloadIdentity`, `namespace` and `issuerUrl` where not given, its Airflow API fills `connection.airflow` (bearer token auth), and it fills `connection.astro` for `target: "astro"`. The cloud key given must match the Deployment\'s cloud. { organizationId, deploymentId, token?, customerManagedIdentity?, secretsBackend? }.',
+      ),
+    ...Object.fromEntries(plugins.map((p) => [p.cloud, p.schema.optional()])),
+  });
 }
 
 export type { CheckFailure };

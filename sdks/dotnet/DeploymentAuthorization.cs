@@ -62,9 +62,15 @@ namespace DeploymentAuthorization.DeploymentAuthorization
 
     public sealed class DeploymentAuthorizationArgs : global::Pulumi.ResourceArgs
     {
+        /// <summary>
+        /// Grant in AWS: one trust statement for the Deployment in an IAM role's trust policy, and the connection's role and region. { targetRole, trust?, region?, adoptExistingTrust? }.
+        /// </summary>
         [Input("aws")]
         public Input<Inputs.AwsGrantArgs>? Aws { get; set; }
 
+        /// <summary>
+        /// Grant in Azure: federated identity credentials for the Deployment's Kubernetes service accounts on a user-assigned managed identity, and optionally the identity's role assignment. { identity, issuerUrl, namespace, serviceAccounts?, serviceAccountNames?, roleAssignment?, adoptExistingCredentials? }.
+        /// </summary>
         [Input("azure")]
         public Input<Inputs.AzureGrantArgs>? Azure { get; set; }
 
@@ -77,9 +83,15 @@ namespace DeploymentAuthorization.DeploymentAuthorization
         [Input("deployment")]
         public Input<Inputs.DeploymentArgs>? Deployment { get; set; }
 
+        /// <summary>
+        /// Grant in Google Cloud: the Deployment's members in one role's binding, on the project or on a service account, and the connection's project. { project?, grant, adoptExistingMembers? }.
+        /// </summary>
         [Input("gcp")]
         public Input<Inputs.GcpGrantArgs>? Gcp { get; set; }
 
+        /// <summary>
+        /// The Deployment's workload identity (Astro: Deployment → Details → Workload Identity): an IAM role ARN on AWS, such as arn:aws:iam::123456789012:role/astro-my-namespace, a service account e-mail on GCP. Required by the AWS `deploymentRole` trust and the GCP `projectRole` and `impersonation` grants; an error with the other kinds and on Azure. With `deployment`, read from the Deployment.
+        /// </summary>
         [Input("workloadIdentity")]
         public Input<string>? WorkloadIdentity { get; set; }
 

@@ -17,7 +17,7 @@ import {
 } from "../support/astro";
 
 // Every API call goes through Prism (url, the API base …/v1), which checks it against
-// tests/fakes/astro/openapi.yaml; the admin API is on the fake itself (fakeUrl). Each test seeds
+// sandbox/fakes/astro/openapi.yaml; the admin API is on the fake itself (fakeUrl). Each test seeds
 // its own Organization, Workspace and Deployments, so the tests run in any order.
 const astro = () => inject("endpoints").astro;
 const client = (token: string | null = astro().token) => astroClient(astro().url, token);

@@ -12,7 +12,7 @@ import { describe, expect, it } from "vitest";
 const yaml = createRequire(import.meta.url)("js-yaml") as { load(text: string): unknown };
 
 const ROOT = fileURLToPath(new URL("../..", import.meta.url));
-const OURS = path.join(ROOT, "tests", "fakes", "astro", "openapi.yaml");
+const OURS = path.join(ROOT, "sandbox", "fakes", "astro", "openapi.yaml");
 const PUBLISHED = path.resolve(ROOT, "..", "shared", "specs", "astro-platform-api-v1.yml");
 
 const OPERATIONS = [
@@ -242,7 +242,7 @@ function crossCheckProblems(ours: Obj, pub: Obj): string[] {
   return problems;
 }
 
-describe("the project's Astro Platform API document (tests/fakes/astro/openapi.yaml)", () => {
+describe("the project's Astro Platform API document (sandbox/fakes/astro/openapi.yaml)", () => {
   const ours = load(OURS);
 
   it("parses, states its source version, resolves every $ref, and holds exactly the seven operations, closed and narrowed", () => {
@@ -260,7 +260,7 @@ describe("the project's Astro Platform API document (tests/fakes/astro/openapi.y
     () => {
       if (!available) {
         console.warn(
-          `[astroSpec] ${PUBLISHED} not found: the cross-check of tests/fakes/astro/openapi.yaml against Astronomer's ` +
+          `[astroSpec] ${PUBLISHED} not found: the cross-check of sandbox/fakes/astro/openapi.yaml against Astronomer's ` +
             "published Astro Platform API document was not possible here (no copy beside the repository). Only the document " +
             "itself was checked: it parses, every $ref resolves, the seven operations are there, closed and narrowed.",
         );

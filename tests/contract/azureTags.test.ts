@@ -12,7 +12,7 @@ import {
 } from "../support/azure";
 
 // Every Azure call goes to the https front (url), through Prism, which checks it against
-// tests/fakes/azure/openapi.json; the admin API is on the fake itself (fakeUrl).
+// sandbox/fakes/azure/openapi.json; the admin API is on the fake itself (fakeUrl).
 const azure = () => inject("endpoints").azure;
 const driver = () => new AzureFederationDriver({ endpoint: azure().url, accessToken: SANDBOX_AZURE_TOKEN });
 

@@ -14,7 +14,6 @@ import {
 } from "../support/faultWorld";
 import { claimOf } from "../../provider/core/claims";
 import { foreignPolicy, rawInputs } from "../support/fixtures";
-// @ts-expect-error plain ESM script without type declarations
 import { motoEnv } from "../../scripts/toolchain.mjs";
 
 // IAM's query API names the action in the body: every call is POST /.

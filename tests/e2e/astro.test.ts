@@ -12,7 +12,6 @@ import {
 import { createRole, iamClient, setTrustPolicy, trustPolicyOf, uniqueName } from "../support/aws";
 import { FOREIGN_COUNT, foreignPolicy } from "../support/fixtures";
 import { programStack, repoRoot } from "../support/pulumiProgram";
-// @ts-expect-error plain ESM script without type declarations
 import { astroEnv, motoEnv } from "../../scripts/toolchain.mjs";
 
 describe("a connection in Astro's Environment Manager, with the real pulumi CLI", () => {

@@ -9,7 +9,6 @@ import { seedDeployment, storedEnvironmentObjects } from "../support/astro";
 import { createRole, iamClient, trustPolicyOf, uniqueName } from "../support/aws";
 import { FOREIGN_COUNT, foreignPolicy } from "../support/fixtures";
 import { repoRoot } from "../support/pulumiProgram";
-// @ts-expect-error plain ESM script without type declarations
 import { astroEnv, motoEnv } from "../../scripts/toolchain.mjs";
 
 // The compiled helper, as a portal installs it: its provider stub points at the compiled provider.
@@ -43,7 +42,6 @@ function target(stackName: string, extra: Partial<StackTarget> = {}): StackTarge
       PULUMI_CONFIG_PASSPHRASE: "portal-passphrase",
       PULUMI_AUTOMATION_API_SKIP_VERSION_CHECK: "true",
       PULUMI_DISABLE_AUTOMATIC_PLUGIN_ACQUISITION: "true",
-      ASTRO_API_TOKEN: "",
       ...motoEnv(inject("endpoints").moto.url),
       ...astroEnv(astro.url),
     },

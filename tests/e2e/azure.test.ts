@@ -13,7 +13,6 @@ import {
   storedCredentials,
   storedRoleAssignments,
 } from "../support/azure";
-// @ts-expect-error plain ESM script without type declarations
 import { azureEnv } from "../../scripts/toolchain.mjs";
 
 const azure = () => inject("endpoints").azure;

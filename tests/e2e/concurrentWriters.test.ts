@@ -13,9 +13,7 @@ import {
 import { createRole, iamClient, trustPolicyOf, uniqueName } from "../support/aws";
 import { FOREIGN_COUNT, foreignPolicy } from "../support/fixtures";
 import { programStack, repoRoot } from "../support/pulumiProgram";
-// @ts-expect-error plain ESM script without type declarations
 import { startRecordingProxy } from "../../scripts/recordingProxy.mjs";
-// @ts-expect-error plain ESM script without type declarations
 import { motoEnv } from "../../scripts/toolchain.mjs";
 
 const PER_STACK = 10;

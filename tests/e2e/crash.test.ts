@@ -7,7 +7,6 @@ import { findStatement, minify, statementsOf } from "../../provider/grants/aws/t
 import { createRole, iamClient, trustPolicyOf, uniqueName } from "../support/aws";
 import { FOREIGN_COUNT, foreignPolicy } from "../support/fixtures";
 import { ProgramStack, programStack, repoRoot } from "../support/pulumiProgram";
-// @ts-expect-error plain ESM script without type declarations
 import { motoEnv } from "../../scripts/toolchain.mjs";
 
 // 20 authorizations over two roles (even and odd indices) and two Airflows (every fifth on Airflow 2).

@@ -9,7 +9,6 @@ import { createRole, iamClient, trustPolicyOf, uniqueName } from "../support/aws
 import { seedDeployment } from "../support/astro";
 import { foreignPolicy } from "../support/fixtures";
 import { ProgramStack, programStack, repoRoot } from "../support/pulumiProgram";
-// @ts-expect-error plain ESM script without type declarations
 import { motoEnv } from "../../scripts/toolchain.mjs";
 
 const CLI = path.join(repoRoot, "dist/sdk/cli.js");

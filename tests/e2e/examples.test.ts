@@ -7,7 +7,6 @@ import { createIdentity, storageAccountScope, storedCredentials, storedRoleAssig
 import { AKS_ISSUER, foreignPolicy } from "../support/fixtures";
 import { createProject, storedPolicy } from "../support/gcp";
 import { programStack, repoRoot } from "../support/pulumiProgram";
-// @ts-expect-error plain ESM script without type declarations
 import { azureEnv, gcpEnv, motoEnv } from "../../scripts/toolchain.mjs";
 
 // The examples as a user runs them: the compiled program (dist/examples/<name>), its stack config

@@ -13,9 +13,7 @@ import {
   gcpClients,
   storedPolicy,
 } from "../support/gcp";
-// @ts-expect-error plain ESM script without type declarations
 import { gcpEnv } from "../../scripts/toolchain.mjs";
-// @ts-expect-error plain ESM script without type declarations
 import { startRecordingProxy } from "../../scripts/recordingProxy.mjs";
 
 const gcp = () => inject("endpoints").gcp;

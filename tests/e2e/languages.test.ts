@@ -8,7 +8,6 @@ import { foreignPolicy } from "../support/fixtures";
 import { createProject, foreignProjectPolicy, storedPolicy } from "../support/gcp";
 import { type Language, type LanguageStack, languageStack, preparePython } from "../support/languagePrograms";
 import { repoRoot } from "../support/pulumiProgram";
-// @ts-expect-error plain ESM script without type declarations
 import { gcpEnv, motoEnv } from "../../scripts/toolchain.mjs";
 
 const programs = path.join(repoRoot, "tests/e2e/programs");

@@ -5,9 +5,7 @@ import { minify, statementsOf } from "../../provider/grants/aws/trustPolicy";
 import { createRole, iamClient, setTrustPolicy, trustPolicyOf, uniqueName } from "../support/aws";
 import { foreignPolicy, FOREIGN_COUNT } from "../support/fixtures";
 import { ProgramStack, demoProgramStack } from "../support/pulumiProgram";
-// @ts-expect-error plain ESM script without type declarations
 import { startRecordingProxy } from "../../scripts/recordingProxy.mjs";
-// @ts-expect-error plain ESM script without type declarations
 import { motoEnv } from "../../scripts/toolchain.mjs";
 
 const IDENTITY = "arn:aws:iam::111122223333:role/astro-e2e-deployment";

@@ -18,7 +18,6 @@ import {
 import { AKS_ISSUER, azureInputs, foreignPolicy, plannedAzure } from "../support/fixtures";
 import { createProject, foreignProjectPolicy, storedPolicy } from "../support/gcp";
 import { ProgramStack, programStack, repoRoot } from "../support/pulumiProgram";
-// @ts-expect-error plain ESM script without type declarations
 import { azureEnv, gcpEnv, motoEnv } from "../../scripts/toolchain.mjs";
 
 const endpoints = () => inject("endpoints");

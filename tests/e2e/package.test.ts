@@ -21,7 +21,6 @@ import {
 import { AKS_ISSUER, foreignPolicy } from "../support/fixtures";
 import { createProject, foreignProjectPolicy, storedPolicy } from "../support/gcp";
 import { repoRoot } from "../support/pulumiProgram";
-// @ts-expect-error plain ESM script without type declarations
 import { astroEnv, azureEnv, gcpEnv, motoEnv } from "../../scripts/toolchain.mjs";
 
 const run = promisify(execFile);

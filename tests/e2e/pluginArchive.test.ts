@@ -10,7 +10,6 @@ import { createRole, iamClient, trustPolicyOf, uniqueName } from "../support/aws
 import { foreignPolicy } from "../support/fixtures";
 import { languageStack } from "../support/languagePrograms";
 import { repoRoot } from "../support/pulumiProgram";
-// @ts-expect-error plain ESM script without type declarations
 import { languagesToolchain, motoEnv } from "../../scripts/toolchain.mjs";
 
 const run = promisify(execFile);

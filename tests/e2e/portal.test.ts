@@ -15,7 +15,6 @@ import { createRole, iamClient, setTrustPolicy, trustPolicyOf, uniqueName } from
 import { foreignPolicy } from "../support/fixtures";
 import { authenticatingProxy, Person } from "../support/proxy";
 import { repoRoot } from "../support/pulumiProgram";
-// @ts-expect-error plain ESM script without type declarations
 import { motoEnv } from "../../scripts/toolchain.mjs";
 
 // The compiled portal, as it would run: it imports the package's compiled Automation helper.

@@ -6,7 +6,6 @@ import { seedDeployment } from "../support/astro";
 import { createRole, iamClient, uniqueName } from "../support/aws";
 import { foreignPolicy } from "../support/fixtures";
 import { programStack, repoRoot } from "../support/pulumiProgram";
-// @ts-expect-error plain ESM script without type declarations
 import { astroEnv, motoEnv } from "../../scripts/toolchain.mjs";
 
 const CLI = path.join(repoRoot, "dist/sdk/cli.js");

@@ -7,9 +7,7 @@ import { findStatement, minify, statementsOf } from "../../provider/grants/aws/t
 import { createRole, iamClient, trustPolicyOf, uniqueName } from "../support/aws";
 import { FOREIGN_COUNT, foreignPolicy } from "../support/fixtures";
 import { programStack, repoRoot } from "../support/pulumiProgram";
-// @ts-expect-error plain ESM script without type declarations
 import { startRecordingProxy } from "../../scripts/recordingProxy.mjs";
-// @ts-expect-error plain ESM script without type declarations
 import { motoEnv } from "../../scripts/toolchain.mjs";
 
 const program = (name: string) => path.join(repoRoot, "tests/e2e/programs", `${name}.js`);

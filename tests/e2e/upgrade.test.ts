@@ -8,7 +8,6 @@ import { airflowTarget } from "../support/airflow";
 import { createRole, iamClient, trustPolicyOf, uniqueName } from "../support/aws";
 import { foreignPolicy } from "../support/fixtures";
 import { ProgramStack, installedPackage, programStack, repoRoot } from "../support/pulumiProgram";
-// @ts-expect-error plain ESM script without type declarations
 import { motoEnv } from "../../scripts/toolchain.mjs";
 
 /** Release 0.1.0, the AWS-only layout whose stacks this version must take over without a change. */

@@ -8,7 +8,7 @@ export { fakeAdmin };
 export const SANDBOX_ASTRO_TOKEN = "sandbox-astro-token";
 
 // ---------------------------------------------------------------------------------------------
-// The Astro Platform API shapes the tests use (tests/fakes/astro/openapi.yaml has them all).
+// The Astro Platform API shapes the tests use (sandbox/fakes/astro/openapi.yaml has them all).
 
 export type CloudProvider = "AWS" | "GCP" | "AZURE";
 export type DeploymentType = "STANDARD" | "DEDICATED" | "HYBRID";

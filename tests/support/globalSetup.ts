@@ -2,30 +2,11 @@ import { execFileSync } from "node:child_process";
 import { cpSync, existsSync, mkdirSync, readFileSync, rmSync, writeFileSync } from "node:fs";
 import path from "node:path";
 import type { TestProject } from "vitest/node";
-// @ts-expect-error plain ESM scripts without type declarations
-import { startSandbox, stopSandbox } from "../../scripts/sandbox.mjs";
-// @ts-expect-error plain ESM scripts without type declarations
+import { startSandbox, stopSandbox, type Endpoints } from "../../scripts/sandbox.mjs";
 import { pulumiEnv, repoRoot, toolchain } from "../../scripts/toolchain.mjs";
 
-export interface Endpoints {
-  moto: { url: string };
-  airflow3: { url: string; username: string; password: string };
-  airflow2: { url: string; username: string; password: string };
-  /** url: Prism, validating against Google's discovery documents (the clients' rootUrl); fakeUrl: the fake, for /_fake/. */
-  gcp: { url: string; fakeUrl: string };
-  /**
-   * url: the https front (the SDKs' endpoint), through Prism, validating against
-   * tests/fakes/azure/openapi.json; fakeUrl: the fake over http, for /_fake/; caFile: the CA
-   * that signed the front's certificate; tenantId: the fake's one tenant.
-   */
-  azure: { url: string; fakeUrl: string; caFile: string; tenantId: string };
-  /**
-   * url: the Astro Platform API base through Prism (http://127.0.0.1:<port>/v1), validating
-   * against tests/fakes/astro/openapi.yaml; fakeUrl: the fake, for /_fake/; token: a bearer token
-   * it takes.
-   */
-  astro: { url: string; fakeUrl: string; token: string };
-}
+/** The sandbox's servers, as endpoints.json records them (scripts/sandbox.mjs). */
+export type { Endpoints };
 
 /** The versions a test project's programs run on (scripts/toolchain.mjs). */
 export interface Toolchain {
@@ -73,13 +54,13 @@ function toolchainOf(projectName: string): Toolchain["name"] {
  * runs on the project's toolchain.
  */
 export default async function setup(project: TestProject) {
-  const dir = process.env.SANDBOX_DIR ?? path.join(repoRoot as string, ".sandbox");
+  const dir = process.env.SANDBOX_DIR ?? path.join(repoRoot, ".sandbox");
   const reused = existsSync(path.join(dir, "endpoints.json"));
-  const endpoints = (await startSandbox({ dir })) as Endpoints;
+  const endpoints = await startSandbox({ dir });
   trustSandboxCa(endpoints.azure.caFile, dir);
   const name = toolchainOf(project.name);
-  const env = pulumiEnv(process.env, name) as { PATH: string; binDir: string };
-  const t = toolchain(name) as Toolchain & { sdkRoot: string; nodeDir: string };
+  const env = pulumiEnv(process.env, name);
+  const t = toolchain(name);
   const programRoot = makeProgramRoot(name, path.join(t.sdkRoot, "node_modules"));
   try {
     expectToolchainSdk(programRoot, t.nodeDir, t.sdk);
@@ -105,7 +86,7 @@ export default async function setup(project: TestProject) {
  * requires by looking from where it is, and from the cache it would not find this package.
  */
 function makeProgramRoot(name: string, sdkModules: string): string {
-  const root = path.join(repoRoot as string, ".pulumi-state", `${name}-${process.pid}`);
+  const root = path.join(repoRoot, ".pulumi-state", `${name}-${process.pid}`);
   rmSync(root, { recursive: true, force: true });
   // A package scope of its own: below the repository's package.json, a program's
   // require("pulumi-deployment-authorization") would be a self-reference to the repository's dist
@@ -125,9 +106,9 @@ function makeProgramRoot(name: string, sdkModules: string): string {
   // This package's own dependencies resolve from the repository's node_modules, further up.
   const self = path.join(modules, "pulumi-deployment-authorization");
   mkdirSync(self);
-  cpSync(path.join(repoRoot as string, "package.json"), path.join(self, "package.json"));
+  cpSync(path.join(repoRoot, "package.json"), path.join(self, "package.json"));
   for (const part of ["dist/sdk", "dist/provider"]) {
-    cpSync(path.join(repoRoot as string, part), path.join(self, part), { recursive: true });
+    cpSync(path.join(repoRoot, part), path.join(self, part), { recursive: true });
   }
   return root;
 }

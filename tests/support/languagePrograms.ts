@@ -4,7 +4,6 @@ import os from "node:os";
 import path from "node:path";
 import { inject } from "vitest";
 import { repoRoot } from "./pulumiProgram";
-// @ts-expect-error plain ESM script without type declarations
 import { cacheRoot, languagesToolchain } from "../../scripts/toolchain.mjs";
 
 export type Language = "python" | "yaml";

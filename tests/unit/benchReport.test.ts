@@ -1,7 +1,6 @@
 import { readFileSync } from "node:fs";
 import path from "node:path";
 import { describe, expect, it } from "vitest";
-// @ts-expect-error plain ESM script without type declarations
 import { benchReadme } from "../../scripts/benchReport.mjs";
 
 const repoRoot = path.resolve(__dirname, "..", "..");

@@ -1,5 +1,5 @@
 import { z } from "zod";
-import { mustBe, orUnknown } from "../../core/schema";
+import { mustBe, orUnknown, strictObject } from "../../core/schema";
 import { UNKNOWN } from "../../core/unknown";
 import type { CommonInputs, IssueSink } from "../../core/types";
 import {
@@ -61,42 +61,133 @@ export const SECRET_AWS_EXTRA_KEYS: Readonly<Record<string, string>> = {
 const trust = z.discriminatedUnion(
   "kind",
   [
-    z.object({ kind: z.literal("deploymentRole") }).strict(),
-    z
-      .object({
-        kind: z.literal("clusterRole"),
-        clusterRoleArn: orUnknown(roleArn).optional(),
-        dataPlaneAccountId: orUnknown(accountId).optional(),
-        clusterId: orUnknown(clusterId).optional(),
-      })
-      .strict()
-      .refine(
-        (t) => t.clusterRoleArn !== undefined || (t.dataPlaneAccountId !== undefined && t.clusterId !== undefined),
-        {
-          error: "give clusterRoleArn, or dataPlaneAccountId and clusterId (the role is AirflowS3Logs-<clusterId>)",
-        },
+    strictObject({
+      /**
+       * "deploymentRole": trust the Deployment's workload identity, an IAM role (Astro's default). Needs
+       * `workloadIdentity`.
+       */
+      kind: z
+        .literal("deploymentRole")
+        .describe(
+          "\"deploymentRole\": trust the Deployment's workload identity, an IAM role (Astro's default). Needs `workloadIdentity`.",
+        ),
+    }),
+    strictObject({
+      /**
+       * "clusterRole": trust the Astro cluster's role, AirflowS3Logs-<clusterId>, for every Deployment on
+       * the cluster. Give clusterRoleArn, or dataPlaneAccountId and clusterId.
+       */
+      kind: z
+        .literal("clusterRole")
+        .describe(
+          '"clusterRole": trust the Astro cluster\'s role, AirflowS3Logs-<clusterId>, for every Deployment on the cluster. Give clusterRoleArn, or dataPlaneAccountId and clusterId.',
+        ),
+      /**
+       * The cluster role's ARN, such as
+       * arn:aws:iam::123456789012:role/AirflowS3Logs-clv1a2b3c000008l7abcd1234. Or give dataPlaneAccountId
+       * and clusterId instead.
+       */
+      clusterRoleArn: orUnknown(roleArn)
+        .optional()
+        .describe(
+          "The cluster role's ARN, such as arn:aws:iam::123456789012:role/AirflowS3Logs-clv1a2b3c000008l7abcd1234. Or give dataPlaneAccountId and clusterId instead.",
+        ),
+      /**
+       * The 12-digit AWS account of the cluster's data plane, such as 123456789012: with clusterId, names
+       * the role AirflowS3Logs-<clusterId> in that account.
+       */
+      dataPlaneAccountId: orUnknown(accountId)
+        .optional()
+        .describe(
+          "The 12-digit AWS account of the cluster's data plane, such as 123456789012: with clusterId, names the role AirflowS3Logs-<clusterId> in that account.",
+        ),
+      /**
+       * The Astro cluster's id, such as clv1a2b3c000008l7abcd1234: with dataPlaneAccountId, names the role
+       * AirflowS3Logs-<clusterId>.
+       */
+      clusterId: orUnknown(clusterId)
+        .optional()
+        .describe(
+          "The Astro cluster's id, such as clv1a2b3c000008l7abcd1234: with dataPlaneAccountId, names the role AirflowS3Logs-<clusterId>.",
+        ),
+    }).refine(
+      (t) => t.clusterRoleArn !== undefined || (t.dataPlaneAccountId !== undefined && t.clusterId !== undefined),
+      {
+        error: "give clusterRoleArn, or dataPlaneAccountId and clusterId (the role is AirflowS3Logs-<clusterId>)",
+      },
+    ),
+    strictObject({
+      /**
+       * "webIdentity": trust the Deployment's Kubernetes service accounts through the cluster's IAM OIDC
+       * provider (IRSA; the provider is created when absent).
+       */
+      kind: z
+        .literal("webIdentity")
+        .describe(
+          "\"webIdentity\": trust the Deployment's Kubernetes service accounts through the cluster's IAM OIDC provider (IRSA; the provider is created when absent).",
+        ),
+      /**
+       * The cluster's OIDC issuer (Astro: the Deployment's `oidcIssuerUrl`): https, without query, fragment
+       * or port, at most 255 characters, such as
+       * https://oidc.eks.us-west-2.amazonaws.com/id/EXAMPLED539D4633E53DE1B71; may be an output. With
+       * `deployment`, read from the Deployment.
+       */
+      // CreateOpenIDConnectProvider Url: https, no query, "should not contain a port", 1-255 characters.
+      issuerUrl: issuerUrlSchema({
+        example: "https://oidc.eks.us-west-2.amazonaws.com/id/EXAMPLED539D4633E53DE1B71",
+        maxLength: 255,
+        port: false,
+        source: "IAM's rule for an OIDC provider URL",
+      }).describe(
+        "The cluster's OIDC issuer (Astro: the Deployment's `oidcIssuerUrl`): https, without query, fragment or port, at most 255 characters, such as https://oidc.eks.us-west-2.amazonaws.com/id/EXAMPLED539D4633E53DE1B71; may be an output. With `deployment`, read from the Deployment.",
       ),
-    z
-      .object({
-        kind: z.literal("webIdentity"),
-        // CreateOpenIDConnectProvider Url: https, no query, "should not contain a port", 1-255 characters.
-        issuerUrl: issuerUrlSchema({
-          example: "https://oidc.eks.us-west-2.amazonaws.com/id/EXAMPLED539D4633E53DE1B71",
-          maxLength: 255,
-          port: false,
-          source: "IAM's rule for an OIDC provider URL",
-        }),
-        namespace: namespaceSchema,
-        serviceAccounts: serviceAccountsSchema,
-        serviceAccountNames: serviceAccountNamesSchema,
-        namespaceWide: z.boolean().optional(),
-        connectionAssumesRole: z.boolean().optional(),
-      })
-      .strict()
-      .refine((t) => !(t.namespaceWide && (t.serviceAccounts || t.serviceAccountNames)), {
-        error:
-          "namespaceWide trusts every service account of the namespace: drop serviceAccounts and serviceAccountNames",
-      }),
+      /**
+       * The Deployment's Kubernetes namespace, such as astronomer-celestial-galaxy-1234; may be an output
+       * of the resource that creates the Deployment. With `deployment`, read from the Deployment.
+       */
+      namespace: namespaceSchema.describe(
+        "The Deployment's Kubernetes namespace, such as astronomer-celestial-galaxy-1234; may be an output of the resource that creates the Deployment. With `deployment`, read from the Deployment.",
+      ),
+      /**
+       * The Deployment's components whose service accounts are trusted, of scheduler, worker, triggerer,
+       * dag-processor, webserver, api-server and kpo, such as ["worker"]. Default: scheduler, worker,
+       * triggerer, dag-processor, kpo.
+       */
+      serviceAccounts: serviceAccountsSchema.describe(
+        'The Deployment\'s components whose service accounts are trusted, of scheduler, worker, triggerer, dag-processor, webserver, api-server and kpo, such as ["worker"]. Default: scheduler, worker, triggerer, dag-processor, kpo.',
+      ),
+      /**
+       * Full Kubernetes service account names to trust instead of the components' (they take precedence
+       * over serviceAccounts), such as ["astronomer-celestial-galaxy-1234-worker-serviceaccount"].
+       */
+      serviceAccountNames: serviceAccountNamesSchema.describe(
+        'Full Kubernetes service account names to trust instead of the components\' (they take precedence over serviceAccounts), such as ["astronomer-celestial-galaxy-1234-worker-serviceaccount"].',
+      ),
+      /**
+       * Trust every service account of the namespace (StringLike system:serviceaccount:<namespace>:*, in a
+       * statement of its own), not with serviceAccounts or serviceAccountNames. Default: false.
+       */
+      namespaceWide: z
+        .boolean()
+        .optional()
+        .describe(
+          "Trust every service account of the namespace (StringLike system:serviceaccount:<namespace>:*, in a statement of its own), not with serviceAccounts or serviceAccountNames. Default: false.",
+        ),
+      /**
+       * Write `role_arn` and `assume_role_method: assume_role_with_web_identity` into the connection, so
+       * the hook assumes the role itself. Default: false: the pods' own credentials, with `region_name`
+       * alone.
+       */
+      connectionAssumesRole: z
+        .boolean()
+        .optional()
+        .describe(
+          "Write `role_arn` and `assume_role_method: assume_role_with_web_identity` into the connection, so the hook assumes the role itself. Default: false: the pods' own credentials, with `region_name` alone.",
+        ),
+    }).refine((t) => !(t.namespaceWide && (t.serviceAccounts || t.serviceAccountNames)), {
+      error:
+        "namespaceWide trusts every service account of the namespace: drop serviceAccounts and serviceAccountNames",
+    }),
   ],
   {
     error:
@@ -105,29 +196,54 @@ const trust = z.discriminatedUnion(
 );
 
 /** `inputs.aws`: the role to add a trust statement to, whom it trusts, and the connection's region. */
-export const awsInputSchema = z
-  .object({
-    /** The customer's IAM role the Deployment will assume: an ARN or a role name. */
-    targetRole: orUnknown(targetRole),
-    /** Whom the role trusts. Default: `{ kind: "deploymentRole" }`, the Deployment's `workloadIdentity`. */
-    trust: trust.optional(),
-    /**
-     * Take over the same trust written by hand: once this resource's entry is written and read
-     * back, its principals (or service accounts) are taken out of every statement someone else
-     * wrote that trusts them exactly as this one does; such a statement left empty goes. Without
-     * it those statements stay, beside ours, and survive destroy. For moving a manual setup in.
-     */
-    adoptExistingTrust: z.boolean({ error: "must be true or false" }).optional(),
-    /** Region written to the connection (`region_name`). */
-    region: orUnknown(
-      z
-        .string({
-          error: "is required: pass aws.region or set the stack config aws:region (for example us-east-1)",
-        })
-        .regex(AWS_REGION, { error: mustBe("an AWS region code such as us-east-1 or eu-central-1") }),
+export const awsInputSchema = strictObject({
+  /**
+   * The customer's IAM role the Deployment will assume: an ARN, a role name, or an `aws.iam.Role`, such as
+   * arn:aws:iam::123456789012:role/my-role or my-role. The resource adds one trust statement to this role;
+   * it never creates or deletes the role.
+   */
+  targetRole: orUnknown(targetRole).describe(
+    "The customer's IAM role the Deployment will assume: an ARN, a role name, or an `aws.iam.Role`, such as arn:aws:iam::123456789012:role/my-role or my-role. The resource adds one trust statement to this role; it never creates or deletes the role.",
+  ),
+  /**
+   * Whom the role trusts: { kind: "deploymentRole" }, { kind: "clusterRole", ... } or { kind:
+   * "webIdentity", issuerUrl, namespace, ... }. Default: { kind: "deploymentRole" }, the Deployment's
+   * `workloadIdentity`.
+   */
+  trust: trust
+    .optional()
+    .describe(
+      'Whom the role trusts: { kind: "deploymentRole" }, { kind: "clusterRole", ... } or { kind: "webIdentity", issuerUrl, namespace, ... }. Default: { kind: "deploymentRole" }, the Deployment\'s `workloadIdentity`.',
     ),
-  })
-  .strict();
+  /**
+   * Take over the same trust written by hand: once this resource's entry is written and read
+   * back, its principals (or service accounts) are taken out of every statement someone else
+   * wrote that trusts them exactly as this one does; such a statement left empty goes. Without
+   * it those statements stay, beside ours, and survive destroy. For moving a manual setup in.
+   * Default: false.
+   */
+  adoptExistingTrust: z
+    .boolean({ error: "must be true or false" })
+    .optional()
+    .describe(
+      "Take over the same trust written by hand: once this resource's entry is written and read back, its principals (or service accounts) are taken out of every statement someone else wrote that trusts them exactly as this one does; such a statement left empty goes. Without it those statements stay, beside ours, and survive destroy. For moving a manual setup in. Default: false.",
+    ),
+  /**
+   * Region written to the connection (`region_name`), such as us-east-1. Default: the stack config
+   * `aws:region`.
+   */
+  region: orUnknown(
+    z
+      .string({
+        error: "is required: pass aws.region or set the stack config aws:region (for example us-east-1)",
+      })
+      .regex(AWS_REGION, { error: mustBe("an AWS region code such as us-east-1 or eu-central-1") }),
+  ).describe(
+    "Region written to the connection (`region_name`), such as us-east-1. Default: the stack config `aws:region`.",
+  ),
+}).describe(
+  "Grant in AWS: one trust statement for the Deployment in an IAM role's trust policy, and the connection's role and region. { targetRole, trust?, region?, adoptExistingTrust? }.",
+);
 
 export type AwsInput = z.infer<typeof awsInputSchema>;
 

@@ -6,7 +6,7 @@ import {
   serviceAccountsSchema,
 } from "../../core/astroSchema";
 import type { CommonInputs, IssueSink } from "../../core/types";
-import { mustBe, orUnknown, shown } from "../../core/schema";
+import { mustBe, orUnknown, shown, strictObject } from "../../core/schema";
 import { UNKNOWN } from "../../core/unknown";
 import { CREDENTIAL_PREFIX, credentialName } from "./plan";
 import {
@@ -45,25 +45,33 @@ const IDENTITY_RULE =
 const identity = z.union(
   [
     z.string().regex(IDENTITY_ID, { error: mustBe(IDENTITY_RULE) }),
-    z
-      .object({
-        subscriptionId: z.string({ error: "must be a subscription id as a string" }).regex(new RegExp(`^${GUID}$`), {
+    strictObject({
+      /** The identity's subscription id, a GUID such as 00000000-0000-0000-0000-000000000000. */
+      subscriptionId: z
+        .string({ error: "must be a subscription id as a string" })
+        .regex(new RegExp(`^${GUID}$`), {
           error: mustBe("a subscription id, a GUID such as 00000000-0000-0000-0000-000000000000"),
-        }),
-        resourceGroup: z
-          .string({ error: "must be a resource group name as a string" })
-          .regex(new RegExp(`^${RESOURCE_GROUP}$`, "u"), {
-            error: mustBe(
-              "a resource group name: 1-90 letters, digits, underscores, hyphens, periods and parentheses, not ending in a period, such as airflow-rg",
-            ),
-          }),
-        name: z.string({ error: "must be a managed identity name as a string" }).regex(IDENTITY_NAME_ONLY, {
+        })
+        .describe("The identity's subscription id, a GUID such as 00000000-0000-0000-0000-000000000000."),
+      /** The identity's resource group, such as airflow-rg. */
+      resourceGroup: z
+        .string({ error: "must be a resource group name as a string" })
+        .regex(new RegExp(`^${RESOURCE_GROUP}$`, "u"), {
+          error: mustBe(
+            "a resource group name: 1-90 letters, digits, underscores, hyphens, periods and parentheses, not ending in a period, such as airflow-rg",
+          ),
+        })
+        .describe("The identity's resource group, such as airflow-rg."),
+      /** The identity's name, such as airflow-lake. */
+      name: z
+        .string({ error: "must be a managed identity name as a string" })
+        .regex(IDENTITY_NAME_ONLY, {
           error: mustBe(
             "a managed identity name: 3-128 letters, digits, hyphens and underscores, starting with a letter or digit, such as airflow-lake",
           ),
-        }),
-      })
-      .strict(),
+        })
+        .describe("The identity's name, such as airflow-lake."),
+    }),
   ],
   {
     error: (issue) =>
@@ -91,46 +99,96 @@ const role = z
   });
 
 /** `inputs.azure`: the managed identity the Deployment federates with, and what that identity may do. */
-export const azureInputSchema = z
-  .object({
-    /** The user-assigned managed identity: its resource id, or {subscriptionId, resourceGroup, name}. */
-    identity: orUnknown(identity),
-    /** The Deployment's cluster OIDC issuer (Astro: the Deployment's `oidcIssuerUrl`); may be an Output. */
-    // Microsoft Graph federatedIdentityCredential.issuer: at most 600 characters.
-    issuerUrl: issuerUrlSchema({
-      example: "https://westus2.oic.prod-aks.azure.com/<tenant>/<guid>/",
-      maxLength: 600,
-      port: true,
-      source: "Entra's limit on a federated credential's issuer",
-    }),
-    /** The Deployment's namespace; may be an output of the resource that creates the Deployment. */
-    namespace: namespaceSchema,
-    /** Default: scheduler, worker, triggerer, dag-processor (four, so five Deployments fit in Entra's 20 credentials). */
-    serviceAccounts: serviceAccountsSchema,
-    /** Full Kubernetes service account names, instead of the components' Astro names. */
-    serviceAccountNames: serviceAccountNamesSchema,
-    /** The identity's role assignment on the resource the Deployment needs (the guide's step 1). */
-    roleAssignment: z
-      .object({
-        /** The resource id to assign at: a subscription, a resource group or a resource. */
-        scope: orUnknown(
-          z.string({ error: "must be a resource id as a string" }).regex(SCOPE, { error: mustBe(SCOPE_RULE) }),
-        ),
-        /** A built-in role's name (Storage Blob Data Reader) or a role definition id (a GUID or its full id). */
-        role: orUnknown(role),
-      })
-      .strict()
-      .optional(),
+export const azureInputSchema = strictObject({
+  /**
+   * The user-assigned managed identity: its resource id, or { subscriptionId, resourceGroup, name }, such
+   * as
+   * /subscriptions/00000000-0000-0000-0000-000000000000/resourceGroups/airflow/providers/Microsoft.ManagedIdentity/userAssignedIdentities/airflow-lake.
+   * It must exist; it is never created or deleted. Changing it replaces the resource.
+   */
+  identity: orUnknown(identity).describe(
+    "The user-assigned managed identity: its resource id, or { subscriptionId, resourceGroup, name }, such as /subscriptions/00000000-0000-0000-0000-000000000000/resourceGroups/airflow/providers/Microsoft.ManagedIdentity/userAssignedIdentities/airflow-lake. It must exist; it is never created or deleted. Changing it replaces the resource.",
+  ),
+  /**
+   * The Deployment's cluster OIDC issuer (Astro: the Deployment's `oidcIssuerUrl`), an https URL of at most
+   * 600 characters, such as https://westus2.oic.prod-aks.azure.com/<tenant>/<guid>/; may be an output. With
+   * `deployment`, read from the Deployment.
+   */
+  // Microsoft Graph federatedIdentityCredential.issuer: at most 600 characters.
+  issuerUrl: issuerUrlSchema({
+    example: "https://westus2.oic.prod-aks.azure.com/<tenant>/<guid>/",
+    maxLength: 600,
+    port: true,
+    source: "Entra's limit on a federated credential's issuer",
+  }).describe(
+    "The Deployment's cluster OIDC issuer (Astro: the Deployment's `oidcIssuerUrl`), an https URL of at most 600 characters, such as https://westus2.oic.prod-aks.azure.com/<tenant>/<guid>/; may be an output. With `deployment`, read from the Deployment.",
+  ),
+  /**
+   * The Deployment's Kubernetes namespace, such as astronomer-celestial-galaxy-1234; may be an output of
+   * the resource that creates the Deployment. With `deployment`, read from the Deployment.
+   */
+  namespace: namespaceSchema.describe(
+    "The Deployment's Kubernetes namespace, such as astronomer-celestial-galaxy-1234; may be an output of the resource that creates the Deployment. With `deployment`, read from the Deployment.",
+  ),
+  /**
+   * The Deployment's components to federate, one credential each, of scheduler, worker, triggerer,
+   * dag-processor, webserver, api-server and kpo, such as ["worker"]; not with serviceAccountNames.
+   * Default: scheduler, worker, triggerer, dag-processor (four, so five Deployments fit in Entra's 20
+   * credentials).
+   */
+  serviceAccounts: serviceAccountsSchema.describe(
+    "The Deployment's components to federate, one credential each, of scheduler, worker, triggerer, dag-processor, webserver, api-server and kpo, such as [\"worker\"]; not with serviceAccountNames. Default: scheduler, worker, triggerer, dag-processor (four, so five Deployments fit in Entra's 20 credentials).",
+  ),
+  /**
+   * Full Kubernetes service account names, instead of the components' Astro names, such as
+   * ["astronomer-celestial-galaxy-1234-worker-serviceaccount"]; not with serviceAccounts.
+   */
+  serviceAccountNames: serviceAccountNamesSchema.describe(
+    'Full Kubernetes service account names, instead of the components\' Astro names, such as ["astronomer-celestial-galaxy-1234-worker-serviceaccount"]; not with serviceAccounts.',
+  ),
+  /**
+   * The identity's role assignment on the resource the Deployment needs (the guide's step 1), { scope, role
+   * }. Default: none.
+   */
+  roleAssignment: strictObject({
     /**
-     * Take over a credential that already federates the same issuer and subject under another name
-     * (made by hand). Without it, such a credential is an error, since Entra allows only one.
+     * The resource id to assign at: a subscription, a resource group or a resource, such as
+     * /subscriptions/<GUID>/resourceGroups/data/providers/Microsoft.Storage/storageAccounts/lake.
      */
-    adoptExistingCredentials: z.boolean({ error: "must be true or false" }).optional(),
+    scope: orUnknown(
+      z.string({ error: "must be a resource id as a string" }).regex(SCOPE, { error: mustBe(SCOPE_RULE) }),
+    ).describe(
+      "The resource id to assign at: a subscription, a resource group or a resource, such as /subscriptions/<GUID>/resourceGroups/data/providers/Microsoft.Storage/storageAccounts/lake.",
+    ),
+    /**
+     * A built-in role's name or a role definition id (a GUID or its full id), such as Storage Blob Data
+     * Reader.
+     */
+    role: orUnknown(role).describe(
+      "A built-in role's name or a role definition id (a GUID or its full id), such as Storage Blob Data Reader.",
+    ),
   })
-  .strict()
+    .optional()
+    .describe(
+      "The identity's role assignment on the resource the Deployment needs (the guide's step 1), { scope, role }. Default: none.",
+    ),
+  /**
+   * Take over a credential that already federates the same issuer and subject under another name (made by
+   * hand). Without it, such a credential is an error, since Entra allows only one. Default: false.
+   */
+  adoptExistingCredentials: z
+    .boolean({ error: "must be true or false" })
+    .optional()
+    .describe(
+      "Take over a credential that already federates the same issuer and subject under another name (made by hand). Without it, such a credential is an error, since Entra allows only one. Default: false.",
+    ),
+})
   .refine((a) => !(a.serviceAccounts && a.serviceAccountNames), {
     error: "give serviceAccounts (components) or serviceAccountNames, not both",
-  });
+  })
+  .describe(
+    "Grant in Azure: federated identity credentials for the Deployment's Kubernetes service accounts on a user-assigned managed identity, and optionally the identity's role assignment. { identity, issuerUrl, namespace, serviceAccounts?, serviceAccountNames?, roleAssignment?, adoptExistingCredentials? }.",
+  );
 
 export type AzureInput = z.infer<typeof azureInputSchema>;
 

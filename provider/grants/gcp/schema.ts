@@ -1,7 +1,7 @@
 import { z } from "zod";
 import { namespaceSchema, serviceAccountNamesSchema, serviceAccountsSchema } from "../../core/astroSchema";
 import type { CommonInputs, IssueSink } from "../../core/types";
-import { mustBe, orUnknown } from "../../core/schema";
+import { mustBe, orUnknown, strictObject } from "../../core/schema";
 import { UNKNOWN } from "../../core/unknown";
 import {
   PROJECT_ID,
@@ -40,55 +40,103 @@ const serviceAccount = z
 const grant = z.discriminatedUnion(
   "kind",
   [
-    z
-      .object({
-        /** The Deployment's own workload identity gets a role on the project (`gcloud projects add-iam-policy-binding`). */
-        kind: z.literal("projectRole"),
-        /** The role to grant, such as roles/bigquery.dataViewer or projects/my-project/roles/custom. */
-        role: orUnknown(
-          z.string({ error: "must be a role name as a string" }).regex(ROLE_NAME, {
-            error: mustBe(
-              "a role: roles/<name> (such as roles/bigquery.dataViewer), or a custom role projects/<project id>/roles/<role id> or organizations/<numeric id>/roles/<role id>, the role id 1-64 letters, digits, _ and .",
-            ),
-          }),
+    strictObject({
+      /**
+       * "projectRole": the Deployment's own workload identity gets a role on the project (`gcloud projects
+       * add-iam-policy-binding`). Needs `workloadIdentity`.
+       */
+      kind: z
+        .literal("projectRole")
+        .describe(
+          '"projectRole": the Deployment\'s own workload identity gets a role on the project (`gcloud projects add-iam-policy-binding`). Needs `workloadIdentity`.',
         ),
-      })
-      .strict(),
-    z
-      .object({
-        /** The Deployment's workload identity may impersonate a customer service account (Token Creator on it). */
-        kind: z.literal("impersonation"),
-        /** The customer service account to impersonate. */
-        serviceAccount: orUnknown(serviceAccount),
-      })
-      .strict(),
-    z
-      .object({
-        /**
-         * The customer service account becomes the Deployment's identity: it lets the Deployment's
-         * Kubernetes service accounts act as it (Workload Identity User on it).
-         */
-        kind: z.literal("customerManagedIdentity"),
-        serviceAccount: orUnknown(serviceAccount),
-        /** The cluster's workload identity pool, `<cluster project>.svc.id.goog`. */
-        workloadIdentityPool: orUnknown(
-          z.string({ error: "must be a workload identity pool as a string" }).regex(WORKLOAD_IDENTITY_POOL, {
-            error: mustBe(
-              "the cluster's workload identity pool, <cluster project id>.svc.id.goog, such as astronomer-prod-123.svc.id.goog",
-            ),
-          }),
+      /**
+       * The role to grant, roles/<name> or a custom role, such as roles/bigquery.dataViewer or
+       * projects/my-project/roles/custom.
+       */
+      role: orUnknown(
+        z.string({ error: "must be a role name as a string" }).regex(ROLE_NAME, {
+          error: mustBe(
+            "a role: roles/<name> (such as roles/bigquery.dataViewer), or a custom role projects/<project id>/roles/<role id> or organizations/<numeric id>/roles/<role id>, the role id 1-64 letters, digits, _ and .",
+          ),
+        }),
+      ).describe(
+        "The role to grant, roles/<name> or a custom role, such as roles/bigquery.dataViewer or projects/my-project/roles/custom.",
+      ),
+    }),
+    strictObject({
+      /**
+       * "impersonation": the Deployment's workload identity may impersonate a customer service account
+       * (Token Creator on it). Needs `workloadIdentity`.
+       */
+      kind: z
+        .literal("impersonation")
+        .describe(
+          '"impersonation": the Deployment\'s workload identity may impersonate a customer service account (Token Creator on it). Needs `workloadIdentity`.',
         ),
-        /** The Deployment's namespace; may be an output of the resource that creates the Deployment. */
-        namespace: namespaceSchema,
-        /** Default: scheduler, worker, triggerer, dag-processor, kpo. */
-        serviceAccounts: serviceAccountsSchema,
-        /** Full Kubernetes service account names, instead of the components' Astro names. */
-        serviceAccountNames: serviceAccountNamesSchema,
-      })
-      .strict()
-      .refine((g) => !(g.serviceAccounts && g.serviceAccountNames), {
-        error: "give serviceAccounts (components) or serviceAccountNames, not both",
-      }),
+      /**
+       * The customer service account to impersonate, such as
+       * airflow-reader@my-data-project.iam.gserviceaccount.com.
+       */
+      serviceAccount: orUnknown(serviceAccount).describe(
+        "The customer service account to impersonate, such as airflow-reader@my-data-project.iam.gserviceaccount.com.",
+      ),
+    }),
+    strictObject({
+      /**
+       * "customerManagedIdentity": the customer service account becomes the Deployment's identity: the
+       * Deployment's Kubernetes service accounts may act as it (Workload Identity User on it).
+       */
+      kind: z
+        .literal("customerManagedIdentity")
+        .describe(
+          "\"customerManagedIdentity\": the customer service account becomes the Deployment's identity: the Deployment's Kubernetes service accounts may act as it (Workload Identity User on it).",
+        ),
+      /**
+       * The customer service account the Deployment runs as, such as
+       * airflow-reader@my-data-project.iam.gserviceaccount.com.
+       */
+      serviceAccount: orUnknown(serviceAccount).describe(
+        "The customer service account the Deployment runs as, such as airflow-reader@my-data-project.iam.gserviceaccount.com.",
+      ),
+      /**
+       * The cluster's workload identity pool, <cluster project>.svc.id.goog, such as
+       * astronomer-prod-123.svc.id.goog.
+       */
+      workloadIdentityPool: orUnknown(
+        z.string({ error: "must be a workload identity pool as a string" }).regex(WORKLOAD_IDENTITY_POOL, {
+          error: mustBe(
+            "the cluster's workload identity pool, <cluster project id>.svc.id.goog, such as astronomer-prod-123.svc.id.goog",
+          ),
+        }),
+      ).describe(
+        "The cluster's workload identity pool, <cluster project>.svc.id.goog, such as astronomer-prod-123.svc.id.goog.",
+      ),
+      /**
+       * The Deployment's Kubernetes namespace, such as astronomer-celestial-galaxy-1234; may be an output
+       * of the resource that creates the Deployment. With `deployment`, read from the Deployment.
+       */
+      namespace: namespaceSchema.describe(
+        "The Deployment's Kubernetes namespace, such as astronomer-celestial-galaxy-1234; may be an output of the resource that creates the Deployment. With `deployment`, read from the Deployment.",
+      ),
+      /**
+       * The Deployment's components whose service accounts may act as the service account, of scheduler,
+       * worker, triggerer, dag-processor, webserver, api-server and kpo, such as ["worker"]; not with
+       * serviceAccountNames. Default: scheduler, worker, triggerer, dag-processor, kpo.
+       */
+      serviceAccounts: serviceAccountsSchema.describe(
+        'The Deployment\'s components whose service accounts may act as the service account, of scheduler, worker, triggerer, dag-processor, webserver, api-server and kpo, such as ["worker"]; not with serviceAccountNames. Default: scheduler, worker, triggerer, dag-processor, kpo.',
+      ),
+      /**
+       * Full Kubernetes service account names, instead of the components' Astro names, such as
+       * ["astronomer-celestial-galaxy-1234-worker-serviceaccount"]; not with serviceAccounts.
+       */
+      serviceAccountNames: serviceAccountNamesSchema.describe(
+        'Full Kubernetes service account names, instead of the components\' Astro names, such as ["astronomer-celestial-galaxy-1234-worker-serviceaccount"]; not with serviceAccounts.',
+      ),
+    }).refine((g) => !(g.serviceAccounts && g.serviceAccountNames), {
+      error: "give serviceAccounts (components) or serviceAccountNames, not both",
+    }),
   ],
   {
     error:
@@ -97,21 +145,38 @@ const grant = z.discriminatedUnion(
 );
 
 /** `inputs.gcp`: the customer's project and what to grant in it. */
-export const gcpInputSchema = z
-  .object({
-    /**
-     * The customer's project: where a project role is granted, and the connection's `project`.
-     * For the service account kinds it defaults to the service account's project.
-     */
-    project: orUnknown(projectId).optional(),
-    grant,
-    /**
-     * Members that were in the binding before this resource (a manual setup) become its own: kept
-     * while it exists, removed when it goes. Without it they are left in place on destroy.
-     */
-    adoptExistingMembers: z.boolean({ error: "must be true or false" }).optional(),
-  })
-  .strict();
+export const gcpInputSchema = strictObject({
+  /**
+   * The customer's project: where a project role is granted, and the connection's `project`, such as
+   * my-data-project. Default: for `projectRole`, the stack config `gcp:project`; for the service account
+   * kinds, the service account's project (from `name@<project>.iam.gserviceaccount.com`).
+   */
+  project: orUnknown(projectId)
+    .optional()
+    .describe(
+      "The customer's project: where a project role is granted, and the connection's `project`, such as my-data-project. Default: for `projectRole`, the stack config `gcp:project`; for the service account kinds, the service account's project (from `name@<project>.iam.gserviceaccount.com`).",
+    ),
+  /**
+   * What to grant: { kind: "projectRole", role }, { kind: "impersonation", serviceAccount } or { kind:
+   * "customerManagedIdentity", serviceAccount, workloadIdentityPool, namespace, serviceAccounts?,
+   * serviceAccountNames? }.
+   */
+  grant: grant.describe(
+    'What to grant: { kind: "projectRole", role }, { kind: "impersonation", serviceAccount } or { kind: "customerManagedIdentity", serviceAccount, workloadIdentityPool, namespace, serviceAccounts?, serviceAccountNames? }.',
+  ),
+  /**
+   * Members that were in the binding before this resource (a manual setup) become its own: kept while it
+   * exists, removed when it goes. Without it they are left in place on destroy. Default: false.
+   */
+  adoptExistingMembers: z
+    .boolean({ error: "must be true or false" })
+    .optional()
+    .describe(
+      "Members that were in the binding before this resource (a manual setup) become its own: kept while it exists, removed when it goes. Without it they are left in place on destroy. Default: false.",
+    ),
+}).describe(
+  "Grant in Google Cloud: the Deployment's members in one role's binding, on the project or on a service account, and the connection's project. { project?, grant, adoptExistingMembers? }.",
+);
 
 export type GcpInput = z.infer<typeof gcpInputSchema>;
 

@@ -11,17 +11,32 @@ using Pulumi;
 namespace DeploymentAuthorization.DeploymentAuthorization.Inputs
 {
 
+    /// <summary>
+    /// Grant in AWS: one trust statement for the Deployment in an IAM role's trust policy, and the connection's role and region. { targetRole, trust?, region?, adoptExistingTrust? }.
+    /// </summary>
     public sealed class AwsGrantArgs : global::Pulumi.ResourceArgs
     {
+        /// <summary>
+        /// Take over the same trust written by hand: once this resource's entry is written and read back, its principals (or service accounts) are taken out of every statement someone else wrote that trusts them exactly as this one does; such a statement left empty goes. Without it those statements stay, beside ours, and survive destroy. For moving a manual setup in. Default: false.
+        /// </summary>
         [Input("adoptExistingTrust")]
         public Input<bool>? AdoptExistingTrust { get; set; }
 
+        /// <summary>
+        /// Region written to the connection (`region_name`), such as us-east-1. Default: the stack config `aws:region`.
+        /// </summary>
         [Input("region")]
         public Input<string>? Region { get; set; }
 
+        /// <summary>
+        /// The customer's IAM role the Deployment will assume: an ARN, a role name, or an `aws.iam.Role`, such as arn:aws:iam::123456789012:role/my-role or my-role. The resource adds one trust statement to this role; it never creates or deletes the role.
+        /// </summary>
         [Input("targetRole", required: true)]
         public Input<string> TargetRole { get; set; } = null!;
 
+        /// <summary>
+        /// Whom the role trusts: { kind: "deploymentRole" }, { kind: "clusterRole", ... } or { kind: "webIdentity", issuerUrl, namespace, ... }. Default: { kind: "deploymentRole" }, the Deployment's `workloadIdentity`.
+        /// </summary>
         [Input("trust")]
         public object? Trust { get; set; }
 

@@ -13,15 +13,27 @@ namespace DeploymentAuthorization.DeploymentAuthorization.Inputs
 
     public sealed class AwsGrantTrustClusterRoleArgs : global::Pulumi.ResourceArgs
     {
+        /// <summary>
+        /// The Astro cluster's id, such as clv1a2b3c000008l7abcd1234: with dataPlaneAccountId, names the role AirflowS3Logs-&lt;clusterId&gt;.
+        /// </summary>
         [Input("clusterId")]
         public Input<string>? ClusterId { get; set; }
 
+        /// <summary>
+        /// The cluster role's ARN, such as arn:aws:iam::123456789012:role/AirflowS3Logs-clv1a2b3c000008l7abcd1234. Or give dataPlaneAccountId and clusterId instead.
+        /// </summary>
         [Input("clusterRoleArn")]
         public Input<string>? ClusterRoleArn { get; set; }
 
+        /// <summary>
+        /// The 12-digit AWS account of the cluster's data plane, such as 123456789012: with clusterId, names the role AirflowS3Logs-&lt;clusterId&gt; in that account.
+        /// </summary>
         [Input("dataPlaneAccountId")]
         public Input<string>? DataPlaneAccountId { get; set; }
 
+        /// <summary>
+        /// "clusterRole": trust the Astro cluster's role, AirflowS3Logs-&lt;clusterId&gt;, for every Deployment on the cluster. Give clusterRoleArn, or dataPlaneAccountId and clusterId.
+        /// </summary>
         [Input("kind", required: true)]
         public Input<string> Kind { get; set; } = null!;
 

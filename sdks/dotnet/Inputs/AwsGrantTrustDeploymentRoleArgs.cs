@@ -13,6 +13,9 @@ namespace DeploymentAuthorization.DeploymentAuthorization.Inputs
 
     public sealed class AwsGrantTrustDeploymentRoleArgs : global::Pulumi.ResourceArgs
     {
+        /// <summary>
+        /// "deploymentRole": trust the Deployment's workload identity, an IAM role (Astro's default). Needs `workloadIdentity`.
+        /// </summary>
         [Input("kind", required: true)]
         public Input<string> Kind { get; set; } = null!;
 

@@ -13,23 +13,42 @@ namespace DeploymentAuthorization.DeploymentAuthorization.Inputs
 
     public sealed class AwsGrantTrustWebIdentityArgs : global::Pulumi.ResourceArgs
     {
+        /// <summary>
+        /// Write `role_arn` and `assume_role_method: assume_role_with_web_identity` into the connection, so the hook assumes the role itself. Default: false: the pods' own credentials, with `region_name` alone.
+        /// </summary>
         [Input("connectionAssumesRole")]
         public Input<bool>? ConnectionAssumesRole { get; set; }
 
+        /// <summary>
+        /// The cluster's OIDC issuer (Astro: the Deployment's `oidcIssuerUrl`): https, without query, fragment or port, at most 255 characters, such as https://oidc.eks.us-west-2.amazonaws.com/id/EXAMPLED539D4633E53DE1B71; may be an output. With `deployment`, read from the Deployment.
+        /// </summary>
         [Input("issuerUrl")]
         public Input<string>? IssuerUrl { get; set; }
 
+        /// <summary>
+        /// "webIdentity": trust the Deployment's Kubernetes service accounts through the cluster's IAM OIDC provider (IRSA; the provider is created when absent).
+        /// </summary>
         [Input("kind", required: true)]
         public Input<string> Kind { get; set; } = null!;
 
+        /// <summary>
+        /// The Deployment's Kubernetes namespace, such as astronomer-celestial-galaxy-1234; may be an output of the resource that creates the Deployment. With `deployment`, read from the Deployment.
+        /// </summary>
         [Input("namespace")]
         public Input<string>? Namespace { get; set; }
 
+        /// <summary>
+        /// Trust every service account of the namespace (StringLike system:serviceaccount:&lt;namespace&gt;:*, in a statement of its own), not with serviceAccounts or serviceAccountNames. Default: false.
+        /// </summary>
         [Input("namespaceWide")]
         public Input<bool>? NamespaceWide { get; set; }
 
         [Input("serviceAccountNames")]
         private InputList<string>? _serviceAccountNames;
+
+        /// <summary>
+        /// Full Kubernetes service account names to trust instead of the components' (they take precedence over serviceAccounts), such as ["astronomer-celestial-galaxy-1234-worker-serviceaccount"].
+        /// </summary>
         public InputList<string> ServiceAccountNames
         {
             get => _serviceAccountNames ?? (_serviceAccountNames = new InputList<string>());
@@ -38,6 +57,10 @@ namespace DeploymentAuthorization.DeploymentAuthorization.Inputs
 
         [Input("serviceAccounts")]
         private InputList<DeploymentAuthorization.DeploymentAuthorization.ServiceAccountComponent>? _serviceAccounts;
+
+        /// <summary>
+        /// The Deployment's components whose service accounts are trusted, of scheduler, worker, triggerer, dag-processor, webserver, api-server and kpo, such as ["worker"]. Default: scheduler, worker, triggerer, dag-processor, kpo.
+        /// </summary>
         public InputList<DeploymentAuthorization.DeploymentAuthorization.ServiceAccountComponent> ServiceAccounts
         {
             get => _serviceAccounts ?? (_serviceAccounts = new InputList<DeploymentAuthorization.DeploymentAuthorization.ServiceAccountComponent>());

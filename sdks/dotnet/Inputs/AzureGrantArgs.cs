@@ -11,25 +11,47 @@ using Pulumi;
 namespace DeploymentAuthorization.DeploymentAuthorization.Inputs
 {
 
+    /// <summary>
+    /// Grant in Azure: federated identity credentials for the Deployment's Kubernetes service accounts on a user-assigned managed identity, and optionally the identity's role assignment. { identity, issuerUrl, namespace, serviceAccounts?, serviceAccountNames?, roleAssignment?, adoptExistingCredentials? }.
+    /// </summary>
     public sealed class AzureGrantArgs : global::Pulumi.ResourceArgs
     {
+        /// <summary>
+        /// Take over a credential that already federates the same issuer and subject under another name (made by hand). Without it, such a credential is an error, since Entra allows only one. Default: false.
+        /// </summary>
         [Input("adoptExistingCredentials")]
         public Input<bool>? AdoptExistingCredentials { get; set; }
 
+        /// <summary>
+        /// The user-assigned managed identity: its resource id, or { subscriptionId, resourceGroup, name }, such as /subscriptions/00000000-0000-0000-0000-000000000000/resourceGroups/airflow/providers/Microsoft.ManagedIdentity/userAssignedIdentities/airflow-lake. It must exist; it is never created or deleted. Changing it replaces the resource.
+        /// </summary>
         [Input("identity", required: true)]
         public InputUnion<string, Inputs.AzureGrantIdentityArgs> Identity { get; set; } = null!;
 
+        /// <summary>
+        /// The Deployment's cluster OIDC issuer (Astro: the Deployment's `oidcIssuerUrl`), an https URL of at most 600 characters, such as https://westus2.oic.prod-aks.azure.com/&lt;tenant&gt;/&lt;guid&gt;/; may be an output. With `deployment`, read from the Deployment.
+        /// </summary>
         [Input("issuerUrl")]
         public Input<string>? IssuerUrl { get; set; }
 
+        /// <summary>
+        /// The Deployment's Kubernetes namespace, such as astronomer-celestial-galaxy-1234; may be an output of the resource that creates the Deployment. With `deployment`, read from the Deployment.
+        /// </summary>
         [Input("namespace")]
         public Input<string>? Namespace { get; set; }
 
+        /// <summary>
+        /// The identity's role assignment on the resource the Deployment needs (the guide's step 1), { scope, role }. Default: none.
+        /// </summary>
         [Input("roleAssignment")]
         public Input<Inputs.AzureGrantRoleAssignmentArgs>? RoleAssignment { get; set; }
 
         [Input("serviceAccountNames")]
         private InputList<string>? _serviceAccountNames;
+
+        /// <summary>
+        /// Full Kubernetes service account names, instead of the components' Astro names, such as ["astronomer-celestial-galaxy-1234-worker-serviceaccount"]; not with serviceAccounts.
+        /// </summary>
         public InputList<string> ServiceAccountNames
         {
             get => _serviceAccountNames ?? (_serviceAccountNames = new InputList<string>());
@@ -38,6 +60,10 @@ namespace DeploymentAuthorization.DeploymentAuthorization.Inputs
 
         [Input("serviceAccounts")]
         private InputList<DeploymentAuthorization.DeploymentAuthorization.ServiceAccountComponent>? _serviceAccounts;
+
+        /// <summary>
+        /// The Deployment's components to federate, one credential each, of scheduler, worker, triggerer, dag-processor, webserver, api-server and kpo, such as ["worker"]; not with serviceAccountNames. Default: scheduler, worker, triggerer, dag-processor (four, so five Deployments fit in Entra's 20 credentials).
+        /// </summary>
         public InputList<DeploymentAuthorization.DeploymentAuthorization.ServiceAccountComponent> ServiceAccounts
         {
             get => _serviceAccounts ?? (_serviceAccounts = new InputList<DeploymentAuthorization.DeploymentAuthorization.ServiceAccountComponent>());

@@ -13,12 +13,21 @@ namespace DeploymentAuthorization.DeploymentAuthorization.Inputs
 
     public sealed class AzureGrantIdentityArgs : global::Pulumi.ResourceArgs
     {
+        /// <summary>
+        /// The identity's name, such as airflow-lake.
+        /// </summary>
         [Input("name", required: true)]
         public Input<string> Name { get; set; } = null!;
 
+        /// <summary>
+        /// The identity's resource group, such as airflow-rg.
+        /// </summary>
         [Input("resourceGroup", required: true)]
         public Input<string> ResourceGroup { get; set; } = null!;
 
+        /// <summary>
+        /// The identity's subscription id, a GUID such as 00000000-0000-0000-0000-000000000000.
+        /// </summary>
         [Input("subscriptionId", required: true)]
         public Input<string> SubscriptionId { get; set; } = null!;
 

@@ -11,11 +11,20 @@ using Pulumi;
 namespace DeploymentAuthorization.DeploymentAuthorization.Inputs
 {
 
+    /// <summary>
+    /// The identity's role assignment on the resource the Deployment needs (the guide's step 1), { scope, role }. Default: none.
+    /// </summary>
     public sealed class AzureGrantRoleAssignmentArgs : global::Pulumi.ResourceArgs
     {
+        /// <summary>
+        /// A built-in role's name or a role definition id (a GUID or its full id), such as Storage Blob Data Reader.
+        /// </summary>
         [Input("role", required: true)]
         public Input<string> Role { get; set; } = null!;
 
+        /// <summary>
+        /// The resource id to assign at: a subscription, a resource group or a resource, such as /subscriptions/&lt;GUID&gt;/resourceGroups/data/providers/Microsoft.Storage/storageAccounts/lake.
+        /// </summary>
         [Input("scope", required: true)]
         public Input<string> Scope { get; set; } = null!;
 

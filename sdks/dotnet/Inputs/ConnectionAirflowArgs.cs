@@ -11,14 +11,26 @@ using Pulumi;
 namespace DeploymentAuthorization.DeploymentAuthorization.Inputs
 {
 
+    /// <summary>
+    /// With `target: "airflow"` (the default): the Deployment's Airflow REST API, { url, apiVersion?, auth }. With `deployment`, optional: read from the Deployment (its Airflow API URL and version, bearer token auth).
+    /// </summary>
     public sealed class ConnectionAirflowArgs : global::Pulumi.ResourceArgs
     {
+        /// <summary>
+        /// The Airflow REST API to use: "v2" (Airflow 3), "v1" (Airflow 2) or "detect", found at apply from /api/v2/version, then /api/v1/version. Default: "detect".
+        /// </summary>
         [Input("apiVersion")]
         public Input<DeploymentAuthorization.DeploymentAuthorization.ConnectionAirflowApiVersion>? ApiVersion { get; set; }
 
+        /// <summary>
+        /// How to authenticate to the Airflow API: { kind: "token" } (a bearer token, as on Astro) or { kind: "password", username } (exchanged at /auth/token on Airflow 3, basic auth on Airflow 2). The token or password itself is given apart, as a secret.
+        /// </summary>
         [Input("auth", required: true)]
         public InputUnion<Inputs.ConnectionAirflowAuthTokenArgs, Inputs.ConnectionAirflowAuthPasswordArgs> Auth { get; set; } = null!;
 
+        /// <summary>
+        /// The Deployment's Airflow base URL, http(s), without credentials, query or fragment, and without /api/v1 or /api/v2 (the resource adds the API path), such as https://myorg.astronomer.run/d1234567 or http://localhost:8080.
+        /// </summary>
         [Input("url", required: true)]
         public Input<string> Url { get; set; } = null!;
 

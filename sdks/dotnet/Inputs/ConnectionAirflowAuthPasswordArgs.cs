@@ -13,6 +13,9 @@ namespace DeploymentAuthorization.DeploymentAuthorization.Inputs
 
     public sealed class ConnectionAirflowAuthPasswordArgs : global::Pulumi.ResourceArgs
     {
+        /// <summary>
+        /// "password": a user name and password, exchanged at /auth/token on Airflow 3, basic auth on Airflow 2.
+        /// </summary>
         [Input("kind", required: true)]
         public Input<string> Kind { get; set; } = null!;
 
@@ -32,6 +35,9 @@ namespace DeploymentAuthorization.DeploymentAuthorization.Inputs
             }
         }
 
+        /// <summary>
+        /// The Airflow user's name, such as admin.
+        /// </summary>
         [Input("username", required: true)]
         public Input<string> Username { get; set; } = null!;
 

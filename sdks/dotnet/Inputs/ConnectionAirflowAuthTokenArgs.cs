@@ -13,6 +13,9 @@ namespace DeploymentAuthorization.DeploymentAuthorization.Inputs
 
     public sealed class ConnectionAirflowAuthTokenArgs : global::Pulumi.ResourceArgs
     {
+        /// <summary>
+        /// "token": a bearer token (an Astro API token, or any token the API accepts).
+        /// </summary>
         [Input("kind", required: true)]
         public Input<string> Kind { get; set; } = null!;
 

@@ -13,29 +13,51 @@ namespace DeploymentAuthorization.DeploymentAuthorization.Inputs
 
     public sealed class ConnectionArgs : global::Pulumi.ResourceArgs
     {
+        /// <summary>
+        /// Take over a connection with this id that already exists (made by hand), keeping its description and other `extra` fields. Default: false: create fails when one exists, naming this option.
+        /// </summary>
         [Input("adoptExisting")]
         public Input<bool>? AdoptExisting { get; set; }
 
+        /// <summary>
+        /// With `target: "airflow"` (the default): the Deployment's Airflow REST API, { url, apiVersion?, auth }. With `deployment`, optional: read from the Deployment (its Airflow API URL and version, bearer token auth).
+        /// </summary>
         [Input("airflow")]
         public Input<Inputs.ConnectionAirflowArgs>? Airflow { get; set; }
 
+        /// <summary>
+        /// With `target: "astro"`: the connection in Astro's Environment Manager, { organizationId, deploymentId } (Deployment-scoped) or { organizationId, workspaceId, linkedDeploymentIds? } (Workspace-scoped). With `deployment`, optional: read from the Deployment.
+        /// </summary>
         [Input("astro")]
         public Input<Inputs.ConnectionAstroArgs>? Astro { get; set; }
 
+        /// <summary>
+        /// The connection's id, as DAGs name it: letters, digits, _ . and - (at most 200 characters), such as aws_default.
+        /// </summary>
         [Input("connectionId", required: true)]
         public Input<string> ConnectionId { get; set; } = null!;
 
+        /// <summary>
+        /// The connection's description, at most 5000 characters, such as "S3 for the lake DAGs". Default: a note that the connection is managed by Pulumi.
+        /// </summary>
         [Input("description")]
         public Input<string>? Description { get; set; }
 
         [Input("extra")]
         private InputMap<object>? _extra;
+
+        /// <summary>
+        /// More `extra` fields of the connection: strings, numbers, booleans or null, such as { verify: false }. The fields the grant needs are set by the resource, and keys Airflow's hooks read as secrets are refused: no secrets here. Default: none.
+        /// </summary>
         public InputMap<object> Extra
         {
             get => _extra ?? (_extra = new InputMap<object>());
             set => _extra = value;
         }
 
+        /// <summary>
+        /// Where the connection lives: "airflow", the Deployment's Airflow REST API (`connection.airflow`), or "astro", Astro's Environment Manager (`connection.astro`). Default: "airflow".
+        /// </summary>
         [Input("target")]
         public Input<DeploymentAuthorization.DeploymentAuthorization.ConnectionTarget>? Target { get; set; }
 

@@ -11,19 +11,32 @@ using Pulumi;
 namespace DeploymentAuthorization.DeploymentAuthorization.Inputs
 {
 
+    /// <summary>
+    /// With `target: "astro"`: the connection in Astro's Environment Manager, { organizationId, deploymentId } (Deployment-scoped) or { organizationId, workspaceId, linkedDeploymentIds? } (Workspace-scoped). With `deployment`, optional: read from the Deployment.
+    /// </summary>
     public sealed class ConnectionAstroArgs : global::Pulumi.ResourceArgs
     {
+        /// <summary>
+        /// The Deployment the connection belongs to (a Deployment-scoped connection), such as clmh597sg000208lb2kjhcn8q. Give it or workspaceId.
+        /// </summary>
         [Input("deploymentId")]
         public Input<string>? DeploymentId { get; set; }
 
         [Input("linkedDeploymentIds")]
         private InputList<string>? _linkedDeploymentIds;
+
+        /// <summary>
+        /// With workspaceId: the ids of the Deployments the Workspace-scoped connection is linked to, such as ["clmh597sg000208lb2kjhcn8q"]. Default: none.
+        /// </summary>
         public InputList<string> LinkedDeploymentIds
         {
             get => _linkedDeploymentIds ?? (_linkedDeploymentIds = new InputList<string>());
             set => _linkedDeploymentIds = value;
         }
 
+        /// <summary>
+        /// The Astro organization's id (20-40 lower-case letters and digits), such as clmh597sg000208lb2kjhcn8q.
+        /// </summary>
         [Input("organizationId")]
         public Input<string>? OrganizationId { get; set; }
 
@@ -43,6 +56,9 @@ namespace DeploymentAuthorization.DeploymentAuthorization.Inputs
             }
         }
 
+        /// <summary>
+        /// The Workspace the connection belongs to (a Workspace-scoped connection, linked to linkedDeploymentIds), such as clmh597sg000208lb2kjhcn8q. Give it or deploymentId.
+        /// </summary>
         [Input("workspaceId")]
         public Input<string>? WorkspaceId { get; set; }
 

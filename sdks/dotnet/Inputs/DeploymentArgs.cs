@@ -16,15 +16,27 @@ namespace DeploymentAuthorization.DeploymentAuthorization.Inputs
     /// </summary>
     public sealed class DeploymentArgs : global::Pulumi.ResourceArgs
     {
+        /// <summary>
+        /// Make the grant's identity the Deployment's own workload identity (Astro's "Customer Managed Identity"): on AWS the role of a `webIdentity` trust, on GCP the service account of a `customerManagedIdentity` grant. Set through UpdateDeployment, which keeps every other setting; the apply waits until the Deployment shows it. On delete the identity stays in place unless `restoreOnDelete` sets back the one shown before. Not on Azure (Astro's API refuses it there). true or { restoreOnDelete }. Default: the Deployment's identity is left alone.
+        /// </summary>
         [Input("customerManagedIdentity")]
         public InputUnion<bool, Inputs.DeploymentCustomerManagedIdentityArgs>? CustomerManagedIdentity { get; set; }
 
+        /// <summary>
+        /// The Astro Deployment's id (20-40 lower-case letters and digits), such as clmh597sg000208lb2kjhcn8q.
+        /// </summary>
         [Input("deploymentId", required: true)]
         public Input<string> DeploymentId { get; set; } = null!;
 
+        /// <summary>
+        /// The Astro organization's id (20-40 lower-case letters and digits), such as clmh597sg000208lb2kjhcn8q.
+        /// </summary>
         [Input("organizationId", required: true)]
         public Input<string> OrganizationId { get; set; } = null!;
 
+        /// <summary>
+        /// Set the Deployment's `AIRFLOW__SECRETS__BACKEND` and `AIRFLOW__SECRETS__BACKEND_KWARGS` to the cloud's secret store, reached through this grant (AWS Secrets Manager with the connection's role and region; GCP Secret Manager with the project and impersonation chain), as the guides do. Only these two variables are ever written; `kwargs` adds or replaces defaults such as `connections_prefix` or `project_id`. AWS and GCP. true or { backend?, kwargs? }. Default: the Deployment's variables are left alone.
+        /// </summary>
         [Input("secretsBackend")]
         public InputUnion<bool, Inputs.DeploymentSecretsBackendArgs>? SecretsBackend { get; set; }
 

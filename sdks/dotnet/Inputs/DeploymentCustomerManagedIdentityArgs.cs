@@ -13,6 +13,9 @@ namespace DeploymentAuthorization.DeploymentAuthorization.Inputs
 
     public sealed class DeploymentCustomerManagedIdentityArgs : global::Pulumi.ResourceArgs
     {
+        /// <summary>
+        /// On delete, set back the identity the Deployment showed before. Default: false: the grant's identity stays in place.
+        /// </summary>
         [Input("restoreOnDelete")]
         public Input<bool>? RestoreOnDelete { get; set; }
 

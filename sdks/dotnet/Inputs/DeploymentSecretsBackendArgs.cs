@@ -13,11 +13,18 @@ namespace DeploymentAuthorization.DeploymentAuthorization.Inputs
 
     public sealed class DeploymentSecretsBackendArgs : global::Pulumi.ResourceArgs
     {
+        /// <summary>
+        /// Airflow's secrets backend class, a dotted Python class path such as airflow.providers.amazon.aws.secrets.systems_manager.SystemsManagerParameterStoreBackend. Default: the cloud's secret store backend.
+        /// </summary>
         [Input("backend")]
         public Input<string>? Backend { get; set; }
 
         [Input("kwargs")]
         private InputMap<object>? _kwargs;
+
+        /// <summary>
+        /// Backend kwargs added to (or replacing) the defaults, such as { connections_prefix: "airflow/connections" } or project_id; scalars, no secrets. Default: none.
+        /// </summary>
         public InputMap<object> Kwargs
         {
             get => _kwargs ?? (_kwargs = new InputMap<object>());

@@ -11,14 +11,26 @@ using Pulumi;
 namespace DeploymentAuthorization.DeploymentAuthorization.Inputs
 {
 
+    /// <summary>
+    /// Grant in Google Cloud: the Deployment's members in one role's binding, on the project or on a service account, and the connection's project. { project?, grant, adoptExistingMembers? }.
+    /// </summary>
     public sealed class GcpGrantArgs : global::Pulumi.ResourceArgs
     {
+        /// <summary>
+        /// Members that were in the binding before this resource (a manual setup) become its own: kept while it exists, removed when it goes. Without it they are left in place on destroy. Default: false.
+        /// </summary>
         [Input("adoptExistingMembers")]
         public Input<bool>? AdoptExistingMembers { get; set; }
 
+        /// <summary>
+        /// What to grant: { kind: "projectRole", role }, { kind: "impersonation", serviceAccount } or { kind: "customerManagedIdentity", serviceAccount, workloadIdentityPool, namespace, serviceAccounts?, serviceAccountNames? }.
+        /// </summary>
         [Input("grant", required: true)]
         public object Grant { get; set; } = null!;
 
+        /// <summary>
+        /// The customer's project: where a project role is granted, and the connection's `project`, such as my-data-project. Default: for `projectRole`, the stack config `gcp:project`; for the service account kinds, the service account's project (from `name@&lt;project&gt;.iam.gserviceaccount.com`).
+        /// </summary>
         [Input("project")]
         public Input<string>? Project { get; set; }
 

@@ -13,17 +13,30 @@ namespace DeploymentAuthorization.DeploymentAuthorization.Inputs
 
     public sealed class GcpGrantCustomerManagedIdentityArgs : global::Pulumi.ResourceArgs
     {
+        /// <summary>
+        /// "customerManagedIdentity": the customer service account becomes the Deployment's identity: the Deployment's Kubernetes service accounts may act as it (Workload Identity User on it).
+        /// </summary>
         [Input("kind", required: true)]
         public Input<string> Kind { get; set; } = null!;
 
+        /// <summary>
+        /// The Deployment's Kubernetes namespace, such as astronomer-celestial-galaxy-1234; may be an output of the resource that creates the Deployment. With `deployment`, read from the Deployment.
+        /// </summary>
         [Input("namespace")]
         public Input<string>? Namespace { get; set; }
 
+        /// <summary>
+        /// The customer service account the Deployment runs as, such as airflow-reader@my-data-project.iam.gserviceaccount.com.
+        /// </summary>
         [Input("serviceAccount", required: true)]
         public Input<string> ServiceAccount { get; set; } = null!;
 
         [Input("serviceAccountNames")]
         private InputList<string>? _serviceAccountNames;
+
+        /// <summary>
+        /// Full Kubernetes service account names, instead of the components' Astro names, such as ["astronomer-celestial-galaxy-1234-worker-serviceaccount"]; not with serviceAccounts.
+        /// </summary>
         public InputList<string> ServiceAccountNames
         {
             get => _serviceAccountNames ?? (_serviceAccountNames = new InputList<string>());
@@ -32,12 +45,19 @@ namespace DeploymentAuthorization.DeploymentAuthorization.Inputs
 
         [Input("serviceAccounts")]
         private InputList<DeploymentAuthorization.DeploymentAuthorization.ServiceAccountComponent>? _serviceAccounts;
+
+        /// <summary>
+        /// The Deployment's components whose service accounts may act as the service account, of scheduler, worker, triggerer, dag-processor, webserver, api-server and kpo, such as ["worker"]; not with serviceAccountNames. Default: scheduler, worker, triggerer, dag-processor, kpo.
+        /// </summary>
         public InputList<DeploymentAuthorization.DeploymentAuthorization.ServiceAccountComponent> ServiceAccounts
         {
             get => _serviceAccounts ?? (_serviceAccounts = new InputList<DeploymentAuthorization.DeploymentAuthorization.ServiceAccountComponent>());
             set => _serviceAccounts = value;
         }
 
+        /// <summary>
+        /// The cluster's workload identity pool, &lt;cluster project&gt;.svc.id.goog, such as astronomer-prod-123.svc.id.goog.
+        /// </summary>
         [Input("workloadIdentityPool", required: true)]
         public Input<string> WorkloadIdentityPool { get; set; } = null!;
 

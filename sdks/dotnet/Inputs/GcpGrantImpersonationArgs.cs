@@ -13,9 +13,15 @@ namespace DeploymentAuthorization.DeploymentAuthorization.Inputs
 
     public sealed class GcpGrantImpersonationArgs : global::Pulumi.ResourceArgs
     {
+        /// <summary>
+        /// "impersonation": the Deployment's workload identity may impersonate a customer service account (Token Creator on it). Needs `workloadIdentity`.
+        /// </summary>
         [Input("kind", required: true)]
         public Input<string> Kind { get; set; } = null!;
 
+        /// <summary>
+        /// The customer service account to impersonate, such as airflow-reader@my-data-project.iam.gserviceaccount.com.
+        /// </summary>
         [Input("serviceAccount", required: true)]
         public Input<string> ServiceAccount { get; set; } = null!;
 

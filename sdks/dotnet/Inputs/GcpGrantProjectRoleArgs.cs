@@ -13,9 +13,15 @@ namespace DeploymentAuthorization.DeploymentAuthorization.Inputs
 
     public sealed class GcpGrantProjectRoleArgs : global::Pulumi.ResourceArgs
     {
+        /// <summary>
+        /// "projectRole": the Deployment's own workload identity gets a role on the project (`gcloud projects add-iam-policy-binding`). Needs `workloadIdentity`.
+        /// </summary>
         [Input("kind", required: true)]
         public Input<string> Kind { get; set; } = null!;
 
+        /// <summary>
+        /// The role to grant, roles/&lt;name&gt; or a custom role, such as roles/bigquery.dataViewer or projects/my-project/roles/custom.
+        /// </summary>
         [Input("role", required: true)]
         public Input<string> Role { get; set; } = null!;
 

@@ -44,23 +44,31 @@ func NewDeploymentAuthorization(ctx *pulumi.Context,
 }
 
 type deploymentAuthorizationArgs struct {
-	Aws        *AwsGrant   `pulumi:"aws"`
+	// Grant in AWS: one trust statement for the Deployment in an IAM role's trust policy, and the connection's role and region. { targetRole, trust?, region?, adoptExistingTrust? }.
+	Aws *AwsGrant `pulumi:"aws"`
+	// Grant in Azure: federated identity credentials for the Deployment's Kubernetes service accounts on a user-assigned managed identity, and optionally the identity's role assignment. { identity, issuerUrl, namespace, serviceAccounts?, serviceAccountNames?, roleAssignment?, adoptExistingCredentials? }.
 	Azure      *AzureGrant `pulumi:"azure"`
 	Connection Connection  `pulumi:"connection"`
 	// An Astro Deployment, named by id: the component reads what the grant and connection need from it while the program runs.
-	Deployment       *Deployment `pulumi:"deployment"`
-	Gcp              *GcpGrant   `pulumi:"gcp"`
-	WorkloadIdentity *string     `pulumi:"workloadIdentity"`
+	Deployment *Deployment `pulumi:"deployment"`
+	// Grant in Google Cloud: the Deployment's members in one role's binding, on the project or on a service account, and the connection's project. { project?, grant, adoptExistingMembers? }.
+	Gcp *GcpGrant `pulumi:"gcp"`
+	// The Deployment's workload identity (Astro: Deployment → Details → Workload Identity): an IAM role ARN on AWS, such as arn:aws:iam::123456789012:role/astro-my-namespace, a service account e-mail on GCP. Required by the AWS `deploymentRole` trust and the GCP `projectRole` and `impersonation` grants; an error with the other kinds and on Azure. With `deployment`, read from the Deployment.
+	WorkloadIdentity *string `pulumi:"workloadIdentity"`
 }
 
 // The set of arguments for constructing a DeploymentAuthorization resource.
 type DeploymentAuthorizationArgs struct {
-	Aws        AwsGrantPtrInput
+	// Grant in AWS: one trust statement for the Deployment in an IAM role's trust policy, and the connection's role and region. { targetRole, trust?, region?, adoptExistingTrust? }.
+	Aws AwsGrantPtrInput
+	// Grant in Azure: federated identity credentials for the Deployment's Kubernetes service accounts on a user-assigned managed identity, and optionally the identity's role assignment. { identity, issuerUrl, namespace, serviceAccounts?, serviceAccountNames?, roleAssignment?, adoptExistingCredentials? }.
 	Azure      AzureGrantPtrInput
 	Connection ConnectionInput
 	// An Astro Deployment, named by id: the component reads what the grant and connection need from it while the program runs.
-	Deployment       DeploymentPtrInput
-	Gcp              GcpGrantPtrInput
+	Deployment DeploymentPtrInput
+	// Grant in Google Cloud: the Deployment's members in one role's binding, on the project or on a service account, and the connection's project. { project?, grant, adoptExistingMembers? }.
+	Gcp GcpGrantPtrInput
+	// The Deployment's workload identity (Astro: Deployment → Details → Workload Identity): an IAM role ARN on AWS, such as arn:aws:iam::123456789012:role/astro-my-namespace, a service account e-mail on GCP. Required by the AWS `deploymentRole` trust and the GCP `projectRole` and `impersonation` grants; an error with the other kinds and on Azure. With `deployment`, read from the Deployment.
 	WorkloadIdentity pulumi.StringPtrInput
 }
 

@@ -13,11 +13,16 @@ import (
 
 var _ = internal.GetEnvOrDefault
 
+// Grant in AWS: one trust statement for the Deployment in an IAM role's trust policy, and the connection's role and region. { targetRole, trust?, region?, adoptExistingTrust? }.
 type AwsGrant struct {
-	AdoptExistingTrust *bool       `pulumi:"adoptExistingTrust"`
-	Region             *string     `pulumi:"region"`
-	TargetRole         string      `pulumi:"targetRole"`
-	Trust              interface{} `pulumi:"trust"`
+	// Take over the same trust written by hand: once this resource's entry is written and read back, its principals (or service accounts) are taken out of every statement someone else wrote that trusts them exactly as this one does; such a statement left empty goes. Without it those statements stay, beside ours, and survive destroy. For moving a manual setup in. Default: false.
+	AdoptExistingTrust *bool `pulumi:"adoptExistingTrust"`
+	// Region written to the connection (`region_name`), such as us-east-1. Default: the stack config `aws:region`.
+	Region *string `pulumi:"region"`
+	// The customer's IAM role the Deployment will assume: an ARN, a role name, or an `aws.iam.Role`, such as arn:aws:iam::123456789012:role/my-role or my-role. The resource adds one trust statement to this role; it never creates or deletes the role.
+	TargetRole string `pulumi:"targetRole"`
+	// Whom the role trusts: { kind: "deploymentRole" }, { kind: "clusterRole", ... } or { kind: "webIdentity", issuerUrl, namespace, ... }. Default: { kind: "deploymentRole" }, the Deployment's `workloadIdentity`.
+	Trust interface{} `pulumi:"trust"`
 }
 
 // AwsGrantInput is an input type that accepts AwsGrantArgs and AwsGrantOutput values.
@@ -31,11 +36,16 @@ type AwsGrantInput interface {
 	ToAwsGrantOutputWithContext(context.Context) AwsGrantOutput
 }
 
+// Grant in AWS: one trust statement for the Deployment in an IAM role's trust policy, and the connection's role and region. { targetRole, trust?, region?, adoptExistingTrust? }.
 type AwsGrantArgs struct {
-	AdoptExistingTrust pulumi.BoolPtrInput   `pulumi:"adoptExistingTrust"`
-	Region             pulumi.StringPtrInput `pulumi:"region"`
-	TargetRole         pulumi.StringInput    `pulumi:"targetRole"`
-	Trust              pulumi.Input          `pulumi:"trust"`
+	// Take over the same trust written by hand: once this resource's entry is written and read back, its principals (or service accounts) are taken out of every statement someone else wrote that trusts them exactly as this one does; such a statement left empty goes. Without it those statements stay, beside ours, and survive destroy. For moving a manual setup in. Default: false.
+	AdoptExistingTrust pulumi.BoolPtrInput `pulumi:"adoptExistingTrust"`
+	// Region written to the connection (`region_name`), such as us-east-1. Default: the stack config `aws:region`.
+	Region pulumi.StringPtrInput `pulumi:"region"`
+	// The customer's IAM role the Deployment will assume: an ARN, a role name, or an `aws.iam.Role`, such as arn:aws:iam::123456789012:role/my-role or my-role. The resource adds one trust statement to this role; it never creates or deletes the role.
+	TargetRole pulumi.StringInput `pulumi:"targetRole"`
+	// Whom the role trusts: { kind: "deploymentRole" }, { kind: "clusterRole", ... } or { kind: "webIdentity", issuerUrl, namespace, ... }. Default: { kind: "deploymentRole" }, the Deployment's `workloadIdentity`.
+	Trust pulumi.Input `pulumi:"trust"`
 }
 
 func (AwsGrantArgs) ElementType() reflect.Type {
@@ -91,6 +101,7 @@ func (i *awsGrantPtrType) ToAwsGrantPtrOutputWithContext(ctx context.Context) Aw
 	return pulumi.ToOutputWithContext(ctx, i).(AwsGrantPtrOutput)
 }
 
+// Grant in AWS: one trust statement for the Deployment in an IAM role's trust policy, and the connection's role and region. { targetRole, trust?, region?, adoptExistingTrust? }.
 type AwsGrantOutput struct{ *pulumi.OutputState }
 
 func (AwsGrantOutput) ElementType() reflect.Type {
@@ -115,18 +126,22 @@ func (o AwsGrantOutput) ToAwsGrantPtrOutputWithContext(ctx context.Context) AwsG
 	}).(AwsGrantPtrOutput)
 }
 
+// Take over the same trust written by hand: once this resource's entry is written and read back, its principals (or service accounts) are taken out of every statement someone else wrote that trusts them exactly as this one does; such a statement left empty goes. Without it those statements stay, beside ours, and survive destroy. For moving a manual setup in. Default: false.
 func (o AwsGrantOutput) AdoptExistingTrust() pulumi.BoolPtrOutput {
 	return o.ApplyT(func(v AwsGrant) *bool { return v.AdoptExistingTrust }).(pulumi.BoolPtrOutput)
 }
 
+// Region written to the connection (`region_name`), such as us-east-1. Default: the stack config `aws:region`.
 func (o AwsGrantOutput) Region() pulumi.StringPtrOutput {
 	return o.ApplyT(func(v AwsGrant) *string { return v.Region }).(pulumi.StringPtrOutput)
 }
 
+// The customer's IAM role the Deployment will assume: an ARN, a role name, or an `aws.iam.Role`, such as arn:aws:iam::123456789012:role/my-role or my-role. The resource adds one trust statement to this role; it never creates or deletes the role.
 func (o AwsGrantOutput) TargetRole() pulumi.StringOutput {
 	return o.ApplyT(func(v AwsGrant) string { return v.TargetRole }).(pulumi.StringOutput)
 }
 
+// Whom the role trusts: { kind: "deploymentRole" }, { kind: "clusterRole", ... } or { kind: "webIdentity", issuerUrl, namespace, ... }. Default: { kind: "deploymentRole" }, the Deployment's `workloadIdentity`.
 func (o AwsGrantOutput) Trust() pulumi.AnyOutput {
 	return o.ApplyT(func(v AwsGrant) interface{} { return v.Trust }).(pulumi.AnyOutput)
 }
@@ -155,6 +170,7 @@ func (o AwsGrantPtrOutput) Elem() AwsGrantOutput {
 	}).(AwsGrantOutput)
 }
 
+// Take over the same trust written by hand: once this resource's entry is written and read back, its principals (or service accounts) are taken out of every statement someone else wrote that trusts them exactly as this one does; such a statement left empty goes. Without it those statements stay, beside ours, and survive destroy. For moving a manual setup in. Default: false.
 func (o AwsGrantPtrOutput) AdoptExistingTrust() pulumi.BoolPtrOutput {
 	return o.ApplyT(func(v *AwsGrant) *bool {
 		if v == nil {
@@ -164,6 +180,7 @@ func (o AwsGrantPtrOutput) AdoptExistingTrust() pulumi.BoolPtrOutput {
 	}).(pulumi.BoolPtrOutput)
 }
 
+// Region written to the connection (`region_name`), such as us-east-1. Default: the stack config `aws:region`.
 func (o AwsGrantPtrOutput) Region() pulumi.StringPtrOutput {
 	return o.ApplyT(func(v *AwsGrant) *string {
 		if v == nil {
@@ -173,6 +190,7 @@ func (o AwsGrantPtrOutput) Region() pulumi.StringPtrOutput {
 	}).(pulumi.StringPtrOutput)
 }
 
+// The customer's IAM role the Deployment will assume: an ARN, a role name, or an `aws.iam.Role`, such as arn:aws:iam::123456789012:role/my-role or my-role. The resource adds one trust statement to this role; it never creates or deletes the role.
 func (o AwsGrantPtrOutput) TargetRole() pulumi.StringPtrOutput {
 	return o.ApplyT(func(v *AwsGrant) *string {
 		if v == nil {
@@ -182,6 +200,7 @@ func (o AwsGrantPtrOutput) TargetRole() pulumi.StringPtrOutput {
 	}).(pulumi.StringPtrOutput)
 }
 
+// Whom the role trusts: { kind: "deploymentRole" }, { kind: "clusterRole", ... } or { kind: "webIdentity", issuerUrl, namespace, ... }. Default: { kind: "deploymentRole" }, the Deployment's `workloadIdentity`.
 func (o AwsGrantPtrOutput) Trust() pulumi.AnyOutput {
 	return o.ApplyT(func(v *AwsGrant) interface{} {
 		if v == nil {
@@ -192,10 +211,14 @@ func (o AwsGrantPtrOutput) Trust() pulumi.AnyOutput {
 }
 
 type AwsGrantTrustClusterRole struct {
-	ClusterId          *string `pulumi:"clusterId"`
-	ClusterRoleArn     *string `pulumi:"clusterRoleArn"`
+	// The Astro cluster's id, such as clv1a2b3c000008l7abcd1234: with dataPlaneAccountId, names the role AirflowS3Logs-<clusterId>.
+	ClusterId *string `pulumi:"clusterId"`
+	// The cluster role's ARN, such as arn:aws:iam::123456789012:role/AirflowS3Logs-clv1a2b3c000008l7abcd1234. Or give dataPlaneAccountId and clusterId instead.
+	ClusterRoleArn *string `pulumi:"clusterRoleArn"`
+	// The 12-digit AWS account of the cluster's data plane, such as 123456789012: with clusterId, names the role AirflowS3Logs-<clusterId> in that account.
 	DataPlaneAccountId *string `pulumi:"dataPlaneAccountId"`
-	Kind               string  `pulumi:"kind"`
+	// "clusterRole": trust the Astro cluster's role, AirflowS3Logs-<clusterId>, for every Deployment on the cluster. Give clusterRoleArn, or dataPlaneAccountId and clusterId.
+	Kind string `pulumi:"kind"`
 }
 
 // AwsGrantTrustClusterRoleInput is an input type that accepts AwsGrantTrustClusterRoleArgs and AwsGrantTrustClusterRoleOutput values.
@@ -210,10 +233,14 @@ type AwsGrantTrustClusterRoleInput interface {
 }
 
 type AwsGrantTrustClusterRoleArgs struct {
-	ClusterId          pulumi.StringPtrInput `pulumi:"clusterId"`
-	ClusterRoleArn     pulumi.StringPtrInput `pulumi:"clusterRoleArn"`
+	// The Astro cluster's id, such as clv1a2b3c000008l7abcd1234: with dataPlaneAccountId, names the role AirflowS3Logs-<clusterId>.
+	ClusterId pulumi.StringPtrInput `pulumi:"clusterId"`
+	// The cluster role's ARN, such as arn:aws:iam::123456789012:role/AirflowS3Logs-clv1a2b3c000008l7abcd1234. Or give dataPlaneAccountId and clusterId instead.
+	ClusterRoleArn pulumi.StringPtrInput `pulumi:"clusterRoleArn"`
+	// The 12-digit AWS account of the cluster's data plane, such as 123456789012: with clusterId, names the role AirflowS3Logs-<clusterId> in that account.
 	DataPlaneAccountId pulumi.StringPtrInput `pulumi:"dataPlaneAccountId"`
-	Kind               pulumi.StringInput    `pulumi:"kind"`
+	// "clusterRole": trust the Astro cluster's role, AirflowS3Logs-<clusterId>, for every Deployment on the cluster. Give clusterRoleArn, or dataPlaneAccountId and clusterId.
+	Kind pulumi.StringInput `pulumi:"kind"`
 }
 
 func (AwsGrantTrustClusterRoleArgs) ElementType() reflect.Type {
@@ -293,18 +320,22 @@ func (o AwsGrantTrustClusterRoleOutput) ToAwsGrantTrustClusterRolePtrOutputWithC
 	}).(AwsGrantTrustClusterRolePtrOutput)
 }
 
+// The Astro cluster's id, such as clv1a2b3c000008l7abcd1234: with dataPlaneAccountId, names the role AirflowS3Logs-<clusterId>.
 func (o AwsGrantTrustClusterRoleOutput) ClusterId() pulumi.StringPtrOutput {
 	return o.ApplyT(func(v AwsGrantTrustClusterRole) *string { return v.ClusterId }).(pulumi.StringPtrOutput)
 }
 
+// The cluster role's ARN, such as arn:aws:iam::123456789012:role/AirflowS3Logs-clv1a2b3c000008l7abcd1234. Or give dataPlaneAccountId and clusterId instead.
 func (o AwsGrantTrustClusterRoleOutput) ClusterRoleArn() pulumi.StringPtrOutput {
 	return o.ApplyT(func(v AwsGrantTrustClusterRole) *string { return v.ClusterRoleArn }).(pulumi.StringPtrOutput)
 }
 
+// The 12-digit AWS account of the cluster's data plane, such as 123456789012: with clusterId, names the role AirflowS3Logs-<clusterId> in that account.
 func (o AwsGrantTrustClusterRoleOutput) DataPlaneAccountId() pulumi.StringPtrOutput {
 	return o.ApplyT(func(v AwsGrantTrustClusterRole) *string { return v.DataPlaneAccountId }).(pulumi.StringPtrOutput)
 }
 
+// "clusterRole": trust the Astro cluster's role, AirflowS3Logs-<clusterId>, for every Deployment on the cluster. Give clusterRoleArn, or dataPlaneAccountId and clusterId.
 func (o AwsGrantTrustClusterRoleOutput) Kind() pulumi.StringOutput {
 	return o.ApplyT(func(v AwsGrantTrustClusterRole) string { return v.Kind }).(pulumi.StringOutput)
 }
@@ -333,6 +364,7 @@ func (o AwsGrantTrustClusterRolePtrOutput) Elem() AwsGrantTrustClusterRoleOutput
 	}).(AwsGrantTrustClusterRoleOutput)
 }
 
+// The Astro cluster's id, such as clv1a2b3c000008l7abcd1234: with dataPlaneAccountId, names the role AirflowS3Logs-<clusterId>.
 func (o AwsGrantTrustClusterRolePtrOutput) ClusterId() pulumi.StringPtrOutput {
 	return o.ApplyT(func(v *AwsGrantTrustClusterRole) *string {
 		if v == nil {
@@ -342,6 +374,7 @@ func (o AwsGrantTrustClusterRolePtrOutput) ClusterId() pulumi.StringPtrOutput {
 	}).(pulumi.StringPtrOutput)
 }
 
+// The cluster role's ARN, such as arn:aws:iam::123456789012:role/AirflowS3Logs-clv1a2b3c000008l7abcd1234. Or give dataPlaneAccountId and clusterId instead.
 func (o AwsGrantTrustClusterRolePtrOutput) ClusterRoleArn() pulumi.StringPtrOutput {
 	return o.ApplyT(func(v *AwsGrantTrustClusterRole) *string {
 		if v == nil {
@@ -351,6 +384,7 @@ func (o AwsGrantTrustClusterRolePtrOutput) ClusterRoleArn() pulumi.StringPtrOutp
 	}).(pulumi.StringPtrOutput)
 }
 
+// The 12-digit AWS account of the cluster's data plane, such as 123456789012: with clusterId, names the role AirflowS3Logs-<clusterId> in that account.
 func (o AwsGrantTrustClusterRolePtrOutput) DataPlaneAccountId() pulumi.StringPtrOutput {
 	return o.ApplyT(func(v *AwsGrantTrustClusterRole) *string {
 		if v == nil {
@@ -360,6 +394,7 @@ func (o AwsGrantTrustClusterRolePtrOutput) DataPlaneAccountId() pulumi.StringPtr
 	}).(pulumi.StringPtrOutput)
 }
 
+// "clusterRole": trust the Astro cluster's role, AirflowS3Logs-<clusterId>, for every Deployment on the cluster. Give clusterRoleArn, or dataPlaneAccountId and clusterId.
 func (o AwsGrantTrustClusterRolePtrOutput) Kind() pulumi.StringPtrOutput {
 	return o.ApplyT(func(v *AwsGrantTrustClusterRole) *string {
 		if v == nil {
@@ -370,6 +405,7 @@ func (o AwsGrantTrustClusterRolePtrOutput) Kind() pulumi.StringPtrOutput {
 }
 
 type AwsGrantTrustDeploymentRole struct {
+	// "deploymentRole": trust the Deployment's workload identity, an IAM role (Astro's default). Needs `workloadIdentity`.
 	Kind string `pulumi:"kind"`
 }
 
@@ -385,6 +421,7 @@ type AwsGrantTrustDeploymentRoleInput interface {
 }
 
 type AwsGrantTrustDeploymentRoleArgs struct {
+	// "deploymentRole": trust the Deployment's workload identity, an IAM role (Astro's default). Needs `workloadIdentity`.
 	Kind pulumi.StringInput `pulumi:"kind"`
 }
 
@@ -465,6 +502,7 @@ func (o AwsGrantTrustDeploymentRoleOutput) ToAwsGrantTrustDeploymentRolePtrOutpu
 	}).(AwsGrantTrustDeploymentRolePtrOutput)
 }
 
+// "deploymentRole": trust the Deployment's workload identity, an IAM role (Astro's default). Needs `workloadIdentity`.
 func (o AwsGrantTrustDeploymentRoleOutput) Kind() pulumi.StringOutput {
 	return o.ApplyT(func(v AwsGrantTrustDeploymentRole) string { return v.Kind }).(pulumi.StringOutput)
 }
@@ -493,6 +531,7 @@ func (o AwsGrantTrustDeploymentRolePtrOutput) Elem() AwsGrantTrustDeploymentRole
 	}).(AwsGrantTrustDeploymentRoleOutput)
 }
 
+// "deploymentRole": trust the Deployment's workload identity, an IAM role (Astro's default). Needs `workloadIdentity`.
 func (o AwsGrantTrustDeploymentRolePtrOutput) Kind() pulumi.StringPtrOutput {
 	return o.ApplyT(func(v *AwsGrantTrustDeploymentRole) *string {
 		if v == nil {
@@ -503,13 +542,20 @@ func (o AwsGrantTrustDeploymentRolePtrOutput) Kind() pulumi.StringPtrOutput {
 }
 
 type AwsGrantTrustWebIdentity struct {
-	ConnectionAssumesRole *bool                     `pulumi:"connectionAssumesRole"`
-	IssuerUrl             *string                   `pulumi:"issuerUrl"`
-	Kind                  string                    `pulumi:"kind"`
-	Namespace             *string                   `pulumi:"namespace"`
-	NamespaceWide         *bool                     `pulumi:"namespaceWide"`
-	ServiceAccountNames   []string                  `pulumi:"serviceAccountNames"`
-	ServiceAccounts       []ServiceAccountComponent `pulumi:"serviceAccounts"`
+	// Write `role_arn` and `assume_role_method: assume_role_with_web_identity` into the connection, so the hook assumes the role itself. Default: false: the pods' own credentials, with `region_name` alone.
+	ConnectionAssumesRole *bool `pulumi:"connectionAssumesRole"`
+	// The cluster's OIDC issuer (Astro: the Deployment's `oidcIssuerUrl`): https, without query, fragment or port, at most 255 characters, such as https://oidc.eks.us-west-2.amazonaws.com/id/EXAMPLED539D4633E53DE1B71; may be an output. With `deployment`, read from the Deployment.
+	IssuerUrl *string `pulumi:"issuerUrl"`
+	// "webIdentity": trust the Deployment's Kubernetes service accounts through the cluster's IAM OIDC provider (IRSA; the provider is created when absent).
+	Kind string `pulumi:"kind"`
+	// The Deployment's Kubernetes namespace, such as astronomer-celestial-galaxy-1234; may be an output of the resource that creates the Deployment. With `deployment`, read from the Deployment.
+	Namespace *string `pulumi:"namespace"`
+	// Trust every service account of the namespace (StringLike system:serviceaccount:<namespace>:*, in a statement of its own), not with serviceAccounts or serviceAccountNames. Default: false.
+	NamespaceWide *bool `pulumi:"namespaceWide"`
+	// Full Kubernetes service account names to trust instead of the components' (they take precedence over serviceAccounts), such as ["astronomer-celestial-galaxy-1234-worker-serviceaccount"].
+	ServiceAccountNames []string `pulumi:"serviceAccountNames"`
+	// The Deployment's components whose service accounts are trusted, of scheduler, worker, triggerer, dag-processor, webserver, api-server and kpo, such as ["worker"]. Default: scheduler, worker, triggerer, dag-processor, kpo.
+	ServiceAccounts []ServiceAccountComponent `pulumi:"serviceAccounts"`
 }
 
 // AwsGrantTrustWebIdentityInput is an input type that accepts AwsGrantTrustWebIdentityArgs and AwsGrantTrustWebIdentityOutput values.
@@ -524,13 +570,20 @@ type AwsGrantTrustWebIdentityInput interface {
 }
 
 type AwsGrantTrustWebIdentityArgs struct {
-	ConnectionAssumesRole pulumi.BoolPtrInput               `pulumi:"connectionAssumesRole"`
-	IssuerUrl             pulumi.StringPtrInput             `pulumi:"issuerUrl"`
-	Kind                  pulumi.StringInput                `pulumi:"kind"`
-	Namespace             pulumi.StringPtrInput             `pulumi:"namespace"`
-	NamespaceWide         pulumi.BoolPtrInput               `pulumi:"namespaceWide"`
-	ServiceAccountNames   pulumi.StringArrayInput           `pulumi:"serviceAccountNames"`
-	ServiceAccounts       ServiceAccountComponentArrayInput `pulumi:"serviceAccounts"`
+	// Write `role_arn` and `assume_role_method: assume_role_with_web_identity` into the connection, so the hook assumes the role itself. Default: false: the pods' own credentials, with `region_name` alone.
+	ConnectionAssumesRole pulumi.BoolPtrInput `pulumi:"connectionAssumesRole"`
+	// The cluster's OIDC issuer (Astro: the Deployment's `oidcIssuerUrl`): https, without query, fragment or port, at most 255 characters, such as https://oidc.eks.us-west-2.amazonaws.com/id/EXAMPLED539D4633E53DE1B71; may be an output. With `deployment`, read from the Deployment.
+	IssuerUrl pulumi.StringPtrInput `pulumi:"issuerUrl"`
+	// "webIdentity": trust the Deployment's Kubernetes service accounts through the cluster's IAM OIDC provider (IRSA; the provider is created when absent).
+	Kind pulumi.StringInput `pulumi:"kind"`
+	// The Deployment's Kubernetes namespace, such as astronomer-celestial-galaxy-1234; may be an output of the resource that creates the Deployment. With `deployment`, read from the Deployment.
+	Namespace pulumi.StringPtrInput `pulumi:"namespace"`
+	// Trust every service account of the namespace (StringLike system:serviceaccount:<namespace>:*, in a statement of its own), not with serviceAccounts or serviceAccountNames. Default: false.
+	NamespaceWide pulumi.BoolPtrInput `pulumi:"namespaceWide"`
+	// Full Kubernetes service account names to trust instead of the components' (they take precedence over serviceAccounts), such as ["astronomer-celestial-galaxy-1234-worker-serviceaccount"].
+	ServiceAccountNames pulumi.StringArrayInput `pulumi:"serviceAccountNames"`
+	// The Deployment's components whose service accounts are trusted, of scheduler, worker, triggerer, dag-processor, webserver, api-server and kpo, such as ["worker"]. Default: scheduler, worker, triggerer, dag-processor, kpo.
+	ServiceAccounts ServiceAccountComponentArrayInput `pulumi:"serviceAccounts"`
 }
 
 func (AwsGrantTrustWebIdentityArgs) ElementType() reflect.Type {
@@ -610,30 +663,37 @@ func (o AwsGrantTrustWebIdentityOutput) ToAwsGrantTrustWebIdentityPtrOutputWithC
 	}).(AwsGrantTrustWebIdentityPtrOutput)
 }
 
+// Write `role_arn` and `assume_role_method: assume_role_with_web_identity` into the connection, so the hook assumes the role itself. Default: false: the pods' own credentials, with `region_name` alone.
 func (o AwsGrantTrustWebIdentityOutput) ConnectionAssumesRole() pulumi.BoolPtrOutput {
 	return o.ApplyT(func(v AwsGrantTrustWebIdentity) *bool { return v.ConnectionAssumesRole }).(pulumi.BoolPtrOutput)
 }
 
+// The cluster's OIDC issuer (Astro: the Deployment's `oidcIssuerUrl`): https, without query, fragment or port, at most 255 characters, such as https://oidc.eks.us-west-2.amazonaws.com/id/EXAMPLED539D4633E53DE1B71; may be an output. With `deployment`, read from the Deployment.
 func (o AwsGrantTrustWebIdentityOutput) IssuerUrl() pulumi.StringPtrOutput {
 	return o.ApplyT(func(v AwsGrantTrustWebIdentity) *string { return v.IssuerUrl }).(pulumi.StringPtrOutput)
 }
 
+// "webIdentity": trust the Deployment's Kubernetes service accounts through the cluster's IAM OIDC provider (IRSA; the provider is created when absent).
 func (o AwsGrantTrustWebIdentityOutput) Kind() pulumi.StringOutput {
 	return o.ApplyT(func(v AwsGrantTrustWebIdentity) string { return v.Kind }).(pulumi.StringOutput)
 }
 
+// The Deployment's Kubernetes namespace, such as astronomer-celestial-galaxy-1234; may be an output of the resource that creates the Deployment. With `deployment`, read from the Deployment.
 func (o AwsGrantTrustWebIdentityOutput) Namespace() pulumi.StringPtrOutput {
 	return o.ApplyT(func(v AwsGrantTrustWebIdentity) *string { return v.Namespace }).(pulumi.StringPtrOutput)
 }
 
+// Trust every service account of the namespace (StringLike system:serviceaccount:<namespace>:*, in a statement of its own), not with serviceAccounts or serviceAccountNames. Default: false.
 func (o AwsGrantTrustWebIdentityOutput) NamespaceWide() pulumi.BoolPtrOutput {
 	return o.ApplyT(func(v AwsGrantTrustWebIdentity) *bool { return v.NamespaceWide }).(pulumi.BoolPtrOutput)
 }
 
+// Full Kubernetes service account names to trust instead of the components' (they take precedence over serviceAccounts), such as ["astronomer-celestial-galaxy-1234-worker-serviceaccount"].
 func (o AwsGrantTrustWebIdentityOutput) ServiceAccountNames() pulumi.StringArrayOutput {
 	return o.ApplyT(func(v AwsGrantTrustWebIdentity) []string { return v.ServiceAccountNames }).(pulumi.StringArrayOutput)
 }
 
+// The Deployment's components whose service accounts are trusted, of scheduler, worker, triggerer, dag-processor, webserver, api-server and kpo, such as ["worker"]. Default: scheduler, worker, triggerer, dag-processor, kpo.
 func (o AwsGrantTrustWebIdentityOutput) ServiceAccounts() ServiceAccountComponentArrayOutput {
 	return o.ApplyT(func(v AwsGrantTrustWebIdentity) []ServiceAccountComponent { return v.ServiceAccounts }).(ServiceAccountComponentArrayOutput)
 }
@@ -662,6 +722,7 @@ func (o AwsGrantTrustWebIdentityPtrOutput) Elem() AwsGrantTrustWebIdentityOutput
 	}).(AwsGrantTrustWebIdentityOutput)
 }
 
+// Write `role_arn` and `assume_role_method: assume_role_with_web_identity` into the connection, so the hook assumes the role itself. Default: false: the pods' own credentials, with `region_name` alone.
 func (o AwsGrantTrustWebIdentityPtrOutput) ConnectionAssumesRole() pulumi.BoolPtrOutput {
 	return o.ApplyT(func(v *AwsGrantTrustWebIdentity) *bool {
 		if v == nil {
@@ -671,6 +732,7 @@ func (o AwsGrantTrustWebIdentityPtrOutput) ConnectionAssumesRole() pulumi.BoolPt
 	}).(pulumi.BoolPtrOutput)
 }
 
+// The cluster's OIDC issuer (Astro: the Deployment's `oidcIssuerUrl`): https, without query, fragment or port, at most 255 characters, such as https://oidc.eks.us-west-2.amazonaws.com/id/EXAMPLED539D4633E53DE1B71; may be an output. With `deployment`, read from the Deployment.
 func (o AwsGrantTrustWebIdentityPtrOutput) IssuerUrl() pulumi.StringPtrOutput {
 	return o.ApplyT(func(v *AwsGrantTrustWebIdentity) *string {
 		if v == nil {
@@ -680,6 +742,7 @@ func (o AwsGrantTrustWebIdentityPtrOutput) IssuerUrl() pulumi.StringPtrOutput {
 	}).(pulumi.StringPtrOutput)
 }
 
+// "webIdentity": trust the Deployment's Kubernetes service accounts through the cluster's IAM OIDC provider (IRSA; the provider is created when absent).
 func (o AwsGrantTrustWebIdentityPtrOutput) Kind() pulumi.StringPtrOutput {
 	return o.ApplyT(func(v *AwsGrantTrustWebIdentity) *string {
 		if v == nil {
@@ -689,6 +752,7 @@ func (o AwsGrantTrustWebIdentityPtrOutput) Kind() pulumi.StringPtrOutput {
 	}).(pulumi.StringPtrOutput)
 }
 
+// The Deployment's Kubernetes namespace, such as astronomer-celestial-galaxy-1234; may be an output of the resource that creates the Deployment. With `deployment`, read from the Deployment.
 func (o AwsGrantTrustWebIdentityPtrOutput) Namespace() pulumi.StringPtrOutput {
 	return o.ApplyT(func(v *AwsGrantTrustWebIdentity) *string {
 		if v == nil {
@@ -698,6 +762,7 @@ func (o AwsGrantTrustWebIdentityPtrOutput) Namespace() pulumi.StringPtrOutput {
 	}).(pulumi.StringPtrOutput)
 }
 
+// Trust every service account of the namespace (StringLike system:serviceaccount:<namespace>:*, in a statement of its own), not with serviceAccounts or serviceAccountNames. Default: false.
 func (o AwsGrantTrustWebIdentityPtrOutput) NamespaceWide() pulumi.BoolPtrOutput {
 	return o.ApplyT(func(v *AwsGrantTrustWebIdentity) *bool {
 		if v == nil {
@@ -707,6 +772,7 @@ func (o AwsGrantTrustWebIdentityPtrOutput) NamespaceWide() pulumi.BoolPtrOutput 
 	}).(pulumi.BoolPtrOutput)
 }
 
+// Full Kubernetes service account names to trust instead of the components' (they take precedence over serviceAccounts), such as ["astronomer-celestial-galaxy-1234-worker-serviceaccount"].
 func (o AwsGrantTrustWebIdentityPtrOutput) ServiceAccountNames() pulumi.StringArrayOutput {
 	return o.ApplyT(func(v *AwsGrantTrustWebIdentity) []string {
 		if v == nil {
@@ -716,6 +782,7 @@ func (o AwsGrantTrustWebIdentityPtrOutput) ServiceAccountNames() pulumi.StringAr
 	}).(pulumi.StringArrayOutput)
 }
 
+// The Deployment's components whose service accounts are trusted, of scheduler, worker, triggerer, dag-processor, webserver, api-server and kpo, such as ["worker"]. Default: scheduler, worker, triggerer, dag-processor, kpo.
 func (o AwsGrantTrustWebIdentityPtrOutput) ServiceAccounts() ServiceAccountComponentArrayOutput {
 	return o.ApplyT(func(v *AwsGrantTrustWebIdentity) []ServiceAccountComponent {
 		if v == nil {
@@ -725,14 +792,22 @@ func (o AwsGrantTrustWebIdentityPtrOutput) ServiceAccounts() ServiceAccountCompo
 	}).(ServiceAccountComponentArrayOutput)
 }
 
+// Grant in Azure: federated identity credentials for the Deployment's Kubernetes service accounts on a user-assigned managed identity, and optionally the identity's role assignment. { identity, issuerUrl, namespace, serviceAccounts?, serviceAccountNames?, roleAssignment?, adoptExistingCredentials? }.
 type AzureGrant struct {
-	AdoptExistingCredentials *bool                     `pulumi:"adoptExistingCredentials"`
-	Identity                 interface{}               `pulumi:"identity"`
-	IssuerUrl                *string                   `pulumi:"issuerUrl"`
-	Namespace                *string                   `pulumi:"namespace"`
-	RoleAssignment           *AzureGrantRoleAssignment `pulumi:"roleAssignment"`
-	ServiceAccountNames      []string                  `pulumi:"serviceAccountNames"`
-	ServiceAccounts          []ServiceAccountComponent `pulumi:"serviceAccounts"`
+	// Take over a credential that already federates the same issuer and subject under another name (made by hand). Without it, such a credential is an error, since Entra allows only one. Default: false.
+	AdoptExistingCredentials *bool `pulumi:"adoptExistingCredentials"`
+	// The user-assigned managed identity: its resource id, or { subscriptionId, resourceGroup, name }, such as /subscriptions/00000000-0000-0000-0000-000000000000/resourceGroups/airflow/providers/Microsoft.ManagedIdentity/userAssignedIdentities/airflow-lake. It must exist; it is never created or deleted. Changing it replaces the resource.
+	Identity interface{} `pulumi:"identity"`
+	// The Deployment's cluster OIDC issuer (Astro: the Deployment's `oidcIssuerUrl`), an https URL of at most 600 characters, such as https://westus2.oic.prod-aks.azure.com/<tenant>/<guid>/; may be an output. With `deployment`, read from the Deployment.
+	IssuerUrl *string `pulumi:"issuerUrl"`
+	// The Deployment's Kubernetes namespace, such as astronomer-celestial-galaxy-1234; may be an output of the resource that creates the Deployment. With `deployment`, read from the Deployment.
+	Namespace *string `pulumi:"namespace"`
+	// The identity's role assignment on the resource the Deployment needs (the guide's step 1), { scope, role }. Default: none.
+	RoleAssignment *AzureGrantRoleAssignment `pulumi:"roleAssignment"`
+	// Full Kubernetes service account names, instead of the components' Astro names, such as ["astronomer-celestial-galaxy-1234-worker-serviceaccount"]; not with serviceAccounts.
+	ServiceAccountNames []string `pulumi:"serviceAccountNames"`
+	// The Deployment's components to federate, one credential each, of scheduler, worker, triggerer, dag-processor, webserver, api-server and kpo, such as ["worker"]; not with serviceAccountNames. Default: scheduler, worker, triggerer, dag-processor (four, so five Deployments fit in Entra's 20 credentials).
+	ServiceAccounts []ServiceAccountComponent `pulumi:"serviceAccounts"`
 }
 
 // AzureGrantInput is an input type that accepts AzureGrantArgs and AzureGrantOutput values.
@@ -746,14 +821,22 @@ type AzureGrantInput interface {
 	ToAzureGrantOutputWithContext(context.Context) AzureGrantOutput
 }
 
+// Grant in Azure: federated identity credentials for the Deployment's Kubernetes service accounts on a user-assigned managed identity, and optionally the identity's role assignment. { identity, issuerUrl, namespace, serviceAccounts?, serviceAccountNames?, roleAssignment?, adoptExistingCredentials? }.
 type AzureGrantArgs struct {
-	AdoptExistingCredentials pulumi.BoolPtrInput               `pulumi:"adoptExistingCredentials"`
-	Identity                 pulumi.Input                      `pulumi:"identity"`
-	IssuerUrl                pulumi.StringPtrInput             `pulumi:"issuerUrl"`
-	Namespace                pulumi.StringPtrInput             `pulumi:"namespace"`
-	RoleAssignment           AzureGrantRoleAssignmentPtrInput  `pulumi:"roleAssignment"`
-	ServiceAccountNames      pulumi.StringArrayInput           `pulumi:"serviceAccountNames"`
-	ServiceAccounts          ServiceAccountComponentArrayInput `pulumi:"serviceAccounts"`
+	// Take over a credential that already federates the same issuer and subject under another name (made by hand). Without it, such a credential is an error, since Entra allows only one. Default: false.
+	AdoptExistingCredentials pulumi.BoolPtrInput `pulumi:"adoptExistingCredentials"`
+	// The user-assigned managed identity: its resource id, or { subscriptionId, resourceGroup, name }, such as /subscriptions/00000000-0000-0000-0000-000000000000/resourceGroups/airflow/providers/Microsoft.ManagedIdentity/userAssignedIdentities/airflow-lake. It must exist; it is never created or deleted. Changing it replaces the resource.
+	Identity pulumi.Input `pulumi:"identity"`
+	// The Deployment's cluster OIDC issuer (Astro: the Deployment's `oidcIssuerUrl`), an https URL of at most 600 characters, such as https://westus2.oic.prod-aks.azure.com/<tenant>/<guid>/; may be an output. With `deployment`, read from the Deployment.
+	IssuerUrl pulumi.StringPtrInput `pulumi:"issuerUrl"`
+	// The Deployment's Kubernetes namespace, such as astronomer-celestial-galaxy-1234; may be an output of the resource that creates the Deployment. With `deployment`, read from the Deployment.
+	Namespace pulumi.StringPtrInput `pulumi:"namespace"`
+	// The identity's role assignment on the resource the Deployment needs (the guide's step 1), { scope, role }. Default: none.
+	RoleAssignment AzureGrantRoleAssignmentPtrInput `pulumi:"roleAssignment"`
+	// Full Kubernetes service account names, instead of the components' Astro names, such as ["astronomer-celestial-galaxy-1234-worker-serviceaccount"]; not with serviceAccounts.
+	ServiceAccountNames pulumi.StringArrayInput `pulumi:"serviceAccountNames"`
+	// The Deployment's components to federate, one credential each, of scheduler, worker, triggerer, dag-processor, webserver, api-server and kpo, such as ["worker"]; not with serviceAccountNames. Default: scheduler, worker, triggerer, dag-processor (four, so five Deployments fit in Entra's 20 credentials).
+	ServiceAccounts ServiceAccountComponentArrayInput `pulumi:"serviceAccounts"`
 }
 
 func (AzureGrantArgs) ElementType() reflect.Type {
@@ -809,6 +892,7 @@ func (i *azureGrantPtrType) ToAzureGrantPtrOutputWithContext(ctx context.Context
 	return pulumi.ToOutputWithContext(ctx, i).(AzureGrantPtrOutput)
 }
 
+// Grant in Azure: federated identity credentials for the Deployment's Kubernetes service accounts on a user-assigned managed identity, and optionally the identity's role assignment. { identity, issuerUrl, namespace, serviceAccounts?, serviceAccountNames?, roleAssignment?, adoptExistingCredentials? }.
 type AzureGrantOutput struct{ *pulumi.OutputState }
 
 func (AzureGrantOutput) ElementType() reflect.Type {
@@ -833,30 +917,37 @@ func (o AzureGrantOutput) ToAzureGrantPtrOutputWithContext(ctx context.Context) 
 	}).(AzureGrantPtrOutput)
 }
 
+// Take over a credential that already federates the same issuer and subject under another name (made by hand). Without it, such a credential is an error, since Entra allows only one. Default: false.
 func (o AzureGrantOutput) AdoptExistingCredentials() pulumi.BoolPtrOutput {
 	return o.ApplyT(func(v AzureGrant) *bool { return v.AdoptExistingCredentials }).(pulumi.BoolPtrOutput)
 }
 
+// The user-assigned managed identity: its resource id, or { subscriptionId, resourceGroup, name }, such as /subscriptions/00000000-0000-0000-0000-000000000000/resourceGroups/airflow/providers/Microsoft.ManagedIdentity/userAssignedIdentities/airflow-lake. It must exist; it is never created or deleted. Changing it replaces the resource.
 func (o AzureGrantOutput) Identity() pulumi.AnyOutput {
 	return o.ApplyT(func(v AzureGrant) interface{} { return v.Identity }).(pulumi.AnyOutput)
 }
 
+// The Deployment's cluster OIDC issuer (Astro: the Deployment's `oidcIssuerUrl`), an https URL of at most 600 characters, such as https://westus2.oic.prod-aks.azure.com/<tenant>/<guid>/; may be an output. With `deployment`, read from the Deployment.
 func (o AzureGrantOutput) IssuerUrl() pulumi.StringPtrOutput {
 	return o.ApplyT(func(v AzureGrant) *string { return v.IssuerUrl }).(pulumi.StringPtrOutput)
 }
 
+// The Deployment's Kubernetes namespace, such as astronomer-celestial-galaxy-1234; may be an output of the resource that creates the Deployment. With `deployment`, read from the Deployment.
 func (o AzureGrantOutput) Namespace() pulumi.StringPtrOutput {
 	return o.ApplyT(func(v AzureGrant) *string { return v.Namespace }).(pulumi.StringPtrOutput)
 }
 
+// The identity's role assignment on the resource the Deployment needs (the guide's step 1), { scope, role }. Default: none.
 func (o AzureGrantOutput) RoleAssignment() AzureGrantRoleAssignmentPtrOutput {
 	return o.ApplyT(func(v AzureGrant) *AzureGrantRoleAssignment { return v.RoleAssignment }).(AzureGrantRoleAssignmentPtrOutput)
 }
 
+// Full Kubernetes service account names, instead of the components' Astro names, such as ["astronomer-celestial-galaxy-1234-worker-serviceaccount"]; not with serviceAccounts.
 func (o AzureGrantOutput) ServiceAccountNames() pulumi.StringArrayOutput {
 	return o.ApplyT(func(v AzureGrant) []string { return v.ServiceAccountNames }).(pulumi.StringArrayOutput)
 }
 
+// The Deployment's components to federate, one credential each, of scheduler, worker, triggerer, dag-processor, webserver, api-server and kpo, such as ["worker"]; not with serviceAccountNames. Default: scheduler, worker, triggerer, dag-processor (four, so five Deployments fit in Entra's 20 credentials).
 func (o AzureGrantOutput) ServiceAccounts() ServiceAccountComponentArrayOutput {
 	return o.ApplyT(func(v AzureGrant) []ServiceAccountComponent { return v.ServiceAccounts }).(ServiceAccountComponentArrayOutput)
 }
@@ -885,6 +976,7 @@ func (o AzureGrantPtrOutput) Elem() AzureGrantOutput {
 	}).(AzureGrantOutput)
 }
 
+// Take over a credential that already federates the same issuer and subject under another name (made by hand). Without it, such a credential is an error, since Entra allows only one. Default: false.
 func (o AzureGrantPtrOutput) AdoptExistingCredentials() pulumi.BoolPtrOutput {
 	return o.ApplyT(func(v *AzureGrant) *bool {
 		if v == nil {
@@ -894,6 +986,7 @@ func (o AzureGrantPtrOutput) AdoptExistingCredentials() pulumi.BoolPtrOutput {
 	}).(pulumi.BoolPtrOutput)
 }
 
+// The user-assigned managed identity: its resource id, or { subscriptionId, resourceGroup, name }, such as /subscriptions/00000000-0000-0000-0000-000000000000/resourceGroups/airflow/providers/Microsoft.ManagedIdentity/userAssignedIdentities/airflow-lake. It must exist; it is never created or deleted. Changing it replaces the resource.
 func (o AzureGrantPtrOutput) Identity() pulumi.AnyOutput {
 	return o.ApplyT(func(v *AzureGrant) interface{} {
 		if v == nil {
@@ -903,6 +996,7 @@ func (o AzureGrantPtrOutput) Identity() pulumi.AnyOutput {
 	}).(pulumi.AnyOutput)
 }
 
+// The Deployment's cluster OIDC issuer (Astro: the Deployment's `oidcIssuerUrl`), an https URL of at most 600 characters, such as https://westus2.oic.prod-aks.azure.com/<tenant>/<guid>/; may be an output. With `deployment`, read from the Deployment.
 func (o AzureGrantPtrOutput) IssuerUrl() pulumi.StringPtrOutput {
 	return o.ApplyT(func(v *AzureGrant) *string {
 		if v == nil {
@@ -912,6 +1006,7 @@ func (o AzureGrantPtrOutput) IssuerUrl() pulumi.StringPtrOutput {
 	}).(pulumi.StringPtrOutput)
 }
 
+// The Deployment's Kubernetes namespace, such as astronomer-celestial-galaxy-1234; may be an output of the resource that creates the Deployment. With `deployment`, read from the Deployment.
 func (o AzureGrantPtrOutput) Namespace() pulumi.StringPtrOutput {
 	return o.ApplyT(func(v *AzureGrant) *string {
 		if v == nil {
@@ -921,6 +1016,7 @@ func (o AzureGrantPtrOutput) Namespace() pulumi.StringPtrOutput {
 	}).(pulumi.StringPtrOutput)
 }
 
+// The identity's role assignment on the resource the Deployment needs (the guide's step 1), { scope, role }. Default: none.
 func (o AzureGrantPtrOutput) RoleAssignment() AzureGrantRoleAssignmentPtrOutput {
 	return o.ApplyT(func(v *AzureGrant) *AzureGrantRoleAssignment {
 		if v == nil {
@@ -930,6 +1026,7 @@ func (o AzureGrantPtrOutput) RoleAssignment() AzureGrantRoleAssignmentPtrOutput 
 	}).(AzureGrantRoleAssignmentPtrOutput)
 }
 
+// Full Kubernetes service account names, instead of the components' Astro names, such as ["astronomer-celestial-galaxy-1234-worker-serviceaccount"]; not with serviceAccounts.
 func (o AzureGrantPtrOutput) ServiceAccountNames() pulumi.StringArrayOutput {
 	return o.ApplyT(func(v *AzureGrant) []string {
 		if v == nil {
@@ -939,6 +1036,7 @@ func (o AzureGrantPtrOutput) ServiceAccountNames() pulumi.StringArrayOutput {
 	}).(pulumi.StringArrayOutput)
 }
 
+// The Deployment's components to federate, one credential each, of scheduler, worker, triggerer, dag-processor, webserver, api-server and kpo, such as ["worker"]; not with serviceAccountNames. Default: scheduler, worker, triggerer, dag-processor (four, so five Deployments fit in Entra's 20 credentials).
 func (o AzureGrantPtrOutput) ServiceAccounts() ServiceAccountComponentArrayOutput {
 	return o.ApplyT(func(v *AzureGrant) []ServiceAccountComponent {
 		if v == nil {
@@ -949,8 +1047,11 @@ func (o AzureGrantPtrOutput) ServiceAccounts() ServiceAccountComponentArrayOutpu
 }
 
 type AzureGrantIdentity struct {
-	Name           string `pulumi:"name"`
-	ResourceGroup  string `pulumi:"resourceGroup"`
+	// The identity's name, such as airflow-lake.
+	Name string `pulumi:"name"`
+	// The identity's resource group, such as airflow-rg.
+	ResourceGroup string `pulumi:"resourceGroup"`
+	// The identity's subscription id, a GUID such as 00000000-0000-0000-0000-000000000000.
 	SubscriptionId string `pulumi:"subscriptionId"`
 }
 
@@ -966,8 +1067,11 @@ type AzureGrantIdentityInput interface {
 }
 
 type AzureGrantIdentityArgs struct {
-	Name           pulumi.StringInput `pulumi:"name"`
-	ResourceGroup  pulumi.StringInput `pulumi:"resourceGroup"`
+	// The identity's name, such as airflow-lake.
+	Name pulumi.StringInput `pulumi:"name"`
+	// The identity's resource group, such as airflow-rg.
+	ResourceGroup pulumi.StringInput `pulumi:"resourceGroup"`
+	// The identity's subscription id, a GUID such as 00000000-0000-0000-0000-000000000000.
 	SubscriptionId pulumi.StringInput `pulumi:"subscriptionId"`
 }
 
@@ -1048,14 +1152,17 @@ func (o AzureGrantIdentityOutput) ToAzureGrantIdentityPtrOutputWithContext(ctx c
 	}).(AzureGrantIdentityPtrOutput)
 }
 
+// The identity's name, such as airflow-lake.
 func (o AzureGrantIdentityOutput) Name() pulumi.StringOutput {
 	return o.ApplyT(func(v AzureGrantIdentity) string { return v.Name }).(pulumi.StringOutput)
 }
 
+// The identity's resource group, such as airflow-rg.
 func (o AzureGrantIdentityOutput) ResourceGroup() pulumi.StringOutput {
 	return o.ApplyT(func(v AzureGrantIdentity) string { return v.ResourceGroup }).(pulumi.StringOutput)
 }
 
+// The identity's subscription id, a GUID such as 00000000-0000-0000-0000-000000000000.
 func (o AzureGrantIdentityOutput) SubscriptionId() pulumi.StringOutput {
 	return o.ApplyT(func(v AzureGrantIdentity) string { return v.SubscriptionId }).(pulumi.StringOutput)
 }
@@ -1084,6 +1191,7 @@ func (o AzureGrantIdentityPtrOutput) Elem() AzureGrantIdentityOutput {
 	}).(AzureGrantIdentityOutput)
 }
 
+// The identity's name, such as airflow-lake.
 func (o AzureGrantIdentityPtrOutput) Name() pulumi.StringPtrOutput {
 	return o.ApplyT(func(v *AzureGrantIdentity) *string {
 		if v == nil {
@@ -1093,6 +1201,7 @@ func (o AzureGrantIdentityPtrOutput) Name() pulumi.StringPtrOutput {
 	}).(pulumi.StringPtrOutput)
 }
 
+// The identity's resource group, such as airflow-rg.
 func (o AzureGrantIdentityPtrOutput) ResourceGroup() pulumi.StringPtrOutput {
 	return o.ApplyT(func(v *AzureGrantIdentity) *string {
 		if v == nil {
@@ -1102,6 +1211,7 @@ func (o AzureGrantIdentityPtrOutput) ResourceGroup() pulumi.StringPtrOutput {
 	}).(pulumi.StringPtrOutput)
 }
 
+// The identity's subscription id, a GUID such as 00000000-0000-0000-0000-000000000000.
 func (o AzureGrantIdentityPtrOutput) SubscriptionId() pulumi.StringPtrOutput {
 	return o.ApplyT(func(v *AzureGrantIdentity) *string {
 		if v == nil {
@@ -1111,8 +1221,11 @@ func (o AzureGrantIdentityPtrOutput) SubscriptionId() pulumi.StringPtrOutput {
 	}).(pulumi.StringPtrOutput)
 }
 
+// The identity's role assignment on the resource the Deployment needs (the guide's step 1), { scope, role }. Default: none.
 type AzureGrantRoleAssignment struct {
-	Role  string `pulumi:"role"`
+	// A built-in role's name or a role definition id (a GUID or its full id), such as Storage Blob Data Reader.
+	Role string `pulumi:"role"`
+	// The resource id to assign at: a subscription, a resource group or a resource, such as /subscriptions/<GUID>/resourceGroups/data/providers/Microsoft.Storage/storageAccounts/lake.
 	Scope string `pulumi:"scope"`
 }
 
@@ -1127,8 +1240,11 @@ type AzureGrantRoleAssignmentInput interface {
 	ToAzureGrantRoleAssignmentOutputWithContext(context.Context) AzureGrantRoleAssignmentOutput
 }
 
+// The identity's role assignment on the resource the Deployment needs (the guide's step 1), { scope, role }. Default: none.
 type AzureGrantRoleAssignmentArgs struct {
-	Role  pulumi.StringInput `pulumi:"role"`
+	// A built-in role's name or a role definition id (a GUID or its full id), such as Storage Blob Data Reader.
+	Role pulumi.StringInput `pulumi:"role"`
+	// The resource id to assign at: a subscription, a resource group or a resource, such as /subscriptions/<GUID>/resourceGroups/data/providers/Microsoft.Storage/storageAccounts/lake.
 	Scope pulumi.StringInput `pulumi:"scope"`
 }
 
@@ -1185,6 +1301,7 @@ func (i *azureGrantRoleAssignmentPtrType) ToAzureGrantRoleAssignmentPtrOutputWit
 	return pulumi.ToOutputWithContext(ctx, i).(AzureGrantRoleAssignmentPtrOutput)
 }
 
+// The identity's role assignment on the resource the Deployment needs (the guide's step 1), { scope, role }. Default: none.
 type AzureGrantRoleAssignmentOutput struct{ *pulumi.OutputState }
 
 func (AzureGrantRoleAssignmentOutput) ElementType() reflect.Type {
@@ -1209,10 +1326,12 @@ func (o AzureGrantRoleAssignmentOutput) ToAzureGrantRoleAssignmentPtrOutputWithC
 	}).(AzureGrantRoleAssignmentPtrOutput)
 }
 
+// A built-in role's name or a role definition id (a GUID or its full id), such as Storage Blob Data Reader.
 func (o AzureGrantRoleAssignmentOutput) Role() pulumi.StringOutput {
 	return o.ApplyT(func(v AzureGrantRoleAssignment) string { return v.Role }).(pulumi.StringOutput)
 }
 
+// The resource id to assign at: a subscription, a resource group or a resource, such as /subscriptions/<GUID>/resourceGroups/data/providers/Microsoft.Storage/storageAccounts/lake.
 func (o AzureGrantRoleAssignmentOutput) Scope() pulumi.StringOutput {
 	return o.ApplyT(func(v AzureGrantRoleAssignment) string { return v.Scope }).(pulumi.StringOutput)
 }
@@ -1241,6 +1360,7 @@ func (o AzureGrantRoleAssignmentPtrOutput) Elem() AzureGrantRoleAssignmentOutput
 	}).(AzureGrantRoleAssignmentOutput)
 }
 
+// A built-in role's name or a role definition id (a GUID or its full id), such as Storage Blob Data Reader.
 func (o AzureGrantRoleAssignmentPtrOutput) Role() pulumi.StringPtrOutput {
 	return o.ApplyT(func(v *AzureGrantRoleAssignment) *string {
 		if v == nil {
@@ -1250,6 +1370,7 @@ func (o AzureGrantRoleAssignmentPtrOutput) Role() pulumi.StringPtrOutput {
 	}).(pulumi.StringPtrOutput)
 }
 
+// The resource id to assign at: a subscription, a resource group or a resource, such as /subscriptions/<GUID>/resourceGroups/data/providers/Microsoft.Storage/storageAccounts/lake.
 func (o AzureGrantRoleAssignmentPtrOutput) Scope() pulumi.StringPtrOutput {
 	return o.ApplyT(func(v *AzureGrantRoleAssignment) *string {
 		if v == nil {
@@ -1260,13 +1381,20 @@ func (o AzureGrantRoleAssignmentPtrOutput) Scope() pulumi.StringPtrOutput {
 }
 
 type Connection struct {
-	AdoptExisting *bool                  `pulumi:"adoptExisting"`
-	Airflow       *ConnectionAirflow     `pulumi:"airflow"`
-	Astro         *ConnectionAstro       `pulumi:"astro"`
-	ConnectionId  string                 `pulumi:"connectionId"`
-	Description   *string                `pulumi:"description"`
-	Extra         map[string]interface{} `pulumi:"extra"`
-	Target        *ConnectionTarget      `pulumi:"target"`
+	// Take over a connection with this id that already exists (made by hand), keeping its description and other `extra` fields. Default: false: create fails when one exists, naming this option.
+	AdoptExisting *bool `pulumi:"adoptExisting"`
+	// With `target: "airflow"` (the default): the Deployment's Airflow REST API, { url, apiVersion?, auth }. With `deployment`, optional: read from the Deployment (its Airflow API URL and version, bearer token auth).
+	Airflow *ConnectionAirflow `pulumi:"airflow"`
+	// With `target: "astro"`: the connection in Astro's Environment Manager, { organizationId, deploymentId } (Deployment-scoped) or { organizationId, workspaceId, linkedDeploymentIds? } (Workspace-scoped). With `deployment`, optional: read from the Deployment.
+	Astro *ConnectionAstro `pulumi:"astro"`
+	// The connection's id, as DAGs name it: letters, digits, _ . and - (at most 200 characters), such as aws_default.
+	ConnectionId string `pulumi:"connectionId"`
+	// The connection's description, at most 5000 characters, such as "S3 for the lake DAGs". Default: a note that the connection is managed by Pulumi.
+	Description *string `pulumi:"description"`
+	// More `extra` fields of the connection: strings, numbers, booleans or null, such as { verify: false }. The fields the grant needs are set by the resource, and keys Airflow's hooks read as secrets are refused: no secrets here. Default: none.
+	Extra map[string]interface{} `pulumi:"extra"`
+	// Where the connection lives: "airflow", the Deployment's Airflow REST API (`connection.airflow`), or "astro", Astro's Environment Manager (`connection.astro`). Default: "airflow".
+	Target *ConnectionTarget `pulumi:"target"`
 }
 
 // ConnectionInput is an input type that accepts ConnectionArgs and ConnectionOutput values.
@@ -1281,13 +1409,20 @@ type ConnectionInput interface {
 }
 
 type ConnectionArgs struct {
-	AdoptExisting pulumi.BoolPtrInput       `pulumi:"adoptExisting"`
-	Airflow       ConnectionAirflowPtrInput `pulumi:"airflow"`
-	Astro         ConnectionAstroPtrInput   `pulumi:"astro"`
-	ConnectionId  pulumi.StringInput        `pulumi:"connectionId"`
-	Description   pulumi.StringPtrInput     `pulumi:"description"`
-	Extra         pulumi.MapInput           `pulumi:"extra"`
-	Target        ConnectionTargetPtrInput  `pulumi:"target"`
+	// Take over a connection with this id that already exists (made by hand), keeping its description and other `extra` fields. Default: false: create fails when one exists, naming this option.
+	AdoptExisting pulumi.BoolPtrInput `pulumi:"adoptExisting"`
+	// With `target: "airflow"` (the default): the Deployment's Airflow REST API, { url, apiVersion?, auth }. With `deployment`, optional: read from the Deployment (its Airflow API URL and version, bearer token auth).
+	Airflow ConnectionAirflowPtrInput `pulumi:"airflow"`
+	// With `target: "astro"`: the connection in Astro's Environment Manager, { organizationId, deploymentId } (Deployment-scoped) or { organizationId, workspaceId, linkedDeploymentIds? } (Workspace-scoped). With `deployment`, optional: read from the Deployment.
+	Astro ConnectionAstroPtrInput `pulumi:"astro"`
+	// The connection's id, as DAGs name it: letters, digits, _ . and - (at most 200 characters), such as aws_default.
+	ConnectionId pulumi.StringInput `pulumi:"connectionId"`
+	// The connection's description, at most 5000 characters, such as "S3 for the lake DAGs". Default: a note that the connection is managed by Pulumi.
+	Description pulumi.StringPtrInput `pulumi:"description"`
+	// More `extra` fields of the connection: strings, numbers, booleans or null, such as { verify: false }. The fields the grant needs are set by the resource, and keys Airflow's hooks read as secrets are refused: no secrets here. Default: none.
+	Extra pulumi.MapInput `pulumi:"extra"`
+	// Where the connection lives: "airflow", the Deployment's Airflow REST API (`connection.airflow`), or "astro", Astro's Environment Manager (`connection.astro`). Default: "airflow".
+	Target ConnectionTargetPtrInput `pulumi:"target"`
 }
 
 func (ConnectionArgs) ElementType() reflect.Type {
@@ -1316,38 +1451,49 @@ func (o ConnectionOutput) ToConnectionOutputWithContext(ctx context.Context) Con
 	return o
 }
 
+// Take over a connection with this id that already exists (made by hand), keeping its description and other `extra` fields. Default: false: create fails when one exists, naming this option.
 func (o ConnectionOutput) AdoptExisting() pulumi.BoolPtrOutput {
 	return o.ApplyT(func(v Connection) *bool { return v.AdoptExisting }).(pulumi.BoolPtrOutput)
 }
 
+// With `target: "airflow"` (the default): the Deployment's Airflow REST API, { url, apiVersion?, auth }. With `deployment`, optional: read from the Deployment (its Airflow API URL and version, bearer token auth).
 func (o ConnectionOutput) Airflow() ConnectionAirflowPtrOutput {
 	return o.ApplyT(func(v Connection) *ConnectionAirflow { return v.Airflow }).(ConnectionAirflowPtrOutput)
 }
 
+// With `target: "astro"`: the connection in Astro's Environment Manager, { organizationId, deploymentId } (Deployment-scoped) or { organizationId, workspaceId, linkedDeploymentIds? } (Workspace-scoped). With `deployment`, optional: read from the Deployment.
 func (o ConnectionOutput) Astro() ConnectionAstroPtrOutput {
 	return o.ApplyT(func(v Connection) *ConnectionAstro { return v.Astro }).(ConnectionAstroPtrOutput)
 }
 
+// The connection's id, as DAGs name it: letters, digits, _ . and - (at most 200 characters), such as aws_default.
 func (o ConnectionOutput) ConnectionId() pulumi.StringOutput {
 	return o.ApplyT(func(v Connection) string { return v.ConnectionId }).(pulumi.StringOutput)
 }
 
+// The connection's description, at most 5000 characters, such as "S3 for the lake DAGs". Default: a note that the connection is managed by Pulumi.
 func (o ConnectionOutput) Description() pulumi.StringPtrOutput {
 	return o.ApplyT(func(v Connection) *string { return v.Description }).(pulumi.StringPtrOutput)
 }
 
+// More `extra` fields of the connection: strings, numbers, booleans or null, such as { verify: false }. The fields the grant needs are set by the resource, and keys Airflow's hooks read as secrets are refused: no secrets here. Default: none.
 func (o ConnectionOutput) Extra() pulumi.MapOutput {
 	return o.ApplyT(func(v Connection) map[string]interface{} { return v.Extra }).(pulumi.MapOutput)
 }
 
+// Where the connection lives: "airflow", the Deployment's Airflow REST API (`connection.airflow`), or "astro", Astro's Environment Manager (`connection.astro`). Default: "airflow".
 func (o ConnectionOutput) Target() ConnectionTargetPtrOutput {
 	return o.ApplyT(func(v Connection) *ConnectionTarget { return v.Target }).(ConnectionTargetPtrOutput)
 }
 
+// With `target: "airflow"` (the default): the Deployment's Airflow REST API, { url, apiVersion?, auth }. With `deployment`, optional: read from the Deployment (its Airflow API URL and version, bearer token auth).
 type ConnectionAirflow struct {
+	// The Airflow REST API to use: "v2" (Airflow 3), "v1" (Airflow 2) or "detect", found at apply from /api/v2/version, then /api/v1/version. Default: "detect".
 	ApiVersion *ConnectionAirflowApiVersion `pulumi:"apiVersion"`
-	Auth       interface{}                  `pulumi:"auth"`
-	Url        string                       `pulumi:"url"`
+	// How to authenticate to the Airflow API: { kind: "token" } (a bearer token, as on Astro) or { kind: "password", username } (exchanged at /auth/token on Airflow 3, basic auth on Airflow 2). The token or password itself is given apart, as a secret.
+	Auth interface{} `pulumi:"auth"`
+	// The Deployment's Airflow base URL, http(s), without credentials, query or fragment, and without /api/v1 or /api/v2 (the resource adds the API path), such as https://myorg.astronomer.run/d1234567 or http://localhost:8080.
+	Url string `pulumi:"url"`
 }
 
 // ConnectionAirflowInput is an input type that accepts ConnectionAirflowArgs and ConnectionAirflowOutput values.
@@ -1361,10 +1507,14 @@ type ConnectionAirflowInput interface {
 	ToConnectionAirflowOutputWithContext(context.Context) ConnectionAirflowOutput
 }
 
+// With `target: "airflow"` (the default): the Deployment's Airflow REST API, { url, apiVersion?, auth }. With `deployment`, optional: read from the Deployment (its Airflow API URL and version, bearer token auth).
 type ConnectionAirflowArgs struct {
+	// The Airflow REST API to use: "v2" (Airflow 3), "v1" (Airflow 2) or "detect", found at apply from /api/v2/version, then /api/v1/version. Default: "detect".
 	ApiVersion ConnectionAirflowApiVersionPtrInput `pulumi:"apiVersion"`
-	Auth       pulumi.Input                        `pulumi:"auth"`
-	Url        pulumi.StringInput                  `pulumi:"url"`
+	// How to authenticate to the Airflow API: { kind: "token" } (a bearer token, as on Astro) or { kind: "password", username } (exchanged at /auth/token on Airflow 3, basic auth on Airflow 2). The token or password itself is given apart, as a secret.
+	Auth pulumi.Input `pulumi:"auth"`
+	// The Deployment's Airflow base URL, http(s), without credentials, query or fragment, and without /api/v1 or /api/v2 (the resource adds the API path), such as https://myorg.astronomer.run/d1234567 or http://localhost:8080.
+	Url pulumi.StringInput `pulumi:"url"`
 }
 
 func (ConnectionAirflowArgs) ElementType() reflect.Type {
@@ -1420,6 +1570,7 @@ func (i *connectionAirflowPtrType) ToConnectionAirflowPtrOutputWithContext(ctx c
 	return pulumi.ToOutputWithContext(ctx, i).(ConnectionAirflowPtrOutput)
 }
 
+// With `target: "airflow"` (the default): the Deployment's Airflow REST API, { url, apiVersion?, auth }. With `deployment`, optional: read from the Deployment (its Airflow API URL and version, bearer token auth).
 type ConnectionAirflowOutput struct{ *pulumi.OutputState }
 
 func (ConnectionAirflowOutput) ElementType() reflect.Type {
@@ -1444,14 +1595,17 @@ func (o ConnectionAirflowOutput) ToConnectionAirflowPtrOutputWithContext(ctx con
 	}).(ConnectionAirflowPtrOutput)
 }
 
+// The Airflow REST API to use: "v2" (Airflow 3), "v1" (Airflow 2) or "detect", found at apply from /api/v2/version, then /api/v1/version. Default: "detect".
 func (o ConnectionAirflowOutput) ApiVersion() ConnectionAirflowApiVersionPtrOutput {
 	return o.ApplyT(func(v ConnectionAirflow) *ConnectionAirflowApiVersion { return v.ApiVersion }).(ConnectionAirflowApiVersionPtrOutput)
 }
 
+// How to authenticate to the Airflow API: { kind: "token" } (a bearer token, as on Astro) or { kind: "password", username } (exchanged at /auth/token on Airflow 3, basic auth on Airflow 2). The token or password itself is given apart, as a secret.
 func (o ConnectionAirflowOutput) Auth() pulumi.AnyOutput {
 	return o.ApplyT(func(v ConnectionAirflow) interface{} { return v.Auth }).(pulumi.AnyOutput)
 }
 
+// The Deployment's Airflow base URL, http(s), without credentials, query or fragment, and without /api/v1 or /api/v2 (the resource adds the API path), such as https://myorg.astronomer.run/d1234567 or http://localhost:8080.
 func (o ConnectionAirflowOutput) Url() pulumi.StringOutput {
 	return o.ApplyT(func(v ConnectionAirflow) string { return v.Url }).(pulumi.StringOutput)
 }
@@ -1480,6 +1634,7 @@ func (o ConnectionAirflowPtrOutput) Elem() ConnectionAirflowOutput {
 	}).(ConnectionAirflowOutput)
 }
 
+// The Airflow REST API to use: "v2" (Airflow 3), "v1" (Airflow 2) or "detect", found at apply from /api/v2/version, then /api/v1/version. Default: "detect".
 func (o ConnectionAirflowPtrOutput) ApiVersion() ConnectionAirflowApiVersionPtrOutput {
 	return o.ApplyT(func(v *ConnectionAirflow) *ConnectionAirflowApiVersion {
 		if v == nil {
@@ -1489,6 +1644,7 @@ func (o ConnectionAirflowPtrOutput) ApiVersion() ConnectionAirflowApiVersionPtrO
 	}).(ConnectionAirflowApiVersionPtrOutput)
 }
 
+// How to authenticate to the Airflow API: { kind: "token" } (a bearer token, as on Astro) or { kind: "password", username } (exchanged at /auth/token on Airflow 3, basic auth on Airflow 2). The token or password itself is given apart, as a secret.
 func (o ConnectionAirflowPtrOutput) Auth() pulumi.AnyOutput {
 	return o.ApplyT(func(v *ConnectionAirflow) interface{} {
 		if v == nil {
@@ -1498,6 +1654,7 @@ func (o ConnectionAirflowPtrOutput) Auth() pulumi.AnyOutput {
 	}).(pulumi.AnyOutput)
 }
 
+// The Deployment's Airflow base URL, http(s), without credentials, query or fragment, and without /api/v1 or /api/v2 (the resource adds the API path), such as https://myorg.astronomer.run/d1234567 or http://localhost:8080.
 func (o ConnectionAirflowPtrOutput) Url() pulumi.StringPtrOutput {
 	return o.ApplyT(func(v *ConnectionAirflow) *string {
 		if v == nil {
@@ -1508,10 +1665,12 @@ func (o ConnectionAirflowPtrOutput) Url() pulumi.StringPtrOutput {
 }
 
 type ConnectionAirflowAuthPassword struct {
+	// "password": a user name and password, exchanged at /auth/token on Airflow 3, basic auth on Airflow 2.
 	Kind string `pulumi:"kind"`
 	// The password. Default: stack config `deployment-authorization:airflowPassword` (set it with `--secret`), then the environment variable `AIRFLOW_API_PASSWORD`.
 	Password *string `pulumi:"password"`
-	Username string  `pulumi:"username"`
+	// The Airflow user's name, such as admin.
+	Username string `pulumi:"username"`
 }
 
 // ConnectionAirflowAuthPasswordInput is an input type that accepts ConnectionAirflowAuthPasswordArgs and ConnectionAirflowAuthPasswordOutput values.
@@ -1526,10 +1685,12 @@ type ConnectionAirflowAuthPasswordInput interface {
 }
 
 type ConnectionAirflowAuthPasswordArgs struct {
+	// "password": a user name and password, exchanged at /auth/token on Airflow 3, basic auth on Airflow 2.
 	Kind pulumi.StringInput `pulumi:"kind"`
 	// The password. Default: stack config `deployment-authorization:airflowPassword` (set it with `--secret`), then the environment variable `AIRFLOW_API_PASSWORD`.
 	Password pulumi.StringPtrInput `pulumi:"password"`
-	Username pulumi.StringInput    `pulumi:"username"`
+	// The Airflow user's name, such as admin.
+	Username pulumi.StringInput `pulumi:"username"`
 }
 
 func (ConnectionAirflowAuthPasswordArgs) ElementType() reflect.Type {
@@ -1609,6 +1770,7 @@ func (o ConnectionAirflowAuthPasswordOutput) ToConnectionAirflowAuthPasswordPtrO
 	}).(ConnectionAirflowAuthPasswordPtrOutput)
 }
 
+// "password": a user name and password, exchanged at /auth/token on Airflow 3, basic auth on Airflow 2.
 func (o ConnectionAirflowAuthPasswordOutput) Kind() pulumi.StringOutput {
 	return o.ApplyT(func(v ConnectionAirflowAuthPassword) string { return v.Kind }).(pulumi.StringOutput)
 }
@@ -1618,6 +1780,7 @@ func (o ConnectionAirflowAuthPasswordOutput) Password() pulumi.StringPtrOutput {
 	return o.ApplyT(func(v ConnectionAirflowAuthPassword) *string { return v.Password }).(pulumi.StringPtrOutput)
 }
 
+// The Airflow user's name, such as admin.
 func (o ConnectionAirflowAuthPasswordOutput) Username() pulumi.StringOutput {
 	return o.ApplyT(func(v ConnectionAirflowAuthPassword) string { return v.Username }).(pulumi.StringOutput)
 }
@@ -1646,6 +1809,7 @@ func (o ConnectionAirflowAuthPasswordPtrOutput) Elem() ConnectionAirflowAuthPass
 	}).(ConnectionAirflowAuthPasswordOutput)
 }
 
+// "password": a user name and password, exchanged at /auth/token on Airflow 3, basic auth on Airflow 2.
 func (o ConnectionAirflowAuthPasswordPtrOutput) Kind() pulumi.StringPtrOutput {
 	return o.ApplyT(func(v *ConnectionAirflowAuthPassword) *string {
 		if v == nil {
@@ -1665,6 +1829,7 @@ func (o ConnectionAirflowAuthPasswordPtrOutput) Password() pulumi.StringPtrOutpu
 	}).(pulumi.StringPtrOutput)
 }
 
+// The Airflow user's name, such as admin.
 func (o ConnectionAirflowAuthPasswordPtrOutput) Username() pulumi.StringPtrOutput {
 	return o.ApplyT(func(v *ConnectionAirflowAuthPassword) *string {
 		if v == nil {
@@ -1675,6 +1840,7 @@ func (o ConnectionAirflowAuthPasswordPtrOutput) Username() pulumi.StringPtrOutpu
 }
 
 type ConnectionAirflowAuthToken struct {
+	// "token": a bearer token (an Astro API token, or any token the API accepts).
 	Kind string `pulumi:"kind"`
 	// The token. Default: stack config `deployment-authorization:airflowToken` (set it with `--secret`), then the environment variable `AIRFLOW_API_TOKEN`.
 	Token *string `pulumi:"token"`
@@ -1692,6 +1858,7 @@ type ConnectionAirflowAuthTokenInput interface {
 }
 
 type ConnectionAirflowAuthTokenArgs struct {
+	// "token": a bearer token (an Astro API token, or any token the API accepts).
 	Kind pulumi.StringInput `pulumi:"kind"`
 	// The token. Default: stack config `deployment-authorization:airflowToken` (set it with `--secret`), then the environment variable `AIRFLOW_API_TOKEN`.
 	Token pulumi.StringPtrInput `pulumi:"token"`
@@ -1774,6 +1941,7 @@ func (o ConnectionAirflowAuthTokenOutput) ToConnectionAirflowAuthTokenPtrOutputW
 	}).(ConnectionAirflowAuthTokenPtrOutput)
 }
 
+// "token": a bearer token (an Astro API token, or any token the API accepts).
 func (o ConnectionAirflowAuthTokenOutput) Kind() pulumi.StringOutput {
 	return o.ApplyT(func(v ConnectionAirflowAuthToken) string { return v.Kind }).(pulumi.StringOutput)
 }
@@ -1807,6 +1975,7 @@ func (o ConnectionAirflowAuthTokenPtrOutput) Elem() ConnectionAirflowAuthTokenOu
 	}).(ConnectionAirflowAuthTokenOutput)
 }
 
+// "token": a bearer token (an Astro API token, or any token the API accepts).
 func (o ConnectionAirflowAuthTokenPtrOutput) Kind() pulumi.StringPtrOutput {
 	return o.ApplyT(func(v *ConnectionAirflowAuthToken) *string {
 		if v == nil {
@@ -1826,12 +1995,17 @@ func (o ConnectionAirflowAuthTokenPtrOutput) Token() pulumi.StringPtrOutput {
 	}).(pulumi.StringPtrOutput)
 }
 
+// With `target: "astro"`: the connection in Astro's Environment Manager, { organizationId, deploymentId } (Deployment-scoped) or { organizationId, workspaceId, linkedDeploymentIds? } (Workspace-scoped). With `deployment`, optional: read from the Deployment.
 type ConnectionAstro struct {
-	DeploymentId        *string  `pulumi:"deploymentId"`
+	// The Deployment the connection belongs to (a Deployment-scoped connection), such as clmh597sg000208lb2kjhcn8q. Give it or workspaceId.
+	DeploymentId *string `pulumi:"deploymentId"`
+	// With workspaceId: the ids of the Deployments the Workspace-scoped connection is linked to, such as ["clmh597sg000208lb2kjhcn8q"]. Default: none.
 	LinkedDeploymentIds []string `pulumi:"linkedDeploymentIds"`
-	OrganizationId      *string  `pulumi:"organizationId"`
+	// The Astro organization's id (20-40 lower-case letters and digits), such as clmh597sg000208lb2kjhcn8q.
+	OrganizationId *string `pulumi:"organizationId"`
 	// An Astro API token. Default: stack config `deployment-authorization:astroToken` (set it with `--secret`), then the environment variable `ASTRO_API_TOKEN`.
-	Token       *string `pulumi:"token"`
+	Token *string `pulumi:"token"`
+	// The Workspace the connection belongs to (a Workspace-scoped connection, linked to linkedDeploymentIds), such as clmh597sg000208lb2kjhcn8q. Give it or deploymentId.
 	WorkspaceId *string `pulumi:"workspaceId"`
 }
 
@@ -1846,12 +2020,17 @@ type ConnectionAstroInput interface {
 	ToConnectionAstroOutputWithContext(context.Context) ConnectionAstroOutput
 }
 
+// With `target: "astro"`: the connection in Astro's Environment Manager, { organizationId, deploymentId } (Deployment-scoped) or { organizationId, workspaceId, linkedDeploymentIds? } (Workspace-scoped). With `deployment`, optional: read from the Deployment.
 type ConnectionAstroArgs struct {
-	DeploymentId        pulumi.StringPtrInput   `pulumi:"deploymentId"`
+	// The Deployment the connection belongs to (a Deployment-scoped connection), such as clmh597sg000208lb2kjhcn8q. Give it or workspaceId.
+	DeploymentId pulumi.StringPtrInput `pulumi:"deploymentId"`
+	// With workspaceId: the ids of the Deployments the Workspace-scoped connection is linked to, such as ["clmh597sg000208lb2kjhcn8q"]. Default: none.
 	LinkedDeploymentIds pulumi.StringArrayInput `pulumi:"linkedDeploymentIds"`
-	OrganizationId      pulumi.StringPtrInput   `pulumi:"organizationId"`
+	// The Astro organization's id (20-40 lower-case letters and digits), such as clmh597sg000208lb2kjhcn8q.
+	OrganizationId pulumi.StringPtrInput `pulumi:"organizationId"`
 	// An Astro API token. Default: stack config `deployment-authorization:astroToken` (set it with `--secret`), then the environment variable `ASTRO_API_TOKEN`.
-	Token       pulumi.StringPtrInput `pulumi:"token"`
+	Token pulumi.StringPtrInput `pulumi:"token"`
+	// The Workspace the connection belongs to (a Workspace-scoped connection, linked to linkedDeploymentIds), such as clmh597sg000208lb2kjhcn8q. Give it or deploymentId.
 	WorkspaceId pulumi.StringPtrInput `pulumi:"workspaceId"`
 }
 
@@ -1908,6 +2087,7 @@ func (i *connectionAstroPtrType) ToConnectionAstroPtrOutputWithContext(ctx conte
 	return pulumi.ToOutputWithContext(ctx, i).(ConnectionAstroPtrOutput)
 }
 
+// With `target: "astro"`: the connection in Astro's Environment Manager, { organizationId, deploymentId } (Deployment-scoped) or { organizationId, workspaceId, linkedDeploymentIds? } (Workspace-scoped). With `deployment`, optional: read from the Deployment.
 type ConnectionAstroOutput struct{ *pulumi.OutputState }
 
 func (ConnectionAstroOutput) ElementType() reflect.Type {
@@ -1932,14 +2112,17 @@ func (o ConnectionAstroOutput) ToConnectionAstroPtrOutputWithContext(ctx context
 	}).(ConnectionAstroPtrOutput)
 }
 
+// The Deployment the connection belongs to (a Deployment-scoped connection), such as clmh597sg000208lb2kjhcn8q. Give it or workspaceId.
 func (o ConnectionAstroOutput) DeploymentId() pulumi.StringPtrOutput {
 	return o.ApplyT(func(v ConnectionAstro) *string { return v.DeploymentId }).(pulumi.StringPtrOutput)
 }
 
+// With workspaceId: the ids of the Deployments the Workspace-scoped connection is linked to, such as ["clmh597sg000208lb2kjhcn8q"]. Default: none.
 func (o ConnectionAstroOutput) LinkedDeploymentIds() pulumi.StringArrayOutput {
 	return o.ApplyT(func(v ConnectionAstro) []string { return v.LinkedDeploymentIds }).(pulumi.StringArrayOutput)
 }
 
+// The Astro organization's id (20-40 lower-case letters and digits), such as clmh597sg000208lb2kjhcn8q.
 func (o ConnectionAstroOutput) OrganizationId() pulumi.StringPtrOutput {
 	return o.ApplyT(func(v ConnectionAstro) *string { return v.OrganizationId }).(pulumi.StringPtrOutput)
 }
@@ -1949,6 +2132,7 @@ func (o ConnectionAstroOutput) Token() pulumi.StringPtrOutput {
 	return o.ApplyT(func(v ConnectionAstro) *string { return v.Token }).(pulumi.StringPtrOutput)
 }
 
+// The Workspace the connection belongs to (a Workspace-scoped connection, linked to linkedDeploymentIds), such as clmh597sg000208lb2kjhcn8q. Give it or deploymentId.
 func (o ConnectionAstroOutput) WorkspaceId() pulumi.StringPtrOutput {
 	return o.ApplyT(func(v ConnectionAstro) *string { return v.WorkspaceId }).(pulumi.StringPtrOutput)
 }
@@ -1977,6 +2161,7 @@ func (o ConnectionAstroPtrOutput) Elem() ConnectionAstroOutput {
 	}).(ConnectionAstroOutput)
 }
 
+// The Deployment the connection belongs to (a Deployment-scoped connection), such as clmh597sg000208lb2kjhcn8q. Give it or workspaceId.
 func (o ConnectionAstroPtrOutput) DeploymentId() pulumi.StringPtrOutput {
 	return o.ApplyT(func(v *ConnectionAstro) *string {
 		if v == nil {
@@ -1986,6 +2171,7 @@ func (o ConnectionAstroPtrOutput) DeploymentId() pulumi.StringPtrOutput {
 	}).(pulumi.StringPtrOutput)
 }
 
+// With workspaceId: the ids of the Deployments the Workspace-scoped connection is linked to, such as ["clmh597sg000208lb2kjhcn8q"]. Default: none.
 func (o ConnectionAstroPtrOutput) LinkedDeploymentIds() pulumi.StringArrayOutput {
 	return o.ApplyT(func(v *ConnectionAstro) []string {
 		if v == nil {
@@ -1995,6 +2181,7 @@ func (o ConnectionAstroPtrOutput) LinkedDeploymentIds() pulumi.StringArrayOutput
 	}).(pulumi.StringArrayOutput)
 }
 
+// The Astro organization's id (20-40 lower-case letters and digits), such as clmh597sg000208lb2kjhcn8q.
 func (o ConnectionAstroPtrOutput) OrganizationId() pulumi.StringPtrOutput {
 	return o.ApplyT(func(v *ConnectionAstro) *string {
 		if v == nil {
@@ -2014,6 +2201,7 @@ func (o ConnectionAstroPtrOutput) Token() pulumi.StringPtrOutput {
 	}).(pulumi.StringPtrOutput)
 }
 
+// The Workspace the connection belongs to (a Workspace-scoped connection, linked to linkedDeploymentIds), such as clmh597sg000208lb2kjhcn8q. Give it or deploymentId.
 func (o ConnectionAstroPtrOutput) WorkspaceId() pulumi.StringPtrOutput {
 	return o.ApplyT(func(v *ConnectionAstro) *string {
 		if v == nil {
@@ -2025,10 +2213,14 @@ func (o ConnectionAstroPtrOutput) WorkspaceId() pulumi.StringPtrOutput {
 
 // An Astro Deployment, named by id: the component reads what the grant and connection need from it while the program runs.
 type Deployment struct {
+	// Make the grant's identity the Deployment's own workload identity (Astro's "Customer Managed Identity"): on AWS the role of a `webIdentity` trust, on GCP the service account of a `customerManagedIdentity` grant. Set through UpdateDeployment, which keeps every other setting; the apply waits until the Deployment shows it. On delete the identity stays in place unless `restoreOnDelete` sets back the one shown before. Not on Azure (Astro's API refuses it there). true or { restoreOnDelete }. Default: the Deployment's identity is left alone.
 	CustomerManagedIdentity interface{} `pulumi:"customerManagedIdentity"`
-	DeploymentId            string      `pulumi:"deploymentId"`
-	OrganizationId          string      `pulumi:"organizationId"`
-	SecretsBackend          interface{} `pulumi:"secretsBackend"`
+	// The Astro Deployment's id (20-40 lower-case letters and digits), such as clmh597sg000208lb2kjhcn8q.
+	DeploymentId string `pulumi:"deploymentId"`
+	// The Astro organization's id (20-40 lower-case letters and digits), such as clmh597sg000208lb2kjhcn8q.
+	OrganizationId string `pulumi:"organizationId"`
+	// Set the Deployment's `AIRFLOW__SECRETS__BACKEND` and `AIRFLOW__SECRETS__BACKEND_KWARGS` to the cloud's secret store, reached through this grant (AWS Secrets Manager with the connection's role and region; GCP Secret Manager with the project and impersonation chain), as the guides do. Only these two variables are ever written; `kwargs` adds or replaces defaults such as `connections_prefix` or `project_id`. AWS and GCP. true or { backend?, kwargs? }. Default: the Deployment's variables are left alone.
+	SecretsBackend interface{} `pulumi:"secretsBackend"`
 	// An Astro API token that may read the Deployment. Default: stack config `deployment-authorization:astroToken` (set it with `--secret`), then `ASTRO_API_TOKEN`.
 	Token *string `pulumi:"token"`
 }
@@ -2046,10 +2238,14 @@ type DeploymentInput interface {
 
 // An Astro Deployment, named by id: the component reads what the grant and connection need from it while the program runs.
 type DeploymentArgs struct {
-	CustomerManagedIdentity pulumi.Input       `pulumi:"customerManagedIdentity"`
-	DeploymentId            pulumi.StringInput `pulumi:"deploymentId"`
-	OrganizationId          pulumi.StringInput `pulumi:"organizationId"`
-	SecretsBackend          pulumi.Input       `pulumi:"secretsBackend"`
+	// Make the grant's identity the Deployment's own workload identity (Astro's "Customer Managed Identity"): on AWS the role of a `webIdentity` trust, on GCP the service account of a `customerManagedIdentity` grant. Set through UpdateDeployment, which keeps every other setting; the apply waits until the Deployment shows it. On delete the identity stays in place unless `restoreOnDelete` sets back the one shown before. Not on Azure (Astro's API refuses it there). true or { restoreOnDelete }. Default: the Deployment's identity is left alone.
+	CustomerManagedIdentity pulumi.Input `pulumi:"customerManagedIdentity"`
+	// The Astro Deployment's id (20-40 lower-case letters and digits), such as clmh597sg000208lb2kjhcn8q.
+	DeploymentId pulumi.StringInput `pulumi:"deploymentId"`
+	// The Astro organization's id (20-40 lower-case letters and digits), such as clmh597sg000208lb2kjhcn8q.
+	OrganizationId pulumi.StringInput `pulumi:"organizationId"`
+	// Set the Deployment's `AIRFLOW__SECRETS__BACKEND` and `AIRFLOW__SECRETS__BACKEND_KWARGS` to the cloud's secret store, reached through this grant (AWS Secrets Manager with the connection's role and region; GCP Secret Manager with the project and impersonation chain), as the guides do. Only these two variables are ever written; `kwargs` adds or replaces defaults such as `connections_prefix` or `project_id`. AWS and GCP. true or { backend?, kwargs? }. Default: the Deployment's variables are left alone.
+	SecretsBackend pulumi.Input `pulumi:"secretsBackend"`
 	// An Astro API token that may read the Deployment. Default: stack config `deployment-authorization:astroToken` (set it with `--secret`), then `ASTRO_API_TOKEN`.
 	Token pulumi.StringPtrInput `pulumi:"token"`
 }
@@ -2132,18 +2328,22 @@ func (o DeploymentOutput) ToDeploymentPtrOutputWithContext(ctx context.Context) 
 	}).(DeploymentPtrOutput)
 }
 
+// Make the grant's identity the Deployment's own workload identity (Astro's "Customer Managed Identity"): on AWS the role of a `webIdentity` trust, on GCP the service account of a `customerManagedIdentity` grant. Set through UpdateDeployment, which keeps every other setting; the apply waits until the Deployment shows it. On delete the identity stays in place unless `restoreOnDelete` sets back the one shown before. Not on Azure (Astro's API refuses it there). true or { restoreOnDelete }. Default: the Deployment's identity is left alone.
 func (o DeploymentOutput) CustomerManagedIdentity() pulumi.AnyOutput {
 	return o.ApplyT(func(v Deployment) interface{} { return v.CustomerManagedIdentity }).(pulumi.AnyOutput)
 }
 
+// The Astro Deployment's id (20-40 lower-case letters and digits), such as clmh597sg000208lb2kjhcn8q.
 func (o DeploymentOutput) DeploymentId() pulumi.StringOutput {
 	return o.ApplyT(func(v Deployment) string { return v.DeploymentId }).(pulumi.StringOutput)
 }
 
+// The Astro organization's id (20-40 lower-case letters and digits), such as clmh597sg000208lb2kjhcn8q.
 func (o DeploymentOutput) OrganizationId() pulumi.StringOutput {
 	return o.ApplyT(func(v Deployment) string { return v.OrganizationId }).(pulumi.StringOutput)
 }
 
+// Set the Deployment's `AIRFLOW__SECRETS__BACKEND` and `AIRFLOW__SECRETS__BACKEND_KWARGS` to the cloud's secret store, reached through this grant (AWS Secrets Manager with the connection's role and region; GCP Secret Manager with the project and impersonation chain), as the guides do. Only these two variables are ever written; `kwargs` adds or replaces defaults such as `connections_prefix` or `project_id`. AWS and GCP. true or { backend?, kwargs? }. Default: the Deployment's variables are left alone.
 func (o DeploymentOutput) SecretsBackend() pulumi.AnyOutput {
 	return o.ApplyT(func(v Deployment) interface{} { return v.SecretsBackend }).(pulumi.AnyOutput)
 }
@@ -2177,6 +2377,7 @@ func (o DeploymentPtrOutput) Elem() DeploymentOutput {
 	}).(DeploymentOutput)
 }
 
+// Make the grant's identity the Deployment's own workload identity (Astro's "Customer Managed Identity"): on AWS the role of a `webIdentity` trust, on GCP the service account of a `customerManagedIdentity` grant. Set through UpdateDeployment, which keeps every other setting; the apply waits until the Deployment shows it. On delete the identity stays in place unless `restoreOnDelete` sets back the one shown before. Not on Azure (Astro's API refuses it there). true or { restoreOnDelete }. Default: the Deployment's identity is left alone.
 func (o DeploymentPtrOutput) CustomerManagedIdentity() pulumi.AnyOutput {
 	return o.ApplyT(func(v *Deployment) interface{} {
 		if v == nil {
@@ -2186,6 +2387,7 @@ func (o DeploymentPtrOutput) CustomerManagedIdentity() pulumi.AnyOutput {
 	}).(pulumi.AnyOutput)
 }
 
+// The Astro Deployment's id (20-40 lower-case letters and digits), such as clmh597sg000208lb2kjhcn8q.
 func (o DeploymentPtrOutput) DeploymentId() pulumi.StringPtrOutput {
 	return o.ApplyT(func(v *Deployment) *string {
 		if v == nil {
@@ -2195,6 +2397,7 @@ func (o DeploymentPtrOutput) DeploymentId() pulumi.StringPtrOutput {
 	}).(pulumi.StringPtrOutput)
 }
 
+// The Astro organization's id (20-40 lower-case letters and digits), such as clmh597sg000208lb2kjhcn8q.
 func (o DeploymentPtrOutput) OrganizationId() pulumi.StringPtrOutput {
 	return o.ApplyT(func(v *Deployment) *string {
 		if v == nil {
@@ -2204,6 +2407,7 @@ func (o DeploymentPtrOutput) OrganizationId() pulumi.StringPtrOutput {
 	}).(pulumi.StringPtrOutput)
 }
 
+// Set the Deployment's `AIRFLOW__SECRETS__BACKEND` and `AIRFLOW__SECRETS__BACKEND_KWARGS` to the cloud's secret store, reached through this grant (AWS Secrets Manager with the connection's role and region; GCP Secret Manager with the project and impersonation chain), as the guides do. Only these two variables are ever written; `kwargs` adds or replaces defaults such as `connections_prefix` or `project_id`. AWS and GCP. true or { backend?, kwargs? }. Default: the Deployment's variables are left alone.
 func (o DeploymentPtrOutput) SecretsBackend() pulumi.AnyOutput {
 	return o.ApplyT(func(v *Deployment) interface{} {
 		if v == nil {
@@ -2224,6 +2428,7 @@ func (o DeploymentPtrOutput) Token() pulumi.StringPtrOutput {
 }
 
 type DeploymentCustomerManagedIdentity struct {
+	// On delete, set back the identity the Deployment showed before. Default: false: the grant's identity stays in place.
 	RestoreOnDelete *bool `pulumi:"restoreOnDelete"`
 }
 
@@ -2239,6 +2444,7 @@ type DeploymentCustomerManagedIdentityInput interface {
 }
 
 type DeploymentCustomerManagedIdentityArgs struct {
+	// On delete, set back the identity the Deployment showed before. Default: false: the grant's identity stays in place.
 	RestoreOnDelete pulumi.BoolPtrInput `pulumi:"restoreOnDelete"`
 }
 
@@ -2319,6 +2525,7 @@ func (o DeploymentCustomerManagedIdentityOutput) ToDeploymentCustomerManagedIden
 	}).(DeploymentCustomerManagedIdentityPtrOutput)
 }
 
+// On delete, set back the identity the Deployment showed before. Default: false: the grant's identity stays in place.
 func (o DeploymentCustomerManagedIdentityOutput) RestoreOnDelete() pulumi.BoolPtrOutput {
 	return o.ApplyT(func(v DeploymentCustomerManagedIdentity) *bool { return v.RestoreOnDelete }).(pulumi.BoolPtrOutput)
 }
@@ -2347,6 +2554,7 @@ func (o DeploymentCustomerManagedIdentityPtrOutput) Elem() DeploymentCustomerMan
 	}).(DeploymentCustomerManagedIdentityOutput)
 }
 
+// On delete, set back the identity the Deployment showed before. Default: false: the grant's identity stays in place.
 func (o DeploymentCustomerManagedIdentityPtrOutput) RestoreOnDelete() pulumi.BoolPtrOutput {
 	return o.ApplyT(func(v *DeploymentCustomerManagedIdentity) *bool {
 		if v == nil {
@@ -2357,8 +2565,10 @@ func (o DeploymentCustomerManagedIdentityPtrOutput) RestoreOnDelete() pulumi.Boo
 }
 
 type DeploymentSecretsBackend struct {
-	Backend *string                `pulumi:"backend"`
-	Kwargs  map[string]interface{} `pulumi:"kwargs"`
+	// Airflow's secrets backend class, a dotted Python class path such as airflow.providers.amazon.aws.secrets.systems_manager.SystemsManagerParameterStoreBackend. Default: the cloud's secret store backend.
+	Backend *string `pulumi:"backend"`
+	// Backend kwargs added to (or replacing) the defaults, such as { connections_prefix: "airflow/connections" } or project_id; scalars, no secrets. Default: none.
+	Kwargs map[string]interface{} `pulumi:"kwargs"`
 }
 
 // DeploymentSecretsBackendInput is an input type that accepts DeploymentSecretsBackendArgs and DeploymentSecretsBackendOutput values.
@@ -2373,8 +2583,10 @@ type DeploymentSecretsBackendInput interface {
 }
 
 type DeploymentSecretsBackendArgs struct {
+	// Airflow's secrets backend class, a dotted Python class path such as airflow.providers.amazon.aws.secrets.systems_manager.SystemsManagerParameterStoreBackend. Default: the cloud's secret store backend.
 	Backend pulumi.StringPtrInput `pulumi:"backend"`
-	Kwargs  pulumi.MapInput       `pulumi:"kwargs"`
+	// Backend kwargs added to (or replacing) the defaults, such as { connections_prefix: "airflow/connections" } or project_id; scalars, no secrets. Default: none.
+	Kwargs pulumi.MapInput `pulumi:"kwargs"`
 }
 
 func (DeploymentSecretsBackendArgs) ElementType() reflect.Type {
@@ -2454,10 +2666,12 @@ func (o DeploymentSecretsBackendOutput) ToDeploymentSecretsBackendPtrOutputWithC
 	}).(DeploymentSecretsBackendPtrOutput)
 }
 
+// Airflow's secrets backend class, a dotted Python class path such as airflow.providers.amazon.aws.secrets.systems_manager.SystemsManagerParameterStoreBackend. Default: the cloud's secret store backend.
 func (o DeploymentSecretsBackendOutput) Backend() pulumi.StringPtrOutput {
 	return o.ApplyT(func(v DeploymentSecretsBackend) *string { return v.Backend }).(pulumi.StringPtrOutput)
 }
 
+// Backend kwargs added to (or replacing) the defaults, such as { connections_prefix: "airflow/connections" } or project_id; scalars, no secrets. Default: none.
 func (o DeploymentSecretsBackendOutput) Kwargs() pulumi.MapOutput {
 	return o.ApplyT(func(v DeploymentSecretsBackend) map[string]interface{} { return v.Kwargs }).(pulumi.MapOutput)
 }
@@ -2486,6 +2700,7 @@ func (o DeploymentSecretsBackendPtrOutput) Elem() DeploymentSecretsBackendOutput
 	}).(DeploymentSecretsBackendOutput)
 }
 
+// Airflow's secrets backend class, a dotted Python class path such as airflow.providers.amazon.aws.secrets.systems_manager.SystemsManagerParameterStoreBackend. Default: the cloud's secret store backend.
 func (o DeploymentSecretsBackendPtrOutput) Backend() pulumi.StringPtrOutput {
 	return o.ApplyT(func(v *DeploymentSecretsBackend) *string {
 		if v == nil {
@@ -2495,6 +2710,7 @@ func (o DeploymentSecretsBackendPtrOutput) Backend() pulumi.StringPtrOutput {
 	}).(pulumi.StringPtrOutput)
 }
 
+// Backend kwargs added to (or replacing) the defaults, such as { connections_prefix: "airflow/connections" } or project_id; scalars, no secrets. Default: none.
 func (o DeploymentSecretsBackendPtrOutput) Kwargs() pulumi.MapOutput {
 	return o.ApplyT(func(v *DeploymentSecretsBackend) map[string]interface{} {
 		if v == nil {
@@ -2504,10 +2720,14 @@ func (o DeploymentSecretsBackendPtrOutput) Kwargs() pulumi.MapOutput {
 	}).(pulumi.MapOutput)
 }
 
+// Grant in Google Cloud: the Deployment's members in one role's binding, on the project or on a service account, and the connection's project. { project?, grant, adoptExistingMembers? }.
 type GcpGrant struct {
-	AdoptExistingMembers *bool       `pulumi:"adoptExistingMembers"`
-	Grant                interface{} `pulumi:"grant"`
-	Project              *string     `pulumi:"project"`
+	// Members that were in the binding before this resource (a manual setup) become its own: kept while it exists, removed when it goes. Without it they are left in place on destroy. Default: false.
+	AdoptExistingMembers *bool `pulumi:"adoptExistingMembers"`
+	// What to grant: { kind: "projectRole", role }, { kind: "impersonation", serviceAccount } or { kind: "customerManagedIdentity", serviceAccount, workloadIdentityPool, namespace, serviceAccounts?, serviceAccountNames? }.
+	Grant interface{} `pulumi:"grant"`
+	// The customer's project: where a project role is granted, and the connection's `project`, such as my-data-project. Default: for `projectRole`, the stack config `gcp:project`; for the service account kinds, the service account's project (from `name@<project>.iam.gserviceaccount.com`).
+	Project *string `pulumi:"project"`
 }
 
 // GcpGrantInput is an input type that accepts GcpGrantArgs and GcpGrantOutput values.
@@ -2521,10 +2741,14 @@ type GcpGrantInput interface {
 	ToGcpGrantOutputWithContext(context.Context) GcpGrantOutput
 }
 
+// Grant in Google Cloud: the Deployment's members in one role's binding, on the project or on a service account, and the connection's project. { project?, grant, adoptExistingMembers? }.
 type GcpGrantArgs struct {
-	AdoptExistingMembers pulumi.BoolPtrInput   `pulumi:"adoptExistingMembers"`
-	Grant                pulumi.Input          `pulumi:"grant"`
-	Project              pulumi.StringPtrInput `pulumi:"project"`
+	// Members that were in the binding before this resource (a manual setup) become its own: kept while it exists, removed when it goes. Without it they are left in place on destroy. Default: false.
+	AdoptExistingMembers pulumi.BoolPtrInput `pulumi:"adoptExistingMembers"`
+	// What to grant: { kind: "projectRole", role }, { kind: "impersonation", serviceAccount } or { kind: "customerManagedIdentity", serviceAccount, workloadIdentityPool, namespace, serviceAccounts?, serviceAccountNames? }.
+	Grant pulumi.Input `pulumi:"grant"`
+	// The customer's project: where a project role is granted, and the connection's `project`, such as my-data-project. Default: for `projectRole`, the stack config `gcp:project`; for the service account kinds, the service account's project (from `name@<project>.iam.gserviceaccount.com`).
+	Project pulumi.StringPtrInput `pulumi:"project"`
 }
 
 func (GcpGrantArgs) ElementType() reflect.Type {
@@ -2580,6 +2804,7 @@ func (i *gcpGrantPtrType) ToGcpGrantPtrOutputWithContext(ctx context.Context) Gc
 	return pulumi.ToOutputWithContext(ctx, i).(GcpGrantPtrOutput)
 }
 
+// Grant in Google Cloud: the Deployment's members in one role's binding, on the project or on a service account, and the connection's project. { project?, grant, adoptExistingMembers? }.
 type GcpGrantOutput struct{ *pulumi.OutputState }
 
 func (GcpGrantOutput) ElementType() reflect.Type {
@@ -2604,14 +2829,17 @@ func (o GcpGrantOutput) ToGcpGrantPtrOutputWithContext(ctx context.Context) GcpG
 	}).(GcpGrantPtrOutput)
 }
 
+// Members that were in the binding before this resource (a manual setup) become its own: kept while it exists, removed when it goes. Without it they are left in place on destroy. Default: false.
 func (o GcpGrantOutput) AdoptExistingMembers() pulumi.BoolPtrOutput {
 	return o.ApplyT(func(v GcpGrant) *bool { return v.AdoptExistingMembers }).(pulumi.BoolPtrOutput)
 }
 
+// What to grant: { kind: "projectRole", role }, { kind: "impersonation", serviceAccount } or { kind: "customerManagedIdentity", serviceAccount, workloadIdentityPool, namespace, serviceAccounts?, serviceAccountNames? }.
 func (o GcpGrantOutput) Grant() pulumi.AnyOutput {
 	return o.ApplyT(func(v GcpGrant) interface{} { return v.Grant }).(pulumi.AnyOutput)
 }
 
+// The customer's project: where a project role is granted, and the connection's `project`, such as my-data-project. Default: for `projectRole`, the stack config `gcp:project`; for the service account kinds, the service account's project (from `name@<project>.iam.gserviceaccount.com`).
 func (o GcpGrantOutput) Project() pulumi.StringPtrOutput {
 	return o.ApplyT(func(v GcpGrant) *string { return v.Project }).(pulumi.StringPtrOutput)
 }
@@ -2640,6 +2868,7 @@ func (o GcpGrantPtrOutput) Elem() GcpGrantOutput {
 	}).(GcpGrantOutput)
 }
 
+// Members that were in the binding before this resource (a manual setup) become its own: kept while it exists, removed when it goes. Without it they are left in place on destroy. Default: false.
 func (o GcpGrantPtrOutput) AdoptExistingMembers() pulumi.BoolPtrOutput {
 	return o.ApplyT(func(v *GcpGrant) *bool {
 		if v == nil {
@@ -2649,6 +2878,7 @@ func (o GcpGrantPtrOutput) AdoptExistingMembers() pulumi.BoolPtrOutput {
 	}).(pulumi.BoolPtrOutput)
 }
 
+// What to grant: { kind: "projectRole", role }, { kind: "impersonation", serviceAccount } or { kind: "customerManagedIdentity", serviceAccount, workloadIdentityPool, namespace, serviceAccounts?, serviceAccountNames? }.
 func (o GcpGrantPtrOutput) Grant() pulumi.AnyOutput {
 	return o.ApplyT(func(v *GcpGrant) interface{} {
 		if v == nil {
@@ -2658,6 +2888,7 @@ func (o GcpGrantPtrOutput) Grant() pulumi.AnyOutput {
 	}).(pulumi.AnyOutput)
 }
 
+// The customer's project: where a project role is granted, and the connection's `project`, such as my-data-project. Default: for `projectRole`, the stack config `gcp:project`; for the service account kinds, the service account's project (from `name@<project>.iam.gserviceaccount.com`).
 func (o GcpGrantPtrOutput) Project() pulumi.StringPtrOutput {
 	return o.ApplyT(func(v *GcpGrant) *string {
 		if v == nil {
@@ -2668,12 +2899,18 @@ func (o GcpGrantPtrOutput) Project() pulumi.StringPtrOutput {
 }
 
 type GcpGrantCustomerManagedIdentity struct {
-	Kind                 string                    `pulumi:"kind"`
-	Namespace            *string                   `pulumi:"namespace"`
-	ServiceAccount       string                    `pulumi:"serviceAccount"`
-	ServiceAccountNames  []string                  `pulumi:"serviceAccountNames"`
-	ServiceAccounts      []ServiceAccountComponent `pulumi:"serviceAccounts"`
-	WorkloadIdentityPool string                    `pulumi:"workloadIdentityPool"`
+	// "customerManagedIdentity": the customer service account becomes the Deployment's identity: the Deployment's Kubernetes service accounts may act as it (Workload Identity User on it).
+	Kind string `pulumi:"kind"`
+	// The Deployment's Kubernetes namespace, such as astronomer-celestial-galaxy-1234; may be an output of the resource that creates the Deployment. With `deployment`, read from the Deployment.
+	Namespace *string `pulumi:"namespace"`
+	// The customer service account the Deployment runs as, such as airflow-reader@my-data-project.iam.gserviceaccount.com.
+	ServiceAccount string `pulumi:"serviceAccount"`
+	// Full Kubernetes service account names, instead of the components' Astro names, such as ["astronomer-celestial-galaxy-1234-worker-serviceaccount"]; not with serviceAccounts.
+	ServiceAccountNames []string `pulumi:"serviceAccountNames"`
+	// The Deployment's components whose service accounts may act as the service account, of scheduler, worker, triggerer, dag-processor, webserver, api-server and kpo, such as ["worker"]; not with serviceAccountNames. Default: scheduler, worker, triggerer, dag-processor, kpo.
+	ServiceAccounts []ServiceAccountComponent `pulumi:"serviceAccounts"`
+	// The cluster's workload identity pool, <cluster project>.svc.id.goog, such as astronomer-prod-123.svc.id.goog.
+	WorkloadIdentityPool string `pulumi:"workloadIdentityPool"`
 }
 
 // GcpGrantCustomerManagedIdentityInput is an input type that accepts GcpGrantCustomerManagedIdentityArgs and GcpGrantCustomerManagedIdentityOutput values.
@@ -2688,12 +2925,18 @@ type GcpGrantCustomerManagedIdentityInput interface {
 }
 
 type GcpGrantCustomerManagedIdentityArgs struct {
-	Kind                 pulumi.StringInput                `pulumi:"kind"`
-	Namespace            pulumi.StringPtrInput             `pulumi:"namespace"`
-	ServiceAccount       pulumi.StringInput                `pulumi:"serviceAccount"`
-	ServiceAccountNames  pulumi.StringArrayInput           `pulumi:"serviceAccountNames"`
-	ServiceAccounts      ServiceAccountComponentArrayInput `pulumi:"serviceAccounts"`
-	WorkloadIdentityPool pulumi.StringInput                `pulumi:"workloadIdentityPool"`
+	// "customerManagedIdentity": the customer service account becomes the Deployment's identity: the Deployment's Kubernetes service accounts may act as it (Workload Identity User on it).
+	Kind pulumi.StringInput `pulumi:"kind"`
+	// The Deployment's Kubernetes namespace, such as astronomer-celestial-galaxy-1234; may be an output of the resource that creates the Deployment. With `deployment`, read from the Deployment.
+	Namespace pulumi.StringPtrInput `pulumi:"namespace"`
+	// The customer service account the Deployment runs as, such as airflow-reader@my-data-project.iam.gserviceaccount.com.
+	ServiceAccount pulumi.StringInput `pulumi:"serviceAccount"`
+	// Full Kubernetes service account names, instead of the components' Astro names, such as ["astronomer-celestial-galaxy-1234-worker-serviceaccount"]; not with serviceAccounts.
+	ServiceAccountNames pulumi.StringArrayInput `pulumi:"serviceAccountNames"`
+	// The Deployment's components whose service accounts may act as the service account, of scheduler, worker, triggerer, dag-processor, webserver, api-server and kpo, such as ["worker"]; not with serviceAccountNames. Default: scheduler, worker, triggerer, dag-processor, kpo.
+	ServiceAccounts ServiceAccountComponentArrayInput `pulumi:"serviceAccounts"`
+	// The cluster's workload identity pool, <cluster project>.svc.id.goog, such as astronomer-prod-123.svc.id.goog.
+	WorkloadIdentityPool pulumi.StringInput `pulumi:"workloadIdentityPool"`
 }
 
 func (GcpGrantCustomerManagedIdentityArgs) ElementType() reflect.Type {
@@ -2773,26 +3016,32 @@ func (o GcpGrantCustomerManagedIdentityOutput) ToGcpGrantCustomerManagedIdentity
 	}).(GcpGrantCustomerManagedIdentityPtrOutput)
 }
 
+// "customerManagedIdentity": the customer service account becomes the Deployment's identity: the Deployment's Kubernetes service accounts may act as it (Workload Identity User on it).
 func (o GcpGrantCustomerManagedIdentityOutput) Kind() pulumi.StringOutput {
 	return o.ApplyT(func(v GcpGrantCustomerManagedIdentity) string { return v.Kind }).(pulumi.StringOutput)
 }
 
+// The Deployment's Kubernetes namespace, such as astronomer-celestial-galaxy-1234; may be an output of the resource that creates the Deployment. With `deployment`, read from the Deployment.
 func (o GcpGrantCustomerManagedIdentityOutput) Namespace() pulumi.StringPtrOutput {
 	return o.ApplyT(func(v GcpGrantCustomerManagedIdentity) *string { return v.Namespace }).(pulumi.StringPtrOutput)
 }
 
+// The customer service account the Deployment runs as, such as airflow-reader@my-data-project.iam.gserviceaccount.com.
 func (o GcpGrantCustomerManagedIdentityOutput) ServiceAccount() pulumi.StringOutput {
 	return o.ApplyT(func(v GcpGrantCustomerManagedIdentity) string { return v.ServiceAccount }).(pulumi.StringOutput)
 }
 
+// Full Kubernetes service account names, instead of the components' Astro names, such as ["astronomer-celestial-galaxy-1234-worker-serviceaccount"]; not with serviceAccounts.
 func (o GcpGrantCustomerManagedIdentityOutput) ServiceAccountNames() pulumi.StringArrayOutput {
 	return o.ApplyT(func(v GcpGrantCustomerManagedIdentity) []string { return v.ServiceAccountNames }).(pulumi.StringArrayOutput)
 }
 
+// The Deployment's components whose service accounts may act as the service account, of scheduler, worker, triggerer, dag-processor, webserver, api-server and kpo, such as ["worker"]; not with serviceAccountNames. Default: scheduler, worker, triggerer, dag-processor, kpo.
 func (o GcpGrantCustomerManagedIdentityOutput) ServiceAccounts() ServiceAccountComponentArrayOutput {
 	return o.ApplyT(func(v GcpGrantCustomerManagedIdentity) []ServiceAccountComponent { return v.ServiceAccounts }).(ServiceAccountComponentArrayOutput)
 }
 
+// The cluster's workload identity pool, <cluster project>.svc.id.goog, such as astronomer-prod-123.svc.id.goog.
 func (o GcpGrantCustomerManagedIdentityOutput) WorkloadIdentityPool() pulumi.StringOutput {
 	return o.ApplyT(func(v GcpGrantCustomerManagedIdentity) string { return v.WorkloadIdentityPool }).(pulumi.StringOutput)
 }
@@ -2821,6 +3070,7 @@ func (o GcpGrantCustomerManagedIdentityPtrOutput) Elem() GcpGrantCustomerManaged
 	}).(GcpGrantCustomerManagedIdentityOutput)
 }
 
+// "customerManagedIdentity": the customer service account becomes the Deployment's identity: the Deployment's Kubernetes service accounts may act as it (Workload Identity User on it).
 func (o GcpGrantCustomerManagedIdentityPtrOutput) Kind() pulumi.StringPtrOutput {
 	return o.ApplyT(func(v *GcpGrantCustomerManagedIdentity) *string {
 		if v == nil {
@@ -2830,6 +3080,7 @@ func (o GcpGrantCustomerManagedIdentityPtrOutput) Kind() pulumi.StringPtrOutput 
 	}).(pulumi.StringPtrOutput)
 }
 
+// The Deployment's Kubernetes namespace, such as astronomer-celestial-galaxy-1234; may be an output of the resource that creates the Deployment. With `deployment`, read from the Deployment.
 func (o GcpGrantCustomerManagedIdentityPtrOutput) Namespace() pulumi.StringPtrOutput {
 	return o.ApplyT(func(v *GcpGrantCustomerManagedIdentity) *string {
 		if v == nil {
@@ -2839,6 +3090,7 @@ func (o GcpGrantCustomerManagedIdentityPtrOutput) Namespace() pulumi.StringPtrOu
 	}).(pulumi.StringPtrOutput)
 }
 
+// The customer service account the Deployment runs as, such as airflow-reader@my-data-project.iam.gserviceaccount.com.
 func (o GcpGrantCustomerManagedIdentityPtrOutput) ServiceAccount() pulumi.StringPtrOutput {
 	return o.ApplyT(func(v *GcpGrantCustomerManagedIdentity) *string {
 		if v == nil {
@@ -2848,6 +3100,7 @@ func (o GcpGrantCustomerManagedIdentityPtrOutput) ServiceAccount() pulumi.String
 	}).(pulumi.StringPtrOutput)
 }
 
+// Full Kubernetes service account names, instead of the components' Astro names, such as ["astronomer-celestial-galaxy-1234-worker-serviceaccount"]; not with serviceAccounts.
 func (o GcpGrantCustomerManagedIdentityPtrOutput) ServiceAccountNames() pulumi.StringArrayOutput {
 	return o.ApplyT(func(v *GcpGrantCustomerManagedIdentity) []string {
 		if v == nil {
@@ -2857,6 +3110,7 @@ func (o GcpGrantCustomerManagedIdentityPtrOutput) ServiceAccountNames() pulumi.S
 	}).(pulumi.StringArrayOutput)
 }
 
+// The Deployment's components whose service accounts may act as the service account, of scheduler, worker, triggerer, dag-processor, webserver, api-server and kpo, such as ["worker"]; not with serviceAccountNames. Default: scheduler, worker, triggerer, dag-processor, kpo.
 func (o GcpGrantCustomerManagedIdentityPtrOutput) ServiceAccounts() ServiceAccountComponentArrayOutput {
 	return o.ApplyT(func(v *GcpGrantCustomerManagedIdentity) []ServiceAccountComponent {
 		if v == nil {
@@ -2866,6 +3120,7 @@ func (o GcpGrantCustomerManagedIdentityPtrOutput) ServiceAccounts() ServiceAccou
 	}).(ServiceAccountComponentArrayOutput)
 }
 
+// The cluster's workload identity pool, <cluster project>.svc.id.goog, such as astronomer-prod-123.svc.id.goog.
 func (o GcpGrantCustomerManagedIdentityPtrOutput) WorkloadIdentityPool() pulumi.StringPtrOutput {
 	return o.ApplyT(func(v *GcpGrantCustomerManagedIdentity) *string {
 		if v == nil {
@@ -2876,7 +3131,9 @@ func (o GcpGrantCustomerManagedIdentityPtrOutput) WorkloadIdentityPool() pulumi.
 }
 
 type GcpGrantImpersonation struct {
-	Kind           string `pulumi:"kind"`
+	// "impersonation": the Deployment's workload identity may impersonate a customer service account (Token Creator on it). Needs `workloadIdentity`.
+	Kind string `pulumi:"kind"`
+	// The customer service account to impersonate, such as airflow-reader@my-data-project.iam.gserviceaccount.com.
 	ServiceAccount string `pulumi:"serviceAccount"`
 }
 
@@ -2892,7 +3149,9 @@ type GcpGrantImpersonationInput interface {
 }
 
 type GcpGrantImpersonationArgs struct {
-	Kind           pulumi.StringInput `pulumi:"kind"`
+	// "impersonation": the Deployment's workload identity may impersonate a customer service account (Token Creator on it). Needs `workloadIdentity`.
+	Kind pulumi.StringInput `pulumi:"kind"`
+	// The customer service account to impersonate, such as airflow-reader@my-data-project.iam.gserviceaccount.com.
 	ServiceAccount pulumi.StringInput `pulumi:"serviceAccount"`
 }
 
@@ -2973,10 +3232,12 @@ func (o GcpGrantImpersonationOutput) ToGcpGrantImpersonationPtrOutputWithContext
 	}).(GcpGrantImpersonationPtrOutput)
 }
 
+// "impersonation": the Deployment's workload identity may impersonate a customer service account (Token Creator on it). Needs `workloadIdentity`.
 func (o GcpGrantImpersonationOutput) Kind() pulumi.StringOutput {
 	return o.ApplyT(func(v GcpGrantImpersonation) string { return v.Kind }).(pulumi.StringOutput)
 }
 
+// The customer service account to impersonate, such as airflow-reader@my-data-project.iam.gserviceaccount.com.
 func (o GcpGrantImpersonationOutput) ServiceAccount() pulumi.StringOutput {
 	return o.ApplyT(func(v GcpGrantImpersonation) string { return v.ServiceAccount }).(pulumi.StringOutput)
 }
@@ -3005,6 +3266,7 @@ func (o GcpGrantImpersonationPtrOutput) Elem() GcpGrantImpersonationOutput {
 	}).(GcpGrantImpersonationOutput)
 }
 
+// "impersonation": the Deployment's workload identity may impersonate a customer service account (Token Creator on it). Needs `workloadIdentity`.
 func (o GcpGrantImpersonationPtrOutput) Kind() pulumi.StringPtrOutput {
 	return o.ApplyT(func(v *GcpGrantImpersonation) *string {
 		if v == nil {
@@ -3014,6 +3276,7 @@ func (o GcpGrantImpersonationPtrOutput) Kind() pulumi.StringPtrOutput {
 	}).(pulumi.StringPtrOutput)
 }
 
+// The customer service account to impersonate, such as airflow-reader@my-data-project.iam.gserviceaccount.com.
 func (o GcpGrantImpersonationPtrOutput) ServiceAccount() pulumi.StringPtrOutput {
 	return o.ApplyT(func(v *GcpGrantImpersonation) *string {
 		if v == nil {
@@ -3024,7 +3287,9 @@ func (o GcpGrantImpersonationPtrOutput) ServiceAccount() pulumi.StringPtrOutput 
 }
 
 type GcpGrantProjectRole struct {
+	// "projectRole": the Deployment's own workload identity gets a role on the project (`gcloud projects add-iam-policy-binding`). Needs `workloadIdentity`.
 	Kind string `pulumi:"kind"`
+	// The role to grant, roles/<name> or a custom role, such as roles/bigquery.dataViewer or projects/my-project/roles/custom.
 	Role string `pulumi:"role"`
 }
 
@@ -3040,7 +3305,9 @@ type GcpGrantProjectRoleInput interface {
 }
 
 type GcpGrantProjectRoleArgs struct {
+	// "projectRole": the Deployment's own workload identity gets a role on the project (`gcloud projects add-iam-policy-binding`). Needs `workloadIdentity`.
 	Kind pulumi.StringInput `pulumi:"kind"`
+	// The role to grant, roles/<name> or a custom role, such as roles/bigquery.dataViewer or projects/my-project/roles/custom.
 	Role pulumi.StringInput `pulumi:"role"`
 }
 
@@ -3121,10 +3388,12 @@ func (o GcpGrantProjectRoleOutput) ToGcpGrantProjectRolePtrOutputWithContext(ctx
 	}).(GcpGrantProjectRolePtrOutput)
 }
 
+// "projectRole": the Deployment's own workload identity gets a role on the project (`gcloud projects add-iam-policy-binding`). Needs `workloadIdentity`.
 func (o GcpGrantProjectRoleOutput) Kind() pulumi.StringOutput {
 	return o.ApplyT(func(v GcpGrantProjectRole) string { return v.Kind }).(pulumi.StringOutput)
 }
 
+// The role to grant, roles/<name> or a custom role, such as roles/bigquery.dataViewer or projects/my-project/roles/custom.
 func (o GcpGrantProjectRoleOutput) Role() pulumi.StringOutput {
 	return o.ApplyT(func(v GcpGrantProjectRole) string { return v.Role }).(pulumi.StringOutput)
 }
@@ -3153,6 +3422,7 @@ func (o GcpGrantProjectRolePtrOutput) Elem() GcpGrantProjectRoleOutput {
 	}).(GcpGrantProjectRoleOutput)
 }
 
+// "projectRole": the Deployment's own workload identity gets a role on the project (`gcloud projects add-iam-policy-binding`). Needs `workloadIdentity`.
 func (o GcpGrantProjectRolePtrOutput) Kind() pulumi.StringPtrOutput {
 	return o.ApplyT(func(v *GcpGrantProjectRole) *string {
 		if v == nil {
@@ -3162,6 +3432,7 @@ func (o GcpGrantProjectRolePtrOutput) Kind() pulumi.StringPtrOutput {
 	}).(pulumi.StringPtrOutput)
 }
 
+// The role to grant, roles/<name> or a custom role, such as roles/bigquery.dataViewer or projects/my-project/roles/custom.
 func (o GcpGrantProjectRolePtrOutput) Role() pulumi.StringPtrOutput {
 	return o.ApplyT(func(v *GcpGrantProjectRole) *string {
 		if v == nil {

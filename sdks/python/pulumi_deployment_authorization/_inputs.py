@@ -61,9 +61,21 @@ MYPY = False
 if not MYPY:
     class AwsGrantTrustClusterRoleArgsDict(TypedDict):
         kind: pulumi.Input[_builtins.str]
+        """
+        "clusterRole": trust the Astro cluster's role, AirflowS3Logs-<clusterId>, for every Deployment on the cluster. Give clusterRoleArn, or dataPlaneAccountId and clusterId.
+        """
         cluster_id: NotRequired[pulumi.Input[_builtins.str]]
+        """
+        The Astro cluster's id, such as clv1a2b3c000008l7abcd1234: with dataPlaneAccountId, names the role AirflowS3Logs-<clusterId>.
+        """
         cluster_role_arn: NotRequired[pulumi.Input[_builtins.str]]
+        """
+        The cluster role's ARN, such as arn:aws:iam::123456789012:role/AirflowS3Logs-clv1a2b3c000008l7abcd1234. Or give dataPlaneAccountId and clusterId instead.
+        """
         data_plane_account_id: NotRequired[pulumi.Input[_builtins.str]]
+        """
+        The 12-digit AWS account of the cluster's data plane, such as 123456789012: with clusterId, names the role AirflowS3Logs-<clusterId> in that account.
+        """
 elif False:
     AwsGrantTrustClusterRoleArgsDict: TypeAlias = Mapping[str, Any]
 
@@ -74,6 +86,12 @@ class AwsGrantTrustClusterRoleArgs:
                  cluster_id: Optional[pulumi.Input[_builtins.str]] = None,
                  cluster_role_arn: Optional[pulumi.Input[_builtins.str]] = None,
                  data_plane_account_id: Optional[pulumi.Input[_builtins.str]] = None):
+        """
+        :param pulumi.Input[_builtins.str] kind: "clusterRole": trust the Astro cluster's role, AirflowS3Logs-<clusterId>, for every Deployment on the cluster. Give clusterRoleArn, or dataPlaneAccountId and clusterId.
+        :param pulumi.Input[_builtins.str] cluster_id: The Astro cluster's id, such as clv1a2b3c000008l7abcd1234: with dataPlaneAccountId, names the role AirflowS3Logs-<clusterId>.
+        :param pulumi.Input[_builtins.str] cluster_role_arn: The cluster role's ARN, such as arn:aws:iam::123456789012:role/AirflowS3Logs-clv1a2b3c000008l7abcd1234. Or give dataPlaneAccountId and clusterId instead.
+        :param pulumi.Input[_builtins.str] data_plane_account_id: The 12-digit AWS account of the cluster's data plane, such as 123456789012: with clusterId, names the role AirflowS3Logs-<clusterId> in that account.
+        """
         pulumi.set(__self__, "kind", 'clusterRole')
         if cluster_id is not None:
             pulumi.set(__self__, "cluster_id", cluster_id)
@@ -85,6 +103,9 @@ class AwsGrantTrustClusterRoleArgs:
     @_builtins.property
     @pulumi.getter
     def kind(self) -> pulumi.Input[_builtins.str]:
+        """
+        "clusterRole": trust the Astro cluster's role, AirflowS3Logs-<clusterId>, for every Deployment on the cluster. Give clusterRoleArn, or dataPlaneAccountId and clusterId.
+        """
         return pulumi.get(self, "kind")
 
     @kind.setter
@@ -94,6 +115,9 @@ class AwsGrantTrustClusterRoleArgs:
     @_builtins.property
     @pulumi.getter(name="clusterId")
     def cluster_id(self) -> Optional[pulumi.Input[_builtins.str]]:
+        """
+        The Astro cluster's id, such as clv1a2b3c000008l7abcd1234: with dataPlaneAccountId, names the role AirflowS3Logs-<clusterId>.
+        """
         return pulumi.get(self, "cluster_id")
 
     @cluster_id.setter
@@ -103,6 +127,9 @@ class AwsGrantTrustClusterRoleArgs:
     @_builtins.property
     @pulumi.getter(name="clusterRoleArn")
     def cluster_role_arn(self) -> Optional[pulumi.Input[_builtins.str]]:
+        """
+        The cluster role's ARN, such as arn:aws:iam::123456789012:role/AirflowS3Logs-clv1a2b3c000008l7abcd1234. Or give dataPlaneAccountId and clusterId instead.
+        """
         return pulumi.get(self, "cluster_role_arn")
 
     @cluster_role_arn.setter
@@ -112,6 +139,9 @@ class AwsGrantTrustClusterRoleArgs:
     @_builtins.property
     @pulumi.getter(name="dataPlaneAccountId")
     def data_plane_account_id(self) -> Optional[pulumi.Input[_builtins.str]]:
+        """
+        The 12-digit AWS account of the cluster's data plane, such as 123456789012: with clusterId, names the role AirflowS3Logs-<clusterId> in that account.
+        """
         return pulumi.get(self, "data_plane_account_id")
 
     @data_plane_account_id.setter
@@ -122,6 +152,9 @@ class AwsGrantTrustClusterRoleArgs:
 if not MYPY:
     class AwsGrantTrustDeploymentRoleArgsDict(TypedDict):
         kind: pulumi.Input[_builtins.str]
+        """
+        "deploymentRole": trust the Deployment's workload identity, an IAM role (Astro's default). Needs `workloadIdentity`.
+        """
 elif False:
     AwsGrantTrustDeploymentRoleArgsDict: TypeAlias = Mapping[str, Any]
 
@@ -129,11 +162,17 @@ elif False:
 class AwsGrantTrustDeploymentRoleArgs:
     def __init__(__self__, *,
                  kind: pulumi.Input[_builtins.str]):
+        """
+        :param pulumi.Input[_builtins.str] kind: "deploymentRole": trust the Deployment's workload identity, an IAM role (Astro's default). Needs `workloadIdentity`.
+        """
         pulumi.set(__self__, "kind", 'deploymentRole')
 
     @_builtins.property
     @pulumi.getter
     def kind(self) -> pulumi.Input[_builtins.str]:
+        """
+        "deploymentRole": trust the Deployment's workload identity, an IAM role (Astro's default). Needs `workloadIdentity`.
+        """
         return pulumi.get(self, "kind")
 
     @kind.setter
@@ -144,12 +183,33 @@ class AwsGrantTrustDeploymentRoleArgs:
 if not MYPY:
     class AwsGrantTrustWebIdentityArgsDict(TypedDict):
         kind: pulumi.Input[_builtins.str]
+        """
+        "webIdentity": trust the Deployment's Kubernetes service accounts through the cluster's IAM OIDC provider (IRSA; the provider is created when absent).
+        """
         connection_assumes_role: NotRequired[pulumi.Input[_builtins.bool]]
+        """
+        Write `role_arn` and `assume_role_method: assume_role_with_web_identity` into the connection, so the hook assumes the role itself. Default: false: the pods' own credentials, with `region_name` alone.
+        """
         issuer_url: NotRequired[pulumi.Input[_builtins.str]]
+        """
+        The cluster's OIDC issuer (Astro: the Deployment's `oidcIssuerUrl`): https, without query, fragment or port, at most 255 characters, such as https://oidc.eks.us-west-2.amazonaws.com/id/EXAMPLED539D4633E53DE1B71; may be an output. With `deployment`, read from the Deployment.
+        """
         namespace: NotRequired[pulumi.Input[_builtins.str]]
+        """
+        The Deployment's Kubernetes namespace, such as astronomer-celestial-galaxy-1234; may be an output of the resource that creates the Deployment. With `deployment`, read from the Deployment.
+        """
         namespace_wide: NotRequired[pulumi.Input[_builtins.bool]]
+        """
+        Trust every service account of the namespace (StringLike system:serviceaccount:<namespace>:*, in a statement of its own), not with serviceAccounts or serviceAccountNames. Default: false.
+        """
         service_account_names: NotRequired[pulumi.Input[Sequence[pulumi.Input[_builtins.str]]]]
+        """
+        Full Kubernetes service account names to trust instead of the components' (they take precedence over serviceAccounts), such as ["astronomer-celestial-galaxy-1234-worker-serviceaccount"].
+        """
         service_accounts: NotRequired[pulumi.Input[Sequence[pulumi.Input['ServiceAccountComponent']]]]
+        """
+        The Deployment's components whose service accounts are trusted, of scheduler, worker, triggerer, dag-processor, webserver, api-server and kpo, such as ["worker"]. Default: scheduler, worker, triggerer, dag-processor, kpo.
+        """
 elif False:
     AwsGrantTrustWebIdentityArgsDict: TypeAlias = Mapping[str, Any]
 
@@ -163,6 +223,15 @@ class AwsGrantTrustWebIdentityArgs:
                  namespace_wide: Optional[pulumi.Input[_builtins.bool]] = None,
                  service_account_names: Optional[pulumi.Input[Sequence[pulumi.Input[_builtins.str]]]] = None,
                  service_accounts: Optional[pulumi.Input[Sequence[pulumi.Input['ServiceAccountComponent']]]] = None):
+        """
+        :param pulumi.Input[_builtins.str] kind: "webIdentity": trust the Deployment's Kubernetes service accounts through the cluster's IAM OIDC provider (IRSA; the provider is created when absent).
+        :param pulumi.Input[_builtins.bool] connection_assumes_role: Write `role_arn` and `assume_role_method: assume_role_with_web_identity` into the connection, so the hook assumes the role itself. Default: false: the pods' own credentials, with `region_name` alone.
+        :param pulumi.Input[_builtins.str] issuer_url: The cluster's OIDC issuer (Astro: the Deployment's `oidcIssuerUrl`): https, without query, fragment or port, at most 255 characters, such as https://oidc.eks.us-west-2.amazonaws.com/id/EXAMPLED539D4633E53DE1B71; may be an output. With `deployment`, read from the Deployment.
+        :param pulumi.Input[_builtins.str] namespace: The Deployment's Kubernetes namespace, such as astronomer-celestial-galaxy-1234; may be an output of the resource that creates the Deployment. With `deployment`, read from the Deployment.
+        :param pulumi.Input[_builtins.bool] namespace_wide: Trust every service account of the namespace (StringLike system:serviceaccount:<namespace>:*, in a statement of its own), not with serviceAccounts or serviceAccountNames. Default: false.
+        :param pulumi.Input[Sequence[pulumi.Input[_builtins.str]]] service_account_names: Full Kubernetes service account names to trust instead of the components' (they take precedence over serviceAccounts), such as ["astronomer-celestial-galaxy-1234-worker-serviceaccount"].
+        :param pulumi.Input[Sequence[pulumi.Input['ServiceAccountComponent']]] service_accounts: The Deployment's components whose service accounts are trusted, of scheduler, worker, triggerer, dag-processor, webserver, api-server and kpo, such as ["worker"]. Default: scheduler, worker, triggerer, dag-processor, kpo.
+        """
         pulumi.set(__self__, "kind", 'webIdentity')
         if connection_assumes_role is not None:
             pulumi.set(__self__, "connection_assumes_role", connection_assumes_role)
@@ -180,6 +249,9 @@ class AwsGrantTrustWebIdentityArgs:
     @_builtins.property
     @pulumi.getter
     def kind(self) -> pulumi.Input[_builtins.str]:
+        """
+        "webIdentity": trust the Deployment's Kubernetes service accounts through the cluster's IAM OIDC provider (IRSA; the provider is created when absent).
+        """
         return pulumi.get(self, "kind")
 
     @kind.setter
@@ -189,6 +261,9 @@ class AwsGrantTrustWebIdentityArgs:
     @_builtins.property
     @pulumi.getter(name="connectionAssumesRole")
     def connection_assumes_role(self) -> Optional[pulumi.Input[_builtins.bool]]:
+        """
+        Write `role_arn` and `assume_role_method: assume_role_with_web_identity` into the connection, so the hook assumes the role itself. Default: false: the pods' own credentials, with `region_name` alone.
+        """
         return pulumi.get(self, "connection_assumes_role")
 
     @connection_assumes_role.setter
@@ -198,6 +273,9 @@ class AwsGrantTrustWebIdentityArgs:
     @_builtins.property
     @pulumi.getter(name="issuerUrl")
     def issuer_url(self) -> Optional[pulumi.Input[_builtins.str]]:
+        """
+        The cluster's OIDC issuer (Astro: the Deployment's `oidcIssuerUrl`): https, without query, fragment or port, at most 255 characters, such as https://oidc.eks.us-west-2.amazonaws.com/id/EXAMPLED539D4633E53DE1B71; may be an output. With `deployment`, read from the Deployment.
+        """
         return pulumi.get(self, "issuer_url")
 
     @issuer_url.setter
@@ -207,6 +285,9 @@ class AwsGrantTrustWebIdentityArgs:
     @_builtins.property
     @pulumi.getter
     def namespace(self) -> Optional[pulumi.Input[_builtins.str]]:
+        """
+        The Deployment's Kubernetes namespace, such as astronomer-celestial-galaxy-1234; may be an output of the resource that creates the Deployment. With `deployment`, read from the Deployment.
+        """
         return pulumi.get(self, "namespace")
 
     @namespace.setter
@@ -216,6 +297,9 @@ class AwsGrantTrustWebIdentityArgs:
     @_builtins.property
     @pulumi.getter(name="namespaceWide")
     def namespace_wide(self) -> Optional[pulumi.Input[_builtins.bool]]:
+        """
+        Trust every service account of the namespace (StringLike system:serviceaccount:<namespace>:*, in a statement of its own), not with serviceAccounts or serviceAccountNames. Default: false.
+        """
         return pulumi.get(self, "namespace_wide")
 
     @namespace_wide.setter
@@ -225,6 +309,9 @@ class AwsGrantTrustWebIdentityArgs:
     @_builtins.property
     @pulumi.getter(name="serviceAccountNames")
     def service_account_names(self) -> Optional[pulumi.Input[Sequence[pulumi.Input[_builtins.str]]]]:
+        """
+        Full Kubernetes service account names to trust instead of the components' (they take precedence over serviceAccounts), such as ["astronomer-celestial-galaxy-1234-worker-serviceaccount"].
+        """
         return pulumi.get(self, "service_account_names")
 
     @service_account_names.setter
@@ -234,6 +321,9 @@ class AwsGrantTrustWebIdentityArgs:
     @_builtins.property
     @pulumi.getter(name="serviceAccounts")
     def service_accounts(self) -> Optional[pulumi.Input[Sequence[pulumi.Input['ServiceAccountComponent']]]]:
+        """
+        The Deployment's components whose service accounts are trusted, of scheduler, worker, triggerer, dag-processor, webserver, api-server and kpo, such as ["worker"]. Default: scheduler, worker, triggerer, dag-processor, kpo.
+        """
         return pulumi.get(self, "service_accounts")
 
     @service_accounts.setter
@@ -243,10 +333,25 @@ class AwsGrantTrustWebIdentityArgs:
 
 if not MYPY:
     class AwsGrantArgsDict(TypedDict):
+        """
+        Grant in AWS: one trust statement for the Deployment in an IAM role's trust policy, and the connection's role and region. { targetRole, trust?, region?, adoptExistingTrust? }.
+        """
         target_role: pulumi.Input[_builtins.str]
+        """
+        The customer's IAM role the Deployment will assume: an ARN, a role name, or an `aws.iam.Role`, such as arn:aws:iam::123456789012:role/my-role or my-role. The resource adds one trust statement to this role; it never creates or deletes the role.
+        """
         adopt_existing_trust: NotRequired[pulumi.Input[_builtins.bool]]
+        """
+        Take over the same trust written by hand: once this resource's entry is written and read back, its principals (or service accounts) are taken out of every statement someone else wrote that trusts them exactly as this one does; such a statement left empty goes. Without it those statements stay, beside ours, and survive destroy. For moving a manual setup in. Default: false.
+        """
         region: NotRequired[pulumi.Input[_builtins.str]]
+        """
+        Region written to the connection (`region_name`), such as us-east-1. Default: the stack config `aws:region`.
+        """
         trust: NotRequired[pulumi.Input[Union['AwsGrantTrustDeploymentRoleArgsDict', 'AwsGrantTrustClusterRoleArgsDict', 'AwsGrantTrustWebIdentityArgsDict']]]
+        """
+        Whom the role trusts: { kind: "deploymentRole" }, { kind: "clusterRole", ... } or { kind: "webIdentity", issuerUrl, namespace, ... }. Default: { kind: "deploymentRole" }, the Deployment's `workloadIdentity`.
+        """
 elif False:
     AwsGrantArgsDict: TypeAlias = Mapping[str, Any]
 
@@ -257,6 +362,13 @@ class AwsGrantArgs:
                  adopt_existing_trust: Optional[pulumi.Input[_builtins.bool]] = None,
                  region: Optional[pulumi.Input[_builtins.str]] = None,
                  trust: Optional[pulumi.Input[Union['AwsGrantTrustDeploymentRoleArgs', 'AwsGrantTrustClusterRoleArgs', 'AwsGrantTrustWebIdentityArgs']]] = None):
+        """
+        Grant in AWS: one trust statement for the Deployment in an IAM role's trust policy, and the connection's role and region. { targetRole, trust?, region?, adoptExistingTrust? }.
+        :param pulumi.Input[_builtins.str] target_role: The customer's IAM role the Deployment will assume: an ARN, a role name, or an `aws.iam.Role`, such as arn:aws:iam::123456789012:role/my-role or my-role. The resource adds one trust statement to this role; it never creates or deletes the role.
+        :param pulumi.Input[_builtins.bool] adopt_existing_trust: Take over the same trust written by hand: once this resource's entry is written and read back, its principals (or service accounts) are taken out of every statement someone else wrote that trusts them exactly as this one does; such a statement left empty goes. Without it those statements stay, beside ours, and survive destroy. For moving a manual setup in. Default: false.
+        :param pulumi.Input[_builtins.str] region: Region written to the connection (`region_name`), such as us-east-1. Default: the stack config `aws:region`.
+        :param pulumi.Input[Union['AwsGrantTrustDeploymentRoleArgs', 'AwsGrantTrustClusterRoleArgs', 'AwsGrantTrustWebIdentityArgs']] trust: Whom the role trusts: { kind: "deploymentRole" }, { kind: "clusterRole", ... } or { kind: "webIdentity", issuerUrl, namespace, ... }. Default: { kind: "deploymentRole" }, the Deployment's `workloadIdentity`.
+        """
         pulumi.set(__self__, "target_role", target_role)
         if adopt_existing_trust is not None:
             pulumi.set(__self__, "adopt_existing_trust", adopt_existing_trust)
@@ -268,6 +380,9 @@ class AwsGrantArgs:
     @_builtins.property
     @pulumi.getter(name="targetRole")
     def target_role(self) -> pulumi.Input[_builtins.str]:
+        """
+        The customer's IAM role the Deployment will assume: an ARN, a role name, or an `aws.iam.Role`, such as arn:aws:iam::123456789012:role/my-role or my-role. The resource adds one trust statement to this role; it never creates or deletes the role.
+        """
         return pulumi.get(self, "target_role")
 
     @target_role.setter
@@ -277,6 +392,9 @@ class AwsGrantArgs:
     @_builtins.property
     @pulumi.getter(name="adoptExistingTrust")
     def adopt_existing_trust(self) -> Optional[pulumi.Input[_builtins.bool]]:
+        """
+        Take over the same trust written by hand: once this resource's entry is written and read back, its principals (or service accounts) are taken out of every statement someone else wrote that trusts them exactly as this one does; such a statement left empty goes. Without it those statements stay, beside ours, and survive destroy. For moving a manual setup in. Default: false.
+        """
         return pulumi.get(self, "adopt_existing_trust")
 
     @adopt_existing_trust.setter
@@ -286,6 +404,9 @@ class AwsGrantArgs:
     @_builtins.property
     @pulumi.getter
     def region(self) -> Optional[pulumi.Input[_builtins.str]]:
+        """
+        Region written to the connection (`region_name`), such as us-east-1. Default: the stack config `aws:region`.
+        """
         return pulumi.get(self, "region")
 
     @region.setter
@@ -295,6 +416,9 @@ class AwsGrantArgs:
     @_builtins.property
     @pulumi.getter
     def trust(self) -> Optional[pulumi.Input[Union['AwsGrantTrustDeploymentRoleArgs', 'AwsGrantTrustClusterRoleArgs', 'AwsGrantTrustWebIdentityArgs']]]:
+        """
+        Whom the role trusts: { kind: "deploymentRole" }, { kind: "clusterRole", ... } or { kind: "webIdentity", issuerUrl, namespace, ... }. Default: { kind: "deploymentRole" }, the Deployment's `workloadIdentity`.
+        """
         return pulumi.get(self, "trust")
 
     @trust.setter
@@ -305,8 +429,17 @@ class AwsGrantArgs:
 if not MYPY:
     class AzureGrantIdentityArgsDict(TypedDict):
         name: pulumi.Input[_builtins.str]
+        """
+        The identity's name, such as airflow-lake.
+        """
         resource_group: pulumi.Input[_builtins.str]
+        """
+        The identity's resource group, such as airflow-rg.
+        """
         subscription_id: pulumi.Input[_builtins.str]
+        """
+        The identity's subscription id, a GUID such as 00000000-0000-0000-0000-000000000000.
+        """
 elif False:
     AzureGrantIdentityArgsDict: TypeAlias = Mapping[str, Any]
 
@@ -316,6 +449,11 @@ class AzureGrantIdentityArgs:
                  name: pulumi.Input[_builtins.str],
                  resource_group: pulumi.Input[_builtins.str],
                  subscription_id: pulumi.Input[_builtins.str]):
+        """
+        :param pulumi.Input[_builtins.str] name: The identity's name, such as airflow-lake.
+        :param pulumi.Input[_builtins.str] resource_group: The identity's resource group, such as airflow-rg.
+        :param pulumi.Input[_builtins.str] subscription_id: The identity's subscription id, a GUID such as 00000000-0000-0000-0000-000000000000.
+        """
         pulumi.set(__self__, "name", name)
         pulumi.set(__self__, "resource_group", resource_group)
         pulumi.set(__self__, "subscription_id", subscription_id)
@@ -323,6 +461,9 @@ class AzureGrantIdentityArgs:
     @_builtins.property
     @pulumi.getter
     def name(self) -> pulumi.Input[_builtins.str]:
+        """
+        The identity's name, such as airflow-lake.
+        """
         return pulumi.get(self, "name")
 
     @name.setter
@@ -332,6 +473,9 @@ class AzureGrantIdentityArgs:
     @_builtins.property
     @pulumi.getter(name="resourceGroup")
     def resource_group(self) -> pulumi.Input[_builtins.str]:
+        """
+        The identity's resource group, such as airflow-rg.
+        """
         return pulumi.get(self, "resource_group")
 
     @resource_group.setter
@@ -341,6 +485,9 @@ class AzureGrantIdentityArgs:
     @_builtins.property
     @pulumi.getter(name="subscriptionId")
     def subscription_id(self) -> pulumi.Input[_builtins.str]:
+        """
+        The identity's subscription id, a GUID such as 00000000-0000-0000-0000-000000000000.
+        """
         return pulumi.get(self, "subscription_id")
 
     @subscription_id.setter
@@ -350,8 +497,17 @@ class AzureGrantIdentityArgs:
 
 if not MYPY:
     class AzureGrantRoleAssignmentArgsDict(TypedDict):
+        """
+        The identity's role assignment on the resource the Deployment needs (the guide's step 1), { scope, role }. Default: none.
+        """
         role: pulumi.Input[_builtins.str]
+        """
+        A built-in role's name or a role definition id (a GUID or its full id), such as Storage Blob Data Reader.
+        """
         scope: pulumi.Input[_builtins.str]
+        """
+        The resource id to assign at: a subscription, a resource group or a resource, such as /subscriptions/<GUID>/resourceGroups/data/providers/Microsoft.Storage/storageAccounts/lake.
+        """
 elif False:
     AzureGrantRoleAssignmentArgsDict: TypeAlias = Mapping[str, Any]
 
@@ -360,12 +516,20 @@ class AzureGrantRoleAssignmentArgs:
     def __init__(__self__, *,
                  role: pulumi.Input[_builtins.str],
                  scope: pulumi.Input[_builtins.str]):
+        """
+        The identity's role assignment on the resource the Deployment needs (the guide's step 1), { scope, role }. Default: none.
+        :param pulumi.Input[_builtins.str] role: A built-in role's name or a role definition id (a GUID or its full id), such as Storage Blob Data Reader.
+        :param pulumi.Input[_builtins.str] scope: The resource id to assign at: a subscription, a resource group or a resource, such as /subscriptions/<GUID>/resourceGroups/data/providers/Microsoft.Storage/storageAccounts/lake.
+        """
         pulumi.set(__self__, "role", role)
         pulumi.set(__self__, "scope", scope)
 
     @_builtins.property
     @pulumi.getter
     def role(self) -> pulumi.Input[_builtins.str]:
+        """
+        A built-in role's name or a role definition id (a GUID or its full id), such as Storage Blob Data Reader.
+        """
         return pulumi.get(self, "role")
 
     @role.setter
@@ -375,6 +539,9 @@ class AzureGrantRoleAssignmentArgs:
     @_builtins.property
     @pulumi.getter
     def scope(self) -> pulumi.Input[_builtins.str]:
+        """
+        The resource id to assign at: a subscription, a resource group or a resource, such as /subscriptions/<GUID>/resourceGroups/data/providers/Microsoft.Storage/storageAccounts/lake.
+        """
         return pulumi.get(self, "scope")
 
     @scope.setter
@@ -384,13 +551,37 @@ class AzureGrantRoleAssignmentArgs:
 
 if not MYPY:
     class AzureGrantArgsDict(TypedDict):
+        """
+        Grant in Azure: federated identity credentials for the Deployment's Kubernetes service accounts on a user-assigned managed identity, and optionally the identity's role assignment. { identity, issuerUrl, namespace, serviceAccounts?, serviceAccountNames?, roleAssignment?, adoptExistingCredentials? }.
+        """
         identity: pulumi.Input[Union[_builtins.str, 'AzureGrantIdentityArgsDict']]
+        """
+        The user-assigned managed identity: its resource id, or { subscriptionId, resourceGroup, name }, such as /subscriptions/00000000-0000-0000-0000-000000000000/resourceGroups/airflow/providers/Microsoft.ManagedIdentity/userAssignedIdentities/airflow-lake. It must exist; it is never created or deleted. Changing it replaces the resource.
+        """
         adopt_existing_credentials: NotRequired[pulumi.Input[_builtins.bool]]
+        """
+        Take over a credential that already federates the same issuer and subject under another name (made by hand). Without it, such a credential is an error, since Entra allows only one. Default: false.
+        """
         issuer_url: NotRequired[pulumi.Input[_builtins.str]]
+        """
+        The Deployment's cluster OIDC issuer (Astro: the Deployment's `oidcIssuerUrl`), an https URL of at most 600 characters, such as https://westus2.oic.prod-aks.azure.com/<tenant>/<guid>/; may be an output. With `deployment`, read from the Deployment.
+        """
         namespace: NotRequired[pulumi.Input[_builtins.str]]
+        """
+        The Deployment's Kubernetes namespace, such as astronomer-celestial-galaxy-1234; may be an output of the resource that creates the Deployment. With `deployment`, read from the Deployment.
+        """
         role_assignment: NotRequired[pulumi.Input['AzureGrantRoleAssignmentArgsDict']]
+        """
+        The identity's role assignment on the resource the Deployment needs (the guide's step 1), { scope, role }. Default: none.
+        """
         service_account_names: NotRequired[pulumi.Input[Sequence[pulumi.Input[_builtins.str]]]]
+        """
+        Full Kubernetes service account names, instead of the components' Astro names, such as ["astronomer-celestial-galaxy-1234-worker-serviceaccount"]; not with serviceAccounts.
+        """
         service_accounts: NotRequired[pulumi.Input[Sequence[pulumi.Input['ServiceAccountComponent']]]]
+        """
+        The Deployment's components to federate, one credential each, of scheduler, worker, triggerer, dag-processor, webserver, api-server and kpo, such as ["worker"]; not with serviceAccountNames. Default: scheduler, worker, triggerer, dag-processor (four, so five Deployments fit in Entra's 20 credentials).
+        """
 elif False:
     AzureGrantArgsDict: TypeAlias = Mapping[str, Any]
 
@@ -404,6 +595,16 @@ class AzureGrantArgs:
                  role_assignment: Optional[pulumi.Input['AzureGrantRoleAssignmentArgs']] = None,
                  service_account_names: Optional[pulumi.Input[Sequence[pulumi.Input[_builtins.str]]]] = None,
                  service_accounts: Optional[pulumi.Input[Sequence[pulumi.Input['ServiceAccountComponent']]]] = None):
+        """
+        Grant in Azure: federated identity credentials for the Deployment's Kubernetes service accounts on a user-assigned managed identity, and optionally the identity's role assignment. { identity, issuerUrl, namespace, serviceAccounts?, serviceAccountNames?, roleAssignment?, adoptExistingCredentials? }.
+        :param pulumi.Input[Union[_builtins.str, 'AzureGrantIdentityArgs']] identity: The user-assigned managed identity: its resource id, or { subscriptionId, resourceGroup, name }, such as /subscriptions/00000000-0000-0000-0000-000000000000/resourceGroups/airflow/providers/Microsoft.ManagedIdentity/userAssignedIdentities/airflow-lake. It must exist; it is never created or deleted. Changing it replaces the resource.
+        :param pulumi.Input[_builtins.bool] adopt_existing_credentials: Take over a credential that already federates the same issuer and subject under another name (made by hand). Without it, such a credential is an error, since Entra allows only one. Default: false.
+        :param pulumi.Input[_builtins.str] issuer_url: The Deployment's cluster OIDC issuer (Astro: the Deployment's `oidcIssuerUrl`), an https URL of at most 600 characters, such as https://westus2.oic.prod-aks.azure.com/<tenant>/<guid>/; may be an output. With `deployment`, read from the Deployment.
+        :param pulumi.Input[_builtins.str] namespace: The Deployment's Kubernetes namespace, such as astronomer-celestial-galaxy-1234; may be an output of the resource that creates the Deployment. With `deployment`, read from the Deployment.
+        :param pulumi.Input['AzureGrantRoleAssignmentArgs'] role_assignment: The identity's role assignment on the resource the Deployment needs (the guide's step 1), { scope, role }. Default: none.
+        :param pulumi.Input[Sequence[pulumi.Input[_builtins.str]]] service_account_names: Full Kubernetes service account names, instead of the components' Astro names, such as ["astronomer-celestial-galaxy-1234-worker-serviceaccount"]; not with serviceAccounts.
+        :param pulumi.Input[Sequence[pulumi.Input['ServiceAccountComponent']]] service_accounts: The Deployment's components to federate, one credential each, of scheduler, worker, triggerer, dag-processor, webserver, api-server and kpo, such as ["worker"]; not with serviceAccountNames. Default: scheduler, worker, triggerer, dag-processor (four, so five Deployments fit in Entra's 20 credentials).
+        """
         pulumi.set(__self__, "identity", identity)
         if adopt_existing_credentials is not None:
             pulumi.set(__self__, "adopt_existing_credentials", adopt_existing_credentials)
@@ -421,6 +622,9 @@ class AzureGrantArgs:
     @_builtins.property
     @pulumi.getter
     def identity(self) -> pulumi.Input[Union[_builtins.str, 'AzureGrantIdentityArgs']]:
+        """
+        The user-assigned managed identity: its resource id, or { subscriptionId, resourceGroup, name }, such as /subscriptions/00000000-0000-0000-0000-000000000000/resourceGroups/airflow/providers/Microsoft.ManagedIdentity/userAssignedIdentities/airflow-lake. It must exist; it is never created or deleted. Changing it replaces the resource.
+        """
         return pulumi.get(self, "identity")
 
     @identity.setter
@@ -430,6 +634,9 @@ class AzureGrantArgs:
     @_builtins.property
     @pulumi.getter(name="adoptExistingCredentials")
     def adopt_existing_credentials(self) -> Optional[pulumi.Input[_builtins.bool]]:
+        """
+        Take over a credential that already federates the same issuer and subject under another name (made by hand). Without it, such a credential is an error, since Entra allows only one. Default: false.
+        """
         return pulumi.get(self, "adopt_existing_credentials")
 
     @adopt_existing_credentials.setter
@@ -439,6 +646,9 @@ class AzureGrantArgs:
     @_builtins.property
     @pulumi.getter(name="issuerUrl")
     def issuer_url(self) -> Optional[pulumi.Input[_builtins.str]]:
+        """
+        The Deployment's cluster OIDC issuer (Astro: the Deployment's `oidcIssuerUrl`), an https URL of at most 600 characters, such as https://westus2.oic.prod-aks.azure.com/<tenant>/<guid>/; may be an output. With `deployment`, read from the Deployment.
+        """
         return pulumi.get(self, "issuer_url")
 
     @issuer_url.setter
@@ -448,6 +658,9 @@ class AzureGrantArgs:
     @_builtins.property
     @pulumi.getter
     def namespace(self) -> Optional[pulumi.Input[_builtins.str]]:
+        """
+        The Deployment's Kubernetes namespace, such as astronomer-celestial-galaxy-1234; may be an output of the resource that creates the Deployment. With `deployment`, read from the Deployment.
+        """
         return pulumi.get(self, "namespace")
 
     @namespace.setter
@@ -457,6 +670,9 @@ class AzureGrantArgs:
     @_builtins.property
     @pulumi.getter(name="roleAssignment")
     def role_assignment(self) -> Optional[pulumi.Input['AzureGrantRoleAssignmentArgs']]:
+        """
+        The identity's role assignment on the resource the Deployment needs (the guide's step 1), { scope, role }. Default: none.
+        """
         return pulumi.get(self, "role_assignment")
 
     @role_assignment.setter
@@ -466,6 +682,9 @@ class AzureGrantArgs:
     @_builtins.property
     @pulumi.getter(name="serviceAccountNames")
     def service_account_names(self) -> Optional[pulumi.Input[Sequence[pulumi.Input[_builtins.str]]]]:
+        """
+        Full Kubernetes service account names, instead of the components' Astro names, such as ["astronomer-celestial-galaxy-1234-worker-serviceaccount"]; not with serviceAccounts.
+        """
         return pulumi.get(self, "service_account_names")
 
     @service_account_names.setter
@@ -475,6 +694,9 @@ class AzureGrantArgs:
     @_builtins.property
     @pulumi.getter(name="serviceAccounts")
     def service_accounts(self) -> Optional[pulumi.Input[Sequence[pulumi.Input['ServiceAccountComponent']]]]:
+        """
+        The Deployment's components to federate, one credential each, of scheduler, worker, triggerer, dag-processor, webserver, api-server and kpo, such as ["worker"]; not with serviceAccountNames. Default: scheduler, worker, triggerer, dag-processor (four, so five Deployments fit in Entra's 20 credentials).
+        """
         return pulumi.get(self, "service_accounts")
 
     @service_accounts.setter
@@ -485,7 +707,13 @@ class AzureGrantArgs:
 if not MYPY:
     class ConnectionAirflowAuthPasswordArgsDict(TypedDict):
         kind: pulumi.Input[_builtins.str]
+        """
+        "password": a user name and password, exchanged at /auth/token on Airflow 3, basic auth on Airflow 2.
+        """
         username: pulumi.Input[_builtins.str]
+        """
+        The Airflow user's name, such as admin.
+        """
         password: NotRequired[pulumi.Input[_builtins.str]]
         """
         The password. Default: stack config `deployment-authorization:airflowPassword` (set it with `--secret`), then the environment variable `AIRFLOW_API_PASSWORD`.
@@ -500,6 +728,8 @@ class ConnectionAirflowAuthPasswordArgs:
                  username: pulumi.Input[_builtins.str],
                  password: Optional[pulumi.Input[_builtins.str]] = None):
         """
+        :param pulumi.Input[_builtins.str] kind: "password": a user name and password, exchanged at /auth/token on Airflow 3, basic auth on Airflow 2.
+        :param pulumi.Input[_builtins.str] username: The Airflow user's name, such as admin.
         :param pulumi.Input[_builtins.str] password: The password. Default: stack config `deployment-authorization:airflowPassword` (set it with `--secret`), then the environment variable `AIRFLOW_API_PASSWORD`.
         """
         pulumi.set(__self__, "kind", 'password')
@@ -510,6 +740,9 @@ class ConnectionAirflowAuthPasswordArgs:
     @_builtins.property
     @pulumi.getter
     def kind(self) -> pulumi.Input[_builtins.str]:
+        """
+        "password": a user name and password, exchanged at /auth/token on Airflow 3, basic auth on Airflow 2.
+        """
         return pulumi.get(self, "kind")
 
     @kind.setter
@@ -519,6 +752,9 @@ class ConnectionAirflowAuthPasswordArgs:
     @_builtins.property
     @pulumi.getter
     def username(self) -> pulumi.Input[_builtins.str]:
+        """
+        The Airflow user's name, such as admin.
+        """
         return pulumi.get(self, "username")
 
     @username.setter
@@ -541,6 +777,9 @@ class ConnectionAirflowAuthPasswordArgs:
 if not MYPY:
     class ConnectionAirflowAuthTokenArgsDict(TypedDict):
         kind: pulumi.Input[_builtins.str]
+        """
+        "token": a bearer token (an Astro API token, or any token the API accepts).
+        """
         token: NotRequired[pulumi.Input[_builtins.str]]
         """
         The token. Default: stack config `deployment-authorization:airflowToken` (set it with `--secret`), then the environment variable `AIRFLOW_API_TOKEN`.
@@ -554,6 +793,7 @@ class ConnectionAirflowAuthTokenArgs:
                  kind: pulumi.Input[_builtins.str],
                  token: Optional[pulumi.Input[_builtins.str]] = None):
         """
+        :param pulumi.Input[_builtins.str] kind: "token": a bearer token (an Astro API token, or any token the API accepts).
         :param pulumi.Input[_builtins.str] token: The token. Default: stack config `deployment-authorization:airflowToken` (set it with `--secret`), then the environment variable `AIRFLOW_API_TOKEN`.
         """
         pulumi.set(__self__, "kind", 'token')
@@ -563,6 +803,9 @@ class ConnectionAirflowAuthTokenArgs:
     @_builtins.property
     @pulumi.getter
     def kind(self) -> pulumi.Input[_builtins.str]:
+        """
+        "token": a bearer token (an Astro API token, or any token the API accepts).
+        """
         return pulumi.get(self, "kind")
 
     @kind.setter
@@ -584,9 +827,21 @@ class ConnectionAirflowAuthTokenArgs:
 
 if not MYPY:
     class ConnectionAirflowArgsDict(TypedDict):
+        """
+        With `target: "airflow"` (the default): the Deployment's Airflow REST API, { url, apiVersion?, auth }. With `deployment`, optional: read from the Deployment (its Airflow API URL and version, bearer token auth).
+        """
         auth: pulumi.Input[Union['ConnectionAirflowAuthTokenArgsDict', 'ConnectionAirflowAuthPasswordArgsDict']]
+        """
+        How to authenticate to the Airflow API: { kind: "token" } (a bearer token, as on Astro) or { kind: "password", username } (exchanged at /auth/token on Airflow 3, basic auth on Airflow 2). The token or password itself is given apart, as a secret.
+        """
         url: pulumi.Input[_builtins.str]
+        """
+        The Deployment's Airflow base URL, http(s), without credentials, query or fragment, and without /api/v1 or /api/v2 (the resource adds the API path), such as https://myorg.astronomer.run/d1234567 or http://localhost:8080.
+        """
         api_version: NotRequired[pulumi.Input['ConnectionAirflowApiVersion']]
+        """
+        The Airflow REST API to use: "v2" (Airflow 3), "v1" (Airflow 2) or "detect", found at apply from /api/v2/version, then /api/v1/version. Default: "detect".
+        """
 elif False:
     ConnectionAirflowArgsDict: TypeAlias = Mapping[str, Any]
 
@@ -596,6 +851,12 @@ class ConnectionAirflowArgs:
                  auth: pulumi.Input[Union['ConnectionAirflowAuthTokenArgs', 'ConnectionAirflowAuthPasswordArgs']],
                  url: pulumi.Input[_builtins.str],
                  api_version: Optional[pulumi.Input['ConnectionAirflowApiVersion']] = None):
+        """
+        With `target: "airflow"` (the default): the Deployment's Airflow REST API, { url, apiVersion?, auth }. With `deployment`, optional: read from the Deployment (its Airflow API URL and version, bearer token auth).
+        :param pulumi.Input[Union['ConnectionAirflowAuthTokenArgs', 'ConnectionAirflowAuthPasswordArgs']] auth: How to authenticate to the Airflow API: { kind: "token" } (a bearer token, as on Astro) or { kind: "password", username } (exchanged at /auth/token on Airflow 3, basic auth on Airflow 2). The token or password itself is given apart, as a secret.
+        :param pulumi.Input[_builtins.str] url: The Deployment's Airflow base URL, http(s), without credentials, query or fragment, and without /api/v1 or /api/v2 (the resource adds the API path), such as https://myorg.astronomer.run/d1234567 or http://localhost:8080.
+        :param pulumi.Input['ConnectionAirflowApiVersion'] api_version: The Airflow REST API to use: "v2" (Airflow 3), "v1" (Airflow 2) or "detect", found at apply from /api/v2/version, then /api/v1/version. Default: "detect".
+        """
         pulumi.set(__self__, "auth", auth)
         pulumi.set(__self__, "url", url)
         if api_version is not None:
@@ -604,6 +865,9 @@ class ConnectionAirflowArgs:
     @_builtins.property
     @pulumi.getter
     def auth(self) -> pulumi.Input[Union['ConnectionAirflowAuthTokenArgs', 'ConnectionAirflowAuthPasswordArgs']]:
+        """
+        How to authenticate to the Airflow API: { kind: "token" } (a bearer token, as on Astro) or { kind: "password", username } (exchanged at /auth/token on Airflow 3, basic auth on Airflow 2). The token or password itself is given apart, as a secret.
+        """
         return pulumi.get(self, "auth")
 
     @auth.setter
@@ -613,6 +877,9 @@ class ConnectionAirflowArgs:
     @_builtins.property
     @pulumi.getter
     def url(self) -> pulumi.Input[_builtins.str]:
+        """
+        The Deployment's Airflow base URL, http(s), without credentials, query or fragment, and without /api/v1 or /api/v2 (the resource adds the API path), such as https://myorg.astronomer.run/d1234567 or http://localhost:8080.
+        """
         return pulumi.get(self, "url")
 
     @url.setter
@@ -622,6 +889,9 @@ class ConnectionAirflowArgs:
     @_builtins.property
     @pulumi.getter(name="apiVersion")
     def api_version(self) -> Optional[pulumi.Input['ConnectionAirflowApiVersion']]:
+        """
+        The Airflow REST API to use: "v2" (Airflow 3), "v1" (Airflow 2) or "detect", found at apply from /api/v2/version, then /api/v1/version. Default: "detect".
+        """
         return pulumi.get(self, "api_version")
 
     @api_version.setter
@@ -631,14 +901,29 @@ class ConnectionAirflowArgs:
 
 if not MYPY:
     class ConnectionAstroArgsDict(TypedDict):
+        """
+        With `target: "astro"`: the connection in Astro's Environment Manager, { organizationId, deploymentId } (Deployment-scoped) or { organizationId, workspaceId, linkedDeploymentIds? } (Workspace-scoped). With `deployment`, optional: read from the Deployment.
+        """
         deployment_id: NotRequired[pulumi.Input[_builtins.str]]
+        """
+        The Deployment the connection belongs to (a Deployment-scoped connection), such as clmh597sg000208lb2kjhcn8q. Give it or workspaceId.
+        """
         linked_deployment_ids: NotRequired[pulumi.Input[Sequence[pulumi.Input[_builtins.str]]]]
+        """
+        With workspaceId: the ids of the Deployments the Workspace-scoped connection is linked to, such as ["clmh597sg000208lb2kjhcn8q"]. Default: none.
+        """
         organization_id: NotRequired[pulumi.Input[_builtins.str]]
+        """
+        The Astro organization's id (20-40 lower-case letters and digits), such as clmh597sg000208lb2kjhcn8q.
+        """
         token: NotRequired[pulumi.Input[_builtins.str]]
         """
         An Astro API token. Default: stack config `deployment-authorization:astroToken` (set it with `--secret`), then the environment variable `ASTRO_API_TOKEN`.
         """
         workspace_id: NotRequired[pulumi.Input[_builtins.str]]
+        """
+        The Workspace the connection belongs to (a Workspace-scoped connection, linked to linkedDeploymentIds), such as clmh597sg000208lb2kjhcn8q. Give it or deploymentId.
+        """
 elif False:
     ConnectionAstroArgsDict: TypeAlias = Mapping[str, Any]
 
@@ -651,7 +936,12 @@ class ConnectionAstroArgs:
                  token: Optional[pulumi.Input[_builtins.str]] = None,
                  workspace_id: Optional[pulumi.Input[_builtins.str]] = None):
         """
+        With `target: "astro"`: the connection in Astro's Environment Manager, { organizationId, deploymentId } (Deployment-scoped) or { organizationId, workspaceId, linkedDeploymentIds? } (Workspace-scoped). With `deployment`, optional: read from the Deployment.
+        :param pulumi.Input[_builtins.str] deployment_id: The Deployment the connection belongs to (a Deployment-scoped connection), such as clmh597sg000208lb2kjhcn8q. Give it or workspaceId.
+        :param pulumi.Input[Sequence[pulumi.Input[_builtins.str]]] linked_deployment_ids: With workspaceId: the ids of the Deployments the Workspace-scoped connection is linked to, such as ["clmh597sg000208lb2kjhcn8q"]. Default: none.
+        :param pulumi.Input[_builtins.str] organization_id: The Astro organization's id (20-40 lower-case letters and digits), such as clmh597sg000208lb2kjhcn8q.
         :param pulumi.Input[_builtins.str] token: An Astro API token. Default: stack config `deployment-authorization:astroToken` (set it with `--secret`), then the environment variable `ASTRO_API_TOKEN`.
+        :param pulumi.Input[_builtins.str] workspace_id: The Workspace the connection belongs to (a Workspace-scoped connection, linked to linkedDeploymentIds), such as clmh597sg000208lb2kjhcn8q. Give it or deploymentId.
         """
         if deployment_id is not None:
             pulumi.set(__self__, "deployment_id", deployment_id)
@@ -667,6 +957,9 @@ class ConnectionAstroArgs:
     @_builtins.property
     @pulumi.getter(name="deploymentId")
     def deployment_id(self) -> Optional[pulumi.Input[_builtins.str]]:
+        """
+        The Deployment the connection belongs to (a Deployment-scoped connection), such as clmh597sg000208lb2kjhcn8q. Give it or workspaceId.
+        """
         return pulumi.get(self, "deployment_id")
 
     @deployment_id.setter
@@ -676,6 +969,9 @@ class ConnectionAstroArgs:
     @_builtins.property
     @pulumi.getter(name="linkedDeploymentIds")
     def linked_deployment_ids(self) -> Optional[pulumi.Input[Sequence[pulumi.Input[_builtins.str]]]]:
+        """
+        With workspaceId: the ids of the Deployments the Workspace-scoped connection is linked to, such as ["clmh597sg000208lb2kjhcn8q"]. Default: none.
+        """
         return pulumi.get(self, "linked_deployment_ids")
 
     @linked_deployment_ids.setter
@@ -685,6 +981,9 @@ class ConnectionAstroArgs:
     @_builtins.property
     @pulumi.getter(name="organizationId")
     def organization_id(self) -> Optional[pulumi.Input[_builtins.str]]:
+        """
+        The Astro organization's id (20-40 lower-case letters and digits), such as clmh597sg000208lb2kjhcn8q.
+        """
         return pulumi.get(self, "organization_id")
 
     @organization_id.setter
@@ -706,6 +1005,9 @@ class ConnectionAstroArgs:
     @_builtins.property
     @pulumi.getter(name="workspaceId")
     def workspace_id(self) -> Optional[pulumi.Input[_builtins.str]]:
+        """
+        The Workspace the connection belongs to (a Workspace-scoped connection, linked to linkedDeploymentIds), such as clmh597sg000208lb2kjhcn8q. Give it or deploymentId.
+        """
         return pulumi.get(self, "workspace_id")
 
     @workspace_id.setter
@@ -716,12 +1018,33 @@ class ConnectionAstroArgs:
 if not MYPY:
     class ConnectionArgsDict(TypedDict):
         connection_id: pulumi.Input[_builtins.str]
+        """
+        The connection's id, as DAGs name it: letters, digits, _ . and - (at most 200 characters), such as aws_default.
+        """
         adopt_existing: NotRequired[pulumi.Input[_builtins.bool]]
+        """
+        Take over a connection with this id that already exists (made by hand), keeping its description and other `extra` fields. Default: false: create fails when one exists, naming this option.
+        """
         airflow: NotRequired[pulumi.Input['ConnectionAirflowArgsDict']]
+        """
+        With `target: "airflow"` (the default): the Deployment's Airflow REST API, { url, apiVersion?, auth }. With `deployment`, optional: read from the Deployment (its Airflow API URL and version, bearer token auth).
+        """
         astro: NotRequired[pulumi.Input['ConnectionAstroArgsDict']]
+        """
+        With `target: "astro"`: the connection in Astro's Environment Manager, { organizationId, deploymentId } (Deployment-scoped) or { organizationId, workspaceId, linkedDeploymentIds? } (Workspace-scoped). With `deployment`, optional: read from the Deployment.
+        """
         description: NotRequired[pulumi.Input[_builtins.str]]
+        """
+        The connection's description, at most 5000 characters, such as "S3 for the lake DAGs". Default: a note that the connection is managed by Pulumi.
+        """
         extra: NotRequired[pulumi.Input[Mapping[str, Any]]]
+        """
+        More `extra` fields of the connection: strings, numbers, booleans or null, such as { verify: false }. The fields the grant needs are set by the resource, and keys Airflow's hooks read as secrets are refused: no secrets here. Default: none.
+        """
         target: NotRequired[pulumi.Input['ConnectionTarget']]
+        """
+        Where the connection lives: "airflow", the Deployment's Airflow REST API (`connection.airflow`), or "astro", Astro's Environment Manager (`connection.astro`). Default: "airflow".
+        """
 elif False:
     ConnectionArgsDict: TypeAlias = Mapping[str, Any]
 
@@ -735,6 +1058,15 @@ class ConnectionArgs:
                  description: Optional[pulumi.Input[_builtins.str]] = None,
                  extra: Optional[pulumi.Input[Mapping[str, Any]]] = None,
                  target: Optional[pulumi.Input['ConnectionTarget']] = None):
+        """
+        :param pulumi.Input[_builtins.str] connection_id: The connection's id, as DAGs name it: letters, digits, _ . and - (at most 200 characters), such as aws_default.
+        :param pulumi.Input[_builtins.bool] adopt_existing: Take over a connection with this id that already exists (made by hand), keeping its description and other `extra` fields. Default: false: create fails when one exists, naming this option.
+        :param pulumi.Input['ConnectionAirflowArgs'] airflow: With `target: "airflow"` (the default): the Deployment's Airflow REST API, { url, apiVersion?, auth }. With `deployment`, optional: read from the Deployment (its Airflow API URL and version, bearer token auth).
+        :param pulumi.Input['ConnectionAstroArgs'] astro: With `target: "astro"`: the connection in Astro's Environment Manager, { organizationId, deploymentId } (Deployment-scoped) or { organizationId, workspaceId, linkedDeploymentIds? } (Workspace-scoped). With `deployment`, optional: read from the Deployment.
+        :param pulumi.Input[_builtins.str] description: The connection's description, at most 5000 characters, such as "S3 for the lake DAGs". Default: a note that the connection is managed by Pulumi.
+        :param pulumi.Input[Mapping[str, Any]] extra: More `extra` fields of the connection: strings, numbers, booleans or null, such as { verify: false }. The fields the grant needs are set by the resource, and keys Airflow's hooks read as secrets are refused: no secrets here. Default: none.
+        :param pulumi.Input['ConnectionTarget'] target: Where the connection lives: "airflow", the Deployment's Airflow REST API (`connection.airflow`), or "astro", Astro's Environment Manager (`connection.astro`). Default: "airflow".
+        """
         pulumi.set(__self__, "connection_id", connection_id)
         if adopt_existing is not None:
             pulumi.set(__self__, "adopt_existing", adopt_existing)
@@ -752,6 +1084,9 @@ class ConnectionArgs:
     @_builtins.property
     @pulumi.getter(name="connectionId")
     def connection_id(self) -> pulumi.Input[_builtins.str]:
+        """
+        The connection's id, as DAGs name it: letters, digits, _ . and - (at most 200 characters), such as aws_default.
+        """
         return pulumi.get(self, "connection_id")
 
     @connection_id.setter
@@ -761,6 +1096,9 @@ class ConnectionArgs:
     @_builtins.property
     @pulumi.getter(name="adoptExisting")
     def adopt_existing(self) -> Optional[pulumi.Input[_builtins.bool]]:
+        """
+        Take over a connection with this id that already exists (made by hand), keeping its description and other `extra` fields. Default: false: create fails when one exists, naming this option.
+        """
         return pulumi.get(self, "adopt_existing")
 
     @adopt_existing.setter
@@ -770,6 +1108,9 @@ class ConnectionArgs:
     @_builtins.property
     @pulumi.getter
     def airflow(self) -> Optional[pulumi.Input['ConnectionAirflowArgs']]:
+        """
+        With `target: "airflow"` (the default): the Deployment's Airflow REST API, { url, apiVersion?, auth }. With `deployment`, optional: read from the Deployment (its Airflow API URL and version, bearer token auth).
+        """
         return pulumi.get(self, "airflow")
 
     @airflow.setter
@@ -779,6 +1120,9 @@ class ConnectionArgs:
     @_builtins.property
     @pulumi.getter
     def astro(self) -> Optional[pulumi.Input['ConnectionAstroArgs']]:
+        """
+        With `target: "astro"`: the connection in Astro's Environment Manager, { organizationId, deploymentId } (Deployment-scoped) or { organizationId, workspaceId, linkedDeploymentIds? } (Workspace-scoped). With `deployment`, optional: read from the Deployment.
+        """
         return pulumi.get(self, "astro")
 
     @astro.setter
@@ -788,6 +1132,9 @@ class ConnectionArgs:
     @_builtins.property
     @pulumi.getter
     def description(self) -> Optional[pulumi.Input[_builtins.str]]:
+        """
+        The connection's description, at most 5000 characters, such as "S3 for the lake DAGs". Default: a note that the connection is managed by Pulumi.
+        """
         return pulumi.get(self, "description")
 
     @description.setter
@@ -797,6 +1144,9 @@ class ConnectionArgs:
     @_builtins.property
     @pulumi.getter
     def extra(self) -> Optional[pulumi.Input[Mapping[str, Any]]]:
+        """
+        More `extra` fields of the connection: strings, numbers, booleans or null, such as { verify: false }. The fields the grant needs are set by the resource, and keys Airflow's hooks read as secrets are refused: no secrets here. Default: none.
+        """
         return pulumi.get(self, "extra")
 
     @extra.setter
@@ -806,6 +1156,9 @@ class ConnectionArgs:
     @_builtins.property
     @pulumi.getter
     def target(self) -> Optional[pulumi.Input['ConnectionTarget']]:
+        """
+        Where the connection lives: "airflow", the Deployment's Airflow REST API (`connection.airflow`), or "astro", Astro's Environment Manager (`connection.astro`). Default: "airflow".
+        """
         return pulumi.get(self, "target")
 
     @target.setter
@@ -816,6 +1169,9 @@ class ConnectionArgs:
 if not MYPY:
     class DeploymentCustomerManagedIdentityArgsDict(TypedDict):
         restore_on_delete: NotRequired[pulumi.Input[_builtins.bool]]
+        """
+        On delete, set back the identity the Deployment showed before. Default: false: the grant's identity stays in place.
+        """
 elif False:
     DeploymentCustomerManagedIdentityArgsDict: TypeAlias = Mapping[str, Any]
 
@@ -823,12 +1179,18 @@ elif False:
 class DeploymentCustomerManagedIdentityArgs:
     def __init__(__self__, *,
                  restore_on_delete: Optional[pulumi.Input[_builtins.bool]] = None):
+        """
+        :param pulumi.Input[_builtins.bool] restore_on_delete: On delete, set back the identity the Deployment showed before. Default: false: the grant's identity stays in place.
+        """
         if restore_on_delete is not None:
             pulumi.set(__self__, "restore_on_delete", restore_on_delete)
 
     @_builtins.property
     @pulumi.getter(name="restoreOnDelete")
     def restore_on_delete(self) -> Optional[pulumi.Input[_builtins.bool]]:
+        """
+        On delete, set back the identity the Deployment showed before. Default: false: the grant's identity stays in place.
+        """
         return pulumi.get(self, "restore_on_delete")
 
     @restore_on_delete.setter
@@ -839,7 +1201,13 @@ class DeploymentCustomerManagedIdentityArgs:
 if not MYPY:
     class DeploymentSecretsBackendArgsDict(TypedDict):
         backend: NotRequired[pulumi.Input[_builtins.str]]
+        """
+        Airflow's secrets backend class, a dotted Python class path such as airflow.providers.amazon.aws.secrets.systems_manager.SystemsManagerParameterStoreBackend. Default: the cloud's secret store backend.
+        """
         kwargs: NotRequired[pulumi.Input[Mapping[str, Any]]]
+        """
+        Backend kwargs added to (or replacing) the defaults, such as { connections_prefix: "airflow/connections" } or project_id; scalars, no secrets. Default: none.
+        """
 elif False:
     DeploymentSecretsBackendArgsDict: TypeAlias = Mapping[str, Any]
 
@@ -848,6 +1216,10 @@ class DeploymentSecretsBackendArgs:
     def __init__(__self__, *,
                  backend: Optional[pulumi.Input[_builtins.str]] = None,
                  kwargs: Optional[pulumi.Input[Mapping[str, Any]]] = None):
+        """
+        :param pulumi.Input[_builtins.str] backend: Airflow's secrets backend class, a dotted Python class path such as airflow.providers.amazon.aws.secrets.systems_manager.SystemsManagerParameterStoreBackend. Default: the cloud's secret store backend.
+        :param pulumi.Input[Mapping[str, Any]] kwargs: Backend kwargs added to (or replacing) the defaults, such as { connections_prefix: "airflow/connections" } or project_id; scalars, no secrets. Default: none.
+        """
         if backend is not None:
             pulumi.set(__self__, "backend", backend)
         if kwargs is not None:
@@ -856,6 +1228,9 @@ class DeploymentSecretsBackendArgs:
     @_builtins.property
     @pulumi.getter
     def backend(self) -> Optional[pulumi.Input[_builtins.str]]:
+        """
+        Airflow's secrets backend class, a dotted Python class path such as airflow.providers.amazon.aws.secrets.systems_manager.SystemsManagerParameterStoreBackend. Default: the cloud's secret store backend.
+        """
         return pulumi.get(self, "backend")
 
     @backend.setter
@@ -865,6 +1240,9 @@ class DeploymentSecretsBackendArgs:
     @_builtins.property
     @pulumi.getter
     def kwargs(self) -> Optional[pulumi.Input[Mapping[str, Any]]]:
+        """
+        Backend kwargs added to (or replacing) the defaults, such as { connections_prefix: "airflow/connections" } or project_id; scalars, no secrets. Default: none.
+        """
         return pulumi.get(self, "kwargs")
 
     @kwargs.setter
@@ -878,9 +1256,21 @@ if not MYPY:
         An Astro Deployment, named by id: the component reads what the grant and connection need from it while the program runs.
         """
         deployment_id: pulumi.Input[_builtins.str]
+        """
+        The Astro Deployment's id (20-40 lower-case letters and digits), such as clmh597sg000208lb2kjhcn8q.
+        """
         organization_id: pulumi.Input[_builtins.str]
+        """
+        The Astro organization's id (20-40 lower-case letters and digits), such as clmh597sg000208lb2kjhcn8q.
+        """
         customer_managed_identity: NotRequired[pulumi.Input[Union[_builtins.bool, 'DeploymentCustomerManagedIdentityArgsDict']]]
+        """
+        Make the grant's identity the Deployment's own workload identity (Astro's "Customer Managed Identity"): on AWS the role of a `webIdentity` trust, on GCP the service account of a `customerManagedIdentity` grant. Set through UpdateDeployment, which keeps every other setting; the apply waits until the Deployment shows it. On delete the identity stays in place unless `restoreOnDelete` sets back the one shown before. Not on Azure (Astro's API refuses it there). true or { restoreOnDelete }. Default: the Deployment's identity is left alone.
+        """
         secrets_backend: NotRequired[pulumi.Input[Union[_builtins.bool, 'DeploymentSecretsBackendArgsDict']]]
+        """
+        Set the Deployment's `AIRFLOW__SECRETS__BACKEND` and `AIRFLOW__SECRETS__BACKEND_KWARGS` to the cloud's secret store, reached through this grant (AWS Secrets Manager with the connection's role and region; GCP Secret Manager with the project and impersonation chain), as the guides do. Only these two variables are ever written; `kwargs` adds or replaces defaults such as `connections_prefix` or `project_id`. AWS and GCP. true or { backend?, kwargs? }. Default: the Deployment's variables are left alone.
+        """
         token: NotRequired[pulumi.Input[_builtins.str]]
         """
         An Astro API token that may read the Deployment. Default: stack config `deployment-authorization:astroToken` (set it with `--secret`), then `ASTRO_API_TOKEN`.
@@ -898,6 +1288,10 @@ class DeploymentArgs:
                  token: Optional[pulumi.Input[_builtins.str]] = None):
         """
         An Astro Deployment, named by id: the component reads what the grant and connection need from it while the program runs.
+        :param pulumi.Input[_builtins.str] deployment_id: The Astro Deployment's id (20-40 lower-case letters and digits), such as clmh597sg000208lb2kjhcn8q.
+        :param pulumi.Input[_builtins.str] organization_id: The Astro organization's id (20-40 lower-case letters and digits), such as clmh597sg000208lb2kjhcn8q.
+        :param pulumi.Input[Union[_builtins.bool, 'DeploymentCustomerManagedIdentityArgs']] customer_managed_identity: Make the grant's identity the Deployment's own workload identity (Astro's "Customer Managed Identity"): on AWS the role of a `webIdentity` trust, on GCP the service account of a `customerManagedIdentity` grant. Set through UpdateDeployment, which keeps every other setting; the apply waits until the Deployment shows it. On delete the identity stays in place unless `restoreOnDelete` sets back the one shown before. Not on Azure (Astro's API refuses it there). true or { restoreOnDelete }. Default: the Deployment's identity is left alone.
+        :param pulumi.Input[Union[_builtins.bool, 'DeploymentSecretsBackendArgs']] secrets_backend: Set the Deployment's `AIRFLOW__SECRETS__BACKEND` and `AIRFLOW__SECRETS__BACKEND_KWARGS` to the cloud's secret store, reached through this grant (AWS Secrets Manager with the connection's role and region; GCP Secret Manager with the project and impersonation chain), as the guides do. Only these two variables are ever written; `kwargs` adds or replaces defaults such as `connections_prefix` or `project_id`. AWS and GCP. true or { backend?, kwargs? }. Default: the Deployment's variables are left alone.
         :param pulumi.Input[_builtins.str] token: An Astro API token that may read the Deployment. Default: stack config `deployment-authorization:astroToken` (set it with `--secret`), then `ASTRO_API_TOKEN`.
         """
         pulumi.set(__self__, "deployment_id", deployment_id)
@@ -912,6 +1306,9 @@ class DeploymentArgs:
     @_builtins.property
     @pulumi.getter(name="deploymentId")
     def deployment_id(self) -> pulumi.Input[_builtins.str]:
+        """
+        The Astro Deployment's id (20-40 lower-case letters and digits), such as clmh597sg000208lb2kjhcn8q.
+        """
         return pulumi.get(self, "deployment_id")
 
     @deployment_id.setter
@@ -921,6 +1318,9 @@ class DeploymentArgs:
     @_builtins.property
     @pulumi.getter(name="organizationId")
     def organization_id(self) -> pulumi.Input[_builtins.str]:
+        """
+        The Astro organization's id (20-40 lower-case letters and digits), such as clmh597sg000208lb2kjhcn8q.
+        """
         return pulumi.get(self, "organization_id")
 
     @organization_id.setter
@@ -930,6 +1330,9 @@ class DeploymentArgs:
     @_builtins.property
     @pulumi.getter(name="customerManagedIdentity")
     def customer_managed_identity(self) -> Optional[pulumi.Input[Union[_builtins.bool, 'DeploymentCustomerManagedIdentityArgs']]]:
+        """
+        Make the grant's identity the Deployment's own workload identity (Astro's "Customer Managed Identity"): on AWS the role of a `webIdentity` trust, on GCP the service account of a `customerManagedIdentity` grant. Set through UpdateDeployment, which keeps every other setting; the apply waits until the Deployment shows it. On delete the identity stays in place unless `restoreOnDelete` sets back the one shown before. Not on Azure (Astro's API refuses it there). true or { restoreOnDelete }. Default: the Deployment's identity is left alone.
+        """
         return pulumi.get(self, "customer_managed_identity")
 
     @customer_managed_identity.setter
@@ -939,6 +1342,9 @@ class DeploymentArgs:
     @_builtins.property
     @pulumi.getter(name="secretsBackend")
     def secrets_backend(self) -> Optional[pulumi.Input[Union[_builtins.bool, 'DeploymentSecretsBackendArgs']]]:
+        """
+        Set the Deployment's `AIRFLOW__SECRETS__BACKEND` and `AIRFLOW__SECRETS__BACKEND_KWARGS` to the cloud's secret store, reached through this grant (AWS Secrets Manager with the connection's role and region; GCP Secret Manager with the project and impersonation chain), as the guides do. Only these two variables are ever written; `kwargs` adds or replaces defaults such as `connections_prefix` or `project_id`. AWS and GCP. true or { backend?, kwargs? }. Default: the Deployment's variables are left alone.
+        """
         return pulumi.get(self, "secrets_backend")
 
     @secrets_backend.setter
@@ -961,11 +1367,29 @@ class DeploymentArgs:
 if not MYPY:
     class GcpGrantCustomerManagedIdentityArgsDict(TypedDict):
         kind: pulumi.Input[_builtins.str]
+        """
+        "customerManagedIdentity": the customer service account becomes the Deployment's identity: the Deployment's Kubernetes service accounts may act as it (Workload Identity User on it).
+        """
         service_account: pulumi.Input[_builtins.str]
+        """
+        The customer service account the Deployment runs as, such as airflow-reader@my-data-project.iam.gserviceaccount.com.
+        """
         workload_identity_pool: pulumi.Input[_builtins.str]
+        """
+        The cluster's workload identity pool, <cluster project>.svc.id.goog, such as astronomer-prod-123.svc.id.goog.
+        """
         namespace: NotRequired[pulumi.Input[_builtins.str]]
+        """
+        The Deployment's Kubernetes namespace, such as astronomer-celestial-galaxy-1234; may be an output of the resource that creates the Deployment. With `deployment`, read from the Deployment.
+        """
         service_account_names: NotRequired[pulumi.Input[Sequence[pulumi.Input[_builtins.str]]]]
+        """
+        Full Kubernetes service account names, instead of the components' Astro names, such as ["astronomer-celestial-galaxy-1234-worker-serviceaccount"]; not with serviceAccounts.
+        """
         service_accounts: NotRequired[pulumi.Input[Sequence[pulumi.Input['ServiceAccountComponent']]]]
+        """
+        The Deployment's components whose service accounts may act as the service account, of scheduler, worker, triggerer, dag-processor, webserver, api-server and kpo, such as ["worker"]; not with serviceAccountNames. Default: scheduler, worker, triggerer, dag-processor, kpo.
+        """
 elif False:
     GcpGrantCustomerManagedIdentityArgsDict: TypeAlias = Mapping[str, Any]
 
@@ -978,6 +1402,14 @@ class GcpGrantCustomerManagedIdentityArgs:
                  namespace: Optional[pulumi.Input[_builtins.str]] = None,
                  service_account_names: Optional[pulumi.Input[Sequence[pulumi.Input[_builtins.str]]]] = None,
                  service_accounts: Optional[pulumi.Input[Sequence[pulumi.Input['ServiceAccountComponent']]]] = None):
+        """
+        :param pulumi.Input[_builtins.str] kind: "customerManagedIdentity": the customer service account becomes the Deployment's identity: the Deployment's Kubernetes service accounts may act as it (Workload Identity User on it).
+        :param pulumi.Input[_builtins.str] service_account: The customer service account the Deployment runs as, such as airflow-reader@my-data-project.iam.gserviceaccount.com.
+        :param pulumi.Input[_builtins.str] workload_identity_pool: The cluster's workload identity pool, <cluster project>.svc.id.goog, such as astronomer-prod-123.svc.id.goog.
+        :param pulumi.Input[_builtins.str] namespace: The Deployment's Kubernetes namespace, such as astronomer-celestial-galaxy-1234; may be an output of the resource that creates the Deployment. With `deployment`, read from the Deployment.
+        :param pulumi.Input[Sequence[pulumi.Input[_builtins.str]]] service_account_names: Full Kubernetes service account names, instead of the components' Astro names, such as ["astronomer-celestial-galaxy-1234-worker-serviceaccount"]; not with serviceAccounts.
+        :param pulumi.Input[Sequence[pulumi.Input['ServiceAccountComponent']]] service_accounts: The Deployment's components whose service accounts may act as the service account, of scheduler, worker, triggerer, dag-processor, webserver, api-server and kpo, such as ["worker"]; not with serviceAccountNames. Default: scheduler, worker, triggerer, dag-processor, kpo.
+        """
         pulumi.set(__self__, "kind", 'customerManagedIdentity')
         pulumi.set(__self__, "service_account", service_account)
         pulumi.set(__self__, "workload_identity_pool", workload_identity_pool)
@@ -991,6 +1423,9 @@ class GcpGrantCustomerManagedIdentityArgs:
     @_builtins.property
     @pulumi.getter
     def kind(self) -> pulumi.Input[_builtins.str]:
+        """
+        "customerManagedIdentity": the customer service account becomes the Deployment's identity: the Deployment's Kubernetes service accounts may act as it (Workload Identity User on it).
+        """
         return pulumi.get(self, "kind")
 
     @kind.setter
@@ -1000,6 +1435,9 @@ class GcpGrantCustomerManagedIdentityArgs:
     @_builtins.property
     @pulumi.getter(name="serviceAccount")
     def service_account(self) -> pulumi.Input[_builtins.str]:
+        """
+        The customer service account the Deployment runs as, such as airflow-reader@my-data-project.iam.gserviceaccount.com.
+        """
         return pulumi.get(self, "service_account")
 
     @service_account.setter
@@ -1009,6 +1447,9 @@ class GcpGrantCustomerManagedIdentityArgs:
     @_builtins.property
     @pulumi.getter(name="workloadIdentityPool")
     def workload_identity_pool(self) -> pulumi.Input[_builtins.str]:
+        """
+        The cluster's workload identity pool, <cluster project>.svc.id.goog, such as astronomer-prod-123.svc.id.goog.
+        """
         return pulumi.get(self, "workload_identity_pool")
 
     @workload_identity_pool.setter
@@ -1018,6 +1459,9 @@ class GcpGrantCustomerManagedIdentityArgs:
     @_builtins.property
     @pulumi.getter
     def namespace(self) -> Optional[pulumi.Input[_builtins.str]]:
+        """
+        The Deployment's Kubernetes namespace, such as astronomer-celestial-galaxy-1234; may be an output of the resource that creates the Deployment. With `deployment`, read from the Deployment.
+        """
         return pulumi.get(self, "namespace")
 
     @namespace.setter
@@ -1027,6 +1471,9 @@ class GcpGrantCustomerManagedIdentityArgs:
     @_builtins.property
     @pulumi.getter(name="serviceAccountNames")
     def service_account_names(self) -> Optional[pulumi.Input[Sequence[pulumi.Input[_builtins.str]]]]:
+        """
+        Full Kubernetes service account names, instead of the components' Astro names, such as ["astronomer-celestial-galaxy-1234-worker-serviceaccount"]; not with serviceAccounts.
+        """
         return pulumi.get(self, "service_account_names")
 
     @service_account_names.setter
@@ -1036,6 +1483,9 @@ class GcpGrantCustomerManagedIdentityArgs:
     @_builtins.property
     @pulumi.getter(name="serviceAccounts")
     def service_accounts(self) -> Optional[pulumi.Input[Sequence[pulumi.Input['ServiceAccountComponent']]]]:
+        """
+        The Deployment's components whose service accounts may act as the service account, of scheduler, worker, triggerer, dag-processor, webserver, api-server and kpo, such as ["worker"]; not with serviceAccountNames. Default: scheduler, worker, triggerer, dag-processor, kpo.
+        """
         return pulumi.get(self, "service_accounts")
 
     @service_accounts.setter
@@ -1046,7 +1496,13 @@ class GcpGrantCustomerManagedIdentityArgs:
 if not MYPY:
     class GcpGrantImpersonationArgsDict(TypedDict):
         kind: pulumi.Input[_builtins.str]
+        """
+        "impersonation": the Deployment's workload identity may impersonate a customer service account (Token Creator on it). Needs `workloadIdentity`.
+        """
         service_account: pulumi.Input[_builtins.str]
+        """
+        The customer service account to impersonate, such as airflow-reader@my-data-project.iam.gserviceaccount.com.
+        """
 elif False:
     GcpGrantImpersonationArgsDict: TypeAlias = Mapping[str, Any]
 
@@ -1055,12 +1511,19 @@ class GcpGrantImpersonationArgs:
     def __init__(__self__, *,
                  kind: pulumi.Input[_builtins.str],
                  service_account: pulumi.Input[_builtins.str]):
+        """
+        :param pulumi.Input[_builtins.str] kind: "impersonation": the Deployment's workload identity may impersonate a customer service account (Token Creator on it). Needs `workloadIdentity`.
+        :param pulumi.Input[_builtins.str] service_account: The customer service account to impersonate, such as airflow-reader@my-data-project.iam.gserviceaccount.com.
+        """
         pulumi.set(__self__, "kind", 'impersonation')
         pulumi.set(__self__, "service_account", service_account)
 
     @_builtins.property
     @pulumi.getter
     def kind(self) -> pulumi.Input[_builtins.str]:
+        """
+        "impersonation": the Deployment's workload identity may impersonate a customer service account (Token Creator on it). Needs `workloadIdentity`.
+        """
         return pulumi.get(self, "kind")
 
     @kind.setter
@@ -1070,6 +1533,9 @@ class GcpGrantImpersonationArgs:
     @_builtins.property
     @pulumi.getter(name="serviceAccount")
     def service_account(self) -> pulumi.Input[_builtins.str]:
+        """
+        The customer service account to impersonate, such as airflow-reader@my-data-project.iam.gserviceaccount.com.
+        """
         return pulumi.get(self, "service_account")
 
     @service_account.setter
@@ -1080,7 +1546,13 @@ class GcpGrantImpersonationArgs:
 if not MYPY:
     class GcpGrantProjectRoleArgsDict(TypedDict):
         kind: pulumi.Input[_builtins.str]
+        """
+        "projectRole": the Deployment's own workload identity gets a role on the project (`gcloud projects add-iam-policy-binding`). Needs `workloadIdentity`.
+        """
         role: pulumi.Input[_builtins.str]
+        """
+        The role to grant, roles/<name> or a custom role, such as roles/bigquery.dataViewer or projects/my-project/roles/custom.
+        """
 elif False:
     GcpGrantProjectRoleArgsDict: TypeAlias = Mapping[str, Any]
 
@@ -1089,12 +1561,19 @@ class GcpGrantProjectRoleArgs:
     def __init__(__self__, *,
                  kind: pulumi.Input[_builtins.str],
                  role: pulumi.Input[_builtins.str]):
+        """
+        :param pulumi.Input[_builtins.str] kind: "projectRole": the Deployment's own workload identity gets a role on the project (`gcloud projects add-iam-policy-binding`). Needs `workloadIdentity`.
+        :param pulumi.Input[_builtins.str] role: The role to grant, roles/<name> or a custom role, such as roles/bigquery.dataViewer or projects/my-project/roles/custom.
+        """
         pulumi.set(__self__, "kind", 'projectRole')
         pulumi.set(__self__, "role", role)
 
     @_builtins.property
     @pulumi.getter
     def kind(self) -> pulumi.Input[_builtins.str]:
+        """
+        "projectRole": the Deployment's own workload identity gets a role on the project (`gcloud projects add-iam-policy-binding`). Needs `workloadIdentity`.
+        """
         return pulumi.get(self, "kind")
 
     @kind.setter
@@ -1104,6 +1583,9 @@ class GcpGrantProjectRoleArgs:
     @_builtins.property
     @pulumi.getter
     def role(self) -> pulumi.Input[_builtins.str]:
+        """
+        The role to grant, roles/<name> or a custom role, such as roles/bigquery.dataViewer or projects/my-project/roles/custom.
+        """
         return pulumi.get(self, "role")
 
     @role.setter
@@ -1113,9 +1595,21 @@ class GcpGrantProjectRoleArgs:
 
 if not MYPY:
     class GcpGrantArgsDict(TypedDict):
+        """
+        Grant in Google Cloud: the Deployment's members in one role's binding, on the project or on a service account, and the connection's project. { project?, grant, adoptExistingMembers? }.
+        """
         grant: pulumi.Input[Union['GcpGrantProjectRoleArgsDict', 'GcpGrantImpersonationArgsDict', 'GcpGrantCustomerManagedIdentityArgsDict']]
+        """
+        What to grant: { kind: "projectRole", role }, { kind: "impersonation", serviceAccount } or { kind: "customerManagedIdentity", serviceAccount, workloadIdentityPool, namespace, serviceAccounts?, serviceAccountNames? }.
+        """
         adopt_existing_members: NotRequired[pulumi.Input[_builtins.bool]]
+        """
+        Members that were in the binding before this resource (a manual setup) become its own: kept while it exists, removed when it goes. Without it they are left in place on destroy. Default: false.
+        """
         project: NotRequired[pulumi.Input[_builtins.str]]
+        """
+        The customer's project: where a project role is granted, and the connection's `project`, such as my-data-project. Default: for `projectRole`, the stack config `gcp:project`; for the service account kinds, the service account's project (from `name@<project>.iam.gserviceaccount.com`).
+        """
 elif False:
     GcpGrantArgsDict: TypeAlias = Mapping[str, Any]
 
@@ -1125,6 +1619,12 @@ class GcpGrantArgs:
                  grant: pulumi.Input[Union['GcpGrantProjectRoleArgs', 'GcpGrantImpersonationArgs', 'GcpGrantCustomerManagedIdentityArgs']],
                  adopt_existing_members: Optional[pulumi.Input[_builtins.bool]] = None,
                  project: Optional[pulumi.Input[_builtins.str]] = None):
+        """
+        Grant in Google Cloud: the Deployment's members in one role's binding, on the project or on a service account, and the connection's project. { project?, grant, adoptExistingMembers? }.
+        :param pulumi.Input[Union['GcpGrantProjectRoleArgs', 'GcpGrantImpersonationArgs', 'GcpGrantCustomerManagedIdentityArgs']] grant: What to grant: { kind: "projectRole", role }, { kind: "impersonation", serviceAccount } or { kind: "customerManagedIdentity", serviceAccount, workloadIdentityPool, namespace, serviceAccounts?, serviceAccountNames? }.
+        :param pulumi.Input[_builtins.bool] adopt_existing_members: Members that were in the binding before this resource (a manual setup) become its own: kept while it exists, removed when it goes. Without it they are left in place on destroy. Default: false.
+        :param pulumi.Input[_builtins.str] project: The customer's project: where a project role is granted, and the connection's `project`, such as my-data-project. Default: for `projectRole`, the stack config `gcp:project`; for the service account kinds, the service account's project (from `name@<project>.iam.gserviceaccount.com`).
+        """
         pulumi.set(__self__, "grant", grant)
         if adopt_existing_members is not None:
             pulumi.set(__self__, "adopt_existing_members", adopt_existing_members)
@@ -1134,6 +1634,9 @@ class GcpGrantArgs:
     @_builtins.property
     @pulumi.getter
     def grant(self) -> pulumi.Input[Union['GcpGrantProjectRoleArgs', 'GcpGrantImpersonationArgs', 'GcpGrantCustomerManagedIdentityArgs']]:
+        """
+        What to grant: { kind: "projectRole", role }, { kind: "impersonation", serviceAccount } or { kind: "customerManagedIdentity", serviceAccount, workloadIdentityPool, namespace, serviceAccounts?, serviceAccountNames? }.
+        """
         return pulumi.get(self, "grant")
 
     @grant.setter
@@ -1143,6 +1646,9 @@ class GcpGrantArgs:
     @_builtins.property
     @pulumi.getter(name="adoptExistingMembers")
     def adopt_existing_members(self) -> Optional[pulumi.Input[_builtins.bool]]:
+        """
+        Members that were in the binding before this resource (a manual setup) become its own: kept while it exists, removed when it goes. Without it they are left in place on destroy. Default: false.
+        """
         return pulumi.get(self, "adopt_existing_members")
 
     @adopt_existing_members.setter
@@ -1152,6 +1658,9 @@ class GcpGrantArgs:
     @_builtins.property
     @pulumi.getter
     def project(self) -> Optional[pulumi.Input[_builtins.str]]:
+        """
+        The customer's project: where a project role is granted, and the connection's `project`, such as my-data-project. Default: for `projectRole`, the stack config `gcp:project`; for the service account kinds, the service account's project (from `name@<project>.iam.gserviceaccount.com`).
+        """
         return pulumi.get(self, "project")
 
     @project.setter

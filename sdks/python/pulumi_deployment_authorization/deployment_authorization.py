@@ -29,7 +29,11 @@ class DeploymentAuthorizationArgs:
                  workload_identity: Optional[pulumi.Input[_builtins.str]] = None):
         """
         The set of arguments for constructing a DeploymentAuthorization resource.
+        :param pulumi.Input['AwsGrantArgs'] aws: Grant in AWS: one trust statement for the Deployment in an IAM role's trust policy, and the connection's role and region. { targetRole, trust?, region?, adoptExistingTrust? }.
+        :param pulumi.Input['AzureGrantArgs'] azure: Grant in Azure: federated identity credentials for the Deployment's Kubernetes service accounts on a user-assigned managed identity, and optionally the identity's role assignment. { identity, issuerUrl, namespace, serviceAccounts?, serviceAccountNames?, roleAssignment?, adoptExistingCredentials? }.
         :param pulumi.Input['DeploymentArgs'] deployment: An Astro Deployment, named by id: the component reads what the grant and connection need from it while the program runs.
+        :param pulumi.Input['GcpGrantArgs'] gcp: Grant in Google Cloud: the Deployment's members in one role's binding, on the project or on a service account, and the connection's project. { project?, grant, adoptExistingMembers? }.
+        :param pulumi.Input[_builtins.str] workload_identity: The Deployment's workload identity (Astro: Deployment → Details → Workload Identity): an IAM role ARN on AWS, such as arn:aws:iam::123456789012:role/astro-my-namespace, a service account e-mail on GCP. Required by the AWS `deploymentRole` trust and the GCP `projectRole` and `impersonation` grants; an error with the other kinds and on Azure. With `deployment`, read from the Deployment.
         """
         pulumi.set(__self__, "connection", connection)
         if aws is not None:
@@ -55,6 +59,9 @@ class DeploymentAuthorizationArgs:
     @_builtins.property
     @pulumi.getter
     def aws(self) -> Optional[pulumi.Input['AwsGrantArgs']]:
+        """
+        Grant in AWS: one trust statement for the Deployment in an IAM role's trust policy, and the connection's role and region. { targetRole, trust?, region?, adoptExistingTrust? }.
+        """
         return pulumi.get(self, "aws")
 
     @aws.setter
@@ -64,6 +71,9 @@ class DeploymentAuthorizationArgs:
     @_builtins.property
     @pulumi.getter
     def azure(self) -> Optional[pulumi.Input['AzureGrantArgs']]:
+        """
+        Grant in Azure: federated identity credentials for the Deployment's Kubernetes service accounts on a user-assigned managed identity, and optionally the identity's role assignment. { identity, issuerUrl, namespace, serviceAccounts?, serviceAccountNames?, roleAssignment?, adoptExistingCredentials? }.
+        """
         return pulumi.get(self, "azure")
 
     @azure.setter
@@ -85,6 +95,9 @@ class DeploymentAuthorizationArgs:
     @_builtins.property
     @pulumi.getter
     def gcp(self) -> Optional[pulumi.Input['GcpGrantArgs']]:
+        """
+        Grant in Google Cloud: the Deployment's members in one role's binding, on the project or on a service account, and the connection's project. { project?, grant, adoptExistingMembers? }.
+        """
         return pulumi.get(self, "gcp")
 
     @gcp.setter
@@ -94,6 +107,9 @@ class DeploymentAuthorizationArgs:
     @_builtins.property
     @pulumi.getter(name="workloadIdentity")
     def workload_identity(self) -> Optional[pulumi.Input[_builtins.str]]:
+        """
+        The Deployment's workload identity (Astro: Deployment → Details → Workload Identity): an IAM role ARN on AWS, such as arn:aws:iam::123456789012:role/astro-my-namespace, a service account e-mail on GCP. Required by the AWS `deploymentRole` trust and the GCP `projectRole` and `impersonation` grants; an error with the other kinds and on Azure. With `deployment`, read from the Deployment.
+        """
         return pulumi.get(self, "workload_identity")
 
     @workload_identity.setter
@@ -119,7 +135,11 @@ class DeploymentAuthorization(pulumi.ComponentResource):
 
         :param str resource_name: The name of the resource.
         :param pulumi.ResourceOptions opts: Options for the resource.
+        :param pulumi.Input[Union['AwsGrantArgs', 'AwsGrantArgsDict']] aws: Grant in AWS: one trust statement for the Deployment in an IAM role's trust policy, and the connection's role and region. { targetRole, trust?, region?, adoptExistingTrust? }.
+        :param pulumi.Input[Union['AzureGrantArgs', 'AzureGrantArgsDict']] azure: Grant in Azure: federated identity credentials for the Deployment's Kubernetes service accounts on a user-assigned managed identity, and optionally the identity's role assignment. { identity, issuerUrl, namespace, serviceAccounts?, serviceAccountNames?, roleAssignment?, adoptExistingCredentials? }.
         :param pulumi.Input[Union['DeploymentArgs', 'DeploymentArgsDict']] deployment: An Astro Deployment, named by id: the component reads what the grant and connection need from it while the program runs.
+        :param pulumi.Input[Union['GcpGrantArgs', 'GcpGrantArgsDict']] gcp: Grant in Google Cloud: the Deployment's members in one role's binding, on the project or on a service account, and the connection's project. { project?, grant, adoptExistingMembers? }.
+        :param pulumi.Input[_builtins.str] workload_identity: The Deployment's workload identity (Astro: Deployment → Details → Workload Identity): an IAM role ARN on AWS, such as arn:aws:iam::123456789012:role/astro-my-namespace, a service account e-mail on GCP. Required by the AWS `deploymentRole` trust and the GCP `projectRole` and `impersonation` grants; an error with the other kinds and on Azure. With `deployment`, read from the Deployment.
         """
         ...
     @overload

@@ -1,6 +1,7 @@
 // Every AWS trust mode of release 0.1.0, written only with inputs 0.1.0 already took, so the same
 // program runs before and after an upgrade. Copied into the stack's folder so that it loads the
 // package installed there, not the repository's own.
+/** @import { AirflowApiArgs, AirflowConnectionArgs, DeploymentAuthorizationArgs } from "pulumi-deployment-authorization" */
 const pulumi = require("@pulumi/pulumi");
 const { DeploymentAuthorization } = require("pulumi-deployment-authorization");
 
@@ -8,13 +9,16 @@ const config = new pulumi.Config("modes");
 const role = config.require("targetRole");
 const oidcRole = config.require("oidcRole");
 const suffix = config.get("descriptionSuffix") ?? "";
+/** @type {(name: string) => AirflowApiArgs} */
 const airflow = (name) => {
+  /** @type {{ url: string, username: string }} */
   const server = config.requireObject(name);
   return {
     url: server.url,
     auth: { kind: "password", username: server.username, password: config.requireSecret(`${name}Password`) },
   };
 };
+/** @type {(id: string, server: string) => AirflowConnectionArgs} */
 const connection = (id, server) => ({
   connectionId: `${config.require("prefix")}_${id}`,
   description: `${id}${suffix}`,
@@ -22,6 +26,7 @@ const connection = (id, server) => ({
 });
 
 const issuerUrl = "https://oidc.eks.us-east-1.amazonaws.com/id/UPGRADE0123456789";
+/** @type {Record<string, DeploymentAuthorizationArgs>} */
 const modes = {
   "deployment-role": {
     workloadIdentity: "arn:aws:iam::111122223333:role/astro-upgrade-a",
@@ -83,5 +88,5 @@ const modes = {
 
 for (const [name, args] of Object.entries(modes)) {
   const authorization = new DeploymentAuthorization(name, args);
-  exports[name.replace(/-(\w)/g, (_, c) => c.toUpperCase())] = authorization.grant;
+  Object.assign(exports, { [name.replace(/-(\w)/g, (_, c) => c.toUpperCase())]: authorization.grant });
 }

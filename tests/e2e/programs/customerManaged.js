@@ -7,7 +7,13 @@ const config = new pulumi.Config("cm");
 
 /** Stands for the Astro Deployment resource: its namespace exists only once it is created. */
 class Deployment extends pulumi.dynamic.Resource {
+  /**
+   * @param {string} name
+   * @param {{ name: string }} args
+   * @param {import("@pulumi/pulumi").CustomResourceOptions} [opts]
+   */
   constructor(name, args, opts) {
+    /** @type {import("@pulumi/pulumi").dynamic.ResourceProvider} */
     const provider = {
       async create(inputs) {
         const suffix = Math.random().toString(36).slice(2, 8);
@@ -18,7 +24,10 @@ class Deployment extends pulumi.dynamic.Resource {
   }
 }
 
-const deployment = new Deployment("analytics", { name: "analytics" });
+// The engine sets the output property `namespace`; declared here for the type checker alone.
+const deployment = /** @type {Deployment & { namespace: import("@pulumi/pulumi").Output<string> }} */ (
+  new Deployment("analytics", { name: "analytics" })
+);
 
 const auth = new DeploymentAuthorization("analytics-s3", {
   aws: {

@@ -1,12 +1,18 @@
 // N authorizations in Google Cloud, of one kind, on one project or service account.
+/** @import { GcpGrant } from "pulumi-deployment-authorization" */
 const pulumi = require("@pulumi/pulumi");
 const { DeploymentAuthorization } = require("pulumi-deployment-authorization");
 
 const config = new pulumi.Config("gcpe2e");
 const count = config.getNumber("count") ?? 1;
-const kind = config.require("kind");
+// Unchecked here: the provider is the one to judge it.
+const kind = /** @type {GcpGrant["kind"]} */ (config.require("kind"));
 const stack = pulumi.getStack();
 
+/**
+ * @param {number} i
+ * @returns {GcpGrant}
+ */
 function grant(i) {
   if (kind === "projectRole") return { kind, role: config.require("role") };
   if (kind === "impersonation") return { kind, serviceAccount: config.require("serviceAccount") };

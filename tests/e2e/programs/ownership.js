@@ -1,11 +1,13 @@
 // One Deployment's authorizations on AWS, GCP and Azure in one stack, with connections in one
 // Airflow: for replacing them (a wrong Airflow URL, then the right one) and for two stacks that
 // authorize the same Deployment (each with its own connection ids).
+/** @import { AirflowConnectionArgs } from "pulumi-deployment-authorization" */
 const pulumi = require("@pulumi/pulumi");
 const { DeploymentAuthorization } = require("pulumi-deployment-authorization");
 
 const config = new pulumi.Config("own");
 const suffix = config.require("suffix");
+/** @type {(prefix: string) => AirflowConnectionArgs} */
 const connection = (prefix) => ({
   connectionId: `${prefix}_${suffix}`,
   airflow: {

@@ -20,7 +20,7 @@
 // (ARM is case-insensitive about them), then forwards to Prism, which validates both directions
 // against openapi.json and forwards to the http server. This file owns the semantics.
 //
-//   node tests/fakes/azure/server.mjs --port P [--front-port F --upstream http://prism --cert C --key K]
+//   node sandbox/fakes/azure/server.mjs --port P [--front-port F --upstream http://prism --cert C --key K]
 //                                     [--tenant-id GUID] [--write-window-ms 300] [--page-size 100]
 //
 // Only Node built-ins, so it runs before `npm install`.

@@ -2,6 +2,7 @@
 // whose provider checks, diffs and creates without any remote call, with outputs registered.
 const pulumi = require("@pulumi/pulumi");
 
+/** @type {import("@pulumi/pulumi").dynamic.ResourceProvider} */
 const provider = {
   async check(_olds, news) {
     return { inputs: news };
@@ -17,10 +18,17 @@ const provider = {
   },
 };
 
+/** A dynamic resource of `provider` (its base class is abstract to TypeScript alone). */
+class TrivialResource extends pulumi.dynamic.Resource {}
+
 class Trivial extends pulumi.ComponentResource {
+  /**
+   * @param {string} name
+   * @param {number} index
+   */
   constructor(name, index) {
     super("bench:index:Trivial", name, {});
-    const resource = new pulumi.dynamic.Resource(provider, name, { index }, { parent: this });
+    const resource = new TrivialResource(provider, name, { index }, { parent: this });
     this.index = resource.id.apply(() => index);
     this.registerOutputs({ index: this.index });
   }

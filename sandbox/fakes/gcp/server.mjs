@@ -9,7 +9,7 @@
 // puts Prism in front of the Google paths, validating both directions against Google's
 // discovery documents; this file owns the semantics (etags, versions, normalisation, errors).
 //
-//   node tests/fakes/gcp/server.mjs --port P
+//   node sandbox/fakes/gcp/server.mjs --port P
 //
 // Only Node built-ins, so it runs before `npm install`.
 import { createHash, randomBytes, randomInt } from "node:crypto";

@@ -2,13 +2,33 @@
 // documents (as shipped in google-api-python-client), so Prism can hold every request and
 // response of the fake to Google's published contract.
 //
-//   node tests/fakes/gcp/openapi.mjs <discovery documents dir> [out.json]
+//   node sandbox/fakes/gcp/openapi.mjs <discovery documents dir> [out.json]
 //   import { buildOpenApi } from "./openapi.mjs"
 //
 // Only Node built-ins: the sandbox runs it before anything is installed.
 import fs from "node:fs";
 import path from "node:path";
 import { fileURLToPath } from "node:url";
+
+/**
+ * The parts of a discovery document (https://developers.google.com/discovery/v1/reference/apis) read here.
+ * @typedef {{
+ *   $ref?: string, description?: string, type?: string, format?: string, enum?: string[],
+ *   readOnly?: boolean, deprecated?: boolean, pattern?: string, items?: DiscoverySchema,
+ *   properties?: Record<string, DiscoverySchema>, additionalProperties?: DiscoverySchema,
+ *   required?: boolean, repeated?: boolean, location?: string,
+ * }} DiscoverySchema
+ * @typedef {{
+ *   id: string, flatPath: string, httpMethod: string, description?: string,
+ *   parameters?: Record<string, DiscoverySchema>, request?: DiscoverySchema, response: DiscoverySchema,
+ * }} DiscoveryMethod
+ * @typedef {{ methods?: Record<string, DiscoveryMethod>, resources?: Record<string, DiscoveryResource> }} DiscoveryResource
+ * @typedef {DiscoveryResource & {
+ *   name: string, version: string, revision: string,
+ *   parameters?: Record<string, DiscoverySchema>, schemas: Record<string, DiscoverySchema>,
+ * }} DiscoveryDocument
+ * @typedef {{ [key: string]: unknown }} OpenApiObject a node of the OpenAPI document written
+ */
 
 /** The methods served, by API; the names are the discovery ids without the API prefix. */
 export const METHODS = {
@@ -88,7 +108,11 @@ const errorResponse = {
   },
 };
 
-/** Reads both discovery documents from a directory such as googleapiclient/discovery_cache/documents. */
+/**
+ * Reads both discovery documents from a directory such as googleapiclient/discovery_cache/documents.
+ * @param {string} dir
+ * @returns {Record<string, DiscoveryDocument>}
+ */
 export function readDiscovery(dir) {
   return Object.fromEntries(
     Object.entries(METHODS).map(([api, { version }]) => [
@@ -98,11 +122,16 @@ export function readDiscovery(dir) {
   );
 }
 
+/**
+ * @param {DiscoveryDocument} doc
+ * @param {string} dotted
+ */
 function findMethod(doc, dotted) {
   const parts = dotted.split(".");
-  const name = parts.pop();
+  const name = parts.pop() ?? "";
+  /** @type {DiscoveryResource | undefined} */
   let node = doc;
-  for (const p of parts) node = node.resources?.[p];
+  for (const p of parts) node = node?.resources?.[p];
   const method = node?.methods?.[name];
   if (!method) throw new Error(`${doc.name}.${doc.version}: no method ${dotted}`);
   return method;
@@ -111,11 +140,18 @@ function findMethod(doc, dotted) {
 // A discovery schema (JSON Schema draft 3 flavour) as an OpenAPI 3.0 schema. Every object that
 // lists properties and says nothing about others gets additionalProperties: false, so a
 // misspelt or invented field is a violation instead of passing silently.
+/**
+ * @param {DiscoverySchema} s
+ * @param {(id: string) => string} refName
+ * @param {Set<string>} refs
+ * @returns {OpenApiObject}
+ */
 function convertSchema(s, refName, refs) {
   if (s.$ref) {
     refs.add(s.$ref);
     return { $ref: `#/components/schemas/${refName(s.$ref)}` };
   }
+  /** @type {OpenApiObject} */
   const out = {};
   if (s.description) out.description = s.description;
   if (s.type && s.type !== "any") out.type = s.type;
@@ -135,6 +171,11 @@ function convertSchema(s, refName, refs) {
   return out;
 }
 
+/**
+ * @param {string} name
+ * @param {DiscoverySchema} p
+ * @param {(id: string) => string} refName
+ */
 function queryParameter(name, p, refName) {
   return {
     name,
@@ -145,16 +186,24 @@ function queryParameter(name, p, refName) {
   };
 }
 
-/** The OpenAPI document for METHODS, from the discovery documents readDiscovery returns. */
+/**
+ * The OpenAPI document for METHODS, from the discovery documents readDiscovery returns.
+ * @param {Record<string, DiscoveryDocument>} discovery
+ */
 export function buildOpenApi(discovery) {
+  /** @type {Record<string, Record<string, OpenApiObject>>} */
   const paths = {};
+  /** @type {Record<string, OpenApiObject>} */
   const schemas = { [ERROR_SCHEMA]: errorResponse };
+  /** @type {string[]} */
   const revisions = [];
   for (const [api, { methods }] of Object.entries(METHODS)) {
     const doc = discovery[api];
+    if (!doc) throw new Error(`no discovery document for ${api}`);
     revisions.push(`${doc.name}.${doc.version} revision ${doc.revision}`);
     // Both APIs define Policy, Binding, ... : prefixed, so each keeps its own.
-    const refName = (id) => `${api}.${id}`;
+    const refName = (/** @type {string} */ id) => `${api}.${id}`;
+    /** @type {Set<string>} */
     const refs = new Set();
     for (const dotted of methods) {
       const m = findMethod(doc, dotted);
@@ -170,6 +219,7 @@ export function buildOpenApi(discovery) {
       const query = [...Object.entries(doc.parameters ?? {}), ...Object.entries(m.parameters ?? {})]
         .filter(([, p]) => p.location === "query")
         .map(([name, p]) => queryParameter(name, p, refName));
+      /** @type {OpenApiObject} */
       const operation = {
         operationId: m.id,
         ...(m.description ? { description: m.description } : {}),
@@ -196,8 +246,9 @@ export function buildOpenApi(discovery) {
     for (const seen = new Set(); refs.size > seen.size; ) {
       for (const id of [...refs].filter((r) => !seen.has(r))) {
         seen.add(id);
-        if (!doc.schemas[id]) throw new Error(`${doc.name}.${doc.version}: no schema ${id}`);
-        schemas[refName(id)] = convertSchema(doc.schemas[id], refName, refs);
+        const schema = doc.schemas[id];
+        if (!schema) throw new Error(`${doc.name}.${doc.version}: no schema ${id}`);
+        schemas[refName(id)] = convertSchema(schema, refName, refs);
       }
     }
   }
@@ -206,7 +257,7 @@ export function buildOpenApi(discovery) {
     info: {
       title: "Google Cloud IAM policy methods (Cloud Resource Manager v3, IAM v1)",
       version: revisions.join(", "),
-      description: `Generated by tests/fakes/gcp/openapi.mjs from Google's discovery documents: ${revisions.join("; ")}.`,
+      description: `Generated by sandbox/fakes/gcp/openapi.mjs from Google's discovery documents: ${revisions.join("; ")}.`,
     },
     paths,
     components: { schemas },
@@ -216,7 +267,7 @@ export function buildOpenApi(discovery) {
 if (process.argv[1] && path.resolve(process.argv[1]) === fileURLToPath(import.meta.url)) {
   const [dir, out] = process.argv.slice(2);
   if (!dir) {
-    console.error("usage: node tests/fakes/gcp/openapi.mjs <discovery documents dir> [out.json]");
+    console.error("usage: node sandbox/fakes/gcp/openapi.mjs <discovery documents dir> [out.json]");
     process.exit(2);
   }
   const text = `${JSON.stringify(buildOpenApi(readDiscovery(dir)), null, 2)}\n`;

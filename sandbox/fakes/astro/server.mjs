@@ -13,7 +13,7 @@
 // README.md beside this file). The sandbox puts Prism in front of the API paths, validating both
 // directions against openapi.yaml beside this file; this file owns the semantics.
 //
-//   node tests/fakes/astro/server.mjs --port P
+//   node sandbox/fakes/astro/server.mjs --port P
 //
 // Only Node built-ins, so it runs before `npm install`.
 import { createHash, randomBytes, randomInt, randomUUID } from "node:crypto";

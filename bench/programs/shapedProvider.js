@@ -4,18 +4,21 @@
 // bench as a package, so `__provider` is a short `require()`, as this package's own is.
 const { readFileSync } = require("node:fs");
 
+/** @type {string} */
 let templatePath;
+/** @type {Record<string, { inputs: Record<string, unknown>, outputs: Record<string, unknown> }> | undefined} */
 let template;
-const entry = (owner) => {
-  template ??= JSON.parse(readFileSync(templatePath, "utf8"));
-  const found = template[owner];
+const entry = (/** @type {string} */ owner) => {
+  const read = (template ??= JSON.parse(readFileSync(templatePath, "utf8")));
+  const found = read[owner];
   if (!found) throw new Error(`no state in ${templatePath} for ${owner}`);
   return found;
 };
 
+/** @type {import("@pulumi/pulumi").dynamic.ResourceProvider} */
 module.exports = {
   async configure(req) {
-    templatePath = req.config.get("shaped:template");
+    templatePath = req.config.get("shaped:template") ?? "";
   },
   async check(_olds, news) {
     return { inputs: { ...entry(news.owner).inputs, credentials: news.credentials } };
