@@ -29,7 +29,7 @@ export { GRANT_PLUGINS } from "./grants";
 export { GRANT_PLANNERS } from "./grants/planners";
 export { AwsIamTrustDriver, GcpIamPolicyDriver, AzureFederationDriver };
 export { AirflowConnectionsDriver, airflowSink } from "./connections/airflow";
-export { AstroEnvironmentConnections } from "./connections/astro";
-export { AstroDeploymentSettings, updateDeploymentBody } from "./astro/deploymentSettings";
+export { AstroEnvironmentConnections } from "./astro/environmentConnections";
+export { AstroDeploymentSettings, updateDeploymentBody } from "./astro/deploymentSettingsDriver";
 
 export { provider, realDrivers } from "./runtime";

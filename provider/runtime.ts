@@ -37,8 +37,8 @@ export interface DriverModules {
   gcp(): typeof import("./grants/gcp/driver");
   azure(): typeof import("./grants/azure/driver");
   airflow(): typeof import("./connections/airflow");
-  astro(): typeof import("./connections/astro");
-  deploymentSettings(): typeof import("./astro/deploymentSettings");
+  astro(): typeof import("./astro/environmentConnections");
+  deploymentSettings(): typeof import("./astro/deploymentSettingsDriver");
 }
 
 const requiredModules: DriverModules = {
@@ -49,8 +49,9 @@ const requiredModules: DriverModules = {
   gcp: () => require("./grants/gcp/driver") as typeof import("./grants/gcp/driver"),
   azure: () => require("./grants/azure/driver") as typeof import("./grants/azure/driver"),
   airflow: () => require("./connections/airflow") as typeof import("./connections/airflow"),
-  astro: () => require("./connections/astro") as typeof import("./connections/astro"),
-  deploymentSettings: () => require("./astro/deploymentSettings") as typeof import("./astro/deploymentSettings"),
+  astro: () => require("./astro/environmentConnections") as typeof import("./astro/environmentConnections"),
+  deploymentSettings: () =>
+    require("./astro/deploymentSettingsDriver") as typeof import("./astro/deploymentSettingsDriver"),
 };
 
 /**

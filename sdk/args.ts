@@ -48,7 +48,7 @@ export type DeploymentRoleTrust = Extract<AwsTrust, { kind: "deploymentRole" }>;
 export type ClusterRoleTrust = Extract<AwsTrust, { kind: "clusterRole" }>;
 /** Trust the Deployment's Kubernetes service accounts through the cluster's OIDC provider (IRSA). */
 export type WebIdentityTrust = Extract<AwsTrust, { kind: "webIdentity" }>;
-export type { ServiceAccountComponent } from "../provider/core/astro";
+export type { ServiceAccountComponent } from "../provider/astro/naming";
 
 export interface AwsGrantArgs extends Inputs<Omit<AwsInput, "targetRole" | "region" | "trust">> {
   /** Whom the role trusts. Default: the Deployment's workload identity (`deploymentRole`). */

@@ -1,6 +1,6 @@
 import * as pulumi from "@pulumi/pulumi";
 import { ASTRO_API_URL, AstroApi, DeploymentFacts, getDeployment } from "../provider/astro/api";
-import { ASTRO_ID } from "../provider/core/astro";
+import { ASTRO_ID } from "../provider/astro/naming";
 import type { DeploymentArgs, DeploymentAuthorizationArgs } from "./args";
 
 /** The Astro Platform API the provider talks to (stack config, environment, or Astronomer's). */

@@ -1,7 +1,7 @@
 import { z } from "zod";
 import type { CheckFailure } from "./checkFailure";
 import type { CommonInputs, GrantPlugin } from "./types";
-import { ASTRO_ID } from "./astro";
+import { ASTRO_ID } from "../astro/naming";
 import { UNKNOWN } from "./unknown";
 
 /** A schema that also lets through the engine's placeholder for a value not known yet. */

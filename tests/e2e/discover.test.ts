@@ -12,7 +12,7 @@ import { ProgramStack, programStack, repoRoot } from "../support/pulumiProgram";
 // @ts-expect-error plain ESM script without type declarations
 import { motoEnv } from "../../scripts/toolchain.mjs";
 
-const CLI = path.join(repoRoot, "dist/sdk/cli.js");
+const CLI = path.join(repoRoot, "dist/cli/main.js");
 const TSC = path.join(repoRoot, "node_modules/.bin/tsc");
 
 function run(file: string, args: string[], env: Record<string, string>, cwd = repoRoot) {

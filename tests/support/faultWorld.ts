@@ -5,9 +5,9 @@ import { createProvider, type ProviderMethods } from "../../provider/core/provid
 import type { AuthorizationState, ConnectionPayload, PlannedAuthorization } from "../../provider/core/types";
 import { GRANT_PLANNERS } from "../../provider/grants/planners";
 import { parseInputs } from "../../provider/inputs";
-import * as astroSettingsModule from "../../provider/astro/deploymentSettings";
+import * as astroSettingsModule from "../../provider/astro/deploymentSettingsDriver";
 import * as airflowModule from "../../provider/connections/airflow";
-import * as astroModule from "../../provider/connections/astro";
+import * as astroModule from "../../provider/astro/environmentConnections";
 import * as awsModule from "../../provider/grants/aws/planner";
 import * as awsDriverModule from "../../provider/grants/aws/driver";
 import * as azureModule from "../../provider/grants/azure/driver";

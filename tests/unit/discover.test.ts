@@ -1,6 +1,6 @@
 import { describe, expect, it } from "vitest";
 import { parseInputs } from "../../provider/inputs";
-import { parseDiscoverArgs } from "../../sdk/cli";
+import { parseDiscoverArgs } from "../../cli/main";
 import type { TrustPolicy } from "../../provider/grants/aws/trustPolicy";
 import {
   DeploymentRef,
@@ -9,8 +9,8 @@ import {
   Inventory,
   LiveConnection,
   discover,
-} from "../../sdk/discover/match";
-import { renderProgram, renderReport } from "../../sdk/discover/program";
+} from "../../cli/discover/match";
+import { renderProgram, renderReport } from "../../cli/discover/program";
 
 const ROLE = "arn:aws:iam::123456789012:role/data-lake";
 const A = "arn:aws:iam::111122223333:role/astro-a";

@@ -5,7 +5,7 @@ import { describe, expect, it } from "vitest";
 import { reviewAuthorization, type AuthorizationReview } from "../../provider/core/review";
 import type { AuthorizationState, PlannedAuthorization } from "../../provider/core/types";
 import { GRANT_PLUGINS } from "../../provider/grants";
-import { renderMarkdown, reviewPreview, type NamedReview } from "../../sdk/review";
+import { renderMarkdown, reviewPreview, type NamedReview } from "../../cli/review";
 import { installedIn, providerModuleId, serializedProvider } from "../../sdk/providerStub";
 import * as dynamicProvider from "../../sdk/dynamicProvider";
 import {

@@ -1,4 +1,4 @@
-import { DEFAULT_SERVICE_ACCOUNTS, SERVICE_ACCOUNT_COMPONENTS, serviceAccountName } from "../../provider/core/astro";
+import { DEFAULT_SERVICE_ACCOUNTS, SERVICE_ACCOUNT_COMPONENTS, serviceAccountName } from "../../provider/astro/naming";
 import { claimOf } from "../../provider/core/claims";
 import { ownerInDescription } from "../../provider/core/plan";
 import { SENSITIVE_EXTRA_KEY } from "../../provider/core/schema";
