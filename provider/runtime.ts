@@ -1,8 +1,8 @@
 /* eslint-disable @typescript-eslint/no-require-imports */
 import { ProviderMethods, ProviderSettings, createProvider } from "./core/provider";
-import type { SharedPolicyOptions } from "./core/policyStore";
+import type { CloudModule, DriverTuning } from "./core/cloud";
 import type { ConnectionSink, ConnectionTargets, DeploymentSettingsDriver, Drivers, GrantDriver } from "./core/types";
-import { GRANT_PLANNERS } from "./grants/planners";
+import { cloudModules } from "./grants";
 
 /**
  * The provider the serialized stub in state loads: one per provider process. A cloud's SDK is
@@ -11,43 +11,21 @@ import { GRANT_PLANNERS } from "./grants/planners";
  * are loaded by the first `check`, so a refresh or a destroy does without them.
  */
 export const provider: ProviderMethods = createProvider({
-  planners: GRANT_PLANNERS,
-  loadParser: () => (require("./inputs") as typeof import("./inputs")).parseInputs,
+  planners: () => cloudModules().map((c) => c.planner),
+  loadParser: async () => (require("./inputs") as typeof import("./inputs")).loadInputParser(cloudModules()),
   makeDrivers: (settings) => realDrivers(settings),
 });
 
-/**
- * Retries, backoff and timeouts of every remote call, for all drivers at once. The defaults suit
- * production; a test that injects faults makes them small so that retries take milliseconds.
- */
-export interface DriverTuning {
-  /** Tries for one remote call, the first included. */
-  attempts?: number;
-  baseDelayMs?: number;
-  /** How long one remote call may take before it is abandoned (and retried). */
-  timeoutMs?: number;
-  sleep?: (ms: number) => Promise<void>;
-  /** Read-back and batching of shared policy documents (IAM trust policies, Google IAM policies). */
-  policy?: SharedPolicyOptions;
-}
+export type { DriverTuning };
 
-/** The drivers' modules, each loaded when a resource first needs it. */
+/** The connection drivers' modules, each loaded when a resource first needs it (a cloud loads its own). */
 export interface DriverModules {
-  aws(): typeof import("./grants/aws/planner") & typeof import("./grants/aws/driver");
-  gcp(): typeof import("./grants/gcp/driver");
-  azure(): typeof import("./grants/azure/driver");
   airflow(): typeof import("./connections/airflow");
   astro(): typeof import("./astro/environmentConnections");
   deploymentSettings(): typeof import("./astro/deploymentSettingsDriver");
 }
 
 const requiredModules: DriverModules = {
-  aws: () => ({
-    ...(require("./grants/aws/planner") as typeof import("./grants/aws/planner")),
-    ...(require("./grants/aws/driver") as typeof import("./grants/aws/driver")),
-  }),
-  gcp: () => require("./grants/gcp/driver") as typeof import("./grants/gcp/driver"),
-  azure: () => require("./grants/azure/driver") as typeof import("./grants/azure/driver"),
   airflow: () => require("./connections/airflow") as typeof import("./connections/airflow"),
   astro: () => require("./astro/environmentConnections") as typeof import("./astro/environmentConnections"),
   deploymentSettings: () =>
@@ -63,41 +41,16 @@ export function realDrivers(
   env: NodeJS.ProcessEnv = process.env,
   tuning: DriverTuning = {},
   modules: DriverModules = requiredModules,
+  clouds: readonly CloudModule[] = cloudModules(),
 ): Drivers {
-  const { policy, ...calls } = tuning;
-  const remotes = remoteSettings(settings, env);
+  const { policy: _policy, ...calls } = tuning;
+  const remotes = remoteSettings(settings, env, clouds);
   const astroApiUrl = remotes.astroApiUrl;
-  const grants = lazy<Record<string, GrantDriver>>({
-    aws: () => {
-      const { awsGrantDriver, AwsIamTrustDriver } = modules.aws();
-      return awsGrantDriver(
-        new AwsIamTrustDriver({
-          ...policy,
-          ...calls,
-          ...(remotes.awsPolicySizeQuota !== undefined ? { policySizeQuota: remotes.awsPolicySizeQuota } : {}),
-        }),
-      ) as GrantDriver;
-    },
-    gcp: () => {
-      const { GcpIamPolicyDriver } = modules.gcp();
-      return new GcpIamPolicyDriver({
-        ...policy,
-        ...calls,
-        ...remotes.gcp,
-      }) as GrantDriver;
-    },
-    azure: () => {
-      const { AzureFederationDriver } = modules.azure();
-      return new AzureFederationDriver({
-        baseDelayMs: calls.baseDelayMs,
-        sleep: calls.sleep,
-        callAttempts: calls.attempts,
-        callRetryDelayMs: calls.baseDelayMs,
-        timeoutMs: calls.timeoutMs,
-        ...remotes.azure,
-      }) as GrantDriver;
-    },
-  });
+  const grants = lazy<Record<string, GrantDriver>>(
+    Object.fromEntries(
+      clouds.map((c) => [c.cloud, () => deferredDriver(() => c.loadDriver(remotes.clouds[c.cloud], tuning))]),
+    ),
+  );
   const connections = lazy<{ [K in keyof ConnectionTargets]?: ConnectionSink<ConnectionTargets[K]> }>({
     airflow: () => {
       const { AirflowConnectionsDriver, airflowSink } = modules.airflow();
@@ -122,21 +75,30 @@ export function realDrivers(
 /**
  * Where each remote is and the credentials the environment holds for it, from stack config
  * (`deployment-authorization:*`) or the environment: what the provider's drivers are made with, and
- * what tools that read the same remotes (discover) use.
+ * what tools that read the same remotes (discover) use. Each cloud reads its own.
  */
-export function remoteSettings(settings: ProviderSettings, env: NodeJS.ProcessEnv = process.env) {
-  const quota = Number(settings("awsTrustPolicySizeQuota") ?? env.AWS_TRUST_POLICY_SIZE_QUOTA ?? Number.NaN);
+export function remoteSettings(
+  settings: ProviderSettings,
+  env: NodeJS.ProcessEnv = process.env,
+  clouds: readonly CloudModule[] = cloudModules(),
+): { astroApiUrl: string | undefined; clouds: Record<string, unknown> } {
   return {
     astroApiUrl: settings("astroApiUrl") ?? env.DEPLOYMENT_AUTHORIZATION_ASTRO_API_URL,
-    awsPolicySizeQuota: Number.isInteger(quota) && quota > 0 ? quota : undefined,
-    gcp: {
-      rootUrl: settings("gcpRootUrl") ?? env.DEPLOYMENT_AUTHORIZATION_GCP_ROOT_URL,
-      accessToken: env.GOOGLE_OAUTH_ACCESS_TOKEN || undefined,
-    },
-    azure: {
-      endpoint: settings("azureEndpoint") ?? env.DEPLOYMENT_AUTHORIZATION_AZURE_ENDPOINT,
-      accessToken: env.DEPLOYMENT_AUTHORIZATION_AZURE_ACCESS_TOKEN || undefined,
-    },
+    clouds: Object.fromEntries(clouds.map((c) => [c.cloud, c.remoteSettings(settings, env)])),
+  };
+}
+
+/**
+ * A grant driver made on its first call: making it loads the cloud's SDK. Every call shares the one
+ * driver (it batches writes to a shared policy document across resources).
+ */
+function deferredDriver(make: () => Promise<GrantDriver>): GrantDriver {
+  let driver: Promise<GrantDriver> | undefined;
+  const made = () => (driver ??= make());
+  return {
+    read: async (grant, resolved) => (await made()).read(grant, resolved),
+    ensure: async (grant, previous, progress) => (await made()).ensure(grant, previous, progress),
+    remove: async (grant, resolved) => (await made()).remove(grant, resolved),
   };
 }
 

@@ -3,8 +3,8 @@ import type { z } from "zod";
 import type { AwsInput } from "../provider/grants/aws/schema";
 import type { PolicyStatement } from "../provider/grants/aws/trustPolicy";
 import type { AzureInput } from "../provider/grants/azure/schema";
-import type { FederatedCredential } from "../provider/grants/azure/plan";
 import type { GcpInput } from "../provider/grants/gcp/schema";
+import type { BUILT_IN_CLOUDS } from "../provider/grants";
 import type { authorizationInputsSchema } from "../provider/inputs";
 
 /**
@@ -183,62 +183,25 @@ export type DeploymentAuthorizationArgs = CommonArgs &
 /** A trust policy statement, as IAM stores it. */
 export type TrustStatement = PolicyStatement;
 
-/** The AWS grant: this resource's share of one statement in the role's trust policy. */
-export interface AwsGrantOutput {
-  cloud: "aws";
-  /** The role's ARN, as AWS reports it. */
-  roleArn: string;
-  /** The Sid of the statement that holds this grant (shared by grants that differ only in whom they trust). */
-  statementId: string;
-  /** This resource's entries: the principal it trusts, or the service account subjects. */
-  trusted: string[];
-  /** This resource's share of the statement as last applied or read (null after a refresh found it removed). */
-  statement: TrustStatement | null;
-  /** Whether this resource created the IAM OIDC provider (web identity trust). */
-  oidcProviderCreated: boolean;
-}
+type BuiltInCloud = (typeof BUILT_IN_CLOUDS)[number];
 
-/** The GCP grant: this resource's members in one role's unconditional binding. */
-export interface GcpGrantOutput {
-  cloud: "gcp";
-  mode: "projectRole" | "impersonation" | "customerManagedIdentity";
-  /** `projects/<id>` or `projects/-/serviceAccounts/<email>`. */
-  resource: string;
-  role: string;
-  /** The members this resource grants. */
-  members: string[];
-  /** Our members as last applied or read (null after a refresh found none). */
-  binding: { role: string; members: string[] } | null;
-  /** Members that were in the binding before this resource: left in place when it goes. */
-  preExistingMembers: string[];
-}
+/** The component's `grant` output, by cloud: each is defined (and documented) by its cloud module. */
+export type GrantOutput = ReturnType<BuiltInCloud["outputs"]["grant"]>;
+export type { AwsGrantOutput } from "../provider/grants/aws";
+export type { GcpGrantOutput } from "../provider/grants/gcp";
+export type { AzureGrantOutput } from "../provider/grants/azure";
 
-/** The Azure grant: this resource's federated credentials and the identity's role assignment. */
-export interface AzureGrantOutput {
-  cloud: "azure";
-  /** The managed identity's resource id. */
-  identity: string;
-  clientId: string;
-  principalId: string;
-  tenantId: string;
-  /** Our credentials as last applied or read (one missing after a refresh: deleted by hand). */
-  credentials: FederatedCredential[];
-  /** The assignment (null when none was asked for, or a refresh found it deleted). */
-  roleAssignment: {
-    name: string;
-    scope: string;
-    role: string;
-    /** The identity's principal id. */
-    principal: string;
-    roleDefinitionId: string | null;
-  } | null;
-  /** An equal assignment someone made under another name: this resource relies on it and never deletes it. */
-  preExistingAssignment: string | null;
-  /** Credentials made by hand that this resource took over (`adoptExistingCredentials`). */
-  adoptedCredentials: string[];
-}
+/** The grant output of the cloud the arguments name (any cloud's when they could name several). */
+export type GrantOutputOf<Args> = Args extends unknown
+  ? [CloudNamedBy<Args>] extends [never]
+    ? GrantOutput
+    : Extract<GrantOutput, { cloud: CloudNamedBy<Args> }>
+  : never;
 
-export type GrantOutput = AwsGrantOutput | GcpGrantOutput | AzureGrantOutput;
+/** The cloud keys whose arguments are given (not left out or undefined). */
+type CloudNamedBy<Args> = {
+  [K in Extract<keyof Args, GrantOutput["cloud"]>]-?: Args[K] extends object ? K : never;
+}[Extract<keyof Args, GrantOutput["cloud"]>];
 
 /** What the component read from Astro (with `deployment`). */
 export type { DeploymentFacts } from "../provider/astro/api";

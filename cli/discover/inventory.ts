@@ -6,6 +6,8 @@ import { AzureFederationDriver } from "../../provider/grants/azure/driver";
 import { GcpIamPolicyDriver } from "../../provider/grants/gcp/driver";
 import { projectResource, serviceAccountResource } from "../../provider/grants/gcp/plan";
 import { remoteSettings } from "../../provider/runtime";
+import type { AzureRemote } from "../../provider/grants/azure";
+import type { GcpRemote } from "../../provider/grants/gcp";
 import type { DeploymentRef, Inventory } from "./match";
 import type { AirflowAuth } from "./program";
 
@@ -51,9 +53,10 @@ export async function readInventory(
   const aws = targets.awsRoles.length > 0 ? new AwsIamTrustDriver() : undefined;
   const gcp =
     targets.gcpProjects.length + targets.gcpServiceAccounts.length > 0
-      ? new GcpIamPolicyDriver(remotes.gcp)
+      ? new GcpIamPolicyDriver(remotes.clouds.gcp as GcpRemote)
       : undefined;
-  const azure = targets.azureIdentities.length > 0 ? new AzureFederationDriver(remotes.azure) : undefined;
+  const azure =
+    targets.azureIdentities.length > 0 ? new AzureFederationDriver(remotes.clouds.azure as AzureRemote) : undefined;
   const airflow = new AirflowConnectionsDriver();
   const urls = [...new Set(deployments.map((d) => d.airflowUrl).filter((u): u is string => u !== undefined))];
   const airflowTarget = (url: string): ConnectionTarget => ({

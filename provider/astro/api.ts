@@ -1,6 +1,7 @@
 import { RemoteError, TargetMissingError, redact } from "../core/errors";
 import { RetriesExhaustedError, withRetries } from "../core/retry";
 import { certificateError, summarizeBody } from "../core/diagnosis";
+import type { AstroCloudProvider } from "./naming";
 
 export interface AstroApiOptions {
   /** The Astro Platform API base, with its version path; default Astronomer's. */
@@ -145,7 +146,7 @@ export class AstroApi {
 export interface DeploymentFacts {
   organizationId: string;
   deploymentId: string;
-  cloudProvider?: "AWS" | "GCP" | "AZURE";
+  cloudProvider?: AstroCloudProvider;
   namespace: string;
   /** The identity its pods run as: the one set on it, or Astro's default. */
   workloadIdentity?: string;
@@ -159,7 +160,7 @@ interface DeploymentResponse {
   id: string;
   organizationId: string;
   namespace: string;
-  cloudProvider?: "AWS" | "GCP" | "AZURE";
+  cloudProvider?: AstroCloudProvider;
   effectiveWorkloadIdentity?: string;
   oidcIssuerUrl?: string;
   webServerAirflowApiUrl?: string;

@@ -47,18 +47,23 @@ export type InputParser = (raw: unknown) => ParseResult<unknown>;
  * the first `check`: a refresh or a destroy, which run none, do not load the schemas.
  */
 export function createProvider(options: {
-  planners: ReadonlyArray<GrantPlanner>;
-  loadParser: () => InputParser;
+  /** The clouds' planners, or where to read them when first needed (a registry that may grow). */
+  planners: ReadonlyArray<GrantPlanner> | (() => ReadonlyArray<GrantPlanner>);
+  loadParser: () => InputParser | Promise<InputParser>;
   makeDrivers: (settings: ProviderSettings) => Drivers;
   env?: NodeJS.ProcessEnv;
 }): ProviderMethods {
   const env = options.env ?? process.env;
-  const plugins = new Map(options.planners.map((p) => [p.cloud, p]));
-  let parse: InputParser | undefined;
+  let known: ReadonlyMap<string, GrantPlanner> | undefined;
+  const plugins = () => {
+    const planners = typeof options.planners === "function" ? options.planners() : options.planners;
+    return (known ??= new Map(planners.map((p) => [p.cloud, p])));
+  };
+  let parse: Promise<InputParser> | undefined;
   let config: ProviderSettings = () => undefined;
   let ambient: AmbientCredentials = fromEnvironment(env);
   let drivers: Drivers | undefined;
-  const lifecycle = () => new AuthorizationLifecycle(plugins, (drivers ??= options.makeDrivers(config)), ambient);
+  const lifecycle = () => new AuthorizationLifecycle(plugins(), (drivers ??= options.makeDrivers(config)), ambient);
 
   return {
     async configure(req) {
@@ -74,7 +79,7 @@ export function createProvider(options: {
 
     async check(_olds, news) {
       const { [PROVIDER_KEY]: _provider, ...raw } = news;
-      const parsed = (parse ??= options.loadParser())(raw);
+      const parsed = (await (parse ??= Promise.resolve(options.loadParser())))(raw);
       // The engine shows a failure's value only for a top-level property: each line carries its own.
       if (!parsed.ok) {
         return { inputs: news, failures: parsed.failures.map((f) => ({ property: "", reason: describeFailure(f) })) };
@@ -84,7 +89,7 @@ export function createProvider(options: {
     },
 
     async diff(_id, olds, news) {
-      return diffAuthorization(plugins, withoutProvider(olds), withoutProvider(news));
+      return diffAuthorization(plugins(), withoutProvider(olds), withoutProvider(news));
     },
 
     create: (inputs) => coded(lifecycle().create(withoutProvider(inputs))),

@@ -1,7 +1,7 @@
 import { z } from "zod";
 import type { CheckFailure } from "./checkFailure";
 import type { CommonInputs, GrantPlugin } from "./types";
-import { ASTRO_ID } from "../astro/naming";
+import { ASTRO_CLOUD_PROVIDERS, ASTRO_ID } from "../astro/naming";
 import { UNKNOWN } from "./unknown";
 
 /** A schema that also lets through the engine's placeholder for a value not known yet. */
@@ -231,7 +231,7 @@ const deploymentInputSchema = z
   .object({
     organizationId: astroId("organization"),
     deploymentId: astroId("Deployment"),
-    cloudProvider: z.enum(["AWS", "GCP", "AZURE"]).optional(),
+    cloudProvider: z.enum(ASTRO_CLOUD_PROVIDERS).optional(),
     lookupError: z.string().optional(),
     customerManagedIdentity: customerManagedIdentity.optional(),
     secretsBackend: secretsBackend.optional(),

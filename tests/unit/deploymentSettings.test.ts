@@ -5,7 +5,7 @@ import { SECRETS_BACKEND_KEYS } from "../../provider/astro/deploymentSettingsPla
 import { RemoteError } from "../../provider/core/errors";
 import { AuthorizationLifecycle } from "../../provider/core/lifecycle";
 import type { PlannedAuthorization } from "../../provider/core/types";
-import { GRANT_PLUGINS } from "../../provider/grants";
+import { GRANT_PLUGINS } from "../../provider/inputs";
 import { awsGrantDriver } from "../../provider/grants/aws";
 import { parseInputs } from "../../provider/inputs";
 import {
