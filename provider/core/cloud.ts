@@ -1,3 +1,4 @@
+import type { CloudDiscovery } from "./discovery";
 import type { SharedPolicyOptions } from "./policyStore";
 import type { ProviderSettings } from "./provider";
 import type {
@@ -88,6 +89,8 @@ export interface CloudModule<
   remoteSettings(settings: ProviderSettings, env: NodeJS.ProcessEnv): Remote;
   /** Its driver, over the remote the settings name; loads the cloud's SDK. */
   loadDriver(remote: Remote, tuning: DriverTuning): Promise<GrantDriver<G, R>>;
+  /** What `discover` can find of hand-made grants in this cloud; absent: it finds none. */
+  readonly discovery?: CloudDiscovery<Remote>;
 }
 
 /** The cloud's plug-in as the core plans and checks with it: its planner and its loaded inputs. */

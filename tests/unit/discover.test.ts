@@ -8,8 +8,11 @@ import {
   FoundAuthorization,
   Inventory,
   LiveConnection,
-  discover,
+  discover as discoverWith,
+  loadDiscoverers,
 } from "../../cli/discover/match";
+import type { CloudDiscoverer } from "../../provider/core/discovery";
+import { cloudModules } from "../../provider/grants";
 import { renderProgram, renderReport } from "../../cli/discover/program";
 
 const ROLE = "arn:aws:iam::123456789012:role/data-lake";
@@ -24,16 +27,33 @@ const CUSTOMER_SA = "reader@my-data-project.iam.gserviceaccount.com";
 const IDENTITY =
   "/subscriptions/00000000-0000-0000-0000-000000000001/resourceGroups/rg/providers/Microsoft.ManagedIdentity/userAssignedIdentities/airflow-id";
 
-function inventory(overrides: Partial<Inventory> = {}): Inventory {
+/** What the targets of each cloud held, by the cloud's key. */
+interface Live {
+  awsRoles?: unknown[];
+  gcpPolicies?: unknown[];
+  azureIdentities?: unknown[];
+}
+
+function inventory({
+  awsRoles,
+  gcpPolicies,
+  azureIdentities,
+  ...overrides
+}: Partial<Inventory> & Live = {}): Inventory {
   return {
     deployments: [],
     connections: {},
-    awsRoles: [],
-    gcpPolicies: [],
-    azureIdentities: [],
+    clouds: { aws: awsRoles ?? [], gcp: gcpPolicies ?? [], azure: azureIdentities ?? [] },
     ...overrides,
   };
 }
+
+/** Loaded before the suites are collected: some call discover while they are. */
+const discoverers: ReadonlyMap<string, CloudDiscoverer> = await loadDiscoverers(cloudModules());
+
+/** Discovery over the clouds' own discoverers, through the plug-in interface. */
+const discover = (found: Inventory, options: Parameters<typeof discoverWith>[1]) =>
+  discoverWith(found, options, discoverers);
 
 /** The component's arguments as the provider's schema sees them: the single source of validation. */
 function validates(a: FoundAuthorization) {
@@ -547,7 +567,7 @@ describe("discover's command line", () => {
       takeOver: true,
       region: "us-east-1",
       targets: {
-        awsRoles: [ROLE],
+        clouds: { "aws-role": [ROLE] },
         deployments: [{ name: "astro-a", identity: A, airflowUrl: AIRFLOW_A }],
         airflowAuth: { kind: "password", username: "admin" },
       },

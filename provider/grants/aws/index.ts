@@ -39,6 +39,11 @@ export const awsCloud: CloudModule<AwsInput, AwsGrant, AwsResolved, AwsGrantOutp
     const { AwsIamTrustDriver } = await import("./driver.js");
     return awsGrantDriver(new AwsIamTrustDriver({ ...policy, ...calls, ...remote }));
   },
+  discovery: {
+    targets: [{ option: "aws-role", value: "<arn|name>", help: "an IAM role whose trust policy to search" }],
+    connTypes: ["aws"],
+    load: async () => (await import("./discover.js")).awsDiscoverer,
+  },
 };
 
 /** An `aws.iam.Role` (anything with an `arn`) gives its ARN; an ARN or a name is taken as given. */

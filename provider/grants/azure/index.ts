@@ -43,6 +43,17 @@ export const azureCloud: CloudModule<AzureInput, AzureGrant, AzureResolved, Azur
       ...remote,
     });
   },
+  discovery: {
+    targets: [
+      {
+        option: "azure-identity",
+        value: "<resource id>",
+        help: "a user-assigned managed identity whose credentials to search",
+      },
+    ],
+    connTypes: ["azure"],
+    load: async () => (await import("./discover.js")).azureDiscoverer,
+  },
 };
 
 export { azurePlanner } from "./planner";

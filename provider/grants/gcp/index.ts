@@ -42,6 +42,14 @@ export const gcpCloud: CloudModule<GcpInput, GcpGrant, GcpResolved, GcpGrantOutp
     const { GcpIamPolicyDriver } = await import("./driver.js");
     return new GcpIamPolicyDriver({ ...policy, ...calls, ...remote });
   },
+  discovery: {
+    targets: [
+      { option: "gcp-project", value: "<id>", help: "a project whose IAM policy to search" },
+      { option: "gcp-service-account", value: "<email>", help: "a service account whose IAM policy to search" },
+    ],
+    connTypes: ["google_cloud_platform"],
+    load: async () => (await import("./discover.js")).gcpDiscoverer,
+  },
 };
 
 export { gcpPlanner } from "./planner";
