@@ -10,6 +10,10 @@ import { loadInputParser } from "../../provider/inputs";
 import { realDrivers } from "../../provider/runtime";
 import { LabRealms, labCloud, labEndpoints, type LabGrant } from "../support/fakeCloud";
 import { MemoryConnections } from "../support/memoryDrivers";
+import { parseDiscoverArgs } from "../../cli/main";
+import { readInventory } from "../../cli/discover/inventory";
+import { discover, loadDiscoverers } from "../../cli/discover/match";
+import { renderProgram } from "../../cli/discover/program";
 import type { DeploymentAuthorizationArgs } from "../../sdk";
 
 const AIRFLOW = "http://127.0.0.1:8080";
@@ -173,4 +177,51 @@ describe("a fourth cloud in the component", () => {
     expect(created.get("south-reader")?.grant).toMatchObject({ cloud: "lab", realm: "south" });
     expect(grant).toEqual({ cloud: "lab", realm: "south", realmId: "realm-2", members: [IDENTITY], live: [IDENTITY] });
   }, 120_000);
+});
+
+describe("a fourth cloud in discover", () => {
+  it("offers its targets on the command line, reads them and matches them through its own discovery", async () => {
+    const realms = new LabRealms();
+    realms.addRealm("west", [IDENTITY, FOREIGN]);
+    labEndpoints.set("discover", realms);
+
+    const parsed = parseDiscoverArgs(["--lab-realm", "west", "--deployment", `identity=${IDENTITY},airflow=x`], {});
+    expect(parsed).toMatchObject({ targets: { clouds: { "lab-realm": ["west"] } } });
+    expect(parseDiscoverArgs(["--deployment", `identity=${IDENTITY},airflow=x`], {})).toMatch(
+      /give at least one target: .*--azure-identity or --lab-realm$/,
+    );
+
+    const discoverers = await loadDiscoverers(cloudModules());
+    expect([...discoverers.keys()]).toEqual(["aws", "gcp", "azure", "lab"]);
+    const deployment = { name: "deployment-7", identity: IDENTITY };
+    const inventory = await readInventory(
+      {
+        clouds: { "lab-realm": ["west"] },
+        deployments: [deployment],
+        astroDeployments: [],
+        airflowAuth: { kind: "token" },
+      },
+      discoverers,
+      { LAB_ENDPOINT: "discover" },
+    );
+    expect(inventory.clouds).toEqual({
+      aws: [],
+      gcp: [],
+      azure: [],
+      lab: [{ realm: "west", members: [IDENTITY, FOREIGN].sort() }],
+    });
+
+    const found = discover(inventory, { takeOver: false, defaultRegion: "us-east-1" }, discoverers);
+    expect(found.authorizations).toEqual([
+      expect.objectContaining({
+        name: "deployment-7-west",
+        cloud: "lab",
+        grant: { realm: "west" },
+        workloadIdentity: IDENTITY,
+        connection: { connectionId: "lab_west", adopted: false },
+      }),
+    ]);
+    expect(found.unmatched).toEqual([{ where: "lab realm west", what: `${FOREIGN} is no Deployment given` }]);
+    expect(renderProgram(found, { kind: "token" })).toMatch(/lab: \{\s*realm: "west",?\s*\}/);
+  });
 });

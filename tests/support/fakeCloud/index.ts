@@ -63,6 +63,11 @@ export const labCloud: CloudModule<LabInput, LabGrant, LabResolved, LabGrantOutp
     labEndpoints.set(remote.endpoint, realms);
     return labDriver(realms);
   },
+  discovery: {
+    targets: [{ option: "lab-realm", value: "<name>", help: "a lab realm whose members to search" }],
+    connTypes: ["lab"],
+    load: async () => (await import("./discover")).labDiscoverer,
+  },
 };
 
 export { LabRealms, labEndpoints } from "./realms";
