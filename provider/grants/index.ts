@@ -1,5 +1,5 @@
 import type { CloudModule } from "../core/cloud";
-import type { GrantPlanner } from "../core/types";
+import type { GrantBase, GrantOutput, GrantPlanner, Resolved } from "../core/types";
 import { awsCloud } from "./aws";
 import { azureCloud } from "./azure";
 import { gcpCloud } from "./gcp";
@@ -22,9 +22,12 @@ export function cloudModules(): readonly CloudModule[] {
  * Adds a cloud that is not built in, for this process: providers, components and discoveries made
  * afterwards know it. Its key must be new.
  */
-export function registerCloud(cloud: CloudModule): void {
+export function registerCloud<Input, G extends GrantBase, R extends Resolved, O extends GrantOutput, Remote>(
+  cloud: CloudModule<Input, G, R, O, Remote>,
+): void {
   if (clouds.some((c) => c.cloud === cloud.cloud)) throw new Error(`a cloud "${cloud.cloud}" is registered already`);
-  clouds.push(cloud);
+  // The list holds every cloud by the core's view of it: the grant and facts are the cloud's own.
+  clouds.push(cloud as unknown as CloudModule);
 }
 
 /** The module of a cloud by its key, if known. */
