@@ -1,7 +1,6 @@
 import * as pulumi from "@pulumi/pulumi";
 import { beforeAll, describe, expect, it } from "vitest";
 import { airflowSink } from "../../provider/connections/airflow";
-import type { CloudModule } from "../../provider/core/cloud";
 import { createProvider } from "../../provider/core/provider";
 import { reviewAuthorization } from "../../provider/core/review";
 import type { AuthorizationState, PlannedAuthorization } from "../../provider/core/types";
@@ -20,7 +19,7 @@ const AIRFLOW = "http://127.0.0.1:8080";
 const IDENTITY = "deployment-7@lab";
 const FOREIGN = "someone-else@lab";
 
-registerCloud(labCloud as unknown as CloudModule);
+registerCloud(labCloud);
 
 /** The real provider over the registered clouds: the runtime's drivers for grants, an in-memory Airflow. */
 function labProvider(endpoint: string) {
@@ -61,7 +60,7 @@ describe("a fourth cloud, registered from the tests", () => {
   it("joins the list after the built-in clouds, which stay as they were", () => {
     expect(cloudModules().map((c) => c.cloud)).toEqual([...BUILT_IN_CLOUDS.map((c) => c.cloud), "lab"]);
     expect(cloudModule("lab")).toBe(labCloud);
-    expect(() => registerCloud(labCloud as unknown as CloudModule)).toThrow(/registered already/);
+    expect(() => registerCloud(labCloud)).toThrow(/registered already/);
   });
 
   it("is checked with its own schema, refinements and extra rules, and named among the clouds", async () => {
