@@ -1,7 +1,8 @@
 import { existsSync, readFileSync } from "node:fs";
 import path from "node:path";
 import { describe, expect, it } from "vitest";
-import { GRANT_PLUGINS } from "../../provider/inputs";
+import { GRANT_PLUGINS, loadInputParser, parseInputs } from "../../provider/inputs";
+import { rawInputs } from "../support/fixtures";
 import { BUILT_IN_CLOUDS, GRANT_PLANNERS } from "../../provider/grants";
 
 const root = path.resolve(__dirname, "..", "..");
@@ -61,5 +62,20 @@ describe("what the provider loads before its first check", () => {
     expect(packages.filter((p) => !p.startsWith("node:"))).toEqual([]);
     expect(modules.filter((m) => /schema|inputs|driver/.test(m))).toEqual([]);
     expect(modules).toEqual(expect.arrayContaining(GRANT_PLANNERS.map((p) => `provider/grants/${p.cloud}/planner.ts`)));
+  });
+});
+
+describe("what the first check loads", () => {
+  it("is each cloud's inputs, through its module: the parser answers as parseInputs does", async () => {
+    const parse = await loadInputParser(BUILT_IN_CLOUDS.map((c) => c));
+    const given = [
+      rawInputs(),
+      rawInputs({ aws: { targetRole: "data-reader", region: "eu-central-1", trust: { kind: "clusterRole" } } }),
+      rawInputs({ gcp: { project: "p", grant: { kind: "projectRole", role: "roles/viewer" } } }),
+      rawInputs({ aws: undefined, azure: { identity: 42 } }),
+      { owner: "" },
+    ];
+    for (const raw of given) expect(parse(raw)).toEqual(parseInputs(raw));
+    expect(given.map((raw) => parse(raw).ok)).toEqual([true, false, false, false, false]);
   });
 });
