@@ -1,33 +1,12 @@
 import type * as pulumi from "@pulumi/pulumi";
 import type { z } from "zod";
-import type { AwsInput } from "../provider/grants/aws/schema";
 import type { PolicyStatement } from "../provider/grants/aws/trustPolicy";
-import type { AzureInput } from "../provider/grants/azure/schema";
-import type { GcpInput } from "../provider/grants/gcp/schema";
+import type { ProgramRules } from "../provider/core/cloud";
+import type { Inputs } from "../provider/core/programArgs";
 import type { BUILT_IN_CLOUDS } from "../provider/grants";
 import type { authorizationInputsSchema } from "../provider/inputs";
 
-/**
- * The component's argument types, derived from the provider's one input schema (the SDK keeps no
- * second copy): every value may be a Pulumi Input, except the `kind` that selects a variant, which
- * the program states outright.
- */
-export type Inputs<T> = [T] extends [string | number | boolean | null | undefined] ? pulumi.Input<T> : InputsOf<T>;
-
-/** Objects and arrays, distributed over a union's variants (one per `kind`). */
-type InputsOf<T> =
-  T extends ReadonlyArray<infer U>
-    ? pulumi.Input<Array<Inputs<U>>>
-    : T extends object
-      ? { [K in keyof T]: K extends "kind" ? T[K] : Inputs<T[K]> }
-      : T;
-
-/**
- * With `deployment`, the component reads these from Astro: they may be left out (when neither is
- * given, `check` names the missing field).
- */
-type FromDeployment = "issuerUrl" | "namespace";
-type Loose<T> = T extends object ? Omit<T, FromDeployment> & Partial<Pick<T, Extract<keyof T, FromDeployment>>> : T;
+export type { Inputs } from "../provider/core/programArgs";
 
 type ProviderInputs = z.input<typeof authorizationInputsSchema>;
 type ConnectionInput = ProviderInputs["connection"];
@@ -36,55 +15,23 @@ type AuthInput = AirflowInput["auth"];
 
 export type ExtraValue = string | number | boolean | null;
 
-/** Anything with a role ARN output, such as an `aws.iam.Role` from `@pulumi/aws`. */
-export interface RoleLike {
-  arn: pulumi.Input<string>;
-}
-
-export type AwsTrust = Loose<Inputs<NonNullable<AwsInput["trust"]>>>;
-/** Trust the Deployment's workload identity, an IAM role (Astro's default). Needs `workloadIdentity`. */
-export type DeploymentRoleTrust = Extract<AwsTrust, { kind: "deploymentRole" }>;
-/** Trust an Astro cluster's role, `AirflowS3Logs-<clusterId>`, for every Deployment on the cluster. */
-export type ClusterRoleTrust = Extract<AwsTrust, { kind: "clusterRole" }>;
-/** Trust the Deployment's Kubernetes service accounts through the cluster's OIDC provider (IRSA). */
-export type WebIdentityTrust = Extract<AwsTrust, { kind: "webIdentity" }>;
 export type { ServiceAccountComponent } from "../provider/astro/naming";
-
-export interface AwsGrantArgs extends Inputs<Omit<AwsInput, "targetRole" | "region" | "trust">> {
-  /** Whom the role trusts. Default: the Deployment's workload identity (`deploymentRole`). */
-  trust?: AwsTrust;
-  /**
-   * The customer's IAM role the Deployment will assume: an ARN, a role name, or an `aws.iam.Role`.
-   * The resource adds one trust statement to this role; it never creates or deletes the role.
-   */
-  targetRole: pulumi.Input<string> | RoleLike;
-  /** Region written to the connection (`region_name`). Default: the stack config `aws:region`. */
-  region?: pulumi.Input<string>;
-}
-
-export type GcpGrant = Loose<Inputs<GcpInput["grant"]>>;
-/** The Deployment's workload identity gets `role` on `gcp.project`. Needs `workloadIdentity`. */
-export type GcpProjectRoleGrant = Extract<GcpGrant, { kind: "projectRole" }>;
-/** The Deployment's workload identity may impersonate `serviceAccount`. Needs `workloadIdentity`. */
-export type GcpImpersonationGrant = Extract<GcpGrant, { kind: "impersonation" }>;
-/** The Deployment's Kubernetes service accounts may act as `serviceAccount` (Workload Identity User). */
-export type GcpCustomerManagedIdentityGrant = Extract<GcpGrant, { kind: "customerManagedIdentity" }>;
-
-export interface GcpGrantArgs extends Inputs<Omit<GcpInput, "project" | "grant">> {
-  grant: GcpGrant;
-  /**
-   * The customer's project: where a project role is granted, and the connection's `project`.
-   * Default: for `projectRole`, the stack config `gcp:project`; for the service account kinds, the
-   * service account's project (from `name@<project>.iam.gserviceaccount.com`).
-   */
-  project?: pulumi.Input<string>;
-}
-
-/**
- * Federated identity credentials for the Deployment's Kubernetes service accounts on a user-assigned
- * managed identity, and optionally the identity's role assignment on a scope.
- */
-export type AzureGrantArgs = Loose<Inputs<AzureInput>>;
+export type {
+  RoleLike,
+  AwsTrust,
+  DeploymentRoleTrust,
+  ClusterRoleTrust,
+  WebIdentityTrust,
+  AwsGrantArgs,
+} from "../provider/grants/aws/programArgs";
+export type {
+  GcpGrant,
+  GcpProjectRoleGrant,
+  GcpImpersonationGrant,
+  GcpCustomerManagedIdentityGrant,
+  GcpGrantArgs,
+} from "../provider/grants/gcp/programArgs";
+export type { AzureGrantArgs } from "../provider/grants/azure/programArgs";
 
 /** A bearer token (an Astro API token, or any token the API accepts). */
 export type AirflowTokenAuth = Inputs<Extract<AuthInput, { kind: "token" }>> & {
@@ -172,13 +119,18 @@ interface CommonArgs {
   connection: AirflowConnectionArgs;
 }
 
-/** One cloud per resource: give `aws`, `gcp` or `azure`. */
+/** Each built-in cloud's arguments, by its key: as its module types them. */
+type ArgsByCloud = {
+  [C in BuiltInCloud as ReturnType<C["outputs"]["grant"]>["cloud"]]: C["program"] extends ProgramRules<infer Args>
+    ? Args
+    : never;
+};
+
+/** One cloud per resource: give `aws`, `gcp` or `azure` (one key of the cloud list), and leave the others out. */
 export type DeploymentAuthorizationArgs = CommonArgs &
-  (
-    | { aws: AwsGrantArgs; gcp?: undefined; azure?: undefined }
-    | { gcp: GcpGrantArgs; aws?: undefined; azure?: undefined }
-    | { azure: AzureGrantArgs; aws?: undefined; gcp?: undefined }
-  );
+  {
+    [K in keyof ArgsByCloud]: { [P in K]: ArgsByCloud[K] } & { [P in Exclude<keyof ArgsByCloud, K>]?: undefined };
+  }[keyof ArgsByCloud];
 
 /** A trust policy statement, as IAM stores it. */
 export type TrustStatement = PolicyStatement;

@@ -48,7 +48,7 @@ export function withDeploymentFacts(
   facts: pulumi.Output<DeploymentLookup>,
 ): DeploymentAuthorizationArgs {
   const fact = <K extends keyof DeploymentFacts>(key: K) => facts.apply((f) => f[key] as DeploymentFacts[K]);
-  const fromDeployment = (given: Mutable | undefined, keys: ReadonlyArray<"issuerUrl" | "namespace">) => {
+  const fromDeployment = (given: object | undefined, keys: ReadonlyArray<"issuerUrl" | "namespace">) => {
     const out: Mutable = { ...given };
     for (const key of keys) out[key] ??= fact(key === "issuerUrl" ? "oidcIssuerUrl" : "namespace");
     return out;

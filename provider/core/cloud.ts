@@ -39,19 +39,22 @@ export interface ProgramContext {
 /** A cloud's arguments in the component, as loosely as the program gives them (values may be outputs). */
 export type ProgramArgs = Record<string, unknown>;
 
-/** What the component does with this cloud's arguments before it hands them to the provider's `check`. */
-export interface ProgramRules {
+/**
+ * What the component does with this cloud's arguments (`Args`, as the program gives them: values
+ * may be Pulumi outputs) before it hands them to the provider's `check`.
+ */
+export interface ProgramRules<Args extends object = ProgramArgs> {
   /** The arguments with the component's defaults filled in (from stack config, an `aws.iam.Role`'s ARN). */
-  withDefaults(args: ProgramArgs, program: ProgramContext): ProgramArgs;
+  withDefaults(args: Args, program: ProgramContext): object;
   /**
    * With `deployment`: the arguments with what Astro tells filled in where the program left it out
    * (`fill` adds the named fields from the Deployment), and whether the grant is for the
    * Deployment's own workload identity (which the component then reads from Astro too).
    */
   withDeploymentFacts(
-    args: ProgramArgs,
-    fill: (given: ProgramArgs, keys: ReadonlyArray<"issuerUrl" | "namespace">) => ProgramArgs,
-  ): { args: ProgramArgs; needsWorkloadIdentity: boolean };
+    args: Args,
+    fill: (given: object, keys: ReadonlyArray<"issuerUrl" | "namespace">) => object,
+  ): { args: object; needsWorkloadIdentity: boolean };
 }
 
 /**
@@ -66,6 +69,7 @@ export interface CloudModule<
   R extends Resolved = Resolved,
   Output extends GrantOutput = GrantOutput,
   Remote = unknown,
+  Args extends object = ProgramArgs,
 > {
   /** The input key that selects this cloud (`aws`, `gcp`); also `grant.cloud` in the plan. */
   readonly cloud: string;
@@ -80,8 +84,8 @@ export interface CloudModule<
   loadOutputSchema(): Promise<z.ZodType<Output>>;
   /** Its schema piece, refinements and planning: loaded by the first `check`. */
   loadInputs(): Promise<CloudInputs<Input, G>>;
-  /** The component's defaults and what it fills in from the Astro Deployment. */
-  readonly program: ProgramRules;
+  /** The component's defaults and what it fills in from the Astro Deployment; `Args` types the component's `<cloud>` argument. */
+  readonly program: ProgramRules<Args>;
   /**
    * Where the cloud's API is and the credentials the environment holds for it, from stack config
    * (`deployment-authorization:*`) or the environment.

@@ -3,7 +3,7 @@ import path from "node:path";
 import { describe, expect, it } from "vitest";
 import { GRANT_PLUGINS, loadInputParser, parseInputs } from "../../provider/inputs";
 import { rawInputs } from "../support/fixtures";
-import { BUILT_IN_CLOUDS, GRANT_PLANNERS } from "../../provider/grants";
+import { BUILT_IN_CLOUDS, GRANT_PLANNERS, cloudModules } from "../../provider/grants";
 
 const root = path.resolve(__dirname, "..", "..");
 
@@ -67,7 +67,7 @@ describe("what the provider loads before its first check", () => {
 
 describe("what the first check loads", () => {
   it("is each cloud's inputs, through its module: the parser answers as parseInputs does", async () => {
-    const parse = await loadInputParser(BUILT_IN_CLOUDS.map((c) => c));
+    const parse = await loadInputParser(cloudModules());
     const given = [
       rawInputs(),
       rawInputs({ aws: { targetRole: "data-reader", region: "eu-central-1", trust: { kind: "clusterRole" } } }),

@@ -1,4 +1,5 @@
 import type { CloudModule } from "../../core/cloud";
+import type { AwsGrantArgs } from "./programArgs";
 import { awsOutputs } from "./outputs";
 import type { AwsGrantOutput } from "./outputSchema";
 import { awsGrantDriver, awsPlanner } from "./planner";
@@ -11,7 +12,7 @@ export interface AwsRemote {
 }
 
 /** AWS: a statement in an IAM role's trust policy, and an `aws` connection that assumes the role. */
-export const awsCloud: CloudModule<AwsInput, AwsGrant, AwsResolved, AwsGrantOutput, AwsRemote> = {
+export const awsCloud: CloudModule<AwsInput, AwsGrant, AwsResolved, AwsGrantOutput, AwsRemote, AwsGrantArgs> = {
   cloud: "aws",
   planner: awsPlanner,
   outputs: awsOutputs,

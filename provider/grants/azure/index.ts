@@ -1,4 +1,5 @@
 import type { CloudModule } from "../../core/cloud";
+import type { AzureGrantArgs } from "./programArgs";
 import { azureOutputs } from "./outputs";
 import type { AzureGrantOutput } from "./outputSchema";
 import type { AzureGrant, AzureResolved } from "./plan";
@@ -15,7 +16,14 @@ export interface AzureRemote {
  * Azure: federated identity credentials for the Deployment's Kubernetes service accounts on a
  * user-assigned managed identity, its role assignment on a scope, and an `azure` connection.
  */
-export const azureCloud: CloudModule<AzureInput, AzureGrant, AzureResolved, AzureGrantOutput, AzureRemote> = {
+export const azureCloud: CloudModule<
+  AzureInput,
+  AzureGrant,
+  AzureResolved,
+  AzureGrantOutput,
+  AzureRemote,
+  AzureGrantArgs
+> = {
   cloud: "azure",
   planner: azurePlanner,
   outputs: azureOutputs,

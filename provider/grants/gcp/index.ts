@@ -1,4 +1,5 @@
 import type { CloudModule } from "../../core/cloud";
+import type { GcpGrantArgs } from "./programArgs";
 import { gcpOutputs } from "./outputs";
 import type { GcpGrantOutput } from "./outputSchema";
 import type { GcpGrant, GcpResolved } from "./plan";
@@ -12,7 +13,7 @@ export interface GcpRemote {
 }
 
 /** GCP: one member/role pair on a project's or a service account's IAM policy, and a Google Cloud connection. */
-export const gcpCloud: CloudModule<GcpInput, GcpGrant, GcpResolved, GcpGrantOutput, GcpRemote> = {
+export const gcpCloud: CloudModule<GcpInput, GcpGrant, GcpResolved, GcpGrantOutput, GcpRemote, GcpGrantArgs> = {
   cloud: "gcp",
   planner: gcpPlanner,
   outputs: gcpOutputs,
