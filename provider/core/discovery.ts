@@ -1,5 +1,4 @@
 import { DEFAULT_SERVICE_ACCOUNTS, SERVICE_ACCOUNT_COMPONENTS, serviceAccountName } from "../astro/naming";
-import type { ProviderSettings } from "./provider";
 import { claimOf } from "./claims";
 import { ownerInDescription } from "./plan";
 import { SENSITIVE_EXTRA_KEY } from "./schema";
@@ -111,8 +110,6 @@ export interface CloudDiscovery<Remote = unknown> {
   readonly connTypes: readonly string[];
   load(): Promise<CloudDiscoverer<Remote>>;
 }
-
-export type { ProviderSettings };
 
 /** Who manages a connection whose description names its owner, `<project>/<stack>/<name>`. */
 /**
