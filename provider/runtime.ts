@@ -46,11 +46,29 @@ export function realDrivers(
   const { policy: _policy, ...calls } = tuning;
   const remotes = remoteSettings(settings, env, clouds);
   const astroApiUrl = remotes.astroApiUrl;
-  const grants = lazy<Record<string, GrantDriver>>(
-    Object.fromEntries(
-      clouds.map((c) => [c.cloud, () => deferredDriver(() => c.loadDriver(remotes.clouds[c.cloud], tuning))]),
-    ),
-  );
+  // Each cloud's driver is made once, by the first call that needs it: every resource of the process
+  // shares it (it batches writes to a shared policy document across resources).
+  const made = new Map<string, GrantDriver>();
+  const making = new Map<string, Promise<void>>();
+  const grants: Record<string, GrantDriver> = {};
+  for (const cloud of clouds) {
+    Object.defineProperty(grants, cloud.cloud, {
+      enumerable: true,
+      get: () => made.get(cloud.cloud),
+    });
+  }
+  const prepare = (key: string): Promise<void> => {
+    const cloud = clouds.find((c) => c.cloud === key);
+    if (!cloud) return Promise.resolve();
+    let ready = making.get(key);
+    if (!ready) {
+      ready = cloud.loadDriver(remotes.clouds[key], tuning).then((driver) => void made.set(key, driver));
+      // A failed load is tried again by the next call, rather than kept.
+      ready.catch(() => making.delete(key));
+      making.set(key, ready);
+    }
+    return ready;
+  };
   const connections = lazy<{ [K in keyof ConnectionTargets]?: ConnectionSink<ConnectionTargets[K]> }>({
     airflow: () => {
       const { AirflowConnectionsDriver, airflowSink } = modules.airflow();
@@ -64,6 +82,7 @@ export function realDrivers(
   let settingsDriver: DeploymentSettingsDriver | undefined;
   return {
     grants,
+    prepare,
     connections,
     get deploymentSettings() {
       const { AstroDeploymentSettings } = modules.deploymentSettings();
@@ -85,20 +104,6 @@ export function remoteSettings(
   return {
     astroApiUrl: settings("astroApiUrl") ?? env.DEPLOYMENT_AUTHORIZATION_ASTRO_API_URL,
     clouds: Object.fromEntries(clouds.map((c) => [c.cloud, c.remoteSettings(settings, env)])),
-  };
-}
-
-/**
- * A grant driver made on its first call: making it loads the cloud's SDK. Every call shares the one
- * driver (it batches writes to a shared policy document across resources).
- */
-function deferredDriver(make: () => Promise<GrantDriver>): GrantDriver {
-  let driver: Promise<GrantDriver> | undefined;
-  const made = () => (driver ??= make());
-  return {
-    read: async (grant, resolved) => (await made()).read(grant, resolved),
-    ensure: async (grant, previous, progress) => (await made()).ensure(grant, previous, progress),
-    remove: async (grant, resolved) => (await made()).remove(grant, resolved),
   };
 }
 

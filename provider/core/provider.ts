@@ -63,7 +63,13 @@ export function createProvider(options: {
   let config: ProviderSettings = () => undefined;
   let ambient: AmbientCredentials = fromEnvironment(env);
   let drivers: Drivers | undefined;
-  const lifecycle = () => new AuthorizationLifecycle(plugins(), (drivers ??= options.makeDrivers(config)), ambient);
+  /** The lifecycle, once the driver of the subject's cloud is ready (loaded on the first call that needs it). */
+  const lifecycle = async (subject: { grant?: { cloud?: unknown } }) => {
+    const made = (drivers ??= options.makeDrivers(config));
+    const cloud = subject.grant?.cloud;
+    if (typeof cloud === "string" && plugins().has(cloud)) await made.prepare?.(cloud);
+    return new AuthorizationLifecycle(plugins(), made, ambient);
+  };
 
   return {
     async configure(req) {
@@ -92,15 +98,16 @@ export function createProvider(options: {
       return diffAuthorization(plugins(), withoutProvider(olds), withoutProvider(news));
     },
 
-    create: (inputs) => coded(lifecycle().create(withoutProvider(inputs))),
+    create: (inputs) => coded(lifecycle(inputs).then((l) => l.create(withoutProvider(inputs)))),
     read: (id, props) =>
       coded(
-        lifecycle()
-          .read(id, withoutProvider(props))
+        lifecycle(props)
+          .then((l) => l.read(id, withoutProvider(props)))
           .then((result) => ({ ...result, inputs: result.inputs as unknown as Record<string, unknown> })),
       ),
-    update: (id, olds, news) => coded(lifecycle().update(id, withoutProvider(olds), withoutProvider(news))),
-    delete: (id, props) => coded(lifecycle().delete(id, withoutProvider(props))),
+    update: (id, olds, news) =>
+      coded(lifecycle(news).then((l) => l.update(id, withoutProvider(olds), withoutProvider(news)))),
+    delete: (id, props) => coded(lifecycle(props).then((l) => l.delete(id, withoutProvider(props)))),
   };
 }
 

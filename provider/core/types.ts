@@ -355,6 +355,11 @@ export interface AuthorizationState<G extends GrantBase = GrantBase, R extends R
 export interface Drivers {
   /** One driver per cloud key. */
   grants: Record<string, GrantDriver>;
+  /**
+   * Makes the cloud's driver ready, loading its code (and its SDK) on first use, before the lifecycle
+   * reads it from `grants`; absent: every driver in `grants` is ready.
+   */
+  prepare?(cloud: string): Promise<void>;
   /** One sink per place connections live. */
   connections: { [K in SinkKind]?: ConnectionSink<ConnectionTargets[K]> };
   /** The Deployment's own settings (Astro), when a resource owns some. */

@@ -31,10 +31,10 @@ function labProvider(endpoint: string) {
   const provider = createProvider({
     planners: () => cloudModules().map((c) => c.planner),
     loadParser: () => loadInputParser(cloudModules()),
-    makeDrivers: (settings) => ({
-      grants: realDrivers(settings, { LAB_ENDPOINT: endpoint }).grants,
-      connections: { airflow: airflowSink(connections) },
-    }),
+    makeDrivers: (settings) => {
+      const { grants, prepare } = realDrivers(settings, { LAB_ENDPOINT: endpoint });
+      return { grants, prepare, connections: { airflow: airflowSink(connections) } };
+    },
     env: {},
   });
   return { realms, connections, provider };
