@@ -5,7 +5,7 @@ import { AzureFederationDriver } from "./grants/azure/driver";
 export { createProvider, CONFIG_NAMESPACE } from "./core/provider";
 export type { InputParser, ProviderMethods, ProviderSettings } from "./core/provider";
 export { planAuthorization, diffAuthorization } from "./core/plan";
-export { parseInputs, authorizationInputsSchema } from "./inputs";
+export { parseInputs, authorizationInputsSchema, loadInputParser, GRANT_PLUGINS } from "./inputs";
 export type { AuthorizationInputs } from "./inputs";
 export { UNKNOWN } from "./core/unknown";
 export { AuthorizationLifecycle } from "./core/lifecycle";
@@ -18,6 +18,8 @@ export type {
   GrantDriver,
   GrantPlanner,
   GrantPlugin,
+  GrantOutputs,
+  CloudInputs,
   ConnectionDriver,
   ConnectionSink,
   ReadOptions,
@@ -25,11 +27,12 @@ export type {
   DeploymentSettings,
   DeploymentSettingsDriver,
 } from "./core/types";
-export { GRANT_PLUGINS } from "./grants";
-export { GRANT_PLANNERS } from "./grants/planners";
+export { BUILT_IN_CLOUDS, GRANT_PLANNERS, cloudModules, registerCloud } from "./grants";
+export { pluginOf } from "./core/cloud";
+export type { CloudModule, DriverTuning, ProgramContext, ProgramRules } from "./core/cloud";
 export { AwsIamTrustDriver, GcpIamPolicyDriver, AzureFederationDriver };
 export { AirflowConnectionsDriver, airflowSink } from "./connections/airflow";
-export { AstroEnvironmentConnections } from "./connections/astro";
-export { AstroDeploymentSettings, updateDeploymentBody } from "./astro/deploymentSettings";
+export { AstroEnvironmentConnections } from "./astro/environmentConnections";
+export { AstroDeploymentSettings, updateDeploymentBody } from "./astro/deploymentSettingsDriver";
 
 export { provider, realDrivers } from "./runtime";

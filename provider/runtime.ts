@@ -1,9 +1,8 @@
 /* eslint-disable @typescript-eslint/no-require-imports */
 import { ProviderMethods, ProviderSettings, createProvider } from "./core/provider";
-import type { SharedPolicyOptions } from "./core/policyStore";
-import type { RemoteTuning } from "./core/remoteCall";
+import type { CloudModule, DriverTuning } from "./core/cloud";
 import type { ConnectionSink, ConnectionTargets, DeploymentSettingsDriver, Drivers, GrantDriver } from "./core/types";
-import { GRANT_PLANNERS } from "./grants/planners";
+import { cloudModules } from "./grants";
 
 /**
  * The provider the serialized stub in state loads: one per provider process. A cloud's SDK is
@@ -12,41 +11,25 @@ import { GRANT_PLANNERS } from "./grants/planners";
  * are loaded by the first `check`, so a refresh or a destroy does without them.
  */
 export const provider: ProviderMethods = createProvider({
-  planners: GRANT_PLANNERS,
-  loadParser: () => (require("./inputs") as typeof import("./inputs")).parseInputs,
+  planners: () => cloudModules().map((c) => c.planner),
+  loadParser: async () => (require("./inputs") as typeof import("./inputs")).loadInputParser(cloudModules()),
   makeDrivers: (settings) => realDrivers(settings),
 });
 
-/**
- * Retries, backoff and timeouts of every remote call, for all drivers at once, by the names every
- * driver takes (`core/remoteCall.ts`); what is left out keeps each remote's default. The defaults
- * suit production; a test that injects faults makes them small so that retries take milliseconds.
- */
-export interface DriverTuning extends RemoteTuning {
-  /** Read-back and batching of shared policy documents (IAM trust policies, Google IAM policies). */
-  policy?: SharedPolicyOptions;
-}
+export type { DriverTuning };
 
-/** The drivers' modules, each loaded when a resource first needs it. */
+/** The connection drivers' modules, each loaded when a resource first needs it (a cloud loads its own). */
 export interface DriverModules {
-  aws(): typeof import("./grants/aws/planner") & typeof import("./grants/aws/driver");
-  gcp(): typeof import("./grants/gcp/driver");
-  azure(): typeof import("./grants/azure/driver");
   airflow(): typeof import("./connections/airflow");
-  astro(): typeof import("./connections/astro");
-  deploymentSettings(): typeof import("./astro/deploymentSettings");
+  astro(): typeof import("./astro/environmentConnections");
+  deploymentSettings(): typeof import("./astro/deploymentSettingsDriver");
 }
 
 const requiredModules: DriverModules = {
-  aws: () => ({
-    ...(require("./grants/aws/planner") as typeof import("./grants/aws/planner")),
-    ...(require("./grants/aws/driver") as typeof import("./grants/aws/driver")),
-  }),
-  gcp: () => require("./grants/gcp/driver") as typeof import("./grants/gcp/driver"),
-  azure: () => require("./grants/azure/driver") as typeof import("./grants/azure/driver"),
   airflow: () => require("./connections/airflow") as typeof import("./connections/airflow"),
-  astro: () => require("./connections/astro") as typeof import("./connections/astro"),
-  deploymentSettings: () => require("./astro/deploymentSettings") as typeof import("./astro/deploymentSettings"),
+  astro: () => require("./astro/environmentConnections") as typeof import("./astro/environmentConnections"),
+  deploymentSettings: () =>
+    require("./astro/deploymentSettingsDriver") as typeof import("./astro/deploymentSettingsDriver"),
 };
 
 /**
@@ -58,34 +41,34 @@ export function realDrivers(
   env: NodeJS.ProcessEnv = process.env,
   tuning: DriverTuning = {},
   modules: DriverModules = requiredModules,
+  clouds: readonly CloudModule[] = cloudModules(),
 ): Drivers {
-  const { policy, ...calls } = tuning;
-  const remotes = remoteSettings(settings, env);
+  const { policy: _policy, ...calls } = tuning;
+  const remotes = remoteSettings(settings, env, clouds);
   const astroApiUrl = remotes.astroApiUrl;
-  const grants = lazy<Record<string, GrantDriver>>({
-    aws: () => {
-      const { awsGrantDriver, AwsIamTrustDriver } = modules.aws();
-      return awsGrantDriver(
-        new AwsIamTrustDriver({
-          ...policy,
-          ...calls,
-          ...(remotes.awsPolicySizeQuota !== undefined ? { policySizeQuota: remotes.awsPolicySizeQuota } : {}),
-        }),
-      ) as GrantDriver;
-    },
-    gcp: () => {
-      const { GcpIamPolicyDriver } = modules.gcp();
-      return new GcpIamPolicyDriver({
-        ...policy,
-        ...calls,
-        ...remotes.gcp,
-      }) as GrantDriver;
-    },
-    azure: () => {
-      const { AzureFederationDriver } = modules.azure();
-      return new AzureFederationDriver({ ...calls, ...remotes.azure }) as GrantDriver;
-    },
-  });
+  // Each cloud's driver is made once, by the first call that needs it: every resource of the process
+  // shares it (it batches writes to a shared policy document across resources).
+  const made = new Map<string, GrantDriver>();
+  const making = new Map<string, Promise<void>>();
+  const grants: Record<string, GrantDriver> = {};
+  for (const cloud of clouds) {
+    Object.defineProperty(grants, cloud.cloud, {
+      enumerable: true,
+      get: () => made.get(cloud.cloud),
+    });
+  }
+  const prepare = (key: string): Promise<void> => {
+    const cloud = clouds.find((c) => c.cloud === key);
+    if (!cloud) return Promise.resolve();
+    let ready = making.get(key);
+    if (!ready) {
+      ready = cloud.loadDriver(remotes.clouds[key], tuning).then((driver) => void made.set(key, driver));
+      // A failed load is tried again by the next call, rather than kept.
+      ready.catch(() => making.delete(key));
+      making.set(key, ready);
+    }
+    return ready;
+  };
   const connections = lazy<{ [K in keyof ConnectionTargets]?: ConnectionSink<ConnectionTargets[K]> }>({
     airflow: () => {
       const { AirflowConnectionsDriver, airflowSink } = modules.airflow();
@@ -99,6 +82,7 @@ export function realDrivers(
   let settingsDriver: DeploymentSettingsDriver | undefined;
   return {
     grants,
+    prepare,
     connections,
     get deploymentSettings() {
       const { AstroDeploymentSettings } = modules.deploymentSettings();
@@ -110,21 +94,16 @@ export function realDrivers(
 /**
  * Where each remote is and the credentials the environment holds for it, from stack config
  * (`deployment-authorization:*`) or the environment: what the provider's drivers are made with, and
- * what tools that read the same remotes (discover) use.
+ * what tools that read the same remotes (discover) use. Each cloud reads its own.
  */
-export function remoteSettings(settings: ProviderSettings, env: NodeJS.ProcessEnv = process.env) {
-  const quota = Number(settings("awsTrustPolicySizeQuota") ?? env.AWS_TRUST_POLICY_SIZE_QUOTA ?? Number.NaN);
+export function remoteSettings(
+  settings: ProviderSettings,
+  env: NodeJS.ProcessEnv = process.env,
+  clouds: readonly CloudModule[] = cloudModules(),
+): { astroApiUrl: string | undefined; clouds: Record<string, unknown> } {
   return {
     astroApiUrl: settings("astroApiUrl") ?? env.DEPLOYMENT_AUTHORIZATION_ASTRO_API_URL,
-    awsPolicySizeQuota: Number.isInteger(quota) && quota > 0 ? quota : undefined,
-    gcp: {
-      rootUrl: settings("gcpRootUrl") ?? env.DEPLOYMENT_AUTHORIZATION_GCP_ROOT_URL,
-      accessToken: env.GOOGLE_OAUTH_ACCESS_TOKEN || undefined,
-    },
-    azure: {
-      endpoint: settings("azureEndpoint") ?? env.DEPLOYMENT_AUTHORIZATION_AZURE_ENDPOINT,
-      accessToken: env.DEPLOYMENT_AUTHORIZATION_AZURE_ACCESS_TOKEN || undefined,
-    },
+    clouds: Object.fromEntries(clouds.map((c) => [c.cloud, c.remoteSettings(settings, env)])),
   };
 }
 

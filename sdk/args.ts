@@ -1,33 +1,12 @@
 import type * as pulumi from "@pulumi/pulumi";
 import type { z } from "zod";
-import type { AwsInput } from "../provider/grants/aws/schema";
 import type { PolicyStatement } from "../provider/grants/aws/trustPolicy";
-import type { AzureInput } from "../provider/grants/azure/schema";
-import type { FederatedCredential } from "../provider/grants/azure/plan";
-import type { GcpInput } from "../provider/grants/gcp/schema";
+import type { ProgramRules } from "../provider/core/cloud";
+import type { Inputs } from "../provider/core/programArgs";
+import type { BUILT_IN_CLOUDS } from "../provider/grants";
 import type { authorizationInputsSchema } from "../provider/inputs";
 
-/**
- * The component's argument types, derived from the provider's one input schema (the SDK keeps no
- * second copy): every value may be a Pulumi Input, except the `kind` that selects a variant, which
- * the program states outright.
- */
-export type Inputs<T> = [T] extends [string | number | boolean | null | undefined] ? pulumi.Input<T> : InputsOf<T>;
-
-/** Objects and arrays, distributed over a union's variants (one per `kind`). */
-type InputsOf<T> =
-  T extends ReadonlyArray<infer U>
-    ? pulumi.Input<Array<Inputs<U>>>
-    : T extends object
-      ? { [K in keyof T]: K extends "kind" ? T[K] : Inputs<T[K]> }
-      : T;
-
-/**
- * With `deployment`, the component reads these from Astro: they may be left out (when neither is
- * given, `check` names the missing field).
- */
-type FromDeployment = "issuerUrl" | "namespace";
-type Loose<T> = T extends object ? Omit<T, FromDeployment> & Partial<Pick<T, Extract<keyof T, FromDeployment>>> : T;
+export type { Inputs } from "../provider/core/programArgs";
 
 type ProviderInputs = z.input<typeof authorizationInputsSchema>;
 type ConnectionInput = ProviderInputs["connection"];
@@ -36,68 +15,26 @@ type AuthInput = AirflowInput["auth"];
 
 export type ExtraValue = string | number | boolean | null;
 
-/** Anything with a role ARN output, such as an `aws.iam.Role` from `@pulumi/aws`. */
-export interface RoleLike {
-  /** The role's ARN, such as arn:aws:iam::123456789012:role/my-role. */
-  arn: pulumi.Input<string>;
-}
-
-export type AwsTrust = Loose<Inputs<NonNullable<AwsInput["trust"]>>>;
-/** Trust the Deployment's workload identity, an IAM role (Astro's default). Needs `workloadIdentity`. */
-export type DeploymentRoleTrust = Extract<AwsTrust, { kind: "deploymentRole" }>;
-/** Trust an Astro cluster's role, `AirflowS3Logs-<clusterId>`, for every Deployment on the cluster. */
-export type ClusterRoleTrust = Extract<AwsTrust, { kind: "clusterRole" }>;
-/** Trust the Deployment's Kubernetes service accounts through the cluster's OIDC provider (IRSA). */
-export type WebIdentityTrust = Extract<AwsTrust, { kind: "webIdentity" }>;
-export type { ServiceAccountComponent } from "../provider/core/astro";
-
-export interface AwsGrantArgs extends Inputs<Omit<AwsInput, "targetRole" | "region" | "trust">> {
-  /**
-   * Whom the role trusts: { kind: "deploymentRole" }, { kind: "clusterRole", ... } or { kind: "webIdentity",
-   * issuerUrl, namespace, ... }. Default: { kind: "deploymentRole" }, the Deployment's `workloadIdentity`.
-   */
-  trust?: AwsTrust;
-  /**
-   * The customer's IAM role the Deployment will assume: an ARN, a role name, or an `aws.iam.Role`, such as
-   * arn:aws:iam::123456789012:role/my-role or my-role. The resource adds one trust statement to this role; it
-   * never creates or deletes the role.
-   */
-  targetRole: pulumi.Input<string> | RoleLike;
-  /**
-   * Region written to the connection (`region_name`), such as us-east-1. Default: the stack config
-   * `aws:region`.
-   */
-  region?: pulumi.Input<string>;
-}
-
-export type GcpGrant = Loose<Inputs<GcpInput["grant"]>>;
-/** The Deployment's workload identity gets `role` on `gcp.project`. Needs `workloadIdentity`. */
-export type GcpProjectRoleGrant = Extract<GcpGrant, { kind: "projectRole" }>;
-/** The Deployment's workload identity may impersonate `serviceAccount`. Needs `workloadIdentity`. */
-export type GcpImpersonationGrant = Extract<GcpGrant, { kind: "impersonation" }>;
-/** The Deployment's Kubernetes service accounts may act as `serviceAccount` (Workload Identity User). */
-export type GcpCustomerManagedIdentityGrant = Extract<GcpGrant, { kind: "customerManagedIdentity" }>;
-
-export interface GcpGrantArgs extends Inputs<Omit<GcpInput, "project" | "grant">> {
-  /**
-   * What to grant: { kind: "projectRole", role }, { kind: "impersonation", serviceAccount } or { kind:
-   * "customerManagedIdentity", serviceAccount, workloadIdentityPool, namespace, serviceAccounts?,
-   * serviceAccountNames? }.
-   */
-  grant: GcpGrant;
-  /**
-   * The customer's project: where a project role is granted, and the connection's `project`, such as
-   * my-data-project. Default: for `projectRole`, the stack config `gcp:project`; for the service account
-   * kinds, the service account's project (from `name@<project>.iam.gserviceaccount.com`).
-   */
-  project?: pulumi.Input<string>;
-}
-
-/**
- * Federated identity credentials for the Deployment's Kubernetes service accounts on a user-assigned
- * managed identity, and optionally the identity's role assignment on a scope.
- */
-export type AzureGrantArgs = Loose<Inputs<AzureInput>>;
+export type { ServiceAccountComponent } from "../provider/astro/naming";
+export type {
+  RoleLike,
+  AwsTrust,
+  DeploymentRoleTrust,
+  ClusterRoleTrust,
+  WebIdentityTrust,
+  AwsGrantArgs,
+} from "../provider/grants/aws/programArgs";
+export type {
+  GcpGrant,
+  GcpProjectRoleGrant,
+  GcpImpersonationGrant,
+  GcpCustomerManagedIdentityGrant,
+  GcpGrantArgs,
+} from "../provider/grants/gcp/programArgs";
+export type { AzureGrantArgs } from "../provider/grants/azure/programArgs";
+import type { AwsArgs } from "../provider/grants/aws/programArgs";
+import type { GcpArgs } from "../provider/grants/gcp/programArgs";
+import type { AzureArgs } from "../provider/grants/azure/programArgs";
 
 /** A bearer token (an Astro API token, or any token the API accepts). */
 export type AirflowTokenAuth = Inputs<Extract<AuthInput, { kind: "token" }>> & {
@@ -232,99 +169,50 @@ interface CommonArgs {
   connection: AirflowConnectionArgs;
 }
 
-/** One cloud per resource: give `aws`, `gcp` or `azure`. */
+/** Each built-in cloud's arguments, by its key: as its module types them. */
+type ComputedArgsByCloud = {
+  [C in BuiltInCloud as ReturnType<C["outputs"]["grant"]>["cloud"]]: C["program"] extends ProgramRules<infer Args>
+    ? Args
+    : never;
+};
+
+/**
+ * The same, as each cloud's module documents its key (a computed key carries no documentation to
+ * editors); checked against the module list below, so a cloud added to the list must add its key here.
+ */
+type ArgsByCloud = AwsArgs & GcpArgs & AzureArgs;
+type Same<A, B> = [A] extends [B] ? ([B] extends [A] ? true : false) : false;
+const argsByCloudMatchesTheModules: Same<ArgsByCloud, ComputedArgsByCloud> = true;
+void argsByCloudMatchesTheModules;
+
+/** One cloud per resource: give `aws`, `gcp` or `azure` (one key of the cloud list), and leave the others out. */
 export type DeploymentAuthorizationArgs = CommonArgs &
-  (
-    | {
-        /**
-         * Grant in AWS: one trust statement for the Deployment in an IAM role's trust policy, and the
-         * connection's role and region. { targetRole, trust?, region?, adoptExistingTrust? }.
-         */
-        aws: AwsGrantArgs;
-        gcp?: undefined;
-        azure?: undefined;
-      }
-    | {
-        /**
-         * Grant in Google Cloud: the Deployment's members in one role's binding, on the project or on a
-         * service account, and the connection's project. { project?, grant, adoptExistingMembers? }.
-         */
-        gcp: GcpGrantArgs;
-        aws?: undefined;
-        azure?: undefined;
-      }
-    | {
-        /**
-         * Grant in Azure: federated identity credentials for the Deployment's Kubernetes service accounts on
-         * a user-assigned managed identity, and optionally the identity's role assignment. { identity,
-         * issuerUrl, namespace, serviceAccounts?, serviceAccountNames?, roleAssignment?,
-         * adoptExistingCredentials? }.
-         */
-        azure: AzureGrantArgs;
-        aws?: undefined;
-        gcp?: undefined;
-      }
-  );
+  {
+    [K in keyof ArgsByCloud]: Pick<ArgsByCloud, K> & { [P in Exclude<keyof ArgsByCloud, K>]?: undefined };
+  }[keyof ArgsByCloud];
 
 /** A trust policy statement, as IAM stores it. */
 export type TrustStatement = PolicyStatement;
 
-/** The AWS grant: this resource's share of one statement in the role's trust policy. */
-export interface AwsGrantOutput {
-  cloud: "aws";
-  /** The role's ARN, as AWS reports it. */
-  roleArn: string;
-  /** The Sid of the statement that holds this grant (shared by grants that differ only in whom they trust). */
-  statementId: string;
-  /** This resource's entries: the principal it trusts, or the service account subjects. */
-  trusted: string[];
-  /** This resource's share of the statement as last applied or read (null after a refresh found it removed). */
-  statement: TrustStatement | null;
-  /** Whether this resource created the IAM OIDC provider (web identity trust). */
-  oidcProviderCreated: boolean;
-}
+type BuiltInCloud = (typeof BUILT_IN_CLOUDS)[number];
 
-/** The GCP grant: this resource's members in one role's unconditional binding. */
-export interface GcpGrantOutput {
-  cloud: "gcp";
-  mode: "projectRole" | "impersonation" | "customerManagedIdentity";
-  /** `projects/<id>` or `projects/-/serviceAccounts/<email>`. */
-  resource: string;
-  role: string;
-  /** The members this resource grants. */
-  members: string[];
-  /** Our members as last applied or read (null after a refresh found none). */
-  binding: { role: string; members: string[] } | null;
-  /** Members that were in the binding before this resource: left in place when it goes. */
-  preExistingMembers: string[];
-}
+/** The component's `grant` output, by cloud: each is defined (and documented) by its cloud module. */
+export type GrantOutput = ReturnType<BuiltInCloud["outputs"]["grant"]>;
+export type { AwsGrantOutput } from "../provider/grants/aws";
+export type { GcpGrantOutput } from "../provider/grants/gcp";
+export type { AzureGrantOutput } from "../provider/grants/azure";
 
-/** The Azure grant: this resource's federated credentials and the identity's role assignment. */
-export interface AzureGrantOutput {
-  cloud: "azure";
-  /** The managed identity's resource id. */
-  identity: string;
-  clientId: string;
-  principalId: string;
-  tenantId: string;
-  /** Our credentials as last applied or read (one missing after a refresh: deleted by hand). */
-  credentials: FederatedCredential[];
-  /** The assignment (null when none was asked for, or a refresh found it deleted). */
-  roleAssignment: {
-    name: string;
-    scope: string;
-    role: string;
-    /** The identity's principal id. */
-    principal: string;
-    roleDefinitionId: string | null;
-  } | null;
-  /** An equal assignment someone made under another name: this resource relies on it and never deletes it. */
-  preExistingAssignment: string | null;
-  /** Credentials made by hand that this resource took over (`adoptExistingCredentials`). */
-  adoptedCredentials: string[];
-}
+/** The grant output of the cloud the arguments name (any cloud's when they could name several). */
+export type GrantOutputOf<Args> = Args extends unknown
+  ? [CloudNamedBy<Args>] extends [never]
+    ? GrantOutput
+    : Extract<GrantOutput, { cloud: CloudNamedBy<Args> }>
+  : never;
 
-export type GrantOutput = AwsGrantOutput | GcpGrantOutput | AzureGrantOutput;
+/** The cloud keys whose arguments are given (not left out or undefined). */
+type CloudNamedBy<Args> = {
+  [K in Extract<keyof Args, GrantOutput["cloud"]>]-?: Args[K] extends object ? K : never;
+}[Extract<keyof Args, GrantOutput["cloud"]>];
 
 /** What the component read from Astro (with `deployment`). */
 export type { DeploymentFacts } from "../provider/astro/api";

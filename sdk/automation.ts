@@ -15,9 +15,9 @@ import { defaultSleep } from "../provider/core/retry";
 import type { DeploymentAuthorizationArgs } from "./args";
 import { DeploymentAuthorization } from "./deploymentAuthorization";
 import { installedIn } from "./providerStub";
-import { NamedReview, reviewPreview } from "./review";
+import { NamedReview, reviewPreview } from "../cli/review";
 
-export type { NamedReview } from "./review";
+export type { NamedReview } from "../cli/review";
 export type { AuthorizationReview, ConnectionReview, FieldChange, GrantChange } from "../provider/core/review";
 export type { DeploymentAuthorizationArgs } from "./args";
 

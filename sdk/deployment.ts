@@ -1,6 +1,7 @@
 import * as pulumi from "@pulumi/pulumi";
 import { ASTRO_API_URL, AstroApi, DeploymentFacts, getDeployment } from "../provider/astro/api";
-import { ASTRO_ID } from "../provider/core/astro";
+import { ASTRO_ID } from "../provider/astro/naming";
+import { cloudModules } from "../provider/grants";
 import type { DeploymentArgs, DeploymentAuthorizationArgs } from "./args";
 
 /** The Astro Platform API the provider talks to (stack config, environment, or Astronomer's). */
@@ -47,25 +48,20 @@ export function withDeploymentFacts(
   facts: pulumi.Output<DeploymentLookup>,
 ): DeploymentAuthorizationArgs {
   const fact = <K extends keyof DeploymentFacts>(key: K) => facts.apply((f) => f[key] as DeploymentFacts[K]);
-  const fromDeployment = (given: Mutable | undefined, keys: Array<"issuerUrl" | "namespace">) => {
+  const fromDeployment = (given: object | undefined, keys: ReadonlyArray<"issuerUrl" | "namespace">) => {
     const out: Mutable = { ...given };
     for (const key of keys) out[key] ??= fact(key === "issuerUrl" ? "oidcIssuerUrl" : "namespace");
     return out;
   };
   let workloadIdentityNeeded = false;
   const filled = { ...args } as Mutable;
-  if (args.aws) {
-    const trust = (args.aws.trust ?? { kind: "deploymentRole" }) as Mutable;
-    workloadIdentityNeeded = trust.kind === "deploymentRole";
-    if (trust.kind === "webIdentity")
-      filled.aws = { ...args.aws, trust: fromDeployment(trust, ["issuerUrl", "namespace"]) };
+  for (const cloud of cloudModules()) {
+    const given = filled[cloud.cloud] as Mutable | undefined;
+    if (!given) continue;
+    const rules = cloud.program.withDeploymentFacts(given, fromDeployment);
+    filled[cloud.cloud] = rules.args;
+    workloadIdentityNeeded = rules.needsWorkloadIdentity;
   }
-  if (args.gcp) {
-    const grant = args.gcp.grant as Mutable;
-    workloadIdentityNeeded = grant.kind !== "customerManagedIdentity";
-    if (!workloadIdentityNeeded) filled.gcp = { ...args.gcp, grant: fromDeployment(grant, ["namespace"]) };
-  }
-  if (args.azure) filled.azure = fromDeployment(args.azure as Mutable, ["issuerUrl", "namespace"]);
   if (workloadIdentityNeeded) filled.workloadIdentity = args.workloadIdentity ?? fact("workloadIdentity");
 
   const connection = { ...args.connection };

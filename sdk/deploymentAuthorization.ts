@@ -1,15 +1,8 @@
 import * as pulumi from "@pulumi/pulumi";
+import type { ProgramContext } from "../provider/core/cloud";
 import type { ExtraValue, GrantBase, PlannedAuthorization, Resolved } from "../provider/core/types";
-import { GRANT_CLOUDS, GRANT_OUTPUTS } from "../provider/grants/outputs";
-import type {
-  AwsGrantOutput,
-  AzureGrantOutput,
-  ConnectionOutput,
-  DeploymentAuthorizationArgs,
-  GcpGrantOutput,
-  GrantOutput,
-  RoleLike,
-} from "./args";
+import { cloudModules } from "../provider/grants";
+import type { ConnectionOutput, DeploymentAuthorizationArgs, GrantOutputOf } from "./args";
 import { DeploymentLookup, astroApiUrl, deploymentInput, lookupDeployment, withDeploymentFacts } from "./deployment";
 import { serializedProvider } from "./providerStub";
 
@@ -38,14 +31,7 @@ class Authorization extends pulumi.dynamic.Resource implements AuthorizationReso
   }
 }
 
-/** The grant output of the cloud the arguments name. */
-export type GrantOutputOf<Args> = Args extends { aws: object }
-  ? AwsGrantOutput
-  : Args extends { gcp: object }
-    ? GcpGrantOutput
-    : Args extends { azure: object }
-      ? AzureGrantOutput
-      : GrantOutput;
+export type { GrantOutputOf } from "./args";
 
 /**
  * Authorizes an Airflow Deployment's workload identity in one cloud (an AWS role trust statement, a
@@ -66,7 +52,8 @@ export class DeploymentAuthorization<
     super("deployment-authorization:index:DeploymentAuthorization", name, {}, opts);
 
     // The cloud the arguments name; the grant in state names it too, but a test's mocks may not.
-    const cloud = GRANT_CLOUDS.find((c) => (given as unknown as Record<string, unknown>)[c] !== undefined);
+    const clouds = cloudModules();
+    const cloud = clouds.find((c) => (given as unknown as Record<string, unknown>)[c.cloud] !== undefined)?.cloud;
     const facts = given.deployment ? lookupDeployment(given.deployment) : undefined;
     const args = facts ? withDeploymentFacts(given, facts) : given;
     this.deployment = facts ?? pulumi.output(undefined);
@@ -113,8 +100,8 @@ export class DeploymentAuthorization<
     // outputs show the values, as the cloud's own outputs make them.
     const outputsOf = (grant: GrantBase) => {
       const named = grant.cloud ?? cloud ?? "";
-      const outputs = GRANT_OUTPUTS.get(named);
-      if (!outputs) throw new Error(`give one of ${GRANT_CLOUDS.join(", ")} (the cloud to grant in)`);
+      const outputs = clouds.find((c) => c.cloud === named)?.outputs;
+      if (!outputs) throw new Error(`give one of ${clouds.map((c) => c.cloud).join(", ")} (the cloud to grant in)`);
       return { outputs, grant: { ...grant, cloud: named } };
     };
     this.grant = pulumi.all([resource.grant, resource.resolved]).apply(([given, resolved]) => {
@@ -153,27 +140,21 @@ export class DeploymentAuthorization<
   }
 }
 
-/** The cloud key as given, with the component's defaults from stack config filled in. */
+/** What a cloud's rules may ask of the engine. */
+const PROGRAM: ProgramContext = {
+  config: (namespace, key) => new pulumi.Config(namespace).get(key),
+  isOutput: (value) => pulumi.Output.isInstance(value),
+};
+
+/** The cloud key as given, with the cloud's defaults (from stack config) filled in. */
 function cloudInputs(args: DeploymentAuthorizationArgs): Record<string, unknown> {
   const all = args as unknown as Record<string, unknown>;
-  const given = Object.fromEntries(GRANT_CLOUDS.filter((c) => all[c] !== undefined).map((c) => [c, all[c]]));
-  if (args.aws) {
-    given.aws = {
-      ...args.aws,
-      targetRole: roleArnOrName(args.aws.targetRole),
-      region: args.aws.region ?? new pulumi.Config("aws").get("region"),
-    };
-  }
-  if (args.gcp && args.gcp.project === undefined && args.gcp.grant.kind === "projectRole") {
-    const project = new pulumi.Config("gcp").get("project");
-    if (project) given.gcp = { ...args.gcp, project };
-  }
-  return given;
-}
-
-function roleArnOrName(role: pulumi.Input<string> | RoleLike): pulumi.Input<string> {
-  if (typeof role === "object" && role !== null && "arn" in role && !pulumi.Output.isInstance(role)) {
-    return role.arn;
-  }
-  return role as pulumi.Input<string>;
+  return Object.fromEntries(
+    cloudModules()
+      .filter((c) => all[c.cloud] !== undefined)
+      .map((c) => {
+        const given = all[c.cloud] as Record<string, unknown>;
+        return [c.cloud, given ? c.program.withDefaults(given, PROGRAM) : given];
+      }),
+  );
 }

@@ -11,6 +11,7 @@ import {
   unavailable,
 } from "../core/remoteCall";
 import { RetriesExhaustedError } from "../core/retry";
+import type { AstroCloudProvider } from "./naming";
 
 /**
  * `attempts` (default 5: throttling, 5xx, dropped connections), `baseDelayMs`, `maxDelayMs`,
@@ -109,7 +110,7 @@ export class AstroApi {
 export interface DeploymentFacts {
   organizationId: string;
   deploymentId: string;
-  cloudProvider?: "AWS" | "GCP" | "AZURE";
+  cloudProvider?: AstroCloudProvider;
   namespace: string;
   /** The identity its pods run as: the one set on it, or Astro's default. */
   workloadIdentity?: string;
@@ -123,7 +124,7 @@ interface DeploymentResponse {
   id: string;
   organizationId: string;
   namespace: string;
-  cloudProvider?: "AWS" | "GCP" | "AZURE";
+  cloudProvider?: AstroCloudProvider;
   effectiveWorkloadIdentity?: string;
   oidcIssuerUrl?: string;
   webServerAirflowApiUrl?: string;

@@ -1,5 +1,10 @@
 import { createHash } from "node:crypto";
-import { deploymentChange, ownedKeysOf, settingsInPlanTerms, SECRETS_BACKEND_KEYS } from "./deploymentSettings";
+import {
+  deploymentChange,
+  ownedKeysOf,
+  settingsInPlanTerms,
+  SECRETS_BACKEND_KEYS,
+} from "../astro/deploymentSettingsPlan";
 import { sameConnectionPayload } from "./canonical";
 import { FreshListings, claimDigest, claimOf, claimedByOthers, newInstance, withClaim, withoutClaim } from "./claims";
 import { AuthorizationError, ConnectionExistsError, Operation, adviseFor } from "./errors";

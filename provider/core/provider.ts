@@ -47,18 +47,29 @@ export type InputParser = (raw: unknown) => ParseResult<unknown>;
  * the first `check`: a refresh or a destroy, which run none, do not load the schemas.
  */
 export function createProvider(options: {
-  planners: ReadonlyArray<GrantPlanner>;
-  loadParser: () => InputParser;
+  /** The clouds' planners, or where to read them when first needed (a registry that may grow). */
+  planners: ReadonlyArray<GrantPlanner> | (() => ReadonlyArray<GrantPlanner>);
+  loadParser: () => InputParser | Promise<InputParser>;
   makeDrivers: (settings: ProviderSettings) => Drivers;
   env?: NodeJS.ProcessEnv;
 }): ProviderMethods {
   const env = options.env ?? process.env;
-  const plugins = new Map(options.planners.map((p) => [p.cloud, p]));
-  let parse: InputParser | undefined;
+  let known: ReadonlyMap<string, GrantPlanner> | undefined;
+  const plugins = () => {
+    const planners = typeof options.planners === "function" ? options.planners() : options.planners;
+    return (known ??= new Map(planners.map((p) => [p.cloud, p])));
+  };
+  let parse: Promise<InputParser> | undefined;
   let config: ProviderSettings = () => undefined;
   let ambient: AmbientCredentials = fromEnvironment(env);
   let drivers: Drivers | undefined;
-  const lifecycle = () => new AuthorizationLifecycle(plugins, (drivers ??= options.makeDrivers(config)), ambient);
+  /** The lifecycle, once the driver of the subject's cloud is ready (loaded on the first call that needs it). */
+  const lifecycle = async (subject: { grant?: { cloud?: unknown } }) => {
+    const made = (drivers ??= options.makeDrivers(config));
+    const cloud = subject.grant?.cloud;
+    if (typeof cloud === "string" && plugins().has(cloud)) await made.prepare?.(cloud);
+    return new AuthorizationLifecycle(plugins(), made, ambient);
+  };
 
   return {
     async configure(req) {
@@ -74,7 +85,7 @@ export function createProvider(options: {
 
     async check(_olds, news) {
       const { [PROVIDER_KEY]: _provider, ...raw } = news;
-      const parsed = (parse ??= options.loadParser())(raw);
+      const parsed = (await (parse ??= Promise.resolve(options.loadParser())))(raw);
       // The engine shows a failure's value only for a top-level property: each line carries its own.
       if (!parsed.ok) {
         return { inputs: news, failures: parsed.failures.map((f) => ({ property: "", reason: describeFailure(f) })) };
@@ -84,18 +95,19 @@ export function createProvider(options: {
     },
 
     async diff(_id, olds, news) {
-      return diffAuthorization(plugins, withoutProvider(olds), withoutProvider(news));
+      return diffAuthorization(plugins(), withoutProvider(olds), withoutProvider(news));
     },
 
-    create: (inputs) => coded(lifecycle().create(withoutProvider(inputs))),
+    create: (inputs) => coded(lifecycle(inputs).then((l) => l.create(withoutProvider(inputs)))),
     read: (id, props) =>
       coded(
-        lifecycle()
-          .read(id, withoutProvider(props))
+        lifecycle(props)
+          .then((l) => l.read(id, withoutProvider(props)))
           .then((result) => ({ ...result, inputs: result.inputs as unknown as Record<string, unknown> })),
       ),
-    update: (id, olds, news) => coded(lifecycle().update(id, withoutProvider(olds), withoutProvider(news))),
-    delete: (id, props) => coded(lifecycle().delete(id, withoutProvider(props))),
+    update: (id, olds, news) =>
+      coded(lifecycle(news).then((l) => l.update(id, withoutProvider(olds), withoutProvider(news)))),
+    delete: (id, props) => coded(lifecycle(props).then((l) => l.delete(id, withoutProvider(props)))),
   };
 }
 

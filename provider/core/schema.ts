@@ -1,7 +1,7 @@
 import { z } from "zod";
 import type { CheckFailure } from "./checkFailure";
 import type { CommonInputs, GrantPlugin } from "./types";
-import { ASTRO_ID } from "./astro";
+import { ASTRO_CLOUD_PROVIDERS, ASTRO_ID } from "../astro/naming";
 import { UNKNOWN } from "./unknown";
 
 /**
@@ -406,7 +406,7 @@ export const deploymentInputSchema = strictObject({
    * Deployment it read: it must match the cloud key given.
    */
   cloudProvider: z
-    .enum(["AWS", "GCP", "AZURE"])
+    .enum(ASTRO_CLOUD_PROVIDERS)
     .optional()
     .describe(
       "The Deployment's cloud as Astro reports it (AWS, GCP or AZURE), set by the component from the Deployment it read: it must match the cloud key given.",

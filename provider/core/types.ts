@@ -173,9 +173,13 @@ export type GrantOutput = { cloud: string } & Record<string, unknown>;
  * for what apply resolved (a role's ARN, an identity's client id), so that a refresh and a diff stay
  * quiet; the outputs show the resolved values. The program loads these: no schema, no driver.
  */
-export interface GrantOutputs<G extends GrantBase = GrantBase, R extends Resolved = Resolved> {
+export interface GrantOutputs<
+  G extends GrantBase = GrantBase,
+  R extends Resolved = Resolved,
+  O extends GrantOutput = GrantOutput,
+> {
   /** The component's `grant` output. */
-  grant(grant: G, resolved: R): GrantOutput;
+  grant(grant: G, resolved: R): O;
   /**
    * The component's `connection.extra`: state's `extra` as the connection holds it, each value in the
    * plan's words replaced by what apply resolved. Values a refresh found drifted stay as found.
@@ -238,15 +242,13 @@ export interface GrantPlanner<G extends GrantBase = GrantBase, R extends Resolve
 }
 
 /**
- * One cloud: its planner, and how its part of the inputs parses and what it plans. Adding a cloud is
- * adding one of these to the registry (`GRANT_PLUGINS`), its planner to `GRANT_PLANNERS` and its
- * outputs to `GRANT_OUTPUTS`.
+ * How one cloud's part of the inputs parses and what it plans: the part of a cloud that needs its
+ * schema (zod), loaded by the first `check` only.
  */
-export interface GrantPlugin<Input = unknown, G extends GrantBase = GrantBase, R extends Resolved = Resolved>
-  extends GrantPlanner<G, R> {
+export interface CloudInputs<Input = unknown, G extends GrantBase = GrantBase> {
   /** The schema of `inputs[cloud]`. */
   readonly schema: z.ZodType<Input>;
-  /** `extra` keys this plug-in sets itself; a user setting them is an error. */
+  /** `extra` keys this cloud sets itself; a user setting them is an error. */
   readonly reservedExtraKeys: readonly string[];
   /** `extra` keys refused for a reason of their own, with that reason. */
   readonly refusedExtraKeys?: Readonly<Record<string, string>>;
@@ -264,6 +266,11 @@ export interface GrantPlugin<Input = unknown, G extends GrantBase = GrantBase, R
   /** The exact grant and the connection type and `extra` fields it contributes. */
   plan(input: Input, common: CommonInputs): { grant: G; connType: string; extra: Record<string, ExtraValue> };
 }
+
+/** A cloud as `check` plans with it: its planner and its loaded inputs (`pluginOf` in `./cloud`). */
+export interface GrantPlugin<Input = unknown, G extends GrantBase = GrantBase, R extends Resolved = Resolved>
+  extends GrantPlanner<G, R>,
+    CloudInputs<Input, G> {}
 
 /** The result of a rule that may not apply to this grant: the value, or why not (a check failure). */
 export type Allowed<T> = { ok: true; value: T } | { ok: false; reason: string };
@@ -372,6 +379,11 @@ export interface AuthorizationState<G extends GrantBase = GrantBase, R extends R
 export interface Drivers {
   /** One driver per cloud key. */
   grants: Record<string, GrantDriver>;
+  /**
+   * Makes the cloud's driver ready, loading its code (and its SDK) on first use, before the lifecycle
+   * reads it from `grants`; absent: every driver in `grants` is ready.
+   */
+  prepare?(cloud: string): Promise<void>;
   /** One sink per place connections live. */
   connections: { [K in SinkKind]?: ConnectionSink<ConnectionTargets[K]> };
   /** The Deployment's own settings (Astro), when a resource owns some. */

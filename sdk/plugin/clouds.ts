@@ -1,4 +1,4 @@
-import { GRANT_PLUGINS } from "../../provider/grants";
+import { GRANT_PLUGINS } from "../../provider/inputs";
 import type { CloudSchemaPiece } from "./schema";
 
 /** Where the package schema takes each cloud's inputs from: every cloud this version grants in. */

@@ -1,5 +1,5 @@
 import { describe, expect, inject, it } from "vitest";
-import { AstroEnvironmentConnections } from "../../provider/connections/astro";
+import { AstroEnvironmentConnections } from "../../provider/astro/environmentConnections";
 import { ConnectionExistsError } from "../../provider/core/errors";
 import type { AstroTarget, ConnectionPayload } from "../../provider/core/types";
 import {

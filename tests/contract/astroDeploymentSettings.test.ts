@@ -1,5 +1,5 @@
 import { describe, expect, inject, it } from "vitest";
-import { AstroDeploymentSettings } from "../../provider/astro/deploymentSettings";
+import { AstroDeploymentSettings } from "../../provider/astro/deploymentSettingsDriver";
 import { AuthorizationError } from "../../provider/core/errors";
 import {
   SANDBOX_ASTRO_TOKEN,

@@ -1,5 +1,5 @@
 import { afterAll, beforeAll, describe, expect, inject, it } from "vitest";
-import { AstroDeploymentSettings } from "../../provider/astro/deploymentSettings";
+import { AstroDeploymentSettings } from "../../provider/astro/deploymentSettingsDriver";
 import {
   SANDBOX_ASTRO_TOKEN,
   astroClient,

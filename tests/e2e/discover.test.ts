@@ -11,7 +11,7 @@ import { foreignPolicy } from "../support/fixtures";
 import { ProgramStack, programStack, repoRoot } from "../support/pulumiProgram";
 import { motoEnv } from "../../scripts/toolchain.mjs";
 
-const CLI = path.join(repoRoot, "dist/sdk/cli.js");
+const CLI = path.join(repoRoot, "dist/cli/main.js");
 const TSC = path.join(repoRoot, "node_modules/.bin/tsc");
 
 function run(file: string, args: string[], env: Record<string, string>, cwd = repoRoot) {

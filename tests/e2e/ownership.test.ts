@@ -2,7 +2,7 @@ import path from "node:path";
 import { ListRoleTagsCommand } from "@aws-sdk/client-iam";
 import { describe, expect, inject, it } from "vitest";
 import { AirflowConnectionsDriver } from "../../provider/connections/airflow";
-import { renderMarkdown, reviewPreview } from "../../sdk/review";
+import { renderMarkdown, reviewPreview } from "../../cli/review";
 import { findStatement, minify } from "../../provider/grants/aws/trustPolicy";
 import { airflowTarget } from "../support/airflow";
 import { createRole, iamClient, trustPolicyOf, uniqueName } from "../support/aws";

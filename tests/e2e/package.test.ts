@@ -121,7 +121,7 @@ describe("the packed package, installed into a project outside the repository", 
           "dist/sdk/automation.js",
           "dist/sdk/automation.d.ts",
           "dist/sdk/dynamicProvider.js",
-          "dist/sdk/cli.js",
+          "dist/cli/main.js",
           "dist/provider/index.js",
           "dist/provider/index.d.ts",
           "dist/provider/runtime.js",
@@ -130,7 +130,7 @@ describe("the packed package, installed into a project outside the repository", 
         ]),
       );
       expect(
-        files.filter((f) => !/^(dist\/(sdk|provider)\/|README\.md$|CHANGELOG\.md$|package\.json$)/.test(f)),
+        files.filter((f) => !/^(dist\/(sdk|cli|provider)\/|README\.md$|CHANGELOG\.md$|package\.json$)/.test(f)),
       ).toEqual([]);
 
       writeFileSync(

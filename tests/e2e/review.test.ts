@@ -1,14 +1,14 @@
 import { execFileSync } from "node:child_process";
 import path from "node:path";
 import { describe, expect, inject, it } from "vitest";
-import type { NamedReview } from "../../sdk/review";
+import type { NamedReview } from "../../cli/review";
 import { seedDeployment } from "../support/astro";
 import { createRole, iamClient, uniqueName } from "../support/aws";
 import { foreignPolicy } from "../support/fixtures";
 import { programStack, repoRoot } from "../support/pulumiProgram";
 import { astroEnv, motoEnv } from "../../scripts/toolchain.mjs";
 
-const CLI = path.join(repoRoot, "dist/sdk/cli.js");
+const CLI = path.join(repoRoot, "dist/cli/main.js");
 
 /** `deployment-authorization review`, fed a preview on standard input as in a CI job. */
 function review(previewJson: string, ...flags: string[]): string {

@@ -1,4 +1,4 @@
-import { DeploymentRecord, updateDeploymentBody } from "../../provider/astro/deploymentSettings";
+import { DeploymentRecord, updateDeploymentBody } from "../../provider/astro/deploymentSettingsDriver";
 import { randomBytes } from "node:crypto";
 import { fakeAdmin } from "./fakeAdmin";
 

@@ -3,15 +3,11 @@ import { AirflowConnectionsDriver } from "../../provider/connections/airflow";
 import { withoutClaim } from "../../provider/core/claims";
 import { createProvider, type ProviderMethods } from "../../provider/core/provider";
 import type { AuthorizationState, ConnectionPayload, PlannedAuthorization } from "../../provider/core/types";
-import { GRANT_PLANNERS } from "../../provider/grants/planners";
+import { GRANT_PLANNERS } from "../../provider/grants";
 import { parseInputs } from "../../provider/inputs";
-import * as astroSettingsModule from "../../provider/astro/deploymentSettings";
+import * as astroSettingsModule from "../../provider/astro/deploymentSettingsDriver";
 import * as airflowModule from "../../provider/connections/airflow";
-import * as astroModule from "../../provider/connections/astro";
-import * as awsModule from "../../provider/grants/aws/planner";
-import * as awsDriverModule from "../../provider/grants/aws/driver";
-import * as azureModule from "../../provider/grants/azure/driver";
-import * as gcpModule from "../../provider/grants/gcp/driver";
+import * as astroModule from "../../provider/astro/environmentConnections";
 import { realDrivers, type DriverModules, type DriverTuning } from "../../provider/runtime";
 import type { FaultProxy, FaultRule, RecordedRequest } from "./faultProxy";
 
@@ -28,11 +24,8 @@ export function fastTuning(timeoutMs: number): DriverTuning {
   };
 }
 
-/** The drivers' own modules, imported: the test runner cannot `require` TypeScript. */
+/** The connection drivers' modules, imported: the test runner cannot `require` TypeScript (clouds load their own). */
 const IMPORTED_MODULES: DriverModules = {
-  aws: () => ({ ...awsModule, ...awsDriverModule }),
-  gcp: () => gcpModule,
-  azure: () => azureModule,
   airflow: () => airflowModule,
   astro: () => astroModule,
   deploymentSettings: () => astroSettingsModule,

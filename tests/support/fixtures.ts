@@ -6,8 +6,8 @@ import {
   planAuthorization,
 } from "../../provider/core/plan";
 import type { AuthorizationState, ConnectionPayload, PlannedAuthorization } from "../../provider/core/types";
-import { GRANT_PLUGINS } from "../../provider/grants";
-import { awsPlugin } from "../../provider/grants/aws";
+import { GRANT_PLUGINS } from "../../provider/inputs";
+import { awsPlanner } from "../../provider/grants/aws";
 import type { PolicyStatement, TrustPolicy } from "../../provider/grants/aws/trustPolicy";
 import type { AwsGrant } from "../../provider/grants/aws/types";
 import type { AzureGrant } from "../../provider/grants/azure/plan";
@@ -101,7 +101,7 @@ export function diff(
 
 /** A live AWS payload in the plan's terms, with the role's resolved ARN. */
 export function livePayload(live: ConnectionPayload, planned: ConnectionPayload, roleArn: string): ConnectionPayload {
-  return livePayloadInPlanTerms(awsPlugin, live, planned, { roleArn });
+  return livePayloadInPlanTerms(awsPlanner, live, planned, { roleArn });
 }
 
 /** Raw inputs for a trust other than the default one, which takes no workloadIdentity. */

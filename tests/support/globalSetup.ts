@@ -25,7 +25,7 @@ declare module "vitest" {
     toolchain: Toolchain;
     /**
      * The folder programs run in, made for this run: its node_modules holds the toolchain's
-     * @pulumi/pulumi and this package as it installs (package.json, dist/sdk, dist/provider), so a program and the
+     * @pulumi/pulumi and this package as it installs (package.json, dist/sdk, dist/cli, dist/provider), so a program and the
      * package load the same SDK, the toolchain's; other dependencies resolve from the repository.
      */
     programRoot: string;
@@ -107,7 +107,7 @@ function makeProgramRoot(name: string, sdkModules: string): string {
   const self = path.join(modules, "pulumi-deployment-authorization");
   mkdirSync(self);
   cpSync(path.join(repoRoot, "package.json"), path.join(self, "package.json"));
-  for (const part of ["dist/sdk", "dist/provider"]) {
+  for (const part of ["dist/sdk", "dist/cli", "dist/provider"]) {
     cpSync(path.join(repoRoot, part), path.join(self, part), { recursive: true });
   }
   return root;

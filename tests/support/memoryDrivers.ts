@@ -19,7 +19,7 @@ import { CLAIM_TAG_PREFIX, TAG_LIMIT } from "../../provider/grants/azure/driver"
 import { airflowSink } from "../../provider/connections/airflow";
 import { createProvider, type ProviderMethods } from "../../provider/core/provider";
 import { awsGrantDriver } from "../../provider/grants/aws";
-import { GRANT_PLANNERS } from "../../provider/grants/planners";
+import { GRANT_PLANNERS } from "../../provider/grants";
 import { parseInputs } from "../../provider/inputs";
 import { foreignPolicy } from "./fixtures";
 import { TrustPolicy, grantHolds, liveShare, withGrant, withoutGrant } from "../../provider/grants/aws/trustPolicy";

@@ -1,6 +1,6 @@
 import { describe, expect, it } from "vitest";
 import { UNKNOWN } from "../../provider/core/unknown";
-import { azurePlugin } from "../../provider/grants/azure";
+import { azurePlanner } from "../../provider/grants/azure";
 import {
   AUDIENCE,
   credentialName,
@@ -96,12 +96,12 @@ describe("Azure planning", () => {
   it("reads the resolved client and tenant ids back as the plan's words", () => {
     const planned = plannedAzure(azureInputs()).connection.payload;
     const resolved = { principalId: "p", clientId: "c-1", tenantId: "t-1" };
-    const live = { ...planned, extra: { ...azurePlugin.extraForApply(planned.extra, resolved) } };
+    const live = { ...planned, extra: { ...azurePlanner.extraForApply(planned.extra, resolved) } };
     expect(live.extra.managed_identity_client_id).toBe("c-1");
     const back = {
       ...live,
       extra: Object.fromEntries(
-        Object.entries(live.extra).map(([k, v]) => [k, azurePlugin.extraInPlanTerms(k, v, planned.extra, resolved)]),
+        Object.entries(live.extra).map(([k, v]) => [k, azurePlanner.extraInPlanTerms(k, v, planned.extra, resolved)]),
       ),
     };
     expect(back.extra).toEqual(planned.extra);

@@ -1,6 +1,6 @@
 import { describe, expect, it } from "vitest";
 import { createProvider } from "../../provider/core/provider";
-import { GRANT_PLANNERS } from "../../provider/grants/planners";
+import { GRANT_PLANNERS } from "../../provider/grants";
 import { parseInputs } from "../../provider/inputs";
 import { azureInputs, gcpInputs, rawInputs } from "../support/fixtures";
 

@@ -4,7 +4,7 @@ import { airflowSink } from "../../provider/connections/airflow";
 import { createProvider } from "../../provider/core/provider";
 import type { AuthorizationState, PlannedAuthorization } from "../../provider/core/types";
 import { awsGrantDriver } from "../../provider/grants/aws";
-import { GRANT_PLANNERS } from "../../provider/grants/planners";
+import { GRANT_PLANNERS } from "../../provider/grants";
 import { parseInputs } from "../../provider/inputs";
 import { TARGET_ROLE_ARN, foreignPolicy } from "../support/fixtures";
 import { MemoryConnections, MemoryTrust } from "../support/memoryDrivers";

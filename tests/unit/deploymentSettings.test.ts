@@ -1,11 +1,11 @@
 import { beforeEach, describe, expect, it } from "vitest";
-import { DeploymentRecord, updateDeploymentBody } from "../../provider/astro/deploymentSettings";
+import { DeploymentRecord, updateDeploymentBody } from "../../provider/astro/deploymentSettingsDriver";
 import { airflowSink } from "../../provider/connections/airflow";
-import { SECRETS_BACKEND_KEYS } from "../../provider/core/deploymentSettings";
+import { SECRETS_BACKEND_KEYS } from "../../provider/astro/deploymentSettingsPlan";
 import { RemoteError } from "../../provider/core/errors";
 import { AuthorizationLifecycle } from "../../provider/core/lifecycle";
 import type { PlannedAuthorization } from "../../provider/core/types";
-import { GRANT_PLUGINS } from "../../provider/grants";
+import { GRANT_PLUGINS } from "../../provider/inputs";
 import { awsGrantDriver } from "../../provider/grants/aws";
 import { parseInputs } from "../../provider/inputs";
 import {

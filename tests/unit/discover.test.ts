@@ -1,6 +1,6 @@
 import { describe, expect, it } from "vitest";
 import { parseInputs } from "../../provider/inputs";
-import { parseDiscoverArgs } from "../../sdk/cli";
+import { parseDiscoverArgs } from "../../cli/main";
 import type { TrustPolicy } from "../../provider/grants/aws/trustPolicy";
 import {
   DeploymentRef,
@@ -8,9 +8,12 @@ import {
   FoundAuthorization,
   Inventory,
   LiveConnection,
-  discover,
-} from "../../sdk/discover/match";
-import { renderProgram, renderReport } from "../../sdk/discover/program";
+  discover as discoverWith,
+  loadDiscoverers,
+} from "../../cli/discover/match";
+import type { CloudDiscoverer } from "../../provider/core/discovery";
+import { cloudModules } from "../../provider/grants";
+import { renderProgram, renderReport } from "../../cli/discover/program";
 
 const ROLE = "arn:aws:iam::123456789012:role/data-lake";
 const A = "arn:aws:iam::111122223333:role/astro-a";
@@ -24,16 +27,33 @@ const CUSTOMER_SA = "reader@my-data-project.iam.gserviceaccount.com";
 const IDENTITY =
   "/subscriptions/00000000-0000-0000-0000-000000000001/resourceGroups/rg/providers/Microsoft.ManagedIdentity/userAssignedIdentities/airflow-id";
 
-function inventory(overrides: Partial<Inventory> = {}): Inventory {
+/** What the targets of each cloud held, by the cloud's key. */
+interface Live {
+  awsRoles?: unknown[];
+  gcpPolicies?: unknown[];
+  azureIdentities?: unknown[];
+}
+
+function inventory({
+  awsRoles,
+  gcpPolicies,
+  azureIdentities,
+  ...overrides
+}: Partial<Inventory> & Live = {}): Inventory {
   return {
     deployments: [],
     connections: {},
-    awsRoles: [],
-    gcpPolicies: [],
-    azureIdentities: [],
+    clouds: { aws: awsRoles ?? [], gcp: gcpPolicies ?? [], azure: azureIdentities ?? [] },
     ...overrides,
   };
 }
+
+/** Loaded before the suites are collected: some call discover while they are. */
+const discoverers: ReadonlyMap<string, CloudDiscoverer> = await loadDiscoverers(cloudModules());
+
+/** Discovery over the clouds' own discoverers, through the plug-in interface. */
+const discover = (found: Inventory, options: Parameters<typeof discoverWith>[1]) =>
+  discoverWith(found, options, discoverers);
 
 /** The component's arguments as the provider's schema sees them: the single source of validation. */
 function validates(a: FoundAuthorization) {
@@ -547,7 +567,7 @@ describe("discover's command line", () => {
       takeOver: true,
       region: "us-east-1",
       targets: {
-        awsRoles: [ROLE],
+        clouds: { "aws-role": [ROLE] },
         deployments: [{ name: "astro-a", identity: A, airflowUrl: AIRFLOW_A }],
         airflowAuth: { kind: "password", username: "admin" },
       },

@@ -1,11 +1,18 @@
 import { beforeEach, describe, expect, it } from "vitest";
 import { livePayloadInPlanTerms } from "../../provider/core/plan";
 import type { ProviderMethods } from "../../provider/core/provider";
-import type { AuthorizationState, ExtraValue, GrantBase, PlannedAuthorization } from "../../provider/core/types";
+import type {
+  AuthorizationState,
+  ExtraValue,
+  GrantBase,
+  GrantOutput,
+  PlannedAuthorization,
+} from "../../provider/core/types";
+import { z } from "zod";
 import type { AwsGrant } from "../../provider/grants/aws/types";
 import { azurePlanner } from "../../provider/grants/azure";
 import type { AzureGrant, AzureResolved } from "../../provider/grants/azure/plan";
-import { GRANT_OUTPUTS } from "../../provider/grants/outputs";
+import { BUILT_IN_CLOUDS, cloudModule } from "../../provider/grants";
 import {
   AZURE_IDENTITY,
   AZURE_SUBSCRIPTION,
@@ -20,12 +27,17 @@ import { MemoryConnections, memoryAwsProvider } from "../support/memoryDrivers";
 
 const CONNECTION = "http://127.0.0.1:8080|aws_data";
 
+/** Every `grant` output the tests below made, checked at the end against its cloud's output schema. */
+const shown: GrantOutput[] = [];
+
 /** What the component shows of a state: its `grant` output and its `connection.extra`. */
 function outputsOf(state: Pick<AuthorizationState, "grant" | "connection" | "resolved">) {
-  const outputs = GRANT_OUTPUTS.get(state.grant.cloud)!;
+  const outputs = cloudModule(state.grant.cloud)!.outputs;
   const extra = state.connection.payload?.extra ?? {};
+  const grant = outputs.grant(state.grant, state.resolved);
+  shown.push(grant);
   return {
-    grant: outputs.grant(state.grant, state.resolved),
+    grant,
     extra: outputs.connectionExtra(extra, state.grant, state.resolved),
   };
 }
@@ -77,7 +89,7 @@ describe("AWS outputs: a role given by name", () => {
 
   it("keeps the words while the ARN is not known (a preview's plan)", async () => {
     const { planned } = await createdByName();
-    const extra = GRANT_OUTPUTS.get("aws")!.connectionExtra(planned.connection.payload.extra, planned.grant, {});
+    const extra = cloudModule("aws")!.outputs.connectionExtra(planned.connection.payload.extra, planned.grant, {});
     expect(extra.role_arn).toBe("(ARN of role data-reader, resolved at apply)");
   });
 
@@ -156,7 +168,7 @@ describe("Azure outputs: the identity's client id, tenant and principal", () => 
   });
 
   it("keeps the words while the ids are not known (a preview's plan)", () => {
-    const extra = GRANT_OUTPUTS.get("azure")!.connectionExtra(planned.connection.payload.extra, planned.grant, {});
+    const extra = cloudModule("azure")!.outputs.connectionExtra(planned.connection.payload.extra, planned.grant, {});
     expect(extra).toEqual(planned.connection.payload.extra);
   });
 });
@@ -181,5 +193,35 @@ describe("GCP outputs", () => {
     expect(extra).toEqual(planned.connection.payload.extra as Record<string, ExtraValue>);
     expect(grant).toMatchObject({ cloud: "gcp", resource: planned.grant.resource, members: planned.grant.members });
     expect(stringsIn({ planned, grant, extra })).not.toContainEqual(expect.stringMatching(/resolved at apply/));
+  });
+});
+
+describe("each cloud's grant output is defined by its module's output schema", () => {
+  /** Every field of an object schema, nested ones included, with its path. */
+  function fields(schema: z.ZodType, at: string): Array<{ path: string; schema: z.ZodType }> {
+    const inner = schema instanceof z.ZodNullable || schema instanceof z.ZodOptional ? schema.unwrap() : schema;
+    const element = inner instanceof z.ZodArray ? inner.element : inner;
+    if (!(element instanceof z.ZodObject)) return [];
+    return Object.entries(element.shape as Record<string, z.ZodType>).flatMap(([key, field]) => [
+      { path: `${at}.${key}`, schema: field },
+      ...fields(field, `${at}.${key}`),
+    ]);
+  }
+
+  it("describes every output field, so the description can document it", async () => {
+    for (const cloud of BUILT_IN_CLOUDS) {
+      const schema = (await cloud.loadOutputSchema()) as z.ZodType;
+      const undocumented = fields(schema, cloud.cloud).filter((f) => !f.schema.description);
+      expect(undocumented.map((f) => f.path)).toEqual([]);
+    }
+  });
+
+  it("matches what the outputs above showed, field for field (no field left out, none extra)", async () => {
+    expect(new Set(shown.map((g) => g.cloud))).toEqual(new Set(BUILT_IN_CLOUDS.map((c) => c.cloud)));
+    for (const grant of shown) {
+      const schema = await cloudModule(grant.cloud)!.loadOutputSchema();
+      const parsed = schema.safeParse(grant);
+      expect(parsed.success ? [] : parsed.error.issues, `${grant.cloud} output`).toEqual([]);
+    }
   });
 });

@@ -1,9 +1,9 @@
 import { existsSync, readFileSync } from "node:fs";
 import path from "node:path";
 import { describe, expect, it } from "vitest";
-import { GRANT_PLUGINS } from "../../provider/grants";
-import { GRANT_PLANNERS } from "../../provider/grants/planners";
-import { GRANT_CLOUDS } from "../../provider/grants/outputs";
+import { GRANT_PLUGINS, loadInputParser, parseInputs } from "../../provider/inputs";
+import { rawInputs } from "../support/fixtures";
+import { BUILT_IN_CLOUDS, GRANT_PLANNERS, cloudModules } from "../../provider/grants";
 
 const root = path.resolve(__dirname, "..", "..");
 
@@ -38,14 +38,17 @@ function loadedByProgram(entry: string): { modules: string[]; packages: string[]
 
 describe("what a Pulumi program loads", () => {
   it("knows the output of every cloud the provider can grant in, in the plug-ins' order", () => {
-    expect(GRANT_CLOUDS).toEqual(GRANT_PLUGINS.map((p) => p.cloud));
+    expect(BUILT_IN_CLOUDS.map((c) => c.cloud)).toEqual(GRANT_PLUGINS.map((p) => p.cloud));
   });
 
   it("is the component and its outputs: no schema, no zod, no cloud SDK (those load in the provider)", () => {
     const { modules, packages } = loadedByProgram(path.join(root, "sdk", "index.ts"));
     expect(packages.filter((p) => !p.startsWith("node:"))).toEqual(["@pulumi/pulumi"]);
-    expect(modules.filter((m) => /schema|inputs|plan|driver|runtime/.test(m))).toEqual([]);
-    expect(modules).toContain("provider/grants/outputs.ts");
+    // Each cloud's module comes whole (its planner and outputs are plain code); its schema, driver and SDK do not.
+    expect(modules.filter((m) => /schema|inputs|driver|runtime|core\/plan/.test(m))).toEqual([]);
+    expect(modules).toEqual(
+      expect.arrayContaining(BUILT_IN_CLOUDS.map((c) => `provider/grants/${c.cloud}/outputs.ts`)),
+    );
   });
 });
 
@@ -59,5 +62,20 @@ describe("what the provider loads before its first check", () => {
     expect(packages.filter((p) => !p.startsWith("node:"))).toEqual([]);
     expect(modules.filter((m) => /schema|inputs|driver/.test(m))).toEqual([]);
     expect(modules).toEqual(expect.arrayContaining(GRANT_PLANNERS.map((p) => `provider/grants/${p.cloud}/planner.ts`)));
+  });
+});
+
+describe("what the first check loads", () => {
+  it("is each cloud's inputs, through its module: the parser answers as parseInputs does", async () => {
+    const parse = await loadInputParser(cloudModules());
+    const given = [
+      rawInputs(),
+      rawInputs({ aws: { targetRole: "data-reader", region: "eu-central-1", trust: { kind: "clusterRole" } } }),
+      rawInputs({ gcp: { project: "p", grant: { kind: "projectRole", role: "roles/viewer" } } }),
+      rawInputs({ aws: undefined, azure: { identity: 42 } }),
+      { owner: "" },
+    ];
+    for (const raw of given) expect(parse(raw)).toEqual(parseInputs(raw));
+    expect(given.map((raw) => parse(raw).ok)).toEqual([true, false, false, false, false]);
   });
 });

@@ -4,7 +4,7 @@ import { describeFailure } from "../../provider/core/checkFailure";
 import { AuthorizationError } from "../../provider/core/errors";
 import { createProvider } from "../../provider/core/provider";
 import { UNKNOWN } from "../../provider/core/unknown";
-import { GRANT_PLANNERS } from "../../provider/grants/planners";
+import { GRANT_PLANNERS } from "../../provider/grants";
 import { SID_PREFIX, ownedGrantOf, planAwsGrant } from "../../provider/grants/aws/plan";
 import type { AwsInput } from "../../provider/grants/aws/schema";
 import {

@@ -2,7 +2,7 @@ import { beforeEach, describe, expect, it, vi } from "vitest";
 import { createProvider, ProviderMethods } from "../../provider/core/provider";
 import type { AuthorizationState } from "../../provider/core/types";
 import type { AwsGrant } from "../../provider/grants/aws/types";
-import { GRANT_PLANNERS } from "../../provider/grants/planners";
+import { GRANT_PLANNERS } from "../../provider/grants";
 import { awsGrantDriver } from "../../provider/grants/aws";
 import { airflowSink } from "../../provider/connections/airflow";
 import { parseInputs } from "../../provider/inputs";

@@ -4,8 +4,8 @@ import MarkdownIt from "markdown-it";
 import { describe, expect, it } from "vitest";
 import { reviewAuthorization, type AuthorizationReview } from "../../provider/core/review";
 import type { AuthorizationState, PlannedAuthorization } from "../../provider/core/types";
-import { GRANT_PLUGINS } from "../../provider/grants";
-import { renderMarkdown, reviewPreview, type NamedReview } from "../../sdk/review";
+import { GRANT_PLUGINS } from "../../provider/inputs";
+import { renderMarkdown, reviewPreview, type NamedReview } from "../../cli/review";
 import { installedIn, providerModuleId, serializedProvider } from "../../sdk/providerStub";
 import * as dynamicProvider from "../../sdk/dynamicProvider";
 import {

@@ -9,7 +9,7 @@ import type { AuthorizationState, GrantDriver, PlannedAuthorization } from "../.
 import { awsGrantDriver } from "../../provider/grants/aws";
 import { AwsIamTrustDriver } from "../../provider/grants/aws/driver";
 import { GcpIamPolicyDriver } from "../../provider/grants/gcp/driver";
-import { GRANT_PLANNERS } from "../../provider/grants/planners";
+import { GRANT_PLANNERS } from "../../provider/grants";
 import { parseInputs } from "../../provider/inputs";
 import { MemoryConnections, MemoryTrust } from "../support/memoryDrivers";
 import { foreignPolicy, gcpInputs, rawInputs } from "../support/fixtures";

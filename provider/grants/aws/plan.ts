@@ -1,5 +1,5 @@
 import { createHash } from "node:crypto";
-import { DEFAULT_SERVICE_ACCOUNTS, serviceAccountName } from "../../core/astro";
+import { DEFAULT_SERVICE_ACCOUNTS, serviceAccountName } from "../../astro/naming";
 import type { CommonInputs, ExtraValue } from "../../core/types";
 import { UNKNOWN } from "../../core/unknown";
 import { ROLE_ARN } from "./names";

@@ -7,7 +7,7 @@ import {
   namespaceSchema,
   serviceAccountNamesSchema,
   serviceAccountsSchema,
-} from "../../core/astroSchema";
+} from "../../astro/namingSchema";
 import { CLUSTER_ROLE_PREFIX, ROLE_ARN, ROLE_NAME } from "./names";
 
 /**

@@ -1,5 +1,5 @@
 import { createHash } from "node:crypto";
-import { serviceAccountName } from "../../core/astro";
+import { serviceAccountName } from "../../astro/naming";
 import type { ExtraValue } from "../../core/types";
 import { UNKNOWN } from "../../core/unknown";
 import { IDENTITY_ID, ROLE_DEFINITION_ID } from "./names";

@@ -4,7 +4,7 @@ import {
   namespaceSchema,
   serviceAccountNamesSchema,
   serviceAccountsSchema,
-} from "../../core/astroSchema";
+} from "../../astro/namingSchema";
 import type { CommonInputs, IssueSink } from "../../core/types";
 import { mustBe, orUnknown, shown, strictObject } from "../../core/schema";
 import { UNKNOWN } from "../../core/unknown";

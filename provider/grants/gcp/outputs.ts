@@ -1,8 +1,9 @@
 import type { GrantOutputs } from "../../core/types";
+import type { GcpGrantOutput } from "./outputSchema";
 import type { GcpGrant, GcpResolved } from "./plan";
 
 /** The component's outputs for GCP: the resource, the role and the binding's members. */
-export const gcpOutputs: GrantOutputs<GcpGrant, GcpResolved> = {
+export const gcpOutputs: GrantOutputs<GcpGrant, GcpResolved, GcpGrantOutput> = {
   grant: (grant, resolved) => ({
     cloud: "gcp",
     mode: grant.mode,

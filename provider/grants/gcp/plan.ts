@@ -1,4 +1,4 @@
-import { DEFAULT_SERVICE_ACCOUNTS, serviceAccountName } from "../../core/astro";
+import { DEFAULT_SERVICE_ACCOUNTS, serviceAccountName } from "../../astro/naming";
 import type { CommonInputs, ExtraValue } from "../../core/types";
 import { UNKNOWN } from "../../core/unknown";
 import { USER_MANAGED_SERVICE_ACCOUNT } from "./names";

@@ -1,5 +1,5 @@
 import { z } from "zod";
-import { namespaceSchema, serviceAccountNamesSchema, serviceAccountsSchema } from "../../core/astroSchema";
+import { namespaceSchema, serviceAccountNamesSchema, serviceAccountsSchema } from "../../astro/namingSchema";
 import type { CommonInputs, IssueSink } from "../../core/types";
 import { mustBe, orUnknown, strictObject } from "../../core/schema";
 import { UNKNOWN } from "../../core/unknown";

@@ -1,7 +1,7 @@
 import { ConnectionExistsError, RemoteError } from "../core/errors";
 import { sameConnectionPayload } from "../core/canonical";
 import type { AstroTarget, ConnectionPayload, ConnectionSink, Credentials, ExtraValue, Resolved } from "../core/types";
-import { AstroApi, AstroApiOptions } from "../astro/api";
+import { AstroApi, AstroApiOptions } from "./api";
 
 const ASTRO_PAGE_SIZE = 100;
 

@@ -1,6 +1,6 @@
 import { z } from "zod";
-import { K8S_NAME, K8S_SERVICE_ACCOUNT_NAME, SERVICE_ACCOUNT_COMPONENTS } from "./astro";
-import { mustBe, orUnknown } from "./schema";
+import { K8S_NAME, K8S_SERVICE_ACCOUNT_NAME, SERVICE_ACCOUNT_COMPONENTS } from "./naming";
+import { mustBe, orUnknown } from "../core/schema";
 
 /** Schema pieces every cloud's federation with a Deployment's service accounts shares. */
 export const namespaceSchema = orUnknown(

@@ -3,6 +3,12 @@ import { readFileSync, writeFileSync } from "node:fs";
 import { renderMarkdown, reviewPreview } from "./review";
 import type { DiscoverTargets } from "./discover/inventory";
 import type { DeploymentRef } from "./discover/match";
+import { cloudModules } from "../provider/grants";
+
+/** The options that name where `discover` looks, of every cloud that can discover, in the list's order. */
+function targetOptions() {
+  return cloudModules().flatMap((c) => c.discovery?.targets ?? []);
+}
 
 const USAGE = `usage: deployment-authorization review [preview.json] [--json]
        deployment-authorization discover [targets] [deployments] [options]   (--help for more)
@@ -12,7 +18,7 @@ authorization, what it grants or takes away and where (both places when the gran
 happens to the connection and which of its fields change, whether it replaces and which input made
 it, and what is risky: Markdown for a pull-request comment, or JSON with --json.`;
 
-const DISCOVER_USAGE = `usage: deployment-authorization discover [targets] [deployments] [options]
+const discoverUsage = () => `usage: deployment-authorization discover [targets] [deployments] [options]
 
 Finds the authorizations a manual setup made (trust statements, IAM bindings and federated
 credentials in the shapes the workload identity guides give, and the Airflow connections that use
@@ -21,10 +27,9 @@ resources, taking existing connections over (adoptExisting). What it could not m
 on standard error (or standard output with --out). It reads only; it changes nothing.
 
 Targets (each may be repeated):
-  --aws-role <arn|name>            an IAM role whose trust policy to search
-  --gcp-project <id>               a project whose IAM policy to search
-  --gcp-service-account <email>    a service account whose IAM policy to search
-  --azure-identity <resource id>   a user-assigned managed identity whose credentials to search
+${targetOptions()
+  .map((t) => `  --${t.option} ${t.value}`.padEnd(35) + t.help)
+  .join("\n")}
 Deployments (each may be repeated):
   --deployment identity=<role ARN|service account e-mail>,airflow=<url>[,namespace=<ns>][,issuer=<url>][,name=<name>]
                                    a Deployment and its Airflow (namespace alone for web identity / Azure)
@@ -86,11 +91,9 @@ export function parseDiscoverArgs(
   args: string[],
   env: NodeJS.ProcessEnv = process.env,
 ): { targets: DiscoverTargets; takeOver: boolean; region: string; out?: string; json: boolean } | string {
+  const options = targetOptions();
   const targets: DiscoverTargets = {
-    awsRoles: [],
-    gcpProjects: [],
-    gcpServiceAccounts: [],
-    azureIdentities: [],
+    clouds: {},
     deployments: [],
     astroDeployments: [],
     airflowAuth: { kind: "token" },
@@ -106,10 +109,8 @@ export function parseDiscoverArgs(
     else {
       const value = args[++i];
       if (value === undefined || value.startsWith("--")) return `${flag} needs a value`;
-      if (flag === "--aws-role") targets.awsRoles.push(value);
-      else if (flag === "--gcp-project") targets.gcpProjects.push(value);
-      else if (flag === "--gcp-service-account") targets.gcpServiceAccounts.push(value);
-      else if (flag === "--azure-identity") targets.azureIdentities.push(value);
+      const option = flag.replace(/^--/, "");
+      if (options.some((o) => o.option === option)) (targets.clouds[option] ??= []).push(value);
       else if (flag === "--airflow-username") targets.airflowAuth = { kind: "password", username: value };
       else if (flag === "--region") region = value;
       else if (flag === "--out") out = value;
@@ -126,13 +127,10 @@ export function parseDiscoverArgs(
       } else return `unknown option ${flag}`;
     }
   }
-  const targetCount =
-    targets.awsRoles.length +
-    targets.gcpProjects.length +
-    targets.gcpServiceAccounts.length +
-    targets.azureIdentities.length;
-  if (targetCount === 0)
-    return "give at least one target: --aws-role, --gcp-project, --gcp-service-account or --azure-identity";
+  if (Object.keys(targets.clouds).length === 0) {
+    const names = options.map((o) => `--${o.option}`);
+    return `give at least one target: ${names.slice(0, -1).join(", ")} or ${names.at(-1)}`;
+  }
   if (targets.deployments.length + targets.astroDeployments.length === 0) {
     return "give at least one Deployment: --deployment identity=...,airflow=... or --astro-deployment <org>/<id>";
   }
@@ -166,12 +164,12 @@ function parseDeployment(value: string): DeploymentRef | string {
 
 async function discoverCommand(args: string[], io: Io): Promise<number> {
   if (args.includes("--help") || args.includes("-h")) {
-    io.out(DISCOVER_USAGE);
+    io.out(discoverUsage());
     return 0;
   }
   const parsed = parseDiscoverArgs(args);
   if (typeof parsed === "string") {
-    io.err(`${parsed}\n\n${DISCOVER_USAGE}`);
+    io.err(`${parsed}\n\n${discoverUsage()}`);
     return 2;
   }
   // As in the provider: the AWS SDK's notice about future Node.js lines is not this command's output.
@@ -179,14 +177,16 @@ async function discoverCommand(args: string[], io: Io): Promise<number> {
   // The clouds' SDKs load only for a discovery, not for review.
   /* eslint-disable @typescript-eslint/no-require-imports */
   const { readInventory } = require("./discover/inventory") as typeof import("./discover/inventory");
-  const { discover } = require("./discover/match") as typeof import("./discover/match");
+  const { discover, loadDiscoverers } = require("./discover/match") as typeof import("./discover/match");
   const { renderProgram, renderReport } = require("./discover/program") as typeof import("./discover/program");
   /* eslint-enable @typescript-eslint/no-require-imports */
   try {
-    const found = discover(await readInventory(parsed.targets), {
-      takeOver: parsed.takeOver,
-      defaultRegion: parsed.region,
-    });
+    const discoverers = await loadDiscoverers(cloudModules());
+    const found = discover(
+      await readInventory(parsed.targets, discoverers),
+      { takeOver: parsed.takeOver, defaultRegion: parsed.region },
+      discoverers,
+    );
     if (parsed.json) {
       io.out(JSON.stringify(found, null, 2));
       return 0;

@@ -1,27 +1,20 @@
 import { ASTRO_API_URL, AstroApi, getDeployment } from "../../provider/astro/api";
 import { AirflowConnectionsDriver } from "../../provider/connections/airflow";
+import type { CloudDiscoverer } from "../../provider/core/discovery";
 import type { ConnectionTarget } from "../../provider/core/types";
-import { AwsIamTrustDriver } from "../../provider/grants/aws/driver";
-import { AzureFederationDriver } from "../../provider/grants/azure/driver";
-import { GcpIamPolicyDriver } from "../../provider/grants/gcp/driver";
-import { projectResource, serviceAccountResource } from "../../provider/grants/gcp/plan";
+import { cloudModules } from "../../provider/grants";
 import { remoteSettings } from "../../provider/runtime";
 import type { DeploymentRef, Inventory } from "./match";
 import type { AirflowAuth } from "./program";
 
 /** Where to look: the targets that hold grants, and the Deployments whose grants to look for. */
 export interface DiscoverTargets {
-  awsRoles: string[];
-  gcpProjects: string[];
-  gcpServiceAccounts: string[];
-  azureIdentities: string[];
+  /** The targets that hold grants, by the option that named them (`aws-role`, `gcp-project`, ...). */
+  clouds: Record<string, string[]>;
   deployments: DeploymentRef[];
   astroDeployments: Array<{ organizationId: string; deploymentId: string }>;
   airflowAuth: AirflowAuth;
 }
-
-/** The connection types a grant of this package can be used by. */
-const CONNECTION_TYPES = ["aws", "google_cloud_platform", "azure"];
 
 /**
  * Reads every target and Airflow once, through the provider's own drivers and credentials (the
@@ -29,9 +22,13 @@ const CONNECTION_TYPES = ["aws", "google_cloud_platform", "azure"];
  */
 export async function readInventory(
   targets: DiscoverTargets,
+  discoverers: ReadonlyMap<string, CloudDiscoverer>,
   env: NodeJS.ProcessEnv = process.env,
 ): Promise<Inventory> {
-  const remotes = remoteSettings(() => undefined, env);
+  const clouds = cloudModules().filter((c) => discoverers.has(c.cloud));
+  // The connection types a grant of this package can be used by.
+  const connectionTypes = clouds.flatMap((c) => c.discovery?.connTypes ?? []);
+  const remotes = remoteSettings(() => undefined, env, clouds);
   const astro = new AstroApi({ baseUrl: remotes.astroApiUrl ?? ASTRO_API_URL });
   const fromAstro = await Promise.all(
     targets.astroDeployments.map(async ({ organizationId, deploymentId }): Promise<DeploymentRef> => {
@@ -48,12 +45,6 @@ export async function readInventory(
   );
   const deployments = [...targets.deployments, ...fromAstro];
 
-  const aws = targets.awsRoles.length > 0 ? new AwsIamTrustDriver() : undefined;
-  const gcp =
-    targets.gcpProjects.length + targets.gcpServiceAccounts.length > 0
-      ? new GcpIamPolicyDriver(remotes.gcp)
-      : undefined;
-  const azure = targets.azureIdentities.length > 0 ? new AzureFederationDriver(remotes.azure) : undefined;
   const airflow = new AirflowConnectionsDriver();
   const urls = [...new Set(deployments.map((d) => d.airflowUrl).filter((u): u is string => u !== undefined))];
   const airflowTarget = (url: string): ConnectionTarget => ({
@@ -72,23 +63,15 @@ export async function readInventory(
       ? { url, apiVersion: "detect", auth: { kind: "token" }, credentials: { token: env.ASTRO_API_TOKEN } }
       : airflowTarget(url);
 
-  const [awsRoles, gcpPolicies, azureIdentities, connections] = await Promise.all([
-    Promise.all(targets.awsRoles.map((role) => aws!.trustPolicy(role))),
-    Promise.all(
-      [...targets.gcpProjects.map(projectResource), ...targets.gcpServiceAccounts.map(serviceAccountResource)].map(
-        async (resource) => ({ resource, policy: await gcp!.policy(resource) }),
-      ),
-    ),
-    Promise.all(targets.azureIdentities.map(async (id) => ({ id, ...(await azure!.inspect(id)) }))),
-    Promise.all(urls.map(async (url) => [url, await airflow.list(targetOf(url), CONNECTION_TYPES)] as const)),
+  const [live, connections] = await Promise.all([
+    Promise.all(clouds.map((c) => discoverers.get(c.cloud)!.read(targets.clouds, remotes.clouds[c.cloud]))),
+    Promise.all(urls.map(async (url) => [url, await airflow.list(targetOf(url), connectionTypes)] as const)),
   ]);
   return {
     deployments,
     connections: Object.fromEntries(
       connections.map(([url, list]) => [url, list.map((c) => ({ ...c, description: c.description ?? null }))]),
     ),
-    awsRoles,
-    gcpPolicies,
-    azureIdentities,
+    clouds: Object.fromEntries(clouds.map((c, i) => [c.cloud, live[i]!])),
   };
 }

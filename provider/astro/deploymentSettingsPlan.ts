@@ -1,4 +1,4 @@
-import { sortedRecord } from "./plan";
+import { sortedRecord } from "../core/plan";
 import type {
   DeploymentChange,
   DeploymentSettings,
@@ -7,7 +7,7 @@ import type {
   LiveDeploymentSettings,
   Resolved,
   SecretsBackend,
-} from "./types";
+} from "../core/types";
 
 /** The Deployment variables a secrets backend is: the only ones this resource ever writes. */
 export const SECRETS_BACKEND_KEYS = ["AIRFLOW__SECRETS__BACKEND", "AIRFLOW__SECRETS__BACKEND_KWARGS"] as const;

@@ -6,6 +6,11 @@
  */
 export const ASTRO_ID = /^[a-z0-9]{20,40}$/;
 
+/** The clouds Astro runs Deployments on, in its API's words (a Deployment's `cloudProvider`). */
+export const ASTRO_CLOUD_PROVIDERS = ["AWS", "GCP", "AZURE"] as const;
+
+export type AstroCloudProvider = (typeof ASTRO_CLOUD_PROVIDERS)[number];
+
 export const SERVICE_ACCOUNT_COMPONENTS = [
   "scheduler",
   "worker",

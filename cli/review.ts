@@ -1,9 +1,10 @@
 import { reviewAuthorization, type AuthorizationReview, type FieldChange } from "../provider/core/review";
 import type { AuthorizationState, ExtraValue, PlannedAuthorization } from "../provider/core/types";
 import { UNKNOWN } from "../provider/core/unknown";
-import { GRANT_PLUGINS } from "../provider/grants";
+import { cloudModules } from "../provider/grants";
 
-const PLUGINS = new Map(GRANT_PLUGINS.map((p) => [p.cloud, p]));
+/** The planners of the clouds known when the review runs. */
+const planners = () => new Map(cloudModules().map((c) => [c.cloud, c.planner]));
 
 /** One authorization's review, named as the program names it. */
 export interface NamedReview extends AuthorizationReview {
@@ -49,9 +50,9 @@ export function reviewPreview(preview: unknown): NamedReview[] {
       step.op !== "delete" && isAuthorization(news) ? (news as unknown as PlannedAuthorization) : undefined;
     if (!oldAuth && !newAuth) continue;
     const review =
-      step.op === "replace" && newAuth && reviewAuthorization(PLUGINS, oldAuth, newAuth).operation !== "replace"
+      step.op === "replace" && newAuth && reviewAuthorization(planners(), oldAuth, newAuth).operation !== "replace"
         ? replacementByTheEngine(newAuth, step.oldState?.pendingReplacement === true)
-        : reviewAuthorization(PLUGINS, oldAuth, newAuth);
+        : reviewAuthorization(planners(), oldAuth, newAuth);
     const owner = (newAuth ?? oldAuth)!.owner;
     reviews.push({ name: owner.split("/").at(-1) ?? owner, urn: step.urn, ...review });
   }
@@ -64,7 +65,7 @@ export function reviewPreview(preview: unknown): NamedReview[] {
  * resource is live and everything of the new one is created.
  */
 function replacementByTheEngine(news: PlannedAuthorization, pending: boolean): AuthorizationReview {
-  const created = reviewAuthorization(PLUGINS, undefined, news);
+  const created = reviewAuthorization(planners(), undefined, news);
   const why = pending
     ? "an earlier update deleted this resource to replace it and the create failed (pending replacement in state)"
     : "the engine replaces this resource although its inputs ask for no replacement";
