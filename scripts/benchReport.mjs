@@ -116,13 +116,29 @@ export const SCALE_OPS = {
 const OPS_SCALE = Object.keys(SCALE_OPS);
 
 /**
+ * The least `up` any writer that reads its writes back could take at this latency: the least
+ * possible, plus for each wave how much longer than the run without added latency's 300 ms it must
+ * wait before its read-back, for another writer's read (served before our write landed) and write
+ * (sent within 200 ms of that read's answer) to land: 2 × L + 200 ms. Derived from the run's figures.
+ * @param {Latency} latency
+ * @param {import("./benchLatency.mjs").Level} level
+ */
+function verifiedFloor(latency, level) {
+  const idle = latency.levels[0];
+  if (!idle || idle.latencyMs !== 0) return "–";
+  const extraWait = Math.max(0, 2 * level.latencyMs + 200 - 300);
+  const floor = (level.leastUpMs ?? NaN) + latency.waves * extraWait;
+  return `${s(floor)} (${(Math.round((level.upMs / floor) * 100) / 100).toString()}×)`;
+}
+
+/**
  * Up and destroy of one role's authorizations at each latency (bench/results/latency.json).
  * @param {Latency} latency
  */
 function latencyLines(latency) {
   return [
     "",
-    `Latency (\`npm run bench -- --latency\`, ${latency.machine}, ${latency.date.slice(0, 10)}; ${latency.count} authorizations on one role, \`--parallel ${latency.parallel}\` so ${latency.waves} waves; the latency added to every IAM call by the recording proxy in front of moto, split at random between the way there and back; least possible: the same run without added latency, plus one read, one write and one read-back at that latency for each wave; least with the read-back delay: that plus, for each wave, what the read-back delay grows by at that latency (2 × _L_ + 225 ms against 300 ms); trivial dynamic resources' \`up\` ${s(latency.trivialUpMs)} in the same run, so the \`up\` without added latency took ${latency.idleRatioToTrivial}× that):`,
+    `Latency (\`npm run bench -- --latency\`, ${latency.machine}, ${latency.date.slice(0, 10)}; ${latency.count} authorizations on one role, \`--parallel ${latency.parallel}\` so ${latency.waves} waves; the latency added to every IAM call by the recording proxy in front of moto, split at random between the way there and back; least possible: the same run without added latency, plus one read, one write and one read-back at that latency for each wave; least with the read-back delay: that plus, for each wave, what the read-back delay grows by at that latency (2 × _L_ + 225 ms against 300 ms); least for a verified write: the least possible plus, for each wave, what any writer that reads its write back must wait beyond 300 ms for another writer's read and write to land (2 × _L_ + 200 ms: IAM has no version to check), derived from the same run; trivial dynamic resources' \`up\` ${s(latency.trivialUpMs)} in the same run, so the \`up\` without added latency took ${latency.idleRatioToTrivial}× that):`,
     "",
     markdownTable([
       [
@@ -130,6 +146,7 @@ function latencyLines(latency) {
         "`up`",
         "least possible `up` (ratio)",
         "least with the read-back delay (ratio)",
+        "least for a verified write (ratio)",
         "`destroy`",
         "least possible `destroy` (ratio)",
         "`GetRole` / create",
@@ -142,6 +159,7 @@ function latencyLines(latency) {
         l.leastWithReadBackDelayUpMs === undefined
           ? "–"
           : `${s(l.leastWithReadBackDelayUpMs)} (${l.ratioToLeastWithReadBackDelay}×)`,
+        verifiedFloor(latency, l),
         s(l.destroyMs),
         `${s(l.leastDestroyMs)} (${l.destroyRatioToLeast}×)`,
         String(l.readsPerCreate),
