@@ -125,12 +125,20 @@ describe("the packed package, installed into a project outside the repository", 
           "dist/provider/index.js",
           "dist/provider/index.d.ts",
           "dist/provider/runtime.js",
+          "dist/sdk/plugin/main.js",
+          "bin/pulumi-resource-deployment-authorization",
+          "schema.json",
           "README.md",
           "CHANGELOG.md",
         ]),
       );
       expect(
-        files.filter((f) => !/^(dist\/(sdk|cli|provider)\/|README\.md$|CHANGELOG\.md$|package\.json$)/.test(f)),
+        files.filter(
+          (f) =>
+            !/^(dist\/(sdk|cli|provider)\/|bin\/pulumi-resource-deployment-authorization$|schema\.json$|README\.md$|CHANGELOG\.md$|package\.json$)/.test(
+              f,
+            ),
+        ),
       ).toEqual([]);
 
       writeFileSync(
