@@ -24,7 +24,7 @@ import { fileURLToPath } from "node:url";
 const BASE = "/v1"; // https://api.astronomer.io/v1
 const DEFAULT_LIMIT = 20; // ListEnvironmentObjects `limit` default, as published
 const DEFAULT_PROPAGATION_READS = 2; // GETs that still show the old effective identity after a change
-const SECRET_MASK_FIELDS = ["password"]; // connection fields never returned unless showSecrets
+const SECRET_MASK_FIELDS = /** @type {const} */ (["password"]); // connection fields never returned unless showSecrets
 // Airflow's rule for sensitive keys of a connection's `extra` (secrets_masker DEFAULT_SENSITIVE_FIELDS,
 // matched as substrings of the lower-cased key); the fake masks those keys in responses.
 const SENSITIVE_EXTRA = [
@@ -42,46 +42,223 @@ const SENSITIVE_EXTRA = [
   "service_account",
 ];
 // Astro machine sizes of hosted worker queues: CPU cores and memory of one worker Pod.
+/** @type {Record<string, [number, number]>} */
 const MACHINES = { A5: [1, 2], A10: [2, 4], A20: [4, 8], A40: [8, 16], A60: [12, 24], A120: [24, 48], A160: [32, 64] };
+/** @type {Record<string, [number, number]>} */
 const SCHEDULER_SIZES = { SMALL: [1, 2], MEDIUM: [2, 4], LARGE: [4, 8], EXTRA_LARGE: [8, 16] };
+/** @type {Record<string, { airflowVersion: string, runtimeVersion: string, api: string }>} by major version */
 const AIRFLOW = {
   2: { airflowVersion: "2.10.5", runtimeVersion: "12.9.0", api: "/api/v1" },
   3: { airflowVersion: "3.0.6", runtimeVersion: "3.0-10", api: "/api/v2" },
 };
 
+/** @typedef {{ field: string, code: string, message: string }} FieldError */
 class ApiError extends Error {
+  /**
+   * @param {number} statusCode
+   * @param {string} message
+   * @param {FieldError[]} [fieldErrors]
+   */
   constructor(statusCode, message, fieldErrors) {
     super(message);
-    Object.assign(this, { statusCode, fieldErrors });
+    this.statusCode = statusCode;
+    this.fieldErrors = fieldErrors;
+    /** @type {Record<string, string> | undefined} set by a throttling fault */
+    this.headers = undefined;
   }
 }
+/** @param {string} field @param {string} code @param {string} message @returns {FieldError} */
 const fieldError = (field, code, message) => ({ field, code, message });
+/** @param {FieldError[]} fieldErrors */
 const invalid = (fieldErrors) =>
   new ApiError(400, `Invalid request: ${fieldErrors.map((f) => f.message).join("; ")}`, fieldErrors);
+/** @param {string} what */
 const notFound = (what) => new ApiError(404, `${what} not found`);
 
 // ---------------------------------------------------------------------------------------------
 // State
 
-let organizations = new Map(); // id -> { id, name, shortName, authOrgId }
-let workspaces = new Map(); // id -> { id, organizationId, name }
-let deployments = new Map(); // id -> stored Deployment (see seedDeployment)
-let environmentObjects = new Map(); // id -> stored environment object
-let tokens = new Map(); // token -> { readOnly, revoked, organizationId?, name }
-let calls = []; // { operation, organizationId, deploymentId?, workspaceId?, environmentObjectId?, status }
-let faults = []; // { operation, kind, status?, when, remaining, deploymentId?, environmentObjectId? }
+/**
+ * @typedef {{ id: string, name: string, shortName: string, authOrgId: string }} Organization
+ * @typedef {{ id: string, organizationId: string, name: string }} Workspace
+ * @typedef {{ id: string, subjectType: string, apiTokenName?: string, username?: string }} Subject
+ * @typedef {{ readOnly: boolean, revoked: boolean, organizationId?: string, name?: string }} Token
+ * @typedef {{ organizationId?: string, deploymentId?: string, workspaceId?: string, environmentObjectId?: string }} Target
+ *   what a call is about
+ * @typedef {{ operation: string, status?: number } & Target} Call
+ * @typedef {{
+ *   operation: string,
+ *   kind: string,
+ *   status?: number,
+ *   when: string,
+ *   remaining: number,
+ *   deploymentId?: string,
+ *   environmentObjectId?: string,
+ * }} Fault
+ *
+ * @typedef {{
+ *   id: string,
+ *   name: string,
+ *   isDefault: boolean,
+ *   astroMachine?: string,
+ *   nodePoolId?: string,
+ *   minWorkerCount: number,
+ *   maxWorkerCount: number,
+ *   workerConcurrency: number,
+ *   podEphemeralStorage?: string,
+ * }} Queue
+ * @typedef {Omit<Queue, "id"> & { id?: string }} QueueRequest
+ * @typedef {{ key: string, value: string, isSecret: boolean, updatedAt: string }} EnvironmentVariable
+ * @typedef {{ au: number, replicas: number }} HybridScheduler
+ * @typedef {{ enabled: boolean, allowedIpAddressRanges?: string[], taskLogBucket?: string, taskLogUrlPattern?: string }} RemoteExecution
+ * @typedef {{
+ *   hibernationSpec?: {
+ *     override?: { isHibernating?: boolean, overrideUntil?: string },
+ *     schedules?: { description?: string, hibernateAtCron: string, wakeAtCron: string, isEnabled: boolean }[],
+ *   },
+ * }} ScalingSpec
+ * @typedef {{
+ *   id: string,
+ *   organizationId: string,
+ *   workspaceId: string,
+ *   name: string,
+ *   description?: string,
+ *   type: string,
+ *   cloudProvider: string,
+ *   region: string,
+ *   clusterId: string,
+ *   clusterName: string,
+ *   namespace: string,
+ *   dataplaneAccountId: string,
+ *   dataplaneProjectId: string,
+ *   airflowMajor: number,
+ *   airflowVersion: string,
+ *   runtimeVersion: string,
+ *   executor: string,
+ *   status: string,
+ *   isCicdEnforced: boolean,
+ *   isDagDeployEnabled: boolean,
+ *   isHighAvailability?: boolean,
+ *   isDevelopmentMode?: boolean,
+ *   schedulerSize?: string,
+ *   scheduler?: HybridScheduler,
+ *   defaultTaskPodCpu?: string,
+ *   defaultTaskPodMemory?: string,
+ *   resourceQuotaCpu?: string,
+ *   resourceQuotaMemory?: string,
+ *   taskPodNodePoolId?: string,
+ *   workerQueues: Queue[],
+ *   environmentVariables: EnvironmentVariable[],
+ *   contactEmails?: string[],
+ *   remoteExecution?: RemoteExecution,
+ *   scalingSpec?: ScalingSpec,
+ *   workloadIdentity?: string,
+ *   drWorkloadIdentity?: string,
+ *   defaultWorkloadIdentity?: string,
+ *   identityPropagationReads: number,
+ *   identityPropagation?: { previous: string | undefined, readsLeft: number },
+ *   oidcIssuerUrl?: string,
+ *   webServerAirflowApiUrl?: string,
+ *   apiUrl?: string,
+ *   segment: string,
+ *   host: string,
+ *   imageRepository: string,
+ *   imageTag: string,
+ *   createdAt: string,
+ *   updatedAt: string,
+ *   createdBy: Subject,
+ *   updatedBy: Subject,
+ * }} Deployment hosted-only fields are undefined on Hybrid Deployments, `scheduler` on hosted ones
+ *
+ * @typedef {"CONNECTION" | "ENVIRONMENT_VARIABLE" | "AIRFLOW_VARIABLE" | "METRICS_EXPORT"} ObjectType
+ * @typedef {"connection" | "airflowVariable" | "environmentVariable" | "metricsExport"} TypedField
+ * @typedef {{
+ *   type?: string,
+ *   host?: string,
+ *   login?: string,
+ *   password?: string,
+ *   schema?: string,
+ *   port?: number,
+ *   extra?: Record<string, unknown>,
+ *   authTypeId?: string,
+ * }} ConnectionValues
+ * @typedef {{ value?: string, isSecret?: boolean }} VariableValues
+ * @typedef {{
+ *   endpoint?: string,
+ *   exporterType?: string,
+ *   authType?: string,
+ *   basicToken?: string,
+ *   username?: string,
+ *   password?: string,
+ *   sigV4AssumeArn?: string,
+ *   sigV4StsRegion?: string,
+ *   headers?: Record<string, string>,
+ *   labels?: Record<string, string>,
+ * }} MetricsExportValues
+ * @typedef {ConnectionValues & VariableValues & MetricsExportValues} Values
+ *   the fields of an object's value or of a link's overrides; which apply depends on the object type
+ * @typedef {{ connection?: Values, airflowVariable?: Values, environmentVariable?: Values, metricsExport?: Values }} TypedFields
+ * @typedef {{ scope: string, scopeEntityId: string }} ScopeRef
+ * @typedef {ScopeRef & { overrides?: Values }} Link
+ * @typedef {TypedFields & {
+ *   id: string,
+ *   organizationId: string,
+ *   objectKey: string,
+ *   objectType: ObjectType,
+ *   scope: string,
+ *   scopeEntityId: string,
+ *   description?: string,
+ *   autoLinkDeployments?: boolean,
+ *   links: Link[],
+ *   excludeLinks: ScopeRef[],
+ *   createdAt: string,
+ *   createdBy: Subject,
+ *   updatedAt: string,
+ *   updatedBy: Subject,
+ *   createdSeq: number,
+ *   updatedSeq: number,
+ * }} EnvironmentObject
+ */
+
+/** @type {Map<string, Organization>} */
+let organizations = new Map();
+/** @type {Map<string, Workspace>} */
+let workspaces = new Map();
+/** @type {Map<string, Deployment>} */
+let deployments = new Map();
+/** @type {Map<string, EnvironmentObject>} */
+let environmentObjects = new Map();
+/** @type {Map<string, Token>} by the token itself */
+let tokens = new Map();
+/** @type {Call[]} */
+let calls = [];
+/** @type {Fault[]} */
+let faults = [];
 let writes = 0; // orders environment objects exactly; their times have only second precision
 
 const ALNUM = "abcdefghijklmnopqrstuvwxyz0123456789";
+/** @param {number} n @param {string} [alphabet] */
 const randomString = (n, alphabet = ALNUM) =>
   Array.from({ length: n }, () => alphabet[randomInt(alphabet.length)]).join("");
 // Astro ids are cuids: 25 lower-case characters starting with "c".
 const cuid = () => `cl${randomString(23)}`;
+/** @param {number} n */
 const digits = (n) => `${randomInt(1, 10)}${randomString(n - 1, "0123456789")}`;
 // `YYYY-MM-DDTHH:MM:SSZ`, as the API formats times.
 const now = () => new Date().toISOString().replace(/\.\d{3}Z$/, "Z");
-const clone = (x) => (x === undefined ? undefined : structuredClone(x));
-const compact = (o) => Object.fromEntries(Object.entries(o).filter(([, v]) => v !== undefined));
+/**
+ * @template T
+ * @param {T} x
+ * @returns {T}
+ */
+const clone = (x) => (x === undefined ? x : structuredClone(x));
+/**
+ * `o` without its undefined members: still a T, as those members are optional or may be undefined.
+ * @template {object} T
+ * @param {T} o
+ * @returns {T}
+ */
+const compact = (o) => /** @type {T} */ (Object.fromEntries(Object.entries(o).filter(([, v]) => v !== undefined)));
 
 const ADJECTIVES = [
   "weightless",
@@ -106,10 +283,12 @@ const namespaceName = () => {
 };
 
 // The subject recorded in createdBy/updatedBy for a call made with `token`.
+/** @param {string} token @returns {Subject} */
 function tokenSubject(token) {
   const id = `cl${createHash("sha256").update(token).digest("hex").slice(0, 23)}`;
   return { id, subjectType: "SERVICEKEY", apiTokenName: tokens.get(token)?.name ?? "sandbox token" };
 }
+/** @type {Subject} */
 const SEED_SUBJECT = { id: "clseedsubject0000000000000", subjectType: "USER", username: "seed@example.com" };
 
 // ---------------------------------------------------------------------------------------------
@@ -117,13 +296,29 @@ const SEED_SUBJECT = { id: "clseedsubject0000000000000", subjectType: "USER", us
 // fields are ignored, a wrong type or a missing required field is a 400 with fieldErrors.
 // Through Prism, an unknown field never gets here (422).
 
+/**
+ * @typedef {{ type: "string", enum?: string[] }
+ *   | { type: "boolean" }
+ *   | { type: "integer" }
+ *   | { type: "array", items: Spec }
+ *   | { type: "object", fields?: Record<string, Spec>, required?: string[], values?: Spec }} Spec
+ *   a body's shape: `values` is the type of every member of a map
+ */
+/** @type {Spec} */
 const str = { type: "string" };
+/** @type {Spec} */
 const bool = { type: "boolean" };
+/** @type {Spec} */
 const int = { type: "integer" };
+/** @type {Spec} */
 const freeObject = { type: "object" };
+/** @type {Spec} */
 const stringMap = { type: "object", values: str };
+/** @param {string[]} values @returns {Spec} */
 const oneOf = (...values) => ({ type: "string", enum: values });
+/** @param {Spec} items @returns {Spec} */
 const arrayOf = (items) => ({ type: "array", items });
+/** @param {Record<string, Spec>} fields @param {string[]} [required] @returns {Spec} */
 const object = (fields, required = []) => ({ type: "object", fields, required });
 
 const ENV_VAR_REQUEST = object({ key: str, value: str, isSecret: bool }, ["isSecret", "key"]);
@@ -233,6 +428,7 @@ const METRICS_EXPORT = {
   headers: stringMap,
   labels: stringMap,
 };
+/** @param {boolean} update */
 const overridesRequest = (update) =>
   object({
     connection: object(CONNECTION),
@@ -242,6 +438,7 @@ const overridesRequest = (update) =>
     ...(update ? { unsetFields: arrayOf(str) } : {}),
   });
 const scopeRef = object({ scope: oneOf("DEPLOYMENT"), scopeEntityId: str }, ["scope", "scopeEntityId"]);
+/** @param {boolean} update */
 const linkRequest = (update) =>
   object({ scope: oneOf("DEPLOYMENT"), scopeEntityId: str, overrides: overridesRequest(update) }, [
     "scope",
@@ -276,6 +473,12 @@ const UPDATE_OBJECT = object({
   excludeLinks: arrayOf(scopeRef),
 });
 
+/**
+ * @param {unknown} value
+ * @param {Spec} spec
+ * @param {string} at
+ * @param {FieldError[]} errors
+ */
 function typeErrors(value, spec, at, errors) {
   const name = at || "body";
   if (spec.type === "string" && typeof value !== "string") {
@@ -292,8 +495,9 @@ function typeErrors(value, spec, at, errors) {
       errors.push(fieldError(name, "type", `${name} must be an object`));
       return;
     }
+    const members = /** @type {Record<string, unknown>} */ (value);
     for (const r of spec.required ?? []) {
-      if (value[r] === undefined || value[r] === null) {
+      if (members[r] === undefined || members[r] === null) {
         const field = at ? `${at}.${r}` : r;
         errors.push(fieldError(field, "required", `${field} is required`));
       }
@@ -304,13 +508,19 @@ function typeErrors(value, spec, at, errors) {
       if (child) typeErrors(v, child, at ? `${at}.${k}` : k, errors);
     }
   }
-  if (spec.enum && typeof value === "string" && !spec.enum.includes(value)) {
+  if ("enum" in spec && spec.enum && typeof value === "string" && !spec.enum.includes(value)) {
     errors.push(fieldError(name, "oneof", `${name} must be one of ${spec.enum.join(", ")}`));
   }
 }
 
 /** The body checked against `spec` (nulls dropped, as Go's decoder leaves them unset), or a 400. */
+/**
+ * @param {unknown} body
+ * @param {Spec} spec
+ * @returns {unknown} of the shape `spec` describes
+ */
 function parseBody(body, spec) {
+  /** @type {FieldError[]} */
   const errors = [];
   typeErrors(body ?? null, spec, "", errors);
   if (errors.length) throw invalid(errors);
@@ -320,18 +530,21 @@ function parseBody(body, spec) {
 // ---------------------------------------------------------------------------------------------
 // Deployments
 
+/** @type {Record<string, { region: string }>} */
 const cloudDefaults = {
   AWS: { region: "us-east-1" },
   GCP: { region: "us-central1" },
   AZURE: { region: "westus2" },
 };
 
+/** @param {Deployment} d */
 function defaultIdentity(d) {
   if (d.cloudProvider === "AWS") return `arn:aws:iam::${d.dataplaneAccountId}:role/astro-${d.namespace}`;
   if (d.cloudProvider === "GCP") return `astro-${d.namespace}@${d.dataplaneProjectId}.iam.gserviceaccount.com`;
   return undefined; // Azure: set up from the Astro UI with a user-assigned managed identity
 }
 
+/** @param {Deployment} d */
 function oidcIssuer(d) {
   if (d.cloudProvider === "AWS")
     return `https://oidc.eks.${d.region}.amazonaws.com/id/${randomBytes(16).toString("hex").toUpperCase()}`;
@@ -340,12 +553,14 @@ function oidcIssuer(d) {
   return `https://${d.region}.oic.prod-aks.azure.com/${randomUUID()}/${randomUUID()}/`;
 }
 
+/** @param {Deployment} d */
 const effectiveIdentity = (d) => d.workloadIdentity ?? d.defaultWorkloadIdentity;
 
 /**
  * What reads show as effectiveWorkloadIdentity. A change takes a little while to reach reads:
  * after one, the next `identityPropagationReads` GETs still show the previous identity.
  */
+/** @param {Deployment} d @param {boolean} consume */
 function shownIdentity(d, consume) {
   const p = d.identityPropagation;
   if (!p) return effectiveIdentity(d);
@@ -353,9 +568,20 @@ function shownIdentity(d, consume) {
   return p.previous;
 }
 
+/**
+ * @typedef {Partial<Omit<Deployment, "airflowVersion" | "defaultWorkloadIdentity" | "environmentVariables">> & {
+ *   airflowVersion?: string | number,
+ *   defaultWorkloadIdentity?: string | null,
+ *   environmentVariables?: { key: string, value?: string, isSecret?: boolean }[],
+ *   identityPropagationReads?: number,
+ * }} DeploymentSeed
+ * @param {DeploymentSeed} body
+ */
 function seedDeployment(body) {
   // An existing Workspace brings its Organization; anything named but missing is created.
-  const orgId = body.organizationId ?? workspaces.get(body.workspaceId)?.organizationId;
+  const orgId =
+    body.organizationId ??
+    (body.workspaceId === undefined ? undefined : workspaces.get(body.workspaceId)?.organizationId);
   const org = orgId ? ensureOrganization({ id: orgId }) : createOrganization({});
   const ws = body.workspaceId
     ? ensureWorkspace({ id: body.workspaceId, organizationId: org.id })
@@ -364,12 +590,13 @@ function seedDeployment(body) {
   const type = body.type ?? "STANDARD";
   if (!["STANDARD", "DEDICATED", "HYBRID"].includes(type)) throw new ApiError(400, `Invalid type ${type}.`);
   const cloudProvider = body.cloudProvider ?? "AWS";
-  if (!cloudDefaults[cloudProvider]) throw new ApiError(400, `Invalid cloudProvider ${cloudProvider}.`);
+  const cloud = cloudDefaults[cloudProvider];
+  if (!cloud) throw new ApiError(400, `Invalid cloudProvider ${cloudProvider}.`);
   // 2 or 3 picks a current release of that major version; a full version is kept as given.
   const version = String(body.airflowVersion ?? "3");
-  const major = version.split(".")[0];
-  if (!AIRFLOW[major]) throw new ApiError(400, `Invalid airflowVersion ${body.airflowVersion}: Airflow 2 or 3.`);
+  const major = version.split(".")[0] ?? version;
   const airflow = AIRFLOW[major];
+  if (!airflow) throw new ApiError(400, `Invalid airflowVersion ${body.airflowVersion}: Airflow 2 or 3.`);
   const propagationReads = body.identityPropagationReads ?? DEFAULT_PROPAGATION_READS;
   if (!Number.isInteger(propagationReads) || propagationReads < 0)
     throw new ApiError(400, `Invalid identityPropagationReads ${propagationReads}.`);
@@ -380,6 +607,7 @@ function seedDeployment(body) {
   const host = `${org.shortName}.astronomer.run`;
   const hosted = type !== "HYBRID";
   const createdAt = now();
+  /** @type {Deployment} */
   const d = {
     id,
     organizationId: org.id,
@@ -388,7 +616,7 @@ function seedDeployment(body) {
     description: body.description,
     type,
     cloudProvider,
-    region: body.region ?? cloudDefaults[cloudProvider].region,
+    region: body.region ?? cloud.region,
     clusterId: body.clusterId ?? cuid(),
     clusterName: body.clusterName ?? `cluster-${randomString(6)}`,
     namespace: body.namespace ?? namespaceName(),
@@ -462,12 +690,14 @@ function seedDeployment(body) {
   return rawDeployment(d);
 }
 
+/** @param {Deployment} d */
 const rawDeployment = (d) => ({ ...clone(d), effectiveWorkloadIdentity: effectiveIdentity(d) });
 
+/** @param {Deployment} d */
 function schedulerResources(d) {
   if (d.type === "HYBRID") {
     // One Astronomer unit (AU) is 0.1 CPU and 0.375 GiB.
-    const { au, replicas } = d.scheduler;
+    const { au, replicas } = /** @type {HybridScheduler} a Hybrid Deployment has one */ (d.scheduler);
     return {
       schedulerAu: au,
       schedulerCpu: `${au / 10}`,
@@ -475,12 +705,17 @@ function schedulerResources(d) {
       schedulerReplicas: replicas,
     };
   }
-  const [cpu, memory] = SCHEDULER_SIZES[d.schedulerSize];
+  const size = SCHEDULER_SIZES[d.schedulerSize ?? ""];
+  if (!size) throw new Error(`Deployment ${d.id} has no scheduler size`);
+  const [cpu, memory] = size;
   return { schedulerCpu: `${cpu}`, schedulerMemory: `${memory}Gi`, schedulerReplicas: d.isHighAvailability ? 2 : 1 };
 }
 
+/** @param {Queue} q @param {boolean} hosted */
 function queueJson(q, hosted) {
-  const [cpu, memory] = hosted ? MACHINES[q.astroMachine] : [1, 2];
+  const size = hosted ? MACHINES[q.astroMachine ?? ""] : [1, 2];
+  if (!size) throw new Error(`worker queue ${q.name} has no machine`);
+  const [cpu, memory] = size;
   return compact({
     id: q.id,
     name: q.name,
@@ -496,6 +731,7 @@ function queueJson(q, hosted) {
   });
 }
 
+/** @param {ScalingSpec | undefined} spec */
 function scalingSpecJson(spec) {
   const h = spec?.hibernationSpec;
   if (!h) return spec ? {} : undefined;
@@ -512,11 +748,12 @@ function scalingSpecJson(spec) {
 }
 
 /** The Deployment as GetDeployment answers it: secret values left out, the shown identity. */
+/** @param {Deployment} d @param {string | undefined} identity */
 function deploymentJson(d, identity) {
   const hosted = d.type !== "HYBRID";
   const ws = workspaces.get(d.workspaceId);
   const org = organizations.get(d.organizationId);
-  const ui = `${d.host}/${d.segment}?orgId=${org.authOrgId}`;
+  const ui = `${d.host}/${d.segment}?orgId=${org?.authOrgId}`;
   return compact({
     id: d.id,
     name: d.name,
@@ -588,6 +825,7 @@ function deploymentJson(d, identity) {
 const AWS_ROLE = /^arn:aws:iam::\d{12}:role\/[\w+=,.@/-]{1,512}$/;
 const GCP_SERVICE_ACCOUNT = /^[a-z][a-z0-9-]{4,28}[a-z0-9]@[a-z][a-z0-9-]{4,28}[a-z0-9]\.iam\.gserviceaccount\.com$/;
 
+/** @param {Deployment} d @param {string} identity @returns {FieldError[]} */
 function identityErrors(d, identity) {
   // The API's known limitation: on Azure, workload identity is set up from the Astro UI (a
   // user-assigned managed identity and a federated credential), never through this field.
@@ -607,6 +845,12 @@ function identityErrors(d, identity) {
 }
 
 // "0.25" cores and "0.5Gi": memory must be exactly twice the CPU (Astro's documented rule).
+/**
+ * @param {string} cpuField
+ * @param {string} memoryField
+ * @param {string | undefined} cpu
+ * @param {string | undefined} memory
+ */
 function quantityErrors(cpuField, memoryField, cpu, memory) {
   const c = Number(cpu);
   const m = /^(\d+(?:\.\d+)?)Gi$/.exec(memory ?? "");
@@ -617,10 +861,45 @@ function quantityErrors(cpuField, memoryField, cpu, memory) {
   return [];
 }
 
+/**
+ * UpdateDeployment's body, hosted or Hybrid (HOSTED_UPDATE, HYBRID_UPDATE).
+ * @typedef {{
+ *   type: string,
+ *   name: string,
+ *   description?: string,
+ *   workspaceId: string,
+ *   executor: string,
+ *   isCicdEnforced: boolean,
+ *   isDagDeployEnabled: boolean,
+ *   isHighAvailability?: boolean,
+ *   isDevelopmentMode?: boolean,
+ *   schedulerSize?: string,
+ *   scheduler?: HybridScheduler,
+ *   environmentVariables: { key: string, value?: string, isSecret: boolean }[],
+ *   workerQueues?: QueueRequest[],
+ *   workloadIdentity?: string,
+ *   drWorkloadIdentity?: string,
+ *   contactEmails?: string[],
+ *   defaultTaskPodCpu?: string,
+ *   defaultTaskPodMemory?: string,
+ *   resourceQuotaCpu?: string,
+ *   resourceQuotaMemory?: string,
+ *   remoteExecution?: RemoteExecution,
+ *   scalingSpec?: ScalingSpec,
+ *   taskPodNodePoolId?: string,
+ * }} DeploymentUpdate
+ */
+/**
+ * @param {Deployment} d
+ * @param {unknown} rawBody
+ * @param {Subject} subject
+ */
 function updateDeployment(d, rawBody, subject) {
   const hosted = d.type !== "HYBRID";
-  const body = parseBody(rawBody, hosted ? HOSTED_UPDATE : HYBRID_UPDATE);
+  const body = /** @type {DeploymentUpdate} */ (parseBody(rawBody, hosted ? HOSTED_UPDATE : HYBRID_UPDATE));
+  /** @type {FieldError[]} */
   const errors = [];
+  /** @param {string} field @param {string} code @param {string} message */
   const err = (field, code, message) => errors.push(fieldError(field, code, message));
 
   if (body.type !== d.type) err("type", "immutable", `type must be ${d.type}, the Deployment's type`);
@@ -634,6 +913,7 @@ function updateDeployment(d, rawBody, subject) {
   // ones are replaced, so environment variables not sent are removed.
   const remote = body.remoteExecution ?? d.remoteExecution;
   const remoteEnabled = Boolean(remote?.enabled);
+  /** @type {Partial<Deployment>} */
   const next = {
     name: body.name,
     description: body.description ?? d.description,
@@ -653,7 +933,12 @@ function updateDeployment(d, rawBody, subject) {
       scalingSpec: body.scalingSpec ?? d.scalingSpec,
     });
     let missing = false;
-    for (const k of ["defaultTaskPodCpu", "defaultTaskPodMemory", "resourceQuotaCpu", "resourceQuotaMemory"]) {
+    for (const k of /** @type {const} */ ([
+      "defaultTaskPodCpu",
+      "defaultTaskPodMemory",
+      "resourceQuotaCpu",
+      "resourceQuotaMemory",
+    ])) {
       next[k] = body[k] ?? d[k];
       if (!remoteEnabled && next[k] === undefined) {
         err(k, "required", `${k} is required when Remote Execution is disabled`);
@@ -681,20 +966,24 @@ function updateDeployment(d, rawBody, subject) {
     if (until !== undefined && Number.isNaN(Date.parse(until)))
       err("scalingSpec.hibernationSpec.override.overrideUntil", "invalid", "overrideUntil must be a date-time");
   } else {
+    const scheduler = /** @type {HybridScheduler} required by HYBRID_UPDATE */ (body.scheduler);
     Object.assign(next, {
-      scheduler: body.scheduler,
+      scheduler,
       taskPodNodePoolId: body.taskPodNodePoolId ?? d.taskPodNodePoolId,
     });
-    if (body.scheduler.au < 5 || body.scheduler.au > 24) err("scheduler.au", "invalid", "scheduler.au must be 5 to 24");
-    if (body.scheduler.replicas < 1 || body.scheduler.replicas > 4)
+    if (scheduler.au < 5 || scheduler.au > 24) err("scheduler.au", "invalid", "scheduler.au must be 5 to 24");
+    if (scheduler.replicas < 1 || scheduler.replicas > 4)
       err("scheduler.replicas", "invalid", "scheduler.replicas must be 1 to 4");
   }
 
   // Worker queues: Celery (and the Astro executor without Remote Execution) need one default
   // queue called "default"; hosted queues need a machine, Hybrid ones a node pool.
   const needsQueues = body.executor === "CELERY" || (body.executor === "ASTRO" && !remoteEnabled);
-  next.workerQueues = [];
+  /** @type {Queue[]} */
+  const workerQueues = [];
+  next.workerQueues = workerQueues;
   if (needsQueues) {
+    /** @type {QueueRequest[]} */
     const requested = body.workerQueues ?? d.workerQueues;
     const names = new Set();
     requested.forEach((q, i) => {
@@ -708,10 +997,10 @@ function updateDeployment(d, rawBody, subject) {
       if (!hosted && !q.nodePoolId) err(`${at}.nodePoolId`, "required", `${at}.nodePoolId is required on Hybrid`);
       if (q.minWorkerCount > q.maxWorkerCount)
         err(`${at}.minWorkerCount`, "invalid", `${at}.minWorkerCount must not exceed maxWorkerCount`);
-      next.workerQueues.push(compact({ ...clone(q), id: q.id ?? cuid() }));
+      workerQueues.push(compact({ ...clone(q), id: q.id ?? cuid() }));
     });
     const defaults = requested.filter((q) => q.isDefault);
-    if (defaults.length !== 1 || defaults[0].name !== "default")
+    if (defaults.length !== 1 || defaults[0]?.name !== "default")
       err("workerQueues", "invalid", 'workerQueues must have exactly one default queue, named "default"');
   }
 
@@ -727,7 +1016,7 @@ function updateDeployment(d, rawBody, subject) {
     if (v.value === undefined && !old) err(`${at}.value`, "required", `${at}.value is required for a new variable`);
     const value = v.value ?? old?.value ?? "";
     const changed = !old || old.value !== value || old.isSecret !== v.isSecret;
-    return { key: v.key, value, isSecret: v.isSecret, updatedAt: changed ? stamp : old.updatedAt };
+    return { key: v.key, value, isSecret: v.isSecret, updatedAt: changed || !old ? stamp : old.updatedAt };
   });
 
   // workloadIdentity left out keeps the current one (the Astro CLI updates without it).
@@ -753,12 +1042,14 @@ function updateDeployment(d, rawBody, subject) {
 // ---------------------------------------------------------------------------------------------
 // Environment objects
 
+/** @type {Record<ObjectType, TypedField>} */
 const TYPED_FIELD = {
   CONNECTION: "connection",
   AIRFLOW_VARIABLE: "airflowVariable",
   ENVIRONMENT_VARIABLE: "environmentVariable",
   METRICS_EXPORT: "metricsExport",
 };
+/** @type {Record<ObjectType, string>} */
 const OVERRIDE_FIELD = {
   CONNECTION: "connectionOverrides",
   AIRFLOW_VARIABLE: "airflowVariableOverrides",
@@ -768,11 +1059,14 @@ const OVERRIDE_FIELD = {
 const CONNECTION_ID = /^[\w.-]{1,250}$/; // Airflow's conn_id rule
 const ENV_KEY = /^[A-Za-z_][A-Za-z0-9_]*$/;
 
+/** @param {string} key */
 const sensitiveKey = (key) => SENSITIVE_EXTRA.some((s) => key.toLowerCase().includes(s));
 
 // setFields: the names of the fields that have a value, map members as dotted paths. A
 // variable's only field is its value (isSecret is a property of the object, always present).
+/** @param {Values | undefined} values */
 function setFieldsOf(values) {
+  /** @type {string[]} */
   const out = [];
   if (values && "isSecret" in values) return values.value ? ["value"] : [];
   for (const [k, v] of Object.entries(values ?? {})) {
@@ -785,6 +1079,7 @@ function setFieldsOf(values) {
 
 // Secret values are masked in responses: left out (connection and metrics export secrets,
 // sensitive `extra` keys) or empty (secret variable values), unless showSecrets.
+/** @param {Values | undefined} c @param {boolean} showSecrets */
 function maskConnection(c, showSecrets) {
   if (!c) return c;
   const out = clone(c);
@@ -793,15 +1088,18 @@ function maskConnection(c, showSecrets) {
   if (out.extra) out.extra = Object.fromEntries(Object.entries(out.extra).filter(([k]) => !sensitiveKey(k)));
   return out;
 }
+/** @param {Values | undefined} m @param {boolean} showSecrets */
 function maskMetricsExport(m, showSecrets) {
   if (!m || showSecrets) return clone(m);
   const { password: _p, basicToken: _b, ...rest } = m;
   return clone(rest);
 }
+/** @param {Values | undefined} v @param {boolean} showSecrets */
 function maskVariable(v, showSecrets) {
   return v && { isSecret: v.isSecret, value: v.isSecret && !showSecrets ? "" : v.value };
 }
 
+/** @param {ObjectType} objectType @param {Values | undefined} values @param {boolean} showSecrets */
 function typedJson(objectType, values, showSecrets) {
   switch (objectType) {
     case "CONNECTION":
@@ -813,6 +1111,7 @@ function typedJson(objectType, values, showSecrets) {
   }
 }
 
+/** @param {ObjectType} objectType @param {Values | undefined} overrides @param {boolean} showSecrets */
 function overridesJson(objectType, overrides, showSecrets) {
   if (!overrides) return undefined;
   if (objectType === "CONNECTION") return maskConnection(overrides, showSecrets);
@@ -822,6 +1121,7 @@ function overridesJson(objectType, overrides, showSecrets) {
 }
 
 /** The environment object as GetEnvironmentObject answers it. */
+/** @param {EnvironmentObject} o @param {{ showSecrets?: boolean }} [options] */
 function environmentObjectJson(o, { showSecrets = false } = {}) {
   const typed = TYPED_FIELD[o.objectType];
   const workspaceScope = o.scope === "WORKSPACE";
@@ -854,9 +1154,11 @@ function environmentObjectJson(o, { showSecrets = false } = {}) {
 }
 
 /** A Workspace object as a Deployment sees it through a link: the link's overrides applied. */
+/** @param {EnvironmentObject} o @param {string} deploymentId @param {boolean} showSecrets */
 function resolvedJson(o, deploymentId, showSecrets) {
   const typed = TYPED_FIELD[o.objectType];
   const link = o.links.find((l) => l.scopeEntityId === deploymentId);
+  /** @type {Values} */
   const overrides = link?.overrides ?? {};
   let values = clone(o[typed]);
   if (o.objectType === "AIRFLOW_VARIABLE" || o.objectType === "ENVIRONMENT_VARIABLE") {
@@ -883,10 +1185,31 @@ function resolvedJson(o, deploymentId, showSecrets) {
   });
 }
 
+/** @param {EnvironmentObject} o @param {string} deploymentId */
 const linkedTo = (o, deploymentId) =>
   o.links.some((l) => l.scopeEntityId === deploymentId) ||
   (o.autoLinkDeployments && !o.excludeLinks.some((l) => l.scopeEntityId === deploymentId));
 
+/**
+ * @overload
+ * @param {string} orgId
+ * @param {"DEPLOYMENT"} scope
+ * @param {string} id
+ * @returns {Deployment}
+ */
+/**
+ * @overload
+ * @param {string} orgId
+ * @param {string} scope
+ * @param {string} id
+ * @returns {Workspace | Deployment}
+ */
+/**
+ * @param {string} orgId
+ * @param {string} scope
+ * @param {string} id
+ * @returns {Workspace | Deployment}
+ */
 function checkScopeEntity(orgId, scope, id) {
   if (scope === "WORKSPACE") {
     const ws = workspaces.get(id);
@@ -899,7 +1222,26 @@ function checkScopeEntity(orgId, scope, id) {
 }
 
 // The typed body, links and exclusions of a create or an update, checked against the object.
+/**
+ * CreateEnvironmentObject's and UpdateEnvironmentObject's bodies (CREATE_OBJECT, UPDATE_OBJECT).
+ * @typedef {TypedFields & { unsetFields?: string[] }} OverridesRequest
+ * @typedef {ScopeRef & { overrides?: OverridesRequest }} LinkRequest
+ * @typedef {TypedFields & {
+ *   description?: string,
+ *   autoLinkDeployments?: boolean,
+ *   links?: LinkRequest[],
+ *   excludeLinks?: ScopeRef[],
+ * }} UpdateObjectRequest
+ * @typedef {UpdateObjectRequest & { objectKey: string, objectType: ObjectType, scope: string, scopeEntityId: string }} CreateObjectRequest
+ */
+/**
+ * @param {EnvironmentObject} o
+ * @param {UpdateObjectRequest} body
+ * @param {FieldError[]} errors
+ * @param {boolean} update
+ */
 function checkContent(o, body, errors, update) {
+  /** @param {string} field @param {string} code @param {string} message */
   const err = (field, code, message) => errors.push(fieldError(field, code, message));
   const typed = TYPED_FIELD[o.objectType];
   for (const [type, field] of Object.entries(TYPED_FIELD)) {
@@ -930,6 +1272,7 @@ function checkContent(o, body, errors, update) {
     return;
   }
   const seen = new Set();
+  /** @param {ScopeRef} l @param {string} at */
   const checkTarget = (l, at) => {
     const d = deployments.get(l.scopeEntityId);
     if (!d || d.workspaceId !== o.scopeEntityId)
@@ -950,15 +1293,19 @@ function checkContent(o, body, errors, update) {
         );
     }
     for (const name of ov.unsetFields ?? []) {
-      const top = name.split(".")[0];
+      const top = name.split(".")[0] ?? name;
+      /** @type {Record<string, unknown>} */
       const set = ov[typed] ?? {};
-      if (name in set || (name.includes(".") && set[top] && name.slice(top.length + 1) in set[top]))
+      const parent = set[top];
+      // As the API does, a member of a field that is not an object is a type error (a 500).
+      if (name in set || (name.includes(".") && parent && name.slice(top.length + 1) in /** @type {object} */ (parent)))
         err(`links[${i}].overrides.unsetFields`, "invalid", `${name} cannot be both set and unset`);
     }
   });
   excludeLinks.forEach((l, i) => checkTarget(l, `excludeLinks[${i}]`));
 }
 
+/** @param {string} objectType @param {string} key @param {FieldError[]} errors */
 function checkKey(objectType, key, errors) {
   const bad =
     (objectType === "CONNECTION" && !CONNECTION_ID.test(key)) ||
@@ -970,6 +1317,7 @@ function checkKey(objectType, key, errors) {
     );
 }
 
+/** @param {EnvironmentObject} o */
 const duplicateOf = (o) =>
   [...environmentObjects.values()].find(
     (x) =>
@@ -981,10 +1329,12 @@ const duplicateOf = (o) =>
       x.objectKey === o.objectKey,
   );
 
+/** @param {string} orgId @param {unknown} rawBody @param {Subject} subject */
 function createEnvironmentObject(orgId, rawBody, subject) {
-  const body = parseBody(rawBody, CREATE_OBJECT);
+  const body = /** @type {CreateObjectRequest} */ (parseBody(rawBody, CREATE_OBJECT));
   checkScopeEntity(orgId, body.scope, body.scopeEntityId);
   const stamp = now();
+  /** @type {EnvironmentObject} */
   const o = {
     id: cuid(),
     organizationId: orgId,
@@ -1003,6 +1353,7 @@ function createEnvironmentObject(orgId, rawBody, subject) {
     createdSeq: ++writes,
     updatedSeq: writes,
   };
+  /** @type {FieldError[]} */
   const errors = [];
   checkKey(o.objectType, o.objectKey, errors);
   checkContent(o, body, errors, false);
@@ -1010,7 +1361,8 @@ function createEnvironmentObject(orgId, rawBody, subject) {
   const typed = TYPED_FIELD[o.objectType];
   o[typed] = clone(body[typed]);
   if (typed === "airflowVariable" || typed === "environmentVariable") {
-    o[typed] = { value: body[typed].value ?? "", isSecret: Boolean(body[typed].isSecret) };
+    const given = body[typed]; // required of a variable: checkContent
+    o[typed] = { value: given?.value ?? "", isSecret: Boolean(given?.isSecret) };
   }
   o.links = (body.links ?? []).map((l) =>
     compact({ scope: l.scope, scopeEntityId: l.scopeEntityId, overrides: clone(l.overrides?.[typed]) }),
@@ -1033,31 +1385,38 @@ function createEnvironmentObject(orgId, rawBody, subject) {
  * left out goes back to false. A variable's value or a metrics export's fields left out stay.
  * Within a link sent again, `overrides` are merged (fields given are set, `unsetFields` removed).
  */
+/** @param {EnvironmentObject} o @param {unknown} rawBody @param {Subject} subject */
 function updateEnvironmentObject(o, rawBody, subject) {
-  const body = parseBody(rawBody, UPDATE_OBJECT);
+  const body = /** @type {UpdateObjectRequest} */ (parseBody(rawBody, UPDATE_OBJECT));
+  /** @type {FieldError[]} */
   const errors = [];
   checkContent(o, body, errors, true);
   if (errors.length) throw invalid(errors);
   const typed = TYPED_FIELD[o.objectType];
   if (o.objectType === "CONNECTION") o.connection = clone(body.connection);
   else if (o.objectType === "METRICS_EXPORT") o.metricsExport = { ...o.metricsExport, ...clone(body.metricsExport) };
-  else if (body[typed]?.value !== undefined) o[typed] = { ...o[typed], value: body[typed].value };
+  else {
+    const value = body[typed]?.value;
+    if (value !== undefined) o[typed] = { ...o[typed], value };
+  }
   o.description = body.description;
   if (o.scope === "WORKSPACE") {
     o.autoLinkDeployments = Boolean(body.autoLinkDeployments);
     o.links = (body.links ?? []).map((l) => {
       const old = o.links.find((x) => x.scopeEntityId === l.scopeEntityId)?.overrides;
       if (!l.overrides) return compact({ scope: l.scope, scopeEntityId: l.scopeEntityId, overrides: clone(old) });
+      /** @type {Record<string, unknown>} */
       const merged = { ...clone(old), ...clone(l.overrides[typed]) };
       for (const name of l.overrides.unsetFields ?? []) {
-        const [top, ...rest] = name.split(".");
-        if (rest.length && merged[top]) delete merged[top][rest.join(".")];
+        const [top = name, ...rest] = name.split(".");
+        const parent = merged[top];
+        if (rest.length && parent) delete (/** @type {Record<string, unknown>} */ (parent)[rest.join(".")]);
         else delete merged[name];
       }
       return compact({
         scope: l.scope,
         scopeEntityId: l.scopeEntityId,
-        overrides: Object.keys(merged).length ? merged : undefined,
+        overrides: Object.keys(merged).length ? /** @type {Values} */ (merged) : undefined,
       });
     });
     o.excludeLinks = (body.excludeLinks ?? []).map((l) => ({ scope: l.scope, scopeEntityId: l.scopeEntityId }));
@@ -1067,14 +1426,17 @@ function updateEnvironmentObject(o, rawBody, subject) {
 }
 
 const SORT_FIELDS = ["objectType", "objectKey", "createdAt", "updatedAt"];
+/** @type {Record<string, (o: EnvironmentObject) => number>} */
 const SORT_KEY = { createdAt: (o) => o.createdSeq, updatedAt: (o) => o.updatedSeq };
 
+/** @param {string} orgId @param {URLSearchParams} q */
 function listEnvironmentObjects(orgId, q) {
   const deploymentId = q.get("deploymentId");
   const workspaceId = q.get("workspaceId");
   const showSecrets = q.get("showSecrets") === "true";
   const offset = q.has("offset") ? Number(q.get("offset")) : 0;
   const limit = q.has("limit") ? Number(q.get("limit")) : DEFAULT_LIMIT;
+  /** @type {FieldError[]} */
   const errors = [];
   if (!Number.isInteger(offset) || offset < 0)
     errors.push(fieldError("offset", "invalid", "offset must be an integer >= 0"));
@@ -1083,14 +1445,15 @@ function listEnvironmentObjects(orgId, q) {
   if (!deploymentId && !workspaceId)
     errors.push(fieldError("workspaceId", "required", "workspaceId or deploymentId is required"));
   const sorts = q.getAll("sorts").map((s, i) => {
-    const [field, dir] = s.split(":");
-    if (!SORT_FIELDS.includes(field) || !["asc", "desc"].includes(dir))
+    const [field = "", dir] = s.split(":");
+    if (!SORT_FIELDS.includes(field) || dir === undefined || !["asc", "desc"].includes(dir))
       errors.push(fieldError(`sorts[${i}]`, "invalid", `sorts[${i}] must be <field>:asc or <field>:desc`));
     return { field, dir };
   });
   if (errors.length) throw invalid(errors);
 
   const all = [...environmentObjects.values()].filter((o) => o.organizationId === orgId);
+  /** @type {{ o: EnvironmentObject, json: () => object }[]} */
   let items;
   if (deploymentId) {
     const d = checkScopeEntity(orgId, "DEPLOYMENT", deploymentId);
@@ -1109,12 +1472,12 @@ function listEnvironmentObjects(orgId, q) {
       }
     }
   } else {
-    checkScopeEntity(orgId, "WORKSPACE", workspaceId);
+    checkScopeEntity(orgId, "WORKSPACE", workspaceId ?? "");
     items = all
       .filter((o) => o.scope === "WORKSPACE" && o.scopeEntityId === workspaceId)
       .map((o) => ({ o, json: () => environmentObjectJson(o, { showSecrets }) }));
   }
-  for (const key of ["objectType", "objectKey"]) {
+  for (const key of /** @type {const} */ (["objectType", "objectKey"])) {
     if (q.has(key)) items = items.filter(({ o }) => o[key] === q.get(key));
   }
   // Sorted as asked, then by creation (the fake's choice of default order).
@@ -1122,7 +1485,9 @@ function listEnvironmentObjects(orgId, q) {
   items.sort((a, b) => {
     for (const { field, dir } of order) {
       const key = SORT_KEY[field];
-      const c = key ? key(a.o) - key(b.o) : String(a.o[field]).localeCompare(String(b.o[field]));
+      /** @param {EnvironmentObject} o the field by name */
+      const byName = (o) => String(/** @type {Record<string, unknown>} */ (o)[field]);
+      const c = key ? key(a.o) - key(b.o) : byName(a.o).localeCompare(byName(b.o));
       if (c) return dir === "asc" ? c : -c;
     }
     return 0;
@@ -1140,6 +1505,20 @@ function listEnvironmentObjects(orgId, q) {
 
 const ORG = "/organizations/([^/]+)";
 const WRITE = true;
+/**
+ * @typedef {Record<string, unknown> | undefined} JsonBody
+ * @typedef {[string, string]} Params the organization and, on item paths, the item's id
+ * @typedef {{ org: string, params: Params, body: JsonBody, query: URLSearchParams, subject: Subject }} RouteRequest
+ * @typedef {{
+ *   operation: string,
+ *   method: string,
+ *   path: RegExp,
+ *   write?: boolean,
+ *   target: (params: Params, query: URLSearchParams, body: JsonBody) => Target,
+ *   handle: (request: RouteRequest) => object | undefined,
+ * }} Route
+ */
+/** @type {Route[]} */
 const ROUTES = [
   {
     operation: "GetDeployment",
@@ -1203,20 +1582,24 @@ const ROUTES = [
   },
 ];
 
+/** @param {unknown} scope @param {unknown} id @returns {Target} */
 function scopeTarget(scope, id) {
   if (typeof id !== "string") return {};
   return scope === "WORKSPACE" ? { workspaceId: id } : scope === "DEPLOYMENT" ? { deploymentId: id } : {};
 }
+/** @param {Params} params */
 function objectTarget([, id]) {
   const o = environmentObjects.get(id);
   return { environmentObjectId: id, ...(o ? scopeTarget(o.scope, o.scopeEntityId) : {}) };
 }
 
+/** @param {string} org @param {string} id */
 function deploymentIn(org, id) {
   const d = deployments.get(id);
   if (!d || d.organizationId !== org) throw notFound("Deployment");
   return d;
 }
+/** @param {string} org @param {string} id */
 function objectIn(org, id) {
   const o = environmentObjects.get(id);
   if (!o || o.organizationId !== org) throw notFound("Environment object");
@@ -1225,9 +1608,10 @@ function objectIn(org, id) {
 
 // 401 without a usable bearer token; 403 for a token bound to another Organization, for an
 // Organization that does not exist, and for a write with a read-only token.
+/** @param {http.IncomingMessage} req @param {string} org @param {boolean | undefined} write */
 function authorize(req, org, write) {
   const m = /^Bearer\s+(\S+)\s*$/i.exec(req.headers.authorization ?? "");
-  if (!m) throw new ApiError(401, "Unauthorized: a bearer token is required");
+  if (!m?.[1]) throw new ApiError(401, "Unauthorized: a bearer token is required");
   const token = m[1];
   const info = tokens.get(token);
   if (info?.revoked) throw new ApiError(401, "Unauthorized: the token is invalid or has expired");
@@ -1240,13 +1624,23 @@ function authorize(req, org, write) {
 
 // `ctx` learns the operation and its target as soon as the route is known, so a call that fails
 // still counts, and its response can still carry an injected fault.
+/**
+ * @typedef {{ operation?: string, target?: Target, call?: Call }} CallContext
+ * @param {http.IncomingMessage} req
+ * @param {URL} url
+ * @param {string} text
+ * @param {CallContext} ctx
+ */
 function api(req, url, text, ctx) {
   const candidates = ROUTES.filter((r) => r.path.test(url.pathname));
   if (!candidates.length) throw new ApiError(404, `Not found: ${url.pathname}`);
   const route = candidates.find((r) => r.method === req.method);
   if (!route) throw new ApiError(405, `Method ${req.method} not allowed on ${url.pathname}`);
-  const params = route.path.exec(url.pathname).slice(1).map(decodeURIComponent);
+  const match = /** @type {RegExpExecArray} matched above */ (route.path.exec(url.pathname));
+  const params = /** @type {Params} */ (match.slice(1).map(decodeURIComponent));
+  /** @type {JsonBody} */
   let body;
+  /** @type {unknown} */
   let parseError;
   try {
     body = parseJson(text);
@@ -1270,45 +1664,55 @@ function api(req, url, text, ctx) {
   return result;
 }
 
+/**
+ * @param {string} text
+ * @returns {JsonBody}
+ */
 function parseJson(text) {
   if (!text.trim()) return undefined;
   try {
     return JSON.parse(text);
   } catch (e) {
-    throw new ApiError(400, `Invalid JSON body: ${e.message}`);
+    throw new ApiError(400, `Invalid JSON body: ${/** @type {SyntaxError} */ (e).message}`);
   }
 }
 
 // Deliberate faults. "status" answers an error status instead (429 with Retry-After for
 // throttling, 500, 503...), before the operation runs or after it has taken effect; "schema"
 // breaks the response's contract, so a test can prove that Prism's response check is live.
+/** @param {CallContext} ctx @param {(fault: Fault) => boolean} predicate */
 function matchingFault(ctx, predicate) {
   return faults.findIndex(
     (f) =>
       f.operation === ctx.operation &&
       predicate(f) &&
-      (!f.deploymentId || f.deploymentId === ctx.target.deploymentId) &&
-      (!f.environmentObjectId || f.environmentObjectId === ctx.target.environmentObjectId),
+      (!f.deploymentId || f.deploymentId === ctx.target?.deploymentId) &&
+      (!f.environmentObjectId || f.environmentObjectId === ctx.target?.environmentObjectId),
   );
 }
+/** @param {number} i */
 function consume(i) {
-  const f = faults[i];
+  const f = /** @type {Fault} */ (faults[i]);
   if (--f.remaining <= 0) faults.splice(i, 1);
   return f;
 }
+/** @param {CallContext} ctx @param {string} when */
 function takeFault(ctx, when) {
   const i = matchingFault(ctx, (f) => f.kind === "status" && f.when === when);
   if (i < 0) return undefined;
   const f = consume(i);
+  /** @type {Record<number, string>} */
   const messages = {
     429: "Too many requests, please retry later",
     500: "Internal server error",
     503: "Service unavailable",
   };
-  const e = new ApiError(f.status, messages[f.status] ?? `Injected error ${f.status}`);
-  if (f.status === 429) e.headers = { "retry-after": "1" };
+  const status = /** @type {number} a status fault has one (POST /_fake/faults) */ (f.status);
+  const e = new ApiError(status, messages[status] ?? `Injected error ${status}`);
+  if (status === 429) e.headers = { "retry-after": "1" };
   return e;
 }
+/** @param {CallContext} ctx @param {object | undefined} body */
 function applySchemaFault(ctx, body) {
   if (body === undefined) return body; // a 204 has no body to break; the fault waits
   const i = matchingFault(ctx, (f) => f.kind === "schema");
@@ -1320,6 +1724,10 @@ function applySchemaFault(ctx, body) {
 // ---------------------------------------------------------------------------------------------
 // Admin API (/_fake/...): not Astro's, so never behind Prism.
 
+/**
+ * @param {{ id?: string, name?: string, shortName?: string }} spec
+ * @returns {Organization}
+ */
 function createOrganization({ id = cuid(), name, shortName }) {
   if (organizations.has(id)) throw new ApiError(409, `Organization ${id} exists.`);
   const org = {
@@ -1331,8 +1739,13 @@ function createOrganization({ id = cuid(), name, shortName }) {
   organizations.set(id, org);
   return org;
 }
+/** @param {{ id: string }} spec */
 const ensureOrganization = ({ id }) => organizations.get(id) ?? createOrganization({ id });
 
+/**
+ * @param {{ id?: string, organizationId?: string, name?: string }} spec
+ * @returns {Workspace}
+ */
 function createWorkspace({ id = cuid(), organizationId, name }) {
   if (workspaces.has(id)) throw new ApiError(409, `Workspace ${id} exists.`);
   const org = organizationId ? ensureOrganization({ id: organizationId }) : createOrganization({});
@@ -1340,8 +1753,15 @@ function createWorkspace({ id = cuid(), organizationId, name }) {
   workspaces.set(id, ws);
   return ws;
 }
+/** @param {{ id: string, organizationId?: string }} spec */
 const ensureWorkspace = ({ id, organizationId }) => workspaces.get(id) ?? createWorkspace({ id, organizationId });
 
+/**
+ * @param {http.IncomingMessage} req
+ * @param {URL} url
+ * @param {string} text
+ * @returns {object}
+ */
 function admin(req, url, text) {
   const body = text.trim() ? JSON.parse(text) : {};
   const route = `${req.method} ${url.pathname}`;
@@ -1357,7 +1777,7 @@ function admin(req, url, text) {
   if (route === "POST /_fake/workspaces") return createWorkspace(body);
   if (route === "POST /_fake/deployments") return seedDeployment(body);
   if ((m = /^\/_fake\/deployments\/([^/]+)$/.exec(url.pathname))) {
-    const d = deployments.get(decodeURIComponent(m[1]));
+    const d = deployments.get(decodeURIComponent(m[1] ?? ""));
     if (!d) throw notFound("Deployment");
     if (req.method === "GET") return rawDeployment(d);
     if (req.method === "DELETE") {
@@ -1366,7 +1786,7 @@ function admin(req, url, text) {
     }
   }
   if ((m = /^\/_fake\/environment-objects\/([^/]+)$/.exec(url.pathname)) && req.method === "GET") {
-    const o = environmentObjects.get(decodeURIComponent(m[1]));
+    const o = environmentObjects.get(decodeURIComponent(m[1] ?? ""));
     if (!o) throw notFound("Environment object");
     return clone(o);
   }
@@ -1382,9 +1802,16 @@ function admin(req, url, text) {
     return {};
   }
   if (route === "GET /_fake/calls") {
+    /** @type {Record<string, number>} */
     const counts = {};
     for (const c of calls) {
-      const filters = ["operation", "organizationId", "deploymentId", "workspaceId", "environmentObjectId"];
+      const filters = /** @type {const} */ ([
+        "operation",
+        "organizationId",
+        "deploymentId",
+        "workspaceId",
+        "environmentObjectId",
+      ]);
       if (filters.some((f) => q.has(f) && c[f] !== q.get(f))) continue;
       counts[c.operation] = (counts[c.operation] ?? 0) + 1;
     }
@@ -1411,6 +1838,12 @@ function admin(req, url, text) {
 // ---------------------------------------------------------------------------------------------
 // HTTP
 
+/**
+ * @param {http.ServerResponse} res
+ * @param {number} status
+ * @param {object | undefined} body
+ * @param {Record<string, string>} [headers]
+ */
 function send(res, status, body, headers = {}) {
   if (body === undefined) {
     res.writeHead(status, headers);
@@ -1426,31 +1859,36 @@ function send(res, status, body, headers = {}) {
   res.end(text);
 }
 
+/** @param {ApiError} e */
 const errorBody = (e) =>
   compact({ message: e.message, requestId: randomUUID(), statusCode: e.statusCode, fieldErrors: e.fieldErrors });
 
 export function createServer() {
   return http.createServer((req, res) => {
+    /** @type {Buffer[]} */
     const chunks = [];
     req.on("data", (c) => chunks.push(c));
     req.on("end", () => {
-      const url = new URL(req.url, "http://fake");
+      const url = new URL(req.url ?? "/", "http://fake");
       const text = Buffer.concat(chunks).toString("utf8");
       const isAdmin = url.pathname.startsWith("/_fake/");
+      /** @type {CallContext} */
       const ctx = {};
       let status = 200;
+      /** @type {object | undefined} */
       let body;
+      /** @type {Record<string, string>} */
       let headers = {};
       try {
         body = isAdmin ? admin(req, url, text) : api(req, url, text, ctx);
         if (!isAdmin && body === undefined) status = 204;
-      } catch (e) {
-        if (!(e instanceof ApiError)) {
-          e =
-            e instanceof SyntaxError || e instanceof URIError
-              ? new ApiError(400, e.message)
-              : new ApiError(500, `Internal server error: ${e}`);
-        }
+      } catch (thrown) {
+        const e =
+          thrown instanceof ApiError
+            ? thrown
+            : thrown instanceof SyntaxError || thrown instanceof URIError
+              ? new ApiError(400, thrown.message)
+              : new ApiError(500, `Internal server error: ${thrown}`);
         status = e.statusCode;
         body = errorBody(e);
         headers = e.headers ?? {};
@@ -1468,7 +1906,9 @@ if (process.argv[1] && path.resolve(process.argv[1]) === fileURLToPath(import.me
   const port = i > 0 ? Number(process.argv[i + 1]) : 0;
   const server = createServer();
   server.listen(port, "127.0.0.1", () =>
-    console.log(`astro fake listening on http://127.0.0.1:${server.address().port}`),
+    console.log(
+      `astro fake listening on http://127.0.0.1:${/** @type {import("node:net").AddressInfo} */ (server.address()).port}`,
+    ),
   );
   // State is in memory only, so there is nothing to flush.
   process.on("SIGTERM", () => process.exit(0));

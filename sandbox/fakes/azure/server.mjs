@@ -31,6 +31,8 @@ import https from "node:https";
 import path from "node:path";
 import { fileURLToPath } from "node:url";
 
+/** @typedef {import("node:net").AddressInfo} AddressInfo */
+
 const MSI_VERSION = "2024-11-30";
 const AUTHORIZATION_VERSION = "2022-04-01";
 const TAGS_VERSION = "2021-04-01";
@@ -54,12 +56,23 @@ const PRINCIPAL_TYPES = ["User", "Group", "ServicePrincipal", "ForeignGroup", "D
 const CALLER = "6f0b1f0e-5a3c-4d8e-9b1a-0c2d3e4f5a6b";
 const NOT_FOUND_HINT = "For more details please go to https://aka.ms/ARMResourceNotFoundFix";
 
+/** @typedef {{ target?: string, headers?: Record<string, string> }} ErrorExtra */
 class ApiError extends Error {
+  /**
+   * @param {number} status
+   * @param {string} code
+   * @param {string} message
+   * @param {ErrorExtra} [extra]
+   */
   constructor(status, code, message, { target, headers } = {}) {
     super(message);
-    Object.assign(this, { status, code, target, headers });
+    this.status = status;
+    this.code = code;
+    this.target = target;
+    this.headers = headers;
   }
 }
+/** @param {string} message @param {string} [code] @param {ErrorExtra} [extra] */
 const badRequest = (message, code = "BadRequest", extra) => new ApiError(400, code, message, extra);
 
 // Built-in roles, with their well-known ids (https://learn.microsoft.com/azure/role-based-access-control/built-in-roles).
@@ -215,25 +228,78 @@ const BUILT_IN_DATE = "2015-02-02T21:55:09.8806423Z";
 // ---------------------------------------------------------------------------------------------
 // State
 
-const settings = { tenantId: randomUUID(), writeWindowMs: 300, pageSize: 100 };
-let resourceGroups = new Map(); // "<sub>/<rg>" lower -> { subscriptionId, name, location }
-let identities = new Map(); // "<sub>/<rg>/<name>" lower -> identity, with credentials: Map(name lower -> credential)
-let principals = new Map(); // object id lower -> principal type
-let roleAssignments = new Map(); // name (GUID) lower -> role assignment; names are unique in the tenant
-let holds = new Map(); // identity key -> symbol of the write in flight
-let calls = []; // { operation, identity?, scope? }
-let faults = []; // { operation, remaining, kind, retryAfterSeconds?, identity?, scope? }
+/**
+ * @typedef {{ subscriptionId: string, name: string, location: string }} ResourceGroup
+ * @typedef {{ subscriptionId: string, resourceGroup: string, name: string }} IdentityRef
+ * @typedef {{ name: string, issuer: string, subject: string, audiences: string[] }} Credential
+ * @typedef {IdentityRef & {
+ *   location: string,
+ *   tags?: Tags,
+ *   isolationScope: string,
+ *   principalId: string,
+ *   clientId: string,
+ *   credentials: Map<string, Credential>,
+ * }} Identity credentials by lower-case name
+ * @typedef {Record<string, string>} Tags
+ * @typedef {{
+ *   scope: string,
+ *   name: string,
+ *   roleDefinitionId: string,
+ *   roleGuid: string,
+ *   principalId: string,
+ *   principalType: string,
+ *   description?: string,
+ *   condition?: string,
+ *   conditionVersion?: string,
+ *   delegatedManagedIdentityResourceId?: string,
+ * }} AssignmentWrite a role assignment as a write gives it
+ * @typedef {AssignmentWrite & { createdOn: string, updatedOn: string, createdBy: string, updatedBy: string }} RoleAssignment
+ * @typedef {{ identity?: string, scope?: string }} ResourceRef
+ * @typedef {{ operation: string } & ResourceRef} Call
+ * @typedef {{ operation: string, remaining: number, kind: string, retryAfterSeconds?: number } & ResourceRef} Fault
+ * @typedef {{ value: object[], nextLink?: string }} Page
+ */
 
-const lower = (s) => String(s ?? "").toLowerCase();
+const settings = { tenantId: lower(randomUUID()), writeWindowMs: 300, pageSize: 100 };
+/** @type {Map<string, ResourceGroup>} by "<sub>/<rg>", lower-case */
+let resourceGroups = new Map();
+/** @type {Map<string, Identity>} by "<sub>/<rg>/<name>", lower-case */
+let identities = new Map();
+/** @type {Map<string, string>} object id, lower-case -> principal type */
+let principals = new Map();
+/** @type {Map<string, RoleAssignment>} by name (a GUID), lower-case; names are unique in the tenant */
+let roleAssignments = new Map();
+/** @type {Map<string, symbol>} identity key -> the write in flight */
+let holds = new Map();
+/** @type {Call[]} */
+let calls = [];
+/** @type {Fault[]} */
+let faults = [];
+
+/** @param {unknown} s */
+function lower(s) {
+  return String(s ?? "").toLowerCase();
+}
 const now = () => new Date().toISOString();
+/** @param {string} guid */
 const hex = (guid) => guid.replaceAll("-", "").toLowerCase();
 
+/**
+ * @param {string} subscriptionId
+ * @param {string} name
+ * @param {string} [location]
+ * @returns {ResourceGroup}
+ */
 function ensureResourceGroup(subscriptionId, name, location = "eastus") {
   const key = lower(`${subscriptionId}/${name}`);
-  if (!resourceGroups.has(key)) resourceGroups.set(key, { subscriptionId, name, location });
-  return resourceGroups.get(key);
+  const existing = resourceGroups.get(key);
+  if (existing) return existing;
+  const created = { subscriptionId, name, location };
+  resourceGroups.set(key, created);
+  return created;
 }
 
+/** @param {string} subscriptionId @param {string} name */
 function resourceGroupOrNotFound(subscriptionId, name) {
   const rg = resourceGroups.get(lower(`${subscriptionId}/${name}`));
   if (!rg) throw new ApiError(404, "ResourceGroupNotFound", `Resource group '${name}' could not be found.`);
@@ -263,6 +329,7 @@ const CANONICAL = new Map(
  * A request target as a URL, its path canonical. Not `new URL(target, base)`: that reads the
  * `//subscriptions/…` that @azure/arm-authorization sends as a host name.
  */
+/** @param {string} target @param {string} base */
 export function requestUrl(target, base) {
   const i = target.indexOf("?");
   const [pathname, search] = i < 0 ? [target, ""] : [target.slice(0, i), target.slice(i)];
@@ -270,6 +337,7 @@ export function requestUrl(target, base) {
 }
 
 /** `//a//b/` -> `/a/b/`, fixed segments spelled canonically; the query is left alone. */
+/** @param {string} pathname */
 export function canonicalPath(pathname) {
   return pathname
     .replace(/\/{2,}/g, "/")
@@ -280,7 +348,14 @@ export function canonicalPath(pathname) {
 
 const SCOPE = /^\/subscriptions\/([^/]+)(?:\/resourceGroups\/([^/]+)(?:\/providers\/([^/]+)((?:\/[^/]+\/[^/]+)+))?)?$/;
 
-/** A role assignment or definition scope: "" (tenant), a subscription, a resource group or a resource. */
+/**
+ * @typedef {{ scope: string, kind: "tenant" | "subscription" | "resourceGroup" | "resource", subscriptionId?: string, resourceGroup?: string }} Scope
+ */
+/**
+ * A role assignment or definition scope: "" (tenant), a subscription, a resource group or a resource.
+ * @param {string} raw
+ * @returns {Scope | undefined}
+ */
 function parseScope(raw) {
   const scope = canonicalPath(raw).replace(/\/$/, "");
   if (scope === "") return { scope, kind: "tenant" };
@@ -292,16 +367,21 @@ function parseScope(raw) {
 }
 
 /** How calls and faults name a resource: its id, canonical and lower-case. */
+/** @param {unknown} id */
 const ref = (id) => lower(canonicalPath(String(id)).replace(/\/$/, ""));
+/** @param {string} outer @param {string} inner */
 const inScope = (outer, inner) => lower(inner) === lower(outer) || lower(inner).startsWith(`${lower(outer)}/`);
 
 // ---------------------------------------------------------------------------------------------
 // Identities and federated identity credentials
 
+/** @param {string} subscriptionId @param {string} resourceGroup @param {string} name */
 const identityKey = (subscriptionId, resourceGroup, name) => lower(`${subscriptionId}/${resourceGroup}/${name}`);
+/** @param {IdentityRef} i */
 const identityId = (i) =>
   `/subscriptions/${i.subscriptionId}/resourcegroups/${i.resourceGroup}/providers/${IDENTITY_TYPE}/${i.name}`;
 
+/** @param {Identity} i */
 function identityJson(i) {
   return {
     id: identityId(i),
@@ -319,6 +399,7 @@ function identityJson(i) {
 }
 
 // Tags at scope: the identity's own tags, as its GET shows them.
+/** @param {Identity} i */
 function tagsJson(i) {
   return {
     id: `${identityId(i)}/providers/Microsoft.Resources/tags/default`,
@@ -328,6 +409,7 @@ function tagsJson(i) {
   };
 }
 
+/** @param {Tags} tags @param {string} name */
 const findTag = (tags, name) => Object.keys(tags).find((k) => lower(k) === lower(name));
 
 /**
@@ -337,10 +419,16 @@ const findTag = (tags, name) => Object.keys(tags).find((k) => lower(k) === lower
  * its value when given with an empty one (a name). Names are case-insensitive, values are not;
  * at most 50 tags at the end.
  */
+/**
+ * @typedef {{ operation?: string, properties?: { tags?: Tags } }} TagsPatch
+ * @param {Tags} current
+ * @param {TagsPatch | undefined} body
+ * @returns {Tags}
+ */
 function patchTags(current, body) {
   const { operation } = body ?? {};
   const given = body?.properties?.tags ?? {};
-  if (!["Replace", "Merge", "Delete"].includes(operation)) {
+  if (operation === undefined || !["Replace", "Merge", "Delete"].includes(operation)) {
     throw badRequest(`The tags operation '${operation}' is not supported. Use Replace, Merge or Delete.`);
   }
   for (const [name, value] of Object.entries(given)) {
@@ -371,6 +459,7 @@ function patchTags(current, body) {
   return next;
 }
 
+/** @param {IdentityRef} i @param {Credential} c */
 function credentialJson(i, c) {
   return {
     id: `${identityId(i)}/federatedIdentityCredentials/${c.name}`,
@@ -381,14 +470,18 @@ function credentialJson(i, c) {
 }
 
 /** By resource id, in any casing; undefined when it is not an identity's id or does not exist. */
+/** @param {unknown} id */
 function findIdentityById(id) {
   const m =
     /^\/subscriptions\/([^/]+)\/resourceGroups\/([^/]+)\/providers\/Microsoft\.ManagedIdentity\/userAssignedIdentities\/([^/]+)$/.exec(
       canonicalPath(String(id ?? "")),
     );
-  return m ? identities.get(identityKey(m[1], m[2], m[3])) : undefined;
+  if (!m) return undefined;
+  const [, subscriptionId = "", resourceGroup = "", name = ""] = m;
+  return identities.get(identityKey(subscriptionId, resourceGroup, name));
 }
 
+/** @param {string} subscriptionId @param {string} resourceGroup @param {string} name */
 function identityOrNotFound(subscriptionId, resourceGroup, name) {
   resourceGroupOrNotFound(subscriptionId, resourceGroup);
   const identity = identities.get(identityKey(subscriptionId, resourceGroup, name));
@@ -401,6 +494,7 @@ function identityOrNotFound(subscriptionId, resourceGroup, name) {
 }
 
 // Microsoft documents this message for a credential under an identity that does not exist.
+/** @param {string} subscriptionId @param {string} resourceGroup @param {string} name */
 function parentOrNotFound(subscriptionId, resourceGroup, name) {
   resourceGroupOrNotFound(subscriptionId, resourceGroup);
   const identity = identities.get(identityKey(subscriptionId, resourceGroup, name));
@@ -412,13 +506,19 @@ function parentOrNotFound(subscriptionId, resourceGroup, name) {
  * The checks of a credential write, in Microsoft's documented wording
  * (https://learn.microsoft.com/entra/workload-id/workload-identity-federation-considerations#errors).
  */
+/**
+ * @param {Identity} identity
+ * @param {string} name
+ * @param {JsonBody} body
+ * @returns {Credential}
+ */
 function checkCredential(identity, name, body) {
   if (!CREDENTIAL_NAME.test(name)) throw badRequest(`Federated Identity Credential name '${name}' is invalid.`);
   const props = body?.properties;
   if (!props || typeof props !== "object" || !Object.keys(props).length) {
     throw badRequest("Federated Identity Credential from HTTP body has empty properties");
   }
-  const { issuer, subject, audiences } = props;
+  const { issuer, subject, audiences } = /** @type {Record<string, unknown>} */ (props);
   if (typeof issuer !== "string" || !issuer || typeof subject !== "string" || !subject || !Array.isArray(audiences)) {
     throw badRequest(
       "The request format was unexpected. Federated Identity Credential must specify 'issuer', 'subject' and 'audience'.",
@@ -444,6 +544,7 @@ function checkCredential(identity, name, body) {
   return { name: existing?.name ?? name, issuer, subject, audiences: [...audiences] };
 }
 
+/** @param {IdentityRef} identity */
 function concurrentWrites(identity) {
   const id =
     `/subscriptions/${identity.subscriptionId}/resourcegroups/${identity.resourceGroup}` +
@@ -458,6 +559,7 @@ function concurrentWrites(identity) {
 // A write holds its identity for settings.writeWindowMs and is answered when the window ends, so a
 // client that waits for each answer never collides with itself, while a second write on the same
 // identity within the window meets 409, as concurrent writes do on Azure.
+/** @param {IdentityRef} identity */
 function holdIdentity(identity) {
   const key = identityKey(identity.subscriptionId, identity.resourceGroup, identity.name);
   if (holds.has(key)) throw concurrentWrites(identity);
@@ -469,12 +571,14 @@ function holdIdentity(identity) {
   };
 }
 
+/** @param {Identity} identity @param {URLSearchParams} query @param {string} base */
 function listCredentials(identity, query, base) {
   const top = query.has("$top") ? Number(query.get("$top")) : settings.pageSize;
   if (!Number.isInteger(top) || top < 1) throw badRequest(`The value '${query.get("$top")}' of $top is not valid.`);
   const start = decodeSkipToken(query.get("$skiptoken"));
   const all = [...identity.credentials.values()];
   const value = all.slice(start, start + top).map((c) => credentialJson(identity, c));
+  /** @type {Page} */
   const body = { value };
   if (start + top < all.length) {
     const next = new URLSearchParams({
@@ -487,7 +591,9 @@ function listCredentials(identity, query, base) {
   return body;
 }
 
+/** @param {number} offset */
 const skipToken = (offset) => Buffer.from(`offset:${offset}`).toString("base64url");
+/** @param {string | null} token */
 function decodeSkipToken(token) {
   if (token === null || token === "") return 0;
   const m = /^offset:(\d+)$/.exec(Buffer.from(token, "base64url").toString("utf8"));
@@ -495,11 +601,14 @@ function decodeSkipToken(token) {
   return Number(m[1]);
 }
 // URLSearchParams writes `$` as %24; Azure's next links spell the OData names out.
+/** @param {URLSearchParams} params */
 const dollars = (params) => params.toString().replaceAll("%24", "$");
 
 // ---------------------------------------------------------------------------------------------
 // Role definitions and role assignments
 
+/** @typedef {(typeof BUILT_IN_ROLES)[number]} Role */
+/** @param {Role} role @param {Scope} scope */
 function roleDefinitionJson(role, scope) {
   const sub = scope.subscriptionId ? `/subscriptions/${scope.subscriptionId}` : "";
   return {
@@ -518,17 +627,20 @@ function roleDefinitionJson(role, scope) {
   };
 }
 
+/** @param {string} guid */
 const findRole = (guid) => BUILT_IN_ROLES.find((r) => r.name === lower(guid));
 
 /** The GUID of `/subscriptions/{s}/providers/Microsoft.Authorization/roleDefinitions/{guid}` or `/providers/…/{guid}`. */
+/** @param {unknown} id */
 function roleDefinitionGuid(id) {
   const m =
     /^(?:\/subscriptions\/[^/]+)?\/providers\/Microsoft\.Authorization\/roleDefinitions\/([0-9a-f-]{36})$/i.exec(
       canonicalPath(String(id ?? "")),
     );
-  return m && GUID.test(m[1]) ? lower(m[1]) : undefined;
+  return m?.[1] && GUID.test(m[1]) ? lower(m[1]) : undefined;
 }
 
+/** @param {string} guid */
 function roleDefinitionOrNotFound(guid) {
   const role = findRole(guid);
   if (role) return role;
@@ -540,20 +652,23 @@ function roleDefinitionOrNotFound(guid) {
 }
 
 // OData as Azure takes it here: clauses joined by `and`.
+/** @param {string} filter */
 function clauses(filter) {
   return filter
     .split(/\s+and\s+/i)
     .map((c) => c.trim())
     .filter(Boolean);
 }
+/** @param {string | null} filter */
 const unsupportedFilter = (filter) => badRequest(`The filter '${filter}' is not supported.`, "UnsupportedQuery");
 
+/** @param {Scope} scope @param {string | null} filter */
 function listRoleDefinitions(scope, filter) {
   let roles = BUILT_IN_ROLES;
   for (const clause of filter ? clauses(filter) : []) {
     let m;
     if ((m = /^roleName\s+eq\s+'(.*)'$/i.exec(clause))) {
-      const name = m[1].replaceAll("''", "'");
+      const name = (m[1] ?? "").replaceAll("''", "'");
       roles = roles.filter((r) => lower(r.roleName) === lower(name));
     } else if ((m = /^type\s+eq\s+'(BuiltInRole|CustomRole)'$/i.exec(clause))) {
       if (lower(m[1]) === "customrole") roles = [];
@@ -562,6 +677,7 @@ function listRoleDefinitions(scope, filter) {
   return { value: roles.map((r) => roleDefinitionJson(r, scope)) };
 }
 
+/** @param {RoleAssignment} a */
 function roleAssignmentJson(a) {
   return {
     id: `${a.scope}/providers/${ROLE_ASSIGNMENT_TYPE}/${a.name}`,
@@ -586,6 +702,7 @@ function roleAssignmentJson(a) {
   };
 }
 
+/** @param {string} name */
 function checkAssignmentName(name) {
   if (!GUID.test(name)) {
     throw badRequest(
@@ -596,11 +713,13 @@ function checkAssignmentName(name) {
 }
 
 /** Resource groups exist for scopes at or below one; subscriptions and resources are not modelled. */
+/** @param {Scope} scope */
 function scopeOrNotFound(scope) {
-  if (scope.resourceGroup) resourceGroupOrNotFound(scope.subscriptionId, scope.resourceGroup);
+  if (scope.subscriptionId && scope.resourceGroup) resourceGroupOrNotFound(scope.subscriptionId, scope.resourceGroup);
   return scope;
 }
 
+/** @param {Record<string, unknown>} props @param {string} field */
 function optionalString(props, field) {
   const v = props[field];
   if (v === undefined || v === null) return undefined;
@@ -609,15 +728,23 @@ function optionalString(props, field) {
 }
 
 /** Validates a role assignment write and returns the stored form; `seed` skips the principal lookup. */
+/**
+ * @param {Scope} scope
+ * @param {string} name
+ * @param {JsonBody} body
+ * @param {{ seed?: boolean }} [options]
+ * @returns {AssignmentWrite}
+ */
 function checkAssignment(scope, name, body, { seed = false } = {}) {
   checkAssignmentName(name);
-  const props = body?.properties;
-  if (!props || typeof props !== "object") {
+  const raw = body?.properties;
+  if (!raw || typeof raw !== "object") {
     throw badRequest(
       "The request content was invalid and could not be deserialized: 'properties' is required.",
       "InvalidRequestContent",
     );
   }
+  const props = /** @type {Record<string, unknown>} */ (raw);
   const { roleDefinitionId, principalId } = props;
   const guid = roleDefinitionGuid(roleDefinitionId);
   if (!guid) throw badRequest(`The role definition ID '${roleDefinitionId}' is not valid.`, "InvalidRoleDefinitionId");
@@ -658,7 +785,7 @@ function checkAssignment(scope, name, body, { seed = false } = {}) {
   return {
     scope: scope.scope,
     name: lower(name),
-    roleDefinitionId: canonicalPath(roleDefinitionId),
+    roleDefinitionId: canonicalPath(String(roleDefinitionId)),
     roleGuid: guid,
     principalId: lower(principalId),
     principalType: given ?? known ?? "User",
@@ -669,6 +796,7 @@ function checkAssignment(scope, name, body, { seed = false } = {}) {
   };
 }
 
+/** @param {AssignmentWrite} next */
 function putAssignment(next) {
   const existing = roleAssignments.get(next.name);
   if (existing) {
@@ -712,9 +840,11 @@ function putAssignment(next) {
 // Filters of https://learn.microsoft.com/azure/role-based-access-control/role-assignments-list-rest:
 // none = at, above and below the scope; atScope() = at and above; principalId eq / assignedTo() = that
 // principal (no groups are modelled, so assignedTo is the same).
+/** @param {Scope} scope @param {URLSearchParams} query @param {string} base @param {string} pathname */
 function listRoleAssignments(scope, query, base, pathname) {
   const filter = query.get("$filter") ?? "";
   let atScope = false;
+  /** @type {string | undefined} */
   let principal;
   for (const clause of filter ? clauses(filter) : []) {
     let m;
@@ -729,6 +859,7 @@ function listRoleAssignments(scope, query, base, pathname) {
       (!principal || a.principalId === principal),
   );
   const start = decodeSkipToken(query.get("$skipToken"));
+  /** @type {Page} */
   const body = { value: all.slice(start, start + settings.pageSize).map(roleAssignmentJson) };
   if (start + settings.pageSize < all.length) {
     const next = new URLSearchParams({ "api-version": AUTHORIZATION_VERSION });
@@ -749,17 +880,20 @@ const TAGS_PATH =
 const AUTHORIZATION_PATH =
   /^(.*)\/providers\/Microsoft\.Authorization\/(roleAssignments|roleDefinitions)(?:\/([^/]+))?$/;
 
+/** @type {Record<string, (string | undefined)[]>} by method, then by path shape (identity, list, credential) */
 const MSI_OPERATIONS = {
   GET: ["UserAssignedIdentities_Get", "FederatedIdentityCredentials_List", "FederatedIdentityCredentials_Get"],
   PUT: [undefined, undefined, "FederatedIdentityCredentials_CreateOrUpdate"],
   DELETE: [undefined, undefined, "FederatedIdentityCredentials_Delete"],
 };
+/** @type {Record<string, string>} by method */
 const TAGS_OPERATIONS = {
   GET: "Tags_GetAtScope",
   PATCH: "Tags_UpdateAtScope",
   PUT: "Tags_CreateOrUpdateAtScope",
   DELETE: "Tags_DeleteAtScope",
 };
+/** @type {Record<string, Record<string, (string | undefined)[]>>} by collection, method, then list or item */
 const AUTHORIZATION_OPERATIONS = {
   roleAssignments: {
     GET: ["RoleAssignments_ListForScope", "RoleAssignments_Get"],
@@ -776,7 +910,7 @@ export const OPERATIONS = [
       ...Object.values(AUTHORIZATION_OPERATIONS).flatMap(Object.values),
     ].flat(),
   ),
-].filter(Boolean);
+].filter((operation) => operation !== undefined);
 const WRITES = new Set([
   "FederatedIdentityCredentials_CreateOrUpdate",
   "FederatedIdentityCredentials_Delete",
@@ -788,11 +922,25 @@ const WRITES = new Set([
 ]);
 const NO_BODY = new Set(["FederatedIdentityCredentials_Delete", "Tags_DeleteAtScope"]);
 
-/** The operation a request is, with what it needs to run; undefined when the fake does not serve it. */
+/**
+ * @typedef {{ subscriptionId?: string, resourceGroup?: string, name?: string, credential?: string, scope?: Scope, item?: string }} RouteParams
+ *   what the path captured: the identity's parts, or the scope and the item of an authorization path
+ * @typedef {{ operation: string, version: string, params: RouteParams, resource: ResourceRef, subscriptionId?: string }} Route
+ * @typedef {Record<string, unknown> | undefined} JsonBody a request body (its shape checked by Prism first)
+ * @typedef {{ body: JsonBody, query: URLSearchParams, base: string, pathname: string }} RouteRequest
+ * @typedef {{ status?: number, body?: object, headers?: Record<string, string>, delayMs?: number, release?: () => unknown }} Answer
+ */
+/**
+ * The operation a request is, with what it needs to run; undefined when the fake does not serve it.
+ * (The `= ""` defaults below are for the type checker: a group that is not optional always matches.)
+ * @param {string} method
+ * @param {string} pathname
+ * @returns {Route | undefined}
+ */
 function route(method, pathname) {
   let m;
   if ((m = IDENTITY_PATH.exec(pathname))) {
-    const [, subscriptionId, resourceGroup, name, credentials, credential] = m;
+    const [, subscriptionId = "", resourceGroup = "", name = "", credentials, credential] = m;
     const shape = credential !== undefined ? 2 : credentials ? 1 : 0;
     const operation = MSI_OPERATIONS[method]?.[shape];
     if (!operation) return undefined;
@@ -805,7 +953,7 @@ function route(method, pathname) {
     };
   }
   if ((m = TAGS_PATH.exec(pathname))) {
-    const [, subscriptionId, resourceGroup, name] = m;
+    const [, subscriptionId = "", resourceGroup = "", name = ""] = m;
     const operation = TAGS_OPERATIONS[method];
     if (!operation) return undefined;
     const identity = identities.get(identityKey(subscriptionId, resourceGroup, name));
@@ -817,8 +965,8 @@ function route(method, pathname) {
     };
   }
   if ((m = AUTHORIZATION_PATH.exec(pathname))) {
-    const [, rawScope, collection, item] = m;
-    const operation = AUTHORIZATION_OPERATIONS[collection][method]?.[item === undefined ? 0 : 1];
+    const [, rawScope = "", collection = "", item] = m;
+    const operation = AUTHORIZATION_OPERATIONS[collection]?.[method]?.[item === undefined ? 0 : 1];
     const scope = parseScope(rawScope);
     if (!operation || !scope || (scope.kind === "tenant" && operation !== "RoleDefinitions_Get")) return undefined;
     return {
@@ -832,8 +980,18 @@ function route(method, pathname) {
   return undefined;
 }
 
+/** @type {Scope} */
+const NO_SCOPE = { scope: "", kind: "tenant" };
+
+/**
+ * @param {Route} r
+ * @param {RouteRequest} request
+ * @returns {Answer}
+ */
 function handle(r, { body, query, base, pathname }) {
-  const { subscriptionId, resourceGroup, name, credential, scope, item } = r.params;
+  // Each operation reads what its path captured; the defaults stand for what it does not read.
+  const { subscriptionId = "", resourceGroup = "", name = "", credential = "", item = "" } = r.params;
+  const { scope = NO_SCOPE } = r.params;
   switch (r.operation) {
     case "UserAssignedIdentities_Get":
       return { body: identityJson(identityOrNotFound(subscriptionId, resourceGroup, name)) };
@@ -870,12 +1028,12 @@ function handle(r, { body, query, base, pathname }) {
       return { body: tagsJson(identityOrNotFound(subscriptionId, resourceGroup, name)) };
     case "Tags_UpdateAtScope": {
       const identity = identityOrNotFound(subscriptionId, resourceGroup, name);
-      identity.tags = patchTags(identity.tags ?? {}, body);
+      identity.tags = patchTags(identity.tags ?? {}, /** @type {TagsPatch} */ (body));
       return { body: tagsJson(identity) };
     }
     case "Tags_CreateOrUpdateAtScope": {
       const identity = identityOrNotFound(subscriptionId, resourceGroup, name);
-      identity.tags = patchTags({}, { operation: "Replace", properties: body?.properties });
+      identity.tags = patchTags({}, { operation: "Replace", properties: /** @type {TagsPatch} */ (body)?.properties });
       return { body: tagsJson(identity) };
     }
     case "Tags_DeleteAtScope":
@@ -912,8 +1070,10 @@ function handle(r, { body, query, base, pathname }) {
   throw new Error(`unhandled operation ${r.operation}`);
 }
 
+/** @param {http.IncomingMessage} req */
 function authenticate(req) {
   const header = req.headers.authorization;
+  /** @param {string} reason */
   const challenge = (reason) => ({
     "www-authenticate": `Bearer authorization_uri="https://login.windows.net/${settings.tenantId}", error="invalid_token", error_description="${reason}"`,
   });
@@ -933,6 +1093,7 @@ function authenticate(req) {
 }
 
 // Deliberate faults that answer in place of the operation; "schema" is applied to the answer.
+/** @param {Route} r */
 function answerFault(r) {
   const fault = takeFault(r, (f) => f.kind !== "schema");
   if (!fault) return;
@@ -959,7 +1120,8 @@ function answerFault(r) {
         headers: fault.retryAfterSeconds !== undefined ? { "retry-after": String(retryAfter) } : {},
       });
     case "concurrentWrite": {
-      const { subscriptionId, resourceGroup, name } = r.params;
+      // Only federated identity credential operations take it: their path names the identity.
+      const { subscriptionId = "", resourceGroup = "", name = "" } = r.params;
       throw concurrentWrites({ subscriptionId, resourceGroup, name });
     }
     case "forbidden": {
@@ -975,6 +1137,7 @@ function answerFault(r) {
   }
 }
 
+/** @type {Record<string, string>} */
 const TAGS_ACTIONS = {
   Tags_GetAtScope: "Microsoft.Resources/tags/read",
   Tags_UpdateAtScope: "Microsoft.Resources/tags/write",
@@ -982,6 +1145,10 @@ const TAGS_ACTIONS = {
   Tags_DeleteAtScope: "Microsoft.Resources/tags/delete",
 };
 
+/**
+ * @param {Route} r
+ * @param {(fault: Fault) => boolean} which
+ */
 function takeFault(r, which) {
   const i = faults.findIndex(
     (f) =>
@@ -991,16 +1158,23 @@ function takeFault(r, which) {
       (!f.scope || f.scope === r.resource.scope),
   );
   if (i < 0) return undefined;
-  const fault = faults[i];
+  const fault = /** @type {Fault} */ (faults[i]);
   if (--fault.remaining <= 0) faults.splice(i, 1);
   return fault;
 }
 
 // `ctx` learns the operation as soon as the route is known, so a call that fails still counts,
 // and its answer can still carry an injected fault.
+/**
+ * @param {http.IncomingMessage} req
+ * @param {URL} url
+ * @param {string} text
+ * @param {{ route?: Route }} ctx
+ * @returns {Answer}
+ */
 function arm(req, url, text, ctx) {
   const pathname = canonicalPath(url.pathname);
-  const r = route(req.method, pathname);
+  const r = route(req.method ?? "", pathname);
   if (!r) {
     throw new ApiError(404, "NotFound", `The fake does not serve ${req.method} ${pathname}.`);
   }
@@ -1026,13 +1200,17 @@ function arm(req, url, text, ctx) {
   return handle(r, { body: parseJson(text), query: url.searchParams, base: `${proto}://${host}`, pathname });
 }
 
+/**
+ * @param {string} text
+ * @returns {JsonBody}
+ */
 function parseJson(text) {
   if (!text.trim()) return undefined;
   try {
     return JSON.parse(text);
   } catch (e) {
     throw badRequest(
-      `The request content was invalid and could not be deserialized: '${e.message}'.`,
+      `The request content was invalid and could not be deserialized: '${/** @type {SyntaxError} */ (e).message}'.`,
       "InvalidRequestContent",
     );
   }
@@ -1041,11 +1219,19 @@ function parseJson(text) {
 // ---------------------------------------------------------------------------------------------
 // Admin API (/_fake/...): not part of Azure's API, so never behind Prism.
 
+/**
+ * @param {http.IncomingMessage} req
+ * @param {URL} url
+ * @param {string} text
+ * @returns {object}
+ */
 function admin(req, url, text) {
   const body = text.trim() ? JSON.parse(text) : {};
   const request = `${req.method} ${url.pathname}`;
   const q = url.searchParams;
+  /** @param {string} message */
   const invalid = (message) => new ApiError(400, "InvalidAdminRequest", message);
+  /** @param {string} message */
   const notFound = (message) => new ApiError(404, "NotFound", message);
   if (request === "GET /_fake/health") return { ok: true, tenantId: settings.tenantId };
   if (request === "POST /_fake/reset") {
@@ -1062,7 +1248,7 @@ function admin(req, url, text) {
   }
   if (request === "GET /_fake/config") return { ...settings };
   if (request === "POST /_fake/config") {
-    for (const key of ["writeWindowMs", "pageSize"]) {
+    for (const key of /** @type {const} */ (["writeWindowMs", "pageSize"])) {
       if (body[key] === undefined) continue;
       if (!Number.isInteger(body[key]) || body[key] < (key === "pageSize" ? 1 : 0)) throw invalid(`Invalid ${key}.`);
       settings[key] = body[key];
@@ -1117,11 +1303,12 @@ function admin(req, url, text) {
       canonicalPath(q.get("id") ?? ""),
     );
     const a = m && roleAssignments.get(lower(m[2]));
-    if (!a || lower(a.scope) !== lower(m[1])) throw notFound(`No role assignment ${q.get("id")}.`);
+    if (!m || !a || lower(a.scope) !== lower(m[1])) throw notFound(`No role assignment ${q.get("id")}.`);
     roleAssignments.delete(a.name);
     return {};
   }
   if (request === "GET /_fake/calls") {
+    /** @type {Record<string, number>} */
     const counts = {};
     for (const c of calls) {
       if (q.has("identity") && c.identity !== ref(q.get("identity"))) continue;
@@ -1165,14 +1352,30 @@ function admin(req, url, text) {
   throw notFound(`No admin route ${request}.`);
 }
 
+/** @param {string} key */
 function deleteIdentity(key) {
   const identity = identities.get(key);
   identities.delete(key);
   // Deleting an identity deletes its service principal; role assignments to it stay, orphaned.
-  principals.delete(lower(identity.principalId));
+  if (identity) principals.delete(lower(identity.principalId));
 }
 
+/**
+ * @typedef {{ name?: string, issuer?: unknown, subject?: unknown, audiences?: unknown }} CredentialSeed
+ * @typedef {{
+ *   subscriptionId?: string,
+ *   resourceGroup?: string,
+ *   name?: string,
+ *   location?: string,
+ *   tags?: Tags,
+ *   isolationScope?: string,
+ *   principalId?: string,
+ *   clientId?: string,
+ *   credentials?: (CredentialSeed | null)[],
+ * }} IdentitySeed
+ */
 // The resource group is created when missing, so a test needs one call for an identity.
+/** @param {IdentitySeed} seed */
 function createIdentity({
   subscriptionId,
   resourceGroup,
@@ -1184,16 +1387,20 @@ function createIdentity({
   clientId,
   credentials = [],
 }) {
+  /** @param {string} message */
   const invalid = (message) => new ApiError(400, "InvalidAdminRequest", message);
-  if (!GUID.test(subscriptionId ?? "")) throw invalid(`Invalid subscription id ${subscriptionId}.`);
-  if (!RESOURCE_GROUP_NAME.test(resourceGroup ?? "")) throw invalid(`Invalid resource group name ${resourceGroup}.`);
-  if (!IDENTITY_NAME.test(name ?? "")) throw invalid(`Invalid identity name ${name}.`);
+  if (subscriptionId === undefined || !GUID.test(subscriptionId))
+    throw invalid(`Invalid subscription id ${subscriptionId}.`);
+  if (resourceGroup === undefined || !RESOURCE_GROUP_NAME.test(resourceGroup))
+    throw invalid(`Invalid resource group name ${resourceGroup}.`);
+  if (name === undefined || !IDENTITY_NAME.test(name)) throw invalid(`Invalid identity name ${name}.`);
   if (!["None", "Regional"].includes(isolationScope)) throw invalid(`Invalid isolationScope ${isolationScope}.`);
   for (const id of [principalId, clientId])
     if (id !== undefined && !GUID.test(id)) throw invalid(`Invalid GUID ${id}.`);
   const key = identityKey(subscriptionId, resourceGroup, name);
   if (identities.has(key)) throw new ApiError(409, "Conflict", `Identity ${name} exists.`);
   const rg = ensureResourceGroup(subscriptionId, resourceGroup, location);
+  /** @type {Identity} */
   const identity = {
     subscriptionId,
     resourceGroup: rg.name,
@@ -1220,11 +1427,13 @@ function createIdentity({
 
 // Someone else's role assignment: the scope's resource group is created when missing, the
 // principal is remembered with its type.
+/** @param {Record<string, unknown>} body */
 function seedRoleAssignment(body) {
+  /** @param {string} message */
   const invalid = (message) => new ApiError(400, "InvalidAdminRequest", message);
   const scope = parseScope(String(body.scope ?? ""));
   if (!scope || scope.kind === "tenant") throw invalid(`Invalid scope ${body.scope}.`);
-  if (scope.resourceGroup) ensureResourceGroup(scope.subscriptionId, scope.resourceGroup);
+  if (scope.subscriptionId && scope.resourceGroup) ensureResourceGroup(scope.subscriptionId, scope.resourceGroup);
   let roleDefinitionId = body.roleDefinitionId;
   if (!roleDefinitionId && body.roleName) {
     const role = BUILT_IN_ROLES.find((r) => lower(r.roleName) === lower(body.roleName));
@@ -1233,11 +1442,12 @@ function seedRoleAssignment(body) {
   }
   const principalId = body.principalId ?? randomUUID();
   const principalType = body.principalType ?? principals.get(lower(principalId)) ?? "User";
+  /** @type {Record<string, unknown>} */
   const properties = { ...body, roleDefinitionId, principalId, principalType };
   delete properties.scope;
   delete properties.name;
   delete properties.roleName;
-  const next = checkAssignment(scope, body.name ?? randomUUID(), { properties }, { seed: true });
+  const next = checkAssignment(scope, String(body.name ?? randomUUID()), { properties }, { seed: true });
   if (!principals.has(next.principalId)) principals.set(next.principalId, next.principalType);
   return putAssignment(next).body;
 }
@@ -1245,6 +1455,12 @@ function seedRoleAssignment(body) {
 // ---------------------------------------------------------------------------------------------
 // HTTP
 
+/**
+ * @param {http.ServerResponse} res
+ * @param {number} status
+ * @param {object} [body]
+ * @param {Record<string, string>} [headers]
+ */
 function send(res, status, body, headers = {}) {
   const base = { "x-ms-request-id": randomUUID(), "x-ms-correlation-request-id": randomUUID(), ...headers };
   if (body === undefined) {
@@ -1260,30 +1476,36 @@ function send(res, status, body, headers = {}) {
   res.end(text);
 }
 
+/** @param {ApiError} e */
 const errorBody = (e) => ({
   error: { code: e.code, message: e.message, ...(e.target !== undefined ? { target: e.target } : {}) },
 });
+/** @param {number} ms */
 const sleep = (ms) => new Promise((resolve) => setTimeout(resolve, ms));
 
 export function createServer() {
   return http.createServer((req, res) => {
+    /** @type {Buffer[]} */
     const chunks = [];
     req.on("data", (c) => chunks.push(c));
     req.on("end", async () => {
-      const url = requestUrl(req.url, "http://fake");
+      const url = requestUrl(req.url ?? "/", "http://fake");
       const text = Buffer.concat(chunks).toString("utf8");
       const isAdmin = url.pathname.startsWith("/_fake/");
+      /** @type {{ route?: Route }} */
       const ctx = {};
+      /** @type {Answer} */
       let result;
       try {
         result = isAdmin ? { body: admin(req, url, text) } : arm(req, url, text, ctx);
-      } catch (e) {
-        if (!(e instanceof ApiError)) {
-          e =
-            e instanceof SyntaxError || e instanceof URIError
-              ? badRequest(e.message, "InvalidRequestContent")
-              : new ApiError(500, "InternalServerError", String(e?.stack ?? e));
-        }
+      } catch (thrown) {
+        const stack = typeof thrown === "object" && thrown !== null && "stack" in thrown ? thrown.stack : undefined;
+        const e =
+          thrown instanceof ApiError
+            ? thrown
+            : thrown instanceof SyntaxError || thrown instanceof URIError
+              ? badRequest(thrown.message, "InvalidRequestContent")
+              : new ApiError(500, "InternalServerError", String(stack ?? thrown));
         result = { status: e.status, body: errorBody(e), headers: e.headers };
       }
       if (result.delayMs) await sleep(result.delayMs);
@@ -1305,11 +1527,12 @@ export function createServer() {
 
 const HOP_BY_HOP = ["connection", "keep-alive", "transfer-encoding", "upgrade", "proxy-connection", "te", "trailer"];
 
+/** @param {{ upstream: string, cert: Buffer, key: Buffer }} options */
 export function createFront({ upstream, cert, key }) {
   const target = new URL(upstream);
   const agent = new http.Agent({ keepAlive: true });
   return https.createServer({ cert, key }, (req, res) => {
-    const url = requestUrl(req.url, "https://front");
+    const url = requestUrl(req.url ?? "/", "https://front");
     const headers = { ...req.headers };
     for (const h of [...HOP_BY_HOP, "host"]) delete headers[h];
     headers["x-forwarded-host"] = req.headers.host ?? "";
@@ -1338,6 +1561,22 @@ export function createFront({ upstream, cert, key }) {
   });
 }
 
+/**
+ * @overload
+ * @param {string} name
+ * @param {string | number} fallback
+ * @returns {string}
+ */
+/**
+ * @overload
+ * @param {string} name
+ * @returns {string | undefined}
+ */
+/**
+ * @param {string} name
+ * @param {string | number} [fallback]
+ * @returns {string | number | undefined}
+ */
 function arg(name, fallback) {
   const i = process.argv.indexOf(`--${name}`);
   return i > 0 ? process.argv[i + 1] : fallback;
@@ -1349,17 +1588,27 @@ if (process.argv[1] && path.resolve(process.argv[1]) === fileURLToPath(import.me
   settings.pageSize = Number(arg("page-size", settings.pageSize));
   const server = createServer();
   server.listen(Number(arg("port", 0)), "127.0.0.1", () =>
-    console.log(`azure fake listening on http://127.0.0.1:${server.address().port} (tenant ${settings.tenantId})`),
+    console.log(
+      `azure fake listening on http://127.0.0.1:${/** @type {AddressInfo} */ (server.address()).port} (tenant ${settings.tenantId})`,
+    ),
   );
   const frontPort = arg("front-port");
   if (frontPort !== undefined) {
+    /** @param {string} name */
+    const frontArg = (name) => {
+      const value = arg(name);
+      if (value === undefined) throw new Error(`--front-port needs --${name}`);
+      return value;
+    };
     const front = createFront({
-      upstream: arg("upstream"),
-      cert: fs.readFileSync(arg("cert")),
-      key: fs.readFileSync(arg("key")),
+      upstream: frontArg("upstream"),
+      cert: fs.readFileSync(frontArg("cert")),
+      key: fs.readFileSync(frontArg("key")),
     });
     front.listen(Number(frontPort), "127.0.0.1", () =>
-      console.log(`azure front listening on https://127.0.0.1:${front.address().port} -> ${arg("upstream")}`),
+      console.log(
+        `azure front listening on https://127.0.0.1:${/** @type {AddressInfo} */ (front.address()).port} -> ${arg("upstream")}`,
+      ),
     );
   }
   // State is in memory only, so there is nothing to flush.

@@ -23,21 +23,60 @@ const SA_ETAG = "MDEwMjE5MjA="; // ServiceAccount.etag is deprecated; Google sen
 const SA_DOMAIN = ".iam.gserviceaccount.com";
 
 class ApiError extends Error {
+  /**
+   * @param {number} code HTTP status
+   * @param {string} status google.rpc.Code name
+   * @param {string} message
+   * @param {object[]} [details]
+   */
   constructor(code, status, message, details) {
     super(message);
-    Object.assign(this, { code, status, details });
+    this.code = code;
+    this.status = status;
+    this.details = details;
   }
 }
+/** @param {string} message */
 const invalid = (message) => new ApiError(400, "INVALID_ARGUMENT", message);
+
+/**
+ * Parsed request messages: names and JSON types checked by parseMessage, values not yet.
+ * @typedef {{ expression?: string, title?: string, description?: string, location?: string }} Expr
+ * @typedef {{ role?: string, members?: string[], condition?: Expr }} BindingMessage
+ * @typedef {{ logType?: string, exemptedMembers?: string[] }} AuditLogConfigMessage
+ * @typedef {{ service?: string, auditLogConfigs?: AuditLogConfigMessage[] }} AuditConfigMessage
+ * @typedef {{ version?: number, bindings?: BindingMessage[], auditConfigs?: AuditConfigMessage[], etag?: string }} PolicyMessage
+ * @typedef {{ policy?: PolicyMessage, updateMask?: string }} SetIamPolicyRequest
+ * @typedef {{ options?: { requestedPolicyVersion?: number } }} GetIamPolicyRequest
+ *
+ * Stored state, normalised as Google keeps it.
+ * @typedef {{ role: string, members: string[], condition?: Expr }} Binding
+ * @typedef {{ logType: string, exemptedMembers?: string[] }} AuditLogConfig
+ * @typedef {{ service: string, auditLogConfigs?: AuditLogConfig[] }} AuditConfig
+ * @typedef {{ version: number, bindings: Binding[], auditConfigs: AuditConfig[], etag: string }} Policy
+ * @typedef {{ projectId: string, projectNumber: string, policy: Policy }} Project
+ * @typedef {{ email: string, projectId: string, uniqueId: string, displayName?: string, description?: string, disabled: boolean, policy: Policy }} ServiceAccount
+ * @typedef {{ policy: Policy }} PolicyHolder
+ * @typedef {"project" | "serviceAccount" | "auditConfig"} ResourceKind what a policy or member belongs to
+ * @typedef {{ project?: string, serviceAccount?: string }} ResourceRef
+ * @typedef {{ method: string } & ResourceRef} Call
+ * @typedef {{ method: string, remaining: number, kind: string } & ResourceRef} Fault
+ * @typedef {{ version?: number, bindings?: Binding[], auditConfigs?: AuditConfig[], etag: string }} PolicyJson
+ */
 
 // ---------------------------------------------------------------------------------------------
 // State
 
-let projects = new Map(); // projectId -> { projectId, projectNumber, policy }
-let serviceAccounts = new Map(); // email -> { email, projectId, uniqueId, displayName?, description?, disabled, policy }
-let calls = []; // { method, project?, serviceAccount? }
-let faults = []; // { method, remaining, kind, project?, serviceAccount? }
+/** @type {Map<string, Project>} by projectId */
+let projects = new Map();
+/** @type {Map<string, ServiceAccount>} by email */
+let serviceAccounts = new Map();
+/** @type {Call[]} */
+let calls = [];
+/** @type {Fault[]} */
+let faults = [];
 
+/** @param {string} [previous] */
 function newEtag(previous) {
   for (;;) {
     const bytes = randomBytes(8);
@@ -47,17 +86,23 @@ function newEtag(previous) {
   }
 }
 
+/** @param {number} n */
 const digits = (n) => `${randomInt(1, 10)}${Array.from({ length: n - 1 }, () => randomInt(0, 10)).join("")}`;
+/** @returns {Policy} */
 const emptyPolicy = () => ({ version: 0, bindings: [], auditConfigs: [], etag: EMPTY_ETAG });
+/** @param {Binding[]} bindings */
 const conditional = (bindings) => bindings.some((b) => b.condition);
 // A policy's version is what its content needs: 3 with conditions, else 1 (0 = never written).
+/** @param {Binding[]} bindings */
 const versionFor = (bindings) => (conditional(bindings) ? 3 : 1);
 
+/** @param {string} idOrNumber */
 function findProject(idOrNumber) {
   return projects.get(idOrNumber) ?? [...projects.values()].find((p) => p.projectNumber === idOrNumber);
 }
 
 // `projects/-/...` or the owning project's id or number; by e-mail or by uniqueId.
+/** @param {string} projectRef @param {string} id */
 function findServiceAccount(projectRef, id) {
   const sa = serviceAccounts.get(id.toLowerCase()) ?? [...serviceAccounts.values()].find((s) => s.uniqueId === id);
   if (!sa) return undefined;
@@ -69,6 +114,7 @@ function findServiceAccount(projectRef, id) {
 // Request bodies, parsed like Google's proto3 JSON parser: unknown names and wrong types are
 // INVALID_ARGUMENT with Google's wording; null means "not set".
 
+/** @type {Record<string, Record<string, string | [string]>>} field name -> type, [type] for a list */
 const MESSAGES = {
   SetIamPolicyRequest: { policy: "Policy", updateMask: "string" },
   GetIamPolicyRequest: { options: "GetPolicyOptions" },
@@ -81,11 +127,18 @@ const MESSAGES = {
 };
 const LOG_TYPES = ["LOG_TYPE_UNSPECIFIED", "ADMIN_READ", "DATA_WRITE", "DATA_READ"];
 
+/**
+ * @param {unknown} value
+ * @param {string} type a key of MESSAGES
+ * @param {string} at
+ * @returns {Record<string, unknown>}
+ */
 function parseMessage(value, type, at) {
-  const fields = MESSAGES[type];
+  const fields = MESSAGES[type] ?? {};
   if (value === null || typeof value !== "object" || Array.isArray(value)) {
     throw invalid(`Invalid JSON payload received. Expected an object at '${at || type}'.`);
   }
+  /** @type {Record<string, unknown>} */
   const out = {};
   for (const [name, v] of Object.entries(value)) {
     const where = at ? `${at}.${name}` : name;
@@ -101,7 +154,14 @@ function parseMessage(value, type, at) {
   return out;
 }
 
+/**
+ * @param {unknown} v
+ * @param {string} type
+ * @param {string} at
+ * @returns {unknown}
+ */
 function parseValue(v, type, at) {
+  /** @param {string} t */
   const bad = (t) => invalid(`Invalid value at '${at}' (${t}), ${JSON.stringify(v)}`);
   switch (type) {
     case "string":
@@ -109,14 +169,14 @@ function parseValue(v, type, at) {
       return v;
     case "int32": {
       const n = typeof v === "string" && /^-?\d+$/.test(v) ? Number(v) : v;
-      if (!Number.isInteger(n) || n < -(2 ** 31) || n >= 2 ** 31) throw bad("TYPE_INT32");
+      if (typeof n !== "number" || !Number.isInteger(n) || n < -(2 ** 31) || n >= 2 ** 31) throw bad("TYPE_INT32");
       return n;
     }
     case "bytes":
       if (typeof v !== "string" || !/^[A-Za-z0-9+/_-]*={0,2}$/.test(v)) throw bad("TYPE_BYTES");
       return v;
     case "LogType":
-      if (!LOG_TYPES.includes(v)) throw bad("TYPE_ENUM");
+      if (typeof v !== "string" || !LOG_TYPES.includes(v)) throw bad("TYPE_ENUM");
       return v;
     default:
       return parseMessage(v, type, at);
@@ -133,10 +193,11 @@ const ROLE = /^(roles|projects\/[^/]+\/roles|organizations\/\d+\/roles)\/[A-Za-z
 const KUBERNETES_SA =
   /^[a-z][a-z0-9-]{4,28}[a-z0-9]\.svc\.id\.goog\[[a-z0-9]([-a-z0-9]*[a-z0-9])?\/[a-z0-9]([-a-z0-9.]*[a-z0-9])?\]$/;
 
+/** @param {string} m */
 function validMember(m) {
   if (m === "allUsers" || m === "allAuthenticatedUsers") return true;
   const deleted = /^deleted:(user|serviceAccount|group):([^?]+)\?uid=\d+$/.exec(m);
-  if (deleted) return EMAIL.test(deleted[2]);
+  if (deleted) return EMAIL.test(deleted[2] ?? "");
   if (/^(deleted:)?(principal|principalSet):\/\/\S+$/.test(m)) return true;
   const [type, value] = [m.slice(0, m.indexOf(":")), m.slice(m.indexOf(":") + 1)];
   if (type === "serviceAccount" && KUBERNETES_SA.test(value)) return true;
@@ -145,6 +206,7 @@ function validMember(m) {
   return false;
 }
 
+/** @param {string} m @param {ResourceKind} kind */
 function checkMember(m, kind) {
   if (!validMember(m)) {
     throw invalid(`Invalid principal "${m}": policy members must be of the form "<type>:<value>".`);
@@ -155,6 +217,10 @@ function checkMember(m, kind) {
   }
 }
 
+/**
+ * @param {string | undefined} role
+ * @returns {asserts role is string}
+ */
 function checkRole(role) {
   if (!role) throw invalid("A binding has no role.");
   // What a version 1 read shows in place of a conditional binding is not a real role.
@@ -165,6 +231,11 @@ function checkRole(role) {
 
 // Google's normalisation on write: members de-duplicated in each binding, empty bindings
 // dropped; order is kept as written.
+/**
+ * @param {BindingMessage[]} bindings
+ * @param {ResourceKind} kind
+ * @returns {Binding[]}
+ */
 function normaliseBindings(bindings, kind) {
   const out = [];
   for (const b of bindings) {
@@ -172,6 +243,7 @@ function normaliseBindings(bindings, kind) {
     const members = [...new Set(b.members ?? [])];
     members.forEach((m) => checkMember(m, kind));
     if (!members.length) continue;
+    /** @type {Binding} */
     const binding = { role: b.role, members };
     if (b.condition) {
       const { expression, title, description, location } = b.condition;
@@ -189,17 +261,23 @@ function normaliseBindings(bindings, kind) {
   return out;
 }
 
+/**
+ * @param {AuditConfigMessage[]} configs
+ * @returns {AuditConfig[]}
+ */
 function normaliseAuditConfigs(configs) {
   return configs.map((c) => {
-    if (!c.service) throw invalid("An audit config has no service.");
+    const service = c.service;
+    if (!service) throw invalid("An audit config has no service.");
     const auditLogConfigs = (c.auditLogConfigs ?? []).map((l) => {
-      if (!l.logType || l.logType === "LOG_TYPE_UNSPECIFIED")
+      const logType = l.logType;
+      if (!logType || logType === "LOG_TYPE_UNSPECIFIED")
         throw invalid(`An audit log config of ${c.service} has no log type.`);
       const exemptedMembers = [...new Set(l.exemptedMembers ?? [])];
       exemptedMembers.forEach((m) => checkMember(m, "auditConfig"));
-      return { logType: l.logType, ...(exemptedMembers.length ? { exemptedMembers } : {}) };
+      return { logType, ...(exemptedMembers.length ? { exemptedMembers } : {}) };
     });
-    return { service: c.service, ...(auditLogConfigs.length ? { auditLogConfigs } : {}) };
+    return { service, ...(auditLogConfigs.length ? { auditLogConfigs } : {}) };
   });
 }
 
@@ -208,11 +286,13 @@ function normaliseAuditConfigs(configs) {
 // de-duplicated across bindings, plus the principals exempted from audit logging; a group or a
 // domain counts once per appearance. Called on normalised bindings and audit configs, where a
 // member appears once per binding and once per audit log config.
+/** @param {Binding[]} bindings @param {AuditConfig[]} auditConfigs */
 function checkPrincipalCount(bindings, auditConfigs) {
   const count =
     bindings.reduce((n, b) => n + b.members.length, 0) +
     auditConfigs.flatMap((c) => c.auditLogConfigs ?? []).reduce((n, l) => n + (l.exemptedMembers?.length ?? 0), 0);
   if (count > MAX_PRINCIPALS) {
+    /** @param {number} n */
     const fmt = (n) => n.toLocaleString("en-US");
     throw invalid(
       `The number of members in the policy (${fmt(count)}) is larger than the maximum allowed size ${fmt(MAX_PRINCIPALS)}.`,
@@ -221,9 +301,14 @@ function checkPrincipalCount(bindings, auditConfigs) {
 }
 
 /** A policy given to the admin API: the same checks as a write, version from its content. */
+/**
+ * @param {unknown} raw
+ * @param {"project" | "serviceAccount"} kind
+ * @returns {Policy}
+ */
 function seedPolicy(raw, kind) {
   if (!raw) return emptyPolicy();
-  const p = parseMessage(raw, "Policy", "policy");
+  const p = /** @type {PolicyMessage} */ (parseMessage(raw, "Policy", "policy"));
   const bindings = normaliseBindings(p.bindings ?? [], kind);
   const auditConfigs = kind === "project" ? normaliseAuditConfigs(p.auditConfigs ?? []) : [];
   if (kind !== "project" && p.auditConfigs?.length) throw invalid("Service accounts do not take audit configs.");
@@ -234,6 +319,12 @@ function seedPolicy(raw, kind) {
 // The policy as Google formats it for `requested` (0, 1 or 3). Below 3, a policy with
 // conditions comes back as version 1 with each conditional binding's condition left out and its
 // role renamed <role>_withcond_<hash> (https://cloud.google.com/iam/docs/policies#versions).
+/**
+ * @param {Policy} stored
+ * @param {number} requested
+ * @param {ResourceKind} kind
+ * @returns {PolicyJson}
+ */
 function formatPolicy(stored, requested, kind) {
   const withConditions = conditional(stored.bindings);
   const v3 = withConditions && requested === 3;
@@ -242,26 +333,29 @@ function formatPolicy(stored, requested, kind) {
     const hash = createHash("sha256").update(JSON.stringify(b.condition)).digest("hex").slice(0, 20);
     return { role: `${b.role}_withcond_${hash}`, members: [...b.members] };
   });
-  const out = {};
-  if (stored.version) out.version = v3 ? 3 : 1;
-  if (bindings.length) out.bindings = bindings;
-  if (kind === "project" && stored.auditConfigs.length) out.auditConfigs = structuredClone(stored.auditConfigs);
-  out.etag = stored.etag;
-  return out;
+  return {
+    ...(stored.version ? { version: v3 ? 3 : 1 } : {}),
+    ...(bindings.length ? { bindings } : {}),
+    ...(kind === "project" && stored.auditConfigs.length ? { auditConfigs: structuredClone(stored.auditConfigs) } : {}),
+    etag: stored.etag,
+  };
 }
 
+/** @param {number | undefined} v */
 function requestedVersion(v) {
   if (v === undefined) return 0;
   if (![0, 1, 3].includes(v)) throw invalid(`Invalid requested policy version: ${v}. Valid values are 0, 1 and 3.`);
   return v;
 }
 
+/** @param {PolicyHolder} resource @param {ResourceKind} kind @param {number | undefined} requested */
 function getIamPolicy(resource, kind, requested) {
   return formatPolicy(resource.policy, requestedVersion(requested), kind);
 }
 
+/** @param {PolicyHolder} resource @param {ResourceKind} kind @param {unknown} body */
 function setIamPolicy(resource, kind, body) {
-  const request = parseMessage(body ?? {}, "SetIamPolicyRequest", "");
+  const request = /** @type {SetIamPolicyRequest} */ (parseMessage(body ?? {}, "SetIamPolicyRequest", ""));
   if (!request.policy) throw invalid("The request has no policy.");
   const policy = request.policy;
   const mask = new Set(
@@ -307,6 +401,7 @@ function setIamPolicy(resource, kind, body) {
   return formatPolicy(resource.policy, 3, kind);
 }
 
+/** @param {ServiceAccount} sa */
 function serviceAccountJson(sa) {
   return {
     name: `projects/${sa.projectId}/serviceAccounts/${sa.email}`,
@@ -324,13 +419,19 @@ function serviceAccountJson(sa) {
 // ---------------------------------------------------------------------------------------------
 // Google routes
 
+/**
+ * @typedef {{ params: [string, string], body: unknown, query: URLSearchParams }} RouteRequest
+ *   params: the path's captures (each pattern captures what its handler reads)
+ * @typedef {{ method: string, http: string, path: RegExp, handle: (request: RouteRequest) => object }} Route
+ */
+/** @type {Route[]} */
 const ROUTES = [
   {
     method: "projects.getIamPolicy",
     http: "POST",
     path: /^\/v3\/projects\/([^/]+):getIamPolicy$/,
     handle: ({ params: [project], body, query }) => {
-      const request = parseMessage(body ?? {}, "GetIamPolicyRequest", "");
+      const request = /** @type {GetIamPolicyRequest} */ (parseMessage(body ?? {}, "GetIamPolicyRequest", ""));
       const requested = request.options?.requestedPolicyVersion ?? queryVersion(query);
       return getIamPolicy(projectOrDenied(project, "getIamPolicy"), "project", requested);
     },
@@ -363,12 +464,17 @@ const ROUTES = [
   },
 ];
 
+/**
+ * @param {URLSearchParams} query
+ * @returns {number | undefined}
+ */
 function queryVersion(query) {
   const v = query.get("options.requestedPolicyVersion");
-  return v === null ? undefined : parseValue(v, "int32", "options.requested_policy_version");
+  return v === null ? undefined : /** @type {number} */ (parseValue(v, "int32", "options.requested_policy_version"));
 }
 
 // Google answers 403 alike for a project that does not exist and one the caller cannot see.
+/** @param {string} id @param {string} verb */
 function projectOrDenied(id, verb) {
   const project = findProject(id);
   if (project) return project;
@@ -387,12 +493,18 @@ function projectOrDenied(id, verb) {
   );
 }
 
+/** @param {string} project @param {string} id */
 function serviceAccountOrNotFound(project, id) {
   const sa = findServiceAccount(project, id);
   if (sa) return sa;
   throw new ApiError(404, "NOT_FOUND", `Service account projects/${project}/serviceAccounts/${id} does not exist.`);
 }
 
+/**
+ * @param {Route} route
+ * @param {[string, string]} params
+ * @returns {ResourceRef}
+ */
 function resourceOf(route, params) {
   if (route.method.startsWith("projects.serviceAccounts.")) {
     const sa = findServiceAccount(params[0], params[1]);
@@ -401,6 +513,7 @@ function resourceOf(route, params) {
   return { project: findProject(params[0])?.projectId ?? params[0] };
 }
 
+/** @param {http.IncomingMessage} req @param {URLSearchParams} query */
 function authenticated(req, query) {
   const m = /^Bearer\s+(\S+)/i.exec(req.headers.authorization ?? "");
   return Boolean(m || query.get("access_token") || query.get("oauth_token"));
@@ -408,10 +521,18 @@ function authenticated(req, query) {
 
 // `ctx` learns the method and resource as soon as the route is known, so a call that fails
 // still counts, and its error body can still carry an injected fault.
+/**
+ * @typedef {{ method?: string, resource?: ResourceRef }} CallContext
+ * @param {http.IncomingMessage} req
+ * @param {URL} url
+ * @param {string} body
+ * @param {CallContext} ctx
+ */
 function google(req, url, body, ctx) {
   const route = ROUTES.find((r) => r.http === req.method && r.path.test(url.pathname));
   if (!route) throw new ApiError(404, "NOT_FOUND", `The requested URL ${url.pathname} was not found on this server.`);
-  const params = route.path.exec(url.pathname).slice(1).map(decodeURIComponent);
+  const match = /** @type {RegExpExecArray} matched by the test above */ (route.path.exec(url.pathname));
+  const params = /** @type {[string, string]} */ (match.slice(1).map(decodeURIComponent));
   Object.assign(ctx, { method: route.method, resource: resourceOf(route, params) });
   calls.push({ method: route.method, ...ctx.resource });
   if (!authenticated(req, url.searchParams)) {
@@ -424,18 +545,27 @@ function google(req, url, body, ctx) {
   return route.handle({ params, body: parseJson(body), query: url.searchParams });
 }
 
+/**
+ * @param {string} text
+ * @returns {unknown}
+ */
 function parseJson(text) {
   if (!text.trim()) return undefined;
   try {
     return JSON.parse(text);
   } catch (e) {
-    throw invalid(`Invalid JSON payload received. ${e.message}`);
+    throw invalid(`Invalid JSON payload received. ${/** @type {SyntaxError} */ (e).message}`);
   }
 }
 
 // Deliberate faults: "schema" breaks the response's contract, so a test can prove that Prism's
 // response validation is live; "concurrentWrite" lets another writer change the policy right
 // after this read, so the reader's next setIamPolicy meets a stale etag (409 ABORTED).
+/**
+ * @param {string} method
+ * @param {ResourceRef} resource
+ * @param {object} body
+ */
 function applyFault(method, resource, body) {
   const i = faults.findIndex(
     (f) =>
@@ -444,10 +574,13 @@ function applyFault(method, resource, body) {
       (!f.serviceAccount || f.serviceAccount === resource.serviceAccount),
   );
   if (i < 0) return body;
-  const { kind } = faults[i];
-  if (--faults[i].remaining <= 0) faults.splice(i, 1);
+  const fault = /** @type {Fault} */ (faults[i]);
+  const { kind } = fault;
+  if (--fault.remaining <= 0) faults.splice(i, 1);
   if (kind === "concurrentWrite") {
-    const target = resource.project ? projects.get(resource.project) : serviceAccounts.get(resource.serviceAccount);
+    const target = resource.project
+      ? projects.get(resource.project)
+      : serviceAccounts.get(resource.serviceAccount ?? "");
     if (target) {
       const stored = target.policy;
       const member = `user:concurrent-${randomBytes(3).toString("hex")}@example.com`;
@@ -462,6 +595,12 @@ function applyFault(method, resource, body) {
 // ---------------------------------------------------------------------------------------------
 // Admin API (/_fake/...): not part of Google's API, so never behind Prism.
 
+/**
+ * @param {http.IncomingMessage} req
+ * @param {URL} url
+ * @param {string} text
+ * @returns {object}
+ */
 function admin(req, url, text) {
   const body = text.trim() ? JSON.parse(text) : {};
   const route = `${req.method} ${url.pathname}`;
@@ -474,29 +613,30 @@ function admin(req, url, text) {
   }
   if (route === "POST /_fake/projects") return createProject(body);
   if (req.method === "DELETE" && (m = /^\/_fake\/projects\/([^/]+)$/.exec(url.pathname))) {
-    const id = decodeURIComponent(m[1]);
+    const id = decodeURIComponent(m[1] ?? "");
     if (!projects.delete(id)) throw new ApiError(404, "NOT_FOUND", `No project ${id}.`);
     for (const [email, sa] of serviceAccounts) if (sa.projectId === id) serviceAccounts.delete(email);
     return {};
   }
   if (route === "POST /_fake/serviceAccounts") return createServiceAccount(body);
   if (req.method === "DELETE" && (m = /^\/_fake\/serviceAccounts\/([^/]+)$/.exec(url.pathname))) {
-    const email = decodeURIComponent(m[1]).toLowerCase();
+    const email = decodeURIComponent(m[1] ?? "").toLowerCase();
     if (!serviceAccounts.delete(email)) throw new ApiError(404, "NOT_FOUND", `No service account ${email}.`);
     return {};
   }
   if (route === "GET /_fake/policy") {
     const resource = q.has("project")
-      ? projects.get(q.get("project"))
+      ? projects.get(q.get("project") ?? "")
       : serviceAccounts.get((q.get("serviceAccount") ?? "").toLowerCase());
     if (!resource) throw new ApiError(404, "NOT_FOUND", `No such resource: ${url.search}`);
     return resource.policy;
   }
   if (route === "GET /_fake/calls") {
+    /** @type {Record<string, number>} */
     const counts = {};
     for (const c of calls) {
       if (q.has("project") && c.project !== q.get("project")) continue;
-      if (q.has("serviceAccount") && c.serviceAccount !== q.get("serviceAccount").toLowerCase()) continue;
+      if (q.has("serviceAccount") && c.serviceAccount !== q.get("serviceAccount")?.toLowerCase()) continue;
       counts[c.method] = (counts[c.method] ?? 0) + 1;
     }
     return counts;
@@ -516,8 +656,13 @@ function admin(req, url, text) {
   throw new ApiError(404, "NOT_FOUND", `No admin route ${route}.`);
 }
 
+/**
+ * @param {{ projectId?: string, projectNumber?: string | number, policy?: unknown }} spec
+ * @returns {Project}
+ */
 function createProject({ projectId, projectNumber, policy }) {
-  if (!/^[a-z][a-z0-9-]{4,28}[a-z0-9]$/.test(projectId ?? "")) throw invalid(`Invalid project id ${projectId}.`);
+  if (projectId === undefined || !/^[a-z][a-z0-9-]{4,28}[a-z0-9]$/.test(projectId))
+    throw invalid(`Invalid project id ${projectId}.`);
   if (projects.has(projectId)) throw new ApiError(409, "ALREADY_EXISTS", `Project ${projectId} exists.`);
   const number = projectNumber === undefined ? digits(12) : String(projectNumber);
   if (!/^\d+$/.test(number) || findProject(number)) throw invalid(`Invalid or taken project number ${number}.`);
@@ -528,13 +673,17 @@ function createProject({ projectId, projectNumber, policy }) {
 
 // The project comes from the address (<name>@<project>.iam.gserviceaccount.com) and is created
 // when missing, so a test needs one call for an account.
+/**
+ * @param {{ email?: string, policy?: unknown, displayName?: string, description?: string, disabled?: boolean }} spec
+ */
 function createServiceAccount({ email, policy, displayName, description, disabled }) {
   email = (email ?? "").toLowerCase();
   const m = /^([a-z][a-z0-9-]{4,28}[a-z0-9])@([a-z][a-z0-9-]{4,28}[a-z0-9])\.iam\.gserviceaccount\.com$/.exec(email);
-  if (!m) throw invalid(`Invalid service account e-mail ${email}: expected <name>@<project>${SA_DOMAIN}.`);
+  if (!m?.[2]) throw invalid(`Invalid service account e-mail ${email}: expected <name>@<project>${SA_DOMAIN}.`);
   if (serviceAccounts.has(email)) throw new ApiError(409, "ALREADY_EXISTS", `Service account ${email} exists.`);
   const projectId = m[2];
   if (!projects.has(projectId)) createProject({ projectId });
+  /** @type {ServiceAccount} */
   const sa = {
     email,
     projectId,
@@ -552,6 +701,12 @@ function createServiceAccount({ email, policy, displayName, description, disable
 // HTTP
 
 // Indented, as Google answers unless ?prettyPrint=false.
+/**
+ * @param {http.ServerResponse} res
+ * @param {number} status
+ * @param {unknown} body
+ * @param {boolean} pretty
+ */
 function send(res, status, body, pretty) {
   const text = JSON.stringify(body, null, pretty ? 2 : undefined);
   res.writeHead(status, {
@@ -561,34 +716,38 @@ function send(res, status, body, pretty) {
   res.end(text);
 }
 
+/** @param {ApiError} e */
 const errorBody = (e) => ({
   error: { code: e.code, message: e.message, status: e.status, ...(e.details ? { details: e.details } : {}) },
 });
 
 export function createServer() {
   return http.createServer((req, res) => {
+    /** @type {Buffer[]} */
     const chunks = [];
     req.on("data", (c) => chunks.push(c));
     req.on("end", () => {
-      const url = new URL(req.url, "http://fake");
+      const url = new URL(req.url ?? "/", "http://fake");
       const text = Buffer.concat(chunks).toString("utf8");
       const isAdmin = url.pathname.startsWith("/_fake/");
+      /** @type {CallContext} */
       const ctx = {};
       let status = 200;
+      /** @type {object} */
       let body;
       try {
         body = isAdmin ? admin(req, url, text) : google(req, url, text, ctx);
-      } catch (e) {
-        if (!(e instanceof ApiError)) {
-          e =
-            e instanceof SyntaxError || e instanceof URIError
-              ? invalid(e.message)
-              : new ApiError(500, "INTERNAL", String(e));
-        }
+      } catch (thrown) {
+        const e =
+          thrown instanceof ApiError
+            ? thrown
+            : thrown instanceof SyntaxError || thrown instanceof URIError
+              ? invalid(thrown.message)
+              : new ApiError(500, "INTERNAL", String(thrown));
         status = e.code;
         body = errorBody(e);
       }
-      if (ctx.method) body = applyFault(ctx.method, ctx.resource, body);
+      if (ctx.method) body = applyFault(ctx.method, ctx.resource ?? {}, body);
       if (!isAdmin) console.log(`${req.method} ${url.pathname} ${status}`);
       send(res, status, body, url.searchParams.get("prettyPrint") !== "false");
     });
@@ -600,7 +759,9 @@ if (process.argv[1] && path.resolve(process.argv[1]) === fileURLToPath(import.me
   const port = i > 0 ? Number(process.argv[i + 1]) : 0;
   const server = createServer();
   server.listen(port, "127.0.0.1", () =>
-    console.log(`gcp fake listening on http://127.0.0.1:${server.address().port}`),
+    console.log(
+      `gcp fake listening on http://127.0.0.1:${/** @type {import("node:net").AddressInfo} */ (server.address()).port}`,
+    ),
   );
   // State is in memory only, so there is nothing to flush.
   process.on("SIGTERM", () => process.exit(0));
