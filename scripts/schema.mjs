@@ -12,6 +12,6 @@ const { cloudSchemaPieces } = require(path.join(repoRoot, "dist/sdk/plugin/cloud
 const { version } = JSON.parse(readFileSync(path.join(repoRoot, "package.json"), "utf8"));
 writeFileSync(
   path.join(repoRoot, "schema.json"),
-  `${JSON.stringify(packageSchema(cloudSchemaPieces(), version), null, 2)}\n`,
+  `${JSON.stringify(packageSchema(await cloudSchemaPieces(), version), null, 2)}\n`,
 );
 process.stderr.write(`schema: wrote schema.json (${version})\n`);

@@ -1,7 +1,8 @@
 #!/usr/bin/env bash
-# Installs the sandbox's Python servers (moto, Airflow 3, Airflow 2) and the `pulumi` Python SDK
-# the Python programs of the tests run with (pulumi-python) into exact-pinned virtualenvs in the
-# user cache, and pre-migrates one Airflow SQLite DB per Airflow venv.
+# Installs the sandbox's Python servers (moto, Airflow 3, Airflow 2), the `pulumi` Python SDK
+# the Python programs of the tests run with (pulumi-python) and the type checker of the docs' Python
+# code (mypy) into exact-pinned virtualenvs in the user cache, and pre-migrates one Airflow SQLite
+# DB per Airflow venv.
 #
 #   bash scripts/bootstrap/python.sh                   # idempotent; warm re-run ~1 s
 #   bash scripts/bootstrap/python.sh --relock [NAME]   # re-resolve sandbox/requirements/*.in -> *.txt
@@ -17,7 +18,7 @@ CACHE=${XDG_CACHE_HOME:-$HOME/.cache}/deployment-authorization
 PY=${PYTHON:-python3}
 UV_VERSION=0.13.9
 export UV_PYTHON_DOWNLOADS=never   # use $PY; never fetch a Python build (no GitHub here)
-NAMES=(moto airflow3 airflow2 pulumi-python)
+NAMES=(moto airflow3 airflow2 pulumi-python mypy)
 # The sandbox admin's password: distinctive, so tests can prove it never reaches state or logs.
 # Baked into Airflow 2's template DB; bump TEMPLATE_REV whenever the template step changes.
 SANDBOX_PASSWORD=sandbox-pw-4p9xk2

@@ -16,14 +16,15 @@ export const PACKAGE = "deployment-authorization";
  */
 export const GO_MODULE = "github.com/pulumi-deployment-authorization/pulumi-deployment-authorization/sdks/go";
 
-/** One cloud's part of the inputs: its key and the schema of `inputs[cloud]`. */
+/** One cloud's part of the package: its key, the schema of `inputs[cloud]` and of its `grant` output. */
 export interface CloudSchemaPiece {
   readonly cloud: string;
   readonly schema: z.ZodType;
+  readonly output: z.ZodType;
 }
 
 type JsonSchema = {
-  type?: string;
+  type?: string | string[];
   description?: string;
   const?: unknown;
   enum?: unknown[];
@@ -67,6 +68,10 @@ const ENUM_NAMES: Readonly<Record<string, string>> = { serviceAccounts: "Service
 /** Fields the component fills in itself when left out (from stack config or the Astro Deployment). */
 const FILLED_BY_COMPONENT = new Set(["region", "project", "issuerUrl", "namespace"]);
 
+const nullable = (schema: JsonSchema): boolean =>
+  (Array.isArray(schema.type) && schema.type.includes("null")) ||
+  (schema.anyOf ?? schema.oneOf ?? []).some((b) => b.type === "null");
+
 const pascal = (name: string) =>
   name.charAt(0).toUpperCase() + name.slice(1).replace(/[-_](\w)/g, (_, c: string) => c.toUpperCase());
 const token = (name: string) => `${PACKAGE}:index:${name}`;
@@ -83,6 +88,13 @@ class TypeWriter {
   }
 
   private type(schema: JsonSchema, name: string, propertyName: string): PropertySpec {
+    // A nullable scalar (`type: ["string", "null"]`): null is what leaving the field out says.
+    if (Array.isArray(schema.type)) {
+      const types = schema.type.filter((t) => t !== "null");
+      return types.length === 1
+        ? this.type({ ...schema, type: types[0] }, name, propertyName)
+        : { $ref: "pulumi.json#/Any" };
+    }
     const branches = (schema.anyOf ?? schema.oneOf)?.filter((b) => b.const !== UNKNOWN);
     if (branches) {
       if (branches.length === 1)
@@ -149,7 +161,10 @@ class TypeWriter {
       const child = name.endsWith(pascal(key)) ? name : `${name}${pascal(key)}`;
       properties[key] = this.property(value, child, key);
     }
-    const required = (schema.required ?? []).filter((key) => !FILLED_BY_COMPONENT.has(key));
+    // A field that may be null is not required: the schema has no null, a missing value says it.
+    const required = (schema.required ?? []).filter(
+      (key) => !FILLED_BY_COMPONENT.has(key) && !nullable(schema.properties?.[key] ?? {}),
+    );
     const spec: ObjectTypeSpec = {
       type: "object",
       ...(schema.description ? { description: schema.description } : {}),
@@ -163,6 +178,61 @@ class TypeWriter {
 
 const jsonSchema = (schema: z.ZodType) =>
   z.toJSONSchema(schema, { io: "input", unrepresentable: "any" }) as unknown as JsonSchema;
+
+/** A schema without its descriptions: what two clouds' fields of one name must agree on. */
+const shape = (schema: JsonSchema): string =>
+  JSON.stringify(schema, (key, value: unknown) => (key === "description" ? undefined : value));
+
+const setWhen = (clouds: string[], description = "") =>
+  `Set when \`cloud\` is ${clouds.map((c) => `\`${c}\``).join(" or ")}${description ? ": " : "."}${description.charAt(0).toLowerCase()}${description.slice(1)}`;
+
+/**
+ * The `grant` output of every cloud as one object: `cloud`, then each cloud's fields, set when the
+ * grant is in that cloud. Pulumi's Python and Go generators type a `oneOf` output as Any, so a union
+ * of the clouds' objects would type nothing there; one object types every field in every language.
+ * A field two clouds share must have one type in both (else this throws: rename one of them).
+ */
+function grantOutputSchema(clouds: ReadonlyArray<CloudSchemaPiece>): JsonSchema {
+  const fields = new Map<string, { schema: JsonSchema; clouds: string[]; description?: string }>();
+  for (const { cloud, output } of clouds) {
+    for (const [key, schema] of Object.entries(jsonSchema(output).properties ?? {})) {
+      if (key === "cloud") continue;
+      const field = fields.get(key);
+      if (field && shape(field.schema) !== shape(schema)) {
+        throw new Error(
+          `the grant outputs of ${field.clouds.join(", ")} and ${cloud} both have "${key}", of different types: give one of them another name`,
+        );
+      }
+      if (field) field.clouds.push(cloud);
+      else
+        fields.set(key, {
+          schema,
+          clouds: [cloud],
+          ...(schema.description ? { description: schema.description } : {}),
+        });
+    }
+  }
+  const names = clouds.map((c) => `\`${c.cloud}\``);
+  return {
+    type: "object",
+    description: [
+      "What was granted, in the terms of the cloud the arguments name: `cloud` names that cloud, and its fields are set.",
+      ...clouds.map(({ output }) => jsonSchema(output).description ?? ""),
+    ]
+      .filter((d) => d !== "")
+      .join(" "),
+    properties: {
+      cloud: {
+        type: "string",
+        description: `The cloud the grant is in: ${names.slice(0, -1).join(", ")}${names.length > 1 ? " or " : ""}${names.at(-1) ?? ""}.`,
+      },
+      ...Object.fromEntries(
+        [...fields].map(([key, f]) => [key, { ...f.schema, description: setWhen(f.clouds, f.description) }]),
+      ),
+    },
+    required: ["cloud"],
+  };
+}
 
 const SECRET = (description: string): PropertySpec => ({ type: "string", secret: true, description });
 
@@ -198,6 +268,8 @@ export function packageSchema(clouds: ReadonlyArray<CloudSchemaPiece>, version: 
   deployment.properties.token = SECRET(
     "An Astro API token that may read the Deployment. Default: stack config `deployment-authorization:astroToken` (set it with `--secret`), then `ASTRO_API_TOKEN`.",
   );
+
+  const grant = writer.object(grantOutputSchema(clouds), "Grant");
 
   const common = jsonSchema(inputsSchema([])).properties ?? {};
   const inputProperties: Record<string, PropertySpec> = {
@@ -235,10 +307,7 @@ export function packageSchema(clouds: ReadonlyArray<CloudSchemaPiece>, version: 
         inputProperties,
         requiredInputs: ["connection"],
         properties: {
-          grant: {
-            $ref: "pulumi.json#/Any",
-            description: "What was granted, in the terms of the cloud the arguments name.",
-          },
+          grant: { $ref: ref("Grant"), description: grant.description },
           connection: {
             $ref: "pulumi.json#/Any",
             description: "The connection as written: `connectionId`, `url`, `connType` and `extra`.",

@@ -29,10 +29,10 @@ namespace DeploymentAuthorization.DeploymentAuthorization
         public Output<object?> Deployment { get; private set; } = null!;
 
         /// <summary>
-        /// What was granted, in the terms of the cloud the arguments name.
+        /// What was granted, in the terms of the cloud the arguments name: `cloud` names that cloud, and its fields are set. The AWS grant: this resource's share of one statement in the role's trust policy. The GCP grant: this resource's members in one role's unconditional binding. The Azure grant: this resource's federated credentials and the identity's role assignment.
         /// </summary>
         [Output("grant")]
-        public Output<object> Grant { get; private set; } = null!;
+        public Output<Outputs.Grant> Grant { get; private set; } = null!;
 
 
         /// <summary>

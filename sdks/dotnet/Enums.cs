@@ -65,6 +65,35 @@ namespace DeploymentAuthorization.DeploymentAuthorization
     }
 
     [EnumType]
+    public readonly struct GrantMode : IEquatable<GrantMode>
+    {
+        private readonly string _value;
+
+        private GrantMode(string value)
+        {
+            _value = value ?? throw new ArgumentNullException(nameof(value));
+        }
+
+        public static GrantMode ProjectRole { get; } = new GrantMode("projectRole");
+        public static GrantMode Impersonation { get; } = new GrantMode("impersonation");
+        public static GrantMode CustomerManagedIdentity { get; } = new GrantMode("customerManagedIdentity");
+
+        public static bool operator ==(GrantMode left, GrantMode right) => left.Equals(right);
+        public static bool operator !=(GrantMode left, GrantMode right) => !left.Equals(right);
+
+        public static explicit operator string(GrantMode value) => value._value;
+
+        [EditorBrowsable(EditorBrowsableState.Never)]
+        public override bool Equals(object? obj) => obj is GrantMode other && Equals(other);
+        public bool Equals(GrantMode other) => string.Equals(_value, other._value, StringComparison.Ordinal);
+
+        [EditorBrowsable(EditorBrowsableState.Never)]
+        public override int GetHashCode() => _value?.GetHashCode() ?? 0;
+
+        public override string ToString() => _value;
+    }
+
+    [EnumType]
     public readonly struct ServiceAccountComponent : IEquatable<ServiceAccountComponent>
     {
         private readonly string _value;

@@ -29,6 +29,8 @@ interface Cloud {
   workloadIdentity: string;
   /** Text the plan in preview shows for this grant. */
   planned: (config: Record<string, string>) => string[];
+  /** The stack outputs of the Python program, which reads a field of the typed grant by attribute. */
+  pythonOutputs: (config: Record<string, string>) => Record<string, unknown>;
 }
 
 const AWS: Cloud = {
@@ -46,6 +48,10 @@ const AWS: Cloud = {
   },
   env: () => motoEnv(inject("endpoints").moto.url) as Record<string, string>,
   planned: (config) => ['Sid      : "AirflowDAAssumeRole"', AWS.workloadIdentity, config.targetRole!],
+  pythonOutputs: (config) => ({
+    grant: expect.objectContaining({ cloud: "aws", roleArn: config.targetRole, trusted: [AWS.workloadIdentity] }),
+    roleArn: config.targetRole,
+  }),
 };
 
 const GCP: Cloud = {
@@ -65,6 +71,10 @@ const GCP: Cloud = {
   },
   env: () => gcpEnv(inject("endpoints").gcp.url) as Record<string, string>,
   planned: (config) => [`serviceAccount:${GCP.workloadIdentity}`, "roles/bigquery.dataViewer", config.project!],
+  pythonOutputs: () => ({
+    grant: expect.objectContaining({ cloud: "gcp", members: [`serviceAccount:${GCP.workloadIdentity}`] }),
+    members: [`serviceAccount:${GCP.workloadIdentity}`],
+  }),
 };
 
 describe.each<Language>(["python", "yaml"])("a %s program through the provider plugin and the real CLI", (language) => {
@@ -115,6 +125,12 @@ describe.each<Language>(["python", "yaml"])("a %s program through the provider p
           conn_type: cloud.name === "aws" ? "aws" : "google_cloud_platform",
           description: expect.stringContaining("Reader for the analytics DAGs"),
         });
+
+        if (language === "python") {
+          const outputs = await cli(["stack", "output", "--json"]);
+          expect(outputs.code, failed("stack output", outputs)).toBe(0);
+          expect(JSON.parse(outputs.stdout)).toMatchObject(cloud.pythonOutputs(target.config));
+        }
 
         const noop = await cli(["preview", "--expect-no-changes"]);
         expect(noop.code, failed("no-op preview", noop)).toBe(0);

@@ -1,5 +1,7 @@
 import MarkdownIt from "markdown-it";
-import { readFileSync, readdirSync } from "node:fs";
+import { spawnSync } from "node:child_process";
+import { mkdtempSync, readFileSync, readdirSync, rmSync, writeFileSync } from "node:fs";
+import os from "node:os";
 import path from "node:path";
 import ts from "typescript";
 
@@ -94,4 +96,91 @@ export function typeCheckBlocks(blocks: CodeBlock[]): string[] {
     }
   }
   return problems;
+}
+
+const PYTHON = new Set(["python", "py"]);
+
+/** The Python blocks to type-check: every ```python block, except one marked ```python fragment. */
+export function pythonBlocks(blocks: CodeBlock[]): CodeBlock[] {
+  return blocks.filter((b) => {
+    const [language, ...words] = b.info.split(/\s+/);
+    return PYTHON.has(language ?? "") && !words.includes("fragment");
+  });
+}
+
+/** The Python example programs (examples/python-<cloud>/__main__.py), each as one block at line 1. */
+export function pythonExamplePrograms(): CodeBlock[] {
+  return readdirSync(path.join(repoRoot, "examples"))
+    .filter((d) => d.startsWith("python-"))
+    .sort()
+    .map((d) => {
+      const file = path.join("examples", d, "__main__.py");
+      return { file, line: 1, info: "python", code: readFileSync(path.join(repoRoot, file), "utf8") };
+    });
+}
+
+/** What mypy checks Python blocks against. */
+export interface PythonTypeCheckEnv {
+  /** The mypy executable (sandbox/requirements/mypy.txt). */
+  mypy: string;
+  /** The Python whose installed packages the blocks import: the `pulumi` SDK's venv. */
+  python: string;
+  /** A folder this package's Python SDK is installed in (pip install --target), put on its path. */
+  site: string;
+}
+
+/**
+ * Type-checks each block as a module of its own with mypy --strict, imports resolved as a user's
+ * program resolves them: `pulumi` and `pulumi_deployment_authorization` as installed packages, which
+ * mypy reads only when they are marked typed (PEP 561 `py.typed`). Returns one `file:line: message`
+ * per problem, at the Markdown line.
+ */
+export function typeCheckPythonBlocks(blocks: CodeBlock[], env: PythonTypeCheckEnv): string[] {
+  if (blocks.length === 0) return [];
+  const dir = mkdtempSync(path.join(os.tmpdir(), "da-python-blocks-"));
+  try {
+    const byModule = new Map<string, CodeBlock>();
+    blocks.forEach((block, i) => {
+      const name = `block_${i}_${block.file.replace(/[^A-Za-z0-9]/g, "_")}_line_${block.line}.py`;
+      writeFileSync(path.join(dir, name), block.code);
+      byModule.set(name, block);
+    });
+    const run = spawnSync(
+      env.mypy,
+      [
+        "--strict",
+        "--no-incremental",
+        "--no-error-summary",
+        "--show-error-codes",
+        "--python-executable",
+        env.python,
+        ...byModule.keys(),
+      ],
+      // mypy asks the Python executable for its import path, PYTHONPATH included.
+      { cwd: dir, encoding: "utf8", env: { ...process.env, PYTHONPATH: env.site, MYPYPATH: "" } },
+    );
+    if (run.error) throw run.error;
+    const found: { order: number; line: number; text: string }[] = [];
+    const unplaced: string[] = [];
+    for (const text of run.stdout.split("\n").filter((l) => l.trim() !== "")) {
+      const match = /^([^:]+):(\d+): (error|note): (.*)$/.exec(text);
+      if (match?.[3] === "note") continue;
+      const block = match ? byModule.get(match[1]!) : undefined;
+      if (!match || !block) {
+        unplaced.push(text);
+        continue;
+      }
+      const line = block.line + Number(match[2]) - 1;
+      found.push({ order: blocks.indexOf(block), line, text: `${block.file}:${line}: ${match[4]}` });
+    }
+    // In the blocks' order, whatever order mypy checked the modules in.
+    const problems = found.sort((a, b) => a.order - b.order || a.line - b.line).map((p) => p.text);
+    // Exit 1 is "type errors found"; anything else (or output that names no block) is mypy failing.
+    if ((run.status !== 0 && run.status !== 1) || unplaced.length > 0 || (run.status === 1 && problems.length === 0)) {
+      throw new Error(`mypy failed (exit ${run.status}):\n${[...unplaced, run.stderr].join("\n")}`);
+    }
+    return problems;
+  } finally {
+    rmSync(dir, { recursive: true, force: true });
+  }
 }

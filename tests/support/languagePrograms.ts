@@ -25,18 +25,38 @@ export interface LanguageStack {
 
 /**
  * What the Python programs run with, made once per test file: the language hosts beside the CLI,
- * the pinned `pulumi` Python SDK's venv (scripts/bootstrap/python.sh), and this package's Python SDK
+ * and the Python SDKs of installPythonSdk().
+ */
+export function preparePython(): PythonSdk {
+  languagesToolchain();
+  return installPythonSdk();
+}
+
+export interface PythonSdk {
+  /** The bin/ of the venv with the pinned `pulumi` Python SDK (sandbox/requirements/pulumi-python.txt). */
+  venvBin: string;
+  /** The folder this package's Python SDK is installed in, for PYTHONPATH. */
+  site: string;
+  cleanup(): void;
+}
+
+/** The bin/ of the venv scripts/bootstrap/python.sh made from sandbox/requirements/<name>.txt. */
+export function bootstrapVenvBin(name: string): string {
+  const lock = readFileSync(path.join(repoRoot, `sandbox/requirements/${name}.txt`));
+  const hash = (execFileSync("sha256sum", { input: lock, encoding: "utf8" }) as string).slice(0, 12);
+  return path.join(cacheRoot() as string, "venvs", `${name}-${hash}`, "bin");
+}
+
+/**
+ * The pinned `pulumi` Python SDK's venv (scripts/bootstrap/python.sh), and this package's Python SDK
  * built as a wheel from sdks/python and installed from it with pip (into a folder of its own, on
  * PYTHONPATH, so the shared venv stays as its lock says).
  */
-export function preparePython(): { venvBin: string; site: string; cleanup(): void } {
-  languagesToolchain();
+export function installPythonSdk(): PythonSdk {
   execFileSync("bash", [path.join(repoRoot, "scripts/bootstrap/python.sh")], {
     stdio: ["ignore", "ignore", "inherit"],
   });
-  const lock = readFileSync(path.join(repoRoot, "sandbox/requirements/pulumi-python.txt"));
-  const hash = (execFileSync("sha256sum", { input: lock, encoding: "utf8" }) as string).slice(0, 12);
-  const venvBin = path.join(cacheRoot() as string, "venvs", `pulumi-python-${hash}`, "bin");
+  const venvBin = bootstrapVenvBin("pulumi-python");
   const work = mkdtempSync(path.join(os.tmpdir(), "da-python-sdk-"));
   const wheels = path.join(work, "wheels");
   const site = path.join(work, "site");

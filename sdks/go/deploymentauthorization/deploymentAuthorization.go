@@ -20,8 +20,8 @@ type DeploymentAuthorization struct {
 	Connection pulumi.AnyOutput `pulumi:"connection"`
 	// What the component read from Astro (with `deployment`; null without).
 	Deployment pulumi.AnyOutput `pulumi:"deployment"`
-	// What was granted, in the terms of the cloud the arguments name.
-	Grant pulumi.AnyOutput `pulumi:"grant"`
+	// What was granted, in the terms of the cloud the arguments name: `cloud` names that cloud, and its fields are set. The AWS grant: this resource's share of one statement in the role's trust policy. The GCP grant: this resource's members in one role's unconditional binding. The Azure grant: this resource's federated credentials and the identity's role assignment.
+	Grant GrantOutput `pulumi:"grant"`
 }
 
 // NewDeploymentAuthorization registers a new resource with the given unique name, arguments, and options.
@@ -119,9 +119,9 @@ func (o DeploymentAuthorizationOutput) Deployment() pulumi.AnyOutput {
 	return o.ApplyT(func(v *DeploymentAuthorization) pulumi.AnyOutput { return v.Deployment }).(pulumi.AnyOutput)
 }
 
-// What was granted, in the terms of the cloud the arguments name.
-func (o DeploymentAuthorizationOutput) Grant() pulumi.AnyOutput {
-	return o.ApplyT(func(v *DeploymentAuthorization) pulumi.AnyOutput { return v.Grant }).(pulumi.AnyOutput)
+// What was granted, in the terms of the cloud the arguments name: `cloud` names that cloud, and its fields are set. The AWS grant: this resource's share of one statement in the role's trust policy. The GCP grant: this resource's members in one role's unconditional binding. The Azure grant: this resource's federated credentials and the identity's role assignment.
+func (o DeploymentAuthorizationOutput) Grant() GrantOutput {
+	return o.ApplyT(func(v *DeploymentAuthorization) GrantOutput { return v.Grant }).(GrantOutput)
 }
 
 func init() {

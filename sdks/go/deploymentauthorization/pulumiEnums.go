@@ -342,6 +342,97 @@ func (in *connectionTargetPtr) ToConnectionTargetPtrOutputWithContext(ctx contex
 	return pulumi.ToOutputWithContext(ctx, in).(ConnectionTargetPtrOutput)
 }
 
+type GrantMode string
+
+const (
+	GrantModeProjectRole             = GrantMode("projectRole")
+	GrantModeImpersonation           = GrantMode("impersonation")
+	GrantModeCustomerManagedIdentity = GrantMode("customerManagedIdentity")
+)
+
+type GrantModeOutput struct{ *pulumi.OutputState }
+
+func (GrantModeOutput) ElementType() reflect.Type {
+	return reflect.TypeOf((*GrantMode)(nil)).Elem()
+}
+
+func (o GrantModeOutput) ToGrantModeOutput() GrantModeOutput {
+	return o
+}
+
+func (o GrantModeOutput) ToGrantModeOutputWithContext(ctx context.Context) GrantModeOutput {
+	return o
+}
+
+func (o GrantModeOutput) ToGrantModePtrOutput() GrantModePtrOutput {
+	return o.ToGrantModePtrOutputWithContext(context.Background())
+}
+
+func (o GrantModeOutput) ToGrantModePtrOutputWithContext(ctx context.Context) GrantModePtrOutput {
+	return o.ApplyTWithContext(ctx, func(_ context.Context, v GrantMode) *GrantMode {
+		return &v
+	}).(GrantModePtrOutput)
+}
+
+func (o GrantModeOutput) ToStringOutput() pulumi.StringOutput {
+	return o.ToStringOutputWithContext(context.Background())
+}
+
+func (o GrantModeOutput) ToStringOutputWithContext(ctx context.Context) pulumi.StringOutput {
+	return o.ApplyTWithContext(ctx, func(_ context.Context, e GrantMode) string {
+		return string(e)
+	}).(pulumi.StringOutput)
+}
+
+func (o GrantModeOutput) ToStringPtrOutput() pulumi.StringPtrOutput {
+	return o.ToStringPtrOutputWithContext(context.Background())
+}
+
+func (o GrantModeOutput) ToStringPtrOutputWithContext(ctx context.Context) pulumi.StringPtrOutput {
+	return o.ApplyTWithContext(ctx, func(_ context.Context, e GrantMode) *string {
+		v := string(e)
+		return &v
+	}).(pulumi.StringPtrOutput)
+}
+
+type GrantModePtrOutput struct{ *pulumi.OutputState }
+
+func (GrantModePtrOutput) ElementType() reflect.Type {
+	return reflect.TypeOf((**GrantMode)(nil)).Elem()
+}
+
+func (o GrantModePtrOutput) ToGrantModePtrOutput() GrantModePtrOutput {
+	return o
+}
+
+func (o GrantModePtrOutput) ToGrantModePtrOutputWithContext(ctx context.Context) GrantModePtrOutput {
+	return o
+}
+
+func (o GrantModePtrOutput) Elem() GrantModeOutput {
+	return o.ApplyT(func(v *GrantMode) GrantMode {
+		if v != nil {
+			return *v
+		}
+		var ret GrantMode
+		return ret
+	}).(GrantModeOutput)
+}
+
+func (o GrantModePtrOutput) ToStringPtrOutput() pulumi.StringPtrOutput {
+	return o.ToStringPtrOutputWithContext(context.Background())
+}
+
+func (o GrantModePtrOutput) ToStringPtrOutputWithContext(ctx context.Context) pulumi.StringPtrOutput {
+	return o.ApplyTWithContext(ctx, func(_ context.Context, e *GrantMode) *string {
+		if e == nil {
+			return nil
+		}
+		v := string(*e)
+		return &v
+	}).(pulumi.StringPtrOutput)
+}
+
 type ServiceAccountComponent string
 
 const (
@@ -574,6 +665,8 @@ func init() {
 	pulumi.RegisterOutputType(ConnectionAirflowApiVersionPtrOutput{})
 	pulumi.RegisterOutputType(ConnectionTargetOutput{})
 	pulumi.RegisterOutputType(ConnectionTargetPtrOutput{})
+	pulumi.RegisterOutputType(GrantModeOutput{})
+	pulumi.RegisterOutputType(GrantModePtrOutput{})
 	pulumi.RegisterOutputType(ServiceAccountComponentOutput{})
 	pulumi.RegisterOutputType(ServiceAccountComponentPtrOutput{})
 	pulumi.RegisterOutputType(ServiceAccountComponentArrayOutput{})

@@ -3442,6 +3442,431 @@ func (o GcpGrantProjectRolePtrOutput) Role() pulumi.StringPtrOutput {
 	}).(pulumi.StringPtrOutput)
 }
 
+// What was granted, in the terms of the cloud the arguments name: `cloud` names that cloud, and its fields are set. The AWS grant: this resource's share of one statement in the role's trust policy. The GCP grant: this resource's members in one role's unconditional binding. The Azure grant: this resource's federated credentials and the identity's role assignment.
+type Grant struct {
+	// Set when `cloud` is `azure`: credentials made by hand that this resource took over (`adoptExistingCredentials`).
+	AdoptedCredentials []string `pulumi:"adoptedCredentials"`
+	// Set when `cloud` is `gcp`: our members as last applied or read (null after a refresh found none).
+	Binding *GrantBinding `pulumi:"binding"`
+	// Set when `cloud` is `azure`: the managed identity's client id.
+	ClientId *string `pulumi:"clientId"`
+	// The cloud the grant is in: `aws`, `gcp` or `azure`.
+	Cloud string `pulumi:"cloud"`
+	// Set when `cloud` is `azure`: our credentials as last applied or read (one missing after a refresh: deleted by hand).
+	Credentials []GrantCredentials `pulumi:"credentials"`
+	// Set when `cloud` is `azure`: the managed identity's resource id.
+	Identity *string `pulumi:"identity"`
+	// Set when `cloud` is `gcp`: the members this resource grants.
+	Members []string `pulumi:"members"`
+	// Set when `cloud` is `gcp`: the kind of grant (`gcp.grant.kind`).
+	Mode *GrantMode `pulumi:"mode"`
+	// Set when `cloud` is `aws`: whether this resource created the IAM OIDC provider (web identity trust).
+	OidcProviderCreated *bool `pulumi:"oidcProviderCreated"`
+	// Set when `cloud` is `azure`: an equal assignment someone made under another name: this resource relies on it and never deletes it.
+	PreExistingAssignment *string `pulumi:"preExistingAssignment"`
+	// Set when `cloud` is `gcp`: members that were in the binding before this resource: left in place when it goes.
+	PreExistingMembers []string `pulumi:"preExistingMembers"`
+	// Set when `cloud` is `azure`: the managed identity's principal (object) id.
+	PrincipalId *string `pulumi:"principalId"`
+	// Set when `cloud` is `gcp`: `projects/<id>` or `projects/-/serviceAccounts/<email>`: the IAM policy it is in.
+	Resource *string `pulumi:"resource"`
+	// Set when `cloud` is `gcp`: the role the binding grants.
+	Role *string `pulumi:"role"`
+	// Set when `cloud` is `aws`: the role's ARN, as AWS reports it.
+	RoleArn *string `pulumi:"roleArn"`
+	// Set when `cloud` is `azure`: the assignment (null when none was asked for, or a refresh found it deleted).
+	RoleAssignment *GrantRoleAssignment `pulumi:"roleAssignment"`
+	// Set when `cloud` is `aws`: this resource's share of the statement as last applied or read, as IAM stores it (null after a refresh found it removed).
+	Statement interface{} `pulumi:"statement"`
+	// Set when `cloud` is `aws`: the Sid of the statement that holds this grant (shared by grants that differ only in whom they trust).
+	StatementId *string `pulumi:"statementId"`
+	// Set when `cloud` is `azure`: the tenant the managed identity is in.
+	TenantId *string `pulumi:"tenantId"`
+	// Set when `cloud` is `aws`: this resource's entries: the principal it trusts, or the service account subjects.
+	Trusted []string `pulumi:"trusted"`
+}
+
+// What was granted, in the terms of the cloud the arguments name: `cloud` names that cloud, and its fields are set. The AWS grant: this resource's share of one statement in the role's trust policy. The GCP grant: this resource's members in one role's unconditional binding. The Azure grant: this resource's federated credentials and the identity's role assignment.
+type GrantOutput struct{ *pulumi.OutputState }
+
+func (GrantOutput) ElementType() reflect.Type {
+	return reflect.TypeOf((*Grant)(nil)).Elem()
+}
+
+func (o GrantOutput) ToGrantOutput() GrantOutput {
+	return o
+}
+
+func (o GrantOutput) ToGrantOutputWithContext(ctx context.Context) GrantOutput {
+	return o
+}
+
+// Set when `cloud` is `azure`: credentials made by hand that this resource took over (`adoptExistingCredentials`).
+func (o GrantOutput) AdoptedCredentials() pulumi.StringArrayOutput {
+	return o.ApplyT(func(v Grant) []string { return v.AdoptedCredentials }).(pulumi.StringArrayOutput)
+}
+
+// Set when `cloud` is `gcp`: our members as last applied or read (null after a refresh found none).
+func (o GrantOutput) Binding() GrantBindingPtrOutput {
+	return o.ApplyT(func(v Grant) *GrantBinding { return v.Binding }).(GrantBindingPtrOutput)
+}
+
+// Set when `cloud` is `azure`: the managed identity's client id.
+func (o GrantOutput) ClientId() pulumi.StringPtrOutput {
+	return o.ApplyT(func(v Grant) *string { return v.ClientId }).(pulumi.StringPtrOutput)
+}
+
+// The cloud the grant is in: `aws`, `gcp` or `azure`.
+func (o GrantOutput) Cloud() pulumi.StringOutput {
+	return o.ApplyT(func(v Grant) string { return v.Cloud }).(pulumi.StringOutput)
+}
+
+// Set when `cloud` is `azure`: our credentials as last applied or read (one missing after a refresh: deleted by hand).
+func (o GrantOutput) Credentials() GrantCredentialsArrayOutput {
+	return o.ApplyT(func(v Grant) []GrantCredentials { return v.Credentials }).(GrantCredentialsArrayOutput)
+}
+
+// Set when `cloud` is `azure`: the managed identity's resource id.
+func (o GrantOutput) Identity() pulumi.StringPtrOutput {
+	return o.ApplyT(func(v Grant) *string { return v.Identity }).(pulumi.StringPtrOutput)
+}
+
+// Set when `cloud` is `gcp`: the members this resource grants.
+func (o GrantOutput) Members() pulumi.StringArrayOutput {
+	return o.ApplyT(func(v Grant) []string { return v.Members }).(pulumi.StringArrayOutput)
+}
+
+// Set when `cloud` is `gcp`: the kind of grant (`gcp.grant.kind`).
+func (o GrantOutput) Mode() GrantModePtrOutput {
+	return o.ApplyT(func(v Grant) *GrantMode { return v.Mode }).(GrantModePtrOutput)
+}
+
+// Set when `cloud` is `aws`: whether this resource created the IAM OIDC provider (web identity trust).
+func (o GrantOutput) OidcProviderCreated() pulumi.BoolPtrOutput {
+	return o.ApplyT(func(v Grant) *bool { return v.OidcProviderCreated }).(pulumi.BoolPtrOutput)
+}
+
+// Set when `cloud` is `azure`: an equal assignment someone made under another name: this resource relies on it and never deletes it.
+func (o GrantOutput) PreExistingAssignment() pulumi.StringPtrOutput {
+	return o.ApplyT(func(v Grant) *string { return v.PreExistingAssignment }).(pulumi.StringPtrOutput)
+}
+
+// Set when `cloud` is `gcp`: members that were in the binding before this resource: left in place when it goes.
+func (o GrantOutput) PreExistingMembers() pulumi.StringArrayOutput {
+	return o.ApplyT(func(v Grant) []string { return v.PreExistingMembers }).(pulumi.StringArrayOutput)
+}
+
+// Set when `cloud` is `azure`: the managed identity's principal (object) id.
+func (o GrantOutput) PrincipalId() pulumi.StringPtrOutput {
+	return o.ApplyT(func(v Grant) *string { return v.PrincipalId }).(pulumi.StringPtrOutput)
+}
+
+// Set when `cloud` is `gcp`: `projects/<id>` or `projects/-/serviceAccounts/<email>`: the IAM policy it is in.
+func (o GrantOutput) Resource() pulumi.StringPtrOutput {
+	return o.ApplyT(func(v Grant) *string { return v.Resource }).(pulumi.StringPtrOutput)
+}
+
+// Set when `cloud` is `gcp`: the role the binding grants.
+func (o GrantOutput) Role() pulumi.StringPtrOutput {
+	return o.ApplyT(func(v Grant) *string { return v.Role }).(pulumi.StringPtrOutput)
+}
+
+// Set when `cloud` is `aws`: the role's ARN, as AWS reports it.
+func (o GrantOutput) RoleArn() pulumi.StringPtrOutput {
+	return o.ApplyT(func(v Grant) *string { return v.RoleArn }).(pulumi.StringPtrOutput)
+}
+
+// Set when `cloud` is `azure`: the assignment (null when none was asked for, or a refresh found it deleted).
+func (o GrantOutput) RoleAssignment() GrantRoleAssignmentPtrOutput {
+	return o.ApplyT(func(v Grant) *GrantRoleAssignment { return v.RoleAssignment }).(GrantRoleAssignmentPtrOutput)
+}
+
+// Set when `cloud` is `aws`: this resource's share of the statement as last applied or read, as IAM stores it (null after a refresh found it removed).
+func (o GrantOutput) Statement() pulumi.AnyOutput {
+	return o.ApplyT(func(v Grant) interface{} { return v.Statement }).(pulumi.AnyOutput)
+}
+
+// Set when `cloud` is `aws`: the Sid of the statement that holds this grant (shared by grants that differ only in whom they trust).
+func (o GrantOutput) StatementId() pulumi.StringPtrOutput {
+	return o.ApplyT(func(v Grant) *string { return v.StatementId }).(pulumi.StringPtrOutput)
+}
+
+// Set when `cloud` is `azure`: the tenant the managed identity is in.
+func (o GrantOutput) TenantId() pulumi.StringPtrOutput {
+	return o.ApplyT(func(v Grant) *string { return v.TenantId }).(pulumi.StringPtrOutput)
+}
+
+// Set when `cloud` is `aws`: this resource's entries: the principal it trusts, or the service account subjects.
+func (o GrantOutput) Trusted() pulumi.StringArrayOutput {
+	return o.ApplyT(func(v Grant) []string { return v.Trusted }).(pulumi.StringArrayOutput)
+}
+
+type GrantBinding struct {
+	// Our members in it.
+	Members []string `pulumi:"members"`
+	// The binding's role.
+	Role string `pulumi:"role"`
+}
+
+type GrantBindingOutput struct{ *pulumi.OutputState }
+
+func (GrantBindingOutput) ElementType() reflect.Type {
+	return reflect.TypeOf((*GrantBinding)(nil)).Elem()
+}
+
+func (o GrantBindingOutput) ToGrantBindingOutput() GrantBindingOutput {
+	return o
+}
+
+func (o GrantBindingOutput) ToGrantBindingOutputWithContext(ctx context.Context) GrantBindingOutput {
+	return o
+}
+
+// Our members in it.
+func (o GrantBindingOutput) Members() pulumi.StringArrayOutput {
+	return o.ApplyT(func(v GrantBinding) []string { return v.Members }).(pulumi.StringArrayOutput)
+}
+
+// The binding's role.
+func (o GrantBindingOutput) Role() pulumi.StringOutput {
+	return o.ApplyT(func(v GrantBinding) string { return v.Role }).(pulumi.StringOutput)
+}
+
+type GrantBindingPtrOutput struct{ *pulumi.OutputState }
+
+func (GrantBindingPtrOutput) ElementType() reflect.Type {
+	return reflect.TypeOf((**GrantBinding)(nil)).Elem()
+}
+
+func (o GrantBindingPtrOutput) ToGrantBindingPtrOutput() GrantBindingPtrOutput {
+	return o
+}
+
+func (o GrantBindingPtrOutput) ToGrantBindingPtrOutputWithContext(ctx context.Context) GrantBindingPtrOutput {
+	return o
+}
+
+func (o GrantBindingPtrOutput) Elem() GrantBindingOutput {
+	return o.ApplyT(func(v *GrantBinding) GrantBinding {
+		if v != nil {
+			return *v
+		}
+		var ret GrantBinding
+		return ret
+	}).(GrantBindingOutput)
+}
+
+// Our members in it.
+func (o GrantBindingPtrOutput) Members() pulumi.StringArrayOutput {
+	return o.ApplyT(func(v *GrantBinding) []string {
+		if v == nil {
+			return nil
+		}
+		return v.Members
+	}).(pulumi.StringArrayOutput)
+}
+
+// The binding's role.
+func (o GrantBindingPtrOutput) Role() pulumi.StringPtrOutput {
+	return o.ApplyT(func(v *GrantBinding) *string {
+		if v == nil {
+			return nil
+		}
+		return &v.Role
+	}).(pulumi.StringPtrOutput)
+}
+
+type GrantCredentials struct {
+	// The token audiences it accepts.
+	Audiences []string `pulumi:"audiences"`
+	// The Deployment's cluster OIDC issuer.
+	Issuer string `pulumi:"issuer"`
+	// The federated credential's name.
+	Name string `pulumi:"name"`
+	// The Kubernetes service account it admits (`system:serviceaccount:<ns>:<name>`).
+	Subject string `pulumi:"subject"`
+}
+
+type GrantCredentialsOutput struct{ *pulumi.OutputState }
+
+func (GrantCredentialsOutput) ElementType() reflect.Type {
+	return reflect.TypeOf((*GrantCredentials)(nil)).Elem()
+}
+
+func (o GrantCredentialsOutput) ToGrantCredentialsOutput() GrantCredentialsOutput {
+	return o
+}
+
+func (o GrantCredentialsOutput) ToGrantCredentialsOutputWithContext(ctx context.Context) GrantCredentialsOutput {
+	return o
+}
+
+// The token audiences it accepts.
+func (o GrantCredentialsOutput) Audiences() pulumi.StringArrayOutput {
+	return o.ApplyT(func(v GrantCredentials) []string { return v.Audiences }).(pulumi.StringArrayOutput)
+}
+
+// The Deployment's cluster OIDC issuer.
+func (o GrantCredentialsOutput) Issuer() pulumi.StringOutput {
+	return o.ApplyT(func(v GrantCredentials) string { return v.Issuer }).(pulumi.StringOutput)
+}
+
+// The federated credential's name.
+func (o GrantCredentialsOutput) Name() pulumi.StringOutput {
+	return o.ApplyT(func(v GrantCredentials) string { return v.Name }).(pulumi.StringOutput)
+}
+
+// The Kubernetes service account it admits (`system:serviceaccount:<ns>:<name>`).
+func (o GrantCredentialsOutput) Subject() pulumi.StringOutput {
+	return o.ApplyT(func(v GrantCredentials) string { return v.Subject }).(pulumi.StringOutput)
+}
+
+type GrantCredentialsArrayOutput struct{ *pulumi.OutputState }
+
+func (GrantCredentialsArrayOutput) ElementType() reflect.Type {
+	return reflect.TypeOf((*[]GrantCredentials)(nil)).Elem()
+}
+
+func (o GrantCredentialsArrayOutput) ToGrantCredentialsArrayOutput() GrantCredentialsArrayOutput {
+	return o
+}
+
+func (o GrantCredentialsArrayOutput) ToGrantCredentialsArrayOutputWithContext(ctx context.Context) GrantCredentialsArrayOutput {
+	return o
+}
+
+func (o GrantCredentialsArrayOutput) Index(i pulumi.IntInput) GrantCredentialsOutput {
+	return pulumi.All(o, i).ApplyT(func(vs []interface{}) GrantCredentials {
+		return vs[0].([]GrantCredentials)[vs[1].(int)]
+	}).(GrantCredentialsOutput)
+}
+
+type GrantRoleAssignment struct {
+	// The assignment's name (a GUID derived from scope, identity and role).
+	Name string `pulumi:"name"`
+	// The identity's principal id.
+	Principal string `pulumi:"principal"`
+	// The role as given: a built-in role's name or a role definition id.
+	Role string `pulumi:"role"`
+	// The role definition's id, as apply resolved it.
+	RoleDefinitionId *string `pulumi:"roleDefinitionId"`
+	// The scope it is on.
+	Scope string `pulumi:"scope"`
+}
+
+type GrantRoleAssignmentOutput struct{ *pulumi.OutputState }
+
+func (GrantRoleAssignmentOutput) ElementType() reflect.Type {
+	return reflect.TypeOf((*GrantRoleAssignment)(nil)).Elem()
+}
+
+func (o GrantRoleAssignmentOutput) ToGrantRoleAssignmentOutput() GrantRoleAssignmentOutput {
+	return o
+}
+
+func (o GrantRoleAssignmentOutput) ToGrantRoleAssignmentOutputWithContext(ctx context.Context) GrantRoleAssignmentOutput {
+	return o
+}
+
+// The assignment's name (a GUID derived from scope, identity and role).
+func (o GrantRoleAssignmentOutput) Name() pulumi.StringOutput {
+	return o.ApplyT(func(v GrantRoleAssignment) string { return v.Name }).(pulumi.StringOutput)
+}
+
+// The identity's principal id.
+func (o GrantRoleAssignmentOutput) Principal() pulumi.StringOutput {
+	return o.ApplyT(func(v GrantRoleAssignment) string { return v.Principal }).(pulumi.StringOutput)
+}
+
+// The role as given: a built-in role's name or a role definition id.
+func (o GrantRoleAssignmentOutput) Role() pulumi.StringOutput {
+	return o.ApplyT(func(v GrantRoleAssignment) string { return v.Role }).(pulumi.StringOutput)
+}
+
+// The role definition's id, as apply resolved it.
+func (o GrantRoleAssignmentOutput) RoleDefinitionId() pulumi.StringPtrOutput {
+	return o.ApplyT(func(v GrantRoleAssignment) *string { return v.RoleDefinitionId }).(pulumi.StringPtrOutput)
+}
+
+// The scope it is on.
+func (o GrantRoleAssignmentOutput) Scope() pulumi.StringOutput {
+	return o.ApplyT(func(v GrantRoleAssignment) string { return v.Scope }).(pulumi.StringOutput)
+}
+
+type GrantRoleAssignmentPtrOutput struct{ *pulumi.OutputState }
+
+func (GrantRoleAssignmentPtrOutput) ElementType() reflect.Type {
+	return reflect.TypeOf((**GrantRoleAssignment)(nil)).Elem()
+}
+
+func (o GrantRoleAssignmentPtrOutput) ToGrantRoleAssignmentPtrOutput() GrantRoleAssignmentPtrOutput {
+	return o
+}
+
+func (o GrantRoleAssignmentPtrOutput) ToGrantRoleAssignmentPtrOutputWithContext(ctx context.Context) GrantRoleAssignmentPtrOutput {
+	return o
+}
+
+func (o GrantRoleAssignmentPtrOutput) Elem() GrantRoleAssignmentOutput {
+	return o.ApplyT(func(v *GrantRoleAssignment) GrantRoleAssignment {
+		if v != nil {
+			return *v
+		}
+		var ret GrantRoleAssignment
+		return ret
+	}).(GrantRoleAssignmentOutput)
+}
+
+// The assignment's name (a GUID derived from scope, identity and role).
+func (o GrantRoleAssignmentPtrOutput) Name() pulumi.StringPtrOutput {
+	return o.ApplyT(func(v *GrantRoleAssignment) *string {
+		if v == nil {
+			return nil
+		}
+		return &v.Name
+	}).(pulumi.StringPtrOutput)
+}
+
+// The identity's principal id.
+func (o GrantRoleAssignmentPtrOutput) Principal() pulumi.StringPtrOutput {
+	return o.ApplyT(func(v *GrantRoleAssignment) *string {
+		if v == nil {
+			return nil
+		}
+		return &v.Principal
+	}).(pulumi.StringPtrOutput)
+}
+
+// The role as given: a built-in role's name or a role definition id.
+func (o GrantRoleAssignmentPtrOutput) Role() pulumi.StringPtrOutput {
+	return o.ApplyT(func(v *GrantRoleAssignment) *string {
+		if v == nil {
+			return nil
+		}
+		return &v.Role
+	}).(pulumi.StringPtrOutput)
+}
+
+// The role definition's id, as apply resolved it.
+func (o GrantRoleAssignmentPtrOutput) RoleDefinitionId() pulumi.StringPtrOutput {
+	return o.ApplyT(func(v *GrantRoleAssignment) *string {
+		if v == nil {
+			return nil
+		}
+		return v.RoleDefinitionId
+	}).(pulumi.StringPtrOutput)
+}
+
+// The scope it is on.
+func (o GrantRoleAssignmentPtrOutput) Scope() pulumi.StringPtrOutput {
+	return o.ApplyT(func(v *GrantRoleAssignment) *string {
+		if v == nil {
+			return nil
+		}
+		return &v.Scope
+	}).(pulumi.StringPtrOutput)
+}
+
 func init() {
 	pulumi.RegisterInputType(reflect.TypeOf((*AwsGrantInput)(nil)).Elem(), AwsGrantArgs{})
 	pulumi.RegisterInputType(reflect.TypeOf((*AwsGrantPtrInput)(nil)).Elem(), AwsGrantArgs{})
@@ -3517,4 +3942,11 @@ func init() {
 	pulumi.RegisterOutputType(GcpGrantImpersonationPtrOutput{})
 	pulumi.RegisterOutputType(GcpGrantProjectRoleOutput{})
 	pulumi.RegisterOutputType(GcpGrantProjectRolePtrOutput{})
+	pulumi.RegisterOutputType(GrantOutput{})
+	pulumi.RegisterOutputType(GrantBindingOutput{})
+	pulumi.RegisterOutputType(GrantBindingPtrOutput{})
+	pulumi.RegisterOutputType(GrantCredentialsOutput{})
+	pulumi.RegisterOutputType(GrantCredentialsArrayOutput{})
+	pulumi.RegisterOutputType(GrantRoleAssignmentOutput{})
+	pulumi.RegisterOutputType(GrantRoleAssignmentPtrOutput{})
 }

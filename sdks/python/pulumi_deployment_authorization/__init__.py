@@ -10,6 +10,7 @@ from ._enums import *
 from .deployment_authorization import *
 from .provider import *
 from ._inputs import *
+from . import outputs
 
 # Make subpackages available:
 if typing.TYPE_CHECKING:

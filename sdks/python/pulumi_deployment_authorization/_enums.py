@@ -9,6 +9,7 @@ from enum import Enum
 __all__ = [
     'ConnectionAirflowApiVersion',
     'ConnectionTarget',
+    'GrantMode',
     'ServiceAccountComponent',
 ]
 
@@ -24,6 +25,13 @@ class ConnectionAirflowApiVersion(_builtins.str, Enum):
 class ConnectionTarget(_builtins.str, Enum):
     AIRFLOW = "airflow"
     ASTRO = "astro"
+
+
+@pulumi.type_token("deployment-authorization:index:GrantMode")
+class GrantMode(_builtins.str, Enum):
+    PROJECT_ROLE = "projectRole"
+    IMPERSONATION = "impersonation"
+    CUSTOMER_MANAGED_IDENTITY = "customerManagedIdentity"
 
 
 @pulumi.type_token("deployment-authorization:index:ServiceAccountComponent")

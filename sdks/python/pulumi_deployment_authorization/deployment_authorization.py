@@ -13,6 +13,7 @@ if sys.version_info >= (3, 11):
 else:
     from typing_extensions import NotRequired, TypedDict, TypeAlias
 from . import _utilities
+from . import outputs
 from ._enums import *
 from ._inputs import *
 
@@ -216,9 +217,9 @@ class DeploymentAuthorization(pulumi.ComponentResource):
 
     @_builtins.property
     @pulumi.getter
-    def grant(self) -> pulumi.Output[Any]:
+    def grant(self) -> pulumi.Output['outputs.Grant']:
         """
-        What was granted, in the terms of the cloud the arguments name.
+        What was granted, in the terms of the cloud the arguments name: `cloud` names that cloud, and its fields are set. The AWS grant: this resource's share of one statement in the role's trust policy. The GCP grant: this resource's members in one role's unconditional binding. The Azure grant: this resource's federated credentials and the identity's role assignment.
         """
         return pulumi.get(self, "grant")
 

@@ -21,4 +21,6 @@ auth = da.DeploymentAuthorization(
     ),
 )
 pulumi.export("grant", auth.grant)
+# The grant is typed (outputs.Grant): its fields read as attributes.
+pulumi.export("roleArn", auth.grant.apply(lambda grant: grant.role_arn))
 pulumi.export("connection", auth.connection)

@@ -24,4 +24,6 @@ auth = da.DeploymentAuthorization(
     ),
 )
 pulumi.export("grant", auth.grant)
+# The grant is typed (outputs.Grant): its fields read as attributes.
+pulumi.export("members", auth.grant.apply(lambda grant: grant.members))
 pulumi.export("connection", auth.connection)
