@@ -182,8 +182,8 @@ type ComputedArgsByCloud = {
  */
 type ArgsByCloud = AwsArgs & GcpArgs & AzureArgs;
 type Same<A, B> = [A] extends [B] ? ([B] extends [A] ? true : false) : false;
-const argsByCloudMatchesTheModules: Same<ArgsByCloud, ComputedArgsByCloud> = true;
-void argsByCloudMatchesTheModules;
+type MustHold<T extends true> = T;
+type _ArgsByCloudMatchesTheModules = MustHold<Same<ArgsByCloud, ComputedArgsByCloud>>;
 
 /** One cloud per resource: give `aws`, `gcp` or `azure` (one key of the cloud list), and leave the others out. */
 export type DeploymentAuthorizationArgs = CommonArgs &

@@ -191,6 +191,19 @@ export function buildPortal(options: PortalOptions): FastifyInstance {
   });
 
   /** After a decision: back to the request's page (or its JSON), the outcome or the refusal shown there. */
+  /**
+   * The request named in the path, when the caller may take it back (decline or revoke it):
+   * approvers, and the one who asked for it.
+   */
+  async function takenBackBy(caller: Caller, id: string, verb: "decline" | "revoke"): Promise<Outcome> {
+    const request = await store.request(id);
+    if (!request) return failure(404, "NOT_FOUND", `no request ${id}`);
+    if (!caller.roles.has("approver") && request.requestedBy !== caller.id) {
+      return failure(403, "NOT_AN_APPROVER", `${caller.id} may not ${verb} this request`, request);
+    }
+    return { ok: true, request };
+  }
+
   async function answer(req: FastifyRequest, reply: FastifyReply, outcome: Outcome, done: string) {
     if (outcome.ok) {
       if (wantsHtml(req)) return reply.redirect(`/requests/${outcome.request.id}/review?done=${done}`, 303);
@@ -215,34 +228,12 @@ export function buildPortal(options: PortalOptions): FastifyInstance {
   app.post<{ Params: { id: string } }>("/requests/:id/approve", async (req, reply) => {
     const caller = callerOf(req);
     const request = await store.request(req.params.id);
-    if (!request)
-      return answer(
-        req,
-        reply,
-        { ok: false, status: 404, code: "NOT_FOUND", message: `no request ${req.params.id}` },
-        "",
-      );
-    if (!caller.roles.has("approver")) {
-      return answer(
-        req,
-        reply,
-        { ok: false, status: 403, code: "NOT_AN_APPROVER", message: `${caller.id} may not approve requests`, request },
-        "",
-      );
-    }
+    if (!request) return answer(req, reply, failure(404, "NOT_FOUND", `no request ${req.params.id}`), "");
+    if (!caller.roles.has("approver"))
+      return answer(req, reply, failure(403, "NOT_AN_APPROVER", `${caller.id} may not approve requests`, request), "");
     if (request.requestedBy === caller.id) {
-      return answer(
-        req,
-        reply,
-        {
-          ok: false,
-          status: 403,
-          code: "SELF_APPROVAL",
-          message: "you made this request: another approver must approve it",
-          request,
-        },
-        "",
-      );
+      const message = "you made this request: another approver must approve it";
+      return answer(req, reply, failure(403, "SELF_APPROVAL", message, request), "");
     }
     // The approver approved what the review showed: that review is what the history keeps.
     if (!(await store.decide(request.id, "pending", "approved", caller.id, "approved", { review: request.review }))) {
@@ -253,28 +244,9 @@ export function buildPortal(options: PortalOptions): FastifyInstance {
 
   app.post<{ Params: { id: string } }>("/requests/:id/decline", async (req, reply) => {
     const caller = callerOf(req);
-    const request = await store.request(req.params.id);
-    if (!request)
-      return answer(
-        req,
-        reply,
-        { ok: false, status: 404, code: "NOT_FOUND", message: `no request ${req.params.id}` },
-        "",
-      );
-    if (!caller.roles.has("approver") && request.requestedBy !== caller.id) {
-      return answer(
-        req,
-        reply,
-        {
-          ok: false,
-          status: 403,
-          code: "NOT_AN_APPROVER",
-          message: `${caller.id} may not decline this request`,
-          request,
-        },
-        "",
-      );
-    }
+    const found = await takenBackBy(caller, req.params.id, "decline");
+    if (!found.ok) return answer(req, reply, found, "");
+    const { request } = found;
     if (!(await store.decide(request.id, "pending", "declined", caller.id, "declined", { review: request.review }))) {
       return answer(req, reply, notPending(await store.request(request.id)), "");
     }
@@ -283,43 +255,12 @@ export function buildPortal(options: PortalOptions): FastifyInstance {
 
   app.post<{ Params: { id: string } }>("/requests/:id/revoke", async (req, reply) => {
     const caller = callerOf(req);
-    const request = await store.request(req.params.id);
-    if (!request)
-      return answer(
-        req,
-        reply,
-        { ok: false, status: 404, code: "NOT_FOUND", message: `no request ${req.params.id}` },
-        "",
-      );
-    // Taking access away is for approvers, and for the one who asked for it.
-    if (!caller.roles.has("approver") && request.requestedBy !== caller.id) {
-      return answer(
-        req,
-        reply,
-        {
-          ok: false,
-          status: 403,
-          code: "NOT_AN_APPROVER",
-          message: `${caller.id} may not revoke this request`,
-          request,
-        },
-        "",
-      );
-    }
+    const found = await takenBackBy(caller, req.params.id, "revoke");
+    if (!found.ok) return answer(req, reply, found, "");
+    const { request } = found;
     if (!(await store.decide(request.id, "approved", "revoked", caller.id, "revoked", { outputs: request.outputs }))) {
       const now = await store.request(request.id);
-      return answer(
-        req,
-        reply,
-        {
-          ok: false,
-          status: 409,
-          code: "NOT_APPROVED",
-          message: `the request is ${now?.status}, not approved`,
-          request: now,
-        },
-        "",
-      );
+      return answer(req, reply, failure(409, "NOT_APPROVED", `the request is ${now?.status}, not approved`, now), "");
     }
     return answer(req, reply, await applyTeam(request, caller.id, "revoke"), "revoked");
   });
@@ -443,14 +384,17 @@ export function buildPortal(options: PortalOptions): FastifyInstance {
   return app;
 }
 
+function failure(status: number, code: string, message: string, request?: AccessRequest): Outcome {
+  return { ok: false, status, code, message, ...(request ? { request } : {}) };
+}
+
 function notPending(request: AccessRequest | undefined): Outcome {
-  return {
-    ok: false,
-    status: 409,
-    code: "NOT_PENDING",
-    message: `the request is ${request?.status ?? "gone"}: someone decided it already`,
+  return failure(
+    409,
+    "NOT_PENDING",
+    `the request is ${request?.status ?? "gone"}: someone decided it already`,
     request,
-  };
+  );
 }
 
 function argsOf(
