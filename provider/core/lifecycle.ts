@@ -262,7 +262,8 @@ export class AuthorizationLifecycle {
     const keys = plugin.sharedAcrossPlaces?.(grant) ?? [];
     const ledger = this.grantOf({ grant }).driver.ledger;
     if (keys.length === 0 || !ledger) return new Set();
-    const claimed = await ledger.claimedByOthers(grant, instance);
+    const records = await ledger.records(grant);
+    const claimed = new Set([...records].filter(([owner]) => owner !== instance).flatMap(([, digests]) => digests));
     return new Set(keys.filter((key) => claimed.has(claimDigest(key))));
   }
 

@@ -152,12 +152,15 @@ export interface GrantDriver<G extends GrantBase = GrantBase, R extends Resolved
  * over one record.
  */
 export interface ClaimLedger<G extends GrantBase = GrantBase> {
-  /** Records this instance's claim on these digests (replacing an earlier one), before the grant is written. */
-  record(grant: G, instance: string, digests: string[]): Promise<void>;
-  /** Takes this instance's claim away; absent is success. */
-  release(grant: G, instance: string): Promise<void>;
-  /** The digests that instances other than `instance` claim on the grant's target. */
-  claimedByOthers(grant: G, instance: string | undefined): Promise<Set<string>>;
+  /** Records this owner's claim on these digests (replacing an earlier one), before the grant is written. */
+  record(grant: G, owner: string, digests: string[]): Promise<void>;
+  /** Takes this owner's claim away; absent is success. */
+  release(grant: G, owner: string): Promise<void>;
+  /**
+   * Every record kept beside the grant's target, by owner: an instance (12 hex digits) or a
+   * handover (`handover-<digest>`, see `handoverOwner`), each with the digests it claims.
+   */
+  records(grant: G): Promise<ReadonlyMap<string, readonly string[]>>;
 }
 
 /** What a grant driver reports while it ensures a grant: lets the connection be written meanwhile. */

@@ -332,9 +332,6 @@ export class MemoryAzure implements GrantDriver<AzureGrant, AzureResolved> {
     release: async (grant, instance) => {
       this.identities.get(grant.identity.toLowerCase())?.tags.delete(`${CLAIM_TAG_PREFIX}${instance}`);
     },
-    claimedByOthers: async (grant, instance) =>
-      new Set(
-        [...this.claimTags(grant.identity)].filter(([owner]) => owner !== instance).flatMap(([, digests]) => digests),
-      ),
+    records: async (grant) => this.claimTags(grant.identity),
   };
 }

@@ -110,9 +110,6 @@ function roleTagLedger(trust: Required<TrustDriver>): ClaimLedger<AwsGrant> {
   return {
     record: (grant, instance, digests) => trust.recordClaim(grant.role, instance, digests),
     release: (grant, instance) => trust.releaseClaim(grant.role, instance),
-    async claimedByOthers(grant, instance) {
-      const claims = await trust.listClaims(grant.role);
-      return new Set([...claims].filter(([owner]) => owner !== instance).flatMap(([, digests]) => digests));
-    },
+    records: (grant) => trust.listClaims(grant.role),
   };
 }

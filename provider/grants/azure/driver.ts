@@ -163,10 +163,7 @@ export class AzureFederationDriver implements GrantDriver<AzureGrant, AzureResol
   readonly ledger: ClaimLedger<AzureGrant> = {
     record: (grant, instance, digests) => this.recordClaim(grant.identity, instance, digests),
     release: (grant, instance) => this.releaseClaim(grant.identity, instance),
-    claimedByOthers: async (grant, instance) => {
-      const claims = await this.listClaims(grant.identity);
-      return new Set([...claims].filter(([owner]) => owner !== instance).flatMap(([, digests]) => digests));
-    },
+    records: (grant) => this.listClaims(grant.identity),
   };
 
   constructor(private readonly options: AzureArmOptions = {}) {
