@@ -27,6 +27,43 @@ export function newInstance(): string {
   return randomBytes(6).toString("hex");
 }
 
+/**
+ * The owner under which a ledger keeps a handover: the unit with this digest was kept by its owner,
+ * when that owner went, only for the resources that claim it in the ledger, and is theirs to remove
+ * from then on, even those that found it granted already.
+ */
+export function handoverOwner(digest: string): string {
+  return `handover-${digest}`;
+}
+
+/**
+ * An instance's record in a ledger: the digests of the units it owns and shares across places, then
+ * those of the units it found granted already, each marked `f` (it relies on those, it does not own
+ * them: their owner hands them over when it goes).
+ */
+export function ledgerRecord(owned: readonly string[], found: readonly string[]): string[] {
+  return [...new Set([...owned.filter((digest) => !found.includes(digest)), ...found.map((digest) => `f${digest}`)])];
+}
+
+/** What a ledger's records say, for `self`: the digests other instances own, those they found, and the handovers. */
+export function readLedger(
+  records: ReadonlyMap<string, readonly string[]>,
+  self: string | undefined,
+): { owned: Set<string>; found: Set<string>; handovers: Set<string> } {
+  const owned = new Set<string>();
+  const found = new Set<string>();
+  const handovers = new Set<string>();
+  for (const [owner, digests] of records) {
+    if (owner.startsWith("handover-")) handovers.add(owner.slice("handover-".length));
+    else if (owner !== self)
+      for (const digest of digests) {
+        if (digest.startsWith("f")) found.add(digest.slice(1));
+        else owned.add(digest);
+      }
+  }
+  return { owned, found, handovers };
+}
+
 /** The digest of one grant entry's key (a planner's `claims`): 32 bits, so a claim stays short. */
 export function claimDigest(key: string): string {
   return createHash("sha256").update(key).digest("hex").slice(0, 8);

@@ -6,7 +6,18 @@ import {
   SECRETS_BACKEND_KEYS,
 } from "../astro/deploymentSettingsPlan";
 import { sameConnectionPayload } from "./canonical";
-import { FreshListings, claimDigest, claimOf, claimedByOthers, newInstance, withClaim, withoutClaim } from "./claims";
+import {
+  FreshListings,
+  claimDigest,
+  claimOf,
+  claimedByOthers,
+  handoverOwner,
+  ledgerRecord,
+  newInstance,
+  readLedger,
+  withClaim,
+  withoutClaim,
+} from "./claims";
 import { AuthorizationError, ConnectionExistsError, Operation, adviseFor } from "./errors";
 import { defaultDescription, livePayloadInPlanTerms, pluginFor } from "./plan";
 import type {
@@ -52,6 +63,7 @@ export class AuthorizationLifecycle {
     private readonly drivers: Drivers,
     private readonly ambient: AmbientCredentials = {},
     private readonly listings: FreshListings<Array<string | null>> = new FreshListings(),
+    private readonly ledgerListings: FreshListings<ReadonlyMap<string, readonly string[]>> = new FreshListings(),
   ) {}
 
   // Errors leave each operation with advice that fits it: a missing role on create is checked or
@@ -108,12 +120,17 @@ export class AuthorizationLifecycle {
       }
     });
     const [grant, made] = await Promise.allSettled([granting, connecting]);
+    let failure: unknown;
     if (grant.status === "fulfilled" && made.status === "fulfilled") {
-      const granted = await this.withSharesKnown(plugin, planned.grant, grant.value.resolved, planned, instance);
-      return {
-        id: this.idOf(planned),
-        outs: { ...planned, resolved: { ...granted, ...made.value, ...applied, instance } },
-      };
+      try {
+        const granted = await this.withSharesKnown(plugin, driver, planned.grant, grant.value, planned, instance, []);
+        return {
+          id: this.idOf(planned),
+          outs: { ...planned, resolved: { ...granted, ...made.value, ...applied, instance } },
+        };
+      } catch (error) {
+        failure = error;
+      }
     }
     // Created together or not at all: take back the connection, what this call set on the
     // Deployment and the grant it added, whichever of them were made.
@@ -137,7 +154,9 @@ export class AuthorizationLifecycle {
       }
       if (grant.value.changed) await driver.remove(planned.grant, grant.value.resolved);
     }
-    await this.releaseClaim(plugin, driver, planned.grant, instance).catch(() => undefined);
+    // Its claim on the shares it found goes too: as the last of them, its claim is the whole record.
+    await driver.ledger?.release(planned.grant, instance).catch(() => undefined);
+    if (failure !== undefined) throw failure;
     throw grant.status === "rejected" ? grant.reason : (made as PromiseRejectedResult).reason;
   }
 
@@ -204,23 +223,87 @@ export class AuthorizationLifecycle {
   }
 
   /**
-   * The grant less every entry that another instance claims in the connection's place. Asked after
-   * our own connection is written or gone, so of two resources taking one entry away at once, the
-   * later one sees neither's claim and removes it.
+   * What of the grant to take away: the grant less every unit that another instance claims, in the
+   * connection's place or in the cloud's ledger, and less every unit this resource found granted
+   * already (`sharesFound`) whose owner has not handed it over. Asked after our own connection and
+   * ledger record are written or gone, so of two resources taking one unit away at once, the later
+   * one sees neither's claim and removes it. A unit of ours kept only for resources that claim it in
+   * the ledger (found it granted, or share it across places) is handed over to them first: the last
+   * of them removes it. `takenOver` are the found units handed over to us, to remove as our own.
    */
   private async unclaimed<G extends AuthorizationState["grant"]>(
     plugin: GrantPlanner,
+    driver: GrantDriver,
     grant: G,
     subject: ClaimSubject,
     instance: string | undefined,
     source: "program" | "stored",
-  ): Promise<G | undefined> {
-    const [kept, keptElsewhere] = await Promise.all([
-      this.keysOthersClaim(plugin.claims(grant), subject, instance, source),
-      this.keysClaimedInLedger(plugin, grant, instance),
+    sharesFound: readonly string[],
+  ): Promise<{ grant: G | undefined; takenOver: Set<string>; handoversDone: string[] }> {
+    const keys = plugin.claims(grant);
+    const [atPlace, records] = await Promise.all([
+      this.keysOthersClaim(keys, subject, instance, source),
+      this.ledgerRecords(plugin, driver, grant),
     ]);
-    for (const key of keptElsewhere) kept.add(key);
-    return (kept.size === 0 ? grant : plugin.withoutClaims(grant, kept)) as G | undefined;
+    const ledger = readLedger(records, instance);
+    const kept = new Set<string>();
+    const takenOver = new Set<string>();
+    const toHandOver: string[] = [];
+    for (const key of keys) {
+      const digest = claimDigest(key);
+      const found = sharesFound.includes(digest);
+      const ours = !found || ledger.handovers.has(digest);
+      if (atPlace.has(key) || ledger.owned.has(digest) || ledger.found.has(digest)) {
+        kept.add(key);
+        // Those that found it granted do not own it: they may remove it once we hand it over.
+        if (ours && ledger.found.has(digest) && !ledger.handovers.has(digest)) toHandOver.push(digest);
+      } else if (!ours) kept.add(key);
+      else if (found) takenOver.add(key);
+    }
+    for (const digest of toHandOver) await driver.ledger!.record(grant, handoverOwner(digest), [digest]);
+    if (toHandOver.length > 0) {
+      // One that found it and went meanwhile may have looked before the handover was there: when
+      // nobody claims it now, it is ours to remove after all.
+      const now = readLedger(await this.ledgerRecords(plugin, driver, grant), instance);
+      for (const key of keys) {
+        const digest = claimDigest(key);
+        if (!toHandOver.includes(digest) || atPlace.has(key) || now.owned.has(digest) || now.found.has(digest))
+          continue;
+        kept.delete(key);
+        ledger.handovers.add(digest);
+      }
+    }
+    const handoversDone = keys
+      .filter((key) => !kept.has(key))
+      .map(claimDigest)
+      .filter((digest) => ledger.handovers.has(digest));
+    const left = (kept.size === 0 ? grant : plugin.withoutClaims(grant, kept)) as G | undefined;
+    return { grant: left, takenOver, handoversDone };
+  }
+
+  /** Takes away what `unclaimed` left, then the handovers of the units it removed. */
+  private async removeUnclaimed(
+    plugin: GrantPlanner,
+    driver: GrantDriver,
+    unclaimed: Awaited<ReturnType<AuthorizationLifecycle["unclaimed"]>>,
+    resolved: Facts,
+  ): Promise<void> {
+    if (!unclaimed.grant) return;
+    const facts =
+      unclaimed.takenOver.size > 0 ? plugin.shareClaimed(unclaimed.grant, resolved, unclaimed.takenOver) : resolved;
+    await driver.remove(unclaimed.grant, facts);
+    for (const digest of unclaimed.handoversDone) await driver.ledger!.release(unclaimed.grant, handoverOwner(digest));
+  }
+
+  /** The ledger's records on the grant's target, from a listing started after the call (one for deletes at once). */
+  private ledgerRecords(
+    plugin: GrantPlanner,
+    driver: GrantDriver,
+    grant: AuthorizationState["grant"],
+  ): Promise<ReadonlyMap<string, readonly string[]>> {
+    const ledger = driver.ledger;
+    if (!ledger) return Promise.resolve(new Map());
+    return this.ledgerListings.get(`${plugin.cloud} ${plugin.idOf(grant)}`, () => ledger.records(grant));
   }
 
   /** The units that resources in other places may share, as digests for a ledger claim. */
@@ -228,15 +311,19 @@ export class AuthorizationLifecycle {
     return (plugin.sharedAcrossPlaces?.(grant) ?? []).map(claimDigest);
   }
 
-  /** This instance's claim in the cloud on the units other places may share; released when there are none. */
+  /**
+   * This instance's claim in the cloud on the units other places may share and on those it found
+   * granted already; released when there are none.
+   */
   private async recordClaim(
     plugin: GrantPlanner,
     driver: GrantDriver,
     grant: AuthorizationState["grant"],
     instance: string,
+    sharesFound: readonly string[] = [],
   ): Promise<void> {
     if (!driver.ledger) return;
-    const digests = this.crossPlaceDigests(plugin, grant);
+    const digests = ledgerRecord(this.crossPlaceDigests(plugin, grant), sharesFound);
     if (digests.length > 0) await driver.ledger.record(grant, instance, digests);
   }
 
@@ -245,43 +332,47 @@ export class AuthorizationLifecycle {
     driver: GrantDriver,
     grant: AuthorizationState["grant"],
     instance: string | undefined,
+    sharesFound: readonly string[] = [],
   ): Promise<void> {
-    if (!driver.ledger || instance === undefined || this.crossPlaceDigests(plugin, grant).length === 0) return;
+    if (!driver.ledger || instance === undefined) return;
+    if (this.crossPlaceDigests(plugin, grant).length === 0 && sharesFound.length === 0) return;
     await driver.ledger.release(grant, instance);
   }
 
   /**
-   * Which of the grant's cross-place units an instance other than `instance` claims in the cloud.
-   * Asked after our own ledger claim is gone, for the same reason as the connection's.
-   */
-  private async keysClaimedInLedger(
-    plugin: GrantPlanner,
-    grant: AuthorizationState["grant"],
-    instance: string | undefined,
-  ): Promise<Set<string>> {
-    const keys = plugin.sharedAcrossPlaces?.(grant) ?? [];
-    const ledger = this.grantOf({ grant }).driver.ledger;
-    if (keys.length === 0 || !ledger) return new Set();
-    const records = await ledger.records(grant);
-    const claimed = new Set([...records].filter(([owner]) => owner !== instance).flatMap(([, digests]) => digests));
-    return new Set(keys.filter((key) => claimed.has(claimDigest(key))));
-  }
-
-  /**
-   * The facts with every unit that apply found granted already and another resource claims taken
-   * as that resource's share (removed when neither claims it), not as a stranger's (never removed).
+   * The facts once the units that apply found granted already are sorted out. One that another
+   * instance claims in the connection's place is that resource's share and ours too (removed when
+   * neither claims it). One that nobody here claims was granted by a resource whose connection lives
+   * elsewhere, by an earlier release or by hand: this resource relies on it without owning it, and
+   * claims it in the cloud's ledger, where its owner, wherever it lives, sees the claim before it
+   * removes the unit. `ownedBefore` are the units an update found that this resource made itself.
    */
   private async withSharesKnown(
     plugin: GrantPlanner,
+    driver: GrantDriver,
     grant: AuthorizationState["grant"],
-    resolved: Facts,
+    ensured: { resolved: Facts; found?: string[] },
     subject: ClaimSubject,
     instance: string,
+    ownedBefore: readonly string[],
   ): Promise<Facts> {
-    const found = plugin.foundGranted(grant, resolved);
-    if (found.length === 0) return resolved;
-    const shared = await this.keysOthersClaim(found, subject, instance, "program");
-    return shared.size === 0 ? resolved : plugin.shareClaimed(grant, resolved, shared);
+    const found = [...new Set([...(ensured.found ?? []), ...plugin.foundGranted(grant, ensured.resolved)])].filter(
+      (key) => !ownedBefore.includes(key),
+    );
+    if (found.length === 0) return ensured.resolved;
+    const [shared, records] = await Promise.all([
+      this.keysOthersClaim(found, subject, instance, "program"),
+      this.ledgerRecords(plugin, driver, grant),
+    ]);
+    // An owner that keeps its claim in the ledger sees ours there too: the unit is its share and ours.
+    const ownedInLedger = readLedger(records, instance).owned;
+    for (const key of found) if (ownedInLedger.has(claimDigest(key))) shared.add(key);
+    const resolved = shared.size === 0 ? ensured.resolved : plugin.shareClaimed(grant, ensured.resolved, shared);
+    if (!driver.ledger) return resolved;
+    const sharesFound = found.filter((key) => !shared.has(key)).map(claimDigest);
+    if (sharesFound.length === 0) return resolved;
+    await this.recordClaim(plugin, driver, grant, instance, sharesFound);
+    return { ...resolved, sharesFound };
   }
 
   /** Which of these claim keys an instance other than `instance` claims in the subject's connection place. */
@@ -338,10 +429,13 @@ export class AuthorizationLifecycle {
     const connection = this.connectionOf(news, "program");
     // A resource made by an earlier release gets its instance, and so its claim, on its first update.
     const instance = olds.resolved.instance ?? newInstance();
-    if (this.crossPlaceDigests(plugin, news.grant).length > 0)
-      await this.recordClaim(plugin, driver, news.grant, instance);
+    const foundBefore = olds.resolved.sharesFound ?? [];
+    // The shares found before stay claimed until this update has found them again (or made them).
+    if (this.crossPlaceDigests(plugin, news.grant).length > 0 || foundBefore.length > 0)
+      await this.recordClaim(plugin, driver, news.grant, instance, foundBefore);
     else await this.releaseClaim(plugin, driver, olds.grant, olds.resolved.instance);
-    const { resolved } = await driver.ensure(news.grant, { grant: olds.grant, resolved: olds.resolved });
+    const ensured = await driver.ensure(news.grant, { grant: olds.grant, resolved: olds.resolved });
+    const { resolved } = ensured;
     const settingsFacts = await this.updateSettings(plugin, olds, news, resolved);
     const facts = await connection.prepare();
     const updated = await connection.update(
@@ -351,10 +445,19 @@ export class AuthorizationLifecycle {
     );
     // Taken back once the connection claims what it now relies on, and only what nobody else claims.
     const stale = plugin.stale(olds.grant, news.grant);
-    const unclaimed = stale && (await this.unclaimed(plugin, stale, news, instance, "program"));
-    if (unclaimed) await driver.remove(unclaimed, olds.resolved);
+    if (stale) {
+      const unclaimed = await this.unclaimed(plugin, driver, stale, news, instance, "program", foundBefore);
+      await this.removeUnclaimed(plugin, driver, unclaimed, olds.resolved);
+    }
     const kept = olds.resolved.environmentObjectId ? { environmentObjectId: olds.resolved.environmentObjectId } : {};
-    const granted = await this.withSharesKnown(plugin, news.grant, resolved, news, instance);
+    const ownedBefore = plugin.claims(olds.grant).filter((key) => !foundBefore.includes(claimDigest(key)));
+    const granted = await this.withSharesKnown(plugin, driver, news.grant, ensured, news, instance, ownedBefore);
+    if (granted.sharesFound === undefined && foundBefore.length > 0) {
+      // None found any more: the record keeps only the units shared across places, if any.
+      if (this.crossPlaceDigests(plugin, news.grant).length > 0)
+        await this.recordClaim(plugin, driver, news.grant, instance);
+      else await this.releaseClaim(plugin, driver, news.grant, instance, foundBefore);
+    }
     return {
       outs: { ...news, resolved: { ...granted, ...kept, ...settingsFacts, ...facts, ...updated, instance } },
     };
@@ -378,9 +481,10 @@ export class AuthorizationLifecycle {
       await connection.remove(state.connection.connectionId, state.resolved);
     }
     // A newer instance holding the connection has a ledger claim of its own.
-    await this.releaseClaim(plugin, driver, state.grant, instance);
-    const unclaimed = await this.unclaimed(plugin, state.grant, state, instance, "stored");
-    if (unclaimed) await driver.remove(unclaimed, state.resolved);
+    const sharesFound = state.resolved.sharesFound ?? [];
+    await this.releaseClaim(plugin, driver, state.grant, instance, sharesFound);
+    const unclaimed = await this.unclaimed(plugin, driver, state.grant, state, instance, "stored", sharesFound);
+    await this.removeUnclaimed(plugin, driver, unclaimed, state.resolved);
     if (!settings) return;
     await this.settingsDriver().remove(
       {

@@ -130,13 +130,14 @@ export interface GrantDriver<G extends GrantBase = GrantBase, R extends Resolved
    * Adds our part, leaving everything else as it is. `previous` is the state before an update, so
    * the driver can tell what is already ours from what someone else made. `progress.factsKnown` is
    * called as soon as the facts the connection needs are known (a role's ARN, an identity's client
-   * id), which may be well before the grant is written and verified.
+   * id), which may be well before the grant is written and verified. `found` holds the claim keys
+   * of the units that were granted before this call wrote anything (absent: the driver cannot tell).
    */
   ensure(
     grant: G,
     previous?: { grant: G; resolved: R },
     progress?: EnsureProgress<R>,
-  ): Promise<{ changed: boolean; resolved: R }>;
+  ): Promise<{ changed: boolean; resolved: R; found?: string[] }>;
   /** Removes our part only; absent is success. Missing target: TargetMissingError. */
   remove(grant: G, resolved: R): Promise<{ removed: boolean }>;
   /** Where claims on units shared across connection places are kept in the cloud; absent: nowhere. */
@@ -376,6 +377,12 @@ export interface AuthorizationState<G extends GrantBase = GrantBase, R extends R
     previousWorkloadIdentity?: string;
     /** Made by the create that made the connection and written into its claim; absent in state of earlier releases. */
     instance?: string;
+    /**
+     * Digests of the units this resource relies on that it found granted already, by a resource it
+     * could not see (its connection lives elsewhere) or by hand: claimed in the cloud's ledger, and
+     * removed only once their owner has handed them over (see `handoverOwner`).
+     */
+    sharesFound?: string[];
   };
 }
 

@@ -19,10 +19,18 @@ import { CLAIM_TAG_PREFIX, TAG_LIMIT } from "../../provider/grants/azure/driver"
 import { airflowSink } from "../../provider/connections/airflow";
 import { createProvider, type ProviderMethods } from "../../provider/core/provider";
 import { awsGrantDriver } from "../../provider/grants/aws";
+import { assignmentKey, credentialKey } from "../../provider/grants/azure/claimKeys";
 import { GRANT_PLANNERS } from "../../provider/grants";
 import { parseInputs } from "../../provider/inputs";
 import { foreignPolicy } from "./fixtures";
-import { TrustPolicy, grantHolds, liveShare, withGrant, withoutGrant } from "../../provider/grants/aws/trustPolicy";
+import {
+  TrustPolicy,
+  entriesFoundIn,
+  grantHolds,
+  liveShare,
+  withGrant,
+  withoutGrant,
+} from "../../provider/grants/aws/trustPolicy";
 
 /**
  * The real provider methods over an in-memory IAM (one role, `data-reader`, holding the foreign
@@ -68,11 +76,12 @@ export class MemoryTrust implements TrustDriver {
   async ensure(grant: GrantOnRole, roleArnKnown?: (roleArn: string) => void) {
     const r = this.role(grant.role);
     roleArnKnown?.(r.arn);
-    if (grantHolds(r.policy, grant)) return { roleArn: r.arn, changed: false };
+    const foundEntries = entriesFoundIn(r.policy, grant);
+    if (grantHolds(r.policy, grant)) return { roleArn: r.arn, changed: false, foundEntries };
     r.policy = withGrant(r.policy, grant);
     this.writes++;
     await this.verification;
-    return { roleArn: r.arn, changed: true };
+    return { roleArn: r.arn, changed: true, foundEntries };
   }
 
   async remove(grant: GrantOnRole) {
@@ -284,6 +293,10 @@ export class MemoryAzure implements GrantDriver<AzureGrant, AzureResolved> {
     const identity = this.identity(grant.identity);
     let changed = false;
     const adopted: string[] = [];
+    const found = [
+      ...grant.credentials.filter((c) => identity.credentials.has(c.name)).map((c) => credentialKey(grant, c)),
+      ...(grant.roleAssignment && this.assignments.has(grant.roleAssignment.name) ? [assignmentKey(grant)] : []),
+    ];
     for (const c of grant.credentials) {
       const twin = [...identity.credentials.values()].find(
         (l) => l.name !== c.name && l.issuer === c.issuer && l.subject === c.subject,
@@ -306,6 +319,7 @@ export class MemoryAzure implements GrantDriver<AzureGrant, AzureResolved> {
     return {
       changed,
       resolved: { principalId, clientId, tenantId, ...(adopted.length > 0 ? { adoptedCredentials: adopted } : {}) },
+      found,
     };
   }
 

@@ -12,8 +12,10 @@ import type { AuthorizationState } from "../../provider/core/types";
 import type { AwsGrant } from "../../provider/grants/aws/types";
 import type { ProviderMethods } from "../../provider/core/provider";
 import { findStatement } from "../../provider/grants/aws/trustPolicy";
+import { awsPlanner } from "../../provider/grants/aws/planner";
 import { gcpPlanner } from "../../provider/grants/gcp/planner";
 import { azurePlanner } from "../../provider/grants/azure/planner";
+import { credentialKey as azureCredentialKey } from "../../provider/grants/azure/claimKeys";
 import type { AzureGrant } from "../../provider/grants/azure/plan";
 import {
   MemoryAzure,
@@ -211,6 +213,163 @@ describe("a cluster's role trusted for Deployments whose connections live in dif
   it("keeps no claim on the role for a Deployment's own role (its connection's place is the only one)", async () => {
     await provider.create(await checked());
     expect(trust.claims.get("data-reader")?.size ?? 0).toBe(0);
+  });
+});
+
+describe("one Deployment trusted on one role by resources whose connections live in different places", () => {
+  const OTHER_AIRFLOW = "http://127.0.0.1:9090";
+  const elsewhere = {
+    owner: "team-b/prod/s3-reader",
+    connection: { connectionId: "aws_data", airflow: { url: OTHER_AIRFLOW, auth: { kind: "token" } } },
+  };
+  let entryDigest: string;
+  const digest = () => entryDigest;
+  const tags = () => new Map(trust.claims.get("data-reader") ?? []);
+
+  beforeEach(async () => {
+    entryDigest = claimDigest(awsPlanner.claims((await checked()).grant)[0]!);
+  });
+
+  it("the one that finds the entry claims it on the role; destroying the owner hands it over", async () => {
+    const a = await provider.create(await checked());
+    expect(a.outs.resolved.sharesFound).toBeUndefined();
+    const b = await provider.create(await checked(elsewhere));
+    expect(b.outs.resolved.sharesFound).toEqual([digest()]);
+    expect(tags()).toEqual(new Map([[b.outs.resolved.instance, [`f${digest()}`]]]));
+    await provider.delete(a.id, a.outs);
+    expect(principals()).toEqual([WORKLOAD_IDENTITY]);
+    expect(tags()).toEqual(
+      new Map([
+        [b.outs.resolved.instance, [`f${digest()}`]],
+        [`handover-${digest()}`, [digest()]],
+      ]),
+    );
+    await provider.delete(b.id, b.outs);
+    expect(principals()).toEqual([]);
+    expect(tags()).toEqual(new Map());
+  });
+
+  it("destroying the one that found it first leaves the entry to its owner, who removes it last", async () => {
+    const a = await provider.create(await checked());
+    const b = await provider.create(await checked(elsewhere));
+    await provider.delete(b.id, b.outs);
+    expect(principals()).toEqual([WORKLOAD_IDENTITY]);
+    expect(tags()).toEqual(new Map());
+    await provider.delete(a.id, a.outs);
+    expect(principals()).toEqual([]);
+  });
+
+  it("an owner of an earlier release (no instance, no claim) keeps the entry for the one that found it", async () => {
+    const a = await provider.create(await checked());
+    const b = await provider.create(await checked(elsewhere));
+    await provider.delete(a.id, legacy(a.outs));
+    expect(principals()).toEqual([WORKLOAD_IDENTITY]);
+    await provider.delete(b.id, b.outs);
+    expect(principals()).toEqual([]);
+    expect(tags()).toEqual(new Map());
+  });
+
+  it("deleted at the same moment, nothing is left behind: no entry, no tag", async () => {
+    for (let run = 0; run < 5; run++) {
+      const a = await provider.create(await checked());
+      const b = await provider.create(await checked(elsewhere));
+      await Promise.all([provider.delete(a.id, a.outs), provider.delete(b.id, b.outs)]);
+      expect(principals()).toEqual([]);
+      expect(tags()).toEqual(new Map());
+    }
+  });
+
+  it("the owner's handover lands after the other one looked: the owner removes the entry itself", async () => {
+    const a = await provider.create(await checked());
+    const b = await provider.create(await checked(elsewhere));
+    const record = trust.recordClaim.bind(trust);
+    let finderDeleted = false;
+    vi.spyOn(trust, "recordClaim").mockImplementation(async (role, owner, digests) => {
+      // The finder's delete runs whole between the owner's look at the ledger and its handover.
+      if (owner.startsWith("handover-")) {
+        await provider.delete(b.id, b.outs);
+        finderDeleted = true;
+      }
+      return record(role, owner, digests);
+    });
+    await provider.delete(a.id, a.outs);
+    expect(finderDeleted).toBe(true);
+    expect(principals()).toEqual([]);
+    expect(tags()).toEqual(new Map());
+  });
+
+  it("an update keeps the share it found and its claim; the owner's delete still hands it over", async () => {
+    const a = await provider.create(await checked());
+    const b = await provider.create(await checked(elsewhere));
+    const updated = await provider.update(
+      b.id,
+      b.outs,
+      await checked({ ...elsewhere, connection: { ...elsewhere.connection, description: "reads the lake" } }),
+    );
+    expect(updated.outs.resolved.sharesFound).toEqual([digest()]);
+    expect(tags().get(b.outs.resolved.instance!)).toEqual([`f${digest()}`]);
+    await provider.delete(a.id, a.outs);
+    expect(principals()).toEqual([WORKLOAD_IDENTITY]);
+    await provider.delete(b.id, updated.outs);
+    expect(principals()).toEqual([]);
+    expect(tags()).toEqual(new Map());
+  });
+
+  it("two in the same Airflow share it as owners, with no tag on the role", async () => {
+    const a = await provider.create(await checked());
+    const b = await provider.create(
+      await checked({
+        owner: "other/prod/s3-reader",
+        connection: { connectionId: "aws_other", airflow: { url: TARGET.url, auth: { kind: "token" } } },
+      }),
+    );
+    expect(b.outs.resolved.sharesFound).toBeUndefined();
+    expect(tags()).toEqual(new Map());
+    await provider.delete(a.id, a.outs);
+    await provider.delete(b.id, b.outs);
+    expect(principals()).toEqual([]);
+  });
+});
+
+describe("one Deployment federated with one identity by resources whose connections live in different places", () => {
+  const OTHER_AIRFLOW = "http://127.0.0.1:9090";
+  const SCOPE = `/subscriptions/${AZURE_SUBSCRIPTION}/resourceGroups/data`;
+  let azure: MemoryAzure;
+  let provider: ProviderMethods<AzureGrant>;
+
+  beforeEach(() => {
+    ({ azure, provider } = memoryAzureProvider({ AIRFLOW_API_TOKEN: "tok" }));
+    azure.addIdentity(AZURE_IDENTITY, { team: "data" });
+  });
+
+  const at = async (airflowUrl: string, owner: string) => {
+    const raw = azureInputs(
+      { namespace: "galaxy-a", roleAssignment: { scope: SCOPE, role: "Storage Blob Data Reader" } },
+      { owner, connection: { connectionId: "azure_lake", airflow: { url: airflowUrl, auth: { kind: "token" } } } },
+    );
+    const result = await provider.check({}, raw);
+    expect(result.failures).toBeUndefined();
+    return result.inputs as unknown as Parameters<typeof provider.create>[0];
+  };
+  const credentialNames = () => [...azure.identities.get(AZURE_IDENTITY.toLowerCase())!.credentials.keys()].sort();
+
+  it("keeps the credentials and the assignment for the other, whichever is destroyed first", async () => {
+    for (const firstGoes of ["owner", "finder"] as const) {
+      const a = await provider.create(await at(TARGET.url, "team-a/prod/lake"));
+      const b = await provider.create(await at(OTHER_AIRFLOW, "team-b/prod/lake"));
+      // The credentials are found; the assignment is shared across places by design, and its owner's
+      // claim is in the ledger, so it is the finder's share too.
+      const credentials = b.outs.grant.credentials.map((c) => claimDigest(azureCredentialKey(b.outs.grant, c)));
+      expect([...(b.outs.resolved.sharesFound ?? [])].sort()).toEqual(credentials.sort());
+      const [first, second] = firstGoes === "owner" ? [a, b] : [b, a];
+      await provider.delete(first.id, first.outs);
+      expect(credentialNames()).toEqual(a.outs.grant.credentials.map((c) => c.name).sort());
+      expect(azure.assignments.size).toBe(1);
+      await provider.delete(second.id, second.outs);
+      expect(credentialNames()).toEqual([]);
+      expect(azure.assignments.size).toBe(0);
+      expect(azure.identities.get(AZURE_IDENTITY.toLowerCase())!.tags).toEqual(new Map([["team", "data"]]));
+    }
   });
 });
 

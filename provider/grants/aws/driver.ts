@@ -34,7 +34,7 @@ import { ROLE_ARN } from "./names";
 import {
   TrustPolicy,
   entriesAt,
-  findStatement,
+  entriesFoundIn,
   grantHolds,
   handMadeTwins,
   liveShare,
@@ -256,7 +256,7 @@ export class AwsIamTrustDriver implements TrustDriver {
   async ensure(grant: GrantOnRole, roleArnKnown?: (roleArn: string) => void) {
     const oidcProviderCreated = grant.oidcProvider ? await this.ensureOidcProvider(grant.oidcProvider) : undefined;
     let failedOver: TrustPolicy | undefined;
-    const { facts, changed } = await this.writer
+    const { facts, changed, before } = await this.writer
       .submit(grant.role, {
         what: `add the grant of ${grant.sid}`,
         apply: (policy) => withGrant(policy, grant),
@@ -278,7 +278,12 @@ export class AwsIamTrustDriver implements TrustDriver {
         removal: false,
       });
     }
-    return { roleArn: facts.arn, changed, ...(oidcProviderCreated !== undefined ? { oidcProviderCreated } : {}) };
+    return {
+      roleArn: facts.arn,
+      changed,
+      foundEntries: entriesFoundIn(before, grant),
+      ...(oidcProviderCreated !== undefined ? { oidcProviderCreated } : {}),
+    };
   }
 
   /**
@@ -287,8 +292,8 @@ export class AwsIamTrustDriver implements TrustDriver {
    * effort: the failure being reported matters more than its clean-up failing too.
    */
   private async takeBack(grant: GrantOnRole, before: TrustPolicy): Promise<void> {
-    const present = new Set(entriesAt(findStatement(before, grant.sid) ?? {}, grant.entryPath));
-    const added = entriesAt(grant.statement, grant.entryPath).filter((e) => !present.has(e));
+    const found = new Set(entriesFoundIn(before, grant));
+    const added = entriesAt(grant.statement, grant.entryPath).filter((e) => !found.has(e));
     if (added.length === 0) return;
     const share = { ...grant, statement: withEntriesAt(grant.statement, grant.entryPath, added) };
     await this.writer
@@ -329,9 +334,10 @@ export class AwsIamTrustDriver implements TrustDriver {
     if (!tags.some((tag) => tag.Key === key) && tags.length >= ROLE_TAG_LIMIT) {
       throw new AuthorizationError(
         "QUOTA_EXCEEDED",
-        `IAM role ${name} has ${tags.length} tags, IAM's limit per role: this resource keeps its claim on the ` +
-          `role's trust of a cluster role as a tag (${key}), so that a resource for another Deployment on the same ` +
-          `cluster does not take that trust away when it is deleted. Remove a tag the role does not need ` +
+        `IAM role ${name} has ${tags.length} tags, IAM's limit per role: this resource keeps its claim on a trust ` +
+          `entry that resources with connections in other places rely on too (a cluster role's, or one it found ` +
+          `granted already) as a tag (${key}), so that none of them takes the entry away from the others when it is ` +
+          `deleted. Remove a tag the role does not need ` +
           `(aws iam list-role-tags --role-name ${name}), then run pulumi up again.`,
       );
     }

@@ -91,12 +91,16 @@ export function awsGrantDriver(trust: TrustDriver): GrantDriver<AwsGrant, AwsRes
       };
     },
     async ensure(grant, previous, progress) {
-      const { roleArn, changed, oidcProviderCreated } = await trust.ensure(
+      const { roleArn, changed, oidcProviderCreated, foundEntries } = await trust.ensure(
         { ...grant, statement: grant.statement ?? ownedGrantOf(grant).statement },
         progress && ((roleArn) => progress.factsKnown({ roleArn })),
       );
       const created = oidcProviderCreated || previous?.resolved.oidcProviderCreated;
-      return { changed, resolved: { roleArn, ...(created ? { oidcProviderCreated: true } : {}) } };
+      return {
+        changed,
+        resolved: { roleArn, ...(created ? { oidcProviderCreated: true } : {}) },
+        ...(foundEntries ? { found: foundEntries.map((entry) => claimKey(grant, entry)) } : {}),
+      };
     },
     remove: (grant) => trust.remove(ownedGrantOf(grant)),
     ...(trust.listClaims && trust.recordClaim && trust.releaseClaim

@@ -51,6 +51,12 @@ export interface OwnedGrant {
   statement: PolicyStatement;
 }
 
+/** The entries of `share` that `policy` already holds in the same statement (found before a write). */
+export function entriesFoundIn(policy: TrustPolicy, share: OwnedGrant): string[] {
+  const present = new Set(entriesAt(findStatement(policy, share.sid) ?? {}, share.entryPath));
+  return entriesAt(share.statement, share.entryPath).filter((entry) => present.has(entry));
+}
+
 function valueAt(statement: PolicyStatement, entryPath: string[]): PolicyValue | undefined {
   let node: PolicyValue | PolicyStatement | undefined = statement;
   for (const key of entryPath) {

@@ -42,12 +42,12 @@ export interface TrustDriver {
   /**
    * Adds our entries, leaving every other statement and entry as it is; creates a missing OIDC
    * provider. `roleArnKnown` is called with the role's ARN as soon as it is read, before the write
-   * is verified.
+   * is verified. `foundEntries`: our entries our statement held before this call wrote anything.
    */
   ensure(
     grant: GrantOnRole,
     roleArnKnown?: (roleArn: string) => void,
-  ): Promise<{ roleArn: string; changed: boolean; oidcProviderCreated?: boolean }>;
+  ): Promise<{ roleArn: string; changed: boolean; oidcProviderCreated?: boolean; foundEntries?: string[] }>;
   /** Removes our entries only; absent is success. Missing role: TargetMissingError. */
   remove(grant: GrantOnRole): Promise<{ removed: boolean }>;
   /** The claims kept on the role (its tags): the digests each instance claims. Missing role: TargetMissingError. */

@@ -17,6 +17,7 @@ import {
   isOtherDeploymentsCredential,
   roleDefinitionGuid,
 } from "./plan";
+import { assignmentKey, credentialKey } from "./claimKeys";
 import { IDENTITY_ID, identityName } from "./names";
 
 type TokenCredential = ConstructorParameters<typeof ManagedServiceIdentityClient>[0];
@@ -235,15 +236,21 @@ export class AzureFederationDriver implements GrantDriver<AzureGrant, AzureResol
       // so that a create reported as failed leaves no credential without its connection.
       const made: string[] = [];
       try {
-        const { changed, adopted } = await this.ensureCredentials(
+        const { changed, adopted, found } = await this.ensureCredentials(
           grant,
           previous?.resolved.adoptedCredentials ?? [],
           made,
         );
         const resolved: AzureResolved = { ...identity, ...(adopted.length > 0 ? { adoptedCredentials: adopted } : {}) };
-        if (!grant.roleAssignment) return { changed, resolved };
+        if (!grant.roleAssignment) return { changed, resolved, found };
         const assignment = await this.ensureAssignment(grant, identity.principalId);
-        return { changed: changed || assignment.created, resolved: { ...resolved, ...assignment.resolved } };
+        // Found under our name: made by a resource of this package (one whose connection may live elsewhere).
+        const assignmentFound = !assignment.created && !assignment.resolved.preExistingAssignment;
+        return {
+          changed: changed || assignment.created,
+          resolved: { ...resolved, ...assignment.resolved },
+          found: assignmentFound ? [...found, assignmentKey(grant)] : found,
+        };
       } catch (error) {
         await this.takeBackCredentials(grant.identity, made);
         throw error;
@@ -444,7 +451,11 @@ export class AzureFederationDriver implements GrantDriver<AzureGrant, AzureResol
           }),
       );
     }
-    return { changed: todo.length > 0, adopted };
+    // Our credentials already there under our names: made by a resource of this package.
+    const found = grant.credentials
+      .filter((wanted) => live.some((l) => l.name === wanted.name))
+      .map((wanted) => credentialKey(grant, wanted));
+    return { changed: todo.length > 0, adopted, found };
   }
 
   /**

@@ -1,19 +1,10 @@
 import type { GrantPlanner } from "../../core/types";
+import { assignmentKey, credentialKey } from "./claimKeys";
 import { identityName } from "./names";
 import { AzureGrant, AzureResolved, staleAzureGrant } from "./plan";
 import { azureExtraForApply, azureExtraInPlanTerms } from "./resolved";
 
 const BROAD_ROLES = new Set(["Owner", "Contributor", "User Access Administrator"]);
-
-/** Entra keeps one credential per issuer and subject on an identity: that pair is the unit of access. */
-function credentialKey(grant: AzureGrant, credential: AzureGrant["credentials"][number]): string {
-  return `azure ${grant.identity.toLowerCase()} ${credential.issuer} ${credential.subject}`;
-}
-
-function assignmentKey(grant: AzureGrant): string {
-  const { scope, role } = grant.roleAssignment!;
-  return `azure ${grant.identity.toLowerCase()} role ${role} at ${scope.toLowerCase()}`;
-}
 
 /** Azure once planned: the identity's id and review, and what apply fills into the connection. */
 export const azurePlanner: GrantPlanner<AzureGrant, AzureResolved> = {
@@ -35,7 +26,8 @@ export const azurePlanner: GrantPlanner<AzureGrant, AzureResolved> = {
     if (credentials.length === 0 && !roleAssignment) return undefined;
     return { ...grant, credentials, roleAssignment };
   },
-  // Credentials are ours by name; an equal assignment under another name (preExistingAssignment) is a stranger's.
+  // Credentials and the assignment found under our names are reported by the driver; an equal
+  // assignment under another name (preExistingAssignment) is a stranger's, never removed.
   foundGranted: () => [],
   shareClaimed: (_grant, resolved) => resolved,
   idOf: (grant) => identityName(grant.identity),
