@@ -5,7 +5,7 @@ import {
   GetOpenIDConnectProviderCommand,
   GetRoleCommand,
   IAMClient,
-  ListRoleTagsCommand,
+  Tag,
   ListRolesCommand,
   TagRoleCommand,
   UntagRoleCommand,
@@ -317,6 +317,7 @@ export class AwsIamTrustDriver implements TrustDriver {
     return { removed: changed };
   }
 
+  /** The claims kept on the role (its tags), read with GetRole: one read for concurrent callers. */
   async listClaims(role: string): Promise<Map<string, string[]>> {
     const claims = new Map<string, string[]>();
     for (const tag of await this.roleTags(role)) {
@@ -357,20 +358,13 @@ export class AwsIamTrustDriver implements TrustDriver {
     });
   }
 
-  private async roleTags(role: string): Promise<Array<{ Key?: string; Value?: string }>> {
-    const name = roleNameOf(role);
-    const tags: Array<{ Key?: string; Value?: string }> = [];
-    let marker: string | undefined;
-    do {
-      const page = await this.call(`ListRoleTags ${name}`, "ListRoleTags", () =>
-        this.client.send(new ListRoleTagsCommand({ RoleName: name, Marker: marker })),
-      ).catch((error: unknown) => {
-        throw isCode(error, "NoSuchEntity") ? missingRole(name, error) : error;
-      });
-      tags.push(...(page.Tags ?? []));
-      marker = page.IsTruncated ? page.Marker : undefined;
-    } while (marker);
-    return tags;
+  /**
+   * GetRole answers every tag of a role (IAM allows 50), so no ListRoleTags (nor its permission) is
+   * needed. A read of its own, sent after the call: a caller that just released its claim must not
+   * be answered by a read that went out before.
+   */
+  private async roleTags(role: string): Promise<Tag[]> {
+    return (await this.getRole(role)).tags;
   }
 
   private async updatePolicy(role: string, policy: TrustPolicy, timing?: CallTiming): Promise<void> {
@@ -420,7 +414,7 @@ export class AwsIamTrustDriver implements TrustDriver {
     return this.quota;
   }
 
-  private async getRole(role: string, timing?: CallTiming): Promise<{ arn: string; policy: TrustPolicy }> {
+  private async getRole(role: string, timing?: CallTiming): Promise<{ arn: string; policy: TrustPolicy; tags: Tag[] }> {
     const name = roleNameOf(role);
     try {
       const response = await this.call(`GetRole ${name}`, "GetRole", () =>
@@ -433,7 +427,11 @@ export class AwsIamTrustDriver implements TrustDriver {
             `or the role has another path. Fix aws.targetRole or the AWS credentials of the stack.`,
         );
       }
-      return { arn, policy: parsePolicyDocument(response.Role?.AssumeRolePolicyDocument ?? "{}") };
+      return {
+        arn,
+        policy: parsePolicyDocument(response.Role?.AssumeRolePolicyDocument ?? "{}"),
+        tags: response.Role?.Tags ?? [],
+      };
     } catch (error) {
       throw isCode(error, "NoSuchEntity") ? missingRole(name, error) : error;
     }

@@ -85,11 +85,11 @@ export const CLAIM_TAG_PREFIX = "DeploymentAuthorization:";
 export const TAG_LIMIT = 50;
 
 /**
- * Microsoft.Resources Tags at scope, 2021-04-01 (resources.json): GET reads a resource's tags,
- * PATCH with `Merge` adds or replaces the given names, with `Delete` removes them. Sent through the
+ * Microsoft.Resources Tags at scope, 2021-04-01 (resources.json): PATCH with `Merge` adds or
+ * replaces the given names, with `Delete` removes them (the identity's own GET reads them). Sent through the
  * identity client's pipeline (its credential, retries and timeout), as `@azure/arm-resources` does.
  */
-function tagsAtScope(httpMethod: "GET" | "PATCH"): OperationSpec {
+function tagsPatch(): OperationSpec {
   const text = { name: "String" } as const;
   const tags = {
     serializedName: "properties",
@@ -112,38 +112,30 @@ function tagsAtScope(httpMethod: "GET" | "PATCH"): OperationSpec {
   });
   return {
     path: "/{scope}/providers/Microsoft.Resources/tags/default",
-    httpMethod,
+    httpMethod: "PATCH",
     responses: { 200: { bodyMapper: tagsResource }, default: {} },
     queryParameters: [constant("api-version", "2021-04-01")],
     urlParameters: [urlParameter("$host"), urlParameter("scope")],
-    headerParameters: [
-      constant("Accept", "application/json"),
-      ...(httpMethod === "PATCH" ? [constant("Content-Type", "application/json")] : []),
-    ],
-    ...(httpMethod === "PATCH"
-      ? {
-          requestBody: {
-            parameterPath: "parameters",
-            mapper: {
-              serializedName: "parameters",
-              required: true,
-              type: {
-                name: "Composite",
-                modelProperties: {
-                  operation: { serializedName: "operation", type: text },
-                  properties: tags,
-                },
-              },
-            },
+    headerParameters: [constant("Accept", "application/json"), constant("Content-Type", "application/json")],
+    requestBody: {
+      parameterPath: "parameters",
+      mapper: {
+        serializedName: "parameters",
+        required: true,
+        type: {
+          name: "Composite",
+          modelProperties: {
+            operation: { serializedName: "operation", type: text },
+            properties: tags,
           },
-          mediaType: "json" as const,
-        }
-      : {}),
+        },
+      },
+    },
+    mediaType: "json" as const,
     serializer: createSerializer({}, false),
   };
 }
-const GET_TAGS = tagsAtScope("GET");
-const PATCH_TAGS = tagsAtScope("PATCH");
+const PATCH_TAGS = tagsPatch();
 
 /** Azure refuses overlapping writes to one identity's credentials: wait and write again. */
 const CONCURRENT_WRITES = "ConcurrentFederatedIdentityCredentialsWritesForSingleManagedIdentity";
@@ -339,9 +331,12 @@ export class AzureFederationDriver implements GrantDriver<AzureGrant, AzureResol
     });
   }
 
+  /**
+   * The identity's tags, as its own GET answers them: reading them needs only the identity's read
+   * permission, which every operation needs already (writing them needs the Tags API's).
+   */
   private async identityTags(id: string): Promise<Record<string, string>> {
-    const result = await this.tagsCall(id, "read tags", "tags.getAtScope", GET_TAGS, {});
-    return result.properties?.tags ?? {};
+    return (await this.fetchIdentity(id)).tags ?? {};
   }
 
   private async patchTags(id: string, operation: "Merge" | "Delete", tags: Record<string, string>): Promise<void> {
@@ -562,16 +557,20 @@ export class AzureFederationDriver implements GrantDriver<AzureGrant, AzureResol
   }
 
   private async getIdentity(id: string) {
+    const identity = await this.fetchIdentity(id);
+    return {
+      principalId: identity.principalId ?? "",
+      clientId: identity.clientId ?? "",
+      tenantId: identity.tenantId ?? "",
+    };
+  }
+
+  private async fetchIdentity(id: string) {
     const { resourceGroup, name } = parseIdentity(id);
     try {
-      const identity = await this.call(`get managed identity ${name}`, "userAssignedIdentities.get", () =>
+      return await this.call(`get managed identity ${name}`, "userAssignedIdentities.get", () =>
         this.identityClient(id).userAssignedIdentities.get(resourceGroup, name),
       );
-      return {
-        principalId: identity.principalId ?? "",
-        clientId: identity.clientId ?? "",
-        tenantId: identity.tenantId ?? "",
-      };
     } catch (error) {
       if (error instanceof RemoteError && error.status === 404) {
         throw new TargetMissingError(
