@@ -43,11 +43,13 @@ export interface FakeProject {
   projectId: string;
   projectNumber: string;
   policy: Policy;
+  labels: Record<string, string>;
+  etag: string;
 }
 
 export async function createProject(
   fakeUrl: string,
-  options: { projectId?: string; projectNumber?: string; policy?: Policy } = {},
+  options: { projectId?: string; projectNumber?: string; policy?: Policy; labels?: Record<string, string> } = {},
 ): Promise<FakeProject> {
   return fakeAdmin(fakeUrl, "POST", "projects", { projectId: uniqueProjectId(), ...options });
 }
@@ -79,21 +81,32 @@ export async function storedPolicy(fakeUrl: string, target: Target): Promise<Pol
   return fakeAdmin(fakeUrl, "GET", `policy?${query(target)}`);
 }
 
+/** A project's labels and etag, as stored. */
+export async function storedLabels(
+  fakeUrl: string,
+  projectId: string,
+): Promise<{ labels: Record<string, string>; etag: string }> {
+  const { labels, etag } = await fakeAdmin<FakeProject>(fakeUrl, "GET", `projects/${encodeURIComponent(projectId)}`);
+  return { labels, etag };
+}
+
 /** Calls received per method (e.g. `projects.setIamPolicy`) for one project or service account. */
 export async function callCounts(fakeUrl: string, target: Target): Promise<Record<string, number>> {
   return fakeAdmin(fakeUrl, "GET", `calls?${query(target)}`);
 }
 
 /**
- * Makes the next `count` responses of `method` for `target` break Google's schema ("schema"), or
- * lets another writer change the policy right after each of them ("concurrentWrite").
+ * Makes the next `count` responses of `method` for `target` break Google's schema ("schema"), lets
+ * another writer change the policy (after `projects.get`, the labels) right after each of them
+ * ("concurrentWrite"), or answers them as Google answers a caller without the method's permission
+ * ("forbidden": 403 PERMISSION_DENIED naming it).
  */
 export async function injectFault(
   fakeUrl: string,
   method: string,
   target: Target,
   count = 1,
-  kind: "schema" | "concurrentWrite" = "schema",
+  kind: "schema" | "concurrentWrite" | "forbidden" = "schema",
 ): Promise<void> {
   await fakeAdmin(fakeUrl, "POST", "faults", { method, count, kind, ...target });
 }

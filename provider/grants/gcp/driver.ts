@@ -1,21 +1,13 @@
 import { cloudresourcemanager, cloudresourcemanager_v3 } from "@googleapis/cloudresourcemanager";
 import { iam, iam_v1 } from "@googleapis/iam";
 import { GoogleAuth, OAuth2Client } from "google-auth-library";
-import { summarizeBody } from "../../core/diagnosis";
 import { AuthorizationError, RemoteError, TargetMissingError } from "../../core/errors";
 import { PolicyStore, SharedPolicyOptions, SharedPolicyWriter, StalePolicyError } from "../../core/policyStore";
-import {
-  DROPPED,
-  LandedTries,
-  REMOTE_DEFAULTS,
-  Remote,
-  RemoteClassifier,
-  RemoteTuning,
-  mayHaveLandedByStatus,
-  unavailable,
-} from "../../core/remoteCall";
+import { LandedTries, REMOTE_DEFAULTS, Remote, RemoteTuning, unavailable } from "../../core/remoteCall";
 import { RetriesExhaustedError } from "../../core/retry";
-import type { EnsureProgress, GrantDriver } from "../../core/types";
+import type { ClaimLedger, EnsureProgress, GrantDriver } from "../../core/types";
+import { GOOGLE_CLASSIFIER, googleMessage, statusOf } from "./googleErrors";
+import { ProjectLabelLedger } from "./labelLedger";
 import { GcpGrant, GcpResolved, describeResource, preExisting, resourceKind } from "./plan";
 import {
   IamPolicy,
@@ -41,53 +33,6 @@ export interface GcpIamOptions extends SharedPolicyOptions, RemoteTuning {
 /** Conditions in a policy need version 3: always ask for it, so nothing is read (or written back) downgraded. */
 const POLICY_VERSION = 3;
 
-interface GoogleError {
-  status?: number;
-  code?: number | string;
-  message: string;
-  response?: { status?: number; data?: unknown; headers?: Record<string, string> | Headers };
-}
-
-/** What Google (or whatever answered in its place) said: its error's message, or the body in a line. */
-function googleMessage(error: unknown): string {
-  const response = (error as GoogleError)?.response;
-  if (response?.data !== undefined && response.data !== "") {
-    const data = response.data as { error?: { message?: unknown } } | string;
-    if (typeof data === "object" && data !== null && typeof data.error?.message === "string") return data.error.message;
-    const headers = response.headers;
-    const contentType = (headers instanceof Headers ? headers.get("content-type") : headers?.["content-type"]) ?? "";
-    return summarizeBody(data, contentType);
-  }
-  return error instanceof Error ? error.message : String(error);
-}
-
-function statusOf(error: unknown): number | undefined {
-  const e = error as GoogleError;
-  return e?.response?.status ?? (typeof e?.status === "number" ? e.status : undefined);
-}
-
-function isRetryableGoogleError(error: unknown): boolean {
-  const status = statusOf(error);
-  if (status === 429 || (status !== undefined && status >= 500)) return true;
-  const code = (error as { code?: string })?.code;
-  return (typeof code === "string" && (DROPPED.has(code) || code === "ECONNREFUSED")) || isTimeout(error);
-}
-
-/** The client's own timeout (an aborted fetch), however deep the client wrapped it. */
-function isTimeout(error: unknown): boolean {
-  for (let e: unknown = error, depth = 0; e instanceof Error && depth < 4; e = e.cause, depth++) {
-    if (e.name === "TimeoutError" || e.name === "AbortError") return true;
-  }
-  return false;
-}
-
-const GOOGLE_CLASSIFIER: RemoteClassifier = {
-  retryable: isRetryableGoogleError,
-  // The server may have written before a 5xx, a dropped connection or a timeout; not before a throttle.
-  mayHaveLanded: (error) => mayHaveLandedByStatus(statusOf(error), (error as { code?: string })?.code),
-  describe: googleMessage,
-};
-
 /**
  * Keeps grants as member/role pairs in Google Cloud IAM policies: a project's (Resource Manager v3)
  * or a service account's (IAM v1). Every write is an etag read-modify-write through the shared
@@ -99,6 +44,11 @@ export class GcpIamPolicyDriver implements GrantDriver<GcpGrant, GcpResolved> {
   private readonly serviceAccounts: iam_v1.Resource$Projects$Serviceaccounts;
   private readonly writer: SharedPolicyWriter<IamPolicy, Record<string, never>>;
   private readonly remote: Remote;
+  /**
+   * Claims on the grant's members kept as labels of the project that holds the policy (a service
+   * account's policy: the account's project), read wherever the member is.
+   */
+  readonly ledger: ClaimLedger<GcpGrant>;
 
   constructor(private readonly options: GcpIamOptions = {}) {
     const auth = options.accessToken
@@ -120,8 +70,14 @@ export class GcpIamPolicyDriver implements GrantDriver<GcpGrant, GcpResolved> {
       timeout: this.remote.settings.timeoutMs,
       ...(options.rootUrl ? { rootUrl: withSlash(options.rootUrl) } : {}),
     };
-    this.projects = cloudresourcemanager({ version: "v3", ...common }).projects;
+    const crm = cloudresourcemanager({ version: "v3", ...common });
+    this.projects = crm.projects;
     this.serviceAccounts = iam({ version: "v1", ...common }).projects.serviceAccounts;
+    this.ledger = new ProjectLabelLedger(crm, this.serviceAccounts, {
+      ...options,
+      calls: this.remote.calls,
+      url: rootUrl,
+    });
     const store: PolicyStore<IamPolicy, Record<string, never>> = {
       etags: true,
       describe: (resource) => `the IAM policy of ${describeResource(resource)}`,

@@ -1,13 +1,15 @@
 #!/usr/bin/env node
-// A stateful fake of the five Google Cloud IAM methods the provider calls:
+// A stateful fake of the Google Cloud methods the provider calls:
 //
 //   Cloud Resource Manager v3  POST /v3/projects/{project}:getIamPolicy | :setIamPolicy
+//                              GET | PATCH /v3/projects/{project}    (a project, its labels)
+//                              GET  /v3/operations/{operation}       (what a PATCH started)
 //   IAM v1                     GET  /v1/projects/{project}/serviceAccounts/{email or uniqueId}
 //                              POST /v1/projects/{project}/serviceAccounts/{email}:getIamPolicy | :setIamPolicy
 //
 // plus a small admin API under /_fake/ for tests (see README.md beside this file). The sandbox
 // puts Prism in front of the Google paths, validating both directions against Google's
-// discovery documents; this file owns the semantics (etags, versions, normalisation, errors).
+// discovery documents; this file owns the semantics (etags, versions, labels, normalisation, errors).
 //
 //   node sandbox/fakes/gcp/server.mjs --port P
 //
@@ -21,6 +23,11 @@ const MAX_PRINCIPALS = 1500; // per allow policy; what counts: checkPrincipalCou
 const EMPTY_ETAG = "ACAB"; // what Google answers for a policy that was never written
 const SA_ETAG = "MDEwMjE5MjA="; // ServiceAccount.etag is deprecated; Google sends this constant
 const SA_DOMAIN = ".iam.gserviceaccount.com";
+const MAX_LABELS = 64; // per resource (Resource Manager, "Labels overview")
+// Label keys and values: lower-case letters (international ones too), digits, `_` and `-`, at most
+// 63 characters; a key starts with a letter and is never empty.
+const LABEL_KEY = /^[\p{Ll}\p{Lo}][\p{Ll}\p{Lo}\p{N}_-]{0,62}$/u;
+const LABEL_VALUE = /^[\p{Ll}\p{Lo}\p{N}_-]{0,63}$/u;
 
 class ApiError extends Error {
   /**
@@ -54,7 +61,9 @@ const invalid = (message) => new ApiError(400, "INVALID_ARGUMENT", message);
  * @typedef {{ logType: string, exemptedMembers?: string[] }} AuditLogConfig
  * @typedef {{ service: string, auditLogConfigs?: AuditLogConfig[] }} AuditConfig
  * @typedef {{ version: number, bindings: Binding[], auditConfigs: AuditConfig[], etag: string }} Policy
- * @typedef {{ projectId: string, projectNumber: string, policy: Policy }} Project
+ * @typedef {{ displayName?: string, labels?: Record<string, string>, etag?: string }} ProjectMessage
+ * @typedef {{ projectId: string, projectNumber: string, policy: Policy, displayName: string, labels: Record<string, string>, etag: string, createTime: string, updateTime: string }} Project
+ * @typedef {{ name: string, projectId: string, checks: number }} Operation a projects.patch; done from its first operations.get
  * @typedef {{ email: string, projectId: string, uniqueId: string, displayName?: string, description?: string, disabled: boolean, policy: Policy }} ServiceAccount
  * @typedef {{ policy: Policy }} PolicyHolder
  * @typedef {"project" | "serviceAccount" | "auditConfig"} ResourceKind what a policy or member belongs to
@@ -75,6 +84,8 @@ let serviceAccounts = new Map();
 let calls = [];
 /** @type {Fault[]} */
 let faults = [];
+/** @type {Map<string, Operation>} by name (`operations/cp.<digits>`) */
+let operations = new Map();
 
 /** @param {string} [previous] */
 function newEtag(previous) {
@@ -124,6 +135,23 @@ const MESSAGES = {
   Expr: { expression: "string", title: "string", description: "string", location: "string" },
   AuditConfig: { service: "string", auditLogConfigs: ["AuditLogConfig"] },
   AuditLogConfig: { logType: "LogType", exemptedMembers: ["string"] },
+  // What projects.patch may carry: every field of Project; the output-only ones are ignored, as Google does.
+  Project: {
+    name: "string",
+    parent: "string",
+    projectId: "string",
+    state: "string",
+    displayName: "string",
+    createTime: "string",
+    updateTime: "string",
+    deleteTime: "string",
+    etag: "string",
+    labels: "StringMap",
+    tags: "StringMap",
+    configuredCapabilities: ["string"],
+    isManagementProject: "bool",
+    managementType: "string",
+  },
 };
 const LOG_TYPES = ["LOG_TYPE_UNSPECIFIED", "ADMIN_READ", "DATA_WRITE", "DATA_READ"];
 
@@ -175,6 +203,17 @@ function parseValue(v, type, at) {
     case "bytes":
       if (typeof v !== "string" || !/^[A-Za-z0-9+/_-]*={0,2}$/.test(v)) throw bad("TYPE_BYTES");
       return v;
+    case "bool":
+      if (typeof v !== "boolean") throw bad("TYPE_BOOL");
+      return v;
+    case "StringMap": {
+      if (v === null || typeof v !== "object" || Array.isArray(v)) throw bad("TYPE_MESSAGE");
+      for (const [k, item] of Object.entries(v)) {
+        if (typeof item !== "string")
+          throw invalid(`Invalid value at '${at}[${JSON.stringify(k)}]' (TYPE_STRING), ${JSON.stringify(item)}`);
+      }
+      return { ...v };
+    }
     case "LogType":
       if (typeof v !== "string" || !LOG_TYPES.includes(v)) throw bad("TYPE_ENUM");
       return v;
@@ -417,12 +456,140 @@ function serviceAccountJson(sa) {
 }
 
 // ---------------------------------------------------------------------------------------------
+// Projects and their labels
+
+/**
+ * Resource Manager's rules for labels (https://cloud.google.com/resource-manager/docs/labels-overview):
+ * at most 64; keys of 1-63 and values of 0-63 lower-case letters, digits, `_` and `-`, keys
+ * starting with a letter; international letters allowed; keys and values under 128 bytes.
+ * @param {Record<string, string>} labels
+ */
+function checkLabels(labels) {
+  for (const [key, value] of Object.entries(labels)) {
+    if (!LABEL_KEY.test(key) || Buffer.byteLength(key) > 128) {
+      throw invalid(
+        `Label key "${key}" violates format constraints: a key must start with a lower-case letter, hold only ` +
+          "lower-case letters, digits, underscores and dashes, and be 1 to 63 characters long.",
+      );
+    }
+    if (!LABEL_VALUE.test(value) || Buffer.byteLength(value) > 128) {
+      throw invalid(
+        `Label value "${value}" of key "${key}" violates format constraints: a value may hold only lower-case ` +
+          "letters, digits, underscores and dashes, and be at most 63 characters long.",
+      );
+    }
+  }
+  const count = Object.keys(labels).length;
+  if (count > MAX_LABELS) {
+    throw invalid(
+      `No more than ${MAX_LABELS} labels can be associated with a given resource; the request has ${count}.`,
+    );
+  }
+}
+
+/** @param {Project} project */
+function projectJson(project) {
+  return {
+    name: `projects/${project.projectNumber}`,
+    projectId: project.projectId,
+    state: "ACTIVE",
+    displayName: project.displayName,
+    createTime: project.createTime,
+    updateTime: project.updateTime,
+    etag: project.etag,
+    ...(Object.keys(project.labels).length ? { labels: { ...project.labels } } : {}),
+  };
+}
+
+const UPDATABLE = { labels: "labels", display_name: "displayName", displayName: "displayName" };
+
+/**
+ * projects.patch: the fields the update mask names (without one, those the body sets), with the
+ * etag checked when one is sent. Done at once; the operation it answers says so on its first read.
+ * @param {Project} project
+ * @param {unknown} body
+ * @param {URLSearchParams} query
+ */
+function patchProject(project, body, query) {
+  const request = /** @type {ProjectMessage} */ (parseMessage(body ?? {}, "Project", ""));
+  const mask = query.get("updateMask");
+  /** @type {Set<string>} */
+  const fields = new Set();
+  if (mask) {
+    for (const field of mask.split(",").map((f) => f.trim())) {
+      const known = UPDATABLE[/** @type {keyof typeof UPDATABLE} */ (field)];
+      if (!known)
+        throw invalid(`Invalid update mask field "${field}": a project's labels and display_name can be updated.`);
+      fields.add(known);
+    }
+  } else {
+    if (request.labels && Object.keys(request.labels).length) fields.add("labels");
+    if (request.displayName) fields.add("displayName");
+  }
+  if (request.etag && request.etag !== project.etag) {
+    throw new ApiError(
+      409,
+      "ABORTED",
+      `The etag "${request.etag}" of the request is not the current etag of project ${project.projectId}: the project ` +
+        "changed since it was read. Read it again and retry the whole read-modify-write.",
+    );
+  }
+  if (fields.has("labels")) checkLabels(request.labels ?? {});
+  if (fields.has("displayName") && !/^[A-Za-z0-9 '"!-]{4,30}$/.test(request.displayName ?? "")) {
+    throw invalid(`Invalid display name "${request.displayName ?? ""}": 4 to 30 letters, digits, spaces and -'"!.`);
+  }
+  if (fields.size) {
+    if (fields.has("labels")) project.labels = { ...(request.labels ?? {}) };
+    if (fields.has("displayName")) project.displayName = request.displayName ?? project.displayName;
+    project.etag = newEtag(project.etag);
+    project.updateTime = new Date().toISOString();
+  }
+  /** @type {Operation} */
+  const operation = { name: `operations/cp.${digits(19)}`, projectId: project.projectId, checks: 0 };
+  operations.set(operation.name, operation);
+  return operationJson(operation, project, false);
+}
+
+/**
+ * @param {Operation} operation
+ * @param {Project | undefined} project
+ * @param {boolean} done
+ */
+function operationJson(operation, project, done) {
+  return {
+    name: operation.name,
+    metadata: { "@type": "type.googleapis.com/google.cloud.resourcemanager.v3.UpdateProjectMetadata" },
+    ...(done
+      ? {
+          done: true,
+          ...(project
+            ? {
+                response: {
+                  "@type": "type.googleapis.com/google.cloud.resourcemanager.v3.Project",
+                  ...projectJson(project),
+                },
+              }
+            : { error: { code: 5, message: `Project ${operation.projectId} was deleted.` } }),
+        }
+      : {}),
+  };
+}
+
+/** @param {string} name */
+function getOperation(name) {
+  const operation = operations.get(name);
+  if (!operation) throw new ApiError(404, "NOT_FOUND", `Operation ${name} not found.`);
+  operation.checks++;
+  return operationJson(operation, projects.get(operation.projectId), true);
+}
+
+// ---------------------------------------------------------------------------------------------
 // Google routes
 
 /**
  * @typedef {{ params: [string, string], body: unknown, query: URLSearchParams }} RouteRequest
  *   params: the path's captures (each pattern captures what its handler reads)
- * @typedef {{ method: string, http: string, path: RegExp, handle: (request: RouteRequest) => object }} Route
+ * @typedef {{ method: string, http: string, path: RegExp, permission: string, handle: (request: RouteRequest) => object }} Route
  */
 /** @type {Route[]} */
 const ROUTES = [
@@ -430,6 +597,7 @@ const ROUTES = [
     method: "projects.getIamPolicy",
     http: "POST",
     path: /^\/v3\/projects\/([^/]+):getIamPolicy$/,
+    permission: "resourcemanager.projects.getIamPolicy",
     handle: ({ params: [project], body, query }) => {
       const request = /** @type {GetIamPolicyRequest} */ (parseMessage(body ?? {}, "GetIamPolicyRequest", ""));
       const requested = request.options?.requestedPolicyVersion ?? queryVersion(query);
@@ -440,18 +608,42 @@ const ROUTES = [
     method: "projects.setIamPolicy",
     http: "POST",
     path: /^\/v3\/projects\/([^/]+):setIamPolicy$/,
+    permission: "resourcemanager.projects.setIamPolicy",
     handle: ({ params: [project], body }) => setIamPolicy(projectOrDenied(project, "setIamPolicy"), "project", body),
+  },
+  {
+    method: "projects.get",
+    http: "GET",
+    path: /^\/v3\/projects\/([^/:]+)$/,
+    permission: "resourcemanager.projects.get",
+    handle: ({ params: [project] }) => projectJson(projectOrDenied(project, "get")),
+  },
+  {
+    method: "projects.patch",
+    http: "PATCH",
+    path: /^\/v3\/projects\/([^/:]+)$/,
+    permission: "resourcemanager.projects.update",
+    handle: ({ params: [project], body, query }) => patchProject(projectOrDenied(project, "update"), body, query),
+  },
+  {
+    method: "operations.get",
+    http: "GET",
+    path: /^\/v3\/operations\/(.+)$/,
+    permission: "resourcemanager.projects.get",
+    handle: ({ params: [id] }) => getOperation(`operations/${id}`),
   },
   {
     method: "projects.serviceAccounts.get",
     http: "GET",
     path: /^\/v1\/projects\/([^/]+)\/serviceAccounts\/([^/:]+)$/,
+    permission: "iam.serviceAccounts.get",
     handle: ({ params: [project, id] }) => serviceAccountJson(serviceAccountOrNotFound(project, id)),
   },
   {
     method: "projects.serviceAccounts.getIamPolicy",
     http: "POST",
     path: /^\/v1\/projects\/([^/]+)\/serviceAccounts\/([^/:]+):getIamPolicy$/,
+    permission: "iam.serviceAccounts.getIamPolicy",
     handle: ({ params: [project, id], query }) =>
       getIamPolicy(serviceAccountOrNotFound(project, id), "serviceAccount", queryVersion(query)),
   },
@@ -459,6 +651,7 @@ const ROUTES = [
     method: "projects.serviceAccounts.setIamPolicy",
     http: "POST",
     path: /^\/v1\/projects\/([^/]+)\/serviceAccounts\/([^/:]+):setIamPolicy$/,
+    permission: "iam.serviceAccounts.setIamPolicy",
     handle: ({ params: [project, id], body }) =>
       setIamPolicy(serviceAccountOrNotFound(project, id), "serviceAccount", body),
   },
@@ -478,16 +671,38 @@ function queryVersion(query) {
 function projectOrDenied(id, verb) {
   const project = findProject(id);
   if (project) return project;
-  throw new ApiError(
+  throw deniedOnProject(`resourcemanager.projects.${verb}`, id);
+}
+
+/** @param {string} permission @param {string} id */
+function deniedOnProject(permission, id) {
+  return new ApiError(
     403,
     "PERMISSION_DENIED",
-    `Permission 'resourcemanager.projects.${verb}' denied on resource '//cloudresourcemanager.googleapis.com/projects/${id}' (or it may not exist).`,
+    `Permission '${permission}' denied on resource '//cloudresourcemanager.googleapis.com/projects/${id}' (or it may not exist).`,
     [
       {
         "@type": "type.googleapis.com/google.rpc.ErrorInfo",
         reason: "IAM_PERMISSION_DENIED",
         domain: "cloudresourcemanager.googleapis.com",
-        metadata: { permission: `resourcemanager.projects.${verb}`, resource: `projects/${id}` },
+        metadata: { permission, resource: `projects/${id}` },
+      },
+    ],
+  );
+}
+
+/** What IAM answers a caller without the permission on a service account. @param {string} permission */
+function deniedOnServiceAccount(permission) {
+  return new ApiError(
+    403,
+    "PERMISSION_DENIED",
+    `Permission '${permission}' denied on resource (or it may not exist).`,
+    [
+      {
+        "@type": "type.googleapis.com/google.rpc.ErrorInfo",
+        reason: "IAM_PERMISSION_DENIED",
+        domain: "iam.googleapis.com",
+        metadata: { permission },
       },
     ],
   );
@@ -509,6 +724,10 @@ function resourceOf(route, params) {
   if (route.method.startsWith("projects.serviceAccounts.")) {
     const sa = findServiceAccount(params[0], params[1]);
     return { serviceAccount: sa?.email ?? params[1].toLowerCase() };
+  }
+  if (route.method === "operations.get") {
+    const operation = operations.get(`operations/${params[0]}`);
+    return operation ? { project: operation.projectId } : {};
   }
   return { project: findProject(params[0])?.projectId ?? params[0] };
 }
@@ -533,14 +752,21 @@ function google(req, url, body, ctx) {
   if (!route) throw new ApiError(404, "NOT_FOUND", `The requested URL ${url.pathname} was not found on this server.`);
   const match = /** @type {RegExpExecArray} matched by the test above */ (route.path.exec(url.pathname));
   const params = /** @type {[string, string]} */ (match.slice(1).map(decodeURIComponent));
-  Object.assign(ctx, { method: route.method, resource: resourceOf(route, params) });
-  calls.push({ method: route.method, ...ctx.resource });
+  const resource = resourceOf(route, params);
+  Object.assign(ctx, { method: route.method, resource });
+  calls.push({ method: route.method, ...resource });
   if (!authenticated(req, url.searchParams)) {
     throw new ApiError(
       401,
       "UNAUTHENTICATED",
       "Request is missing required authentication credential. Expected OAuth 2 access token, login cookie or other valid authentication credential. See https://developers.google.com/identity/sign-in/web/devconsole-project.",
     );
+  }
+  // A caller without the permission: Google's answer, whether the resource exists or not.
+  if (takeFault(route.method, resource, ["forbidden"])) {
+    throw resource.serviceAccount
+      ? deniedOnServiceAccount(route.permission)
+      : deniedOnProject(route.permission, resource.project ?? params[0]);
   }
   return route.handle({ params, body: parseJson(body), query: url.searchParams });
 }
@@ -559,31 +785,51 @@ function parseJson(text) {
 }
 
 // Deliberate faults: "schema" breaks the response's contract, so a test can prove that Prism's
-// response validation is live; "concurrentWrite" lets another writer change the policy right
-// after this read, so the reader's next setIamPolicy meets a stale etag (409 ABORTED).
+// response validation is live; "concurrentWrite" lets another writer change the policy (or, after
+// a projects.get, the project's labels) right after this read, so the reader's next write meets a
+// stale etag (409 ABORTED); "forbidden" answers the call as Google answers a caller without its
+// permission (403 PERMISSION_DENIED naming it).
+/**
+ * The next fault of one of `kinds` for this method and resource, used up by one.
+ * @param {string} method
+ * @param {ResourceRef} resource
+ * @param {readonly string[]} kinds
+ * @returns {Fault | undefined}
+ */
+function takeFault(method, resource, kinds) {
+  const i = faults.findIndex(
+    (f) =>
+      f.method === method &&
+      kinds.includes(f.kind) &&
+      (!f.project || f.project === resource.project) &&
+      (!f.serviceAccount || f.serviceAccount === resource.serviceAccount),
+  );
+  if (i < 0) return undefined;
+  const fault = /** @type {Fault} */ (faults[i]);
+  if (--fault.remaining <= 0) faults.splice(i, 1);
+  return fault;
+}
+
 /**
  * @param {string} method
  * @param {ResourceRef} resource
  * @param {object} body
  */
 function applyFault(method, resource, body) {
-  const i = faults.findIndex(
-    (f) =>
-      f.method === method &&
-      (!f.project || f.project === resource.project) &&
-      (!f.serviceAccount || f.serviceAccount === resource.serviceAccount),
-  );
-  if (i < 0) return body;
-  const fault = /** @type {Fault} */ (faults[i]);
-  const { kind } = fault;
-  if (--fault.remaining <= 0) faults.splice(i, 1);
-  if (kind === "concurrentWrite") {
-    const target = resource.project
-      ? projects.get(resource.project)
-      : serviceAccounts.get(resource.serviceAccount ?? "");
+  const fault = takeFault(method, resource, ["schema", "concurrentWrite"]);
+  if (!fault) return body;
+  if (fault.kind === "concurrentWrite") {
+    const suffix = randomBytes(3).toString("hex");
+    const project = resource.project ? projects.get(resource.project) : undefined;
+    if (method === "projects.get" && project) {
+      project.labels = { ...project.labels, [`concurrent-${suffix}`]: "written-by-another" };
+      project.etag = newEtag(project.etag);
+      return body;
+    }
+    const target = project ?? serviceAccounts.get(resource.serviceAccount ?? "");
     if (target) {
       const stored = target.policy;
-      const member = `user:concurrent-${randomBytes(3).toString("hex")}@example.com`;
+      const member = `user:concurrent-${suffix}@example.com`;
       const bindings = [...stored.bindings, { role: "roles/browser", members: [member] }];
       target.policy = { ...stored, version: versionFor(bindings), bindings, etag: newEtag(stored.etag) };
     }
@@ -608,10 +854,21 @@ function admin(req, url, text) {
   let m;
   if (route === "GET /_fake/health") return { ok: true };
   if (route === "POST /_fake/reset") {
-    [projects, serviceAccounts, calls, faults] = [new Map(), new Map(), [], []];
+    [projects, serviceAccounts, calls, faults, operations] = [new Map(), new Map(), [], [], new Map()];
     return {};
   }
   if (route === "POST /_fake/projects") return createProject(body);
+  if (req.method === "GET" && (m = /^\/_fake\/projects\/([^/]+)$/.exec(url.pathname))) {
+    const id = decodeURIComponent(m[1] ?? "");
+    const project = projects.get(id);
+    if (!project) throw new ApiError(404, "NOT_FOUND", `No project ${id}.`);
+    return {
+      projectId: project.projectId,
+      projectNumber: project.projectNumber,
+      labels: project.labels,
+      etag: project.etag,
+    };
+  }
   if (req.method === "DELETE" && (m = /^\/_fake\/projects\/([^/]+)$/.exec(url.pathname))) {
     const id = decodeURIComponent(m[1] ?? "");
     if (!projects.delete(id)) throw new ApiError(404, "NOT_FOUND", `No project ${id}.`);
@@ -649,7 +906,7 @@ function admin(req, url, text) {
     const { method, count = 1, kind = "schema", project, serviceAccount } = body;
     if (!ROUTES.some((r) => r.method === method)) throw invalid(`Unknown method ${method}.`);
     if (!Number.isInteger(count) || count < 1) throw invalid(`Invalid count ${count}.`);
-    if (!["schema", "concurrentWrite"].includes(kind)) throw invalid(`Unknown fault kind ${kind}.`);
+    if (!["schema", "concurrentWrite", "forbidden"].includes(kind)) throw invalid(`Unknown fault kind ${kind}.`);
     faults.push({ method, remaining: count, kind, project, serviceAccount: serviceAccount?.toLowerCase() });
     return {};
   }
@@ -657,16 +914,29 @@ function admin(req, url, text) {
 }
 
 /**
- * @param {{ projectId?: string, projectNumber?: string | number, policy?: unknown }} spec
+ * @param {{ projectId?: string, projectNumber?: string | number, policy?: unknown, labels?: unknown }} spec
  * @returns {Project}
  */
-function createProject({ projectId, projectNumber, policy }) {
+function createProject({ projectId, projectNumber, policy, labels }) {
   if (projectId === undefined || !/^[a-z][a-z0-9-]{4,28}[a-z0-9]$/.test(projectId))
     throw invalid(`Invalid project id ${projectId}.`);
   if (projects.has(projectId)) throw new ApiError(409, "ALREADY_EXISTS", `Project ${projectId} exists.`);
   const number = projectNumber === undefined ? digits(12) : String(projectNumber);
   if (!/^\d+$/.test(number) || findProject(number)) throw invalid(`Invalid or taken project number ${number}.`);
-  const project = { projectId, projectNumber: number, policy: seedPolicy(policy, "project") };
+  const seeded = /** @type {Record<string, string>} */ (parseValue(labels ?? {}, "StringMap", "labels"));
+  checkLabels(seeded);
+  const now = new Date().toISOString();
+  /** @type {Project} */
+  const project = {
+    projectId,
+    projectNumber: number,
+    policy: seedPolicy(policy, "project"),
+    displayName: projectId,
+    labels: seeded,
+    etag: newEtag(),
+    createTime: now,
+    updateTime: now,
+  };
   projects.set(projectId, project);
   return project;
 }
