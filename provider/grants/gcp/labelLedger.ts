@@ -259,7 +259,7 @@ function explain(error: unknown, what: string, call: LabelCall): unknown {
           what: `service account ${call.on}`,
           kind: "service account",
           input: "gcp.grant.serviceAccount",
-          check: `gcloud iam service-accounts describe ${call.on}`,
+          check: `gcloud iam service-accounts get-iam-policy ${call.on}`,
           answered: `${what} answered ${status}: ${message}`,
         },
         { cause: error },
