@@ -149,19 +149,19 @@ describe("claims kept as project labels by the GCP driver", () => {
     expect(counts["operations.get"]).toBe(5);
   });
 
-  it("continues a claim of more than 7 digests in -2, -3 labels, written and removed in the same update", async () => {
+  it("continues a claim of more than 6 digests in -2, -3 labels, written and removed in the same update", async () => {
     const { projectId } = await createProject(gcp().fakeUrl, { labels: FOREIGN });
     const ledger = driver().ledger;
     const grant = projectRole(projectId);
-    await ledger.record(grant, A, digests(15));
+    await ledger.record(grant, A, digests(13));
     const { labels } = await storedLabels(gcp().fakeUrl, projectId);
     expect(labels).toEqual({
       ...FOREIGN,
-      [label(A)]: digests(15).slice(0, 7).join("_"),
-      [label(A, 2)]: digests(15).slice(7, 14).join("_"),
-      [label(A, 3)]: digests(15)[14],
+      [label(A)]: digests(13).slice(0, 6).join("_"),
+      [label(A, 2)]: digests(13).slice(6, 12).join("_"),
+      [label(A, 3)]: digests(13)[12],
     });
-    expect((await ledger.records(grant)).get(A)).toEqual(digests(15));
+    expect((await ledger.records(grant)).get(A)).toEqual(digests(13));
 
     await ledger.record(grant, A, digests(2));
     expect((await storedLabels(gcp().fakeUrl, projectId)).labels).toEqual({

@@ -16,9 +16,10 @@ import {
   storedTags,
 } from "../support/azure";
 import { AKS_ISSUER, azureInputs, foreignPolicy, plannedAzure } from "../support/fixtures";
-import { createProject, foreignProjectPolicy, storedPolicy } from "../support/gcp";
+import { createProject, foreignProjectPolicy, storedLabels, storedPolicy } from "../support/gcp";
 import { ProgramStack, programStack, repoRoot } from "../support/pulumiProgram";
-import { azureEnv, gcpEnv, motoEnv } from "../../scripts/toolchain.mjs";
+import { astroEnv, azureEnv, gcpEnv, motoEnv } from "../../scripts/toolchain.mjs";
+import { seedDeployment, storedEnvironmentObjects } from "../support/astro";
 
 const endpoints = () => inject("endpoints");
 const iam = () => iamClient(endpoints().moto.url);
@@ -44,10 +45,16 @@ async function deploymentTargets(tag: string) {
 }
 type Targets = Awaited<ReturnType<typeof deploymentTargets>>;
 
-function ownershipStack(stackName: string, targets: Targets, suffix: string): Promise<ProgramStack> {
+function ownershipStack(
+  stackName: string,
+  targets: Targets,
+  suffix: string,
+  astro?: { organizationId: string; id: string },
+): Promise<ProgramStack> {
   const server = endpoints().airflow3;
   const settings: Record<string, string> = {
     suffix,
+    ...(astro ? { astroOrganizationId: astro.organizationId, astroDeploymentId: astro.id } : {}),
     airflowUrl: server.url,
     airflowUsername: server.username,
     awsIdentity: targets.awsIdentity,
@@ -62,6 +69,7 @@ function ownershipStack(stackName: string, targets: Targets, suffix: string): Pr
   const config: Record<string, { value: string; secret?: boolean }> = {
     "aws:region": { value: "us-east-1" },
     "deployment-authorization:airflowPassword": { value: server.password, secret: true },
+    ...(astro ? { "deployment-authorization:astroToken": { value: endpoints().astro.token, secret: true } } : {}),
   };
   for (const [key, value] of Object.entries(settings)) config[`own:${key}`] = { value };
   return programStack({
@@ -72,6 +80,7 @@ function ownershipStack(stackName: string, targets: Targets, suffix: string): Pr
       ...motoEnv(endpoints().moto.url),
       ...gcpEnv(endpoints().gcp.url),
       ...azureEnv(endpoints().azure.url, endpoints().azure.caFile),
+      ...(astro ? { ...astroEnv(endpoints().astro.url), ASTRO_API_TOKEN: "" } : {}),
     } as Record<string, string>,
   });
 }
@@ -224,6 +233,39 @@ describe("ownership at the edges, with the real pulumi CLI", () => {
   });
 });
 
+describe("one Deployment's connections split between its Airflow and Astro's Environment Manager, with the real pulumi CLI", () => {
+  it("destroying the stack that made the grants leaves them to the other, which removes them when it goes", async () => {
+    const tag = uniqueName("split");
+    const suffix = tag.replace("-", "_");
+    const targets = await deploymentTargets(tag);
+    const deployment = await seedDeployment(endpoints().astro.fakeUrl, { cloudProvider: "AWS" });
+    const inAirflow = await ownershipStack("split-airflow", targets, `${suffix}_a`);
+    const inAstro = await ownershipStack("split-astro", targets, `${suffix}_m`, deployment);
+    try {
+      // Moving to the Environment Manager: the new stack first, then the old one goes.
+      await inAirflow.stack.up();
+      const up = await inAstro.stack.up();
+      expect(await storedEnvironmentObjects(endpoints().astro.fakeUrl, deployment.id)).toHaveLength(3);
+      const found = up.outputs.grants!.value as Record<string, unknown>;
+      expect(Object.keys(found).sort()).toEqual(["aws", "azure", "gcp"]);
+
+      await inAirflow.stack.destroy();
+      expect(await liveAccess(targets)).toEqual({ aws: true, gcp: true, azureCredentials: 4, azureAssignment: 1 });
+      expect(await connectionsOf(`${suffix}_a`)).toEqual([false, false, false]);
+      await expectNoChangesAfterRefresh(inAstro);
+
+      await inAstro.stack.destroy();
+      expect(await storedEnvironmentObjects(endpoints().astro.fakeUrl, deployment.id)).toEqual([]);
+      await expectOnlyForeignLeft(targets);
+      expect(await claimTags(targets.roleName)).toEqual([]);
+      expect(await claimLabels(targets.projectId)).toEqual([]);
+      expect(await storedTags(endpoints().azure.fakeUrl, targets.identity.id)).toEqual({});
+    } finally {
+      await Promise.all([inAirflow.dispose(), inAstro.dispose()]);
+    }
+  });
+});
+
 describe("a cluster's role trusted for Deployments in different Airflows, with the real pulumi CLI", () => {
   it("destroying one Deployment's stack leaves the trust to the other, destroying both leaves nothing", async () => {
     const roleName = `cluster-${uniqueName("x")}`;
@@ -269,6 +311,11 @@ describe("a cluster's role trusted for Deployments in different Airflows, with t
     }
   });
 });
+
+async function claimLabels(projectId: string): Promise<string[]> {
+  const { labels } = await storedLabels(endpoints().gcp.fakeUrl, projectId);
+  return Object.keys(labels).filter((key) => key.startsWith("deployment-authorization-"));
+}
 
 async function claimTags(roleName: string): Promise<string[]> {
   const { Tags } = await iam().send(new ListRoleTagsCommand({ RoleName: roleName }));

@@ -20,18 +20,20 @@ function validLabel(k: string, v: string): boolean {
 }
 
 describe("claims kept as project labels", () => {
-  it("keeps up to 7 digests in one label, joined by _", () => {
-    const labels = claimLabels(INSTANCE, digests(7));
-    expect(labels).toEqual({ [key(INSTANCE)]: digests(7).join("_") });
-    expect(labels[key(INSTANCE)]).toHaveLength(62);
+  it("keeps up to 6 digests in one label, joined by _, room left for each to be marked f (found)", () => {
+    const marked = digests(6).map((d) => `f${d}`);
+    const labels = claimLabels(INSTANCE, marked);
+    expect(labels).toEqual({ [key(INSTANCE)]: marked.join("_") });
+    expect(labels[key(INSTANCE)]).toHaveLength(59);
+    expect(claimsIn(labels)).toEqual(new Map([[INSTANCE, marked]]));
   });
 
   it("continues in -2, -3, … labels when the digests do not fit in one, every label valid for Google", () => {
-    const labels = claimLabels(HANDOVER, digests(15));
+    const labels = claimLabels(HANDOVER, digests(13));
     expect(Object.keys(labels)).toEqual([key(HANDOVER), key(HANDOVER, 2), key(HANDOVER, 3)]);
-    expect(labels[key(HANDOVER, 3)]).toBe(digests(15)[14]);
+    expect(labels[key(HANDOVER, 3)]).toBe(digests(13)[12]);
     for (const [k, v] of Object.entries(labels)) expect(validLabel(k, v), `${k}=${v}`).toBe(true);
-    expect(claimsIn(labels)).toEqual(new Map([[HANDOVER, digests(15)]]));
+    expect(claimsIn(labels)).toEqual(new Map([[HANDOVER, digests(13)]]));
   });
 
   it("an owner without digests still has its label, with an empty value", () => {

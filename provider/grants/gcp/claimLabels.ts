@@ -3,7 +3,7 @@ import { AuthorizationError } from "../../core/errors";
 /**
  * Claims kept as a project's labels, pure: one owner's claim is `deployment-authorization-<owner>`
  * = its digests joined by `_`, in as many labels as it takes (`…-<owner>-2`, `-3`, …), since a
- * label value holds at most 63 characters (7 digests). Google's rules for labels: keys of 1-63
+ * label value holds at most 63 characters (6 digests, each marked `f` or not). Google's rules for labels: keys of 1-63
  * lower-case letters, digits, `_` and `-`, starting with a letter; values of 0-63 of the same;
  * at most 64 labels per resource.
  */
@@ -14,11 +14,12 @@ export const CLAIM_LABEL_PREFIX = "deployment-authorization-";
 /** Google's limit of labels on one resource. */
 export const LABEL_LIMIT = 64;
 const VALUE_LENGTH = 63;
-const DIGEST = /^[0-9a-f]{8}$/;
+/** A digest, or one marked `f` (a unit its owner found granted already). */
+const DIGEST = /^f?[0-9a-f]{8}$/;
 /** An instance (12 hex digits) or a handover (`handover-<8 hex digits>`). */
 const OWNER = "[0-9a-f]{12}|handover-[0-9a-f]{8}";
 const CLAIM_KEY = new RegExp(`^${CLAIM_LABEL_PREFIX}(${OWNER})(?:-([2-9]|[1-9][0-9]+))?$`);
-const DIGESTS_PER_LABEL = Math.floor((VALUE_LENGTH + 1) / 9);
+const DIGESTS_PER_LABEL = Math.floor((VALUE_LENGTH + 1) / 10);
 
 function checkOwner(owner: string): void {
   if (!new RegExp(`^(?:${OWNER})$`).test(owner)) {
@@ -34,7 +35,7 @@ export function claimLabels(owner: string, digests: readonly string[]): Labels {
   checkOwner(owner);
   const bad = digests.find((d) => !DIGEST.test(d));
   if (bad !== undefined) {
-    throw new AuthorizationError("INVALID_INPUT", `"${bad}" is not a claim digest (8 hex digits)`);
+    throw new AuthorizationError("INVALID_INPUT", `"${bad}" is not a claim digest (8 hex digits, marked f or not)`);
   }
   const unique = [...new Set(digests)];
   const labels: Labels = { [`${CLAIM_LABEL_PREFIX}${owner}`]: "" };
