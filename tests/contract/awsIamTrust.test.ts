@@ -8,7 +8,7 @@ import {
 import { describe, expect, inject, it } from "vitest";
 import { AwsIamTrustDriver } from "../../provider/grants/aws/driver";
 import { TargetMissingError } from "../../provider/core/errors";
-import { findStatement, minify, statementsOf } from "../../provider/grants/aws/trustPolicy";
+import { entriesAt, findStatement, minify, statementsOf } from "../../provider/grants/aws/trustPolicy";
 import { createRole, iamClient, setTrustPolicy, trustPolicyOf, uniqueName } from "../support/aws";
 import { FOREIGN_COUNT, PlannedAws, foreignPolicy, planned, rawInputs, trustInputs } from "../support/fixtures";
 
@@ -41,11 +41,16 @@ describe("AWS IAM trust driver against moto", () => {
     expect(original).toBe(minify(foreignPolicy()));
 
     const first = byIdentity(arn, 1);
-    expect(await driver.ensure(first)).toEqual({ roleArn: arn, changed: true });
+    expect(await driver.ensure(first)).toEqual({ roleArn: arn, changed: true, foundEntries: [] });
     let live = statementsOf(await trustPolicyOf(client, name));
     expect(live.slice(0, FOREIGN_COUNT)).toEqual(statementsOf(foreignPolicy()));
     expect(live[FOREIGN_COUNT]).toEqual(first.statement);
-    expect(await driver.ensure(first)).toEqual({ roleArn: arn, changed: false });
+    // Found the second time: our statement held the entry before this call.
+    expect(await driver.ensure(first)).toEqual({
+      roleArn: arn,
+      changed: false,
+      foundEntries: entriesAt(first.statement, first.entryPath),
+    });
 
     const second = byIdentity(name, 2);
     await driver.ensure(second);
@@ -156,7 +161,7 @@ describe("AWS IAM trust driver against moto", () => {
     }) as typeof racing.send;
     const driver = new AwsIamTrustDriver({ client: racing, baseDelayMs: 10 });
     const grant = byIdentity(arn, "race");
-    expect(await driver.ensure(grant)).toEqual({ roleArn: arn, changed: true });
+    expect(await driver.ensure(grant)).toEqual({ roleArn: arn, changed: true, foundEntries: [] });
     expect(driver.calls.UpdateAssumeRolePolicy).toBe(3);
     expect((await driver.read(grant)).statement).toEqual(grant.statement);
 
@@ -200,8 +205,18 @@ describe("web identity grants against moto", () => {
     const ns1 = webIdentityGrant(arn, url, "ns1");
     const ns2 = webIdentityGrant(arn, url, "ns2", { serviceAccounts: ["worker"] });
 
-    expect(await driver.ensure(ns1)).toEqual({ roleArn: arn, changed: true, oidcProviderCreated: true });
-    expect(await driver.ensure(ns2)).toEqual({ roleArn: arn, changed: true, oidcProviderCreated: false });
+    expect(await driver.ensure(ns1)).toEqual({
+      roleArn: arn,
+      changed: true,
+      oidcProviderCreated: true,
+      foundEntries: [],
+    });
+    expect(await driver.ensure(ns2)).toEqual({
+      roleArn: arn,
+      changed: true,
+      oidcProviderCreated: false,
+      foundEntries: [],
+    });
     const provider = await client.send(
       new GetOpenIDConnectProviderCommand({ OpenIDConnectProviderArn: ns1.oidcProvider!.arn }),
     );
@@ -235,7 +250,12 @@ describe("web identity grants against moto", () => {
     );
     const driver = new AwsIamTrustDriver({ client });
     const grant = webIdentityGrant(arn, url, "ns3", { namespaceWide: true });
-    expect(await driver.ensure(grant)).toEqual({ roleArn: arn, changed: true, oidcProviderCreated: false });
+    expect(await driver.ensure(grant)).toEqual({
+      roleArn: arn,
+      changed: true,
+      oidcProviderCreated: false,
+      foundEntries: [],
+    });
     await driver.remove(grant);
     await expect(
       client.send(new GetOpenIDConnectProviderCommand({ OpenIDConnectProviderArn: grant.oidcProvider!.arn })),

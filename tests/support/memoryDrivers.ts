@@ -294,7 +294,12 @@ export class MemoryAzure implements GrantDriver<AzureGrant, AzureResolved> {
     let changed = false;
     const adopted: string[] = [];
     const found = [
-      ...grant.credentials.filter((c) => identity.credentials.has(c.name)).map((c) => credentialKey(grant, c)),
+      ...grant.credentials
+        .filter((c) => {
+          const live = identity.credentials.get(c.name);
+          return live?.issuer === c.issuer && live.subject === c.subject;
+        })
+        .map((c) => credentialKey(grant, c)),
       ...(grant.roleAssignment && this.assignments.has(grant.roleAssignment.name) ? [assignmentKey(grant)] : []),
     ];
     for (const c of grant.credentials) {

@@ -446,9 +446,10 @@ export class AzureFederationDriver implements GrantDriver<AzureGrant, AzureResol
           }),
       );
     }
-    // Our credentials already there under our names: made by a resource of this package.
+    // Our credentials already there as planned, under our names: made by a resource of this package.
+    // One this call had to write (absent, or drifted) is its own.
     const found = grant.credentials
-      .filter((wanted) => live.some((l) => l.name === wanted.name))
+      .filter((wanted) => live.some((l) => l.name === wanted.name) && !todo.some((c) => c.name === wanted.name))
       .map((wanted) => credentialKey(grant, wanted));
     return { changed: todo.length > 0, adopted, found };
   }
