@@ -1,5 +1,5 @@
 import { describe, expect, it, vi } from "vitest";
-import { PolicyStore, SharedPolicyWriter } from "../../provider/core/policyStore";
+import { PolicyStore, SharedPolicyWriter, StalePolicyError } from "../../provider/core/policyStore";
 
 /**
  * A policy that is a list of entries, in memory, without etags (as IAM trust policies are). Each call
@@ -223,5 +223,75 @@ describe("the shared policy writer's timing, without etags", () => {
     expect(docs.get("role")).toEqual(["a"]);
     // The write, the read that found it landed, and that read's read-back: no second write.
     expect(log).toEqual(["read", "write", "read", "read"]);
+  });
+});
+
+describe("a write that fails (without etags)", () => {
+  it("fails its edits, tells each caller the document it was written over, and is not applied again by the next write", async () => {
+    const { store, docs, log } = memoryStore();
+    const writer = new SharedPolicyWriter(store, { verifyDelayMs: 50 });
+    const write = store.write.bind(store);
+    const written: string[][] = [];
+    let fail!: () => void;
+    const failing = new Promise<void>((resolve) => (fail = resolve));
+    // The first write is refused after its retries (a 5xx every time), once a second edit waits.
+    store.write = async (target, policy, etag, timing) => {
+      written.push([...policy]);
+      if (written.length > 1) return write(target, policy, etag, timing);
+      await failing;
+      throw new Error("IAM answered 503 to every try");
+    };
+    docs.set("role", ["foreign"]);
+    const failedOver: string[][] = [];
+    const first = writer.submit("role", { ...add("a"), writeFailed: (before) => failedOver.push(before) });
+    await vi.waitFor(() => expect(written).toHaveLength(1), { interval: 1 });
+    const second = writer.submit("role", add("b"));
+    fail();
+    await expect(first).rejects.toThrow(/503 to every try/);
+    await expect(second).resolves.toMatchObject({ changed: true, before: ["foreign"] });
+    expect(failedOver).toEqual([["foreign"]]);
+    expect(written).toEqual([
+      ["foreign", "a"],
+      ["foreign", "b"],
+    ]);
+    expect(docs.get("role")).toEqual(["foreign", "b"]);
+    expect(log).toEqual(["read", "read", "write", "read"]);
+  });
+});
+
+describe("the shared policy writer with etags", () => {
+  it("reads for the next batch only once the write in flight was answered: a read before it would only make a stale write", async () => {
+    const log: string[] = [];
+    let doc: string[] = [];
+    let version = 0;
+    let land!: () => void;
+    const landing = new Promise<void>((resolve) => (land = resolve));
+    const store: PolicyStore<string[], Record<string, never>> = {
+      etags: true,
+      describe: (target) => `policy ${target}`,
+      lockKey: (target) => `etags:${target}`,
+      read: async () => {
+        log.push("read");
+        return { policy: [...doc], etag: String(version), facts: {} };
+      },
+      write: async (_target, policy, etag) => {
+        log.push("write sent");
+        if (version === 0) await landing;
+        if (etag !== String(version)) throw new StalePolicyError("etag is stale (409 ABORTED)");
+        doc = [...policy];
+        version++;
+        log.push("write answered");
+      },
+    };
+    const writer = new SharedPolicyWriter(store, { baseDelayMs: 1 });
+    const first = writer.submit("p", add("a"));
+    await vi.waitFor(() => expect(log).toContain("write sent"), { interval: 1 });
+    const second = writer.submit("p", add("b"));
+    await new Promise((resolve) => setTimeout(resolve, 20));
+    expect(log).toEqual(["read", "write sent"]);
+    land();
+    await Promise.all([first, second]);
+    expect(doc).toEqual(["a", "b"]);
+    expect(log).toEqual(["read", "write sent", "write answered", "read", "write sent", "write answered"]);
   });
 });
