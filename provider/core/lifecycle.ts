@@ -365,8 +365,13 @@ export class AuthorizationLifecycle {
       this.ledgerRecords(plugin, driver, grant),
     ]);
     // An owner that keeps its claim in the ledger sees ours there too: the unit is its share and ours.
-    const ownedInLedger = readLedger(records, instance).owned;
-    for (const key of found) if (ownedInLedger.has(claimDigest(key))) shared.add(key);
+    // One claimed here by a resource that found it itself is not an owner's share: its owner is unseen.
+    const ledger = readLedger(records, instance);
+    for (const key of found) {
+      const digest = claimDigest(key);
+      if (ledger.owned.has(digest)) shared.add(key);
+      else if (ledger.found.has(digest)) shared.delete(key);
+    }
     const resolved = shared.size === 0 ? ensured.resolved : plugin.shareClaimed(grant, ensured.resolved, shared);
     if (!driver.ledger) return resolved;
     const sharesFound = found.filter((key) => !shared.has(key)).map(claimDigest);

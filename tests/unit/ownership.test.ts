@@ -315,6 +315,21 @@ describe("one Deployment trusted on one role by resources whose connections live
     expect(tags()).toEqual(new Map());
   });
 
+  it("a third that finds it where the second found it is no owner either: the owner's delete still keeps it", async () => {
+    const a = await provider.create(await checked());
+    const x = await provider.create(await checked(elsewhere));
+    const b = await provider.create(
+      await checked({ owner: "team-b/prod/other", connection: { ...elsewhere.connection, connectionId: "aws_other" } }),
+    );
+    expect(b.outs.resolved.sharesFound).toEqual([digest()]);
+    await provider.delete(x.id, x.outs);
+    await provider.delete(a.id, a.outs);
+    expect(principals()).toEqual([WORKLOAD_IDENTITY]);
+    await provider.delete(b.id, b.outs);
+    expect(principals()).toEqual([]);
+    expect(tags()).toEqual(new Map());
+  });
+
   it("two in the same Airflow share it as owners, with no tag on the role", async () => {
     const a = await provider.create(await checked());
     const b = await provider.create(
