@@ -36,13 +36,21 @@ export function handoverOwner(digest: string): string {
   return `handover-${digest}`;
 }
 
+/** Marks a found digest in a ledger record: not a hex digit, so no digest starts with it. */
+const FOUND_MARK = "x";
+
 /**
  * An instance's record in a ledger: the digests of the units it owns and shares across places, then
- * those of the units it found granted already, each marked `f` (it relies on those, it does not own
+ * those of the units it found granted already, each marked `x`, a letter no digest holds (it relies on those, it does not own
  * them: their owner hands them over when it goes).
  */
 export function ledgerRecord(owned: readonly string[], found: readonly string[]): string[] {
-  return [...new Set([...owned.filter((digest) => !found.includes(digest)), ...found.map((digest) => `f${digest}`)])];
+  return [
+    ...new Set([
+      ...owned.filter((digest) => !found.includes(digest)),
+      ...found.map((digest) => `${FOUND_MARK}${digest}`),
+    ]),
+  ];
 }
 
 /** What a ledger's records say, for `self`: the digests other instances own, those they found, and the handovers. */
@@ -57,7 +65,7 @@ export function readLedger(
     if (owner.startsWith("handover-")) handovers.add(owner.slice("handover-".length));
     else if (owner !== self)
       for (const digest of digests) {
-        if (digest.startsWith("f")) found.add(digest.slice(1));
+        if (digest.startsWith(FOUND_MARK)) found.add(digest.slice(FOUND_MARK.length));
         else owned.add(digest);
       }
   }

@@ -320,10 +320,11 @@ export class AuthorizationLifecycle {
     driver: GrantDriver,
     grant: AuthorizationState["grant"],
     instance: string,
-    sharesFound: readonly string[] = [],
+    shares: LedgerShares = {},
   ): Promise<void> {
     if (!driver.ledger) return;
-    const digests = ledgerRecord(this.crossPlaceDigests(plugin, grant), sharesFound);
+    const owned = [...this.crossPlaceDigests(plugin, grant), ...(shares.sharesRecorded ?? [])];
+    const digests = ledgerRecord(owned, shares.sharesFound ?? []);
     if (digests.length > 0) await driver.ledger.record(grant, instance, digests);
   }
 
@@ -332,20 +333,26 @@ export class AuthorizationLifecycle {
     driver: GrantDriver,
     grant: AuthorizationState["grant"],
     instance: string | undefined,
-    sharesFound: readonly string[] = [],
+    shares: LedgerShares = {},
   ): Promise<void> {
     if (!driver.ledger || instance === undefined) return;
-    if (this.crossPlaceDigests(plugin, grant).length === 0 && sharesFound.length === 0) return;
+    if (this.crossPlaceDigests(plugin, grant).length === 0 && !hasShares(shares)) return;
     await driver.ledger.release(grant, instance);
   }
 
   /**
    * The facts once the units that apply found granted already are sorted out. One that another
-   * instance claims in the connection's place is that resource's share and ours too (removed when
-   * neither claims it). One that nobody here claims was granted by a resource whose connection lives
-   * elsewhere, by an earlier release or by hand: this resource relies on it without owning it, and
-   * claims it in the cloud's ledger, where its owner, wherever it lives, sees the claim before it
-   * removes the unit. `ownedBefore` are the units an update found that this resource made itself.
+   * instance claims in the connection's place, or owns in the cloud's ledger, is that resource's
+   * share and ours too (removed when neither claims it). One that nobody here claims was granted
+   * by a resource whose connection lives elsewhere, by an interrupted create of this resource, by
+   * an earlier release or by hand, and this resource claims it in the ledger, where an owner
+   * elsewhere sees the claim before it removes the unit:
+   * - one the driver found made by this package (`ensured.found`: our statement's entry, our
+   *   credential's name) is shared (`sharesRecorded`): the last of its claimants removes it, so an
+   *   interrupted create's leftovers go with the resource that found them;
+   * - one that may be a stranger's (`foundGranted`: a Google member) is relied on, not owned
+   *   (`sharesFound`): its owner hands it over when it goes (see `unclaimed`).
+   * `ownedBefore` are the units an update found that this resource made itself.
    */
   private async withSharesKnown(
     plugin: GrantPlanner,
@@ -356,28 +363,36 @@ export class AuthorizationLifecycle {
     instance: string,
     ownedBefore: readonly string[],
   ): Promise<Facts> {
-    const found = [...new Set([...(ensured.found ?? []), ...plugin.foundGranted(grant, ensured.resolved)])].filter(
-      (key) => !ownedBefore.includes(key),
-    );
+    const fresh = (keys: readonly string[]) => [...new Set(keys)].filter((key) => !ownedBefore.includes(key));
+    const ours = fresh(ensured.found ?? []);
+    const anyones = fresh(plugin.foundGranted(grant, ensured.resolved)).filter((key) => !ours.includes(key));
+    const found = [...ours, ...anyones];
     if (found.length === 0) return ensured.resolved;
-    const [shared, records] = await Promise.all([
+    const [atPlace, records] = await Promise.all([
       this.keysOthersClaim(found, subject, instance, "program"),
       this.ledgerRecords(plugin, driver, grant),
     ]);
-    // An owner that keeps its claim in the ledger sees ours there too: the unit is its share and ours.
-    // One claimed here by a resource that found it itself is not an owner's share: its owner is unseen.
     const ledger = readLedger(records, instance);
-    for (const key of found) {
-      const digest = claimDigest(key);
-      if (ledger.owned.has(digest)) shared.add(key);
-      else if (ledger.found.has(digest)) shared.delete(key);
-    }
-    const resolved = shared.size === 0 ? ensured.resolved : plugin.shareClaimed(grant, ensured.resolved, shared);
-    if (!driver.ledger) return resolved;
-    const sharesFound = found.filter((key) => !shared.has(key)).map(claimDigest);
-    if (sharesFound.length === 0) return resolved;
-    await this.recordClaim(plugin, driver, grant, instance, sharesFound);
-    return { ...resolved, sharesFound };
+    const digest = (key: string) => claimDigest(key);
+    // One claimed here only by a resource that found it itself is not an owner's share: its owner is
+    // unseen. One that an owner keeps in the ledger is a share across places: the claim goes there too.
+    const coOwned = new Set(
+      anyones.filter((key) => (atPlace.has(key) && !ledger.found.has(digest(key))) || ledger.owned.has(digest(key))),
+    );
+    const acrossPlaces = (key: string) => ledger.owned.has(digest(key)) || ledger.found.has(digest(key));
+    const sharesRecorded = [
+      ...ours.filter((key) => !atPlace.has(key) || acrossPlaces(key)),
+      ...anyones.filter((key) => coOwned.has(key) && ledger.owned.has(digest(key))),
+    ].map(digest);
+    const sharesFound = anyones.filter((key) => !coOwned.has(key)).map(digest);
+    const resolved = coOwned.size === 0 ? ensured.resolved : plugin.shareClaimed(grant, ensured.resolved, coOwned);
+    if (!driver.ledger || (sharesRecorded.length === 0 && sharesFound.length === 0)) return resolved;
+    await this.recordClaim(plugin, driver, grant, instance, { sharesRecorded, sharesFound });
+    return {
+      ...resolved,
+      ...(sharesRecorded.length > 0 ? { sharesRecorded } : {}),
+      ...(sharesFound.length > 0 ? { sharesFound } : {}),
+    };
   }
 
   /** Which of these claim keys an instance other than `instance` claims in the subject's connection place. */
@@ -434,10 +449,11 @@ export class AuthorizationLifecycle {
     const connection = this.connectionOf(news, "program");
     // A resource made by an earlier release gets its instance, and so its claim, on its first update.
     const instance = olds.resolved.instance ?? newInstance();
-    const foundBefore = olds.resolved.sharesFound ?? [];
+    const sharesBefore = sharesOf(olds.resolved);
+    const foundBefore = sharesBefore.sharesFound ?? [];
     // The shares found before stay claimed until this update has found them again (or made them).
-    if (this.crossPlaceDigests(plugin, news.grant).length > 0 || foundBefore.length > 0)
-      await this.recordClaim(plugin, driver, news.grant, instance, foundBefore);
+    if (this.crossPlaceDigests(plugin, news.grant).length > 0 || hasShares(sharesBefore))
+      await this.recordClaim(plugin, driver, news.grant, instance, sharesBefore);
     else await this.releaseClaim(plugin, driver, olds.grant, olds.resolved.instance);
     const ensured = await driver.ensure(news.grant, { grant: olds.grant, resolved: olds.resolved });
     const { resolved } = ensured;
@@ -455,13 +471,16 @@ export class AuthorizationLifecycle {
       await this.removeUnclaimed(plugin, driver, unclaimed, olds.resolved);
     }
     const kept = olds.resolved.environmentObjectId ? { environmentObjectId: olds.resolved.environmentObjectId } : {};
-    const ownedBefore = plugin.claims(olds.grant).filter((key) => !foundBefore.includes(claimDigest(key)));
+    const ownedBefore = plugin.claims(olds.grant).filter((key) => {
+      const digest = claimDigest(key);
+      return !foundBefore.includes(digest) && !(sharesBefore.sharesRecorded ?? []).includes(digest);
+    });
     const granted = await this.withSharesKnown(plugin, driver, news.grant, ensured, news, instance, ownedBefore);
-    if (granted.sharesFound === undefined && foundBefore.length > 0) {
+    if (!hasShares(sharesOf(granted)) && hasShares(sharesBefore)) {
       // None found any more: the record keeps only the units shared across places, if any.
       if (this.crossPlaceDigests(plugin, news.grant).length > 0)
         await this.recordClaim(plugin, driver, news.grant, instance);
-      else await this.releaseClaim(plugin, driver, news.grant, instance, foundBefore);
+      else await this.releaseClaim(plugin, driver, news.grant, instance, sharesBefore);
     }
     return {
       outs: { ...news, resolved: { ...granted, ...kept, ...settingsFacts, ...facts, ...updated, instance } },
@@ -486,9 +505,17 @@ export class AuthorizationLifecycle {
       await connection.remove(state.connection.connectionId, state.resolved);
     }
     // A newer instance holding the connection has a ledger claim of its own.
-    const sharesFound = state.resolved.sharesFound ?? [];
-    await this.releaseClaim(plugin, driver, state.grant, instance, sharesFound);
-    const unclaimed = await this.unclaimed(plugin, driver, state.grant, state, instance, "stored", sharesFound);
+    const shares = sharesOf(state.resolved);
+    await this.releaseClaim(plugin, driver, state.grant, instance, shares);
+    const unclaimed = await this.unclaimed(
+      plugin,
+      driver,
+      state.grant,
+      state,
+      instance,
+      "stored",
+      shares.sharesFound ?? [],
+    );
     await this.removeUnclaimed(plugin, driver, unclaimed, state.resolved);
     if (!settings) return;
     await this.settingsDriver().remove(
@@ -611,6 +638,17 @@ export class AuthorizationLifecycle {
       ? { token: mine.token ?? ambient.token, password: mine.password ?? ambient.password }
       : { token: ambient.token ?? mine.token, password: ambient.password ?? mine.password };
   }
+}
+
+/** The units a resource found granted already and claims in the ledger (see `withSharesKnown`). */
+type LedgerShares = { sharesRecorded?: string[]; sharesFound?: string[] };
+
+function sharesOf(resolved: Facts): LedgerShares {
+  return { sharesRecorded: resolved.sharesRecorded, sharesFound: resolved.sharesFound };
+}
+
+function hasShares(shares: LedgerShares): boolean {
+  return (shares.sharesRecorded?.length ?? 0) > 0 || (shares.sharesFound?.length ?? 0) > 0;
 }
 
 async function advised<T>(operation: Operation, work: Promise<T>): Promise<T> {

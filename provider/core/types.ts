@@ -131,7 +131,8 @@ export interface GrantDriver<G extends GrantBase = GrantBase, R extends Resolved
    * the driver can tell what is already ours from what someone else made. `progress.factsKnown` is
    * called as soon as the facts the connection needs are known (a role's ARN, an identity's client
    * id), which may be well before the grant is written and verified. `found` holds the claim keys
-   * of the units that were granted before this call wrote anything (absent: the driver cannot tell).
+   * of the units this package had made already, found before this call wrote anything (absent: the
+   * driver cannot tell).
    */
   ensure(
     grant: G,
@@ -378,9 +379,15 @@ export interface AuthorizationState<G extends GrantBase = GrantBase, R extends R
     /** Made by the create that made the connection and written into its claim; absent in state of earlier releases. */
     instance?: string;
     /**
-     * Digests of the units this resource relies on that it found granted already, by a resource it
-     * could not see (its connection lives elsewhere) or by hand: claimed in the cloud's ledger, and
-     * removed only once their owner has handed them over (see `handoverOwner`).
+     * Digests of the units this resource found made already by this package, with no claim where
+     * its connection lives (a resource elsewhere, or an interrupted create of its own made them):
+     * claimed in the cloud's ledger and shared, the last claimant removes them.
+     */
+    sharesRecorded?: string[];
+    /**
+     * Digests of the units this resource relies on that it found granted already and that may be a
+     * stranger's (a Google member): claimed in the cloud's ledger, and removed only once their owner
+     * has handed them over (see `handoverOwner`).
      */
     sharesFound?: string[];
   };

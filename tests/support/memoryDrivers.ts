@@ -36,14 +36,36 @@ import {
  * The real provider methods over an in-memory IAM (one role, `data-reader`, holding the foreign
  * statements of the fixtures) and an in-memory Airflow, for the lifecycle's unit tests.
  */
-export function memoryAwsProvider(env: NodeJS.ProcessEnv = {}) {
+/**
+ * `foundMayBeForeign`: the trust entries ensure finds are reported as a Google member found
+ * granted is (`foundGranted`: perhaps a stranger's, relied on and not owned), for the lifecycle's
+ * tests of units whose owner hands them over.
+ */
+export function memoryAwsProvider(env: NodeJS.ProcessEnv = {}, options: { foundMayBeForeign?: boolean } = {}) {
   const trust = new MemoryTrust();
   trust.addRole("data-reader", foreignPolicy());
   const connections = new MemoryConnections();
+  const aws = awsGrantDriver(trust);
+  const planners = options.foundMayBeForeign
+    ? GRANT_PLANNERS.map((p) =>
+        p.cloud === "aws"
+          ? { ...p, foundGranted: (_g: unknown, r: Record<string, unknown>) => (r.entriesFound as string[]) ?? [] }
+          : p,
+      )
+    : GRANT_PLANNERS;
+  const driver: GrantDriver = options.foundMayBeForeign
+    ? {
+        ...aws,
+        async ensure(grant, previous, progress) {
+          const { found, ...ensured } = await aws.ensure(grant as AwsGrant, previous as never, progress);
+          return { ...ensured, resolved: { ...ensured.resolved, entriesFound: found ?? [] } };
+        },
+      }
+    : (aws as GrantDriver);
   const provider = createProvider({
-    planners: GRANT_PLANNERS,
+    planners: planners as typeof GRANT_PLANNERS,
     loadParser: () => parseInputs,
-    makeDrivers: () => ({ grants: { aws: awsGrantDriver(trust) }, connections: { airflow: airflowSink(connections) } }),
+    makeDrivers: () => ({ grants: { aws: driver }, connections: { airflow: airflowSink(connections) } }),
     env,
   }) as ProviderMethods<AwsGrant>;
   return { trust, connections, provider };

@@ -20,8 +20,8 @@ function validLabel(k: string, v: string): boolean {
 }
 
 describe("claims kept as project labels", () => {
-  it("keeps up to 6 digests in one label, joined by _, room left for each to be marked f (found)", () => {
-    const marked = digests(6).map((d) => `f${d}`);
+  it("keeps up to 6 digests in one label, joined by _, room left for each to be marked x (found)", () => {
+    const marked = digests(6).map((d) => `x${d}`);
     const labels = claimLabels(INSTANCE, marked);
     expect(labels).toEqual({ [key(INSTANCE)]: marked.join("_") });
     expect(labels[key(INSTANCE)]).toHaveLength(59);

@@ -3,7 +3,7 @@ import { AuthorizationError } from "../../core/errors";
 /**
  * Claims kept as a project's labels, pure: one owner's claim is `deployment-authorization-<owner>`
  * = its digests joined by `_`, in as many labels as it takes (`…-<owner>-2`, `-3`, …), since a
- * label value holds at most 63 characters (6 digests, each marked `f` or not). Google's rules for labels: keys of 1-63
+ * label value holds at most 63 characters (6 digests, each marked `x` or not). Google's rules for labels: keys of 1-63
  * lower-case letters, digits, `_` and `-`, starting with a letter; values of 0-63 of the same;
  * at most 64 labels per resource.
  */
@@ -14,8 +14,8 @@ export const CLAIM_LABEL_PREFIX = "deployment-authorization-";
 /** Google's limit of labels on one resource. */
 export const LABEL_LIMIT = 64;
 const VALUE_LENGTH = 63;
-/** A digest, or one marked `f` (a unit its owner found granted already). */
-const DIGEST = /^f?[0-9a-f]{8}$/;
+/** A digest, or one marked `x` (a unit its owner found granted already and does not own). */
+const DIGEST = /^x?[0-9a-f]{8}$/;
 /** An instance (12 hex digits) or a handover (`handover-<8 hex digits>`). */
 const OWNER = "[0-9a-f]{12}|handover-[0-9a-f]{8}";
 const CLAIM_KEY = new RegExp(`^${CLAIM_LABEL_PREFIX}(${OWNER})(?:-([2-9]|[1-9][0-9]+))?$`);
