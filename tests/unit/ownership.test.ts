@@ -217,14 +217,26 @@ describe("a cluster's role trusted for Deployments whose connections live in dif
   });
 });
 
+/** The same Deployment's resource, with its connection in another Airflow. */
+const elsewhere = {
+  owner: "team-b/prod/s3-reader",
+  connection: { connectionId: "aws_data", airflow: { url: "http://127.0.0.1:9090", auth: { kind: "token" } } },
+};
+const roleTags = () => new Map(trust.claims.get("data-reader") ?? []);
+
+/** Created one here and one elsewhere, then deleted at the same moment, five times: nothing is left. */
+async function expectConcurrentDeletesLeaveNothing() {
+  for (let run = 0; run < 5; run++) {
+    const a = await provider.create(await checked());
+    const b = await provider.create(await checked(elsewhere));
+    await Promise.all([provider.delete(a.id, a.outs), provider.delete(b.id, b.outs)]);
+    expect(principals()).toEqual([]);
+    expect(roleTags()).toEqual(new Map());
+  }
+}
+
 describe("one Deployment trusted on one role by resources whose connections live in different places", () => {
-  const OTHER_AIRFLOW = "http://127.0.0.1:9090";
-  const elsewhere = {
-    owner: "team-b/prod/s3-reader",
-    connection: { connectionId: "aws_data", airflow: { url: OTHER_AIRFLOW, auth: { kind: "token" } } },
-  };
   let digest: string;
-  const tags = () => new Map(trust.claims.get("data-reader") ?? []);
 
   beforeEach(async () => {
     digest = claimDigest(awsPlanner.claims((await checked()).grant)[0]!);
@@ -235,13 +247,13 @@ describe("one Deployment trusted on one role by resources whose connections live
     expect(a.outs.resolved.sharesRecorded).toBeUndefined();
     const b = await provider.create(await checked(elsewhere));
     expect(b.outs.resolved.sharesRecorded).toEqual([digest]);
-    expect(tags()).toEqual(new Map([[b.outs.resolved.instance, [digest]]]));
+    expect(roleTags()).toEqual(new Map([[b.outs.resolved.instance, [digest]]]));
     await provider.delete(a.id, a.outs);
     expect(principals()).toEqual([WORKLOAD_IDENTITY]);
-    expect(tags()).toEqual(new Map([[b.outs.resolved.instance, [digest]]]));
+    expect(roleTags()).toEqual(new Map([[b.outs.resolved.instance, [digest]]]));
     await provider.delete(b.id, b.outs);
     expect(principals()).toEqual([]);
-    expect(tags()).toEqual(new Map());
+    expect(roleTags()).toEqual(new Map());
   });
 
   it("an entry nobody claims anywhere (an interrupted create's) is the finder's share: its destroy removes it", async () => {
@@ -252,7 +264,7 @@ describe("one Deployment trusted on one role by resources whose connections live
     expect(again.outs.resolved.sharesRecorded).toEqual([digest]);
     await provider.delete(again.id, again.outs);
     expect(principals()).toEqual([]);
-    expect(tags()).toEqual(new Map());
+    expect(roleTags()).toEqual(new Map());
     expect(interrupted.outs.resolved.instance).not.toBe(again.outs.resolved.instance);
   });
 
@@ -263,18 +275,10 @@ describe("one Deployment trusted on one role by resources whose connections live
     expect(principals()).toEqual([WORKLOAD_IDENTITY]);
     await provider.delete(b.id, b.outs);
     expect(principals()).toEqual([]);
-    expect(tags()).toEqual(new Map());
+    expect(roleTags()).toEqual(new Map());
   });
 
-  it("deleted at the same moment, nothing is left behind: no entry, no tag", async () => {
-    for (let run = 0; run < 5; run++) {
-      const a = await provider.create(await checked());
-      const b = await provider.create(await checked(elsewhere));
-      await Promise.all([provider.delete(a.id, a.outs), provider.delete(b.id, b.outs)]);
-      expect(principals()).toEqual([]);
-      expect(tags()).toEqual(new Map());
-    }
-  });
+  it("deleted at the same moment, nothing is left behind: no entry, no tag", expectConcurrentDeletesLeaveNothing);
 
   it("an update keeps the share it found and its claim", async () => {
     const a = await provider.create(await checked());
@@ -285,12 +289,12 @@ describe("one Deployment trusted on one role by resources whose connections live
       await checked({ ...elsewhere, connection: { ...elsewhere.connection, description: "reads the lake" } }),
     );
     expect(updated.outs.resolved.sharesRecorded).toEqual([digest]);
-    expect(tags().get(b.outs.resolved.instance!)).toEqual([digest]);
+    expect(roleTags().get(b.outs.resolved.instance!)).toEqual([digest]);
     await provider.delete(a.id, a.outs);
     expect(principals()).toEqual([WORKLOAD_IDENTITY]);
     await provider.delete(b.id, updated.outs);
     expect(principals()).toEqual([]);
-    expect(tags()).toEqual(new Map());
+    expect(roleTags()).toEqual(new Map());
   });
 
   it("a third that finds it where the second found it claims it on the role too: the owner's delete keeps it", async () => {
@@ -305,7 +309,7 @@ describe("one Deployment trusted on one role by resources whose connections live
     expect(principals()).toEqual([WORKLOAD_IDENTITY]);
     await provider.delete(b.id, b.outs);
     expect(principals()).toEqual([]);
-    expect(tags()).toEqual(new Map());
+    expect(roleTags()).toEqual(new Map());
   });
 
   it("two in the same Airflow share it as owners, with no tag on the role", async () => {
@@ -317,7 +321,7 @@ describe("one Deployment trusted on one role by resources whose connections live
       }),
     );
     expect(b.outs.resolved.sharesRecorded).toBeUndefined();
-    expect(tags()).toEqual(new Map());
+    expect(roleTags()).toEqual(new Map());
     await provider.delete(a.id, a.outs);
     await provider.delete(b.id, b.outs);
     expect(principals()).toEqual([]);
@@ -325,13 +329,7 @@ describe("one Deployment trusted on one role by resources whose connections live
 });
 
 describe("a unit found granted that may be a stranger's (as a Google member), relied on by resources in different places", () => {
-  const OTHER_AIRFLOW = "http://127.0.0.1:9090";
-  const elsewhere = {
-    owner: "team-b/prod/s3-reader",
-    connection: { connectionId: "aws_data", airflow: { url: OTHER_AIRFLOW, auth: { kind: "token" } } },
-  };
   let digest: string;
-  const tags = () => new Map(trust.claims.get("data-reader") ?? []);
 
   beforeEach(async () => {
     ({ trust, connections, provider } = memoryAwsProvider({ AIRFLOW_API_TOKEN: "tok" }, { foundMayBeForeign: true }));
@@ -342,10 +340,10 @@ describe("a unit found granted that may be a stranger's (as a Google member), re
     const a = await provider.create(await checked());
     const b = await provider.create(await checked(elsewhere));
     expect(b.outs.resolved.sharesFound).toEqual([digest]);
-    expect(tags()).toEqual(new Map([[b.outs.resolved.instance, [`x${digest}`]]]));
+    expect(roleTags()).toEqual(new Map([[b.outs.resolved.instance, [`x${digest}`]]]));
     await provider.delete(a.id, a.outs);
     expect(principals()).toEqual([WORKLOAD_IDENTITY]);
-    expect(tags()).toEqual(
+    expect(roleTags()).toEqual(
       new Map([
         [b.outs.resolved.instance, [`x${digest}`]],
         [`handover-${digest}`, [digest]],
@@ -353,7 +351,7 @@ describe("a unit found granted that may be a stranger's (as a Google member), re
     );
     await provider.delete(b.id, b.outs);
     expect(principals()).toEqual([]);
-    expect(tags()).toEqual(new Map());
+    expect(roleTags()).toEqual(new Map());
   });
 
   it("destroying the one that found it first leaves it to its owner, who removes it last", async () => {
@@ -361,7 +359,7 @@ describe("a unit found granted that may be a stranger's (as a Google member), re
     const b = await provider.create(await checked(elsewhere));
     await provider.delete(b.id, b.outs);
     expect(principals()).toEqual([WORKLOAD_IDENTITY]);
-    expect(tags()).toEqual(new Map());
+    expect(roleTags()).toEqual(new Map());
     await provider.delete(a.id, a.outs);
     expect(principals()).toEqual([]);
   });
@@ -373,7 +371,7 @@ describe("a unit found granted that may be a stranger's (as a Google member), re
     expect(b.outs.resolved.sharesFound).toEqual([digest]);
     await provider.delete(b.id, b.outs);
     expect(principals()).toEqual([WORKLOAD_IDENTITY]);
-    expect(tags()).toEqual(new Map());
+    expect(roleTags()).toEqual(new Map());
     expect(byHand.outs.resolved.sharesFound).toBeUndefined();
   });
 
@@ -393,18 +391,10 @@ describe("a unit found granted that may be a stranger's (as a Google member), re
     await provider.delete(a.id, a.outs);
     expect(finderDeleted).toBe(true);
     expect(principals()).toEqual([]);
-    expect(tags()).toEqual(new Map());
+    expect(roleTags()).toEqual(new Map());
   });
 
-  it("deleted at the same moment, nothing is left behind", async () => {
-    for (let run = 0; run < 5; run++) {
-      const a = await provider.create(await checked());
-      const b = await provider.create(await checked(elsewhere));
-      await Promise.all([provider.delete(a.id, a.outs), provider.delete(b.id, b.outs)]);
-      expect(principals()).toEqual([]);
-      expect(tags()).toEqual(new Map());
-    }
-  });
+  it("deleted at the same moment, nothing is left behind", expectConcurrentDeletesLeaveNothing);
 });
 
 describe("one Deployment federated with one identity by resources whose connections live in different places", () => {
