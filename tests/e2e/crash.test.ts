@@ -121,7 +121,7 @@ const running = (pid: number) => {
  * the program, the dynamic provider) are stopped, so none can react to another's death (the CLI
  * writing a failed step, the provider finishing a call), and then SIGKILLed.
  */
-async function crash(pulumi: ProcessInfo): Promise<ProcessInfo[]> {
+async function crash(pulumi: ProcessInfo, workDir: string): Promise<ProcessInfo[]> {
   const signal = (pid: number, name: NodeJS.Signals) => {
     try {
       process.kill(pid, name);
@@ -136,7 +136,35 @@ async function crash(pulumi: ProcessInfo): Promise<ProcessInfo[]> {
   for (const deadline = Date.now() + 10_000; tree.some((info) => running(info.pid)); await sleep(20)) {
     if (Date.now() > deadline) throw new Error(`still running after SIGKILL: ${tree.map((i) => i.pid).join(", ")}`);
   }
-  return tree;
+  // A child spawned while the tree was being stopped is in no snapshot of it: left alone, a
+  // program whose engine is gone spins on a core for as long as the machine runs.
+  return [...tree, ...(await killEverythingIn(workDir))];
+}
+
+/** Every process that runs in the stack's folder or names it (`--pwd <folder>`): SIGKILLed, and waited for. */
+async function killEverythingIn(workDir: string): Promise<ProcessInfo[]> {
+  const inFolder = (info: ProcessInfo) => {
+    if (info.pid === process.pid || info.state === "Z") return false;
+    if (info.command.split(" ").includes(workDir)) return true;
+    try {
+      const cwd = readlinkSync(`/proc/${info.pid}/cwd`);
+      return cwd === workDir || cwd.startsWith(`${workDir}/`);
+    } catch {
+      return false;
+    }
+  };
+  const stray = [...processTable().values()].filter(inFolder);
+  for (const info of stray) {
+    try {
+      process.kill(info.pid, "SIGKILL");
+    } catch {
+      // already gone
+    }
+  }
+  for (const deadline = Date.now() + 10_000; stray.some((info) => running(info.pid)); await sleep(20)) {
+    if (Date.now() > deadline) throw new Error(`still running after SIGKILL: ${stray.map((i) => i.pid).join(", ")}`);
+  }
+  return stray;
 }
 
 // ---- what is live and what state holds ----
@@ -394,6 +422,8 @@ describe("a pulumi up killed (SIGKILL, CLI and provider) and recovered", { shuff
     for (const prefix of prefixes) {
       await Promise.all(authorizationsOf(prefix, roleNames).map((a) => driver.remove(a.airflow, a.connectionId)));
     }
+    // Whatever a failed point left running in the stack's folder goes with the test.
+    if (program) await killEverythingIn(program.workDir);
     await program?.dispose();
   });
 
@@ -424,7 +454,7 @@ describe("a pulumi up killed (SIGKILL, CLI and provider) and recovered", { shuff
       if (progress.finishedCreates === COUNT) throw new Error(`the up finished before the kill point ${point.name}`);
       await sleep(20);
     }
-    const killed = await crash(pulumi);
+    const killed = await crash(pulumi, program.workDir);
     const killedRun = await run;
     expect(killedRun.code).not.toBe(0);
     expect(killed.some((p) => p.command.includes("dynamic-provider"))).toBe(true);
