@@ -260,18 +260,11 @@ export class AuthorizationLifecycle {
       } else if (!ours) kept.add(key);
       else if (found) takenOver.add(key);
     }
-    for (const digest of toHandOver) await driver.ledger!.record(grant, handoverOwner(digest), [digest]);
-    if (toHandOver.length > 0) {
-      // One that found it and went meanwhile may have looked before the handover was there: when
-      // nobody claims it now, it is ours to remove after all.
-      const now = readLedger(await this.ledgerRecords(plugin, driver, grant), instance);
-      for (const key of keys) {
-        const digest = claimDigest(key);
-        if (!toHandOver.includes(digest) || atPlace.has(key) || now.owned.has(digest) || now.found.has(digest))
-          continue;
-        kept.delete(key);
-        ledger.handovers.add(digest);
-      }
+    for (const digest of await this.handOver(plugin, driver, grant, instance, toHandOver)) {
+      const key = keys.find((k) => claimDigest(k) === digest)!;
+      if (atPlace.has(key)) continue;
+      kept.delete(key);
+      ledger.handovers.add(digest);
     }
     const handoversDone = keys
       .filter((key) => !kept.has(key))
@@ -279,6 +272,24 @@ export class AuthorizationLifecycle {
       .filter((digest) => ledger.handovers.has(digest));
     const left = (kept.size === 0 ? grant : plugin.withoutClaims(grant, kept)) as G | undefined;
     return { grant: left, takenOver, handoversDone };
+  }
+
+  /**
+   * Records a handover of each of these units, then reads the ledger again: one that found a unit
+   * and went meanwhile may have looked before the handover was there. Returns the digests nobody
+   * claims in the ledger any more, ours to remove after all.
+   */
+  private async handOver(
+    plugin: GrantPlanner,
+    driver: GrantDriver,
+    grant: AuthorizationState["grant"],
+    instance: string | undefined,
+    digests: readonly string[],
+  ): Promise<string[]> {
+    if (digests.length === 0) return [];
+    for (const digest of digests) await driver.ledger!.record(grant, handoverOwner(digest), [digest]);
+    const now = readLedger(await this.ledgerRecords(plugin, driver, grant), instance);
+    return digests.filter((digest) => !now.owned.has(digest) && !now.found.has(digest));
   }
 
   /** Takes away what `unclaimed` left, then the handovers of the units it removed. */
@@ -373,18 +384,19 @@ export class AuthorizationLifecycle {
       this.ledgerRecords(plugin, driver, grant),
     ]);
     const ledger = readLedger(records, instance);
-    const digest = (key: string) => claimDigest(key);
     // One claimed here only by a resource that found it itself is not an owner's share: its owner is
     // unseen. One that an owner keeps in the ledger is a share across places: the claim goes there too.
     const coOwned = new Set(
-      anyones.filter((key) => (atPlace.has(key) && !ledger.found.has(digest(key))) || ledger.owned.has(digest(key))),
+      anyones.filter(
+        (key) => (atPlace.has(key) && !ledger.found.has(claimDigest(key))) || ledger.owned.has(claimDigest(key)),
+      ),
     );
-    const acrossPlaces = (key: string) => ledger.owned.has(digest(key)) || ledger.found.has(digest(key));
+    const acrossPlaces = (key: string) => ledger.owned.has(claimDigest(key)) || ledger.found.has(claimDigest(key));
     const sharesRecorded = [
       ...ours.filter((key) => !atPlace.has(key) || acrossPlaces(key)),
-      ...anyones.filter((key) => coOwned.has(key) && ledger.owned.has(digest(key))),
-    ].map(digest);
-    const sharesFound = anyones.filter((key) => !coOwned.has(key)).map(digest);
+      ...anyones.filter((key) => coOwned.has(key) && ledger.owned.has(claimDigest(key))),
+    ].map(claimDigest);
+    const sharesFound = anyones.filter((key) => !coOwned.has(key)).map(claimDigest);
     const resolved = coOwned.size === 0 ? ensured.resolved : plugin.shareClaimed(grant, ensured.resolved, coOwned);
     if (!driver.ledger || (sharesRecorded.length === 0 && sharesFound.length === 0)) return resolved;
     await this.recordClaim(plugin, driver, grant, instance, { sharesRecorded, sharesFound });

@@ -137,6 +137,18 @@ function tagsPatch(): OperationSpec {
 }
 const PATCH_TAGS = tagsPatch();
 
+function missingIdentity(id: string, cause: unknown): TargetMissingError {
+  return new TargetMissingError(
+    {
+      what: `managed identity ${identityName(id)} (${id})`,
+      kind: "managed identity",
+      input: "azure.identity",
+      check: `az identity show --ids ${id}`,
+    },
+    { cause },
+  );
+}
+
 /** Azure refuses overlapping writes to one identity's credentials: wait and write again. */
 const CONCURRENT_WRITES = "ConcurrentFederatedIdentityCredentialsWritesForSingleManagedIdentity";
 
@@ -359,15 +371,7 @@ export class AzureFederationDriver implements GrantDriver<AzureGrant, AzureResol
       )) as { properties?: { tags?: Record<string, string> } };
     } catch (error) {
       if (error instanceof RemoteError && error.status === 404) {
-        throw new TargetMissingError(
-          {
-            what: `managed identity ${name} (${id})`,
-            kind: "managed identity",
-            input: "azure.identity",
-            check: `az identity show --ids ${id}`,
-          },
-          { cause: error },
-        );
+        throw missingIdentity(id, error);
       }
       if (error instanceof RemoteError && error.status === 403) {
         throw new AuthorizationError(
@@ -574,15 +578,7 @@ export class AzureFederationDriver implements GrantDriver<AzureGrant, AzureResol
       );
     } catch (error) {
       if (error instanceof RemoteError && error.status === 404) {
-        throw new TargetMissingError(
-          {
-            what: `managed identity ${name} (${id})`,
-            kind: "managed identity",
-            input: "azure.identity",
-            check: `az identity show --ids ${id}`,
-          },
-          { cause: error },
-        );
+        throw missingIdentity(id, error);
       }
       throw error;
     }
